@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+
+class ActionError(Exception):
+    status = 400
+    title = "Bad Request"
+
+    def __init__(self, detail: str, **extra: object):
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class InvalidInput(ActionError):
+    status = 400
+    title = "INVALID_ARGUMENT"
+
+
+class NotFound(ActionError):
+    status = 404
+    title = "NOT_FOUND"
+
+
+class Conflict(ActionError):
+    status = 409
+    title = "INVALID_STATE"

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+
+from engine.actions.commands import submit
+from engine.actions.errors import Conflict, InvalidInput, NotFound
+from engine.keys import next_key
+from engine.models import ProcessDefinition, ProcessInstance
+from flowsync.models import Tenant
+
+
+def find_definition(tenant: Tenant, process_id: str | None = None, version: int | None = None,
+                    key: int | None = None) -> ProcessDefinition:
+    qs = ProcessDefinition.objects.filter(tenant=tenant).defer("source")
+    if key is not None:
+        found = qs.filter(key=key).first()
+        if found is None:
+            raise NotFound(f"no process definition with key {key}")
+        return found
+    qs = qs.filter(bpmn_process_id=process_id)
+    if version is not None and version >= 0:
+        qs = qs.filter(version=version)
+    found = qs.order_by("-version").first()
+    if found is None:
+        what = f"'{process_id}'" + (f" version {version}" if version is not None and version >= 0 else "")
+        raise NotFound(f"no process definition {what} is deployed")
+    return found
+
+
+def start_instance(tenant: Tenant, definition: ProcessDefinition, variables: dict[str, Any] | None,
+                   actor: str, now: datetime, business_key: str = "") -> ProcessInstance:
+    if variables is not None and not isinstance(variables, dict):
+        raise InvalidInput("variables must be a JSON object")
+    with transaction.atomic():
+        key = next_key()
+        instance = ProcessInstance.objects.create(
+            key=key, tenant=tenant, definition=definition, business_key=business_key or "",
+            state=ProcessInstance.State.ACTIVE, start_date=now, root_instance_key=key,
+        )
+        submit(tenant, key, "CREATE_INSTANCE", {"variables": variables or {}}, actor, now)
+    return instance
+
+
+def get_instance(tenant: Tenant, key: int) -> ProcessInstance:
+    found = ProcessInstance.objects.filter(tenant=tenant, key=key).select_related("definition").first()
+    if found is None:
+        raise NotFound(f"no process instance with key {key}")
+    return found
+
+
+def cancel_instance(tenant: Tenant, key: int, actor: str, now: datetime) -> None:
+    with transaction.atomic():
+        instance = get_instance(tenant, key)
+        if instance.state != ProcessInstance.State.ACTIVE:
+            raise Conflict(f"process instance {key} is {instance.state}, not ACTIVE")
+        submit(tenant, key, "CANCEL_INSTANCE", {}, actor, now)

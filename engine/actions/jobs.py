@@ -1,0 +1,87 @@
+"""Job actions: activation (locks jobs for a worker) and completion."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+
+from engine.actions.commands import submit
+from engine.actions.errors import Conflict, InvalidInput, NotFound
+from engine.models import Job
+from flowsync.models import Tenant
+
+
+def activate_jobs(tenant_ids: list[int], job_type: str, worker: str, timeout_ms: int, max_jobs: int,
+                  now: datetime) -> list[Job]:
+    """Lock up to max_jobs activatable jobs of a type for a worker (expired locks count as activatable)."""
+    if max_jobs <= 0:
+        return []
+    deadline = now + timedelta(milliseconds=timeout_ms)
+    with transaction.atomic():
+        ready = Q(state=Job.State.ACTIVATABLE) & (Q(backoff_until__isnull=True) | Q(backoff_until__lte=now))
+        expired = Q(state=Job.State.ACTIVATED, deadline__lt=now)
+        jobs = list(
+            Job.objects.select_for_update(skip_locked=True)
+            .filter(ready | expired, tenant_id__in=tenant_ids, type=job_type)
+            .order_by("key")[:max_jobs]
+        )
+        for job in jobs:
+            job.state, job.worker, job.deadline, job.backoff_until = Job.State.ACTIVATED, worker[:255], deadline, None
+        Job.objects.bulk_update(jobs, ["state", "worker", "deadline", "backoff_until"])
+    return jobs
+
+
+def _lock_job(tenant_ids: list[int], key: int) -> Job:
+    job = Job.objects.select_for_update().filter(key=key, tenant_id__in=tenant_ids).first()
+    if job is None:
+        raise NotFound(f"no job with key {key}")
+    return job
+
+
+def complete_job(tenant_ids: list[int], key: int, variables: dict[str, Any] | None, actor: str,
+                 now: datetime) -> None:
+    if variables is not None and not isinstance(variables, dict):
+        raise InvalidInput("variables must be a JSON object")
+    with transaction.atomic():
+        job = _lock_job(tenant_ids, key)
+        if job.state not in (Job.State.ACTIVATABLE, Job.State.ACTIVATED):
+            raise Conflict(f"job {key} is {job.state}; only an activatable or activated job can be completed")
+        # Marked at once so a second completion is refused here, before the engine applies the first.
+        job.state = Job.State.COMPLETED
+        job.save(update_fields=["state"])
+        submit(job.tenant_id, job.process_instance_key, "COMPLETE_JOB", {"jobKey": str(key), "variables": variables or {}},
+               actor, now)
+
+
+def variables_for_jobs(jobs: list[Job], names: list[str] | None) -> dict[int, dict[str, Any]]:
+    """The variables each job's element sees (local scopes shadow outer ones), in two queries."""
+    from engine.models import ElementInstance, Variable
+
+    if not jobs:
+        return {}
+    instance_keys = {j.process_instance_key for j in jobs}
+    scopes = dict(
+        ElementInstance.objects.filter(process_instance_id__in=instance_keys, state=ElementInstance.State.ACTIVE)
+        .values_list("key", "flow_scope_key")
+    )
+    var_qs = Variable.objects.filter(process_instance_id__in=instance_keys)
+    if names:
+        var_qs = var_qs.filter(name__in=names)
+    by_scope: dict[int, dict[str, Any]] = {}
+    for scope_key, name, value in var_qs.values_list("scope_key", "name", "value"):
+        by_scope.setdefault(scope_key, {})[name] = value
+    result = {}
+    for job in jobs:
+        chain = []
+        scope: int | None = job.element_instance_key
+        while scope is not None:
+            chain.append(scope)
+            scope = scopes.get(scope)
+        merged: dict[str, Any] = {}
+        for scope_key in reversed(chain):
+            merged.update(by_scope.get(scope_key, {}))
+        result[job.key] = merged
+    return result

@@ -1,0 +1,1 @@
+"""Deploying definitions and the in-process cache of their compiled graphs."""

@@ -1,0 +1,77 @@
+"""64-bit keys for every engine entity.
+
+PostgreSQL: one sequence that advances by BLOCK; each process takes a block with one
+`nextval` and hands its keys out from memory (a sequence never goes back, so a block
+is never handed out twice, even after a rollback or a crash).
+SQLite (embedded mode): a counter row, reserved inside the caller's transaction and
+never cached beyond it, so a rollback cannot hand the same keys out twice.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from django.db import connection
+from django.db.models import F
+
+from engine.models import KeyBlock
+
+BLOCK = 1000
+SEQUENCE = "engine_key_seq"
+# Camunda-looking keys start high; any positive 64-bit integer would do.
+FIRST_KEY = 2251799813685249
+
+
+class _SequenceBlocks:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._next = 0
+        self._end = 0
+
+    def take(self) -> int:
+        with self._lock:
+            if self._next >= self._end:
+                with connection.cursor() as cur:
+                    cur.execute(f"SELECT nextval('{SEQUENCE}')")
+                    start = cur.fetchone()[0]
+                self._next, self._end = start, start + BLOCK
+            key = self._next
+            self._next += 1
+            return key
+
+
+_blocks = _SequenceBlocks()
+
+
+def _take_sqlite() -> int:
+    updated = KeyBlock.objects.filter(pk=1).update(next_key=F("next_key") + 1)
+    if not updated:
+        KeyBlock.objects.create(pk=1, next_key=FIRST_KEY + 1)
+        return FIRST_KEY
+    return KeyBlock.objects.values_list("next_key", flat=True).get(pk=1) - 1
+
+
+def next_key() -> int:
+    if connection.vendor == "postgresql":
+        return _blocks.take()
+    return _take_sqlite()
+
+
+class KeySource:
+    """Keys for one command's processing, recorded so that replay draws the same ones."""
+
+    def __init__(self, recorded: list[list[int]] | None = None):
+        self.runs: list[list[int]] = []
+        self._replay = [k for start, count in (recorded or []) for k in range(start, start + count)]
+        self._replaying = recorded is not None
+
+    def take(self) -> int:
+        if self._replaying:
+            key = self._replay.pop(0)
+        else:
+            key = next_key()
+        if self.runs and self.runs[-1][0] + self.runs[-1][1] == key:
+            self.runs[-1][1] += 1
+        else:
+            self.runs.append([key, 1])
+        return key

@@ -1,0 +1,70 @@
+"""Set up a platform to use: a tenant, an admin user, an API key and (optionally) demo data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from engine.definitions.deploy import Resource, deploy
+from flowsync.models import DEFAULT_TENANT_ID, ApiKey, Membership, Tenant
+
+DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
+
+
+class Command(BaseCommand):
+    help = "Create the default tenant, an admin user and an API key; --demo deploys the demo processes."
+
+    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+        parser.add_argument("--tenant", default=DEFAULT_TENANT_ID)
+        parser.add_argument("--admin-user", default="admin")
+        parser.add_argument("--admin-password", default="admin")
+        parser.add_argument("--demo", action="store_true")
+        parser.add_argument("--credentials-file", default=str(Path(settings.BASE_DIR) / "var" / "credentials.json"))
+        parser.add_argument("--json", action="store_true", help="print the credentials as JSON")
+
+    def handle(self, *args, **opts):  # type: ignore[no-untyped-def]
+        creds_path = Path(opts["credentials_file"])
+        with transaction.atomic():
+            tenant, _ = Tenant.objects.get_or_create(
+                tenant_id=opts["tenant"], defaults={"name": "Default" if opts["tenant"] == DEFAULT_TENANT_ID else opts["tenant"]}
+            )
+            User = get_user_model()
+            user = User.objects.filter(username=opts["admin_user"]).first()
+            if user is None:
+                user = User.objects.create_superuser(opts["admin_user"], "", opts["admin_password"])
+            Membership.objects.get_or_create(tenant=tenant, user=user, defaults={"role": Membership.Role.ADMIN})
+            creds = self._stored(creds_path, tenant)
+            if creds is None:
+                key, secret = ApiKey.issue(tenant, "bootstrap")
+                creds = {"tenantId": tenant.tenant_id, "clientId": key.client_id, "clientSecret": secret}
+                creds_path.parent.mkdir(parents=True, exist_ok=True)
+                creds_path.write_text(json.dumps(creds, indent=2))
+                creds_path.chmod(0o600)
+            if opts["demo"]:
+                resources = [Resource(p.name, p.read_bytes()) for p in sorted(DEMO_DIR.glob("*.bpmn"))]
+                deploy(tenant, resources, timezone.now())
+        creds = {**creds, "adminUser": opts["admin_user"]}
+        if opts["json"]:
+            self.stdout.write(json.dumps(creds))
+        else:
+            self.stdout.write(
+                f"tenant {creds['tenantId']}; admin user '{opts['admin_user']}'; "
+                f"API key id {creds['clientId']} secret {creds['clientSecret']} (also in {creds_path})"
+            )
+
+    def _stored(self, path: Path, tenant: Tenant) -> dict | None:
+        # Reuse the key written on an earlier run while it still exists and matches.
+        if not path.exists():
+            return None
+        try:
+            creds = json.loads(path.read_text())
+            key = ApiKey.objects.get(client_id=creds["clientId"], tenant=tenant)
+        except (ValueError, KeyError, ApiKey.DoesNotExist):
+            return None
+        return creds if key.check_secret(creds.get("clientSecret", "")) else None

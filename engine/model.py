@@ -1,0 +1,149 @@
+"""The immutable executable graph that BPMN and JSON DAG definitions both compile into.
+
+A Graph is built once at deploy time, stored as JSON on the ProcessDefinition and
+rebuilt from that JSON (with its expressions compiled) once per process, through
+`engine.definitions.cache`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Element kinds the runtime knows, mapped to the Camunda element-instance `type` enum.
+ELEMENT_TYPES: dict[str, str] = {
+    "process": "PROCESS",
+    "subProcess": "SUB_PROCESS",
+    "eventSubProcess": "EVENT_SUB_PROCESS",
+    "startEvent": "START_EVENT",
+    "endEvent": "END_EVENT",
+    "intermediateCatchEvent": "INTERMEDIATE_CATCH_EVENT",
+    "intermediateThrowEvent": "INTERMEDIATE_THROW_EVENT",
+    "boundaryEvent": "BOUNDARY_EVENT",
+    "serviceTask": "SERVICE_TASK",
+    "sendTask": "SEND_TASK",
+    "businessRuleTask": "BUSINESS_RULE_TASK",
+    "scriptTask": "SCRIPT_TASK",
+    "userTask": "USER_TASK",
+    "receiveTask": "RECEIVE_TASK",
+    "manualTask": "MANUAL_TASK",
+    "task": "TASK",
+    "exclusiveGateway": "EXCLUSIVE_GATEWAY",
+    "parallelGateway": "PARALLEL_GATEWAY",
+    "inclusiveGateway": "INCLUSIVE_GATEWAY",
+    "eventBasedGateway": "EVENT_BASED_GATEWAY",
+    "callActivity": "CALL_ACTIVITY",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    id: str
+    source: str
+    target: str
+    name: str = ""
+    condition: str | None = None  # expression source text, compiled by the runtime's cache
+    condition_language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Element:
+    id: str
+    kind: str
+    name: str = ""
+    # Id of the enclosing scope element (subprocess); None when the process is the scope.
+    parent: str | None = None
+    incoming: tuple[str, ...] = ()
+    outgoing: tuple[str, ...] = ()
+    # Kind-specific settings (task type, retries, headers, io mappings, event definition ...).
+    props: dict[str, Any] = field(default_factory=dict)
+    line: int | None = None
+
+    @property
+    def type(self) -> str:
+        return ELEMENT_TYPES.get(self.kind, "UNKNOWN")
+
+
+@dataclass(frozen=True, slots=True)
+class Graph:
+    process_id: str
+    name: str
+    elements: dict[str, Element]
+    flows: dict[str, Flow]
+    version_tag: str = ""
+
+    def start_events(self, scope: str | None) -> list[Element]:
+        """The none start events directly inside a scope (None = the process)."""
+        return [
+            e
+            for e in self.elements.values()
+            if e.kind == "startEvent" and e.parent == scope and not e.props.get("event")
+        ]
+
+    def children(self, scope: str | None) -> list[Element]:
+        return [e for e in self.elements.values() if e.parent == scope]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "processId": self.process_id,
+            "name": self.name,
+            "versionTag": self.version_tag,
+            "elements": [
+                {
+                    "id": e.id,
+                    "kind": e.kind,
+                    "name": e.name,
+                    "parent": e.parent,
+                    "incoming": list(e.incoming),
+                    "outgoing": list(e.outgoing),
+                    "props": e.props,
+                    "line": e.line,
+                }
+                for e in self.elements.values()
+            ],
+            "flows": [
+                {
+                    "id": f.id,
+                    "source": f.source,
+                    "target": f.target,
+                    "name": f.name,
+                    "condition": f.condition,
+                    "conditionLanguage": f.condition_language,
+                }
+                for f in self.flows.values()
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Graph:
+        elements = {
+            e["id"]: Element(
+                id=e["id"],
+                kind=e["kind"],
+                name=e.get("name", ""),
+                parent=e.get("parent"),
+                incoming=tuple(e.get("incoming", ())),
+                outgoing=tuple(e.get("outgoing", ())),
+                props=e.get("props", {}),
+                line=e.get("line"),
+            )
+            for e in data["elements"]
+        }
+        flows = {
+            f["id"]: Flow(
+                id=f["id"],
+                source=f["source"],
+                target=f["target"],
+                name=f.get("name", ""),
+                condition=f.get("condition"),
+                condition_language=f.get("conditionLanguage"),
+            )
+            for f in data["flows"]
+        }
+        return cls(
+            process_id=data["processId"],
+            name=data.get("name", ""),
+            elements=elements,
+            flows=flows,
+            version_tag=data.get("versionTag", ""),
+        )

@@ -1,0 +1,21 @@
+"""Engine tables. Every row carries its tenant; keys are 64-bit integers (strings in JSON)."""
+
+from engine.models.commands import Command, Event
+from engine.models.definitions import Deployment, ProcessDefinition
+from engine.models.incidents import Incident
+from engine.models.jobs import Job
+from engine.models.keys import KeyBlock
+from engine.models.runtime import ElementInstance, ProcessInstance, Variable
+
+__all__ = [
+    "Command",
+    "Deployment",
+    "ElementInstance",
+    "Event",
+    "Incident",
+    "Job",
+    "KeyBlock",
+    "ProcessDefinition",
+    "ProcessInstance",
+    "Variable",
+]

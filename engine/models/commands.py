@@ -1,0 +1,63 @@
+from django.db import models
+
+from flowsync.models import Tenant
+
+
+class Command(models.Model):
+    """A request to change one process instance, applied by the engine loop.
+
+    Written in the same transaction as the caller's effects; applied once, in one
+    transaction with its state changes and Event row. `created_at` is the clock the
+    processor uses and `keys` the keys it drew, so replay reproduces the same state.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "PENDING"
+        PROCESSED = "PROCESSED"
+        REJECTED = "REJECTED"
+        FAILED = "FAILED"
+
+    id = models.BigAutoField(primary_key=True)
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT)
+    process_instance_key = models.BigIntegerField()
+    kind = models.CharField(max_length=32)
+    payload = models.JSONField(default=dict, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    actor = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField()
+    processed_at = models.DateTimeField(null=True, blank=True)
+    keys = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["id"], name="cmd_pending_idx", condition=models.Q(state="PENDING")),
+            models.Index(
+                fields=["process_instance_key", "id"],
+                name="cmd_pending_instance_idx",
+                condition=models.Q(state="PENDING"),
+            ),
+            models.Index(fields=["process_instance_key", "id"], name="cmd_instance_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.id}"
+
+
+class Event(models.Model):
+    """Append-only record of what one command did to one instance (its timeline)."""
+
+    id = models.BigAutoField(primary_key=True)
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT)
+    process_instance_key = models.BigIntegerField()
+    command_id = models.BigIntegerField(null=True)
+    command_kind = models.CharField(max_length=32)
+    created_at = models.DateTimeField()
+    # [{"intent": "ELEMENT_ACTIVATED", "elementId": ..., "key": ..., ...}, ...] in order.
+    records = models.JSONField(default=list)
+
+    class Meta:
+        indexes = [models.Index(fields=["process_instance_key", "id"], name="event_instance_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.command_kind} @ {self.process_instance_key}"

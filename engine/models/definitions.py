@@ -1,0 +1,42 @@
+from django.db import models
+
+from flowsync.models import Tenant
+
+
+class Deployment(models.Model):
+    key = models.BigIntegerField(primary_key=True)
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT)
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return str(self.key)
+
+
+class ProcessDefinition(models.Model):
+    class Kind(models.TextChoices):
+        BPMN = "bpmn", "BPMN"
+        DAG = "dag", "JSON DAG"
+
+    key = models.BigIntegerField(primary_key=True)
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT)
+    deployment = models.ForeignKey(Deployment, on_delete=models.PROTECT, related_name="definitions")
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.BPMN)
+    bpmn_process_id = models.CharField("process id", max_length=255)
+    name = models.CharField(max_length=255, blank=True)
+    version = models.PositiveIntegerField()
+    version_tag = models.CharField(max_length=255, blank=True)
+    resource_name = models.CharField(max_length=255)
+    checksum = models.CharField(max_length=64)
+    source = models.TextField()
+    # The compiled, validated executable graph (engine.model.Graph as JSON): parsed once.
+    graph = models.JSONField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "bpmn_process_id", "version"], name="uniq_definition_version")
+        ]
+        indexes = [models.Index(fields=["tenant", "bpmn_process_id", "-version"], name="def_latest_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.bpmn_process_id} v{self.version}"

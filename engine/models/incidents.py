@@ -1,0 +1,32 @@
+from django.db import models
+
+from flowsync.models import Tenant
+
+
+class Incident(models.Model):
+    class State(models.TextChoices):
+        ACTIVE = "ACTIVE"
+        RESOLVED = "RESOLVED"
+
+    key = models.BigIntegerField(primary_key=True)
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT)
+    process_instance_key = models.BigIntegerField()
+    process_definition_key = models.BigIntegerField()
+    bpmn_process_id = models.CharField(max_length=255)
+    element_instance_key = models.BigIntegerField()
+    element_id = models.CharField(max_length=255)
+    job_key = models.BigIntegerField(null=True, blank=True)
+    error_type = models.CharField(max_length=40)
+    error_message = models.TextField(blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE)
+    created_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["tenant", "state"], name="incident_state_idx"),
+            models.Index(fields=["process_instance_key"], name="incident_instance_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.error_type} ({self.key})"

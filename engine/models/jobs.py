@@ -1,0 +1,43 @@
+from django.db import models
+
+from flowsync.models import Tenant
+
+
+class Job(models.Model):
+    class State(models.TextChoices):
+        ACTIVATABLE = "ACTIVATABLE"
+        ACTIVATED = "ACTIVATED"
+        FAILED = "FAILED"
+        COMPLETED = "COMPLETED"
+        ERROR_THROWN = "ERROR_THROWN"
+        CANCELED = "CANCELED"
+
+    key = models.BigIntegerField(primary_key=True)
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT)
+    process_instance_key = models.BigIntegerField()
+    element_instance_key = models.BigIntegerField()
+    element_id = models.CharField(max_length=255)
+    process_definition_key = models.BigIntegerField()
+    bpmn_process_id = models.CharField(max_length=255)
+    process_definition_version = models.PositiveIntegerField()
+    type = models.CharField(max_length=255)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.ACTIVATABLE)
+    retries = models.IntegerField(default=3)
+    worker = models.CharField(max_length=255, blank=True)
+    deadline = models.DateTimeField(null=True, blank=True)
+    backoff_until = models.DateTimeField(null=True, blank=True)
+    custom_headers = models.JSONField(default=dict, blank=True)
+    error_message = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["tenant", "type", "key"], name="job_activatable_idx", condition=models.Q(state="ACTIVATABLE")
+            ),
+            models.Index(fields=["deadline"], name="job_lock_idx", condition=models.Q(state="ACTIVATED")),
+            models.Index(fields=["process_instance_key"], name="job_instance_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} ({self.key})"

@@ -1,0 +1,80 @@
+from django.db import models
+
+from engine.models.definitions import ProcessDefinition
+from flowsync.models import Tenant
+
+
+class ProcessInstance(models.Model):
+    class State(models.TextChoices):
+        ACTIVE = "ACTIVE"
+        COMPLETED = "COMPLETED"
+        TERMINATED = "TERMINATED"
+
+    key = models.BigIntegerField(primary_key=True)
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT)
+    definition = models.ForeignKey(ProcessDefinition, on_delete=models.PROTECT, related_name="instances")
+    business_key = models.CharField(max_length=255, blank=True, db_index=True)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.ACTIVE)
+    has_incident = models.BooleanField(default=False)
+    start_date = models.DateTimeField()
+    end_date = models.DateTimeField(null=True, blank=True)
+    parent_instance_key = models.BigIntegerField(null=True, blank=True)
+    parent_element_instance_key = models.BigIntegerField(null=True, blank=True)
+    root_instance_key = models.BigIntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["tenant", "state", "-start_date"], name="pi_tenant_state_idx"),
+            models.Index(fields=["definition", "state"], name="pi_definition_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.key)
+
+
+class ElementInstance(models.Model):
+    class State(models.TextChoices):
+        ACTIVE = "ACTIVE"
+        COMPLETED = "COMPLETED"
+        TERMINATED = "TERMINATED"
+
+    key = models.BigIntegerField(primary_key=True)
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT)
+    process_instance = models.ForeignKey(ProcessInstance, on_delete=models.CASCADE, related_name="elements")
+    element_id = models.CharField(max_length=255)
+    element_type = models.CharField(max_length=32)
+    # The element instance of the enclosing scope (process or subprocess); None for the process itself.
+    flow_scope_key = models.BigIntegerField(null=True, blank=True)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.ACTIVE)
+    start_date = models.DateTimeField()
+    end_date = models.DateTimeField(null=True, blank=True)
+    incident_key = models.BigIntegerField(null=True, blank=True)
+    # Behaviour-specific bookkeeping (e.g. a join's arrivals, a loop counter).
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["process_instance"], name="ei_active_idx", condition=models.Q(state="ACTIVE")
+            ),
+            models.Index(fields=["process_instance", "key"], name="ei_instance_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.element_id} ({self.key})"
+
+
+class Variable(models.Model):
+    key = models.BigIntegerField(primary_key=True)
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT)
+    process_instance = models.ForeignKey(ProcessInstance, on_delete=models.CASCADE, related_name="variables")
+    scope_key = models.BigIntegerField()
+    name = models.CharField(max_length=255)
+    value = models.JSONField(null=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["scope_key", "name"], name="uniq_variable_in_scope")]
+        indexes = [models.Index(fields=["process_instance", "name"], name="var_instance_idx")]
+
+    def __str__(self) -> str:
+        return self.name

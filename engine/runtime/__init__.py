@@ -1,0 +1,1 @@
+"""The engine loop: commands in, state + events out, one instance at a time."""

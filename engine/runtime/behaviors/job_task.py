@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from engine.model import Element
+from engine.models import ElementInstance, Job
+from engine.runtime.behaviors.base import Behavior
+from engine.runtime.expr import evaluate
+
+if TYPE_CHECKING:
+    from engine.runtime.state import InstanceRun
+
+
+class JobTaskBehavior(Behavior):
+    """Service (and other job-based) tasks: create a job and wait for a worker to complete it."""
+
+    def activate(self, run: InstanceRun, ei: ElementInstance, element: Element) -> None:
+        props = element.props
+        job_type = evaluate(run, ei.key, props["jobType"])
+        retries = evaluate(run, ei.key, props.get("retries", "3"))
+        headers = {k: v for k, v in props.get("headers", {}).items()}
+        job = Job(
+            key=run.keys.take(), tenant_id=run.tenant_id, process_instance_key=run.instance.key,
+            element_instance_key=ei.key, element_id=ei.element_id, process_definition_key=run.definition.key,
+            bpmn_process_id=run.definition.bpmn_process_id, process_definition_version=run.definition.version,
+            type=str(job_type), retries=int(retries), custom_headers=headers, state=Job.State.ACTIVATABLE,
+            created_at=run.now,
+        )
+        run.add_job(job)
+        ei.data["jobKey"] = job.key
+        run.record("JOB_CREATED", ei, jobKey=str(job.key), jobType=job.type)
+
+    def terminate(self, run: InstanceRun, ei: ElementInstance, element: Element) -> None:
+        job = run.jobs.get(ei.data.get("jobKey", 0))
+        if job is not None and job.state in (Job.State.ACTIVATABLE, Job.State.ACTIVATED, Job.State.FAILED):
+            job.state = Job.State.CANCELED
+            run.touch("jobs", job)
+            run.record("JOB_CANCELED", ei, jobKey=str(job.key))

@@ -1,0 +1,157 @@
+"""The engine loop: claim pending commands, apply them instance by instance, flush in bulk.
+
+One batch = one transaction. Instances are locked (`FOR UPDATE SKIP LOCKED`) before
+their commands are read, so any number of workers can drain at once without two of
+them ever applying commands of the same instance concurrently.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+
+from engine.definitions.cache import definition as cached_definition
+from engine.definitions.cache import graph_of
+from engine.keys import KeySource
+from engine.models import Command, ElementInstance, Event, Incident, Job, ProcessInstance, Variable
+from engine.runtime import processors
+from engine.runtime.errors import CommandRejected
+from engine.runtime.state import InstanceRun
+
+log = logging.getLogger("flowsync.engine")
+
+PENDING = Command.State.PENDING
+OPEN_JOB_STATES = (Job.State.ACTIVATABLE, Job.State.ACTIVATED, Job.State.FAILED)
+
+
+def drain(batch_size: int | None = None, max_batches: int | None = None) -> int:
+    """Apply pending commands until none is left (or max_batches); return how many were applied."""
+    size = batch_size or settings.ENGINE_BATCH_SIZE
+    total = 0
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        done = process_batch(size)
+        batches += 1
+        total += done
+        if done == 0:
+            break
+    return total
+
+
+def _claim(limit: int) -> list[ProcessInstance]:
+    # Oldest pending work first; instances another worker holds are skipped, not waited on.
+    candidates = Command.objects.filter(state=PENDING).order_by("id").values("process_instance_key")[: limit * 4]
+    return list(
+        ProcessInstance.objects.select_for_update(skip_locked=True)
+        .filter(key__in=candidates)
+        .order_by("key")[:limit]
+    )
+
+
+def process_batch(limit: int) -> int:
+    with transaction.atomic():
+        instances = _claim(limit)
+        if not instances:
+            return 0
+        keys = [pi.key for pi in instances]
+        commands = list(Command.objects.filter(state=PENDING, process_instance_key__in=keys).order_by("id"))
+        apply_commands(instances, commands)
+        return len(commands)
+
+
+def apply_commands(instances: Iterable[ProcessInstance], commands: list[Command], replay: bool = False) -> None:
+    """Apply commands (already locked, in order) to their instances and write the results."""
+    by_key = {pi.key: pi for pi in instances}
+    runs = _load_runs(by_key, commands)
+    failed: set[int] = set()
+    events: list[Event] = []
+    for cmd in commands:
+        run = runs.get(cmd.process_instance_key)
+        if run is None or cmd.process_instance_key in failed:
+            continue
+        run.now = cmd.created_at
+        run.keys = KeySource(cmd.keys if replay else None)
+        run.records = []
+        try:
+            processors.apply(run, cmd)
+        except CommandRejected as exc:
+            cmd.state, cmd.error = Command.State.REJECTED, str(exc)
+        except Exception:  # noqa: BLE001 - an engine bug must not lose the rest of the batch
+            log.exception("command %s failed", cmd.id)
+            # Discard everything this instance did in this batch; its other commands stay
+            # pending and are applied again, without this one, in the next batch.
+            failed.add(cmd.process_instance_key)
+            cmd.state, cmd.error = Command.State.FAILED, traceback.format_exc()[-4000:]
+            cmd.processed_at = cmd.created_at
+            continue
+        else:
+            cmd.state = Command.State.PROCESSED
+        cmd.processed_at = cmd.created_at
+        cmd.keys = run.keys.runs
+        events.append(
+            Event(tenant_id=cmd.tenant_id, process_instance_key=cmd.process_instance_key, command_id=cmd.id,
+                  command_kind=cmd.kind, created_at=cmd.created_at, records=run.records)
+        )
+    # A failed instance writes only its failing command; its other commands were never
+    # written as processed, so they stay pending and run again next batch without it.
+    done = [
+        c for c in commands
+        if c.state != PENDING and (c.process_instance_key not in failed or c.state == Command.State.FAILED)
+    ]
+    events = [e for e in events if e.process_instance_key not in failed]
+    _flush([r for k, r in runs.items() if k not in failed], events, done, replay)
+
+
+def _load_runs(by_key: dict[int, ProcessInstance], commands: list[Command]) -> dict[int, InstanceRun]:
+    keys = list(by_key)
+    job_keys = [int(c.payload["jobKey"]) for c in commands if "jobKey" in c.payload]
+    elements: dict[int, list[ElementInstance]] = {}
+    for ei in ElementInstance.objects.filter(process_instance_id__in=keys, state=ElementInstance.State.ACTIVE):
+        elements.setdefault(ei.process_instance_id, []).append(ei)
+    variables: dict[int, list[Variable]] = {}
+    for var in Variable.objects.filter(process_instance_id__in=keys):
+        variables.setdefault(var.process_instance_id, []).append(var)
+    jobs: dict[int, list[Job]] = {}
+    job_filter = Q(process_instance_key__in=keys, state__in=OPEN_JOB_STATES)
+    if job_keys:
+        job_filter |= Q(key__in=job_keys)
+    for job in Job.objects.select_for_update().filter(job_filter).order_by("key"):
+        jobs.setdefault(job.process_instance_key, []).append(job)
+    incidents: dict[int, list[Incident]] = {}
+    for inc in Incident.objects.filter(process_instance_key__in=keys, state=Incident.State.ACTIVE):
+        incidents.setdefault(inc.process_instance_key, []).append(inc)
+    runs = {}
+    for key, pi in by_key.items():
+        definition = cached_definition(pi.definition_id)
+        run = InstanceRun(pi, definition, graph_of(definition))
+        run.load(elements.get(key, ()), variables.get(key, ()), jobs.get(key, ()), incidents.get(key, ()))
+        runs[key] = run
+    return runs
+
+
+def _flush(runs: list[InstanceRun], events: list[Event], commands: list[Command], replay: bool) -> None:
+    def gather(kind: str, part: str) -> list:
+        return [obj for run in runs for obj in getattr(run, part)[kind].values()]
+
+    ElementInstance.objects.bulk_create(gather("elements", "created"))
+    Variable.objects.bulk_create(gather("variables", "created"))
+    Job.objects.bulk_create(gather("jobs", "created"))
+    Incident.objects.bulk_create(gather("incidents", "created"))
+    _bulk_update(ElementInstance, gather("elements", "dirty"), ["state", "end_date", "data", "incident_key"])
+    _bulk_update(Variable, gather("variables", "dirty"), ["value"])
+    _bulk_update(Job, gather("jobs", "dirty"), ["state", "retries", "error_message", "backoff_until", "deadline", "worker"])
+    _bulk_update(Incident, gather("incidents", "dirty"), ["state", "resolved_at"])
+    _bulk_update(ProcessInstance, [r.instance for r in runs if r.instance_dirty], ["state", "end_date", "has_incident"])
+    Event.objects.bulk_create(events)
+    if not replay:
+        _bulk_update(Command, commands, ["state", "processed_at", "keys", "error"])
+
+
+def _bulk_update(model: type, objs: list, fields: list[str]) -> None:
+    if objs:
+        model.objects.bulk_update(objs, fields, batch_size=1000)

@@ -1,0 +1,164 @@
+"""InstanceRun: the in-memory unit of work of one process instance within one batch.
+
+Behaviours and command processors mutate it; the loop flushes every run of a batch
+with bulk inserts/updates in one transaction. Nothing here reads the wall clock or
+draws a key except through `now` and `keys`, which come with the command.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from engine.keys import KeySource
+from engine.model import Element, Graph
+from engine.models import ElementInstance, Incident, Job, ProcessDefinition, ProcessInstance, Variable
+
+ACTIVE = ElementInstance.State.ACTIVE
+
+
+class InstanceRun:
+    def __init__(self, instance: ProcessInstance, definition: ProcessDefinition, graph: Graph):
+        self.instance = instance
+        self.definition = definition
+        self.graph = graph
+        self.tenant_id = instance.tenant_id
+        self.process_element = Element(id=graph.process_id, kind="process", name=graph.name)
+        self.elements: dict[int, ElementInstance] = {}
+        self.children: dict[int, set[int]] = {}
+        self.variables: dict[int, dict[str, Variable]] = {}
+        self.jobs: dict[int, Job] = {}
+        self.incidents: dict[int, Incident] = {}
+        self.created: dict[str, dict[int, Any]] = {"elements": {}, "variables": {}, "jobs": {}, "incidents": {}}
+        self.dirty: dict[str, dict[int, Any]] = {"elements": {}, "variables": {}, "jobs": {}, "incidents": {}}
+        self.instance_dirty = False
+        self.agenda: deque[tuple[str, Any]] = deque()
+        # Set per command by the loop.
+        self.now: datetime = instance.start_date
+        self.keys: KeySource = KeySource()
+        self.records: list[dict[str, Any]] = []
+
+    # -- loading ---------------------------------------------------------------------------------
+    def load(self, elements: Iterable[ElementInstance], variables: Iterable[Variable], jobs: Iterable[Job],
+             incidents: Iterable[Incident] = ()) -> None:
+        for ei in elements:
+            self.elements[ei.key] = ei
+            if ei.state == ACTIVE and ei.flow_scope_key is not None:
+                self.children.setdefault(ei.flow_scope_key, set()).add(ei.key)
+        for var in variables:
+            self.variables.setdefault(var.scope_key, {})[var.name] = var
+        for job in jobs:
+            self.jobs[job.key] = job
+        for inc in incidents:
+            self.incidents[inc.key] = inc
+
+    # -- bookkeeping -----------------------------------------------------------------------------
+    def record(self, intent: str, ei: ElementInstance | None = None, **extra: Any) -> None:
+        rec: dict[str, Any] = {"intent": intent}
+        if ei is not None:
+            rec.update(elementId=ei.element_id, elementType=ei.element_type, key=str(ei.key))
+        rec.update(extra)
+        self.records.append(rec)
+
+    def touch(self, table: str, obj: Any) -> None:
+        if obj.pk not in self.created[table]:
+            self.dirty[table][obj.pk] = obj
+
+    def element(self, element_id: str) -> Element:
+        if element_id == self.graph.process_id:
+            return self.process_element
+        return self.graph.elements[element_id]
+
+    def scope_of(self, element: Element) -> str:
+        return element.parent or self.graph.process_id
+
+    def active_children(self, scope_key: int) -> set[int]:
+        return self.children.get(scope_key, set())
+
+    # -- element instances -----------------------------------------------------------------------
+    def new_element_instance(self, element: Element, flow_scope_key: int | None, key: int | None = None) -> ElementInstance:
+        ei = ElementInstance(
+            key=key if key is not None else self.keys.take(),
+            tenant_id=self.tenant_id,
+            process_instance_id=self.instance.key,
+            element_id=element.id,
+            element_type=element.type,
+            flow_scope_key=flow_scope_key,
+            state=ACTIVE,
+            start_date=self.now,
+            data={},
+        )
+        self.elements[ei.key] = ei
+        self.created["elements"][ei.key] = ei
+        if flow_scope_key is not None:
+            self.children.setdefault(flow_scope_key, set()).add(ei.key)
+        return ei
+
+    def end_element_instance(self, ei: ElementInstance, state: str) -> None:
+        ei.state = state
+        ei.end_date = self.now
+        self.touch("elements", ei)
+        if ei.flow_scope_key is not None:
+            self.children.get(ei.flow_scope_key, set()).discard(ei.key)
+
+    # -- variables -------------------------------------------------------------------------------
+    def scope_chain(self, scope_key: int) -> list[int]:
+        """Scope keys from the given scope up to the process instance."""
+        chain = []
+        key: int | None = scope_key
+        while key is not None:
+            chain.append(key)
+            ei = self.elements.get(key)
+            key = ei.flow_scope_key if ei is not None else None
+        return chain
+
+    def visible_variables(self, scope_key: int) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
+        for key in reversed(self.scope_chain(scope_key)):
+            for name, var in self.variables.get(key, {}).items():
+                merged[name] = var.value
+        return merged
+
+    def set_local_variable(self, scope_key: int, name: str, value: Any) -> None:
+        scope = self.variables.setdefault(scope_key, {})
+        var = scope.get(name)
+        if var is None:
+            var = Variable(key=self.keys.take(), tenant_id=self.tenant_id, process_instance_id=self.instance.key,
+                           scope_key=scope_key, name=name, value=value)
+            scope[name] = var
+            self.created["variables"][var.key] = var
+            self.record("VARIABLE_CREATED", name=name, scopeKey=str(scope_key))
+        elif var.value != value:
+            var.value = value
+            self.touch("variables", var)
+            self.record("VARIABLE_UPDATED", name=name, scopeKey=str(scope_key))
+
+    def propagate_variables(self, scope_key: int, values: dict[str, Any]) -> None:
+        """Camunda 8 rule: set each on the nearest scope that has it, else on the process instance."""
+        chain = self.scope_chain(scope_key)
+        for name, value in values.items():
+            target = next((k for k in chain if name in self.variables.get(k, {})), self.instance.key)
+            self.set_local_variable(target, name, value)
+
+    # -- jobs and incidents ------------------------------------------------------------------------
+    def add_job(self, job: Job) -> None:
+        self.jobs[job.key] = job
+        self.created["jobs"][job.key] = job
+
+    def add_incident(self, ei: ElementInstance, error_type: str, message: str, job_key: int | None = None) -> Incident:
+        inc = Incident(
+            key=self.keys.take(), tenant_id=self.tenant_id, process_instance_key=self.instance.key,
+            process_definition_key=self.definition.key, bpmn_process_id=self.definition.bpmn_process_id,
+            element_instance_key=ei.key, element_id=ei.element_id, job_key=job_key, error_type=error_type,
+            error_message=message[:4000], state=Incident.State.ACTIVE, created_at=self.now,
+        )
+        self.incidents[inc.key] = inc
+        self.created["incidents"][inc.key] = inc
+        ei.incident_key = inc.key
+        self.touch("elements", ei)
+        self.instance.has_incident = True
+        self.instance_dirty = True
+        self.record("INCIDENT_CREATED", ei, incidentKey=str(inc.key), errorType=error_type, errorMessage=message)
+        return inc

@@ -1,0 +1,55 @@
+"""The RQ side of the engine: the drain job and the sweeper that re-drives lost work."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from django.conf import settings
+from django.db import close_old_connections
+
+from engine.models import Command
+from engine.runtime.loop import drain
+
+log = logging.getLogger("flowsync.engine")
+
+
+def drain_job() -> int:
+    """RQ job: clear the wake flag, then apply everything pending."""
+    import django_rq
+
+    from engine.runtime.wake import WAKE_FLAG
+
+    try:
+        django_rq.get_connection("engine").delete(WAKE_FLAG)
+    except Exception:  # noqa: BLE001 - draining from PostgreSQL works without Redis
+        pass
+    return drain()
+
+
+def sweep_once() -> int:
+    """Apply commands left pending (crash, lost wake-up, Redis outage). Returns commands applied."""
+    if not Command.objects.filter(state=Command.State.PENDING).exists():
+        return 0
+    return drain()
+
+
+class Sweeper(threading.Thread):
+    """Runs inside every worker process: PostgreSQL, not Redis, is what guarantees progress."""
+
+    def __init__(self, interval: float | None = None):
+        super().__init__(name="flowsync-sweeper", daemon=True)
+        self.interval = interval or settings.ENGINE_SWEEP_SECONDS
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.interval):
+            try:
+                close_old_connections()
+                applied = sweep_once()
+                if applied:
+                    log.info("sweeper applied %d pending commands", applied)
+            except Exception:  # noqa: BLE001 - keep sweeping after a transient DB error
+                log.exception("sweep failed")
+                time.sleep(self.interval)

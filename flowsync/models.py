@@ -1,0 +1,75 @@
+"""Tenancy and credentials: every engine row points at a Tenant; API keys belong to one."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.db import models
+
+DEFAULT_TENANT_ID = "<default>"
+
+
+class Tenant(models.Model):
+    # The Camunda-visible identifier ("<default>" or [\w.-]{1,31}); the integer pk is what rows store.
+    tenant_id = models.CharField(max_length=31, unique=True)
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["tenant_id"]
+
+    def __str__(self) -> str:
+        return self.tenant_id
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        MEMBER = "member", "Member"
+        OPERATOR = "operator", "Operator"
+        ADMIN = "admin", "Admin"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "user"], name="uniq_membership")]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.tenant} ({self.role})"
+
+
+def hash_secret(secret: str) -> str:
+    # Secrets are 32 random bytes, not passwords: a fast hash is enough and keeps
+    # per-request BASIC auth cheap.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class ApiKey(models.Model):
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=200)
+    client_id = models.CharField(max_length=64, unique=True)
+    secret_hash = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.client_id})"
+
+    @classmethod
+    def issue(cls, tenant: Tenant, name: str) -> tuple[ApiKey, str]:
+        """Create a key; the plain secret is returned once and never stored."""
+        secret = secrets.token_urlsafe(32)
+        key = cls.objects.create(
+            tenant=tenant, name=name, client_id="fs_" + secrets.token_hex(8), secret_hash=hash_secret(secret)
+        )
+        return key, secret
+
+    def check_secret(self, secret: str) -> bool:
+        return self.revoked_at is None and secrets.compare_digest(self.secret_hash, hash_secret(secret))

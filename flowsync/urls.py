@@ -1,0 +1,29 @@
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from engine.api.problems import problem_response
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("v2/", include("engine.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+]
+
+
+def handler404(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if request.path.startswith("/v2/"):
+        return problem_response(request, 404, "NOT_FOUND", f"no API endpoint at {request.path}")
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+def handler500(request: HttpRequest) -> HttpResponse:
+    if request.path.startswith("/v2/"):
+        return problem_response(request, 500, "INTERNAL", "the server failed; the error was logged")
+    from django.views.defaults import server_error
+
+    return server_error(request)

@@ -1,0 +1,137 @@
+"""Shared fixtures: tenants with API keys, an authenticated API client, BPMN files, worker processes."""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from flowsync.models import ApiKey, Tenant
+
+ROOT = Path(__file__).resolve().parent.parent
+BPMN_DIR = Path(__file__).resolve().parent / "engine" / "bpmn"
+
+
+@dataclass
+class Credentials:
+    tenant: Tenant
+    client_id: str
+    secret: str
+
+    @property
+    def header(self) -> str:
+        return "Basic " + base64.b64encode(f"{self.client_id}:{self.secret}".encode()).decode()
+
+
+def make_tenant(tenant_id: str) -> Credentials:
+    tenant = Tenant.objects.create(tenant_id=tenant_id, name=tenant_id)
+    key, secret = ApiKey.issue(tenant, f"{tenant_id}-key")
+    return Credentials(tenant, key.client_id, secret)
+
+
+@pytest.fixture
+def creds(db) -> Credentials:  # type: ignore[no-untyped-def]
+    return make_tenant("<default>")
+
+
+@pytest.fixture
+def other_creds(db) -> Credentials:  # type: ignore[no-untyped-def]
+    return make_tenant("tenant-b")
+
+
+@pytest.fixture
+def api(creds: Credentials) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=creds.header)
+    return client
+
+
+@pytest.fixture
+def other_api(other_creds: Credentials) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=other_creds.header)
+    return client
+
+
+def bpmn_file(name: str) -> bytes:
+    return (BPMN_DIR / name).read_bytes()
+
+
+def deploy_file(api: APIClient, name: str, content: bytes | None = None):  # type: ignore[no-untyped-def]
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    upload = SimpleUploadedFile(name, content if content is not None else bpmn_file(name),
+                                content_type="application/octet-stream")
+    return api.post("/v2/deployments", {"resources": [upload]}, format="multipart")
+
+
+def test_database_url() -> str:
+    db = settings.DATABASES["default"]
+    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+@pytest.fixture
+def flush_redis() -> Iterator[None]:
+    import django_rq
+
+    conn = django_rq.get_connection("engine")
+    conn.flushdb()
+    yield
+    conn.flushdb()
+
+
+class WorkerProcess:
+    """A real `manage.py engine_worker` process against the test database and Redis."""
+
+    def __init__(self, extra_env: dict[str, str] | None = None):
+        env = {**os.environ, "DATABASE_URL": test_database_url(), "REDIS_URL": settings.REDIS_URL,
+               "FLOWSYNC_ENGINE_INLINE": "0", "DJANGO_SETTINGS_MODULE": "flowsync.settings",
+               "FLOWSYNC_ENGINE_SWEEP_SECONDS": "0.5", **(extra_env or {})}
+        self.proc = subprocess.Popen([sys.executable, "manage.py", "engine_worker"], cwd=ROOT, env=env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+    def output(self) -> str:
+        self.kill(signal.SIGTERM)
+        return self.proc.stdout.read() if self.proc.stdout else ""
+
+
+@pytest.fixture
+def start_worker(flush_redis) -> Iterator:  # type: ignore[no-untyped-def]
+    started: list[WorkerProcess] = []
+
+    def start(**env: str) -> WorkerProcess:
+        worker = WorkerProcess(env)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.kill()
+
+
+def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
