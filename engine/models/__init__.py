@@ -6,6 +6,7 @@ from engine.models.incidents import Incident
 from engine.models.jobs import Job
 from engine.models.keys import KeyBlock
 from engine.models.runtime import ElementInstance, ProcessInstance, Variable
+from engine.models.user_tasks import UserTask, UserTaskCandidate
 
 __all__ = [
     "Command",
@@ -17,5 +18,7 @@ __all__ = [
     "KeyBlock",
     "ProcessDefinition",
     "ProcessInstance",
+    "UserTask",
+    "UserTaskCandidate",
     "Variable",
 ]

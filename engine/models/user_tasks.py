@@ -1,0 +1,66 @@
+from django.db import models
+
+from flowsync.models import Tenant
+
+
+class UserTask(models.Model):
+    """A human task waiting in the Tasklist; the engine creates, the Tasklist claims and completes (by command)."""
+
+    class State(models.TextChoices):
+        CREATED = "CREATED"
+        COMPLETING = "COMPLETING"
+        COMPLETED = "COMPLETED"
+        CANCELED = "CANCELED"
+
+    key = models.BigIntegerField(primary_key=True)
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT)
+    process_instance_key = models.BigIntegerField()
+    element_instance_key = models.BigIntegerField()
+    element_id = models.CharField(max_length=255)
+    process_definition_key = models.BigIntegerField()
+    bpmn_process_id = models.CharField(max_length=255)
+    process_definition_version = models.PositiveIntegerField()
+    process_name = models.CharField(max_length=255, blank=True)
+    business_key = models.CharField(max_length=255, blank=True)
+    name = models.CharField(max_length=255, blank=True)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.CREATED)
+    assignee = models.CharField(max_length=255, blank=True)
+    candidate_users = models.JSONField(default=list, blank=True)
+    candidate_groups = models.JSONField(default=list, blank=True)
+    due_date = models.DateTimeField(null=True, blank=True)
+    follow_up_date = models.DateTimeField(null=True, blank=True)
+    priority = models.IntegerField(default=50)
+    # Where the form comes from: "camunda-forms:bpmn:<id>" (embedded), a deployed form id, or a JSON Schema.
+    form_key = models.CharField(max_length=255, blank=True)
+    form_id = models.CharField(max_length=255, blank=True)
+    external_form_reference = models.CharField(max_length=1000, blank=True)
+    custom_headers = models.JSONField(default=dict, blank=True)
+    creation_date = models.DateTimeField()
+    completion_date = models.DateTimeField(null=True, blank=True)
+    completed_by = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["tenant", "assignee", "state", "-creation_date"], name="task_assignee_idx"),
+            models.Index(fields=["tenant", "state", "-creation_date"], name="task_state_idx"),
+            models.Index(fields=["process_instance_key"], name="task_instance_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name or self.element_id} ({self.key})"
+
+
+class UserTaskCandidate(models.Model):
+    """One candidate user or group of an open task: the indexed path for "offered to me"."""
+
+    class Kind(models.TextChoices):
+        USER = "user"
+        GROUP = "group"
+
+    task = models.ForeignKey(UserTask, on_delete=models.CASCADE, related_name="candidates")
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT)
+    kind = models.CharField(max_length=5, choices=Kind.choices)
+    name = models.CharField(max_length=255)
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "kind", "name", "task"], name="task_candidate_idx")]

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# One command to set up and run FlowSync: ./scripts/run.sh
+# Embedded (nothing configured): SQLite, engine inline in the web process.
+# With DATABASE_URL and REDIS_URL: PostgreSQL, plus FLOWSYNC_WORKERS engine workers (default 2).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+PY=.venv/bin/python
+HOST=${FLOWSYNC_HOST:-127.0.0.1}
+PORT=${FLOWSYNC_PORT:-8000}
+
+$PY manage.py migrate --noinput -v 0
+$PY manage.py collectstatic --noinput -v 0
+echo "==> bootstrap (tenant, admin user, API key, demo processes)"
+$PY manage.py flowsync_bootstrap --demo
+
+pids=()
+cleanup() { for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT INT TERM
+if [ -n "${REDIS_URL:-}" ]; then
+  for i in $(seq 1 "${FLOWSYNC_WORKERS:-2}"); do
+    $PY manage.py engine_worker --name "engine-$i-$$" & pids+=($!)
+  done
+  mode="PostgreSQL/RQ (${FLOWSYNC_WORKERS:-2} engine workers)"
+else
+  mode="embedded (SQLite, engine inline)"
+fi
+cat <<MSG
+
+FlowSync is running — $mode
+  Admin:      http://$HOST:$PORT/admin/      (user admin / password admin unless changed)
+  Tasklist:   http://$HOST:$PORT/tasks/
+  Inspector:  http://$HOST:$PORT/inspector/
+  REST API:   http://$HOST:$PORT/v2/         (Basic auth with the API key above)
+  API docs:   http://$HOST:$PORT/api/docs/
+MSG
+.venv/bin/gunicorn flowsync.wsgi:application --bind "$HOST:$PORT" --workers "${FLOWSYNC_WEB_WORKERS:-2}" \
+  --threads 4 --access-logfile - &
+pids+=($!)
+wait "${pids[@]}"
