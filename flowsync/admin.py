@@ -32,5 +32,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
         self.message_user(request, f"API key created. Client id: {key.client_id} — secret (shown only now): {secret}")
 
     def get_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return ["tenant", "name"] if obj is None else ["tenant", "name", "client_id", "created_at", "last_used_at",
-                                                       "revoked_at"]
+        return (
+            ["tenant", "name"]
+            if obj is None
+            else ["tenant", "name", "client_id", "created_at", "last_used_at", "revoked_at"]
+        )

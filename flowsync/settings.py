@@ -31,9 +31,7 @@ DEBUG = env_bool("FLOWSYNC_DEBUG", False)
 # there; any deployment sets FLOWSYNC_SECRET_KEY.
 SECRET_KEY = os.environ.get("FLOWSYNC_SECRET_KEY", "flowsync-insecure-dev-key-change-me")
 ALLOWED_HOSTS = [h for h in os.environ.get("FLOWSYNC_ALLOWED_HOSTS", "*").split(",") if h]
-CSRF_TRUSTED_ORIGINS = [
-    o for o in os.environ.get("FLOWSYNC_CSRF_TRUSTED_ORIGINS", "").split(",") if o
-]
+CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("FLOWSYNC_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -70,8 +70,9 @@ def bpmn_file(name: str) -> bytes:
 def deploy_file(api: APIClient, name: str, content: bytes | None = None):  # type: ignore[no-untyped-def]
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    upload = SimpleUploadedFile(name, content if content is not None else bpmn_file(name),
-                                content_type="application/octet-stream")
+    upload = SimpleUploadedFile(
+        name, content if content is not None else bpmn_file(name), content_type="application/octet-stream"
+    )
     return api.post("/v2/deployments", {"resources": [upload]}, format="multipart")
 
 
@@ -94,11 +95,23 @@ class WorkerProcess:
     """A real `manage.py engine_worker` process against the test database and Redis."""
 
     def __init__(self, extra_env: dict[str, str] | None = None):
-        env = {**os.environ, "DATABASE_URL": test_database_url(), "REDIS_URL": settings.REDIS_URL,
-               "FLOWSYNC_ENGINE_INLINE": "0", "DJANGO_SETTINGS_MODULE": "flowsync.settings",
-               "FLOWSYNC_ENGINE_SWEEP_SECONDS": "0.5", **(extra_env or {})}
-        self.proc = subprocess.Popen([sys.executable, "manage.py", "engine_worker"], cwd=ROOT, env=env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        env = {
+            **os.environ,
+            "DATABASE_URL": test_database_url(),
+            "REDIS_URL": settings.REDIS_URL,
+            "FLOWSYNC_ENGINE_INLINE": "0",
+            "DJANGO_SETTINGS_MODULE": "flowsync.settings",
+            "FLOWSYNC_ENGINE_SWEEP_SECONDS": "0.5",
+            **(extra_env or {}),
+        }
+        self.proc = subprocess.Popen(
+            [sys.executable, "manage.py", "engine_worker"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.proc.poll() is None:
@@ -135,3 +148,17 @@ def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05):  # type:
             return value
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s")
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-def]
+    yield
+    # Worker processes and live-server threads may still hold sessions; the test database
+    # can only be dropped once they are gone.
+    from django.db import connection
+
+    with django_db_blocker.unblock(), connection.cursor() as cur:
+        cur.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )

@@ -12,8 +12,9 @@ from engine.models import ProcessDefinition, ProcessInstance
 from flowsync.models import Tenant
 
 
-def find_definition(tenant: Tenant, process_id: str | None = None, version: int | None = None,
-                    key: int | None = None) -> ProcessDefinition:
+def find_definition(
+    tenant: Tenant, process_id: str | None = None, version: int | None = None, key: int | None = None
+) -> ProcessDefinition:
     qs = ProcessDefinition.objects.filter(tenant=tenant).defer("source")
     if key is not None:
         found = qs.filter(key=key).first()
@@ -30,15 +31,26 @@ def find_definition(tenant: Tenant, process_id: str | None = None, version: int 
     return found
 
 
-def start_instance(tenant: Tenant, definition: ProcessDefinition, variables: dict[str, Any] | None,
-                   actor: str, now: datetime, business_key: str = "") -> ProcessInstance:
+def start_instance(
+    tenant: Tenant,
+    definition: ProcessDefinition,
+    variables: dict[str, Any] | None,
+    actor: str,
+    now: datetime,
+    business_key: str = "",
+) -> ProcessInstance:
     if variables is not None and not isinstance(variables, dict):
         raise InvalidInput("variables must be a JSON object")
     with transaction.atomic():
         key = next_key()
         instance = ProcessInstance.objects.create(
-            key=key, tenant=tenant, definition=definition, business_key=business_key or "",
-            state=ProcessInstance.State.ACTIVE, start_date=now, root_instance_key=key,
+            key=key,
+            tenant=tenant,
+            definition=definition,
+            business_key=business_key or "",
+            state=ProcessInstance.State.ACTIVE,
+            start_date=now,
+            root_instance_key=key,
         )
         submit(tenant, key, "CREATE_INSTANCE", {"variables": variables or {}}, actor, now)
     return instance

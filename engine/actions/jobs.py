@@ -11,11 +11,11 @@ from django.db.models import Q
 from engine.actions.commands import submit
 from engine.actions.errors import Conflict, InvalidInput, NotFound
 from engine.models import Job
-from flowsync.models import Tenant
 
 
-def activate_jobs(tenant_ids: list[int], job_type: str, worker: str, timeout_ms: int, max_jobs: int,
-                  now: datetime) -> list[Job]:
+def activate_jobs(
+    tenant_ids: list[int], job_type: str, worker: str, timeout_ms: int, max_jobs: int, now: datetime
+) -> list[Job]:
     """Lock up to max_jobs activatable jobs of a type for a worker (expired locks count as activatable)."""
     if max_jobs <= 0:
         return []
@@ -41,8 +41,7 @@ def _lock_job(tenant_ids: list[int], key: int) -> Job:
     return job
 
 
-def complete_job(tenant_ids: list[int], key: int, variables: dict[str, Any] | None, actor: str,
-                 now: datetime) -> None:
+def complete_job(tenant_ids: list[int], key: int, variables: dict[str, Any] | None, actor: str, now: datetime) -> None:
     if variables is not None and not isinstance(variables, dict):
         raise InvalidInput("variables must be a JSON object")
     with transaction.atomic():
@@ -52,8 +51,14 @@ def complete_job(tenant_ids: list[int], key: int, variables: dict[str, Any] | No
         # Marked at once so a second completion is refused here, before the engine applies the first.
         job.state = Job.State.COMPLETED
         job.save(update_fields=["state"])
-        submit(job.tenant_id, job.process_instance_key, "COMPLETE_JOB", {"jobKey": str(key), "variables": variables or {}},
-               actor, now)
+        submit(
+            job.tenant_id,
+            job.process_instance_key,
+            "COMPLETE_JOB",
+            {"jobKey": str(key), "variables": variables or {}},
+            actor,
+            now,
+        )
 
 
 def variables_for_jobs(jobs: list[Job], names: list[str] | None) -> dict[int, dict[str, Any]]:
@@ -64,8 +69,9 @@ def variables_for_jobs(jobs: list[Job], names: list[str] | None) -> dict[int, di
         return {}
     instance_keys = {j.process_instance_key for j in jobs}
     scopes = dict(
-        ElementInstance.objects.filter(process_instance_id__in=instance_keys, state=ElementInstance.State.ACTIVE)
-        .values_list("key", "flow_scope_key")
+        ElementInstance.objects.filter(
+            process_instance_id__in=instance_keys, state=ElementInstance.State.ACTIVE
+        ).values_list("key", "flow_scope_key")
     )
     var_qs = Variable.objects.filter(process_instance_id__in=instance_keys)
     if names:

@@ -35,8 +35,14 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     request = context.get("request")
     path = request.path if request is not None else ""
     if isinstance(exc, DefinitionError):
-        body = problem(400, "INVALID_ARGUMENT", str(exc), path, resource=exc.resource_name,
-                       problems=[p.as_dict() for p in exc.problems])
+        body = problem(
+            400,
+            "INVALID_ARGUMENT",
+            str(exc),
+            path,
+            resource=exc.resource_name,
+            problems=[p.as_dict() for p in exc.problems],
+        )
         return _respond(body)
     if isinstance(exc, ActionError):
         return _respond(problem(exc.status, exc.title, exc.detail, path, **exc.extra))
@@ -65,5 +71,6 @@ def _respond(body: dict[str, Any], status: int | None = None) -> Response:
 
 def problem_response(request: Any, status: int, title: str, detail: str) -> JsonResponse:
     """For Django-level errors (unknown URL, server error) under the API prefix."""
-    return JsonResponse(problem(status, title, detail, request.path), status=status,
-                        content_type="application/problem+json")
+    return JsonResponse(
+        problem(status, title, detail, request.path), status=status, content_type="application/problem+json"
+    )

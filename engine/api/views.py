@@ -56,15 +56,22 @@ class DeploymentsView(APIView):
         tenant = _tenant(request, request.data.get("tenantId"))
         resources = [Resource(name=f.name or "resource.bpmn", content=f.read()) for f in files]
         deployment, definitions = deploy(tenant, resources, timezone.now())
-        return Response({
-            "deploymentKey": str(deployment.key),
-            "tenantId": tenant.tenant_id,
-            "deployments": [
-                {"processDefinition": shapes.process_definition_ref(d, tenant.tenant_id), "decisionDefinition": None,
-                 "decisionRequirements": None, "form": None, "resource": None}
-                for d in definitions
-            ],
-        })
+        return Response(
+            {
+                "deploymentKey": str(deployment.key),
+                "tenantId": tenant.tenant_id,
+                "deployments": [
+                    {
+                        "processDefinition": shapes.process_definition_ref(d, tenant.tenant_id),
+                        "decisionDefinition": None,
+                        "decisionRequirements": None,
+                        "form": None,
+                        "resource": None,
+                    }
+                    for d in definitions
+                ],
+            }
+        )
 
 
 class ProcessInstancesView(APIView):
@@ -72,23 +79,31 @@ class ProcessInstancesView(APIView):
         data = _valid(requests.CreateProcessInstance, request.data)
         tenant = _tenant(request, data.get("tenantId"))
         definition = instance_actions.find_definition(
-            tenant, process_id=data.get("processDefinitionId"), version=data.get("processDefinitionVersion"),
+            tenant,
+            process_id=data.get("processDefinitionId"),
+            version=data.get("processDefinitionVersion"),
             key=data.get("processDefinitionKey"),
         )
         instance = instance_actions.start_instance(
-            tenant, definition, data.get("variables"), _principal(request).actor, timezone.now(),
+            tenant,
+            definition,
+            data.get("variables"),
+            _principal(request).actor,
+            timezone.now(),
             business_key=data.get("businessId") or "",
         )
-        return Response({
-            "processDefinitionId": definition.bpmn_process_id,
-            "processDefinitionVersion": definition.version,
-            "tenantId": tenant.tenant_id,
-            "variables": {},
-            "processDefinitionKey": str(definition.key),
-            "processInstanceKey": str(instance.key),
-            "tags": data.get("tags") or [],
-            "businessId": instance.business_key or None,
-        })
+        return Response(
+            {
+                "processDefinitionId": definition.bpmn_process_id,
+                "processDefinitionVersion": definition.version,
+                "tenantId": tenant.tenant_id,
+                "variables": {},
+                "processDefinitionKey": str(definition.key),
+                "processInstanceKey": str(instance.key),
+                "tags": data.get("tags") or [],
+                "businessId": instance.business_key or None,
+            }
+        )
 
 
 class ProcessInstanceView(APIView):
@@ -99,8 +114,9 @@ class ProcessInstanceView(APIView):
 
 class ProcessInstanceCancellationView(APIView):
     def post(self, request: Request, key: str) -> Response:
-        instance_actions.cancel_instance(_principal(request).tenant, _key(key), _principal(request).actor,
-                                         timezone.now())
+        instance_actions.cancel_instance(
+            _principal(request).tenant, _key(key), _principal(request).actor, timezone.now()
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -111,11 +127,13 @@ class JobActivationView(APIView):
         tenant_ids = principal.tenant_ids
         if data.get("tenantIds"):
             tenant_ids = list(
-                Tenant.objects.filter(tenant_id__in=data["tenantIds"], pk__in=principal.tenant_ids)
-                .values_list("pk", flat=True)
+                Tenant.objects.filter(tenant_id__in=data["tenantIds"], pk__in=principal.tenant_ids).values_list(
+                    "pk", flat=True
+                )
             )
-        jobs = job_actions.activate_jobs(tenant_ids, data["type"], data["worker"], data["timeout"],
-                                         data["maxJobsToActivate"], timezone.now())
+        jobs = job_actions.activate_jobs(
+            tenant_ids, data["type"], data["worker"], data["timeout"], data["maxJobsToActivate"], timezone.now()
+        )
         variables = job_actions.variables_for_jobs(jobs, data.get("fetchVariable"))
         names = dict(Tenant.objects.filter(pk__in={j.tenant_id for j in jobs}).values_list("pk", "tenant_id"))
         return Response({"jobs": [shapes.activated_job(j, variables[j.key], names[j.tenant_id]) for j in jobs]})
@@ -125,8 +143,9 @@ class JobCompletionView(APIView):
     def post(self, request: Request, key: str) -> Response:
         data = _valid(requests.CompleteJob, request.data)
         principal = _principal(request)
-        job_actions.complete_job(principal.tenant_ids, _key(key), data.get("variables"), principal.actor,
-                                 timezone.now())
+        job_actions.complete_job(
+            principal.tenant_ids, _key(key), data.get("variables"), principal.actor, timezone.now()
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -135,14 +154,25 @@ class TopologyView(APIView):
         from django.conf import settings
 
         version = settings.SPECTACULAR_SETTINGS["VERSION"]
-        return Response({
-            "brokers": [{
-                "nodeId": 0, "host": request.get_host().split(":")[0], "port": int(request.get_port() or 80),
-                "partitions": [{"partitionId": 1, "role": "leader", "health": "healthy"}], "version": version,
-            }],
-            "clusterId": None, "clusterSize": 1, "partitionsCount": 1, "replicationFactor": 1,
-            "gatewayVersion": version, "lastCompletedChangeId": "-1",
-        })
+        return Response(
+            {
+                "brokers": [
+                    {
+                        "nodeId": 0,
+                        "host": request.get_host().split(":")[0],
+                        "port": int(request.get_port() or 80),
+                        "partitions": [{"partitionId": 1, "role": "leader", "health": "healthy"}],
+                        "version": version,
+                    }
+                ],
+                "clusterId": None,
+                "clusterSize": 1,
+                "partitionsCount": 1,
+                "replicationFactor": 1,
+                "gatewayVersion": version,
+                "lastCompletedChangeId": "-1",
+            }
+        )
 
 
 class StatusView(APIView):

@@ -36,7 +36,9 @@ def deploy(tenant: Tenant, resources: list[Resource], now: datetime) -> tuple[De
     seen: set[str] = set()
     for res, graph in compiled:
         if graph.process_id in seen:
-            raise DefinitionError(res.name, [Problem(f"process id '{graph.process_id}' is deployed twice in one request")])
+            raise DefinitionError(
+                res.name, [Problem(f"process id '{graph.process_id}' is deployed twice in one request")]
+            )
         seen.add(graph.process_id)
 
     with transaction.atomic():
@@ -64,8 +66,17 @@ def _store(tenant: Tenant, deployment: Deployment, res: Resource, graph: Graph, 
     if latest is not None and latest.checksum == checksum:
         return ProcessDefinition.objects.get(key=latest.key)
     return ProcessDefinition.objects.create(
-        key=next_key(), tenant=tenant, deployment=deployment, kind=ProcessDefinition.Kind.BPMN,
-        bpmn_process_id=graph.process_id, name=graph.name, version=(latest.version + 1) if latest else 1,
-        version_tag=graph.version_tag, resource_name=res.name, checksum=checksum, source=source,
-        graph=graph.to_json(), created_at=now,
+        key=next_key(),
+        tenant=tenant,
+        deployment=deployment,
+        kind=ProcessDefinition.Kind.BPMN,
+        bpmn_process_id=graph.process_id,
+        name=graph.name,
+        version=(latest.version + 1) if latest else 1,
+        version_tag=graph.version_tag,
+        resource_name=res.name,
+        checksum=checksum,
+        source=source,
+        graph=graph.to_json(),
+        created_at=now,
     )

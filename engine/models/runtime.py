@@ -54,9 +54,7 @@ class ElementInstance(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(
-                fields=["process_instance"], name="ei_active_idx", condition=models.Q(state="ACTIVE")
-            ),
+            models.Index(fields=["process_instance"], name="ei_active_idx", condition=models.Q(state="ACTIVE")),
             models.Index(fields=["process_instance", "key"], name="ei_instance_idx"),
         ]
 

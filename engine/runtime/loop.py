@@ -47,9 +47,7 @@ def _claim(limit: int) -> list[ProcessInstance]:
     # Oldest pending work first; instances another worker holds are skipped, not waited on.
     candidates = Command.objects.filter(state=PENDING).order_by("id").values("process_instance_key")[: limit * 4]
     return list(
-        ProcessInstance.objects.select_for_update(skip_locked=True)
-        .filter(key__in=candidates)
-        .order_by("key")[:limit]
+        ProcessInstance.objects.select_for_update(skip_locked=True).filter(key__in=candidates).order_by("key")[:limit]
     )
 
 
@@ -94,13 +92,20 @@ def apply_commands(instances: Iterable[ProcessInstance], commands: list[Command]
         cmd.processed_at = cmd.created_at
         cmd.keys = run.keys.runs
         events.append(
-            Event(tenant_id=cmd.tenant_id, process_instance_key=cmd.process_instance_key, command_id=cmd.id,
-                  command_kind=cmd.kind, created_at=cmd.created_at, records=run.records)
+            Event(
+                tenant_id=cmd.tenant_id,
+                process_instance_key=cmd.process_instance_key,
+                command_id=cmd.id,
+                command_kind=cmd.kind,
+                created_at=cmd.created_at,
+                records=run.records,
+            )
         )
     # A failed instance writes only its failing command; its other commands were never
     # written as processed, so they stay pending and run again next batch without it.
     done = [
-        c for c in commands
+        c
+        for c in commands
         if c.state != PENDING and (c.process_instance_key not in failed or c.state == Command.State.FAILED)
     ]
     events = [e for e in events if e.process_instance_key not in failed]
@@ -144,7 +149,9 @@ def _flush(runs: list[InstanceRun], events: list[Event], commands: list[Command]
     Incident.objects.bulk_create(gather("incidents", "created"))
     _bulk_update(ElementInstance, gather("elements", "dirty"), ["state", "end_date", "data", "incident_key"])
     _bulk_update(Variable, gather("variables", "dirty"), ["value"])
-    _bulk_update(Job, gather("jobs", "dirty"), ["state", "retries", "error_message", "backoff_until", "deadline", "worker"])
+    _bulk_update(
+        Job, gather("jobs", "dirty"), ["state", "retries", "error_message", "backoff_until", "deadline", "worker"]
+    )
     _bulk_update(Incident, gather("incidents", "dirty"), ["state", "resolved_at"])
     _bulk_update(ProcessInstance, [r.instance for r in runs if r.instance_dirty], ["state", "end_date", "has_incident"])
     Event.objects.bulk_create(events)

@@ -26,15 +26,21 @@ def test_deploy_start_activate_complete(api):
     assert ref["processDefinitionId"] == "order-process" and ref["processDefinitionVersion"] == 1
     assert isinstance(ref["processDefinitionKey"], str)
 
-    resp = api.post("/v2/process-instances", {"processDefinitionId": "order-process",
-                                              "variables": {"orderId": "A-1", "amount": 42}}, format="json")
+    resp = api.post(
+        "/v2/process-instances",
+        {"processDefinitionId": "order-process", "variables": {"orderId": "A-1", "amount": 42}},
+        format="json",
+    )
     assert resp.status_code == 200, resp.content
     pi_key = resp.json()["processInstanceKey"]
     assert isinstance(pi_key, str)
     assert drain() == 1
 
-    resp = api.post("/v2/jobs/activation", {"type": "payment", "worker": "w1", "timeout": 30000,
-                                            "maxJobsToActivate": 10}, format="json")
+    resp = api.post(
+        "/v2/jobs/activation",
+        {"type": "payment", "worker": "w1", "timeout": 30000, "maxJobsToActivate": 10},
+        format="json",
+    )
     jobs = resp.json()["jobs"]
     assert len(jobs) == 1
     job = jobs[0]
@@ -51,16 +57,37 @@ def test_deploy_start_activate_complete(api):
     assert resp.json()["endDate"] is not None
     pi = ProcessInstance.objects.get(key=int(pi_key))
     assert {v.name: v.value for v in Variable.objects.filter(process_instance=pi)} == {
-        "orderId": "A-1", "amount": 42, "paid": True}
-    assert list(ElementInstance.objects.filter(process_instance=pi).order_by("key").values_list("element_id", "state")) == [
-        ("order-process", "COMPLETED"), ("StartEvent_Order", "COMPLETED"), ("Task_Pay", "COMPLETED"),
-        ("EndEvent_Order", "COMPLETED")]
+        "orderId": "A-1",
+        "amount": 42,
+        "paid": True,
+    }
+    assert list(
+        ElementInstance.objects.filter(process_instance=pi).order_by("key").values_list("element_id", "state")
+    ) == [
+        ("order-process", "COMPLETED"),
+        ("StartEvent_Order", "COMPLETED"),
+        ("Task_Pay", "COMPLETED"),
+        ("EndEvent_Order", "COMPLETED"),
+    ]
     assert Job.objects.get(key=int(job["jobKey"])).state == "COMPLETED"
     assert [i for i, _ in flat_records(pi.key)] == [
-        "ELEMENT_ACTIVATED", "VARIABLE_CREATED", "VARIABLE_CREATED", "ELEMENT_ACTIVATED", "ELEMENT_COMPLETED",
-        "SEQUENCE_FLOW_TAKEN", "ELEMENT_ACTIVATED", "JOB_CREATED",
-        "JOB_COMPLETED", "VARIABLE_CREATED", "ELEMENT_COMPLETED", "SEQUENCE_FLOW_TAKEN", "ELEMENT_ACTIVATED",
-        "ELEMENT_COMPLETED", "ELEMENT_COMPLETED", "PROCESS_INSTANCE_COMPLETED"]
+        "ELEMENT_ACTIVATED",
+        "VARIABLE_CREATED",
+        "VARIABLE_CREATED",
+        "ELEMENT_ACTIVATED",
+        "ELEMENT_COMPLETED",
+        "SEQUENCE_FLOW_TAKEN",
+        "ELEMENT_ACTIVATED",
+        "JOB_CREATED",
+        "JOB_COMPLETED",
+        "VARIABLE_CREATED",
+        "ELEMENT_COMPLETED",
+        "SEQUENCE_FLOW_TAKEN",
+        "ELEMENT_ACTIVATED",
+        "ELEMENT_COMPLETED",
+        "ELEMENT_COMPLETED",
+        "PROCESS_INSTANCE_COMPLETED",
+    ]
     assert not Command.objects.filter(state="PENDING").exists()
 
 
@@ -68,6 +95,9 @@ def test_redeploying_identical_content_creates_no_new_version(api):
     first = deploy_file(api, "hello-service-task.bpmn").json()["deployments"][0]["processDefinition"]
     second = deploy_file(api, "hello-service-task.bpmn").json()["deployments"][0]["processDefinition"]
     assert first == second
-    changed = deploy_file(api, "hello-service-task.bpmn",
-                          content=bpmn_file("hello-service-task.bpmn").replace(b'name="Order"', b'name="Order v2"'))
+    changed = deploy_file(
+        api,
+        "hello-service-task.bpmn",
+        content=bpmn_file("hello-service-task.bpmn").replace(b'name="Order"', b'name="Order v2"'),
+    )
     assert changed.json()["deployments"][0]["processDefinition"]["processDefinitionVersion"] == 2

@@ -32,7 +32,8 @@ class Command(BaseCommand):
         creds_path = Path(opts["credentials_file"])
         with transaction.atomic():
             tenant, _ = Tenant.objects.get_or_create(
-                tenant_id=opts["tenant"], defaults={"name": "Default" if opts["tenant"] == DEFAULT_TENANT_ID else opts["tenant"]}
+                tenant_id=opts["tenant"],
+                defaults={"name": "Default" if opts["tenant"] == DEFAULT_TENANT_ID else opts["tenant"]},
             )
             User = get_user_model()
             user = User.objects.filter(username=opts["admin_user"]).first()
