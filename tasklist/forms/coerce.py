@@ -14,6 +14,7 @@ from typing import Any
 
 from .fields import MISSING, Field, Option
 
+
 class CoercionError(ValueError):
     """The text has no value of the field's type; the message is shown to the person."""
 
@@ -148,7 +149,9 @@ def _json(field: Field, raw: list[str], tz: dt.tzinfo) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise CoercionError(f"Enter valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}).") from None
+        raise CoercionError(
+            f"Enter valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})."
+        ) from None
 
 
 _COERCERS: dict[str, Callable[[Field, list[str], dt.tzinfo], Any]] = {

@@ -11,9 +11,9 @@ from django.utils.safestring import SafeString
 
 from .coerce import CoercionError, coerce
 from .fields import MISSING, Field, KeyPath, get_path, input_fields, set_path
-from .validate import make_validator, map_errors
+from .validate import FORM_ERRORS, make_validator, map_errors
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 class SubmittedValues(dict):
@@ -128,6 +128,7 @@ class Form:
             self._ensure_required_objects(document)
         for name, messages in map_errors(self._validator.iter_errors(document), self._by_key).items():
             errors.setdefault(name, messages)  # a coercion error already explains its field
+        errors = self._in_page_order(errors)
 
         if isinstance(document, dict):
             return SubmittedValues(document, raw=raw_kept), errors
@@ -136,6 +137,10 @@ class Form:
             if f.key == ():
                 raw_kept[f.name] = _getlist(data, f.name)
         return SubmittedValues({}, raw=raw_kept), errors
+
+    def _in_page_order(self, errors: dict[str, list[str]]) -> dict[str, list[str]]:
+        order = {name: i for i, name in enumerate(f.name for f in self._inputs)}
+        return dict(sorted(errors.items(), key=lambda item: (item[0] != FORM_ERRORS, order.get(item[0], -1))))
 
     def _ensure_required_objects(self, document: dict[str, Any]) -> None:
         for path in self._required_objects:  # shortest first, so parents exist before children
@@ -151,11 +156,23 @@ class Form:
         errors: Mapping[str, list[str]] | None = None,
         *,
         tz: dt.tzinfo | None = None,
+        variables: Mapping[str, Any] | None = None,
     ) -> SafeString:
-        """Accessible HTML for the fields (the page supplies <form>, CSRF token and buttons)."""
+        """Accessible HTML for the fields (the page supplies <form>, CSRF token and buttons).
+
+        ``variables`` (the task's process variables) fill ``{{ name }}`` placeholders in
+        static text; without them placeholders are filled from ``values``.
+        """
         from .render import render_form  # keeps template machinery out of parse-only callers
 
-        return render_form(self, values or {}, errors or {}, tz or UTC)
+        # `is None`, not `or`: an empty SubmittedValues still carries the raw typed text.
+        return render_form(
+            self,
+            values if values is not None else {},
+            errors or {},
+            tz or UTC,
+            variables if variables is not None else values or {},
+        )
 
 
 def _getlist(data: Mapping[str, Any], name: str) -> list[str]:

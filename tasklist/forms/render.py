@@ -58,8 +58,15 @@ def _render(template: str, context: dict[str, Any]) -> SafeString:
 class _Page:
     """Per-render state: values, errors and the ids already handed out."""
 
-    def __init__(self, values: Mapping[str, Any], errors: Mapping[str, list[str]], tz: dt.tzinfo):
+    def __init__(
+        self,
+        values: Mapping[str, Any],
+        errors: Mapping[str, list[str]],
+        tz: dt.tzinfo,
+        variables: Mapping[str, Any],
+    ):
         self.values = values
+        self.variables = variables
         self.errors = errors
         self.tz = tz
         self.raw: Mapping[str, list[str]] = getattr(values, "raw", {})
@@ -75,8 +82,14 @@ class _Page:
         return candidate
 
 
-def render_form(form: Form, values: Mapping[str, Any], errors: Mapping[str, list[str]], tz: dt.tzinfo) -> SafeString:
-    page = _Page(values, errors, tz)
+def render_form(
+    form: Form,
+    values: Mapping[str, Any],
+    errors: Mapping[str, list[str]],
+    tz: dt.tzinfo,
+    variables: Mapping[str, Any],
+) -> SafeString:
+    page = _Page(values, errors, tz, variables)
     body = _render_list(form.fields, page)
     # Errors for names the form does not show (should not happen) still reach the person.
     shown = {f.name for f in form.inputs}
@@ -123,7 +136,7 @@ def _render_field(field: Field, page: _Page) -> SafeString:
             },
         )
     if field.kind == "static_text":
-        return _render("widgets/static_text.html", {"paragraphs": _paragraphs(field.text, page.values)})
+        return _render("widgets/static_text.html", {"paragraphs": _paragraphs(field.text, page.variables)})
     if field.kind == "spacer":
         height = field.constraints.get("height")
         height = str(int(height)) if isinstance(height, (int, float)) and not isinstance(height, bool) else ""
@@ -162,7 +175,9 @@ def _render_input(field: Field, page: _Page) -> SafeString:
     value = get_path(page.values, field.key)
 
     if field.kind == "checkbox":
-        context["checked"] = value is True if raw is None else any(r.lower() in {"on", "true", "1"} for r in raw)
+        context["checked"] = (
+            value is True if raw is None else any(r.lower() in {"on", "true", "1"} for r in raw)
+        )
         return _render("widgets/checkbox.html", context)
 
     if field.kind in ("radio", "checklist", "select"):
@@ -186,10 +201,14 @@ def _render_input(field: Field, page: _Page) -> SafeString:
     context["value"] = "\n".join(raw) if raw is not None else _value_text(field, value, page.tz)
     context["attrs"] = _attrs(field)
     if field.kind in _TEXTAREA_KINDS:
-        default_rows = 10 if field.kind == "json" else 4
+        lines = context["value"].count("\n") + 2
+        default_rows = min(max(lines, 6), 30) if field.kind == "json" else max(4, min(lines, 12))
         context["rows"] = str(field.constraints.get("rows") or default_rows)
         return _render("widgets/textarea.html", context)
     context["input_type"] = _INPUT_TYPES[field.kind]
+    if raw is not None and field.kind in ("number", "integer"):
+        # Browsers blank a number input whose value is not a number; show the typed text instead.
+        context["input_type"] = "text"
     return _render("widgets/input.html", context)
 
 
@@ -256,7 +275,12 @@ def _paragraphs(text: str, values: Mapping[str, Any]) -> list[dict[str, Any]]:
     inject markup into the Tasklist. ``{{ path }}`` placeholders show process variables.
     """
     if text.lstrip().startswith("="):
-        return [{"heading": False, "lines": ["(This text is computed by an expression the Tasklist cannot show.)"]}]
+        return [
+            {
+                "heading": False,
+                "lines": ["(This text is computed by an expression the Tasklist cannot show.)"],
+            }
+        ]
 
     def substitute(match: re.Match[str]) -> str:
         value = get_path(values, tuple(match.group(1).split(".")))

@@ -167,7 +167,11 @@ def message_for(error: ValidationError, field: Field | None) -> str:
     if kw == "type":
         types = [val] if isinstance(val, str) else list(val)
         types = [t for t in types if t != "null"] or types
-        return _TYPE_MESSAGES.get(types[0], "Enter a valid value.") if len(types) == 1 else "Enter a valid value."
+        return (
+            _TYPE_MESSAGES.get(types[0], "Enter a valid value.")
+            if len(types) == 1
+            else "Enter a valid value."
+        )
     if kw == "enum":
         return "Select a valid choice."
     if kw == "const":
