@@ -14,12 +14,13 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from engine.definitions.cache import definition as cached_definition
 from engine.definitions.cache import graph_of
 from engine.keys import KeySource
 from engine.models import Command, ElementInstance, Event, Incident, Job, ProcessInstance, Variable
-from engine.runtime import processors
+from engine.runtime import flush, processors
 from engine.runtime.errors import CommandRejected
 from engine.runtime.state import InstanceRun
 
@@ -68,6 +69,8 @@ def apply_commands(instances: Iterable[ProcessInstance], commands: list[Command]
     runs = _load_runs(by_key, commands)
     failed: set[int] = set()
     events: list[Event] = []
+    # Wall-clock bookkeeping for operators; processors only ever see cmd.created_at.
+    processed_at = timezone.now()
     for cmd in commands:
         run = runs.get(cmd.process_instance_key)
         if run is None or cmd.process_instance_key in failed:
@@ -85,11 +88,11 @@ def apply_commands(instances: Iterable[ProcessInstance], commands: list[Command]
             # pending and are applied again, without this one, in the next batch.
             failed.add(cmd.process_instance_key)
             cmd.state, cmd.error = Command.State.FAILED, traceback.format_exc()[-4000:]
-            cmd.processed_at = cmd.created_at
+            cmd.processed_at = processed_at
             continue
         else:
             cmd.state = Command.State.PROCESSED
-        cmd.processed_at = cmd.created_at
+        cmd.processed_at = processed_at
         cmd.keys = run.keys.runs
         events.append(
             Event(
@@ -143,22 +146,17 @@ def _flush(runs: list[InstanceRun], events: list[Event], commands: list[Command]
     def gather(kind: str, part: str) -> list:
         return [obj for run in runs for obj in getattr(run, part)[kind].values()]
 
-    ElementInstance.objects.bulk_create(gather("elements", "created"))
-    Variable.objects.bulk_create(gather("variables", "created"))
-    Job.objects.bulk_create(gather("jobs", "created"))
-    Incident.objects.bulk_create(gather("incidents", "created"))
-    _bulk_update(ElementInstance, gather("elements", "dirty"), ["state", "end_date", "data", "incident_key"])
-    _bulk_update(Variable, gather("variables", "dirty"), ["value"])
-    _bulk_update(
+    flush.insert(ElementInstance, gather("elements", "created"))
+    flush.insert(Variable, gather("variables", "created"))
+    flush.insert(Job, gather("jobs", "created"))
+    flush.insert(Incident, gather("incidents", "created"))
+    flush.update(ElementInstance, gather("elements", "dirty"), ["state", "end_date", "data", "incident_key"])
+    flush.update(Variable, gather("variables", "dirty"), ["value"])
+    flush.update(
         Job, gather("jobs", "dirty"), ["state", "retries", "error_message", "backoff_until", "deadline", "worker"]
     )
-    _bulk_update(Incident, gather("incidents", "dirty"), ["state", "resolved_at"])
-    _bulk_update(ProcessInstance, [r.instance for r in runs if r.instance_dirty], ["state", "end_date", "has_incident"])
+    flush.update(Incident, gather("incidents", "dirty"), ["state", "resolved_at"])
+    flush.update(ProcessInstance, [r.instance for r in runs if r.instance_dirty], ["state", "end_date", "has_incident"])
     Event.objects.bulk_create(events)
     if not replay:
-        _bulk_update(Command, commands, ["state", "processed_at", "keys", "error"])
-
-
-def _bulk_update(model: type, objs: list, fields: list[str]) -> None:
-    if objs:
-        model.objects.bulk_update(objs, fields, batch_size=1000)
+        flush.update(Command, commands, ["state", "processed_at", "keys", "error"])

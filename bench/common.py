@@ -1,0 +1,50 @@
+"""Shared set-up for benchmarks: a dedicated PostgreSQL database, migrated, with one tenant."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DB = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/flowsync_bench")
+
+
+def setup_django() -> None:
+    sys.path.insert(0, str(ROOT))
+    os.environ["DATABASE_URL"] = BENCH_DB
+    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
+    os.environ["FLOWSYNC_ENGINE_INLINE"] = "0"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "flowsync.settings"
+    os.environ.setdefault("FLOWSYNC_LOG_LEVEL", "WARNING")
+    dbname = BENCH_DB.rsplit("/", 1)[1]
+    admin = BENCH_DB.rsplit("/", 1)[0] + "/postgres"
+    subprocess.run(["psql", admin, "-qc", f"DROP DATABASE IF EXISTS {dbname}"], check=True)
+    subprocess.run(["psql", admin, "-qc", f"CREATE DATABASE {dbname}"], check=True)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def tenant():  # type: ignore[no-untyped-def]
+    from flowsync.models import Tenant
+
+    return Tenant.objects.get_or_create(tenant_id="<default>", defaults={"name": "bench"})[0]
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def summary(values: list[float]) -> str:
+    return (f"p50 {percentile(values, 50) * 1000:.1f} ms, p99 {percentile(values, 99) * 1000:.1f} ms, "
+            f"mean {statistics.fmean(values) * 1000:.1f} ms")
