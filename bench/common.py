@@ -21,7 +21,7 @@ def setup_django() -> None:
     os.environ.setdefault("FLOWSYNC_LOG_LEVEL", "WARNING")
     dbname = BENCH_DB.rsplit("/", 1)[1]
     admin = BENCH_DB.rsplit("/", 1)[0] + "/postgres"
-    subprocess.run(["psql", admin, "-qc", f"DROP DATABASE IF EXISTS {dbname}"], check=True)
+    subprocess.run(["psql", admin, "-qc", f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)"], check=True)
     subprocess.run(["psql", admin, "-qc", f"CREATE DATABASE {dbname}"], check=True)
     import django
 
@@ -46,5 +46,7 @@ def percentile(values: list[float], pct: float) -> float:
 
 
 def summary(values: list[float]) -> str:
-    return (f"p50 {percentile(values, 50) * 1000:.1f} ms, p99 {percentile(values, 99) * 1000:.1f} ms, "
-            f"mean {statistics.fmean(values) * 1000:.1f} ms")
+    return (
+        f"p50 {percentile(values, 50) * 1000:.1f} ms, p99 {percentile(values, 99) * 1000:.1f} ms, "
+        f"mean {statistics.fmean(values) * 1000:.1f} ms"
+    )

@@ -40,8 +40,10 @@ def main(n: int) -> None:
             for _ in range(min(500, n - offset)):
                 start_instance(t, definition, {"orderId": "A-1", "amount": 42}, "bench", timezone.now())
     t1 = time.perf_counter()
+    c1 = time.process_time()
     drain()
     t2 = time.perf_counter()
+    c2 = time.process_time()
     completed = 0
     while True:
         jobs = activate_jobs([t.pk], "payment", "bench", 60_000, 500, timezone.now())
@@ -52,8 +54,10 @@ def main(n: int) -> None:
                 complete_job([t.pk], job.key, {"paid": True}, "bench", timezone.now())
         completed += len(jobs)
     t3 = time.perf_counter()
+    c3 = time.process_time()
     drain()
     t4 = time.perf_counter()
+    c4 = time.process_time()
 
     done = ProcessInstance.objects.filter(state="COMPLETED").count()
     assert done == n, f"only {done} of {n} instances completed"
@@ -64,12 +68,16 @@ def main(n: int) -> None:
     print(f"activate + complete jobs (API):   {n / (t3 - t2):8.0f} /s")
     print(f"engine: apply job completions:    {n / (t4 - t3):8.0f} PI/s")
     print(f"engine-only throughput:           {n / engine_s:8.0f} PI/s  (both commands of each instance)")
+    print(f"engine Python CPU per instance:   {((c2 - c1) + (c4 - c3)) / n * 1e6:8.0f} µs")
     print(f"end-to-end throughput:            {n / (t4 - t0):8.0f} PI/s")
     lat = []
     from django.db.models import Max
 
-    applied = dict(Command.objects.values("process_instance_key").annotate(m=Max("processed_at"))
-                   .values_list("process_instance_key", "m"))
+    applied = dict(
+        Command.objects.values("process_instance_key")
+        .annotate(m=Max("processed_at"))
+        .values_list("process_instance_key", "m")
+    )
     for key, start in ProcessInstance.objects.values_list("key", "start_date"):
         lat.append((applied[key] - start).total_seconds())
     print(f"create→complete latency (batch mode): {summary(lat)}")

@@ -22,6 +22,7 @@ from engine.keys import KeySource
 from engine.models import Command, ElementInstance, Event, Incident, Job, ProcessInstance, Variable
 from engine.runtime import flush, processors
 from engine.runtime.errors import CommandRejected
+from engine.runtime.rows import load_rows, new_row
 from engine.runtime.state import InstanceRun
 
 log = logging.getLogger("flowsync.engine")
@@ -58,7 +59,7 @@ def process_batch(limit: int) -> int:
         if not instances:
             return 0
         keys = [pi.key for pi in instances]
-        commands = list(Command.objects.filter(state=PENDING, process_instance_key__in=keys).order_by("id"))
+        commands = load_rows(Command.objects.filter(state=PENDING, process_instance_key__in=keys).order_by("id"))
         apply_commands(instances, commands)
         return len(commands)
 
@@ -95,7 +96,9 @@ def apply_commands(instances: Iterable[ProcessInstance], commands: list[Command]
         cmd.processed_at = processed_at
         cmd.keys = run.keys.runs
         events.append(
-            Event(
+            new_row(
+                Event,
+                id=None,
                 tenant_id=cmd.tenant_id,
                 process_instance_key=cmd.process_instance_key,
                 command_id=cmd.id,
@@ -119,19 +122,21 @@ def _load_runs(by_key: dict[int, ProcessInstance], commands: list[Command]) -> d
     keys = list(by_key)
     job_keys = [int(c.payload["jobKey"]) for c in commands if "jobKey" in c.payload]
     elements: dict[int, list[ElementInstance]] = {}
-    for ei in ElementInstance.objects.filter(process_instance_id__in=keys, state=ElementInstance.State.ACTIVE):
+    for ei in load_rows(
+        ElementInstance.objects.filter(process_instance_id__in=keys, state=ElementInstance.State.ACTIVE)
+    ):
         elements.setdefault(ei.process_instance_id, []).append(ei)
     variables: dict[int, list[Variable]] = {}
-    for var in Variable.objects.filter(process_instance_id__in=keys):
+    for var in load_rows(Variable.objects.filter(process_instance_id__in=keys)):
         variables.setdefault(var.process_instance_id, []).append(var)
     jobs: dict[int, list[Job]] = {}
     job_filter = Q(process_instance_key__in=keys, state__in=OPEN_JOB_STATES)
     if job_keys:
         job_filter |= Q(key__in=job_keys)
-    for job in Job.objects.select_for_update().filter(job_filter).order_by("key"):
+    for job in load_rows(Job.objects.select_for_update().filter(job_filter).order_by("key")):
         jobs.setdefault(job.process_instance_key, []).append(job)
     incidents: dict[int, list[Incident]] = {}
-    for inc in Incident.objects.filter(process_instance_key__in=keys, state=Incident.State.ACTIVE):
+    for inc in load_rows(Incident.objects.filter(process_instance_key__in=keys, state=Incident.State.ACTIVE)):
         incidents.setdefault(inc.process_instance_key, []).append(inc)
     runs = {}
     for key, pi in by_key.items():
@@ -157,6 +162,6 @@ def _flush(runs: list[InstanceRun], events: list[Event], commands: list[Command]
     )
     flush.update(Incident, gather("incidents", "dirty"), ["state", "resolved_at"])
     flush.update(ProcessInstance, [r.instance for r in runs if r.instance_dirty], ["state", "end_date", "has_incident"])
-    Event.objects.bulk_create(events)
+    flush.insert(Event, events)
     if not replay:
         flush.update(Command, commands, ["state", "processed_at", "keys", "error"])

@@ -20,7 +20,10 @@ WAKE_FLAG = "flowsync:engine:drain-queued"
 
 
 def request_drain() -> None:
-    transaction.on_commit(_wake)
+    # One wake-up per transaction, however many commands it wrote.
+    conn = transaction.get_connection()
+    if not any(func is _wake for _, func, _ in conn.run_on_commit):
+        transaction.on_commit(_wake)
 
 
 def _wake() -> None:
