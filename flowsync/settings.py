@@ -124,6 +124,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
+# var/ holds the embedded database and collected static files; it must exist on a fresh checkout.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static", ("vendor", BASE_DIR / "node_modules")]
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("FLOWSYNC_MAX_REQUEST_BYTES", 10 * 1024 * 1024)
