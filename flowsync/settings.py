@@ -6,6 +6,7 @@ in the web process. DATABASE_URL / REDIS_URL switch to PostgreSQL and RQ workers
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -101,6 +102,10 @@ ENGINE_BATCH_SIZE = env_int("FLOWSYNC_ENGINE_BATCH_SIZE", 500)
 ENGINE_SWEEP_SECONDS = float(os.environ.get("FLOWSYNC_ENGINE_SWEEP_SECONDS", "2"))
 BPMN_MAX_BYTES = env_int("FLOWSYNC_BPMN_MAX_BYTES", 5 * 1024 * 1024)
 DEFINITION_CACHE_SIZE = env_int("FLOWSYNC_DEFINITION_CACHE_SIZE", 512)
+# Retry backoff when a worker fails a job without giving one: base * 2^failures, capped, ±jitter.
+JOB_BACKOFF_DEFAULT = {"base_ms": 1000, "cap_ms": 300_000, "jitter": 0.2}
+# Per job type overrides, e.g. FLOWSYNC_JOB_BACKOFF='{"payment": {"base_ms": 5000}}'.
+JOB_BACKOFF_BY_TYPE = json.loads(os.environ.get("FLOWSYNC_JOB_BACKOFF", "{}"))
 
 RQ_QUEUES = {
     "engine": {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 600},

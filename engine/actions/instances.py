@@ -38,7 +38,12 @@ def start_instance(
     actor: str,
     now: datetime,
     business_key: str = "",
+    start_element_id: str | None = None,
 ) -> ProcessInstance:
+    """Create the instance row at once (it is readable immediately); the engine starts it.
+
+    `start_element_id` names the start event (message, signal, timer); default: the none start event.
+    """
     if variables is not None and not isinstance(variables, dict):
         raise InvalidInput("variables must be a JSON object")
     with transaction.atomic():
@@ -52,7 +57,14 @@ def start_instance(
             start_date=now,
             root_instance_key=key,
         )
-        submit(tenant, key, "CREATE_INSTANCE", {"variables": variables or {}}, actor, now)
+        submit(
+            tenant,
+            key,
+            "CREATE_INSTANCE",
+            {"variables": variables or {}, **({"startElementId": start_element_id} if start_element_id else {})},
+            actor,
+            now,
+        )
     return instance
 
 

@@ -91,3 +91,123 @@ def variables_for_jobs(jobs: list[Job], names: list[str] | None) -> dict[int, di
             merged.update(by_scope.get(scope_key, {}))
         result[job.key] = merged
     return result
+
+
+def retry_backoff(job: Job, requested_ms: int | None) -> timedelta:
+    """The worker's backoff if it gave one, else exponential with jitter and a cap (per job type settings)."""
+    import random
+
+    from django.conf import settings
+
+    if requested_ms is not None:
+        return timedelta(milliseconds=max(0, requested_ms))
+    policy = {**settings.JOB_BACKOFF_DEFAULT, **settings.JOB_BACKOFF_BY_TYPE.get(job.type, {})}
+    base = policy["base_ms"] * (2 ** min(job.failures, 30))
+    capped = min(base, policy["cap_ms"])
+    # Jitter spreads retries of jobs that failed together (e.g. a downstream outage).
+    jitter = 1 + random.uniform(-policy["jitter"], policy["jitter"])
+    return timedelta(milliseconds=capped * jitter)
+
+
+def fail_job(
+    tenant_ids: list[int],
+    key: int,
+    retries: int,
+    error_message: str,
+    retry_backoff_ms: int | None,
+    variables: dict[str, Any] | None,
+    actor: str,
+    now: datetime,
+) -> None:
+    """A worker could not do the job: retry later, or raise a JOB_NO_RETRIES incident when none are left."""
+    if variables is not None and not isinstance(variables, dict):
+        raise InvalidInput("variables must be a JSON object")
+    with transaction.atomic():
+        job = _lock_job(tenant_ids, key)
+        if job.state != Job.State.ACTIVATED:
+            raise Conflict(f"job {key} is {job.state}; only an activated job can be failed")
+        backoff = retry_backoff(job, retry_backoff_ms)
+        job.retries, job.failures = max(0, retries), job.failures + 1
+        job.error_message = (error_message or "")[:4000]
+        job.worker, job.deadline = "", None
+        if job.retries > 0:
+            job.state, job.backoff_until = Job.State.ACTIVATABLE, (now + backoff if backoff else None)
+        else:
+            job.state = Job.State.FAILED
+        job.save(update_fields=["retries", "failures", "error_message", "worker", "deadline", "state", "backoff_until"])
+        if variables:
+            submit(
+                job.tenant_id,
+                job.process_instance_key,
+                "SET_VARIABLES",
+                {"scopeKey": str(job.element_instance_key), "variables": variables, "local": True},
+                actor,
+                now,
+            )
+        if job.retries == 0:
+            submit(
+                job.tenant_id,
+                job.process_instance_key,
+                "JOB_FAILED",
+                {"jobKey": str(key), "errorMessage": job.error_message},
+                actor,
+                now,
+            )
+
+
+def throw_error(
+    tenant_ids: list[int],
+    key: int,
+    error_code: str,
+    error_message: str,
+    variables: dict[str, Any] | None,
+    actor: str,
+    now: datetime,
+) -> None:
+    """A worker reports a business error: the engine throws it as a BPMN error from the job's element."""
+    if not error_code:
+        raise InvalidInput("errorCode must not be empty")
+    if variables is not None and not isinstance(variables, dict):
+        raise InvalidInput("variables must be a JSON object")
+    with transaction.atomic():
+        job = _lock_job(tenant_ids, key)
+        if job.state not in (Job.State.ACTIVATABLE, Job.State.ACTIVATED):
+            raise Conflict(f"job {key} is {job.state}; only an activatable or activated job can throw an error")
+        job.state, job.error_message = Job.State.ERROR_THROWN, (error_message or "")[:4000]
+        job.save(update_fields=["state", "error_message"])
+        submit(
+            job.tenant_id,
+            job.process_instance_key,
+            "THROW_ERROR",
+            {
+                "jobKey": str(key),
+                "errorCode": error_code,
+                "errorMessage": error_message or "",
+                "variables": variables or {},
+            },
+            actor,
+            now,
+        )
+
+
+def update_job(
+    tenant_ids: list[int], key: int, retries: int | None, timeout_ms: int | None, actor: str, now: datetime
+) -> None:
+    """Change a job's retries (e.g. before resolving its incident) or extend an activated job's lock."""
+    if retries is not None and retries < 0:
+        raise InvalidInput("retries must not be negative")
+    with transaction.atomic():
+        job = _lock_job(tenant_ids, key)
+        if job.state in (Job.State.COMPLETED, Job.State.CANCELED, Job.State.ERROR_THROWN):
+            raise Conflict(f"job {key} is {job.state} and can no longer be changed")
+        fields = []
+        if retries is not None:
+            job.retries = retries
+            fields.append("retries")
+        if timeout_ms is not None:
+            if job.state != Job.State.ACTIVATED:
+                raise Conflict(f"job {key} is {job.state}; only an activated job's timeout can change")
+            job.deadline = now + timedelta(milliseconds=timeout_ms)
+            fields.append("deadline")
+        if fields:
+            job.save(update_fields=fields)

@@ -7,6 +7,7 @@ from engine.models.jobs import Job
 from engine.models.keys import KeyBlock
 from engine.models.runtime import ElementInstance, ProcessInstance, Variable
 from engine.models.user_tasks import UserTask, UserTaskCandidate
+from engine.models.waits import Message, MessageSubscription, SignalSubscription, Timer
 
 __all__ = [
     "Command",
@@ -16,8 +17,12 @@ __all__ = [
     "Incident",
     "Job",
     "KeyBlock",
+    "Message",
+    "MessageSubscription",
     "ProcessDefinition",
     "ProcessInstance",
+    "SignalSubscription",
+    "Timer",
     "UserTask",
     "UserTaskCandidate",
     "Variable",

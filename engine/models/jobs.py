@@ -23,6 +23,8 @@ class Job(models.Model):
     type = models.CharField(max_length=255)
     state = models.CharField(max_length=12, choices=State.choices, default=State.ACTIVATABLE)
     retries = models.IntegerField(default=3)
+    # Failures reported so far: the exponent of the default retry backoff.
+    failures = models.IntegerField(default=0)
     worker = models.CharField(max_length=255, blank=True)
     deadline = models.DateTimeField(null=True, blank=True)
     backoff_until = models.DateTimeField(null=True, blank=True)

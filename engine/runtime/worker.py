@@ -29,14 +29,23 @@ def drain_job() -> int:
 
 
 def sweep_once() -> int:
-    """Apply commands left pending (crash, lost wake-up, Redis outage). Returns commands applied."""
+    """Fire due timers, then apply commands left pending (crash, lost wake-up, Redis outage)."""
+    from django.utils import timezone
+
+    from engine.timers.firing import fire_due_timers
+
+    while fire_due_timers(timezone.now()):
+        pass
     if not Command.objects.filter(state=Command.State.PENDING).exists():
         return 0
     return drain()
 
 
 class Sweeper(threading.Thread):
-    """Runs inside every worker process: PostgreSQL, not Redis, is what guarantees progress."""
+    """Runs inside every worker process: PostgreSQL, not Redis, is what guarantees progress.
+
+    Every `interval` seconds it fires due timers and applies commands nobody woke the engine for.
+    """
 
     def __init__(self, interval: float | None = None):
         super().__init__(name="flowsync-sweeper", daemon=True)

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import transaction
+
+from engine.actions.commands import submit
+from engine.actions.errors import Conflict, NotFound
+from engine.models import Incident, Job
+
+
+def resolve_incident(tenant_ids: list[int], key: int, actor: str, now: datetime) -> None:
+    """Mark an incident for resolution; the engine continues the instance from where it stopped."""
+    with transaction.atomic():
+        incident = Incident.objects.select_for_update().filter(key=key, tenant_id__in=tenant_ids).first()
+        if incident is None:
+            raise NotFound(f"no incident with key {key}")
+        if incident.state != Incident.State.ACTIVE:
+            raise Conflict(f"incident {key} is {incident.state}")
+        if incident.job_key is not None and incident.error_type == "JOB_NO_RETRIES":
+            retries = Job.objects.filter(key=incident.job_key).values_list("retries", flat=True).first()
+            if not retries or retries <= 0:
+                raise Conflict(
+                    f"job {incident.job_key} has no retries left; update its retries (PATCH /v2/jobs/"
+                    f"{incident.job_key}) before resolving the incident"
+                )
+        submit(
+            incident.tenant_id, incident.process_instance_key, "RESOLVE_INCIDENT", {"incidentKey": str(key)}, actor, now
+        )

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+
+from engine.actions.commands import submit
+from engine.actions.errors import InvalidInput
+from engine.keys import next_key
+from engine.models import ProcessDefinition, SignalSubscription
+from flowsync.models import Tenant
+
+
+def broadcast_signal(tenant: Tenant, name: str, variables: dict[str, Any] | None, actor: str, now: datetime) -> int:
+    """Trigger every open signal catch event and start every signal start event of the tenant."""
+    from engine.actions.instances import start_instance
+
+    if not name:
+        raise InvalidInput("signalName must not be empty")
+    if variables is not None and not isinstance(variables, dict):
+        raise InvalidInput("variables must be a JSON object")
+    with transaction.atomic():
+        signal_key = next_key()
+        subs = list(
+            SignalSubscription.objects.select_for_update()
+            .filter(tenant=tenant, signal_name=name, state=SignalSubscription.State.ACTIVE)
+            .order_by("key")
+        )
+        for sub in subs:
+            if sub.process_instance_key is None:
+                definition = ProcessDefinition.objects.get(key=sub.process_definition_key)
+                start_instance(tenant, definition, variables, actor, now, start_element_id=sub.element_id)
+                continue
+            submit(
+                tenant,
+                sub.process_instance_key,
+                "TRIGGER_SIGNAL",
+                {
+                    "subscriptionKey": str(sub.key),
+                    "elementInstanceKey": str(sub.element_instance_key),
+                    "elementId": sub.element_id,
+                    "signalName": name,
+                    "variables": variables or {},
+                },
+                actor,
+                now,
+            )
+    return signal_key
