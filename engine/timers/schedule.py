@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from croniter import croniter
 
@@ -50,7 +50,7 @@ def parse_date(text: str) -> datetime:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise TimerSpecError(f"'{text}' is not an ISO 8601 date-time (e.g. 2026-12-01T09:00:00Z)") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _parse_cycle(text: str) -> tuple[int, datetime | None, timedelta | None, str | None]:
