@@ -64,6 +64,15 @@ class Element:
         return ELEMENT_TYPES.get(self.kind, "UNKNOWN")
 
 
+# Kinds that contain flow elements of their own (a variable scope and a flow scope).
+CONTAINER_KINDS = frozenset({"process", "subProcess", "eventSubProcess"})
+# Kinds that can carry boundary events and multi-instance characteristics.
+ACTIVITY_KINDS = frozenset({
+    "serviceTask", "sendTask", "businessRuleTask", "scriptTask", "userTask", "receiveTask", "manualTask", "task",
+    "subProcess", "callActivity",
+})
+
+
 @dataclass(frozen=True, slots=True)
 class Graph:
     process_id: str
@@ -71,23 +80,72 @@ class Graph:
     elements: dict[str, Element]
     flows: dict[str, Flow]
     version_tag: str = ""
+    # Embedded Camunda forms (`zeebe:userTaskForm`): form id → form-js JSON text.
+    forms: dict[str, str] = field(default_factory=dict)
+    # Derived lookups, filled lazily; not part of the stored JSON.
+    _index: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def _cached(self, key: Any, build: Any) -> Any:
+        found = self._index.get(key)
+        if found is None:
+            found = self._index[key] = build()
+        return found
 
     def start_events(self, scope: str | None) -> list[Element]:
         """The none start events directly inside a scope (None = the process)."""
-        return [
+        return self._cached(("start", scope), lambda: [
             e
             for e in self.elements.values()
             if e.kind == "startEvent" and e.parent == scope and not e.props.get("event")
-        ]
+        ])
+
+    def event_starts(self, scope: str | None) -> list[Element]:
+        """Start events with an event definition directly inside a scope (message/timer/error/signal)."""
+        return self._cached(("event-start", scope), lambda: [
+            e for e in self.elements.values() if e.kind == "startEvent" and e.parent == scope and e.props.get("event")
+        ])
 
     def children(self, scope: str | None) -> list[Element]:
-        return [e for e in self.elements.values() if e.parent == scope]
+        return self._cached(("children", scope), lambda: [e for e in self.elements.values() if e.parent == scope])
+
+    def event_subprocesses(self, scope: str | None) -> list[Element]:
+        """Event subprocesses directly inside a scope (None = the process)."""
+        return self._cached(("esp", scope), lambda: [e for e in self.children(scope) if e.kind == "eventSubProcess"])
+
+    def boundary_events(self, activity_id: str) -> list[Element]:
+        """Boundary events attached to an activity, in document order."""
+        def build() -> dict[str, list[Element]]:
+            found: dict[str, list[Element]] = {}
+            for e in self.elements.values():
+                if e.kind == "boundaryEvent":
+                    found.setdefault(e.props["attachedTo"], []).append(e)
+            return found
+
+        return self._cached("boundaries", build).get(activity_id, [])
+
+    def successors(self, element_id: str) -> frozenset[str]:
+        """Every element a token at `element_id` can still reach in its scope (boundary events included)."""
+        def build() -> frozenset[str]:
+            seen: set[str] = set()
+            todo = [element_id]
+            while todo:
+                current = todo.pop()
+                nexts = [self.flows[f].target for f in self.elements[current].outgoing]
+                nexts += [b.id for b in self.boundary_events(current)]
+                for target in nexts:
+                    if target not in seen:
+                        seen.add(target)
+                        todo.append(target)
+            return frozenset(seen)
+
+        return self._cached(("reach", element_id), build)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "processId": self.process_id,
             "name": self.name,
             "versionTag": self.version_tag,
+            "forms": self.forms,
             "elements": [
                 {
                     "id": e.id,
@@ -146,4 +204,5 @@ class Graph:
             elements=elements,
             flows=flows,
             version_tag=data.get("versionTag", ""),
+            forms=data.get("forms") or {},
         )

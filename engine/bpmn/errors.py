@@ -13,7 +13,8 @@ class Problem:
     line: int | None = None
 
     def as_dict(self) -> dict[str, object]:
-        return {"message": self.message, "elementId": self.element_id, "elementKind": self.element_kind, "line": self.line}
+        return {"message": self.message, "elementId": self.element_id, "elementKind": self.element_kind,
+                "line": self.line}
 
     def __str__(self) -> str:
         where = []

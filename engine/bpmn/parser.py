@@ -1,7 +1,9 @@
 """Walk a BPMN document and build one Graph per executable process.
 
 Every element of the process is either handled by an entry of ELEMENT_PARSERS or
-reported as unsupported: nothing is silently ignored.
+reported as unsupported: nothing is silently ignored. Every expression is compiled
+here, once, so that a bad one fails the deployment with the element id, the
+attribute and the text; the Graph keeps the (normalized) source text.
 """
 
 from __future__ import annotations
@@ -14,18 +16,30 @@ from lxml import etree
 from engine.bpmn import zeebe
 from engine.bpmn.errors import DefinitionError, Problem
 from engine.bpmn.xml import BPMN_NS, local, ns, parse_xml
-from engine.model import Element, Flow, Graph
+from engine.model import ACTIVITY_KINDS, Element, Flow, Graph
 
-# Children of flow elements that carry no execution semantics of their own.
-_DESCRIPTIVE = {"documentation", "extensionElements", "incoming", "outgoing", "conditionExpression"}
+B = f"{{{BPMN_NS}}}"
+
 # Process-level elements that are not flow nodes and need no behaviour.
 _NON_FLOW = {"laneSet", "documentation", "extensionElements", "textAnnotation", "association", "dataObject",
-             "dataObjectReference", "dataStoreReference", "group", "property", "ioSpecification"}
+             "dataObjectReference", "dataStoreReference", "group", "property", "ioSpecification",
+             "dataInputAssociation", "dataOutputAssociation", "incoming", "outgoing", "category",
+             "multiInstanceLoopCharacteristics", "standardLoopCharacteristics"}
 
 _EVENT_DEFINITIONS = {
-    "messageEventDefinition", "timerEventDefinition", "errorEventDefinition", "signalEventDefinition",
-    "terminateEventDefinition", "escalationEventDefinition", "compensateEventDefinition",
-    "conditionalEventDefinition", "linkEventDefinition", "cancelEventDefinition",
+    "messageEventDefinition": "message", "timerEventDefinition": "timer", "errorEventDefinition": "error",
+    "signalEventDefinition": "signal", "terminateEventDefinition": "terminate",
+    "escalationEventDefinition": "escalation", "compensateEventDefinition": "compensation",
+    "conditionalEventDefinition": "conditional", "linkEventDefinition": "link", "cancelEventDefinition": "cancel",
+}
+
+# Which event definitions each event kind supports (None = the none event).
+_ALLOWED_EVENTS: dict[str, set[str | None]] = {
+    "startEvent": {None, "message", "timer", "signal", "error"},
+    "endEvent": {None, "terminate", "error", "message"},
+    "intermediateThrowEvent": {None, "message"},
+    "intermediateCatchEvent": {"message", "timer", "signal"},
+    "boundaryEvent": {"error", "message", "timer", "signal"},
 }
 
 
@@ -34,62 +48,364 @@ class _Context:
         self.resource_name = resource_name
         self.root = root
         self.problems: list[Problem] = []
+        self.errors = {e.get("id"): e for e in root.findall(f"{B}error")}
+        self.messages = {m.get("id"): m for m in root.findall(f"{B}message")}
+        self.signals = {s.get("id"): s for s in root.findall(f"{B}signal")}
 
-    def problem(self, message: str, el: etree._Element | None = None) -> None:
+    def problem(self, message: str, el: etree._Element | None = None, line: int | None = None) -> None:
         self.problems.append(
             Problem(
                 message,
                 element_id=el.get("id") if el is not None else None,
                 element_kind=local(el.tag) if el is not None else None,
-                line=el.sourceline if el is not None else None,
+                line=line or (el.sourceline if el is not None else None),
             )
         )
 
+    def expression(self, el: etree._Element, attribute: str, text: str, kind: str = "value",
+                   language: str | None = None, line: int | None = None) -> str | None:
+        """Compile an expression (or leave static text alone); return the text to store, None if invalid."""
+        from engine import expressions
 
-def _event_definitions(el: etree._Element) -> list[etree._Element]:
-    return [c for c in el if ns(c.tag) == BPMN_NS and local(c.tag) in _EVENT_DEFINITIONS]
+        stripped = text.strip()
+        try:
+            if kind == "condition":
+                expressions.compile_condition(stripped, language)
+            elif kind == "feel" or stripped.startswith("="):
+                if not stripped.startswith("="):
+                    stripped = "=" + stripped  # io mapping sources are always expressions
+                expressions.compile_value(stripped)
+        except expressions.ExpressionError as exc:
+            where = f" at column {exc.column}" if exc.column else ""
+            self.problem(f"{attribute}: {exc.message}{where} in expression '{text}'", el, line)
+            return None
+        return stripped
 
 
-def _none_event(el: etree._Element, ctx: _Context) -> dict[str, Any] | None:
-    defs = _event_definitions(el)
-    if defs:
-        ctx.problem(f"{local(el.tag)} with {local(defs[0].tag)} is not supported yet", el)
+# -- pieces shared by several element kinds ------------------------------------------------------
+
+
+def _event_definition(el: etree._Element, ctx: _Context) -> tuple[bool, dict[str, Any]]:
+    """(ok, props) of the element's event definition; props["event"] is absent for a none event."""
+    tag = local(el.tag)
+    defs = [c for c in el if ns(c.tag) == BPMN_NS and local(c.tag) in _EVENT_DEFINITIONS]
+    if len(defs) > 1:
+        ctx.problem(f"a {tag} with several event definitions (multiple events) is not supported", el)
+        return False, {}
+    if not defs:
+        if None not in _ALLOWED_EVENTS[tag]:
+            ctx.problem(f"a {tag} needs an event definition", el)
+            return False, {}
+        return True, {}
+    definition = defs[0]
+    kind = _EVENT_DEFINITIONS[local(definition.tag)]
+    if kind not in _ALLOWED_EVENTS[tag]:
+        ctx.problem(f"a {tag} with {local(definition.tag)} is not supported", el)
+        return False, {}
+    event: dict[str, Any] = {"type": kind}
+    ok = True
+    if kind == "message":
+        ok = _message_ref(el, definition.get("messageRef"), event, ctx)
+    elif kind == "timer":
+        ok = _timer(el, definition, event, ctx)
+    elif kind == "signal":
+        signal = ctx.signals.get(definition.get("signalRef"))
+        if signal is None or not signal.get("name"):
+            ctx.problem("the signal event does not reference a bpmn:signal with a name", el)
+            return False, {}
+        name = ctx.expression(el, "signal name", signal.get("name", ""))
+        ok = name is not None
+        event["signalName"] = name
+    elif kind == "error":
+        ok = _error_ref(el, definition.get("errorRef"), event, ctx, throwing=tag == "endEvent")
+    return ok, {"event": event}
+
+
+def _message_ref(el: etree._Element, ref: str | None, event: dict[str, Any], ctx: _Context) -> bool:
+    message = ctx.messages.get(ref) if ref else None
+    if message is None or not message.get("name"):
+        if local(el.tag) in ("endEvent", "intermediateThrowEvent"):
+            return True  # a message throw event is a job; it needs no message
+        ctx.problem("the message event does not reference a bpmn:message with a name", el)
+        return False
+    name = ctx.expression(el, "message name", message.get("name", ""))
+    event["messageName"] = name
+    key = zeebe.subscription(message)
+    if key:
+        event["correlationKey"] = ctx.expression(el, "zeebe:subscription correlationKey", key, kind="feel")
+    return name is not None and (not key or event["correlationKey"] is not None)
+
+
+def _timer(el: etree._Element, definition: etree._Element, event: dict[str, Any], ctx: _Context) -> bool:
+    for kind in ("timeDate", "timeDuration", "timeCycle"):
+        found = definition.find(f"{B}{kind}")
+        if found is not None and (found.text or "").strip():
+            text = ctx.expression(el, kind, found.text or "")
+            event[kind] = text
+            return text is not None
+    ctx.problem("the timer event needs a timeDate, timeDuration or timeCycle", el)
+    return False
+
+
+def _error_ref(el: etree._Element, ref: str | None, event: dict[str, Any], ctx: _Context, throwing: bool) -> bool:
+    error = ctx.errors.get(ref) if ref else None
+    code = error.get("errorCode", "") if error is not None else ""
+    if throwing:
+        if not code.strip():
+            ctx.problem("an error end event needs a bpmn:error with an errorCode", el)
+            return False
+        text = ctx.expression(el, "errorCode", code)
+        event["errorCode"] = text
+        return text is not None
+    if code.strip().startswith("="):
+        ctx.problem("the errorCode of a catching error event must be static text, not an expression", el)
+        return False
+    event["errorCode"] = code.strip() or None  # None catches every error
+    return True
+
+
+def _io(el: etree._Element, ctx: _Context) -> dict[str, Any] | None:
+    """zeebe:ioMapping with every source compiled; None if one is invalid."""
+    mappings = zeebe.io_mapping(el)
+    ok = True
+    for key, mapping_list in mappings.items():
+        for m in mapping_list:
+            line = m.pop("line", None)
+            if not m["target"].strip():
+                ctx.problem(f"a zeebe:{key[:-1]} mapping has no target", el, line)
+                ok = False
+                continue
+            source = ctx.expression(el, f"zeebe:{key[:-1]} source (target '{m['target']}')", m["source"] or "=null",
+                                    kind="feel", line=line)
+            if source is None:
+                ok = False
+            m["source"] = source
+    return mappings if ok else None
+
+
+def _activity(el: etree._Element, ctx: _Context, props: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Everything every activity may carry: io mappings and multi-instance characteristics."""
+    if props is None:
         return None
-    return {}
+    io = _io(el, ctx)
+    if io is None:
+        return None
+    props.update(io)
+    if el.find(f"{B}standardLoopCharacteristics") is not None:
+        ctx.problem("standard loops (standardLoopCharacteristics) are not supported; use multi-instance", el)
+        return None
+    mi = el.find(f"{B}multiInstanceLoopCharacteristics")
+    if mi is not None:
+        loop = _multi_instance(el, mi, ctx)
+        if loop is None:
+            return None
+        props["loop"] = loop
+    return props
 
 
-def _job_task(el: etree._Element, ctx: _Context) -> dict[str, Any] | None:
+def _multi_instance(el: etree._Element, mi: etree._Element, ctx: _Context) -> dict[str, Any] | None:
+    if mi.find(f"{B}loopCardinality") is not None:
+        ctx.problem("multi-instance loopCardinality is not supported; use zeebe:loopCharacteristics inputCollection",
+                    el)
+        return None
+    chars = zeebe.loop_characteristics(mi)
+    if chars is None or not chars["inputCollection"].strip():
+        ctx.problem("a multi-instance activity needs <zeebe:loopCharacteristics inputCollection=\"=...\">", el)
+        return None
+    loop: dict[str, Any] = {"sequential": mi.get("isSequential", "false").lower() == "true"}
+    loop["inputCollection"] = ctx.expression(el, "zeebe:loopCharacteristics inputCollection",
+                                             chars["inputCollection"], kind="feel")
+    loop["inputElement"] = chars["inputElement"].strip() or None
+    loop["outputCollection"] = chars["outputCollection"].strip() or None
+    loop["outputElement"] = None
+    if chars["outputElement"].strip():
+        loop["outputElement"] = ctx.expression(el, "zeebe:loopCharacteristics outputElement",
+                                               chars["outputElement"], kind="feel")
+    if bool(loop["outputCollection"]) != bool(chars["outputElement"].strip()):
+        ctx.problem("zeebe:loopCharacteristics outputCollection and outputElement go together", el)
+        return None
+    cond = mi.find(f"{B}completionCondition")
+    loop["completionCondition"] = None
+    if cond is not None and (cond.text or "").strip():
+        loop["completionCondition"] = ctx.expression(el, "completionCondition", cond.text or "", kind="condition")
+        if loop["completionCondition"] is None:
+            return None
+    if loop["inputCollection"] is None or (chars["outputElement"].strip() and loop["outputElement"] is None):
+        return None
+    return loop
+
+
+def _job(el: etree._Element, ctx: _Context, what: str) -> dict[str, Any] | None:
     td = zeebe.task_definition(el)
     if td is None or not td["type"].strip():
-        ctx.problem("a service task needs <zeebe:taskDefinition type=\"...\"> with a job type", el)
+        ctx.problem(f"{what} needs <zeebe:taskDefinition type=\"...\"> with a job type", el)
         return None
     retries = td["retries"].strip()
     if not retries.startswith("=") and not retries.lstrip("-").isdigit():
         ctx.problem(f"zeebe:taskDefinition retries must be a number or an expression, got '{retries}'", el)
         return None
-    return {
-        "jobType": td["type"],
-        "retries": retries,
-        "headers": zeebe.task_headers(el),
-        **zeebe.io_mapping(el),
-    }
+    job_type = ctx.expression(el, "zeebe:taskDefinition type", td["type"])
+    retries_text = ctx.expression(el, "zeebe:taskDefinition retries", retries)
+    if job_type is None or retries_text is None:
+        return None
+    return {"jobType": job_type, "retries": retries_text, "headers": zeebe.task_headers(el)}
+
+
+# -- element parsers ------------------------------------------------------------------------------
+
+
+def _start_event(el: etree._Element, ctx: _Context) -> dict[str, Any] | None:
+    ok, props = _event_definition(el, ctx)
+    if not ok:
+        return None
+    if props.get("event"):
+        props["interrupting"] = el.get("isInterrupting", "true").lower() != "false"
+    io = _io(el, ctx)
+    return None if io is None else {**props, **io}
+
+
+def _end_event(el: etree._Element, ctx: _Context) -> dict[str, Any] | None:
+    ok, props = _event_definition(el, ctx)
+    if not ok:
+        return None
+    if props.get("event", {}).get("type") == "message":
+        job = _job(el, ctx, "a message end event")  # Camunda 8 runs message throw events as jobs
+        if job is None:
+            return None
+        props.update(job)
+    io = _io(el, ctx)
+    return None if io is None else {**props, **io}
+
+
+def _throw_event(el: etree._Element, ctx: _Context) -> dict[str, Any] | None:
+    return _end_event(el, ctx)
+
+
+def _catch_event(el: etree._Element, ctx: _Context) -> dict[str, Any] | None:
+    ok, props = _event_definition(el, ctx)
+    if not ok:
+        return None
+    io = _io(el, ctx)
+    return None if io is None else {**props, **io}
+
+
+def _boundary_event(el: etree._Element, ctx: _Context) -> dict[str, Any] | None:
+    ok, props = _event_definition(el, ctx)
+    if not ok:
+        return None
+    props["attachedTo"] = el.get("attachedToRef", "")
+    props["interrupting"] = el.get("cancelActivity", "true").lower() != "false"
+    if props["event"]["type"] == "error" and not props["interrupting"]:
+        ctx.problem("an error boundary event is always interrupting (cancelActivity=\"false\" is not allowed)", el)
+        return None
+    io = _io(el, ctx)
+    return None if io is None else {**props, **io}
+
+
+def _job_task(el: etree._Element, ctx: _Context) -> dict[str, Any] | None:
+    return _activity(el, ctx, _job(el, ctx, f"a {local(el.tag)}"))
+
+
+def _script_task(el: etree._Element, ctx: _Context) -> dict[str, Any] | None:
+    script = zeebe.script(el)
+    if script is None:
+        return _job_task(el, ctx)  # a script task with a zeebe:taskDefinition is a job for a worker
+    if not script["expression"].strip() or not script["resultVariable"].strip():
+        ctx.problem("zeebe:script needs an expression and a resultVariable", el)
+        return None
+    expression = ctx.expression(el, "zeebe:script expression", script["expression"], kind="feel")
+    if expression is None:
+        return None
+    return _activity(el, ctx, {"script": expression, "resultVariable": script["resultVariable"].strip()})
+
+
+def _user_task(el: etree._Element, ctx: _Context) -> dict[str, Any] | None:
+    props = zeebe.user_task(el)
+    for attr in ("assignee", "candidateGroups", "candidateUsers", "dueDate", "followUpDate", "priority", "formId"):
+        if attr in props:
+            text = ctx.expression(el, attr, props[attr])
+            if text is None:
+                return None
+            props[attr] = text
+    return _activity(el, ctx, props)
 
 
 def _pass_through(el: etree._Element, ctx: _Context) -> dict[str, Any] | None:
-    return zeebe.io_mapping(el)
+    return _activity(el, ctx, {})
 
 
-# tag → (kind, props parser). One line per supported element; behaviours live in engine/runtime/behaviors.
+def _receive_task(el: etree._Element, ctx: _Context) -> dict[str, Any] | None:
+    event: dict[str, Any] = {"type": "message"}
+    if not _message_ref(el, el.get("messageRef"), event, ctx):
+        return None
+    return _activity(el, ctx, {"event": event})
+
+
+def _gateway(el: etree._Element, ctx: _Context) -> dict[str, Any] | None:
+    return {"default": el.get("default")} if el.get("default") else {}
+
+
+def _sub_process(el: etree._Element, ctx: _Context) -> dict[str, Any] | None:
+    if el.get("triggeredByEvent", "false").lower() == "true":
+        io = _io(el, ctx)
+        return io
+    return _activity(el, ctx, {})
+
+
+def _call_activity(el: etree._Element, ctx: _Context) -> dict[str, Any] | None:
+    called = zeebe.called_element(el)
+    if called is None or not called["processId"].strip():
+        ctx.problem("a call activity needs <zeebe:calledElement processId=\"...\">", el)
+        return None
+    if called["bindingType"] not in ("latest",):
+        ctx.problem(f"zeebe:calledElement bindingType '{called['bindingType']}' is not supported (only latest)", el)
+        return None
+    process_id = ctx.expression(el, "zeebe:calledElement processId", called["processId"])
+    if process_id is None:
+        return None
+    props = {"processId": process_id, "propagateAllChildVariables": called["propagateAllChildVariables"],
+             "propagateAllParentVariables": called["propagateAllParentVariables"]}
+    return _activity(el, ctx, props)
+
+
+# tag → props parser. One line per supported element; behaviours live in engine/runtime/behaviors.
 ELEMENT_PARSERS: dict[str, Callable[[etree._Element, _Context], dict[str, Any] | None]] = {
-    "startEvent": _none_event,
-    "endEvent": _none_event,
+    "startEvent": _start_event,
+    "endEvent": _end_event,
+    "intermediateThrowEvent": _throw_event,
+    "intermediateCatchEvent": _catch_event,
+    "boundaryEvent": _boundary_event,
     "serviceTask": _job_task,
+    "sendTask": _job_task,
+    "businessRuleTask": _job_task,
+    "scriptTask": _script_task,
+    "userTask": _user_task,
+    "manualTask": _pass_through,
+    "task": _pass_through,
+    "receiveTask": _receive_task,
+    "exclusiveGateway": _gateway,
+    "parallelGateway": _gateway,
+    "inclusiveGateway": _gateway,
+    "eventBasedGateway": _gateway,
+    "subProcess": _sub_process,
+    "callActivity": _call_activity,
 }
+
+# Containers whose children are walked as a nested scope.
+_CONTAINERS = {"subProcess"}
+
+
+def _kind(el: etree._Element) -> str:
+    tag = local(el.tag)
+    if tag == "subProcess" and el.get("triggeredByEvent", "false").lower() == "true":
+        return "eventSubProcess"
+    return tag
 
 
 def _parse_process(proc: etree._Element, ctx: _Context) -> Graph | None:
     process_id = proc.get("id") or ""
     elements: dict[str, Element] = {}
+    xml_of: dict[str, etree._Element] = {}
     flows: dict[str, Flow] = {}
     flow_xml: list[tuple[etree._Element, str | None]] = []
 
@@ -107,20 +423,27 @@ def _parse_process(proc: etree._Element, ctx: _Context) -> Graph | None:
             if not el_id:
                 ctx.problem(f"a {tag} has no id", child)
                 continue
-            if el_id in elements:
+            if el_id in elements or el_id in xml_of:
                 ctx.problem(f"duplicate id '{el_id}'", child)
                 continue
+            xml_of[el_id] = child
             handler = ELEMENT_PARSERS.get(tag)
             if handler is None:
                 ctx.problem(f"element kind '{tag}' is not supported", child)
                 continue
+            for _name, what in zeebe.unsupported(child):
+                ctx.problem(f"{what} are not supported" if what.endswith("s") else f"{what} is not supported", child)
             props = handler(child, ctx)
+            if tag in _CONTAINERS:
+                walk(child, el_id)
             if props is None:
                 continue
-            elements[el_id] = Element(id=el_id, kind=tag, name=child.get("name", ""), parent=parent,
+            elements[el_id] = Element(id=el_id, kind=_kind(child), name=child.get("name", ""), parent=parent,
                                       props=props, line=child.sourceline)
 
     walk(proc, None)
+    for _name, what in zeebe.unsupported(proc):
+        ctx.problem(f"{what} are not supported" if what.endswith("s") else f"{what} is not supported", proc)
 
     incoming: dict[str, list[str]] = {}
     outgoing: dict[str, list[str]] = {}
@@ -129,17 +452,29 @@ def _parse_process(proc: etree._Element, ctx: _Context) -> Graph | None:
         if not fid:
             ctx.problem("a sequenceFlow has no id", fx)
             continue
+        bad = False
         for end, ref in (("sourceRef", src), ("targetRef", tgt)):
-            if ref not in elements and not any(p.element_id == ref for p in ctx.problems):
-                ctx.problem(f"sequenceFlow {end} '{ref}' does not name an element of this scope", fx)
-        if src not in elements or tgt not in elements:
+            if ref in elements and elements[ref].parent != parent:
+                ctx.problem(f"sequenceFlow {end} '{ref}' is in another scope than the flow", fx)
+                bad = True
+            elif ref not in elements and ref not in xml_of:
+                ctx.problem(f"sequenceFlow {end} '{ref}' does not name an element of this process", fx)
+        if bad or src not in elements or tgt not in elements:
             continue
-        cond = fx.find(f"{{{BPMN_NS}}}conditionExpression")
-        flows[fid] = Flow(
-            id=fid, source=src, target=tgt, name=fx.get("name", ""),
-            condition=(cond.text or "").strip() if cond is not None else None,
-            condition_language=cond.get("language") if cond is not None else None,
-        )
+        cond = fx.find(f"{B}conditionExpression")
+        condition = None
+        language = None
+        if cond is not None and (cond.text or "").strip():
+            language = cond.get("language")
+            if elements[src].kind not in ("exclusiveGateway", "inclusiveGateway"):
+                ctx.problem("a condition is only allowed on a flow out of an exclusive or inclusive gateway", fx)
+                continue
+            condition = ctx.expression(fx, "conditionExpression", cond.text or "", kind="condition",
+                                       language=language, line=cond.sourceline)
+            if condition is None:
+                continue
+        flows[fid] = Flow(id=fid, source=src, target=tgt, name=fx.get("name", ""), condition=condition,
+                          condition_language=language)
         outgoing.setdefault(src, []).append(fid)
         incoming.setdefault(tgt, []).append(fid)
 
@@ -149,10 +484,70 @@ def _parse_process(proc: etree._Element, ctx: _Context) -> Graph | None:
         for eid, e in elements.items()
     }
     graph = Graph(process_id=process_id, name=proc.get("name", "") or "", elements=elements, flows=flows,
-                  version_tag=_version_tag(proc))
-    if not graph.start_events(None):
-        ctx.problem(f"process '{process_id}' has no none start event", proc)
+                  version_tag=_version_tag(proc), forms=zeebe.user_task_forms(proc))
+    _validate(graph, xml_of, proc, ctx)
     return graph
+
+
+def _validate(graph: Graph, xml_of: dict[str, etree._Element], proc: etree._Element, ctx: _Context) -> None:
+    """Structural rules a single element parser cannot see."""
+    elements = graph.elements
+
+    def problem(eid: str, message: str) -> None:
+        ctx.problem(message, xml_of.get(eid, proc))
+
+    none_starts = graph.start_events(None)
+    if not none_starts and not graph.event_starts(None):
+        ctx.problem(f"process '{graph.process_id}' has no start event", proc)
+    if len(none_starts) > 1:
+        ctx.problem(f"process '{graph.process_id}' has more than one none start event", proc)
+    for e in elements.values():
+        event = e.props.get("event") or {}
+        if e.kind == "startEvent":
+            scope = elements.get(e.parent) if e.parent else None
+            scope_kind = scope.kind if scope else "process"
+            if event.get("type") == "error" and scope_kind != "eventSubProcess":
+                problem(e.id, "an error start event is only allowed in an event subprocess")
+            if event and scope_kind == "subProcess":
+                problem(e.id, "a start event in an embedded subprocess must be a none start event")
+            if not event and scope_kind == "eventSubProcess":
+                problem(e.id, "the start event of an event subprocess needs an event definition")
+        elif e.kind == "subProcess":
+            if len(graph.start_events(e.id)) != 1:
+                problem(e.id, "an embedded subprocess needs exactly one none start event")
+        elif e.kind == "eventSubProcess":
+            starts = graph.event_starts(e.id)
+            if len(starts) != 1:
+                problem(e.id, "an event subprocess needs exactly one start event with an event definition")
+            elif starts[0].props["event"]["type"] == "error" and not starts[0].props.get("interrupting", True):
+                problem(starts[0].id, "an error start event is always interrupting")
+            if e.incoming or e.outgoing:
+                problem(e.id, "an event subprocess has no incoming or outgoing sequence flows")
+        elif e.kind == "boundaryEvent":
+            target = elements.get(e.props["attachedTo"])
+            if target is None or target.kind not in ACTIVITY_KINDS:
+                problem(e.id, f"a boundary event must be attached to an activity, not '{e.props['attachedTo']}'")
+            elif target.parent != e.parent:
+                problem(e.id, "a boundary event must be in the same scope as its activity")
+            if e.incoming:
+                problem(e.id, "a boundary event has no incoming sequence flows")
+        elif e.kind in ("exclusiveGateway", "inclusiveGateway"):
+            default = e.props.get("default")
+            if default and default not in e.outgoing:
+                problem(e.id, f"the default flow '{default}' is not an outgoing flow of the gateway")
+            elif default and graph.flows[default].condition:
+                problem(e.id, f"the default flow '{default}' must not have a condition")
+        elif e.kind == "eventBasedGateway":
+            targets = [elements[graph.flows[f].target] for f in e.outgoing]
+            if len(targets) < 2:
+                problem(e.id, "an event-based gateway needs at least two outgoing flows")
+            for t in targets:
+                if t.kind not in ("intermediateCatchEvent", "receiveTask"):
+                    problem(e.id, f"an event-based gateway may only lead to catch events, not to '{t.id}'")
+        if e.kind == "endEvent" and e.outgoing:
+            problem(e.id, "an end event has no outgoing sequence flows")
+        if e.kind == "startEvent" and e.incoming:
+            problem(e.id, "a start event has no incoming sequence flows")
 
 
 def _version_tag(proc: etree._Element) -> str:
@@ -165,8 +560,9 @@ def parse_bpmn(data: bytes, resource_name: str) -> list[Graph]:
     root = parse_xml(data, resource_name)
     ctx = _Context(resource_name, root)
     if ns(root.tag) != BPMN_NS or local(root.tag) != "definitions":
-        raise DefinitionError(resource_name, [Problem("the root element is not bpmn:definitions", line=root.sourceline)])
-    processes = root.findall(f"{{{BPMN_NS}}}process")
+        raise DefinitionError(resource_name,
+                              [Problem("the root element is not bpmn:definitions", line=root.sourceline)])
+    processes = root.findall(f"{B}process")
     executable = [p for p in processes if p.get("isExecutable", "false").lower() == "true"]
     if not executable:
         raise DefinitionError(resource_name, [Problem("the file has no executable process (isExecutable=\"true\")")])

@@ -1,7 +1,8 @@
 """Evaluating a definition's expressions against an instance's variables.
 
 Expressions are compiled once per distinct source text (the graph stores source text;
-compiled programs are cached here), so the hot path only evaluates.
+compiled programs are cached here), so the hot path only evaluates. An evaluation
+error becomes an IncidentRaised for the element, never a crash of the worker.
 """
 
 from __future__ import annotations
@@ -23,24 +24,35 @@ def _compiled(text: str, kind: str, language: str | None) -> Any:
 
 
 def is_expression(text: str | None) -> bool:
-    return bool(text) and text.lstrip().startswith("=")
+    return bool(text) and text.lstrip().startswith("=")  # type: ignore[union-attr]
 
 
-def evaluate(run: InstanceRun, scope_key: int, text: str, error_type: str = "EXTRACT_VALUE_ERROR") -> Any:
-    """Value of an attribute: static text as is, `=...` evaluated as FEEL in the scope's variables."""
+def scope_variables(run: InstanceRun, scope_key: int, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    variables = run.visible_variables(scope_key)
+    if extra:
+        variables.update(extra)
+    return variables
+
+
+def evaluate(run: InstanceRun, scope_key: int, text: str, error_type: str = "EXTRACT_VALUE_ERROR",
+             extra: dict[str, Any] | None = None) -> Any:
+    """Value of an attribute: static text as is, `=...` evaluated in the scope's variables."""
     if not is_expression(text):
         return text
-    return _evaluate(_compiled(text, "value", None), run, scope_key, error_type, "evaluate")
+    return _evaluate(_compiled(text, "value", None), run, scope_key, error_type, "evaluate", extra)
 
 
-def evaluate_condition(run: InstanceRun, scope_key: int, text: str, language: str | None = None) -> bool:
-    return _evaluate(_compiled(text, "condition", language), run, scope_key, "CONDITION_ERROR", "evaluate_bool")
+def evaluate_condition(run: InstanceRun, scope_key: int, text: str, language: str | None = None,
+                       extra: dict[str, Any] | None = None, error_type: str = "CONDITION_ERROR") -> bool:
+    return _evaluate(_compiled(text, "condition", language), run, scope_key, error_type, "evaluate_bool", extra)
 
 
-def _evaluate(expr: Any, run: InstanceRun, scope_key: int, error_type: str, method: str) -> Any:
+def _evaluate(expr: Any, run: InstanceRun, scope_key: int, error_type: str, method: str,
+              extra: dict[str, Any] | None) -> Any:
     from engine.expressions import EvaluationError
 
     try:
-        return getattr(expr, method)(run.visible_variables(scope_key), now=run.now)
+        return getattr(expr, method)(scope_variables(run, scope_key, extra), now=run.now)
     except EvaluationError as exc:
-        raise IncidentRaised(error_type, f"failed to evaluate expression '{expr.source}': {exc}") from None
+        source = getattr(expr, "source", None) or exc.source
+        raise IncidentRaised(error_type, f"failed to evaluate expression '{source}': {exc.message}") from None

@@ -20,7 +20,7 @@ from engine.definitions.cache import definition as cached_definition
 from engine.definitions.cache import graph_of
 from engine.keys import KeySource
 from engine.models import Command, ElementInstance, Event, Incident, Job, ProcessInstance, Variable
-from engine.runtime import flush, processors
+from engine.runtime import extra_rows, flush, processors
 from engine.runtime.errors import CommandRejected
 from engine.runtime.rows import load_rows, new_row
 from engine.runtime.state import InstanceRun
@@ -144,6 +144,7 @@ def _load_runs(by_key: dict[int, ProcessInstance], commands: list[Command]) -> d
         run = InstanceRun(pi, definition, graph_of(definition))
         run.load(elements.get(key, ()), variables.get(key, ()), jobs.get(key, ()), incidents.get(key, ()))
         runs[key] = run
+    extra_rows.load(runs, commands)  # user tasks (BPMN semantics issue)
     return runs
 
 
@@ -162,6 +163,7 @@ def _flush(runs: list[InstanceRun], events: list[Event], commands: list[Command]
     )
     flush.update(Incident, gather("incidents", "dirty"), ["state", "resolved_at"])
     flush.update(ProcessInstance, [r.instance for r in runs if r.instance_dirty], ["state", "end_date", "has_incident"])
+    extra_rows.flush(runs, replay)  # user tasks, call-activity children, commands to other instances
     flush.insert(Event, events)
     if not replay:
         flush.update(Command, commands, ["state", "processed_at", "keys", "error"])

@@ -5,38 +5,108 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from engine.models import Command, ElementInstance, Job
+from engine.models import Command, ElementInstance, Job, UserTask
 from engine.runtime import steps
-from engine.runtime.errors import CommandRejected
+from engine.runtime.errors import CommandRejected, IncidentRaised
 from engine.runtime.state import InstanceRun
+from engine.runtime.variables import set_result
 
 ACTIVE = ElementInstance.State.ACTIVE
+
+
+def _variables(payload: dict[str, Any]) -> dict[str, Any]:
+    variables = payload.get("variables") or {}
+    if not isinstance(variables, dict):
+        raise CommandRejected("variables must be a JSON object")
+    return variables
 
 
 def create_instance(run: InstanceRun, payload: dict[str, Any]) -> None:
     if run.instance.key in run.elements:
         raise CommandRejected("instance already started")
+    if not run.graph.start_events(None):
+        raise CommandRejected(f"process '{run.graph.process_id}' has no none start event to start it from")
     process_ei = run.new_element_instance(run.process_element, None, key=run.instance.key)
     run.record("ELEMENT_ACTIVATED", process_ei)
-    for name, value in (payload.get("variables") or {}).items():
+    for name, value in _variables(payload).items():
         run.set_local_variable(process_ei.key, name, value)
     steps.behavior_for(run.process_element).activate(run, process_ei, run.process_element)
 
 
+def _active_element(run: InstanceRun, key: int, what: str) -> ElementInstance:
+    ei = run.elements.get(key)
+    if ei is None or ei.state != ACTIVE:
+        raise CommandRejected(f"{what} belongs to an element that is no longer active")
+    return ei
+
+
 def complete_job(run: InstanceRun, payload: dict[str, Any]) -> None:
+    variables = _variables(payload)
     job = run.jobs.get(int(payload["jobKey"]))
     if job is None:
         raise CommandRejected(f"job {payload['jobKey']} not found")
-    ei = run.elements.get(job.element_instance_key)
-    if ei is None or ei.state != ACTIVE:
-        raise CommandRejected(f"job {job.key} belongs to an element that is no longer active")
+    ei = _active_element(run, job.element_instance_key, f"job {job.key}")
     job.state = Job.State.COMPLETED
     run.touch("jobs", job)
     run.record("JOB_COMPLETED", ei, jobKey=str(job.key))
-    variables = payload.get("variables") or {}
-    if variables:
-        run.propagate_variables(ei.key, variables)
+    set_result(run, ei, run.element(ei.element_id), variables)
     steps.complete(run, ei)
+
+
+def _open_user_task(run: InstanceRun, payload: dict[str, Any]) -> tuple[UserTask, ElementInstance]:
+    task = run.user_tasks.get(int(payload["userTaskKey"]))
+    if task is None or task.state not in (UserTask.State.CREATED, UserTask.State.COMPLETING):
+        raise CommandRejected(f"user task {payload['userTaskKey']} is not open")
+    return task, _active_element(run, task.element_instance_key, f"user task {task.key}")
+
+
+def complete_user_task(run: InstanceRun, payload: dict[str, Any]) -> None:
+    variables = _variables(payload)
+    task, ei = _open_user_task(run, payload)
+    task.state = UserTask.State.COMPLETED
+    task.completion_date = run.now
+    task.completed_by = str(payload.get("completedBy") or task.assignee or "")[:255]
+    run.touch("user_tasks", task)
+    run.closed_tasks.append(task.key)
+    run.record("USER_TASK_COMPLETED", ei, userTaskKey=str(task.key))
+    set_result(run, ei, run.element(ei.element_id), variables)
+    steps.complete(run, ei)
+
+
+def assign_user_task(run: InstanceRun, payload: dict[str, Any]) -> None:
+    """Assign (or, with an empty assignee, unassign) an open user task."""
+    task, ei = _open_user_task(run, payload)
+    assignee = str(payload.get("assignee") or "")[:255]
+    if task.assignee != assignee:
+        task.assignee = assignee
+        run.touch("user_tasks", task)
+    run.record("USER_TASK_ASSIGNED" if assignee else "USER_TASK_UNASSIGNED", ei, userTaskKey=str(task.key),
+               assignee=assignee)
+
+
+def child_completed(run: InstanceRun, payload: dict[str, Any]) -> None:
+    from engine.runtime.behaviors import BEHAVIORS
+
+    variables = _variables(payload)
+    ei = _active_element(run, int(payload["elementInstanceKey"]), "the completed child instance")
+    ei.data["childEnded"] = True
+    run.touch("elements", ei)
+    run.record("CHILD_INSTANCE_COMPLETED", ei, childInstanceKey=str(payload.get("childInstanceKey")))
+    BEHAVIORS["callActivity"].child_completed(run, ei, run.element(ei.element_id),  # type: ignore[attr-defined]
+                                              variables)
+
+
+def child_error(run: InstanceRun, payload: dict[str, Any]) -> None:
+    """An error a child instance did not catch: thrown again from the call activity in this instance."""
+    from engine.runtime.catching import throw_error
+
+    variables = _variables(payload)
+    ei = _active_element(run, int(payload["elementInstanceKey"]), "the failing child instance")
+    try:
+        throw_error(run, ei, str(payload.get("errorCode") or ""), str(payload.get("errorMessage") or ""),
+                    variables)
+    except IncidentRaised as inc:
+        run.add_incident(ei, inc.error_type, inc.message)
 
 
 def cancel_instance(run: InstanceRun, payload: dict[str, Any]) -> None:
@@ -48,6 +118,10 @@ def cancel_instance(run: InstanceRun, payload: dict[str, Any]) -> None:
 PROCESSORS: dict[str, Callable[[InstanceRun, dict[str, Any]], None]] = {
     "CREATE_INSTANCE": create_instance,
     "COMPLETE_JOB": complete_job,
+    "COMPLETE_USER_TASK": complete_user_task,
+    "ASSIGN_USER_TASK": assign_user_task,
+    "CHILD_COMPLETED": child_completed,
+    "CHILD_ERROR": child_error,
     "CANCEL_INSTANCE": cancel_instance,
 }
 

@@ -14,7 +14,17 @@ from typing import Any
 
 from engine.keys import KeySource
 from engine.model import Element, Graph
-from engine.models import ElementInstance, Incident, Job, ProcessDefinition, ProcessInstance, Variable
+from engine.models import (
+    Command,
+    ElementInstance,
+    Incident,
+    Job,
+    ProcessDefinition,
+    ProcessInstance,
+    UserTask,
+    UserTaskCandidate,
+    Variable,
+)
 
 ACTIVE = ElementInstance.State.ACTIVE
 
@@ -31,10 +41,19 @@ class InstanceRun:
         self.variables: dict[int, dict[str, Variable]] = {}
         self.jobs: dict[int, Job] = {}
         self.incidents: dict[int, Incident] = {}
-        self.created: dict[str, dict[int, Any]] = {"elements": {}, "variables": {}, "jobs": {}, "incidents": {}}
-        self.dirty: dict[str, dict[int, Any]] = {"elements": {}, "variables": {}, "jobs": {}, "incidents": {}}
+        self.user_tasks: dict[int, UserTask] = {}
+        tables = ("elements", "variables", "jobs", "incidents", "user_tasks")
+        self.created: dict[str, dict[int, Any]] = {t: {} for t in tables}
+        self.dirty: dict[str, dict[int, Any]] = {t: {} for t in tables}
         self.instance_dirty = False
         self.agenda: deque[tuple[str, Any]] = deque()
+        # Activations queued on the agenda per flow scope: tokens in flight still belong to their scope.
+        self.inflight: dict[int, int] = {}
+        # Rows this run adds beyond its own instance, written by the loop's flush:
+        self.candidates: list[UserTaskCandidate] = []  # candidate rows of user tasks created here
+        self.closed_tasks: list[int] = []  # user tasks whose candidate rows go
+        self.spawned: list[ProcessInstance] = []  # child instances (call activities)
+        self.outbox: list[Command] = []  # commands to other instances (children, parent)
         # Set per command by the loop.
         self.now: datetime = instance.start_date
         self.keys: KeySource = KeySource()
@@ -42,7 +61,7 @@ class InstanceRun:
 
     # -- loading ---------------------------------------------------------------------------------
     def load(self, elements: Iterable[ElementInstance], variables: Iterable[Variable], jobs: Iterable[Job],
-             incidents: Iterable[Incident] = ()) -> None:
+             incidents: Iterable[Incident] = (), user_tasks: Iterable[UserTask] = ()) -> None:
         for ei in elements:
             self.elements[ei.key] = ei
             if ei.state == ACTIVE and ei.flow_scope_key is not None:
@@ -53,6 +72,8 @@ class InstanceRun:
             self.jobs[job.key] = job
         for inc in incidents:
             self.incidents[inc.key] = inc
+        for task in user_tasks:
+            self.user_tasks[task.key] = task
 
     # -- bookkeeping -----------------------------------------------------------------------------
     def record(self, intent: str, ei: ElementInstance | None = None, **extra: Any) -> None:
@@ -78,13 +99,14 @@ class InstanceRun:
         return self.children.get(scope_key, set())
 
     # -- element instances -----------------------------------------------------------------------
-    def new_element_instance(self, element: Element, flow_scope_key: int | None, key: int | None = None) -> ElementInstance:
+    def new_element_instance(self, element: Element, flow_scope_key: int | None, key: int | None = None,
+                             element_type: str | None = None) -> ElementInstance:
         ei = ElementInstance(
             key=key if key is not None else self.keys.take(),
             tenant_id=self.tenant_id,
             process_instance_id=self.instance.key,
             element_id=element.id,
-            element_type=element.type,
+            element_type=element_type or element.type,
             flow_scope_key=flow_scope_key,
             state=ACTIVE,
             start_date=self.now,
@@ -142,10 +164,20 @@ class InstanceRun:
             target = next((k for k in chain if name in self.variables.get(k, {})), self.instance.key)
             self.set_local_variable(target, name, value)
 
+    def send(self, instance_key: int, kind: str, payload: dict[str, Any]) -> None:
+        """Queue a command to another process instance (a call activity's child or parent)."""
+        self.outbox.append(Command(tenant_id=self.tenant_id, process_instance_key=instance_key, kind=kind,
+                                   payload=payload, actor="engine", created_at=self.now))
+
     # -- jobs and incidents ------------------------------------------------------------------------
     def add_job(self, job: Job) -> None:
         self.jobs[job.key] = job
         self.created["jobs"][job.key] = job
+
+    def add_user_task(self, task: UserTask, candidates: list[UserTaskCandidate]) -> None:
+        self.user_tasks[task.key] = task
+        self.created["user_tasks"][task.key] = task
+        self.candidates.extend(candidates)
 
     def add_incident(self, ei: ElementInstance, error_type: str, message: str, job_key: int | None = None) -> Incident:
         inc = Incident(

@@ -2,28 +2,37 @@
 
 Work is queued on the run's agenda (FIFO) instead of recursing, so long chains cannot
 overflow the stack and a scope is checked for completion only after the activations
-queued before the check have happened.
+queued before the check have happened. A queued activation is a token in flight: it
+counts in `run.inflight` for its scope, so the scope cannot complete under it.
+
+Element-specific decisions live in the behaviours (engine/runtime/behaviors); the
+multi-instance body wraps any activity that has loop characteristics.
 """
 
 from __future__ import annotations
 
+from collections import deque
+from typing import Any
+
 from engine.model import Element, Flow
 from engine.models import ElementInstance, ProcessInstance
 from engine.runtime.behaviors import behavior_for
+from engine.runtime.behaviors.base import Behavior
 from engine.runtime.errors import IncidentRaised
 from engine.runtime.state import InstanceRun
+from engine.runtime.variables import apply_inputs, apply_outputs, set_result
 
 ACTIVE = ElementInstance.State.ACTIVE
 COMPLETED = ElementInstance.State.COMPLETED
 TERMINATED = ElementInstance.State.TERMINATED
+MULTI_INSTANCE_BODY = "MULTI_INSTANCE_BODY"
 
 
 def run_agenda(run: InstanceRun) -> None:
     while run.agenda:
         step, arg = run.agenda.popleft()
         if step == "activate":
-            element, scope_key, flow_id = arg
-            _activate(run, element, scope_key, flow_id)
+            _activate(run, *arg)
         elif step == "complete":
             _complete(run, arg)
         elif step == "check_scope":
@@ -32,8 +41,20 @@ def run_agenda(run: InstanceRun) -> None:
             raise ValueError(f"unknown agenda step {step}")
 
 
-def activate(run: InstanceRun, element: Element, scope_key: int, flow_id: str | None = None) -> None:
-    run.agenda.append(("activate", (element, scope_key, flow_id)))
+# -- queueing ---------------------------------------------------------------------------------------
+
+
+def activate(run: InstanceRun, element: Element, scope_key: int, flow_id: str | None = None,
+             locals_: dict[str, Any] | None = None, result: dict[str, Any] | None = None,
+             inner: bool = False) -> None:
+    """Queue the activation of an element in a flow scope.
+
+    `locals_` become local variables before input mappings (multi-instance loop variables);
+    `result` is what a triggered event brings (error or message variables), applied like a
+    task's result. `inner` marks one instance of a multi-instance activity.
+    """
+    run.inflight[scope_key] = run.inflight.get(scope_key, 0) + 1
+    run.agenda.append(("activate", (element, scope_key, flow_id, locals_, result, inner)))
 
 
 def complete(run: InstanceRun, ei: ElementInstance) -> None:
@@ -41,14 +62,52 @@ def complete(run: InstanceRun, ei: ElementInstance) -> None:
     run.agenda.append(("complete", ei.key))
 
 
-def _activate(run: InstanceRun, element: Element, scope_key: int, flow_id: str | None) -> None:
+def check_scope(run: InstanceRun, scope_key: int) -> None:
+    run.agenda.append(("check_scope", scope_key))
+
+
+# -- the steps ----------------------------------------------------------------------------------------
+
+
+def is_body(ei: ElementInstance) -> bool:
+    return ei.element_type == MULTI_INSTANCE_BODY
+
+
+def is_inner(run: InstanceRun, ei: ElementInstance) -> bool:
+    """One instance of a multi-instance activity (its flow scope is the body)."""
+    scope = run.elements.get(ei.flow_scope_key) if ei.flow_scope_key is not None else None
+    return scope is not None and scope.element_type == MULTI_INSTANCE_BODY and scope.element_id == ei.element_id
+
+
+def behavior_of(run: InstanceRun, ei: ElementInstance, element: Element) -> Behavior:
+    if ei.element_type == MULTI_INSTANCE_BODY:
+        from engine.runtime.behaviors.multi_instance import MULTI_INSTANCE
+
+        return MULTI_INSTANCE
+    return behavior_for(element)
+
+
+def _activate(run: InstanceRun, element: Element, scope_key: int, flow_id: str | None,
+              locals_: dict[str, Any] | None, result: dict[str, Any] | None, inner: bool) -> None:
+    pending = run.inflight.get(scope_key, 0)
+    if pending:
+        run.inflight[scope_key] = pending - 1
     scope = run.elements.get(scope_key)
     if scope is None or scope.state != ACTIVE:
         return  # the scope ended meanwhile (e.g. terminated); the token dies with it
-    ei = run.new_element_instance(element, scope_key)
+    body = not inner and "loop" in element.props
+    ei = run.new_element_instance(element, scope_key, element_type=MULTI_INSTANCE_BODY if body else None)
     run.record("ELEMENT_ACTIVATED", ei, flowScopeKey=str(scope_key), **({"flowId": flow_id} if flow_id else {}))
+    behavior = behavior_of(run, ei, element)
     try:
-        behavior_for(element).activate(run, ei, element)
+        if locals_:
+            for name, value in locals_.items():
+                run.set_local_variable(ei.key, name, value)
+        if not body:
+            apply_inputs(run, ei, element)
+        if result:
+            set_result(run, ei, element, result)
+        behavior.activate(run, ei, element)
     except IncidentRaised as inc:
         run.add_incident(ei, inc.error_type, inc.message)
 
@@ -58,24 +117,33 @@ def _complete(run: InstanceRun, key: int) -> None:
     if ei is None or ei.state != ACTIVE:
         return
     element = run.element(ei.element_id)
-    behavior = behavior_for(element)
+    behavior = behavior_of(run, ei, element)
+    inner = is_inner(run, ei)
+    flows: list[Flow] = []
+    inner_outcome: Any = None
     try:
         behavior.before_complete(run, ei, element)
+        if not is_body(ei):
+            apply_outputs(run, ei, element)
+        if inner:
+            from engine.runtime.behaviors.multi_instance import MULTI_INSTANCE
+
+            inner_outcome = MULTI_INSTANCE.inner_completing(run, run.elements[ei.flow_scope_key], ei, element)
+        elif element.kind != "process":
+            flows = behavior.outgoing(run, ei, element)
     except IncidentRaised as inc:
+        # The element cannot leave (bad mapping, no flow to take): it stays active with an incident.
         run.add_incident(ei, inc.error_type, inc.message)
         return
     run.end_element_instance(ei, COMPLETED)
     run.record("ELEMENT_COMPLETED", ei)
-    if element.kind == "process":
-        _end_instance(run, ProcessInstance.State.COMPLETED)
-        return
-    try:
-        flows = behavior.outgoing(run, ei, element)
-    except IncidentRaised as inc:
-        # The element is done but no flow can be chosen: Camunda raises the incident on it.
-        run.add_incident(ei, inc.error_type, inc.message)
-        return
-    take_flows(run, ei, flows)
+    behavior.after_complete(run, ei, element)
+    if inner:
+        from engine.runtime.behaviors.multi_instance import MULTI_INSTANCE
+
+        MULTI_INSTANCE.inner_completed(run, run.elements[ei.flow_scope_key], ei, element, inner_outcome)
+    elif element.kind != "process":
+        take_flows(run, ei, flows)
 
 
 def take_flows(run: InstanceRun, ei: ElementInstance, flows: list[Flow]) -> None:
@@ -85,15 +153,23 @@ def take_flows(run: InstanceRun, ei: ElementInstance, flows: list[Flow]) -> None
         run.record("SEQUENCE_FLOW_TAKEN", flowId=flow.id, source=flow.source, target=flow.target)
         target = run.graph.elements[flow.target]
         behavior_for(target).arrive(run, target, scope_key, flow)
-    run.agenda.append(("check_scope", scope_key))
+    check_scope(run, scope_key)
 
 
 def _check_scope(run: InstanceRun, scope_key: int) -> None:
     scope = run.elements.get(scope_key)
-    if scope is None or scope.state != ACTIVE or run.active_children(scope_key):
+    if scope is None or scope.state != ACTIVE:
+        return
+    if scope.data.get("tokens"):
+        from engine.runtime.behaviors.inclusive_gateway import fire_ready_joins
+
+        fire_ready_joins(run, scope)
+    if run.active_children(scope_key) or run.inflight.get(scope_key):
         return
     if scope.data.get("tokens"):
         return  # tokens waiting at a join still belong to the scope
+    if is_body(scope):
+        return  # a multi-instance body completes by counting its instances
     complete(run, scope)
 
 
@@ -102,12 +178,29 @@ def terminate(run: InstanceRun, ei: ElementInstance) -> None:
     for child_key in sorted(run.active_children(ei.key)):
         terminate(run, run.elements[child_key])
     element = run.element(ei.element_id)
-    behavior_for(element).terminate(run, ei, element)
+    behavior_of(run, ei, element).terminate(run, ei, element)
+    if ei.data.get("tokens"):
+        del ei.data["tokens"]
     run.end_element_instance(ei, TERMINATED)
     run.record("ELEMENT_TERMINATED", ei)
 
 
-def _end_instance(run: InstanceRun, state: str) -> None:
+def interrupt_scope(run: InstanceRun, scope: ElementInstance, keep: int | None = None) -> None:
+    """Terminate every token inside a scope (active, in flight, or waiting at a join); the scope stays."""
+    for child_key in sorted(run.active_children(scope.key)):
+        if child_key != keep:
+            terminate(run, run.elements[child_key])
+    if run.inflight.get(scope.key):
+        run.agenda = deque(
+            entry for entry in run.agenda if not (entry[0] == "activate" and entry[1][1] == scope.key)
+        )
+        run.inflight[scope.key] = 0
+    if scope.data.get("tokens"):
+        del scope.data["tokens"]
+        run.touch("elements", scope)
+
+
+def end_instance(run: InstanceRun, state: str) -> None:
     run.instance.state = state
     run.instance.end_date = run.now
     run.instance_dirty = True
@@ -118,4 +211,4 @@ def terminate_instance(run: InstanceRun) -> None:
     process_ei = run.elements.get(run.instance.key)
     if process_ei is not None and process_ei.state == ACTIVE:
         terminate(run, process_ei)
-    _end_instance(run, ProcessInstance.State.TERMINATED)
+    end_instance(run, ProcessInstance.State.TERMINATED)

@@ -1,11 +1,21 @@
+"""Start, intermediate and boundary events. End events live in end_event.py."""
+
 from __future__ import annotations
 
-from engine.runtime.behaviors.base import Behavior
+from engine.runtime.behaviors.base import Behavior, WaitBehavior
 
 
 class StartEventBehavior(Behavior):
-    """None start event: passes the token on."""
+    """A start event passes the token on (its trigger, if any, already happened)."""
 
 
-class EndEventBehavior(Behavior):
-    """None end event: consumes the token (it has no outgoing flows)."""
+class IntermediateThrowEventBehavior(Behavior):
+    """None intermediate throw event: passes the token on (message throw events are jobs)."""
+
+
+class IntermediateCatchEventBehavior(WaitBehavior):
+    """Message, timer or signal intermediate catch event: waits for its trigger."""
+
+
+class BoundaryEventBehavior(Behavior):
+    """Activated by its trigger (error, message, timer); then it passes the token on."""

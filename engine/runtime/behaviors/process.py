@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from engine.model import Element
-from engine.models import ElementInstance
+from engine.models import ElementInstance, ProcessInstance
 from engine.runtime.behaviors.base import Behavior
 
 if TYPE_CHECKING:
@@ -11,10 +11,27 @@ if TYPE_CHECKING:
 
 
 class ProcessBehavior(Behavior):
-    """The process scope: starts at its none start event, completes when no token is left."""
+    """The process scope: starts at its none start event, completes when no token is left.
+
+    A child instance (started by a call activity) reports its completion, with its
+    variables, to the parent instance by a command.
+    """
 
     def activate(self, run: InstanceRun, ei: ElementInstance, element: Element) -> None:
         from engine.runtime.steps import activate
 
         start = run.graph.start_events(None)[0]
         activate(run, start, ei.key)
+
+    def after_complete(self, run: InstanceRun, ei: ElementInstance, element: Element) -> None:
+        from engine.runtime.steps import end_instance
+
+        end_instance(run, ProcessInstance.State.COMPLETED)
+        parent = run.instance.parent_instance_key
+        if parent is not None:
+            variables = {name: var.value for name, var in run.variables.get(ei.key, {}).items()}
+            run.send(parent, "CHILD_COMPLETED", {
+                "elementInstanceKey": str(run.instance.parent_element_instance_key),
+                "childInstanceKey": str(run.instance.key),
+                "variables": variables,
+            })

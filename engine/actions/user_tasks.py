@@ -1,0 +1,60 @@
+"""User task actions: assign, unassign and complete. Each checks the task and writes a command;
+the engine applies it (ASSIGN_USER_TASK, COMPLETE_USER_TASK) to the task and its process instance."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+
+from engine.actions.commands import submit
+from engine.actions.errors import Conflict, InvalidInput, NotFound
+from engine.models import UserTask
+
+
+def _lock_task(tenant_ids: list[int], key: int) -> UserTask:
+    task = UserTask.objects.select_for_update().filter(key=key, tenant_id__in=tenant_ids).first()
+    if task is None:
+        raise NotFound(f"no user task with key {key}")
+    return task
+
+
+def complete_user_task(tenant_ids: list[int], key: int, variables: dict[str, Any] | None, actor: str,
+                       now: datetime) -> None:
+    """Complete an open task with the submitted variables (they go up like a job's, or through output mappings)."""
+    if variables is not None and not isinstance(variables, dict):
+        raise InvalidInput("variables must be a JSON object")
+    with transaction.atomic():
+        task = _lock_task(tenant_ids, key)
+        if task.state != UserTask.State.CREATED:
+            raise Conflict(f"user task {key} is {task.state}; only a created task can be completed")
+        # Marked at once so a second completion is refused here, before the engine applies the first.
+        task.state = UserTask.State.COMPLETING
+        task.save(update_fields=["state"])
+        submit(task.tenant_id, task.process_instance_key, "COMPLETE_USER_TASK",
+               {"userTaskKey": str(key), "variables": variables or {}, "completedBy": actor}, actor, now)
+
+
+def assign_user_task(tenant_ids: list[int], key: int, assignee: str, actor: str, now: datetime,
+                     allow_override: bool = True) -> None:
+    """Assign an open task; with allow_override=False (a claim) a task assigned to someone else is refused."""
+    if not isinstance(assignee, str) or not assignee.strip():
+        raise InvalidInput("assignee must be a non-empty string")
+    with transaction.atomic():
+        task = _lock_task(tenant_ids, key)
+        if task.state != UserTask.State.CREATED:
+            raise Conflict(f"user task {key} is {task.state}; only a created task can be assigned")
+        if not allow_override and task.assignee and task.assignee != assignee:
+            raise Conflict(f"user task {key} is already assigned to {task.assignee}")
+        submit(task.tenant_id, task.process_instance_key, "ASSIGN_USER_TASK",
+               {"userTaskKey": str(key), "assignee": assignee.strip()}, actor, now)
+
+
+def unassign_user_task(tenant_ids: list[int], key: int, actor: str, now: datetime) -> None:
+    with transaction.atomic():
+        task = _lock_task(tenant_ids, key)
+        if task.state != UserTask.State.CREATED:
+            raise Conflict(f"user task {key} is {task.state}; only a created task can be unassigned")
+        submit(task.tenant_id, task.process_instance_key, "ASSIGN_USER_TASK",
+               {"userTaskKey": str(key), "assignee": ""}, actor, now)

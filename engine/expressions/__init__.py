@@ -1,0 +1,52 @@
+"""The engine's expression layer: CEL natively, and the FEEL subset real Camunda 8 files use.
+
+    expr = compile_value("=amount > 100")       # at deploy time; raises ExpressionError
+    expr.evaluate_bool({"amount": 150})         # at run time; raises EvaluationError
+
+Modules:
+    expression.py      Expression and the compile_* functions (caching, shortcuts, binding)
+    feel_lexer.py      FEEL tokens, including the rule for names with spaces
+    feel_parser.py     FEEL syntax tree; refuses constructs outside the subset
+    feel.py            FEEL syntax tree -> CEL source; how variables are resolved
+    feel_operators.py  FEEL semantics of operators, paths and indexes as celpy functions
+    feel_builtins.py   FEEL built-in functions as celpy functions
+    cel.py             celpy parsing, programs, the scan for variables and functions
+    cel_functions.py   the CEL dialect's function table; equality and ordering for both
+    values.py          celpy values <-> plain JSON-able Python, in one place
+    temporal.py        ISO 8601 date-times and durations
+    errors.py          ExpressionError (deploy time), EvaluationError (run time)
+
+Semantics in short (details in feel.py and feel_operators.py):
+- A variable that is not set reads as null, in FEEL and in CEL alike; `x = null` is then true.
+- FEEL: null flows through operators and functions (null + 1 is null); operands of the wrong
+  type raise EvaluationError (FEEL would give null), so bad data surfaces as an incident.
+- CEL keeps CEL's semantics (strict arithmetic, `int` names the type), plus comparisons
+  across int and double and `x != null` for any x, as in the current CEL specification.
+- A condition (evaluate_bool) must be exactly true or false; null is an EvaluationError.
+- now()/today() (FEEL) and `now` (CEL) read the clock passed as evaluate(..., now=...); an
+  expression that reads the clock without one raises EvaluationError. The engine never
+  reads the wall clock inside processors.
+- Results are plain Python: ints stay ints, decimals are floats, contexts are dicts,
+  date-times and durations are ISO 8601 strings.
+"""
+
+from .errors import EvaluationError, ExpressionError
+from .expression import (
+    Expression,
+    compile_cel,
+    compile_condition,
+    compile_expression,
+    compile_feel,
+    compile_value,
+)
+
+__all__ = [
+    "EvaluationError",
+    "Expression",
+    "ExpressionError",
+    "compile_cel",
+    "compile_condition",
+    "compile_expression",
+    "compile_feel",
+    "compile_value",
+]

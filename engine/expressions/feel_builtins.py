@@ -1,0 +1,605 @@
+"""FEEL's built-in functions (string(), contains(), count(), ...), as celpy custom functions.
+
+`BUILTINS` is what the translator may call, by FEEL name, with the arguments each accepts;
+`FEEL_FUNCTIONS` is the whole celpy function table of a FEEL program (operators included).
+Functions follow FEEL: a null argument gives null; an argument of the wrong type raises
+TypeError with a message naming the function (see feel_operators for why).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import (
+    ROUND_CEILING,
+    ROUND_DOWN,
+    ROUND_FLOOR,
+    ROUND_HALF_DOWN,
+    ROUND_HALF_EVEN,
+    ROUND_HALF_UP,
+    ROUND_UP,
+    Decimal,
+)
+from typing import Any
+
+import re2
+from celpy import celtypes
+
+from .cel_functions import cel_equal, describe_type, is_number, ordered
+from .feel_operators import (
+    FALSE,
+    OPERATORS,
+    TRUE,
+    BoolType,
+    builtin,
+    fail,
+    feel_and,
+    feel_divide,
+    feel_or,
+    is_duration,
+    is_timestamp,
+    list_arg,
+    number,
+    numbers,
+    plain_number,
+    string_arg,
+)
+from .temporal import format_datetime, format_duration, parse_datetime, parse_duration
+from .values import format_number
+
+# --- conversion ---------------------------------------------------------------------------------
+
+
+def feel_text(value: Any) -> str:
+    """FEEL's string() of a celpy value."""
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, BoolType | bool):
+        return "true" if value else "false"
+    if is_number(value):
+        return format_number(plain_number(value))
+    if value is None:
+        return "null"
+    if is_timestamp(value):
+        return format_datetime(value)
+    if is_duration(value):
+        return format_duration(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_quoted(item) for item in value) + "]"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{key}:{_quoted(item)}" for key, item in value.items()) + "}"
+    raise fail(f"string() cannot convert {describe_type(value)}")
+
+
+def _quoted(value: Any) -> str:
+    if isinstance(value, str):
+        return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return feel_text(value)
+
+
+@builtin
+def feel_string(value: Any) -> Any:
+    return None if value is None else celtypes.StringType(feel_text(value))
+
+
+@builtin
+def feel_number(value: Any) -> Any:
+    """number("12") is 12, number("1.5") is 1.5; text that is not a number gives null."""
+    if value is None or is_number(value):
+        return value
+    text = string_arg("number()", value).strip()
+    try:
+        return number(int(text))
+    except ValueError:
+        pass
+    try:
+        result = float(text)
+    except ValueError:
+        return None
+    return number(result) if math.isfinite(result) else None
+
+
+@builtin
+def feel_get_or_else(value: Any, default: Any) -> Any:
+    return default if value is None else value
+
+
+@builtin
+def feel_get_value(context: Any, key: Any) -> Any:
+    if context is None:
+        return None
+    if not isinstance(context, Mapping):
+        raise fail(f"get value() expects a context, got {describe_type(context)}")
+    return dict.get(context, string_arg("get value()", key))
+
+
+# --- strings ------------------------------------------------------------------------------------
+
+
+def _strings(name: str, *values: Any) -> list[str] | None:
+    """The arguments as str, or None if any is null (FEEL string functions are null-in null-out)."""
+    if any(v is None for v in values):
+        return None
+    return [string_arg(name, v) for v in values]
+
+
+@builtin
+def feel_contains(text: Any, part: Any) -> Any:
+    args = _strings("contains()", text, part)
+    return None if args is None else BoolType(args[1] in args[0])
+
+
+@builtin
+def feel_starts_with(text: Any, prefix: Any) -> Any:
+    args = _strings("starts with()", text, prefix)
+    return None if args is None else BoolType(args[0].startswith(args[1]))
+
+
+@builtin
+def feel_ends_with(text: Any, suffix: Any) -> Any:
+    args = _strings("ends with()", text, suffix)
+    return None if args is None else BoolType(args[0].endswith(args[1]))
+
+
+@builtin
+def feel_upper_case(text: Any) -> Any:
+    args = _strings("upper case()", text)
+    return None if args is None else celtypes.StringType(args[0].upper())
+
+
+@builtin
+def feel_lower_case(text: Any) -> Any:
+    args = _strings("lower case()", text)
+    return None if args is None else celtypes.StringType(args[0].lower())
+
+
+@builtin
+def feel_trim(text: Any) -> Any:
+    args = _strings("trim()", text)
+    return None if args is None else celtypes.StringType(args[0].strip())
+
+
+@builtin
+def feel_string_length(text: Any) -> Any:
+    args = _strings("string length()", text)
+    return None if args is None else number(len(args[0]))
+
+
+def _slice(length: int, start: Any, count: Any, name: str) -> tuple[int, int] | None:
+    """FEEL's 1-based start (negative: from the end) and optional length as Python slice bounds."""
+    (first,) = numbers(name, start)
+    begin = int(first) - 1 if first > 0 else length + int(first)
+    if first == 0 or begin < 0 or begin > length:
+        return None
+    if count is None:
+        return begin, length
+    (size,) = numbers(name, count)
+    return begin, min(length, begin + max(0, int(size)))
+
+
+@builtin
+def feel_substring(text: Any, start: Any, length: Any = None) -> Any:
+    if text is None or start is None:
+        return None
+    value = string_arg("substring()", text)
+    bounds = _slice(len(value), start, length, "substring()")
+    if bounds is None:
+        raise fail(f"substring() start position {format_number(plain_number(start))} is outside the string")
+    return celtypes.StringType(value[bounds[0] : bounds[1]])
+
+
+@builtin
+def feel_substring_before(text: Any, match: Any) -> Any:
+    args = _strings("substring before()", text, match)
+    if args is None:
+        return None
+    index = args[0].find(args[1])
+    return celtypes.StringType("" if index < 0 else args[0][:index])
+
+
+@builtin
+def feel_substring_after(text: Any, match: Any) -> Any:
+    args = _strings("substring after()", text, match)
+    if args is None:
+        return None
+    index = args[0].find(args[1])
+    return celtypes.StringType("" if index < 0 else args[0][index + len(args[1]) :])
+
+
+@builtin
+def feel_string_join(items: Any, delimiter: Any = "", prefix: Any = "", suffix: Any = "") -> Any:
+    """Null entries are skipped, as in FEEL; other non-strings are an error."""
+    if items is None:
+        return None
+    parts = [
+        string_arg("string join()", item) for item in list_arg("string join()", items) if item is not None
+    ]
+    delimiter, prefix, suffix = (
+        string_arg("string join()", v) if v is not None else "" for v in (delimiter, prefix, suffix)
+    )
+    return celtypes.StringType(prefix + delimiter.join(parts) + suffix)
+
+
+def _regex(pattern: str) -> Any:
+    try:
+        return re2.compile(pattern)  # RE2: linear time, so a pattern in a model cannot hang a worker
+    except re2.error as error:
+        raise fail(f"invalid regular expression {pattern!r}: {error}") from None
+
+
+@builtin
+def feel_matches(text: Any, pattern: Any) -> Any:
+    args = _strings("matches()", text, pattern)
+    return None if args is None else BoolType(_regex(args[1]).search(args[0]) is not None)
+
+
+@builtin
+def feel_replace(text: Any, pattern: Any, replacement: Any) -> Any:
+    args = _strings("replace()", text, pattern, replacement)
+    if args is None:
+        return None
+    # FEEL (XPath) writes group references as $1; RE2/Python as \1.
+    template = re2.sub(r"\$(\d)", r"\\\1", args[2].replace("\\", "\\\\"))
+    return celtypes.StringType(_regex(args[1]).sub(template, args[0]))
+
+
+@builtin
+def feel_split(text: Any, delimiter: Any) -> Any:
+    args = _strings("split()", text, delimiter)
+    if args is None:
+        return None
+    return celtypes.ListType([celtypes.StringType(part) for part in _regex(args[1]).split(args[0])])
+
+
+# --- numbers ------------------------------------------------------------------------------------
+
+
+def _rounded(value: Any, scale: Any, rounding: str, name: str) -> Any:
+    if value is None or scale is None:
+        return None
+    x, digits = numbers(name, value, scale)
+    if int(digits) != digits:
+        raise fail(f"{name} expects a whole number of digits")
+    exact = Decimal(repr(x)) if isinstance(x, float) else Decimal(x)
+    result = exact.quantize(Decimal(1).scaleb(-int(digits)), rounding=rounding)
+    # Rounding to a whole number, or rounding an int, gives an int; otherwise a decimal.
+    if digits <= 0 or (isinstance(x, int) and result == result.to_integral_value()):
+        return number(int(result))
+    return number(float(result))
+
+
+@builtin
+def feel_decimal(value: Any, scale: Any) -> Any:
+    return _rounded(value, scale, ROUND_HALF_EVEN, "decimal()")
+
+
+@builtin
+def feel_round_half_up(value: Any, scale: Any) -> Any:
+    return _rounded(value, scale, ROUND_HALF_UP, "round half up()")
+
+
+@builtin
+def feel_round_half_down(value: Any, scale: Any) -> Any:
+    return _rounded(value, scale, ROUND_HALF_DOWN, "round half down()")
+
+
+@builtin
+def feel_round_up(value: Any, scale: Any) -> Any:
+    return _rounded(value, scale, ROUND_UP, "round up()")
+
+
+@builtin
+def feel_round_down(value: Any, scale: Any) -> Any:
+    return _rounded(value, scale, ROUND_DOWN, "round down()")
+
+
+@builtin
+def feel_floor(value: Any, scale: Any = 0) -> Any:
+    return _rounded(value, scale, ROUND_FLOOR, "floor()")
+
+
+@builtin
+def feel_ceiling(value: Any, scale: Any = 0) -> Any:
+    return _rounded(value, scale, ROUND_CEILING, "ceiling()")
+
+
+@builtin
+def feel_abs(value: Any) -> Any:
+    if value is None:
+        return None
+    if is_duration(value):
+        return celtypes.DurationType(abs(value))
+    (x,) = numbers("abs()", value)
+    return number(abs(x))
+
+
+@builtin
+def feel_modulo(dividend: Any, divisor: Any) -> Any:
+    if dividend is None or divisor is None:
+        return None
+    x, y = numbers("modulo()", dividend, divisor)
+    if y == 0:
+        raise fail("modulo() by zero")
+    return number(x % y)  # Python's % takes the divisor's sign, as FEEL's modulo does
+
+
+@builtin
+def feel_sqrt(value: Any) -> Any:
+    if value is None:
+        return None
+    (x,) = numbers("sqrt()", value)
+    if x < 0:
+        raise fail("sqrt() of a negative number")
+    return number(math.sqrt(x))
+
+
+@builtin
+def feel_odd(value: Any) -> Any:
+    if value is None:
+        return None
+    (x,) = numbers("odd()", value)
+    return BoolType(x == int(x) and int(x) % 2 == 1)
+
+
+@builtin
+def feel_even(value: Any) -> Any:
+    if value is None:
+        return None
+    (x,) = numbers("even()", value)
+    return BoolType(x == int(x) and int(x) % 2 == 0)
+
+
+# --- lists --------------------------------------------------------------------------------------
+
+
+@builtin
+def feel_count(items: Any) -> Any:
+    return None if items is None else number(len(list_arg("count()", items)))
+
+
+def _number_list(name: str, items: Any) -> list[int | float] | None:
+    values = items if isinstance(items, list) else [items]
+    if any(v is None for v in values):
+        return None
+    return numbers(name, *values)
+
+
+@builtin
+def feel_sum(items: Any) -> Any:
+    values = _number_list("sum()", items)
+    return None if values is None else number(sum(values))
+
+
+@builtin
+def feel_mean(items: Any) -> Any:
+    values = _number_list("mean()", items)
+    return None if not values else feel_divide(number(sum(values)), number(len(values)))
+
+
+@builtin
+def feel_min(items: Any) -> Any:
+    return _extreme(items, "min()", min)
+
+
+@builtin
+def feel_max(items: Any) -> Any:
+    return _extreme(items, "max()", max)
+
+
+def _extreme(items: Any, name: str, pick: Callable[..., Any]) -> Any:
+    values = items if isinstance(items, list) else [items]
+    if not values or any(v is None for v in values):
+        return None
+    first = values[0]
+    for value in values[1:]:
+        ordered(first, value, name)  # all of one comparable kind, or a clear error
+    return pick(values, key=lambda v: plain_number(v) if is_number(v) else v)
+
+
+@builtin
+def feel_all(items: Any) -> Any:
+    result: Any = TRUE
+    for value in items if isinstance(items, list) else [items]:
+        result = feel_and(result, value)
+    return result
+
+
+@builtin
+def feel_any(items: Any) -> Any:
+    result: Any = FALSE
+    for value in items if isinstance(items, list) else [items]:
+        result = feel_or(result, value)
+    return result
+
+
+@builtin
+def feel_list_contains(items: Any, value: Any) -> Any:
+    if items is None:
+        return None
+    return BoolType(any(cel_equal(item, value) for item in list_arg("list contains()", items)))
+
+
+@builtin
+def feel_append(items: Any, extra: Any) -> Any:
+    if items is None:
+        return None
+    return celtypes.ListType([*list_arg("append()", items), *extra])
+
+
+@builtin
+def feel_concatenate(lists: Any) -> Any:
+    if any(items is None for items in lists):
+        return None
+    return celtypes.ListType([item for items in lists for item in list_arg("concatenate()", items)])
+
+
+@builtin
+def feel_distinct_values(items: Any) -> Any:
+    if items is None:
+        return None
+    result: list[Any] = []
+    for item in list_arg("distinct values()", items):
+        if not any(cel_equal(item, seen) for seen in result):
+            result.append(item)
+    return celtypes.ListType(result)
+
+
+@builtin
+def feel_flatten(items: Any) -> Any:
+    if items is None:
+        return None
+
+    def walk(value: Any) -> Any:
+        for item in value:
+            if isinstance(item, list):
+                yield from walk(item)
+            else:
+                yield item
+
+    return celtypes.ListType(list(walk(list_arg("flatten()", items))))
+
+
+@builtin
+def feel_reverse(items: Any) -> Any:
+    return None if items is None else celtypes.ListType(list(reversed(list_arg("reverse()", items))))
+
+
+@builtin
+def feel_index_of(items: Any, value: Any) -> Any:
+    if items is None:
+        return None
+    positions = [i + 1 for i, item in enumerate(list_arg("index of()", items)) if cel_equal(item, value)]
+    return celtypes.ListType([number(p) for p in positions])
+
+
+@builtin
+def feel_sublist(items: Any, start: Any, length: Any = None) -> Any:
+    if items is None or start is None:
+        return None
+    values = list_arg("sublist()", items)
+    bounds = _slice(len(values), start, length, "sublist()")
+    if bounds is None:
+        raise fail(f"sublist() start position {format_number(plain_number(start))} is outside the list")
+    return celtypes.ListType(values[bounds[0] : bounds[1]])
+
+
+# --- dates, times, durations --------------------------------------------------------------------
+
+
+@builtin
+def feel_date_and_time(text: Any) -> Any:
+    if text is None:
+        return None
+    if is_timestamp(text):
+        return text
+    try:
+        return celtypes.TimestampType(parse_datetime(string_arg("date and time()", text)))
+    except ValueError:
+        raise fail(
+            f"date and time() cannot read {str(text)!r}: expected ISO 8601 such as 2024-05-01T10:00:00Z"
+        ) from None
+
+
+@builtin
+def feel_date(text: Any) -> Any:
+    """Dates are ISO strings (YYYY-MM-DD) here: they compare correctly and stay JSON."""
+    if text is None:
+        return None
+    if is_timestamp(text):
+        return celtypes.StringType(text.date().isoformat())
+    try:
+        return celtypes.StringType(parse_datetime(string_arg("date()", text)).date().isoformat())
+    except ValueError:
+        raise fail(f"date() cannot read {str(text)!r}: expected ISO 8601 such as 2024-05-01") from None
+
+
+@builtin
+def feel_duration(text: Any) -> Any:
+    if text is None:
+        return None
+    try:
+        return celtypes.DurationType(parse_duration(string_arg("duration()", text)))
+    except ValueError as error:
+        raise fail(f"duration(): {error}") from None
+
+
+# --- the tables ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Builtin:
+    """A FEEL built-in: the celpy function implementing it and the arguments it accepts.
+
+    `pack` says how FEEL's variable arguments reach the function: "varargs" (sum(1, 2) and
+    sum([1, 2]) alike: several arguments become one list), "rest" (append(list, a, b): the
+    arguments after the first become one list), "all" (every argument into one list).
+    """
+
+    function: Callable[..., Any]
+    min_args: int
+    max_args: int | None
+    pack: str = ""
+
+
+BUILTINS: dict[str, Builtin] = {
+    # conversion and context access
+    "string": Builtin(feel_string, 1, 1),
+    "number": Builtin(feel_number, 1, 1),
+    "get or else": Builtin(feel_get_or_else, 2, 2),
+    "get value": Builtin(feel_get_value, 2, 2),
+    # strings
+    "contains": Builtin(feel_contains, 2, 2),
+    "starts with": Builtin(feel_starts_with, 2, 2),
+    "ends with": Builtin(feel_ends_with, 2, 2),
+    "upper case": Builtin(feel_upper_case, 1, 1),
+    "lower case": Builtin(feel_lower_case, 1, 1),
+    "trim": Builtin(feel_trim, 1, 1),
+    "string length": Builtin(feel_string_length, 1, 1),
+    "substring": Builtin(feel_substring, 2, 3),
+    "substring before": Builtin(feel_substring_before, 2, 2),
+    "substring after": Builtin(feel_substring_after, 2, 2),
+    "string join": Builtin(feel_string_join, 1, 4),
+    "matches": Builtin(feel_matches, 2, 2),
+    "replace": Builtin(feel_replace, 3, 3),
+    "split": Builtin(feel_split, 2, 2),
+    # numbers
+    "abs": Builtin(feel_abs, 1, 1),
+    "floor": Builtin(feel_floor, 1, 2),
+    "ceiling": Builtin(feel_ceiling, 1, 2),
+    "decimal": Builtin(feel_decimal, 2, 2),
+    "round half up": Builtin(feel_round_half_up, 2, 2),
+    "round half down": Builtin(feel_round_half_down, 2, 2),
+    "round up": Builtin(feel_round_up, 2, 2),
+    "round down": Builtin(feel_round_down, 2, 2),
+    "modulo": Builtin(feel_modulo, 2, 2),
+    "sqrt": Builtin(feel_sqrt, 1, 1),
+    "odd": Builtin(feel_odd, 1, 1),
+    "even": Builtin(feel_even, 1, 1),
+    # lists
+    "count": Builtin(feel_count, 1, 1),
+    "sum": Builtin(feel_sum, 1, None, "varargs"),
+    "mean": Builtin(feel_mean, 1, None, "varargs"),
+    "min": Builtin(feel_min, 1, None, "varargs"),
+    "max": Builtin(feel_max, 1, None, "varargs"),
+    "all": Builtin(feel_all, 1, None, "varargs"),
+    "any": Builtin(feel_any, 1, None, "varargs"),
+    "list contains": Builtin(feel_list_contains, 2, 2),
+    "append": Builtin(feel_append, 1, None, "rest"),
+    "concatenate": Builtin(feel_concatenate, 1, None, "all"),
+    "distinct values": Builtin(feel_distinct_values, 1, 1),
+    "flatten": Builtin(feel_flatten, 1, 1),
+    "reverse": Builtin(feel_reverse, 1, 1),
+    "index of": Builtin(feel_index_of, 2, 2),
+    "sublist": Builtin(feel_sublist, 2, 3),
+    # dates, times, durations (now() and today() read the engine clock: feel.py binds them)
+    "date and time": Builtin(feel_date_and_time, 1, 1),
+    "date": Builtin(feel_date, 1, 1),
+    "duration": Builtin(feel_duration, 1, 1),
+}
+
+# The celpy function table of every FEEL program.
+FEEL_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    **OPERATORS,
+    **{entry.function.__name__: entry.function for entry in BUILTINS.values()},
+}

@@ -1,0 +1,415 @@
+"""FEEL's operators, paths, indexes and iteration, as celpy custom functions.
+
+A FEEL expression is translated to CEL text (see feel.py), but it must compute the way FEEL
+does, which standard CEL does not: FEEL has one number type (1 + 1.5 works, 7 / 2 is 3.5),
+null flows through operators (null + 1 is null, `x = null` is true for a missing x), `=` is
+deep equality across all types, `a.b` on a missing entry is null, and lists are indexed from 1.
+So a FEEL program runs with a function table (feel_builtins.FEEL_FUNCTIONS) that replaces
+CEL's operators ("_+_", "_==_", ...) with the functions here and adds the helpers the
+translator emits (feel_get, feel_index, ...).
+
+Error policy: null operands give null, as in FEEL; operands of the wrong type raise (FEEL
+would return null), so a process that adds a string to a number gets an incident that names
+the problem instead of a null travelling on silently.
+
+Every function receives celpy values and returns celpy values, and raises TypeError with a
+readable message; celpy turns it into an error value, and Expression into EvaluationError.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from celpy import celtypes
+from celpy.evaluation import CELEvalError
+
+from .cel_functions import cel_equal, describe_type, is_number, ordered
+from .values import FALSE, TRUE, cel_double, cel_int, cel_str, format_number
+
+BoolType = celtypes.BoolType
+
+
+def fail(message: str) -> TypeError:
+    return TypeError(message)
+
+
+def builtin(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Pass celpy error values through: the compiled code hands them to functions as arguments."""
+
+    @functools.wraps(function)
+    def call(*args: Any) -> Any:
+        for arg in args:
+            if isinstance(arg, CELEvalError):
+                return arg
+        return function(*args)
+
+    return call
+
+
+def binary(function: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """`builtin` for operators, which always take two arguments and run most often."""
+
+    @functools.wraps(function)
+    def call(a: Any, b: Any) -> Any:
+        if isinstance(a, CELEvalError):
+            return a
+        if isinstance(b, CELEvalError):
+            return b
+        return function(a, b)
+
+    return call
+
+
+def number(value: int | float) -> Any:
+    """A Python number as a celpy number: ints stay ints, anything else is a double."""
+    if isinstance(value, int):
+        result = cel_int(value)
+        if result is None:
+            raise fail(f"integer {value} does not fit in 64 bits")
+        return result
+    if math.isnan(value) or math.isinf(value):
+        raise fail("the result is not a finite number")
+    return cel_double(float(value))
+
+
+def plain_number(value: Any) -> int | float:
+    return float(value) if isinstance(value, float) else int(value)
+
+
+def numbers(name: str, *values: Any) -> list[int | float]:
+    for value in values:
+        if not is_number(value):
+            raise fail(f"{name} expects numbers, got {describe_type(value)}")
+    return [plain_number(v) for v in values]
+
+
+def string_arg(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise fail(f"{name} expects a string, got {describe_type(value)}")
+    return str(value)
+
+
+def list_arg(name: str, value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise fail(f"{name} expects a list, got {describe_type(value)}")
+    return value
+
+
+def is_timestamp(value: Any) -> bool:
+    return isinstance(value, dt.datetime)
+
+
+def is_duration(value: Any) -> bool:
+    return isinstance(value, dt.timedelta)
+
+
+# --- operators ----------------------------------------------------------------------------------
+
+
+@binary
+def feel_add(a: Any, b: Any) -> Any:
+    if isinstance(a, str) and isinstance(b, str):  # first: long concatenations are common
+        return cel_str(a + b)
+    if a is None or b is None:
+        return None
+    if is_number(a) and is_number(b):
+        return number(plain_number(a) + plain_number(b))
+    if is_timestamp(a) and is_duration(b):
+        return celtypes.TimestampType(a + b)
+    if is_duration(a) and is_timestamp(b):
+        return celtypes.TimestampType(b + a)
+    if is_duration(a) and is_duration(b):
+        return celtypes.DurationType(a + b)
+    hint = " (convert with string())" if isinstance(a, str) or isinstance(b, str) else ""
+    raise fail(f"cannot add {describe_type(a)} and {describe_type(b)}{hint}")
+
+
+@binary
+def feel_subtract(a: Any, b: Any) -> Any:
+    if a is None or b is None:
+        return None
+    if is_number(a) and is_number(b):
+        return number(plain_number(a) - plain_number(b))
+    if is_timestamp(a) and is_timestamp(b):
+        return celtypes.DurationType(a - b)
+    if is_timestamp(a) and is_duration(b):
+        return celtypes.TimestampType(a - b)
+    if is_duration(a) and is_duration(b):
+        return celtypes.DurationType(a - b)
+    raise fail(f"cannot subtract {describe_type(b)} from {describe_type(a)}")
+
+
+@binary
+def feel_multiply(a: Any, b: Any) -> Any:
+    if a is None or b is None:
+        return None
+    if is_number(a) and is_number(b):
+        return number(plain_number(a) * plain_number(b))
+    if is_duration(a) and is_number(b):
+        return celtypes.DurationType(a * plain_number(b))
+    if is_number(a) and is_duration(b):
+        return celtypes.DurationType(b * plain_number(a))
+    raise fail(f"cannot multiply {describe_type(a)} by {describe_type(b)}")
+
+
+@binary
+def feel_divide(a: Any, b: Any) -> Any:
+    if a is None or b is None:
+        return None
+    if is_duration(a) and is_duration(b):
+        if not b:
+            raise fail("division by zero")
+        return number(a / b)
+    if is_duration(a) and is_number(b):
+        if not b:
+            raise fail("division by zero")
+        return celtypes.DurationType(a / plain_number(b))
+    x, y = numbers("'/'", a, b)
+    if y == 0:
+        raise fail("division by zero")
+    # FEEL has decimals, not integers: 7 / 2 is 3.5. An exact quotient of integers stays an int.
+    if isinstance(x, int) and isinstance(y, int) and x % y == 0:
+        return number(x // y)
+    return number(x / y)
+
+
+@binary
+def feel_power(a: Any, b: Any) -> Any:
+    if a is None or b is None:
+        return None
+    x, y = numbers("'**'", a, b)
+    if isinstance(x, int) and isinstance(y, int) and 0 <= y <= 64:
+        return number(x**y)
+    try:
+        result = float(x) ** float(y)
+    except (OverflowError, ZeroDivisionError):
+        raise fail(f"{format_number(x)} ** {format_number(y)} has no finite result") from None
+    if isinstance(result, complex):
+        raise fail(f"{format_number(x)} ** {format_number(y)} is not a real number")
+    return number(result)
+
+
+@builtin
+def feel_negate(a: Any) -> Any:
+    if a is None:
+        return None
+    if is_number(a):
+        return number(-plain_number(a))
+    if is_duration(a):
+        return celtypes.DurationType(-a)
+    raise fail(f"cannot negate {describe_type(a)}")
+
+
+@builtin
+def feel_not(a: Any) -> Any:
+    if a is None:
+        return None
+    if isinstance(a, BoolType):
+        return FALSE if a else TRUE
+    raise fail(f"not() expects a boolean, got {describe_type(a)}")
+
+
+def _is_false(value: Any) -> bool:
+    return isinstance(value, BoolType) and not value
+
+
+def _is_true(value: Any) -> bool:
+    return isinstance(value, BoolType) and bool(value)
+
+
+def feel_and(a: Any, b: Any) -> Any:
+    """Three-valued: false wins over null and errors; null with true gives null."""
+    if _is_false(a) or _is_false(b):
+        return FALSE
+    return _undecided(a, b, "and") or (TRUE if a is not None and b is not None else None)
+
+
+def feel_or(a: Any, b: Any) -> Any:
+    """Three-valued: true wins over null and errors; null with false gives null."""
+    if _is_true(a) or _is_true(b):
+        return TRUE
+    return _undecided(a, b, "or") or (FALSE if a is not None and b is not None else None)
+
+
+def _undecided(a: Any, b: Any, operator: str) -> CELEvalError | None:
+    # Neither operand decided the result: an error operand is the result, a non-boolean is one.
+    for value in (a, b):
+        if isinstance(value, CELEvalError):
+            return value
+        if value is not None and not isinstance(value, BoolType):
+            raise fail(f"'{operator}' expects booleans, got {describe_type(value)}")
+    return None
+
+
+@binary
+def feel_eq(a: Any, b: Any) -> Any:
+    return TRUE if cel_equal(a, b) else FALSE
+
+
+@binary
+def feel_ne(a: Any, b: Any) -> Any:
+    return FALSE if cel_equal(a, b) else TRUE
+
+
+@binary
+def feel_lt(a: Any, b: Any) -> Any:
+    if a is None or b is None:
+        return None
+    x, y = ordered(a, b, "<")
+    return TRUE if x < y else FALSE
+
+
+@binary
+def feel_le(a: Any, b: Any) -> Any:
+    if a is None or b is None:
+        return None
+    x, y = ordered(a, b, "<=")
+    return TRUE if x <= y else FALSE
+
+
+@binary
+def feel_gt(a: Any, b: Any) -> Any:
+    if a is None or b is None:
+        return None
+    x, y = ordered(a, b, ">")
+    return TRUE if x > y else FALSE
+
+
+@binary
+def feel_ge(a: Any, b: Any) -> Any:
+    if a is None or b is None:
+        return None
+    x, y = ordered(a, b, ">=")
+    return TRUE if x >= y else FALSE
+
+
+@builtin
+def feel_between(value: Any, low: Any, high: Any) -> Any:
+    if value is None or low is None or high is None:
+        return None
+    x, lo = ordered(value, low, "between")
+    x, hi = ordered(value, high, "between")
+    return TRUE if lo <= x <= hi else FALSE
+
+
+@binary
+def feel_in(value: Any, container: Any) -> Any:
+    """`x in [1, 2]` is membership; `x in y` with a non-list y is equality."""
+    if isinstance(container, list):
+        return TRUE if any(cel_equal(value, item) for item in container) else FALSE
+    return TRUE if cel_equal(value, container) else FALSE
+
+
+# --- paths, indexes, iteration ------------------------------------------------------------------
+
+_DATETIME_PROPERTIES: dict[str, Callable[[dt.datetime], int]] = {
+    "year": lambda v: v.year,
+    "month": lambda v: v.month,
+    "day": lambda v: v.day,
+    "hour": lambda v: v.hour,
+    "minute": lambda v: v.minute,
+    "second": lambda v: v.second,
+    "weekday": lambda v: v.isoweekday(),
+}
+_DURATION_PROPERTIES: dict[str, Callable[[dt.timedelta], int]] = {
+    "days": lambda v: v.days,
+    "hours": lambda v: v.seconds // 3600,
+    "minutes": lambda v: v.seconds // 60 % 60,
+    "seconds": lambda v: v.seconds % 60,
+}
+
+
+def _member(value: Any, key: str) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        # A missing context entry is null in FEEL. dict.get skips MapType.get, which raises.
+        return dict.get(value, key)
+    if isinstance(value, list):  # FEEL projection: [{a: 1}, {a: 2}].a is [1, 2]
+        return celtypes.ListType([_member(item, key) for item in value])
+    if is_timestamp(value) and key in _DATETIME_PROPERTIES:
+        return number(_DATETIME_PROPERTIES[key](value))
+    if is_duration(value) and key in _DURATION_PROPERTIES:
+        return number(_DURATION_PROPERTIES[key](value))
+    raise fail(f"cannot read {str(key)!r} of {describe_type(value)}")
+
+
+@builtin
+def feel_get(value: Any, *keys: Any) -> Any:
+    """`a.b.c`: null-safe path navigation (a missing entry or a null on the way gives null)."""
+    for key in keys:
+        value = _member(value, key)
+    return value
+
+
+@builtin
+def feel_index(value: Any, index: Any) -> Any:
+    """`list[i]`: 1-based, negative counts from the end, out of range is null."""
+    if value is None or index is None:
+        return None
+    if not is_number(index) or plain_number(index) != int(index):
+        raise fail(f"a list index must be a whole number, got {describe_type(index)}")
+    items = value if isinstance(value, list) else [value]  # FEEL: a single value is a list of one
+    position = int(index)
+    if position > 0 and position <= len(items):
+        return items[position - 1]
+    if position < 0 and -position <= len(items):
+        return items[position]
+    return None
+
+
+@builtin
+def feel_as_list(value: Any) -> Any:
+    if isinstance(value, list):
+        return value
+    if value is None:
+        raise fail("cannot iterate over null (is the variable set?)")
+    return celtypes.ListType([value])
+
+
+@builtin
+def feel_flatten1(value: Any) -> Any:
+    return celtypes.ListType([item for inner in value for item in inner])
+
+
+def feel_is_defined(defined: Any, name: Any, value: Any, *keys: Any) -> Any:
+    """`is defined(x.a.b)`: x is a variable that exists and each entry on the path exists.
+
+    `defined` is the set of root variables present in this evaluation (null for a local
+    iteration variable, which always exists); the value itself may be null.
+    """
+    if defined is not None and name not in defined:
+        return FALSE
+    for key in keys:
+        if not isinstance(value, Mapping) or key not in value:
+            return FALSE
+        value = value[key]
+    return TRUE
+
+
+# CEL's operators as FEEL computes them, and the helpers the translator emits.
+OPERATORS: dict[str, Callable[..., Any]] = {
+    "_+_": feel_add,
+    "_-_": feel_subtract,
+    "_*_": feel_multiply,
+    "_/_": feel_divide,
+    "-_": feel_negate,
+    "!_": feel_not,
+    "_&&_": feel_and,
+    "_||_": feel_or,
+    "_==_": feel_eq,
+    "_!=_": feel_ne,
+    "_<_": feel_lt,
+    "_<=_": feel_le,
+    "_>_": feel_gt,
+    "_>=_": feel_ge,
+    **{
+        helper.__name__: helper
+        for helper in (feel_power, feel_between, feel_in, feel_get, feel_index, feel_as_list, feel_flatten1)
+    },
+    "feel_is_defined": feel_is_defined,
+}

@@ -1,0 +1,397 @@
+"""FEEL parser: tokens into a small syntax tree.
+
+Recursive descent over FEEL's precedence levels, lowest first:
+
+    if/for/some/every  <  or  <  and  <  comparison (= != < <= > >= between in)
+    <  + -  <  * /  <  **  <  unary -  <  postfix (.name  [index]  (args))  <  primary
+
+Constructs outside the supported subset are refused here, with the construct named and the
+column given: ranges and intervals (`1..5`), `instance of`, function definitions, named
+arguments, invoking anything but a built-in by name, unary tests (`< 5`), temporal literals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import ExpressionError
+from .feel_lexer import Token, tokenize
+
+COMPARISONS = frozenset({"=", "!=", "<", "<=", ">", ">="})
+
+
+@dataclass(frozen=True)
+class Node:
+    pos: int  # offset of the construct in the source text
+
+
+@dataclass(frozen=True)
+class Literal(Node):
+    value: None | bool | int | float | str
+
+
+@dataclass(frozen=True)
+class Name(Node):
+    name: str  # words joined by single spaces
+    raw: str  # as written
+
+
+@dataclass(frozen=True)
+class ListLit(Node):
+    items: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Context(Node):
+    entries: tuple[tuple[str, int, Node], ...]  # (key, key offset, value)
+
+
+@dataclass(frozen=True)
+class Path(Node):
+    base: Node
+    key: str
+
+
+@dataclass(frozen=True)
+class Index(Node):
+    base: Node
+    index: Node
+
+
+@dataclass(frozen=True)
+class Call(Node):
+    name: str
+    args: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Unary(Node):
+    operand: Node
+
+
+@dataclass(frozen=True)
+class Binary(Node):
+    op: str  # FEEL spelling: + - * / ** = != < <= > >= and or
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True)
+class Between(Node):
+    value: Node
+    low: Node
+    high: Node
+
+
+@dataclass(frozen=True)
+class In(Node):
+    value: Node
+    container: Node
+
+
+@dataclass(frozen=True)
+class If(Node):
+    condition: Node
+    then: Node
+    otherwise: Node
+
+
+@dataclass(frozen=True)
+class Iteration:
+    name: str
+    pos: int
+    domain: Node
+
+
+@dataclass(frozen=True)
+class For(Node):
+    iterations: tuple[Iteration, ...]
+    body: Node
+
+
+@dataclass(frozen=True)
+class Quantified(Node):
+    kind: str  # "some" | "every"
+    iterations: tuple[Iteration, ...]
+    condition: Node
+
+
+def parse(text: str, start: int = 0) -> Node:
+    """The syntax tree of the FEEL expression text[start:]; raises ExpressionError."""
+    return _Parser(text, tokenize(text, start)).parse()
+
+
+class _Parser:
+    def __init__(self, text: str, tokens: list[Token]) -> None:
+        self.text = text
+        self.tokens = tokens
+        self.index = 0
+
+    # --- token helpers
+
+    @property
+    def token(self) -> Token:
+        return self.tokens[self.index]
+
+    def peek(self, offset: int = 1) -> Token:
+        return self.tokens[min(self.index + offset, len(self.tokens) - 1)]
+
+    def advance(self) -> Token:
+        token = self.token
+        self.index += 1
+        return token
+
+    def at(self, kind: str, value: str | None = None) -> bool:
+        return self.token.kind == kind and (value is None or self.token.value == value)
+
+    def accept(self, kind: str, value: str) -> bool:
+        if self.at(kind, value):
+            self.index += 1
+            return True
+        return False
+
+    def expect(self, kind: str, value: str, context: str) -> Token:
+        if not self.at(kind, value):
+            refused = self.refused(self.token)
+            if refused is not None:
+                raise refused
+            raise self.error(f"expected '{value}' {context}, found {describe(self.token)}", self.token)
+        return self.advance()
+
+    def error(self, message: str, token: Token | int) -> ExpressionError:
+        position = token if isinstance(token, int) else token.start
+        return ExpressionError(self.text, f"{message} at column {position + 1}", position + 1)
+
+    def unsupported(self, construct: str, token: Token | int) -> ExpressionError:
+        return self.error(f"unsupported FEEL construct '{construct}'", token)
+
+    def unexpected(self, token: Token) -> ExpressionError:
+        refused = self.refused(token)
+        if refused is not None:
+            return refused
+        if token.kind == "keyword" and token.value == "not":
+            return self.error("unexpected 'not' (FEEL negation is not(x))", token)
+        return self.error(f"unexpected {describe(token)}", token)
+
+    def refused(self, token: Token) -> ExpressionError | None:
+        """The error for a token that starts a construct outside the subset, if it does."""
+        if token.kind == "op" and token.value == "..":
+            return self.unsupported("range (..)", token)
+        if token.kind == "keyword" and token.value == "instance of":
+            return self.unsupported("instance of", token)
+        if token.kind == "keyword" and token.value == "function":
+            return self.unsupported("function definition", token)
+        return None
+
+    # --- grammar
+
+    def parse(self) -> Node:
+        if self.at("end"):
+            raise self.error("empty expression", self.token)
+        if self.token.kind == "op" and self.token.value in COMPARISONS:
+            raise self.unsupported(f"unary test ({self.token.value} ...)", self.token)
+        node = self.expression()
+        if not self.at("end"):
+            raise self.unexpected(self.token)
+        return node
+
+    def expression(self) -> Node:
+        token = self.token
+        if token.kind == "keyword" and token.value in ("if", "for", "some", "every"):
+            return self.textual()
+        return self.disjunction()
+
+    def textual(self) -> Node:
+        token = self.advance()
+        if token.value == "if":
+            condition = self.expression()
+            self.expect("keyword", "then", "after the if condition")
+            then = self.expression()
+            self.expect("keyword", "else", "after the then branch (FEEL requires an else)")
+            return If(token.start, condition, then, self.expression())
+        iterations = [self.iteration(token.value)]
+        while self.accept("op", ","):
+            iterations.append(self.iteration(token.value))
+        if token.value == "for":
+            self.expect("keyword", "return", "after the for iteration")
+            return For(token.start, tuple(iterations), self.expression())
+        self.expect("keyword", "satisfies", f"after the {token.value} iteration")
+        return Quantified(token.start, token.value, tuple(iterations), self.expression())
+
+    def iteration(self, keyword: str) -> Iteration:
+        name = self.token
+        if name.kind != "name":
+            raise self.error(f"expected a variable name after '{keyword}', found {describe(name)}", name)
+        self.advance()
+        self.expect("keyword", "in", f"after '{keyword} {name.value}'")
+        return Iteration(name.value, name.start, self.expression())
+
+    def disjunction(self) -> Node:
+        node = self.conjunction()
+        while self.at("keyword", "or"):
+            token = self.advance()
+            node = Binary(token.start, "or", node, self.conjunction())
+        return node
+
+    def conjunction(self) -> Node:
+        node = self.comparison()
+        while self.at("keyword", "and"):
+            token = self.advance()
+            node = Binary(token.start, "and", node, self.comparison())
+        return node
+
+    def comparison(self) -> Node:
+        node = self.additive()
+        token = self.token
+        if token.kind == "op" and token.value in COMPARISONS:
+            self.advance()
+            return Binary(token.start, token.value, node, self.additive())
+        if token.kind == "keyword" and token.value == "between":
+            self.advance()
+            low = self.additive()
+            self.expect("keyword", "and", "between the bounds of 'between'")
+            return Between(token.start, node, low, self.additive())
+        if token.kind == "keyword" and token.value == "in":
+            self.advance()
+            if self.token.kind == "op" and self.token.value in COMPARISONS:
+                raise self.unsupported(f"unary test (in {self.token.value} ...)", self.token)
+            return In(token.start, node, self.additive())
+        if token.kind == "keyword" and token.value == "instance of":
+            raise self.unsupported("instance of", token)
+        return node
+
+    def additive(self) -> Node:
+        node = self.multiplicative()
+        while self.token.kind == "op" and self.token.value in ("+", "-"):
+            token = self.advance()
+            node = Binary(token.start, token.value, node, self.multiplicative())
+        return node
+
+    def multiplicative(self) -> Node:
+        node = self.power()
+        while self.token.kind == "op" and self.token.value in ("*", "/"):
+            token = self.advance()
+            node = Binary(token.start, token.value, node, self.power())
+        return node
+
+    def power(self) -> Node:
+        node = self.unary()
+        while self.at("op", "**"):
+            token = self.advance()
+            node = Binary(token.start, "**", node, self.unary())
+        return node
+
+    def unary(self) -> Node:
+        if self.at("op", "-"):
+            token = self.advance()
+            return Unary(token.start, self.unary())
+        return self.postfix(self.primary())
+
+    def postfix(self, node: Node) -> Node:
+        while True:
+            token = self.token
+            if self.accept("op", "."):
+                key = self.token
+                if key.kind != "name":
+                    raise self.error(f"expected a name after '.', found {describe(key)}", key)
+                self.advance()
+                node = Path(token.start, node, key.value)
+            elif self.accept("op", "["):
+                index = self.expression()
+                if self.at("op", ".."):
+                    raise self.unsupported("range (..)", self.token)
+                self.expect("op", "]", "to close the index")
+                node = Index(token.start, node, index)
+            elif self.at("op", "("):
+                raise self.unsupported(
+                    "invoking an expression (only built-in functions can be called)", token
+                )
+            else:
+                return node
+
+    def primary(self) -> Node:
+        token = self.token
+        if token.kind == "number":
+            self.advance()
+            value: int | float = float(token.value) if "." in token.value else int(token.value)
+            return Literal(token.start, value)
+        if token.kind == "string":
+            self.advance()
+            return Literal(token.start, token.value)
+        if token.kind == "name":
+            self.advance()
+            if self.at("op", "("):
+                return self.call(token)
+            return Name(token.start, token.value, token.raw)
+        if token.kind == "keyword":
+            if token.value in ("true", "false", "null"):
+                self.advance()
+                return Literal(token.start, {"true": True, "false": False, "null": None}[token.value])
+            if token.value in ("if", "for", "some", "every"):
+                return self.textual()
+            if token.value == "not" and self.peek().kind == "op" and self.peek().value == "(":
+                self.advance()
+                return self.call(token)
+        if self.accept("op", "("):
+            node = self.expression()
+            if self.at("op", ".."):
+                raise self.unsupported("range (..)", self.token)
+            self.expect("op", ")", "to close the parenthesis")
+            return node
+        if self.accept("op", "["):
+            return self.list_literal(token)
+        if self.accept("op", "{"):
+            return self.context(token)
+        raise self.unexpected(token)
+
+    def call(self, name: Token) -> Node:
+        self.expect("op", "(", "")
+        args: list[Node] = []
+        if not self.accept("op", ")"):
+            while True:
+                if self.token.kind == "name" and self.peek().kind == "op" and self.peek().value == ":":
+                    raise self.unsupported("named arguments", self.token)
+                args.append(self.expression())
+                if self.accept("op", ")"):
+                    break
+                self.expect("op", ",", f"between the arguments of {name.value}()")
+        return Call(name.start, name.value, tuple(args))
+
+    def list_literal(self, open_token: Token) -> Node:
+        items: list[Node] = []
+        if not self.accept("op", "]"):
+            while True:
+                items.append(self.expression())
+                if self.at("op", ".."):
+                    raise self.unsupported("range (..)", self.token)
+                if self.accept("op", "]"):
+                    break
+                self.expect("op", ",", "between list items")
+        return ListLit(open_token.start, tuple(items))
+
+    def context(self, open_token: Token) -> Node:
+        entries: list[tuple[str, int, Node]] = []
+        if not self.accept("op", "}"):
+            while True:
+                key = self.token
+                if key.kind not in ("name", "string"):
+                    raise self.error(f"expected a context key, found {describe(key)}", key)
+                self.advance()
+                self.expect("op", ":", f"after the context key {key.value!r}")
+                entries.append((key.value, key.start, self.expression()))
+                if self.accept("op", "}"):
+                    break
+                self.expect("op", ",", "between context entries")
+        return Context(open_token.start, tuple(entries))
+
+
+def describe(token: Token) -> str:
+    if token.kind == "end":
+        return "end of expression"
+    if token.kind == "name":
+        return f"name {token.value!r}"
+    if token.kind == "string":
+        return "a string"
+    if token.kind == "number":
+        return f"number {token.value}"
+    return f"'{token.value}'"

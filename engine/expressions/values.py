@@ -1,0 +1,156 @@
+"""The one place where plain Python values and celpy values are converted into each other.
+
+Process variables are JSON (dict/list/str/int/float/bool/None). celpy computes with its own
+wrapper types (IntType, StringType, MapType, ...). Everything that enters an evaluation goes
+through `to_cel`, everything that leaves it goes through `to_plain`, so the rest of the engine
+never sees a celpy type:
+
+- ints stay ints, floats (and Decimals) become floats, bools stay bools;
+- JSON objects become dicts with string keys, lists stay lists;
+- date-times and durations leave as ISO 8601 strings ("2024-05-01T10:00:00Z", "P3D"),
+  since variables must stay JSON.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from celpy import celtypes
+
+from .errors import EvaluationError
+from .temporal import format_datetime, format_duration
+
+CelValue = Any  # a celpy value: celtypes.* or None
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def to_cel(value: Any) -> CelValue:
+    """A plain (JSON-like) Python value as a celpy value."""
+    kind = type(value)
+    # Exact-type fast paths first: this runs for every bound variable on every evaluation.
+    if kind is str:
+        return cel_str(value)
+    if kind is bool:
+        return TRUE if value else FALSE
+    if kind is int:
+        return _int(value)
+    if value is None:
+        return None
+    if kind is float:
+        return cel_double(value)
+    if kind is dict:
+        return celtypes.MapType({celtypes.StringType(str(k)): to_cel(v) for k, v in value.items()})
+    if kind is list or kind is tuple:
+        return celtypes.ListType([to_cel(v) for v in value])
+    return _to_cel_other(value)
+
+
+def _to_cel_other(value: Any) -> CelValue:
+    # celpy values (e.g. results of an earlier evaluation) pass through unchanged. BoolType
+    # subclasses int, so this must be checked before the generic int/float cases below.
+    if isinstance(value, celtypes.BoolType | celtypes.IntType | celtypes.UintType | celtypes.DoubleType):
+        return value
+    if isinstance(value, celtypes.StringType | celtypes.TimestampType | celtypes.DurationType):
+        return value
+    if isinstance(value, bool):
+        return celtypes.BoolType(value)
+    if isinstance(value, int):
+        return _int(value)
+    if isinstance(value, float | Decimal):
+        return celtypes.DoubleType(float(value))
+    if isinstance(value, str):
+        return celtypes.StringType(value)
+    if isinstance(value, dt.datetime):
+        return celtypes.TimestampType(value if value.tzinfo else value.replace(tzinfo=dt.UTC))
+    if isinstance(value, dt.date):
+        return celtypes.StringType(value.isoformat())
+    if isinstance(value, dt.timedelta):
+        return celtypes.DurationType(value)
+    if isinstance(value, Mapping):
+        return celtypes.MapType({celtypes.StringType(str(k)): to_cel(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return celtypes.ListType([to_cel(v) for v in value])
+    raise EvaluationError(f"a variable of type {type(value).__name__} cannot be used in an expression")
+
+
+def _int(value: int) -> CelValue:
+    result = cel_int(value)
+    if result is None:
+        raise EvaluationError(f"integer {value} does not fit in 64 bits")
+    return result
+
+
+# Constructors for the hot path. celtypes' own constructors accept any source type and check
+# for each; IntType's even wraps a function with functools.wraps on every call (~15 µs, more
+# than a whole comparison). For a value already of the right Python type they reduce to these.
+
+TRUE, FALSE = celtypes.BoolType(True), celtypes.BoolType(False)
+
+
+def cel_int(value: int) -> Any:
+    """celtypes.IntType(value) for an int, or None if it does not fit in 64 bits."""
+    if _INT64_MIN <= value <= _INT64_MAX:
+        return int.__new__(celtypes.IntType, value)
+    return None
+
+
+def cel_str(value: str) -> Any:
+    return str.__new__(celtypes.StringType, value)
+
+
+def cel_double(value: float) -> Any:
+    return float.__new__(celtypes.DoubleType, value)
+
+
+def to_plain(value: CelValue) -> Any:
+    """A celpy value as plain, JSON-able Python."""
+    if value is None:
+        return None
+    # BoolType subclasses int: test it before ints.
+    if isinstance(value, celtypes.BoolType | bool):
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {_key(k): to_plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_plain(v) for v in value]
+    if isinstance(value, dt.datetime):
+        return format_datetime(value)
+    if isinstance(value, dt.timedelta):
+        return format_duration(value)
+    raise EvaluationError(f"the result is a {type(value).__name__}, which cannot be stored as a variable")
+
+
+def _key(key: Any) -> str:
+    # CEL maps may have int or bool keys; JSON objects only have string keys.
+    if isinstance(key, celtypes.BoolType | bool):
+        return "true" if key else "false"
+    return str(key)
+
+
+def copy_plain(value: Any) -> Any:
+    """A structural copy of a plain value, so a result never aliases a variable or a cached constant."""
+    if isinstance(value, dict):
+        return {k: copy_plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [copy_plain(v) for v in value]
+    return value
+
+
+def format_number(value: int | float) -> str:
+    """A number as FEEL's string() writes it: 3, 1.5, 1.0, 100000000000000000000 (never an exponent)."""
+    if isinstance(value, int):
+        return str(int(value))
+    text = repr(float(value))
+    if "e" in text or "E" in text:
+        text = format(Decimal(text), "f")
+    return text

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from engine.model import Element
+from engine.models import ElementInstance, ProcessDefinition, ProcessInstance
+from engine.runtime.behaviors.base import Behavior
+from engine.runtime.errors import IncidentRaised
+from engine.runtime.expr import evaluate
+from engine.runtime.variables import set_result
+
+if TYPE_CHECKING:
+    from engine.runtime.state import InstanceRun
+
+
+def latest_definition(run: InstanceRun, process_id: str) -> ProcessDefinition | None:
+    """The latest version deployed as of the command's time, so a replay resolves the same version."""
+    return (
+        ProcessDefinition.objects.filter(tenant_id=run.tenant_id, bpmn_process_id=process_id, created_at__lte=run.now)
+        .defer("source").order_by("-version").first()
+    )
+
+
+class CallActivityBehavior(Behavior):
+    """Starts a child process instance (latest version of `zeebe:calledElement processId`) and waits.
+
+    The child is a separate ProcessInstance with its own commands: this run spawns its row and
+    sends it CREATE_INSTANCE with the variables it starts with (all visible variables when
+    `propagateAllParentVariables`, which is the default, else only the input mappings' locals).
+    The child's completion comes back as CHILD_COMPLETED (see `child_completed`); terminating
+    the call activity cancels the child.
+    """
+
+    def activate(self, run: InstanceRun, ei: ElementInstance, element: Element) -> None:
+        props = element.props
+        process_id = evaluate(run, ei.key, props["processId"], "CALLED_ELEMENT_ERROR")
+        if not isinstance(process_id, str) or not process_id:
+            raise IncidentRaised("CALLED_ELEMENT_ERROR", f"Expected the processId of '{element.id}' to be a "
+                                                         f"non-empty string, but it was {process_id!r}")
+        definition = latest_definition(run, process_id)
+        if definition is None:
+            raise IncidentRaised("CALLED_ELEMENT_ERROR", f"Expected process with BPMN process id '{process_id}' to "
+                                                         "be deployed, but not found.")
+        from engine.definitions.cache import graph_of
+
+        if not graph_of(definition).start_events(None):
+            raise IncidentRaised("CALLED_ELEMENT_ERROR", f"Expected process '{process_id}' to have a none start "
+                                                         "event, but it has none.")
+        if props.get("propagateAllParentVariables", True):
+            variables = run.visible_variables(ei.key)
+        else:
+            variables = {name: var.value for name, var in run.variables.get(ei.key, {}).items()}
+        child = ProcessInstance(
+            key=run.keys.take(), tenant_id=run.tenant_id, definition_id=definition.key, business_key="",
+            state=ProcessInstance.State.ACTIVE, start_date=run.now, parent_instance_key=run.instance.key,
+            parent_element_instance_key=ei.key, root_instance_key=run.instance.root_instance_key,
+        )
+        run.spawned.append(child)
+        run.send(child.key, "CREATE_INSTANCE", {"variables": variables})
+        ei.data["childInstanceKey"] = child.key
+        run.record("CHILD_INSTANCE_CREATED", ei, childInstanceKey=str(child.key), processId=process_id,
+                   processDefinitionKey=str(definition.key))
+
+    def child_completed(self, run: InstanceRun, ei: ElementInstance, element: Element,
+                        variables: dict[str, Any]) -> None:
+        """The child completed: its variables come back (all of them unless output mappings or
+        `propagateAllChildVariables="false"` say otherwise), then the call activity completes."""
+        from engine.runtime.steps import complete
+
+        if element.props.get("outputs"):
+            set_result(run, ei, element, variables)  # local: only the output mappings go up
+        elif element.props.get("propagateAllChildVariables", True):
+            set_result(run, ei, element, variables)
+        complete(run, ei)
+
+    def terminate(self, run: InstanceRun, ei: ElementInstance, element: Element) -> None:
+        child = ei.data.get("childInstanceKey")
+        if child is not None and not ei.data.get("childEnded"):
+            run.send(child, "CANCEL_INSTANCE", {"reason": "parent call activity terminated"})

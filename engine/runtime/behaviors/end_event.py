@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from engine.model import Element
+from engine.models import ElementInstance
+from engine.runtime.behaviors.base import Behavior
+from engine.runtime.behaviors.job_task import JobTaskBehavior
+from engine.runtime.expr import evaluate
+
+if TYPE_CHECKING:
+    from engine.runtime.state import InstanceRun
+
+_JOB = JobTaskBehavior()
+
+
+class EndEventBehavior(Behavior):
+    """End events by their definition.
+
+    - none: consumes the token; the scope completes when no token is left.
+    - terminate: terminates every other token of its flow scope, which then completes.
+    - error: throws the error to the nearest catching boundary event or event subprocess,
+      else an UNHANDLED_ERROR_EVENT incident on this end event.
+    - message: a job for a worker (Camunda 8), like a send task.
+    """
+
+    def activate(self, run: InstanceRun, ei: ElementInstance, element: Element) -> None:
+        from engine.runtime.steps import complete, interrupt_scope
+
+        event = element.props.get("event") or {}
+        kind = event.get("type")
+        if kind == "terminate":
+            interrupt_scope(run, run.elements[ei.flow_scope_key], keep=ei.key)  # type: ignore[index]
+            complete(run, ei)
+        elif kind == "error":
+            from engine.runtime.catching import throw_error
+
+            code = str(evaluate(run, ei.key, event["errorCode"]))
+            throw_error(run, ei, code)
+        elif "jobType" in element.props:
+            _JOB.activate(run, ei, element)
+        else:
+            complete(run, ei)
+
+    def terminate(self, run: InstanceRun, ei: ElementInstance, element: Element) -> None:
+        if "jobType" in element.props:
+            _JOB.terminate(run, ei, element)

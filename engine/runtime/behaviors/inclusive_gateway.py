@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from engine.model import Element, Flow
+from engine.models import ElementInstance
+from engine.runtime.behaviors.base import Behavior
+from engine.runtime.behaviors.parallel_gateway import add_join_token, consume_join_tokens
+from engine.runtime.errors import IncidentRaised
+from engine.runtime.expr import evaluate_condition
+
+if TYPE_CHECKING:
+    from engine.runtime.state import InstanceRun
+
+
+class InclusiveGatewayBehavior(Behavior):
+    """Fork: takes every outgoing flow whose condition is true (the default flow only if none is).
+
+    Join: waits only for tokens that can still arrive. A token that arrived is counted on
+    the flow scope; the join fires when no other token of the same scope (active, in flight
+    or waiting at another join) can still reach the gateway. `fire_ready_joins` runs at every
+    scope check, i.e. after every token move in the scope.
+    """
+
+    def arrive(self, run: InstanceRun, element: Element, scope_key: int, flow: Flow | None) -> None:
+        from engine.runtime.steps import activate
+
+        if flow is None or len(element.incoming) <= 1:
+            activate(run, element, scope_key, flow.id if flow else None)
+            return
+        add_join_token(run, scope_key, element, flow)  # the scope check queued after this arrival decides
+
+    def outgoing(self, run: InstanceRun, ei: ElementInstance, element: Element) -> list[Flow]:
+        default = element.props.get("default")
+        flows = run.graph.flows
+        taken = [
+            flows[f] for f in element.outgoing
+            if f != default and (flows[f].condition is None
+                                 or evaluate_condition(run, ei.key, flows[f].condition, flows[f].condition_language))
+        ]
+        if taken:
+            return taken
+        if default:
+            return [flows[default]]
+        if not element.outgoing:
+            return []
+        raise IncidentRaised(
+            "CONDITION_ERROR",
+            f"Expected at least one condition of gateway '{element.id}' to evaluate to true, or to have a default "
+            "flow, but none did",
+        )
+
+
+def fire_ready_joins(run: InstanceRun, scope: ElementInstance) -> None:
+    """Activate every inclusive join of the scope that no other token can still reach."""
+    from engine.runtime.steps import activate
+
+    tokens = scope.data.get("tokens") or {}
+    graph = run.graph
+    for gateway_id in list(tokens):
+        gateway = graph.elements[gateway_id]
+        if gateway.kind != "inclusiveGateway" or gateway_id not in (scope.data.get("tokens") or {}):
+            continue
+        positions = [run.elements[k].element_id for k in run.active_children(scope.key)]
+        if run.inflight.get(scope.key):
+            positions += [entry[1][0].id for entry in run.agenda
+                          if entry[0] == "activate" and entry[1][1] == scope.key]
+        positions += [other for other in (scope.data.get("tokens") or {}) if other != gateway_id]
+        if any(gateway_id in graph.successors(p) for p in positions):
+            continue
+        consume_join_tokens(run, scope.key, gateway)
+        activate(run, gateway, scope.key)

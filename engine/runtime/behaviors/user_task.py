@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from django.utils.dateparse import parse_datetime
+
+from engine.model import Element
+from engine.models import ElementInstance, UserTask, UserTaskCandidate
+from engine.runtime.behaviors.base import Behavior
+from engine.runtime.errors import IncidentRaised
+from engine.runtime.expr import evaluate
+
+if TYPE_CHECKING:
+    from engine.runtime.state import InstanceRun
+
+OPEN_STATES = (UserTask.State.CREATED, UserTask.State.COMPLETING)
+
+
+def _names(value: Any, attr: str) -> list[str]:
+    """Candidate users/groups: a list, or a comma-separated string (as Camunda accepts both)."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return [v.strip() for v in value if v.strip()]
+    raise IncidentRaised("EXTRACT_VALUE_ERROR", f"{attr} must be a list of strings or a comma-separated string, "
+                                                f"got {value!r}")
+
+
+def _date(value: Any, attr: str) -> datetime | None:
+    if value is None or value == "":
+        return None
+    parsed = parse_datetime(value) if isinstance(value, str) else None
+    if parsed is None or parsed.tzinfo is None:
+        raise IncidentRaised("EXTRACT_VALUE_ERROR",
+                             f"{attr} must be an ISO 8601 date and time with an offset, got {value!r}")
+    return parsed
+
+
+class UserTaskBehavior(Behavior):
+    """Creates a UserTask row (assignee, candidates, schedule, priority, form) and waits.
+
+    The Tasklist and the API change it only through commands: ASSIGN_USER_TASK, and
+    COMPLETE_USER_TASK, which completes the element with the submitted variables.
+    """
+
+    def activate(self, run: InstanceRun, ei: ElementInstance, element: Element) -> None:
+        props = element.props
+
+        def value(attr: str) -> Any:
+            return evaluate(run, ei.key, props[attr]) if attr in props else None
+
+        assignee = value("assignee")
+        if assignee is not None and not isinstance(assignee, str):
+            raise IncidentRaised("EXTRACT_VALUE_ERROR", f"assignee must be a string, got {assignee!r}")
+        priority = value("priority")
+        try:
+            priority = 50 if priority in (None, "") else int(priority)
+        except (TypeError, ValueError):
+            raise IncidentRaised("EXTRACT_VALUE_ERROR", f"priority must be a number, got {priority!r}") from None
+        if not 0 <= priority <= 100:
+            raise IncidentRaised("EXTRACT_VALUE_ERROR", f"priority must be between 0 and 100, got {priority}")
+        users = _names(value("candidateUsers"), "candidateUsers")
+        groups = _names(value("candidateGroups"), "candidateGroups")
+        task = UserTask(
+            key=run.keys.take(), tenant_id=run.tenant_id, process_instance_key=run.instance.key,
+            element_instance_key=ei.key, element_id=element.id, process_definition_key=run.definition.key,
+            bpmn_process_id=run.definition.bpmn_process_id, process_definition_version=run.definition.version,
+            process_name=run.definition.name or "", business_key=run.instance.business_key or "",
+            name=element.name, state=UserTask.State.CREATED, assignee=assignee or "", candidate_users=users,
+            candidate_groups=groups, due_date=_date(value("dueDate"), "dueDate"),
+            follow_up_date=_date(value("followUpDate"), "followUpDate"), priority=priority,
+            form_key=props.get("formKey", ""), form_id=str(value("formId") or ""),
+            external_form_reference=props.get("externalReference", ""), custom_headers=props.get("headers", {}),
+            creation_date=run.now,
+        )
+        candidates = [UserTaskCandidate(task=task, tenant_id=run.tenant_id, kind=UserTaskCandidate.Kind.USER, name=u)
+                      for u in users]
+        candidates += [UserTaskCandidate(task=task, tenant_id=run.tenant_id, kind=UserTaskCandidate.Kind.GROUP,
+                                         name=g) for g in groups]
+        run.add_user_task(task, candidates)
+        ei.data["userTaskKey"] = task.key
+        run.record("USER_TASK_CREATED", ei, userTaskKey=str(task.key), assignee=task.assignee)
+
+    def terminate(self, run: InstanceRun, ei: ElementInstance, element: Element) -> None:
+        task = run.user_tasks.get(ei.data.get("userTaskKey", 0))
+        if task is not None and task.state in OPEN_STATES:
+            task.state = UserTask.State.CANCELED
+            run.touch("user_tasks", task)
+            run.closed_tasks.append(task.key)
+            run.record("USER_TASK_CANCELED", ei, userTaskKey=str(task.key))
