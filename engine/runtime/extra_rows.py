@@ -11,8 +11,17 @@ from __future__ import annotations
 
 from django.db.models import Q
 
-from engine.models import Command, ProcessInstance, UserTask, UserTaskCandidate
+from engine.models import (
+    Command,
+    MessageSubscription,
+    ProcessInstance,
+    SignalSubscription,
+    Timer,
+    UserTask,
+    UserTaskCandidate,
+)
 from engine.runtime import flush as bulk
+from engine.runtime.rows import load_rows
 from engine.runtime.state import InstanceRun
 
 OPEN_TASK_STATES = (UserTask.State.CREATED, UserTask.State.COMPLETING)
@@ -27,9 +36,36 @@ def load(runs: dict[int, InstanceRun], commands: list[Command]) -> None:
         task_filter |= Q(key__in=task_keys, process_instance_key__in=list(runs))
     for task in UserTask.objects.filter(task_filter).order_by("key"):
         runs[task.process_instance_key].user_tasks[task.key] = task
+    _load_waits(runs, commands)
+
+
+WAIT_TABLES = (
+    ("timers", Timer, (Timer.State.ACTIVE,), "timerKey"),
+    ("message_subscriptions", MessageSubscription,
+     (MessageSubscription.State.ACTIVE, MessageSubscription.State.CORRELATED), "subscriptionKey"),
+    ("signal_subscriptions", SignalSubscription, (SignalSubscription.State.ACTIVE,), None),
+)
+
+
+def _load_waits(runs: dict[int, InstanceRun], commands: list[Command]) -> None:
+    keys = list(runs)
+    for table, model, open_states, payload_key in WAIT_TABLES:
+        named = [int(c.payload[payload_key]) for c in commands if payload_key and payload_key in c.payload]
+        wanted = Q(process_instance_key__in=keys, state__in=open_states)
+        if named:
+            wanted |= Q(key__in=named, process_instance_key__in=keys)
+        for row in load_rows(model.objects.filter(wanted).order_by("key")):
+            runs[row.process_instance_key].add_wait(table, row, row.element_instance_key, created=False)
 
 
 def flush(runs: list[InstanceRun], replay: bool) -> None:
+    opened: list[MessageSubscription] = []
+    for table, model, _, _ in WAIT_TABLES:
+        created = [row for run in runs for row in run.created[table].values()]
+        bulk.insert(model, created)
+        bulk.update(model, [row for run in runs for row in run.dirty[table].values()], ["state"])
+        if table == "message_subscriptions":
+            opened = [row for row in created if row.state == MessageSubscription.State.ACTIVE]
     tasks = [t for run in runs for t in run.created["user_tasks"].values()]
     bulk.insert(UserTask, tasks)
     candidates = [c for run in runs for c in run.candidates]
@@ -49,3 +85,12 @@ def flush(runs: list[InstanceRun], replay: bool) -> None:
     if outbox:
         # No wake-up needed: the drain that wrote them loops until no command is pending.
         Command.objects.bulk_create(outbox)
+    if opened:
+        # Buffered messages (published earlier, still within their time to live) go to the new subscriptions.
+        from django.utils import timezone
+
+        from engine.actions.messages import correlate_buffered
+
+        now = timezone.now()
+        for tenant_id in {s.tenant_id for s in opened}:
+            correlate_buffered(tenant_id, [s for s in opened if s.tenant_id == tenant_id], "engine", now)

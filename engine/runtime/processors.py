@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.models import Command, ElementInstance, Job, UserTask
-from engine.runtime import steps
+from engine.runtime import steps, waits
 from engine.runtime.errors import CommandRejected, IncidentRaised
 from engine.runtime.state import InstanceRun
 from engine.runtime.variables import set_result
@@ -24,13 +24,29 @@ def _variables(payload: dict[str, Any]) -> dict[str, Any]:
 def create_instance(run: InstanceRun, payload: dict[str, Any]) -> None:
     if run.instance.key in run.elements:
         raise CommandRejected("instance already started")
-    if not run.graph.start_events(None):
+    start_id = payload.get("startElementId")
+    start = run.graph.elements.get(start_id) if start_id else None
+    if start_id and (start is None or start.kind != "startEvent" or start.parent is not None):
+        raise CommandRejected(f"'{start_id}' is not a start event of process '{run.graph.process_id}'")
+    if start is None and not run.graph.start_events(None):
         raise CommandRejected(f"process '{run.graph.process_id}' has no none start event to start it from")
     process_ei = run.new_element_instance(run.process_element, None, key=run.instance.key)
     run.record("ELEMENT_ACTIVATED", process_ei)
     for name, value in _variables(payload).items():
         run.set_local_variable(process_ei.key, name, value)
-    steps.behavior_for(run.process_element).activate(run, process_ei, run.process_element)
+    from engine.runtime.waits import open_waits
+
+    try:
+        open_waits(run, process_ei, run.process_element)  # event subprocess starts of the process
+    except IncidentRaised as inc:
+        run.add_incident(process_ei, inc.error_type, inc.message)
+        process_ei.data["incidentPhase"] = "activate"
+        return
+    if start is not None:
+        # Started by its message, timer or signal start event.
+        steps.activate(run, start, process_ei.key)
+    else:
+        steps.behavior_for(run.process_element).activate(run, process_ei, run.process_element)
 
 
 def _active_element(run: InstanceRun, key: int, what: str) -> ElementInstance:
@@ -109,6 +125,72 @@ def child_error(run: InstanceRun, payload: dict[str, Any]) -> None:
         run.add_incident(ei, inc.error_type, inc.message)
 
 
+def job_failed(run: InstanceRun, payload: dict[str, Any]) -> None:
+    """A job ran out of retries: an incident on its element; resolving it makes the job activatable again."""
+    job = run.jobs.get(int(payload["jobKey"]))
+    if job is None:
+        raise CommandRejected(f"job {payload['jobKey']} not found")
+    ei = _active_element(run, job.element_instance_key, f"job {job.key}")
+    message = str(payload.get("errorMessage") or "") or "No more retries left."
+    run.add_incident(ei, "JOB_NO_RETRIES", message, job_key=job.key)
+
+
+def job_error(run: InstanceRun, payload: dict[str, Any]) -> None:
+    """A worker threw a BPMN error: caught by the nearest matching catch event, else an incident."""
+    from engine.runtime.catching import throw_error
+
+    job = run.jobs.get(int(payload["jobKey"]))
+    if job is None:
+        raise CommandRejected(f"job {payload['jobKey']} not found")
+    ei = _active_element(run, job.element_instance_key, f"job {job.key}")
+    job.state = Job.State.ERROR_THROWN
+    run.touch("jobs", job)
+    try:
+        throw_error(run, ei, str(payload.get("errorCode") or ""), str(payload.get("errorMessage") or ""),
+                    _variables(payload))
+    except IncidentRaised as inc:
+        run.add_incident(ei, inc.error_type, inc.message, job_key=job.key)
+
+
+def resolve_incident(run: InstanceRun, payload: dict[str, Any]) -> None:
+    """Resolve an incident and continue from where the element stopped."""
+    incident = run.incidents.get(int(payload["incidentKey"]))
+    if incident is None or incident.state != incident.State.ACTIVE:
+        raise CommandRejected(f"incident {payload['incidentKey']} is not active")
+    incident.state, incident.resolved_at = incident.State.RESOLVED, run.now
+    run.touch("incidents", incident)
+    ei = run.elements.get(incident.element_instance_key)
+    run.record("INCIDENT_RESOLVED", ei, incidentKey=str(incident.key))
+    if not any(i.state == i.State.ACTIVE for i in run.incidents.values()):
+        run.instance.has_incident = False
+        run.instance_dirty = True
+    if ei is None or ei.state != ACTIVE:
+        return
+    ei.incident_key = None
+    run.touch("elements", ei)
+    job = run.jobs.get(incident.job_key) if incident.job_key else None
+    if job is not None:
+        # The job runs again: a worker can activate it now.
+        if job.state in (Job.State.FAILED, Job.State.ERROR_THROWN):
+            job.state = Job.State.ACTIVATABLE
+            run.touch("jobs", job)
+        return
+    steps.retry(run, ei)
+
+
+def set_variables(run: InstanceRun, payload: dict[str, Any]) -> None:
+    scope_key = int(payload.get("scopeKey") or run.instance.key)
+    scope = run.elements.get(scope_key)
+    if scope is None or scope.state != ACTIVE:
+        raise CommandRejected(f"scope {scope_key} is not an active element instance of this process instance")
+    variables = _variables(payload)
+    if payload.get("local"):
+        for name, value in variables.items():
+            run.set_local_variable(scope_key, name, value)
+    else:
+        run.propagate_variables(scope_key, variables)
+
+
 def cancel_instance(run: InstanceRun, payload: dict[str, Any]) -> None:
     if run.instance.state != run.instance.State.ACTIVE:
         raise CommandRejected("instance is not active")
@@ -123,6 +205,13 @@ PROCESSORS: dict[str, Callable[[InstanceRun, dict[str, Any]], None]] = {
     "CHILD_COMPLETED": child_completed,
     "CHILD_ERROR": child_error,
     "CANCEL_INSTANCE": cancel_instance,
+    "JOB_FAILED": job_failed,
+    "THROW_ERROR": job_error,
+    "RESOLVE_INCIDENT": resolve_incident,
+    "SET_VARIABLES": set_variables,
+    "TRIGGER_TIMER": waits.trigger_timer,
+    "CORRELATE_MESSAGE": waits.correlate_message,
+    "TRIGGER_SIGNAL": waits.trigger_signal,
 }
 
 

@@ -19,10 +19,12 @@ from engine.models import (
     ElementInstance,
     Incident,
     Job,
+    MessageSubscription,
     ProcessDefinition,
     ProcessInstance,
     UserTask,
     UserTaskCandidate,
+    Timer,
     Variable,
 )
 
@@ -42,7 +44,8 @@ class InstanceRun:
         self.jobs: dict[int, Job] = {}
         self.incidents: dict[int, Incident] = {}
         self.user_tasks: dict[int, UserTask] = {}
-        tables = ("elements", "variables", "jobs", "incidents", "user_tasks")
+        tables = ("elements", "variables", "jobs", "incidents", "user_tasks", "timers", "message_subscriptions",
+                  "signal_subscriptions")
         self.created: dict[str, dict[int, Any]] = {t: {} for t in tables}
         self.dirty: dict[str, dict[int, Any]] = {t: {} for t in tables}
         self.instance_dirty = False
@@ -54,6 +57,12 @@ class InstanceRun:
         self.closed_tasks: list[int] = []  # user tasks whose candidate rows go
         self.spawned: list[ProcessInstance] = []  # child instances (call activities)
         self.outbox: list[Command] = []  # commands to other instances (children, parent)
+        # Open timers and subscriptions by the element instance that waits (engine/runtime/waits.py).
+        self.waits: dict[int, list[tuple[str, Any]]] = {}
+        self.timers_by_key: dict[int, Timer] = {}
+        self.message_subscriptions_by_key: dict[int, MessageSubscription] = {}
+        # Catch events chosen by an event-based gateway complete at once with these variables.
+        self.pending_results: dict[str, dict[str, Any]] = {}
         # Set per command by the loop.
         self.now: datetime = instance.start_date
         self.keys: KeySource = KeySource()
@@ -122,6 +131,10 @@ class InstanceRun:
         ei.state = state
         ei.end_date = self.now
         self.touch("elements", ei)
+        if ei.key in self.waits:
+            from engine.runtime.waits import close_waits
+
+            close_waits(self, ei.key)
         if ei.flow_scope_key is not None:
             self.children.get(ei.flow_scope_key, set()).discard(ei.key)
 
@@ -170,6 +183,16 @@ class InstanceRun:
                                    payload=payload, actor="engine", created_at=self.now))
 
     # -- jobs and incidents ------------------------------------------------------------------------
+    def add_wait(self, table: str, row: Any, ei_key: int, created: bool = True) -> None:
+        """Track an open timer/subscription of an element instance (created now, or loaded)."""
+        self.waits.setdefault(ei_key, []).append((table, row))
+        if table == "timers":
+            self.timers_by_key[row.key] = row
+        elif table == "message_subscriptions":
+            self.message_subscriptions_by_key[row.key] = row
+        if created:
+            self.created[table][row.key] = row
+
     def add_job(self, job: Job) -> None:
         self.jobs[job.key] = job
         self.created["jobs"][job.key] = job

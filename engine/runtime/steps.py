@@ -22,6 +22,12 @@ from engine.runtime.errors import IncidentRaised
 from engine.runtime.state import InstanceRun
 from engine.runtime.variables import apply_inputs, apply_outputs, set_result
 
+
+def open_waits(run: InstanceRun, ei: ElementInstance, element: Element) -> None:
+    from engine.runtime.waits import open_waits as _open
+
+    _open(run, ei, element)
+
 ACTIVE = ElementInstance.State.ACTIVE
 COMPLETED = ElementInstance.State.COMPLETED
 TERMINATED = ElementInstance.State.TERMINATED
@@ -108,8 +114,11 @@ def _activate(run: InstanceRun, element: Element, scope_key: int, flow_id: str |
         if result:
             set_result(run, ei, element, result)
         behavior.activate(run, ei, element)
+        if ei.state == ACTIVE and not body:
+            open_waits(run, ei, element)
     except IncidentRaised as inc:
         run.add_incident(ei, inc.error_type, inc.message)
+        ei.data["incidentPhase"] = "activate"
 
 
 def _complete(run: InstanceRun, key: int) -> None:
@@ -134,6 +143,7 @@ def _complete(run: InstanceRun, key: int) -> None:
     except IncidentRaised as inc:
         # The element cannot leave (bad mapping, no flow to take): it stays active with an incident.
         run.add_incident(ei, inc.error_type, inc.message)
+        ei.data["incidentPhase"] = "complete"
         return
     run.end_element_instance(ei, COMPLETED)
     run.record("ELEMENT_COMPLETED", ei)
@@ -144,6 +154,26 @@ def _complete(run: InstanceRun, key: int) -> None:
         MULTI_INSTANCE.inner_completed(run, run.elements[ei.flow_scope_key], ei, element, inner_outcome)
     elif element.kind != "process":
         take_flows(run, ei, flows)
+
+
+def retry(run: InstanceRun, ei: ElementInstance) -> None:
+    """After an incident is resolved: run again the step that raised it (activation or completion)."""
+    phase = ei.data.pop("incidentPhase", None)
+    run.touch("elements", ei)
+    if phase == "complete":
+        complete(run, ei)
+        return
+    if phase == "activate":
+        element = run.element(ei.element_id)
+        try:
+            if not is_body(ei):
+                apply_inputs(run, ei, element)
+            behavior_of(run, ei, element).activate(run, ei, element)
+            if ei.state == ACTIVE and not is_body(ei):
+                open_waits(run, ei, element)
+        except IncidentRaised as inc:
+            run.add_incident(ei, inc.error_type, inc.message)
+            ei.data["incidentPhase"] = "activate"
 
 
 def take_flows(run: InstanceRun, ei: ElementInstance, flows: list[Flow]) -> None:

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from engine.model import Element
+from engine.models import ElementInstance
 from engine.runtime.behaviors.base import Behavior, WaitBehavior
+
+if TYPE_CHECKING:
+    from engine.runtime.state import InstanceRun
 
 
 class StartEventBehavior(Behavior):
@@ -14,7 +21,23 @@ class IntermediateThrowEventBehavior(Behavior):
 
 
 class IntermediateCatchEventBehavior(WaitBehavior):
-    """Message, timer or signal intermediate catch event: waits for its trigger."""
+    """Message, timer or signal intermediate catch event: waits for its trigger.
+
+    After an event-based gateway that chose it, the trigger already happened: it completes at once.
+    """
+
+    def activate(self, run: InstanceRun, ei: ElementInstance, element: Element) -> None:
+        result = run.pending_results.pop(element.id, None)
+        if result is None:
+            super().activate(run, ei, element)
+            return
+        from engine.runtime.steps import complete
+        from engine.runtime.variables import set_result
+
+        if result:
+            set_result(run, ei, element, result)
+        ei.data["triggered"] = True
+        complete(run, ei)
 
 
 class BoundaryEventBehavior(Behavior):

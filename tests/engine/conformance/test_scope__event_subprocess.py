@@ -45,7 +45,7 @@ def test_message_and_timer_events_deploy_and_wait(engine):
     assert elements["StartEvent_Expire"]["props"]["event"] == {"type": "timer", "timeDuration": "=expiry"}
     assert elements["Catch_Timeout"]["props"]["event"] == {"type": "timer", "timeDuration": "P1D"}
     assert elements["StartEvent_Message"]["props"]["event"]["messageName"] == "order-placed"
-    key = engine.start("wait-states-parsed", orderId="o-1")
+    key = engine.start("wait-states-parsed", orderId="o-1", expiry="P30D")
     # The event-based gateway waits for its race (the wait-states issue triggers the events).
     assert engine.active(key) == Counter(["wait-states-parsed", "Gateway_Race"])
     assert engine.state(key) == "ACTIVE"
