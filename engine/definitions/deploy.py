@@ -65,7 +65,7 @@ def _store(tenant: Tenant, deployment: Deployment, res: Resource, graph: Graph, 
     )
     if latest is not None and latest.checksum == checksum:
         return ProcessDefinition.objects.get(key=latest.key)
-    return ProcessDefinition.objects.create(
+    definition = ProcessDefinition.objects.create(
         key=next_key(),
         tenant=tenant,
         deployment=deployment,
@@ -80,3 +80,45 @@ def _store(tenant: Tenant, deployment: Deployment, res: Resource, graph: Graph, 
         graph=graph.to_json(),
         created_at=now,
     )
+    open_start_events(definition, graph, now)
+    return definition
+
+
+def open_start_events(definition: ProcessDefinition, graph: Graph, now: datetime) -> None:
+    """Message, timer and signal start events listen from deployment on; only the latest version does."""
+    from engine.models import MessageSubscription, SignalSubscription, Timer
+    from engine.timers import schedule
+
+    earlier = {"process_definition_key__in": ProcessDefinition.objects.filter(
+        tenant_id=definition.tenant_id, bpmn_process_id=definition.bpmn_process_id).exclude(key=definition.key)
+        .values("key"), "process_instance_key__isnull": True}
+    Timer.objects.filter(state=Timer.State.ACTIVE, **earlier).update(state=Timer.State.CANCELED)
+    MessageSubscription.objects.filter(state=MessageSubscription.State.ACTIVE, **earlier).update(
+        state=MessageSubscription.State.DELETED)
+    SignalSubscription.objects.filter(state=SignalSubscription.State.ACTIVE, **earlier).update(
+        state=SignalSubscription.State.DELETED)
+    common = {"tenant_id": definition.tenant_id, "process_instance_key": None, "element_instance_key": None,
+              "process_definition_key": definition.key, "created_at": now}
+    for start in graph.event_starts(None):
+        event = start.props["event"]
+        if event["type"] == "message":
+            MessageSubscription.objects.create(key=next_key(), bpmn_process_id=definition.bpmn_process_id,
+                                               element_id=start.id, message_name=event["messageName"], **common)
+        elif event["type"] == "signal":
+            SignalSubscription.objects.create(key=next_key(), element_id=start.id, signal_name=event["signalName"],
+                                              **common)
+        elif event["type"] == "timer":
+            kind = next(k for k in ("timeDate", "timeDuration", "timeCycle") if event.get(k))
+            value = event[kind]
+            if value.startswith("="):
+                raise DefinitionError(definition.resource_name, [Problem(
+                    "a timer start event needs a static timer value (there are no variables before the instance "
+                    "exists)", element_id=start.id, element_kind="startEvent", line=start.line)])
+            try:
+                due, reps = schedule.first_due(
+                    {"timeDate": "date", "timeDuration": "duration", "timeCycle": "cycle"}[kind], value, now)
+            except schedule.TimerSpecError as exc:
+                raise DefinitionError(definition.resource_name, [Problem(
+                    str(exc), element_id=start.id, element_kind="startEvent", line=start.line)]) from None
+            Timer.objects.create(key=next_key(), element_id=start.id, due_at=due, repetitions=reps,
+                                 spec=value if kind == "timeCycle" else "", **common)

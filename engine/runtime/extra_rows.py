@@ -86,11 +86,9 @@ def flush(runs: list[InstanceRun], replay: bool) -> None:
         # No wake-up needed: the drain that wrote them loops until no command is pending.
         Command.objects.bulk_create(outbox)
     if opened:
-        # Buffered messages (published earlier, still within their time to live) go to the new subscriptions.
-        from django.utils import timezone
-
+        # Buffered messages (published earlier, still within their time to live at the moment the
+        # subscription opened) go to the new subscriptions.
         from engine.actions.messages import correlate_buffered
 
-        now = timezone.now()
-        for tenant_id in {s.tenant_id for s in opened}:
-            correlate_buffered(tenant_id, [s for s in opened if s.tenant_id == tenant_id], "engine", now)
+        for sub in opened:
+            correlate_buffered(sub.tenant_id, [sub], "engine", sub.created_at)
