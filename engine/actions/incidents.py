@@ -25,5 +25,10 @@ def resolve_incident(tenant_ids: list[int], key: int, actor: str, now: datetime)
                     f"{incident.job_key}) before resolving the incident"
                 )
         submit(
-            incident.tenant_id, incident.process_instance_key, "RESOLVE_INCIDENT", {"incidentKey": str(key), **({"jobKey": str(incident.job_key)} if incident.job_key else {})}, actor, now
+            incident.tenant_id,
+            incident.process_instance_key,
+            "RESOLVE_INCIDENT",
+            {"incidentKey": str(key), **({"jobKey": str(incident.job_key)} if incident.job_key else {})},
+            actor,
+            now,
         )

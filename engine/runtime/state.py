@@ -22,9 +22,9 @@ from engine.models import (
     MessageSubscription,
     ProcessDefinition,
     ProcessInstance,
+    Timer,
     UserTask,
     UserTaskCandidate,
-    Timer,
     Variable,
 )
 
