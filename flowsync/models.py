@@ -16,6 +16,13 @@ class Tenant(models.Model):
     tenant_id = models.CharField(max_length=31, unique=True)
     name = models.CharField(max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
+    # API rate limit (token bucket in Redis): requests per second and burst; empty = the server defaults.
+    api_rate_limit = models.PositiveIntegerField(
+        "API requests per second", null=True, blank=True, help_text="Empty: the server default (0 = unlimited)."
+    )
+    api_burst = models.PositiveIntegerField(
+        "API burst", null=True, blank=True, help_text="Requests allowed at once; empty: twice the rate."
+    )
 
     class Meta:
         ordering = ["tenant_id"]
@@ -73,3 +80,26 @@ class ApiKey(models.Model):
 
     def check_secret(self, secret: str) -> bool:
         return self.revoked_at is None and secrets.compare_digest(self.secret_hash, hash_secret(secret))
+
+
+class IdempotentResponse(models.Model):
+    """The first answer to a creating API request sent with an `Idempotency-Key` header (kept 24 h).
+
+    The same key with the same request gets this answer again and creates nothing; the same
+    key with another request is refused (see flowsync.idempotency).
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    # sha256 of method, path and the canonical request body.
+    fingerprint = models.CharField(max_length=64)
+    status = models.PositiveSmallIntegerField()
+    body = models.JSONField(null=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "key"], name="uniq_idempotency_key")]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_age_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.tenant_id})"

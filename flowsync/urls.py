@@ -4,10 +4,14 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from engine.api.problems import problem_response
+from flowsync.auth.views import token as oauth_token
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("v2/", include("engine.api.urls")),
+    path("oauth/token", oauth_token, name="oauth-token"),
+    path("tasks/", include("tasklist.urls")),
+    path("accounts/", include("django.contrib.auth.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]

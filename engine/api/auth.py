@@ -1,6 +1,12 @@
-"""API authentication: an API key's client id and secret over HTTP Basic.
+"""API authentication, as the Camunda client offers it (CAMUNDA_AUTH_STRATEGY):
 
-The tenant comes from the key; every query of the API is scoped to `request.user.tenant_ids`.
+- BASIC: `Authorization: Basic …` with an API key's client id and secret, or a FlowSync
+  user's username and password (the user's tenants are their memberships);
+- OAUTH: `Authorization: Bearer …` with a token from `POST /oauth/token` (client credentials);
+- NONE: no header at all, only when FLOWSYNC_API_ALLOW_ANONYMOUS is on (off by default);
+  the caller then acts in the `<default>` tenant.
+
+Every query of the API is scoped to `request.user.tenant_ids`.
 """
 
 from __future__ import annotations
@@ -8,48 +14,76 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass, field
-from datetime import timedelta
 
-from django.utils import timezone
 from rest_framework import authentication, exceptions
 
-from flowsync.models import ApiKey, Tenant
+from flowsync.auth import credentials
+from flowsync.auth.tokens import verify_token
+from flowsync.models import Tenant
 
 
 @dataclass
 class ApiPrincipal:
-    """Who calls the API: an API key (later also users and OAuth clients)."""
+    """Who calls the API: an API key, a user, an OAuth client or (if allowed) nobody in particular."""
 
     name: str
     tenant: Tenant
-    tenant_ids: list[int] = field(default_factory=list)
+    tenants: dict[int, str] = field(default_factory=dict)
+    kind: str = "api-key"
     is_authenticated: bool = True
 
     @property
+    def tenant_ids(self) -> list[int]:
+        return list(self.tenants) or [self.tenant.pk]
+
+    def tenant_id_of(self, pk: int) -> str:
+        return self.tenants.get(pk) or self.tenant.tenant_id
+
+    @property
     def actor(self) -> str:
-        return f"api:{self.name}"
+        return f"{'api' if self.kind == 'api-key' else self.kind}:{self.name}"
+
+    @classmethod
+    def of(cls, identity: credentials.Identity) -> ApiPrincipal:
+        return cls(name=identity.name, tenant=identity.tenant, tenants=dict(identity.tenants), kind=identity.kind)
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
+    """Basic (API key or user), Bearer (OAuth token) and, when enabled, anonymous access."""
+
     def authenticate(self, request):  # type: ignore[no-untyped-def]
         header = request.META.get("HTTP_AUTHORIZATION", "")
         if not header:
-            return None
+            identity = credentials.anonymous_identity()
+            return (ApiPrincipal.of(identity), None) if identity else None
         scheme, _, value = header.partition(" ")
-        if scheme.lower() != "basic":
-            raise exceptions.AuthenticationFailed("unsupported authorization scheme; use Basic with an API key")
+        scheme = scheme.lower()
+        if scheme == "basic":
+            return self._basic(value.strip())
+        if scheme == "bearer":
+            key = verify_token(value.strip())
+            if key is None:
+                raise exceptions.AuthenticationFailed("the access token is invalid or expired; request a new one")
+            return ApiPrincipal.of(credentials.api_key_identity(key, kind="oauth")), key
+        raise exceptions.AuthenticationFailed("unsupported authorization scheme; use Basic or Bearer")
+
+    def _basic(self, value: str):  # type: ignore[no-untyped-def]
         try:
-            client_id, _, secret = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+            name, sep, secret = base64.b64decode(value, validate=True).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
             raise exceptions.AuthenticationFailed("malformed Basic credentials") from None
-        key = ApiKey.objects.select_related("tenant").filter(client_id=client_id).first()
-        if key is None or not key.check_secret(secret):
-            raise exceptions.AuthenticationFailed("unknown API key or wrong secret")
-        now = timezone.now()
-        if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):
-            # Coarse on purpose: one write a minute per key, not one per request.
-            ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
-        return ApiPrincipal(name=key.client_id, tenant=key.tenant, tenant_ids=[key.tenant_id]), key
+        if not sep or not name:
+            raise exceptions.AuthenticationFailed("malformed Basic credentials")
+        key = credentials.check_api_key(name, secret)
+        if key is not None:
+            return ApiPrincipal.of(credentials.api_key_identity(key)), key
+        user = credentials.check_user(name, secret)
+        if user is None:
+            raise exceptions.AuthenticationFailed("unknown API key or user, or wrong secret")
+        identity = credentials.user_identity(user)
+        if identity is None:
+            raise exceptions.PermissionDenied(f"user '{name}' is not a member of any tenant")
+        return ApiPrincipal.of(identity), user
 
     def authenticate_header(self, request) -> str:  # type: ignore[no-untyped-def]
         return 'Basic realm="flowsync"'

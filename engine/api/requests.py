@@ -1,10 +1,23 @@
-"""Request bodies, validated for shape only; the actions judge meaning."""
+"""Request bodies, validated for shape only; the actions judge meaning.
+
+Unknown fields policy (the same everywhere): a field the Camunda API does not define is
+refused with 400 INVALID_ARGUMENT, naming it. A field Camunda defines but this server does
+not act on is either accepted and ignored when ignoring it changes nothing for the caller
+(`operationReference`, a `jobLeaseToken` for a job activated without lease) or refused with a
+400 that says it is not supported (`startInstructions`, `withLease`, `tags`, ...), never silently
+dropped when the caller would get something other than asked for.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
+from engine.api.search import KEY_RE
+
 KEY_PATTERN = r"^-?[0-9]+$"
+MAX_TIMEOUT_MS = 2**63 - 1
 
 
 class KeyField(serializers.RegexField):
@@ -16,37 +29,183 @@ class KeyField(serializers.RegexField):
     def to_internal_value(self, data):  # type: ignore[no-untyped-def]
         if isinstance(data, int) and not isinstance(data, bool):
             data = str(data)
-        return int(super().to_internal_value(data))
+        value = super().to_internal_value(data)
+        if not KEY_RE.match(value) or not -(2**63) <= int(value) < 2**63:
+            raise serializers.ValidationError("not a 64-bit key")
+        return int(value)
 
 
-class CreateProcessInstance(serializers.Serializer):
+class ObjectField(serializers.DictField):
+    """A JSON object (variables); null means empty."""
+
+    def __init__(self, **kwargs):  # type: ignore[no-untyped-def]
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("allow_null", True)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):  # type: ignore[no-untyped-def]
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("expected a JSON object")
+        return dict(data)
+
+
+class Strict(serializers.Serializer):
+    """Refuses fields it does not declare; `ignored` names accepted-and-ignored ones,
+    `unsupported` names Camunda fields this server refuses unless empty."""
+
+    ignored: frozenset[str] = frozenset()
+    unsupported: frozenset[str] = frozenset()
+
+    def to_internal_value(self, data):  # type: ignore[no-untyped-def]
+        if isinstance(data, dict):
+            unknown = set(data) - set(self.fields) - self.ignored - self.unsupported
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: ["unknown field (see the API documentation for this request)"] for name in sorted(unknown)}
+                )
+            for name in sorted(self.unsupported & set(data)):
+                if data[name] not in (None, [], {}, False, ""):
+                    raise serializers.ValidationError({name: ["not supported by this server"]})
+            data = {k: v for k, v in data.items() if k in self.fields}
+        return super().to_internal_value(data)
+
+
+def _strings(**kwargs: Any) -> serializers.ListField:
+    return serializers.ListField(child=serializers.CharField(max_length=255), max_length=1000, **kwargs)
+
+
+class CreateProcessInstance(Strict):
+    ignored = frozenset({"operationReference"})
+    unsupported = frozenset({"startInstructions", "runtimeInstructions", "tags"})
+
     processDefinitionId = serializers.CharField(required=False, max_length=255)
-    processDefinitionVersion = serializers.IntegerField(required=False, default=-1)
+    processDefinitionVersion = serializers.IntegerField(required=False, default=-1, min_value=-1, max_value=2**31 - 1)
+    processDefinitionVersionTag = serializers.CharField(required=False, max_length=255)
     processDefinitionKey = KeyField(required=False)
-    variables = serializers.DictField(required=False, default=dict)
+    variables = ObjectField(default=dict)
     tenantId = serializers.CharField(required=False, max_length=31)
-    businessId = serializers.CharField(required=False, allow_null=True, max_length=255)
-    operationReference = serializers.IntegerField(required=False)
+    businessId = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=255)
     awaitCompletion = serializers.BooleanField(required=False, default=False)
-    requestTimeout = serializers.IntegerField(required=False, default=0, min_value=0)
-    fetchVariables = serializers.ListField(child=serializers.CharField(), required=False)
-    tags = serializers.ListField(child=serializers.CharField(), required=False)
+    requestTimeout = serializers.IntegerField(required=False, default=0, min_value=0, max_value=MAX_TIMEOUT_MS)
+    fetchVariables = _strings(required=False)
 
     def validate(self, attrs):  # type: ignore[no-untyped-def]
-        if ("processDefinitionId" in attrs) == ("processDefinitionKey" in attrs):
+        given = [n for n in ("processDefinitionId", "processDefinitionKey") if n in attrs]
+        if len(given) != 1:
             raise serializers.ValidationError("give exactly one of processDefinitionId and processDefinitionKey")
+        if "processDefinitionVersionTag" in attrs and "processDefinitionId" not in attrs:
+            raise serializers.ValidationError("processDefinitionVersionTag needs processDefinitionId")
         return attrs
 
 
-class ActivateJobs(serializers.Serializer):
+class ActivateJobs(Strict):
+    unsupported = frozenset({"withLease"})
+
     type = serializers.CharField(max_length=255)
-    worker = serializers.CharField(required=False, default="", allow_blank=True, max_length=255)
-    timeout = serializers.IntegerField(min_value=1)
+    worker = serializers.CharField(required=False, default="", allow_blank=True, allow_null=True, max_length=255)
+    timeout = serializers.IntegerField(min_value=1, max_value=MAX_TIMEOUT_MS)
     maxJobsToActivate = serializers.IntegerField(min_value=1, max_value=10_000)
-    fetchVariable = serializers.ListField(child=serializers.CharField(), required=False)
-    requestTimeout = serializers.IntegerField(required=False, default=0)
-    tenantIds = serializers.ListField(child=serializers.CharField(), required=False)
+    fetchVariable = _strings(required=False, allow_null=True)
+    requestTimeout = serializers.IntegerField(required=False, default=0, allow_null=True,
+                                              min_value=-(2**63), max_value=MAX_TIMEOUT_MS)
+    tenantIds = _strings(required=False, allow_null=True)
+    tenantFilter = serializers.ChoiceField(["PROVIDED", "ASSIGNED"], required=False, allow_null=True)
 
 
-class CompleteJob(serializers.Serializer):
-    variables = serializers.DictField(required=False, allow_null=True, default=dict)
+class CompleteJob(Strict):
+    ignored = frozenset({"jobLeaseToken", "businessId"})
+    unsupported = frozenset({"result"})
+
+    variables = ObjectField(default=dict)
+
+
+class FailJob(Strict):
+    ignored = frozenset({"jobLeaseToken"})
+
+    retries = serializers.IntegerField(required=False, default=0, min_value=0, max_value=2**31 - 1)
+    errorMessage = serializers.CharField(required=False, default="", allow_blank=True, allow_null=True,
+                                         max_length=100_000, trim_whitespace=False)
+    retryBackOff = serializers.IntegerField(required=False, default=0, min_value=0, max_value=MAX_TIMEOUT_MS)
+    variables = ObjectField(default=dict)
+
+
+class ThrowJobError(Strict):
+    ignored = frozenset({"jobLeaseToken"})
+
+    errorCode = serializers.CharField(max_length=255)
+    errorMessage = serializers.CharField(required=False, default="", allow_blank=True, allow_null=True,
+                                         max_length=100_000, trim_whitespace=False)
+    variables = ObjectField(default=dict)
+
+
+class JobChangeset(Strict):
+    unsupported = frozenset({"priority"})
+
+    retries = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=2**31 - 1)
+    timeout = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=MAX_TIMEOUT_MS)
+
+
+class UpdateJob(Strict):
+    ignored = frozenset({"operationReference", "jobLeaseToken"})
+
+    changeset = JobChangeset()
+
+    def validate(self, attrs):  # type: ignore[no-untyped-def]
+        change = attrs["changeset"]
+        if change.get("retries") is None and change.get("timeout") is None:
+            raise serializers.ValidationError({"changeset": ["give retries, timeout or both"]})
+        return attrs
+
+
+class PublishMessage(Strict):
+    name = serializers.CharField(max_length=255)
+    correlationKey = serializers.CharField(required=False, default="", allow_blank=True, allow_null=True,
+                                           max_length=255)
+    timeToLive = serializers.IntegerField(required=False, default=0, min_value=0, max_value=MAX_TIMEOUT_MS)
+    messageId = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=255)
+    variables = ObjectField(default=dict)
+    tenantId = serializers.CharField(required=False, max_length=31)
+    businessId = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=255)
+
+
+class CorrelateMessage(Strict):
+    name = serializers.CharField(max_length=255)
+    correlationKey = serializers.CharField(required=False, default="", allow_blank=True, allow_null=True,
+                                           max_length=255)
+    variables = ObjectField(default=dict)
+    tenantId = serializers.CharField(required=False, max_length=31)
+    businessId = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=255)
+
+
+class BroadcastSignal(Strict):
+    signalName = serializers.CharField(max_length=255)
+    variables = ObjectField(default=dict)
+    tenantId = serializers.CharField(required=False, max_length=31)
+
+
+class OperationReference(Strict):
+    """Bodies of cancellation and incident resolution: optional, only `operationReference`."""
+
+    ignored = frozenset({"operationReference"})
+
+
+class AssignUserTask(Strict):
+    assignee = serializers.CharField(max_length=255)
+    allowOverride = serializers.BooleanField(required=False, allow_null=True, default=True)
+    action = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=255)
+
+
+class UnassignUserTask(Strict):
+    pass
+
+
+class CompleteUserTask(Strict):
+    variables = ObjectField(default=dict)
+    action = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=255)
+
+
+class SetVariables(Strict):
+    ignored = frozenset({"operationReference"})
+
+    variables = serializers.DictField()
+    local = serializers.BooleanField(required=False, default=False)

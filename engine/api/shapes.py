@@ -1,11 +1,42 @@
-"""Engine rows → Camunda 8 response bodies (every required field present; keys as strings)."""
+"""Engine rows → Camunda 8 response bodies (every required field present, null for "no value"; keys as strings)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from datetime import UTC, datetime
 from typing import Any
 
-from engine.models import Job, ProcessDefinition, ProcessInstance
+from engine.models import ElementInstance, Incident, Job, ProcessDefinition, ProcessInstance, UserTask, Variable
+
+# Values longer than this (serialised) are cut in variable search results unless truncateValues=false.
+VARIABLE_TRUNCATE_CHARS = 8191
+
+INCIDENT_ERROR_TYPES = frozenset(
+    {
+        "JOB_NO_RETRIES", "UNHANDLED_ERROR_EVENT", "IO_MAPPING_ERROR", "CONDITION_ERROR", "EXTRACT_VALUE_ERROR",
+        "CALLED_ELEMENT_ERROR", "CALLED_DECISION_ERROR", "DECISION_EVALUATION_ERROR", "FORM_NOT_FOUND",
+        "RESOURCE_NOT_FOUND", "MESSAGE_SIZE_EXCEEDED", "EXECUTION_LISTENER_NO_RETRIES", "TASK_LISTENER_NO_RETRIES",
+        "AD_HOC_SUB_PROCESS_NO_RETRIES", "SECRET_RESOLUTION_ERROR", "UNKNOWN", "UNSPECIFIED",
+    }
+)
+ELEMENT_TYPES = frozenset(
+    {
+        "PROCESS", "SUB_PROCESS", "EVENT_SUB_PROCESS", "AD_HOC_SUB_PROCESS", "AD_HOC_SUB_PROCESS_INNER_INSTANCE",
+        "START_EVENT", "INTERMEDIATE_CATCH_EVENT", "INTERMEDIATE_THROW_EVENT", "BOUNDARY_EVENT", "END_EVENT",
+        "SERVICE_TASK", "RECEIVE_TASK", "USER_TASK", "MANUAL_TASK", "TASK", "EXCLUSIVE_GATEWAY", "INCLUSIVE_GATEWAY",
+        "PARALLEL_GATEWAY", "EVENT_BASED_GATEWAY", "SEQUENCE_FLOW", "MULTI_INSTANCE_BODY", "CALL_ACTIVITY",
+        "BUSINESS_RULE_TASK", "SCRIPT_TASK", "SEND_TASK", "UNKNOWN", "UNSPECIFIED",
+    }
+)
+# Engine job states → Camunda JobStateEnum (a job waiting for or held by a worker is CREATED).
+JOB_STATES: dict[str, str] = {
+    Job.State.ACTIVATABLE: "CREATED",
+    Job.State.ACTIVATED: "CREATED",
+    Job.State.FAILED: "FAILED",
+    Job.State.COMPLETED: "COMPLETED",
+    Job.State.ERROR_THROWN: "ERROR_THROWN",
+    Job.State.CANCELED: "CANCELED",
+}
 
 
 def key(value: int | None) -> str | None:
@@ -15,11 +46,17 @@ def key(value: int | None) -> str | None:
 def date(value: datetime | None) -> str | None:
     if value is None:
         return None
+
+    value = value.astimezone(UTC)
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
-def tenant_id_of(obj: Any) -> str:
-    return obj.tenant.tenant_id
+def epoch_ms(value: datetime | None) -> int | None:
+    return None if value is None else int(value.timestamp() * 1000)
+
+
+def json_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def process_definition_ref(d: ProcessDefinition, tenant_id: str) -> dict[str, Any]:
@@ -29,6 +66,20 @@ def process_definition_ref(d: ProcessDefinition, tenant_id: str) -> dict[str, An
         "resourceName": d.resource_name,
         "tenantId": tenant_id,
         "processDefinitionKey": key(d.key),
+    }
+
+
+def process_definition(d: ProcessDefinition, tenant_id: str, has_start_form: bool) -> dict[str, Any]:
+    return {
+        "name": d.name or None,
+        "resourceName": d.resource_name,
+        "version": d.version,
+        "versionTag": d.version_tag or None,
+        "processDefinitionId": d.bpmn_process_id,
+        "tenantId": tenant_id,
+        "processDefinitionKey": key(d.key),
+        "hasStartForm": has_start_form,
+        "state": "ACTIVE",
     }
 
 
@@ -55,7 +106,79 @@ def process_instance(pi: ProcessInstance, tenant_id: str) -> dict[str, Any]:
     }
 
 
-def activated_job(job: Job, variables: dict[str, Any], tenant_id: str) -> dict[str, Any]:
+def created_instance(
+    pi: ProcessInstance, d: ProcessDefinition, tenant_id: str, variables: dict[str, Any], tags: list[str]
+) -> dict[str, Any]:
+    return {
+        "processDefinitionId": d.bpmn_process_id,
+        "processDefinitionVersion": d.version,
+        "tenantId": tenant_id,
+        "variables": variables,
+        "processDefinitionKey": key(d.key),
+        "processInstanceKey": key(pi.key),
+        "tags": tags,
+        "businessId": pi.business_key or None,
+    }
+
+
+def element_instance(ei: ElementInstance, tenant_id: str, name: str) -> dict[str, Any]:
+    pi = ei.process_instance
+    return {
+        "processDefinitionId": pi.definition.bpmn_process_id,
+        "startDate": date(ei.start_date),
+        "endDate": date(ei.end_date),
+        "elementId": ei.element_id,
+        "elementName": name or ei.element_id,
+        "type": ei.element_type if ei.element_type in ELEMENT_TYPES else "UNKNOWN",
+        "state": ei.state,
+        "hasIncident": ei.incident_key is not None,
+        "tenantId": tenant_id,
+        "elementInstanceKey": key(ei.key),
+        "processInstanceKey": key(pi.key),
+        "rootProcessInstanceKey": key(pi.root_instance_key),
+        "processDefinitionKey": key(pi.definition_id),
+        "incidentKey": key(ei.incident_key),
+    }
+
+
+def variable(v: Variable, tenant_id: str, truncate: bool | None) -> dict[str, Any]:
+    """A variable; `truncate` None = the single-variable shape (full value, no isTruncated)."""
+    text = json_text(v.value)
+    body: dict[str, Any] = {
+        "value": text,
+        "name": v.name,
+        "tenantId": tenant_id,
+        "variableKey": key(v.key),
+        "scopeKey": key(v.scope_key),
+        "processInstanceKey": key(v.process_instance_id),
+        "rootProcessInstanceKey": key(v.process_instance.root_instance_key),
+    }
+    if truncate is not None:
+        cut = truncate and len(text) > VARIABLE_TRUNCATE_CHARS
+        body["value"] = text[:VARIABLE_TRUNCATE_CHARS] if cut else text
+        body["isTruncated"] = cut
+    return body
+
+
+def incident(inc: Incident, tenant_id: str, root_key: int | None) -> dict[str, Any]:
+    return {
+        "processDefinitionId": inc.bpmn_process_id,
+        "errorType": inc.error_type if inc.error_type in INCIDENT_ERROR_TYPES else "UNKNOWN",
+        "errorMessage": inc.error_message,
+        "elementId": inc.element_id,
+        "creationTime": date(inc.created_at),
+        "state": inc.state,
+        "tenantId": tenant_id,
+        "incidentKey": key(inc.key),
+        "processDefinitionKey": key(inc.process_definition_key),
+        "processInstanceKey": key(inc.process_instance_key),
+        "rootProcessInstanceKey": key(root_key if root_key is not None else inc.process_instance_key),
+        "elementInstanceKey": key(inc.element_instance_key),
+        "jobKey": key(inc.job_key),
+    }
+
+
+def activated_job(job: Job, variables: dict[str, Any], tenant_id: str, root_key: int | None = None) -> dict[str, Any]:
     return {
         "type": job.type,
         "processDefinitionId": job.bpmn_process_id,
@@ -64,7 +187,7 @@ def activated_job(job: Job, variables: dict[str, Any], tenant_id: str) -> dict[s
         "customHeaders": job.custom_headers,
         "worker": job.worker,
         "retries": job.retries,
-        "deadline": int(job.deadline.timestamp() * 1000) if job.deadline else None,
+        "deadline": epoch_ms(job.deadline),
         "variables": variables,
         "tenantId": tenant_id,
         "physicalTenantId": tenant_id,
@@ -76,7 +199,69 @@ def activated_job(job: Job, variables: dict[str, Any], tenant_id: str) -> dict[s
         "listenerEventType": "UNSPECIFIED",
         "userTask": None,
         "tags": [],
-        "rootProcessInstanceKey": key(job.process_instance_key),
+        "rootProcessInstanceKey": key(root_key if root_key is not None else job.process_instance_key),
         "businessId": None,
         "priority": 0,
+    }
+
+
+def job(j: Job, tenant_id: str, root_key: int | None) -> dict[str, Any]:
+    state = JOB_STATES.get(j.state, "CREATED")
+    return {
+        "customHeaders": j.custom_headers,
+        "deadline": date(j.deadline) if j.state == Job.State.ACTIVATED else None,
+        "deniedReason": None,
+        "elementId": j.element_id,
+        "elementInstanceKey": key(j.element_instance_key),
+        "endTime": None,
+        "errorCode": None,
+        "errorMessage": j.error_message or None,
+        "hasFailedWithRetriesLeft": bool(j.error_message) and j.retries > 0,
+        "isDenied": None,
+        "jobKey": key(j.key),
+        "kind": "BPMN_ELEMENT",
+        "listenerEventType": "UNSPECIFIED",
+        "processDefinitionId": j.bpmn_process_id,
+        "processDefinitionKey": key(j.process_definition_key),
+        "processInstanceKey": key(j.process_instance_key),
+        "rootProcessInstanceKey": key(root_key if root_key is not None else j.process_instance_key),
+        "businessId": None,
+        "retries": j.retries,
+        "state": state,
+        "tenantId": tenant_id,
+        "type": j.type,
+        "worker": j.worker,
+        "creationTime": date(j.created_at),
+        "lastUpdateTime": None,
+        "priority": 0,
+    }
+
+
+def user_task(t: UserTask, tenant_id: str, root_key: int | None) -> dict[str, Any]:
+    return {
+        "name": t.name or None,
+        "state": t.state,
+        "assignee": t.assignee or None,
+        "elementId": t.element_id,
+        "candidateGroups": list(t.candidate_groups or []),
+        "candidateUsers": list(t.candidate_users or []),
+        "processDefinitionId": t.bpmn_process_id,
+        "creationDate": date(t.creation_date),
+        "completionDate": date(t.completion_date),
+        "followUpDate": date(t.follow_up_date),
+        "dueDate": date(t.due_date),
+        "tenantId": tenant_id,
+        "externalFormReference": t.external_form_reference or None,
+        "processDefinitionVersion": t.process_definition_version,
+        "customHeaders": t.custom_headers or {},
+        "priority": t.priority,
+        "userTaskKey": key(t.key),
+        "elementInstanceKey": key(t.element_instance_key),
+        "processName": t.process_name or None,
+        "processDefinitionKey": key(t.process_definition_key),
+        "processInstanceKey": key(t.process_instance_key),
+        "rootProcessInstanceKey": key(root_key if root_key is not None else t.process_instance_key),
+        "businessId": t.business_key or None,
+        "formKey": None,
+        "tags": [],
     }

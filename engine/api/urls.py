@@ -1,14 +1,44 @@
+"""/v2: the Camunda 8 compatible REST API. (FlowSync-native routes — JSON DAG workflows,
+triggers — get their own prefix, not this one.)"""
+
 from django.urls import path
 
-from engine.api import views
+from engine.api.views import cluster, definitions, deployments, elements, incidents, instances, jobs, messages
+from engine.api.views import user_tasks as tasks
 
 urlpatterns = [
-    path("deployments", views.DeploymentsView.as_view()),
-    path("process-instances", views.ProcessInstancesView.as_view()),
-    path("process-instances/<str:key>", views.ProcessInstanceView.as_view()),
-    path("process-instances/<str:key>/cancellation", views.ProcessInstanceCancellationView.as_view()),
-    path("jobs/activation", views.JobActivationView.as_view()),
-    path("jobs/<str:key>/completion", views.JobCompletionView.as_view()),
-    path("topology", views.TopologyView.as_view()),
-    path("status", views.StatusView.as_view()),
+    path("topology", cluster.TopologyView.as_view()),
+    path("status", cluster.StatusView.as_view()),
+    path("license", cluster.LicenseView.as_view()),
+    path("deployments", deployments.DeploymentsView.as_view()),
+    path("process-definitions/search", definitions.ProcessDefinitionSearchView.as_view()),
+    path("process-definitions/<str:key>", definitions.ProcessDefinitionView.as_view()),
+    path("process-definitions/<str:key>/xml", definitions.ProcessDefinitionXmlView.as_view()),
+    path("process-instances", instances.ProcessInstancesView.as_view()),
+    path("process-instances/search", instances.ProcessInstanceSearchView.as_view()),
+    path("process-instances/<str:key>", instances.ProcessInstanceView.as_view()),
+    path("process-instances/<str:key>/cancellation", instances.ProcessInstanceCancellationView.as_view()),
+    path("element-instances/search", elements.ElementInstanceSearchView.as_view()),
+    path("element-instances/<str:key>", elements.ElementInstanceView.as_view()),
+    path("element-instances/<str:key>/variables", elements.ElementInstanceVariablesView.as_view()),
+    path("variables/search", elements.VariableSearchView.as_view()),
+    path("variables/<str:key>", elements.VariableView.as_view()),
+    path("jobs/activation", jobs.JobActivationView.as_view()),
+    path("jobs/search", jobs.JobSearchView.as_view()),
+    path("jobs/<str:key>", jobs.JobView.as_view()),
+    path("jobs/<str:key>/completion", jobs.JobCompletionView.as_view()),
+    path("jobs/<str:key>/failure", jobs.JobFailureView.as_view()),
+    path("jobs/<str:key>/error", jobs.JobErrorView.as_view()),
+    path("messages/publication", messages.MessagePublicationView.as_view()),
+    path("messages/correlation", messages.MessageCorrelationView.as_view()),
+    path("signals/broadcast", messages.SignalBroadcastView.as_view()),
+    path("incidents/search", incidents.IncidentSearchView.as_view()),
+    path("incidents/<str:key>", incidents.IncidentView.as_view()),
+    path("incidents/<str:key>/resolution", incidents.IncidentResolutionView.as_view()),
+    path("user-tasks/search", tasks.UserTaskSearchView.as_view()),
+    path("user-tasks/<str:key>", tasks.UserTaskView.as_view()),
+    path("user-tasks/<str:key>/form", tasks.UserTaskFormView.as_view()),
+    path("user-tasks/<str:key>/assignment", tasks.UserTaskAssignmentView.as_view()),
+    path("user-tasks/<str:key>/assignee", tasks.UserTaskAssigneeView.as_view()),
+    path("user-tasks/<str:key>/completion", tasks.UserTaskCompletionView.as_view()),
 ]

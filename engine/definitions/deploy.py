@@ -10,6 +10,7 @@ from datetime import datetime
 from django.db import connection, transaction
 
 from engine.bpmn import DefinitionError, Problem, parse_bpmn
+from engine.definitions.forms import compile_forms, is_form_resource, store_forms
 from engine.keys import next_key
 from engine.model import Graph
 from engine.models import Deployment, ProcessDefinition
@@ -25,14 +26,18 @@ class Resource:
 def _compile(resource: Resource) -> list[Graph]:
     if resource.name.lower().endswith((".bpmn", ".bpmn20.xml", ".xml")):
         return parse_bpmn(resource.content, resource.name)
-    raise DefinitionError(resource.name, [Problem("unsupported resource type; expected a .bpmn file")])
+    raise DefinitionError(
+        resource.name, [Problem("unsupported resource type; expected a .bpmn, .form or .schema.json file")]
+    )
 
 
 def deploy(tenant: Tenant, resources: list[Resource], now: datetime) -> tuple[Deployment, list[ProcessDefinition]]:
     """Deploy every resource or none. Identical content of the latest version creates no new version."""
     if not resources:
         raise DefinitionError("(request)", [Problem("no resources to deploy")])
-    compiled = [(res, graph) for res in resources for graph in _compile(res)]
+    # Form resources (.form, .schema.json) are checked and stored beside the processes.
+    forms = compile_forms([res for res in resources if is_form_resource(res.name)])
+    compiled = [(res, graph) for res in resources if not is_form_resource(res.name) for graph in _compile(res)]
     seen: set[str] = set()
     for res, graph in compiled:
         if graph.process_id in seen:
@@ -46,6 +51,7 @@ def deploy(tenant: Tenant, resources: list[Resource], now: datetime) -> tuple[De
         definitions = []
         for res, graph in compiled:
             definitions.append(_store(tenant, deployment, res, graph, now))
+        store_forms(tenant, deployment, forms, now)
     return deployment, definitions
 
 

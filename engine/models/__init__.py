@@ -2,6 +2,7 @@
 
 from engine.models.commands import Command, Event
 from engine.models.definitions import Deployment, ProcessDefinition
+from engine.models.forms import Form
 from engine.models.incidents import Incident
 from engine.models.jobs import Job
 from engine.models.keys import KeyBlock
@@ -14,6 +15,7 @@ __all__ = [
     "Deployment",
     "ElementInstance",
     "Event",
+    "Form",
     "Incident",
     "Job",
     "KeyBlock",

@@ -1,0 +1,216 @@
+"""What every /v2 view shares: who calls, limits, backpressure, idempotency and small helpers.
+
+Request order: size limit → authentication → per-tenant rate limit (429) → backpressure
+for views that submit engine commands (503) → the handler. Reads keep working under
+backpressure; so do job activation and searches.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
+from rest_framework.views import APIView
+
+from engine.actions.errors import InvalidInput
+from engine.api.auth import ApiKeyAuthentication, ApiPrincipal
+from engine.api.problems import (
+    IdempotencyKeyReused,
+    NotAvailableYet,
+    PayloadTooLarge,
+    ResourceExhausted,
+)
+from engine.api.search import parse_key
+from flowsync import idempotency, ratelimit
+from flowsync.models import Tenant
+
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+DEFAULT_BACKLOG_LIMIT = 10_000
+BACKLOG_CACHE_SECONDS = 0.5
+
+
+class TenantRateThrottle(BaseThrottle):
+    """Token bucket per tenant (flowsync.ratelimit); 429 with Retry-After when empty."""
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        principal = request.user
+        if not isinstance(principal, ApiPrincipal):
+            return True
+        decision = ratelimit.take(principal.tenant)
+        self._wait = decision.retry_after
+        return decision.allowed
+
+    def wait(self) -> float | None:
+        return getattr(self, "_wait", None)
+
+
+class _Backlog:
+    """The engine's pending-command count, bounded and cached briefly per process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._value = 0
+        self._expires = 0.0
+
+    def exceeded(self) -> bool:
+        limit = int(getattr(settings, "FLOWSYNC_BACKPRESSURE_PENDING_COMMANDS", DEFAULT_BACKLOG_LIMIT))
+        if limit <= 0:
+            return False
+        with self._lock:
+            if time.monotonic() < self._expires:
+                return self._value > limit
+        from engine.models import Command
+
+        # Bounded: counts at most limit+1 rows of the partial pending index.
+        value = Command.objects.filter(state=Command.State.PENDING).values("id")[: limit + 1].count()
+        with self._lock:
+            self._value, self._expires = value, time.monotonic() + BACKLOG_CACHE_SECONDS
+        return value > limit
+
+    def reset(self) -> None:
+        with self._lock:
+            self._expires = 0.0
+
+
+backlog = _Backlog()
+
+
+class ApiView(APIView):
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [TenantRateThrottle]
+    # Views whose writes become engine commands answer 503 under backpressure.
+    submits_commands = False
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        limit = int(getattr(settings, "FLOWSYNC_API_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES))
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > limit:
+            raise PayloadTooLarge(f"the request body has {length} bytes; this server accepts at most {limit}")
+        super().initial(request, *args, **kwargs)
+        if self.submits_commands and request.method not in ("GET", "HEAD", "OPTIONS") and backlog.exceeded():
+            raise ResourceExhausted(
+                "the engine has too many pending commands; retry later (reads keep working)", retry_after=1
+            )
+
+
+# -- helpers --------------------------------------------------------------------------------------
+def principal(request: Request) -> ApiPrincipal:
+    return request.user  # type: ignore[return-value]
+
+
+def tenant_for(request: Request, tenant_id: str | None) -> Tenant:
+    """The tenant a request acts in: its `tenantId` if the caller has it, else the caller's default."""
+    who = principal(request)
+    if not tenant_id or tenant_id == who.tenant.tenant_id:
+        return who.tenant
+    tenant = Tenant.objects.filter(tenant_id=tenant_id, pk__in=who.tenant_ids).first()
+    if tenant is None:
+        from rest_framework.exceptions import PermissionDenied
+
+        raise PermissionDenied(f"tenant '{tenant_id}' is not assigned to this client")
+    return tenant
+
+
+def valid(serializer_class: type, data: Any) -> dict[str, Any]:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise InvalidInput("the request body must be a JSON object")
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def path_key(value: str, what: str = "key") -> int:
+    return parse_key(value, what)
+
+
+def action(module: str, name: str) -> Callable[..., Any]:
+    """The engine action `module.name`, or a 501 problem while it is not implemented yet.
+
+    Endpoints whose action another part of the engine still has to provide call it through
+    here: the endpoint, its validation and its 404s work today; the behaviour arrives with
+    the action, without touching the view.
+    """
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+        mod = None
+    fn = getattr(mod, name, None)
+    if fn is None:
+        raise NotAvailableYet(f"this operation is not available yet in this FlowSync version ({module}.{name})")
+    return fn
+
+
+# -- idempotency ----------------------------------------------------------------------------------
+def _canonical_body(request: Request) -> Any:
+    files = getattr(request, "FILES", None)
+    if files:
+        parts = []
+        for name in sorted(files):
+            for f in files.getlist(name):
+                digest = hashlib.sha256()
+                for chunk in f.chunks():
+                    digest.update(chunk)
+                f.seek(0)
+                parts.append([name, f.name, digest.hexdigest()])
+        fields = sorted([k, v] for k in request.data if k not in files for v in request.data.getlist(k))
+        return {"files": parts, "fields": fields}
+    return request.data
+
+
+def idempotent(method: Callable[..., Response]) -> Callable[..., Response]:
+    """Honour `Idempotency-Key` on a creating POST; then run the view's `after_commit`, if any.
+
+    The handler runs inside the idempotency transaction, so the stored answer and what the
+    request created commit together. `after_commit(request, response)` runs outside any
+    transaction, for a replay too (e.g. awaitCompletion waits for the instance there).
+    """
+
+    @functools.wraps(method)
+    def wrapper(self: ApiView, request: Request, *args: Any, **kwargs: Any) -> Response:
+        header = request.headers.get("Idempotency-Key")
+        if header is None:
+            response = method(self, request, *args, **kwargs)
+        else:
+            if not idempotency.valid_key(header):
+                raise InvalidInput(f"Idempotency-Key must be 1 to {idempotency.MAX_KEY_LENGTH} printable characters")
+            fingerprint = idempotency.fingerprint(request.method, request.path, _canonical_body(request))
+            first: list[Response] = []
+
+            def handler() -> tuple[int, Any]:
+                resp = method(self, request, *args, **kwargs)
+                first.append(resp)
+                return resp.status_code, resp.data
+
+            try:
+                stored, replayed = idempotency.run(principal(request).tenant, header, fingerprint, handler)
+            except idempotency.KeyReused as exc:
+                raise IdempotencyKeyReused(str(exc)) from None
+            if replayed or not first:
+                response = Response(stored.body, status=stored.status)
+                response["Idempotent-Replayed"] = "true"
+            else:
+                response = first[0]
+        follow = getattr(self, "after_commit", None)
+        if follow is not None and 200 <= response.status_code < 300:
+            response = follow(request, response)
+        return response
+
+    return wrapper

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.db.models import QuerySet
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from engine.api import search
+from engine.api.base import ApiView, principal
+
+
+def search_response(page: search.Page, items: list[dict[str, Any]]) -> Response:
+    return Response({"items": items, "page": page.as_dict()})
+
+
+class SearchView(ApiView):
+    """POST …/search: `spec` says what may be filtered and sorted; `shape_page` turns rows into items."""
+
+    spec: search.Spec
+
+    def queryset(self, request: Request) -> QuerySet:
+        raise NotImplementedError
+
+    def shape_page(self, request: Request, rows: list[Any]) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def post(self, request: Request) -> Response:
+        page = search.search(self.queryset(request), self.spec, request.data)
+        return search_response(page, self.shape_page(request, page.items))
+
+
+def tenant_names(request: Request) -> Callable[[int], str]:
+    return principal(request).tenant_id_of

@@ -1,0 +1,67 @@
+"""Process definitions: search, get, XML."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import BooleanField, CharField, ExpressionWrapper, Q, Value
+from django.http import HttpResponse
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from engine.api import shapes
+from engine.api.base import ApiView, path_key, principal
+from engine.api.search import Field, Spec
+from engine.api.views.common import SearchView
+from engine.queries import definitions as q
+
+SPEC = Spec(
+    fields={
+        "processDefinitionId": Field("bpmn_process_id"),
+        "name": Field("name", blank_null=True),
+        "version": Field("version", "int"),
+        "versionTag": Field("version_tag", blank_null=True),
+        "resourceName": Field("resource_name"),
+        "processDefinitionKey": Field("key", "key"),
+        "tenantId": Field("tenant__tenant_id"),
+        "isLatestVersion": Field("_is_latest", "bool"),
+        "state": Field("_state", "enum", enum={"ACTIVE": ("ACTIVE",), "DRAINING": (), "DELETED": ()}),
+    },
+    sort={
+        "processDefinitionKey": Field("key", "key"),
+        "processDefinitionId": Field("bpmn_process_id"),
+        "name": Field("name"),
+        "resourceName": Field("resource_name"),
+        "version": Field("version", "int"),
+        "versionTag": Field("version_tag"),
+        "tenantId": Field("tenant__tenant_id"),
+    },
+    unsupported=frozenset({"hasStartForm"}),
+)
+
+
+class ProcessDefinitionSearchView(SearchView):
+    spec = SPEC
+
+    def queryset(self, request: Request):  # type: ignore[no-untyped-def]
+        return q.definitions(principal(request).tenant_ids).annotate(
+            _is_latest=ExpressionWrapper(Q(version=q.latest_version_subquery()), output_field=BooleanField()),
+            _state=Value("ACTIVE", output_field=CharField()),
+        )
+
+    def shape_page(self, request: Request, rows: list[Any]) -> list[dict[str, Any]]:
+        who = principal(request)
+        return [shapes.process_definition(d, who.tenant_id_of(d.tenant_id), q.has_start_form(d.key)) for d in rows]
+
+
+class ProcessDefinitionView(ApiView):
+    def get(self, request: Request, key: str) -> Response:
+        who = principal(request)
+        d = q.get_definition(who.tenant_ids, path_key(key, "processDefinitionKey"))
+        return Response(shapes.process_definition(d, who.tenant_id_of(d.tenant_id), q.has_start_form(d.key)))
+
+
+class ProcessDefinitionXmlView(ApiView):
+    def get(self, request: Request, key: str) -> HttpResponse:
+        d = q.get_definition(principal(request).tenant_ids, path_key(key, "processDefinitionKey"), with_source=True)
+        return HttpResponse(d.source, content_type="text/xml; charset=utf-8")

@@ -1,0 +1,208 @@
+"""Process instances: create (optionally awaiting completion), get, search, cancel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db.models import DateTimeField, Exists, OuterRef, Q, Value
+from django.utils import timezone
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from engine.actions import instances as instance_actions
+from engine.actions.errors import Conflict, NotFound
+from engine.api import requests, shapes
+from engine.api.base import ApiView, idempotent, path_key, principal, tenant_for, valid
+from engine.api.problems import DeadlineExceeded
+from engine.api.search import Field, Spec, fail, field_q
+from engine.api.views.common import SearchView
+from engine.api.views.variables_filter import variables_q
+from engine.jobs.notify import ended_channel, wait_until
+from engine.models import ElementInstance, Incident, ProcessDefinition, ProcessInstance
+from engine.queries import definitions as definition_queries
+from engine.queries import instances as q
+
+DEFAULT_AWAIT_MS = 10_000
+MAX_AWAIT_MS = 300_000
+
+
+def _element_id(value: Any, where: str) -> Q:
+    inner = ElementInstance.objects.filter(process_instance_id=OuterRef("key")).filter(
+        field_q(Field("element_id"), value, where)
+    )
+    return Q(Exists(inner))
+
+
+def _element_state(value: Any, where: str) -> Q:
+    f = Field("state", "enum", enum={s: (s,) for s in ElementInstance.State.values})
+    inner = ElementInstance.objects.filter(process_instance_id=OuterRef("key")).filter(field_q(f, value, where))
+    return Q(Exists(inner))
+
+
+def _element_incident(value: Any, where: str) -> Q:
+    if not isinstance(value, bool):
+        raise fail(f"{where}: expected true or false")
+    inner = ElementInstance.objects.filter(process_instance_id=OuterRef("key"), incident_key__isnull=False)
+    return Q(Exists(inner)) if value else ~Q(Exists(inner))
+
+
+def _error_message(value: Any, where: str) -> Q:
+    inner = Incident.objects.filter(process_instance_key=OuterRef("key"), state=Incident.State.ACTIVE).filter(
+        field_q(Field("error_message"), value, where)
+    )
+    return Q(Exists(inner))
+
+
+SPEC = Spec(
+    fields={
+        "processDefinitionId": Field("definition__bpmn_process_id"),
+        "processDefinitionName": Field("definition__name", blank_null=True),
+        "processDefinitionVersion": Field("definition__version", "int"),
+        "processDefinitionVersionTag": Field("definition__version_tag", blank_null=True),
+        "processDefinitionKey": Field("definition_id", "key"),
+        "startDate": Field("start_date", "date"),
+        "endDate": Field("end_date", "date"),
+        "state": Field(
+            "state",
+            "enum",
+            enum={"ACTIVE": ("ACTIVE",), "COMPLETED": ("COMPLETED",), "SUSPENDED": (), "TERMINATED": ("TERMINATED",)},
+        ),
+        "hasIncident": Field("has_incident", "bool"),
+        "suspendedDate": Field("_suspended", "date"),
+        "tenantId": Field("tenant__tenant_id"),
+        "processInstanceKey": Field("key", "key"),
+        "parentProcessInstanceKey": Field("parent_instance_key", "key"),
+        "parentElementInstanceKey": Field("parent_element_instance_key", "key"),
+        "businessId": Field("business_key", blank_null=True),
+    },
+    custom={
+        "variables": lambda value, where: variables_q(value, where, {"process_instance_id": "key"}),
+        "elementId": _element_id,
+        "elementInstanceState": _element_state,
+        "hasElementInstanceIncident": _element_incident,
+        "errorMessage": _error_message,
+    },
+    sort={
+        "processInstanceKey": Field("key", "key"),
+        "processDefinitionId": Field("definition__bpmn_process_id"),
+        "processDefinitionName": Field("definition__name"),
+        "processDefinitionVersion": Field("definition__version", "int"),
+        "processDefinitionVersionTag": Field("definition__version_tag"),
+        "processDefinitionKey": Field("definition_id", "key"),
+        "parentProcessInstanceKey": Field("parent_instance_key", "key"),
+        "parentElementInstanceKey": Field("parent_element_instance_key", "key"),
+        "startDate": Field("start_date", "date"),
+        "endDate": Field("end_date", "date"),
+        "state": Field("state", "enum"),
+        "hasIncident": Field("has_incident", "bool"),
+        "tenantId": Field("tenant__tenant_id"),
+        "businessId": Field("business_key"),
+    },
+    allow_or=True,
+    unsupported=frozenset(
+        {"batchOperationId", "batchOperationKey", "hasRetriesLeft", "incidentErrorHashCode", "tags"}
+    ),
+)
+
+
+class ProcessInstancesView(ApiView):
+    submits_commands = True
+
+    @idempotent
+    def post(self, request: Request) -> Response:
+        data = valid(requests.CreateProcessInstance, request.data)
+        who = principal(request)
+        if "processDefinitionKey" in data and not data.get("tenantId"):
+            # A key names one definition in one of the caller's tenants: start it there.
+            definition = definition_queries.get_definition(who.tenant_ids, data["processDefinitionKey"])
+            tenant = definition.tenant
+        else:
+            tenant = tenant_for(request, data.get("tenantId"))
+            if "processDefinitionVersionTag" in data:
+                definition = self._by_version_tag(tenant.pk, data["processDefinitionId"],
+                                                  data["processDefinitionVersionTag"])
+            else:
+                definition = instance_actions.find_definition(
+                    tenant,
+                    process_id=data.get("processDefinitionId"),
+                    version=data.get("processDefinitionVersion"),
+                    key=data.get("processDefinitionKey"),
+                )
+        instance = instance_actions.start_instance(
+            tenant,
+            definition,
+            data.get("variables") or {},
+            who.actor,
+            timezone.now(),
+            business_key=data.get("businessId") or "",
+        )
+        return Response(shapes.created_instance(instance, definition, tenant.tenant_id, {}, []))
+
+    @staticmethod
+    def _by_version_tag(tenant_pk: int, process_id: str, tag: str) -> ProcessDefinition:
+        found = (
+            definition_queries.definitions([tenant_pk])
+            .filter(bpmn_process_id=process_id, version_tag=tag)
+            .order_by("-version")
+            .first()
+        )
+        if found is None:
+            raise NotFound(f"no process definition '{process_id}' with version tag '{tag}' is deployed")
+        return found
+
+    def after_commit(self, request: Request, response: Response) -> Response:
+        """awaitCompletion: wait (woken by the engine, no busy loop) until the instance ends."""
+        data = valid(requests.CreateProcessInstance, request.data)
+        if not data.get("awaitCompletion"):
+            return response
+        key = int(response.data["processInstanceKey"])
+        timeout_ms = data.get("requestTimeout") or int(getattr(settings, "FLOWSYNC_AWAIT_DEFAULT_MS", DEFAULT_AWAIT_MS))
+        timeout_ms = min(timeout_ms, int(getattr(settings, "FLOWSYNC_AWAIT_MAX_MS", MAX_AWAIT_MS)))
+
+        def ended() -> str | None:
+            state = q.instance_state(key)
+            return state if state in q.ENDED else None
+
+        state = wait_until(ended, [ended_channel(key)], timeout_ms / 1000)
+        if state is None:
+            raise DeadlineExceeded(
+                f"process instance {key} did not complete within {timeout_ms} ms; it goes on running"
+            )
+        if state == ProcessInstance.State.TERMINATED:
+            raise Conflict(f"process instance {key} was terminated before it completed")
+        body = dict(response.data)
+        body["variables"] = q.instance_variables(key, data.get("fetchVariables") or None)
+        return Response(body, status=response.status_code)
+
+
+class ProcessInstanceView(ApiView):
+    def get(self, request: Request, key: str) -> Response:
+        who = principal(request)
+        instance = q.get_instance(who.tenant_ids, path_key(key, "processInstanceKey"))
+        return Response(shapes.process_instance(instance, who.tenant_id_of(instance.tenant_id)))
+
+
+class ProcessInstanceSearchView(SearchView):
+    spec = SPEC
+
+    def queryset(self, request: Request):  # type: ignore[no-untyped-def]
+        return q.instances(principal(request).tenant_ids).annotate(
+            _suspended=Value(None, output_field=DateTimeField())
+        )
+
+    def shape_page(self, request: Request, rows: list[Any]) -> list[dict[str, Any]]:
+        who = principal(request)
+        return [shapes.process_instance(pi, who.tenant_id_of(pi.tenant_id)) for pi in rows]
+
+
+class ProcessInstanceCancellationView(ApiView):
+    submits_commands = True
+
+    def post(self, request: Request, key: str) -> Response:
+        valid(requests.OperationReference, request.data)
+        who = principal(request)
+        instance = q.get_instance(who.tenant_ids, path_key(key, "processInstanceKey"))
+        instance_actions.cancel_instance(instance.tenant, instance.key, who.actor, timezone.now())
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,1 @@
+"""Jobs: waking long-polling workers (notify.py)."""

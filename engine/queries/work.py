@@ -1,0 +1,34 @@
+"""Jobs, incidents and user tasks: the rows people and workers act on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db.models import QuerySet
+
+from engine.models import Incident, Job, UserTask
+from engine.queries.common import get_or_404
+
+
+def jobs(tenant_ids: Iterable[int]) -> QuerySet[Job]:
+    return Job.objects.filter(tenant_id__in=list(tenant_ids))
+
+
+def get_job(tenant_ids: Iterable[int], key: int) -> Job:
+    return get_or_404(jobs(tenant_ids), key, "job")
+
+
+def incidents(tenant_ids: Iterable[int]) -> QuerySet[Incident]:
+    return Incident.objects.filter(tenant_id__in=list(tenant_ids))
+
+
+def get_incident(tenant_ids: Iterable[int], key: int) -> Incident:
+    return get_or_404(incidents(tenant_ids), key, "incident")
+
+
+def user_tasks(tenant_ids: Iterable[int]) -> QuerySet[UserTask]:
+    return UserTask.objects.filter(tenant_id__in=list(tenant_ids))
+
+
+def get_user_task(tenant_ids: Iterable[int], key: int) -> UserTask:
+    return get_or_404(user_tasks(tenant_ids), key, "user task")

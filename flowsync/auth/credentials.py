@@ -1,0 +1,120 @@
+"""Credential checks shared by every way in: API key secrets and user passwords.
+
+User passwords are PBKDF2 hashes, far too slow to check on every API request, so a
+successful check is remembered in-process for a short while, keyed by a hash of the
+username, the password and the stored hash (a password change invalidates it at once).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from flowsync.models import DEFAULT_TENANT_ID, ApiKey, Membership, Tenant
+
+PASSWORD_CACHE_SECONDS = 60.0
+PASSWORD_CACHE_SIZE = 1024
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A verified caller: its name, kind, default tenant and every tenant it may use (pk → tenantId)."""
+
+    name: str
+    kind: str  # "api-key" | "user" | "oauth" | "anonymous"
+    tenant: Tenant
+    tenants: dict[int, str]
+
+
+class _PasswordCache:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, float] = {}
+
+    def hit(self, digest: str) -> bool:
+        with self._lock:
+            expires = self._entries.get(digest)
+            if expires is None:
+                return False
+            if expires < time.monotonic():
+                del self._entries[digest]
+                return False
+            return True
+
+    def remember(self, digest: str) -> None:
+        ttl = float(getattr(settings, "FLOWSYNC_PASSWORD_CACHE_SECONDS", PASSWORD_CACHE_SECONDS))
+        with self._lock:
+            if len(self._entries) >= PASSWORD_CACHE_SIZE:
+                now = time.monotonic()
+                self._entries = {k: v for k, v in self._entries.items() if v > now}
+                if len(self._entries) >= PASSWORD_CACHE_SIZE:
+                    self._entries.clear()
+            self._entries[digest] = time.monotonic() + ttl
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+password_cache = _PasswordCache()
+
+
+def touch_api_key(key: ApiKey) -> None:
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):
+        # Coarse on purpose: one write a minute per key, not one per request.
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+
+
+def api_key_identity(key: ApiKey, kind: str = "api-key") -> Identity:
+    return Identity(name=key.client_id, kind=kind, tenant=key.tenant, tenants={key.tenant_id: key.tenant.tenant_id})
+
+
+def check_api_key(client_id: str, secret: str) -> ApiKey | None:
+    """The live (not revoked) API key with this id and secret, or None."""
+    key = ApiKey.objects.select_related("tenant").filter(client_id=client_id).first()
+    if key is None or not key.check_secret(secret):
+        return None
+    touch_api_key(key)
+    return key
+
+
+def check_user(username: str, password: str) -> object | None:
+    """The active user with this username and password, or None (PBKDF2 runs once a minute at most)."""
+    user = get_user_model().objects.filter(username=username, is_active=True).first()
+    if user is None or not user.password:
+        return None
+    digest = hashlib.sha256(f"{username}\0{password}\0{user.password}".encode()).hexdigest()
+    if password_cache.hit(digest):
+        return user
+    if not user.check_password(password):
+        return None
+    password_cache.remember(digest)
+    return user
+
+
+def user_identity(user: object) -> Identity | None:
+    """A user's tenants come from their memberships; None when they belong to none."""
+    memberships = list(Membership.objects.filter(user=user).select_related("tenant").order_by("tenant__tenant_id"))
+    if not memberships:
+        return None
+    tenants = {m.tenant_id: m.tenant.tenant_id for m in memberships}
+    default = next((m.tenant for m in memberships if m.tenant.tenant_id == DEFAULT_TENANT_ID), memberships[0].tenant)
+    return Identity(name=user.get_username(), kind="user", tenant=default, tenants=tenants)  # type: ignore[attr-defined]
+
+
+def anonymous_identity() -> Identity | None:
+    """Only when FLOWSYNC_API_ALLOW_ANONYMOUS is on: the default tenant, for local development."""
+    if not getattr(settings, "FLOWSYNC_API_ALLOW_ANONYMOUS", False):
+        return None
+    tenant = Tenant.objects.filter(tenant_id=DEFAULT_TENANT_ID).first()
+    if tenant is None:
+        return None
+    return Identity(name="anonymous", kind="anonymous", tenant=tenant, tenants={tenant.pk: tenant.tenant_id})

@@ -1,0 +1,68 @@
+"""POST /oauth/token: the OAuth 2.0 client-credentials grant for API keys (RFC 6749 §4.4).
+
+The Camunda client posts `grant_type=client_credentials&client_id=…&client_secret=…&audience=…`
+as a form and needs `access_token` and `expires_in` back. Errors carry both the RFC 6749
+members (`error`, `error_description`) and the five problem-details members.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from flowsync.auth.credentials import check_api_key
+from flowsync.auth.tokens import issue_token
+
+
+def _error(request: HttpRequest, status: int, error: str, description: str) -> JsonResponse:
+    body = {
+        "error": error,
+        "error_description": description,
+        "type": "about:blank",
+        "title": error.upper(),
+        "status": status,
+        "detail": description,
+        "instance": request.path,
+    }
+    response = JsonResponse(body, status=status, content_type="application/problem+json")
+    response["Cache-Control"] = "no-store"
+    if status == 401:
+        response["WWW-Authenticate"] = 'Basic realm="flowsync"'
+    return response
+
+
+def _basic_client(request: HttpRequest) -> tuple[str, str] | None:
+    scheme, _, value = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        client_id, sep, secret = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return (client_id, secret) if sep else None
+
+
+@csrf_exempt
+@require_POST
+def token(request: HttpRequest) -> JsonResponse:
+    if len(request.body) > 16 * 1024:
+        return _error(request, 400, "invalid_request", "the token request is too large")
+    form = request.POST
+    grant = form.get("grant_type", "")
+    if grant != "client_credentials":
+        return _error(request, 400, "unsupported_grant_type", "only grant_type=client_credentials is supported")
+    client = _basic_client(request) or (form.get("client_id", ""), form.get("client_secret", ""))
+    client_id, secret = client
+    if not client_id or not secret:
+        return _error(request, 400, "invalid_request", "send client_id and client_secret")
+    key = check_api_key(client_id, secret)
+    if key is None:
+        return _error(request, 401, "invalid_client", "unknown client, revoked key or wrong secret")
+    access_token, expires_in = issue_token(key)
+    response = JsonResponse({"access_token": access_token, "token_type": "Bearer", "expires_in": expires_in})
+    response["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,90 @@
+"""Who is asking: the signed-in person, their tenants, the current tenant and time zone.
+
+Every Tasklist view goes through ``tasklist_view``: it requires a login, picks the current
+tenant (kept in the session, always one of the person's memberships), builds the
+``Viewer`` the read queries scope by, and renders in the person's time zone.
+
+"See all open tasks" is Django's built-in ``engine.view_usertask`` model permission (given to
+a user or one of their groups in the admin); it never crosses tenants.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from engine.queries.tasks import Viewer
+from flowsync.models import Membership, Tenant
+
+SESSION_TENANT = "tasklist.tenant"
+SESSION_TZ = "tasklist.tz"
+SEE_ALL_PERMISSION = "engine.view_usertask"
+
+
+@dataclass
+class TasklistContext:
+    tenant: Tenant
+    tenants: list[Tenant]
+    viewer: Viewer
+    tz: zoneinfo.ZoneInfo
+    tz_chosen: bool  # False until the person (or their browser) told us their zone
+
+    @property
+    def tenant_ids(self) -> list[int]:
+        return [self.tenant.pk]
+
+    @property
+    def username(self) -> str:
+        return self.viewer.username
+
+
+def zone(name: str | None) -> zoneinfo.ZoneInfo | None:
+    if not name or len(name) > 64:
+        return None
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def resolve(request: HttpRequest) -> TasklistContext | None:
+    user = request.user
+    tenants = [m.tenant for m in Membership.objects.filter(user=user).select_related("tenant").order_by("tenant__name")]
+    if not tenants:
+        return None
+    chosen = request.session.get(SESSION_TENANT)
+    tenant = next((t for t in tenants if t.pk == chosen), tenants[0])
+    groups = tuple(sorted(user.groups.values_list("name", flat=True)))  # type: ignore[union-attr]
+    viewer = Viewer(
+        tenant_id=tenant.pk,
+        username=user.get_username(),
+        groups=groups,
+        can_see_all=user.has_perm(SEE_ALL_PERMISSION),
+    )
+    tz = zone(request.session.get(SESSION_TZ))
+    return TasklistContext(tenant, tenants, viewer, tz or zoneinfo.ZoneInfo(settings.TIME_ZONE), tz is not None)
+
+
+def tasklist_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Login required; sets ``request.tasklist``; renders in the person's time zone."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        ctx = resolve(request)
+        if ctx is None:
+            return render(request, "tasklist/no_tenant.html", status=403)
+        request.tasklist = ctx  # type: ignore[attr-defined]
+        with timezone.override(ctx.tz):
+            return view(request, *args, **kwargs)
+
+    return wrapper

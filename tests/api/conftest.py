@@ -1,0 +1,46 @@
+"""Fixtures of the API tests: a started hello-world instance, problem assertions, clean limits."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.api.base import backlog
+from engine.runtime.loop import drain
+from flowsync.auth.credentials import password_cache
+from tests.conftest import deploy_file
+
+PROBLEM_FIELDS = {"type", "title", "status", "detail", "instance"}
+
+
+def assert_problem(resp, status: int) -> dict:  # type: ignore[no-untyped-def]
+    assert resp.status_code == status, resp.content
+    assert resp["Content-Type"].startswith("application/problem+json"), resp["Content-Type"]
+    body = resp.json()
+    assert PROBLEM_FIELDS <= set(body) and body["status"] == status, body
+    return body
+
+
+@pytest.fixture(autouse=True)
+def _fresh_limits(settings):  # type: ignore[no-untyped-def]
+    """No rate limit and no backpressure unless a test sets them; caches start empty."""
+    settings.FLOWSYNC_API_RATE_LIMIT = 0
+    settings.FLOWSYNC_WAIT_RECHECK_SECONDS = 0.2
+    backlog.reset()
+    password_cache.clear()
+    yield
+    backlog.reset()
+
+
+def start(api, process_id: str = "order-process", **body):  # type: ignore[no-untyped-def]
+    resp = api.post("/v2/process-instances", {"processDefinitionId": process_id, **body}, format="json")
+    assert resp.status_code == 200, resp.content
+    return resp.json()["processInstanceKey"]
+
+
+@pytest.fixture
+def hello(api):  # type: ignore[no-untyped-def]
+    """The hello-world process deployed and one instance waiting at its service task."""
+    assert deploy_file(api, "hello-service-task.bpmn").status_code == 200
+    key = start(api, variables={"orderId": "A-1", "amount": 42})
+    drain()
+    return key
