@@ -5,7 +5,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("engine", "0003_user_tasks"),
+        ("engine", "0004_wait_states"),
         ("flowsync", "0001_initial"),
     ]
 

@@ -52,7 +52,8 @@ def test_claim_unclaim_round_trip_records_engine_events(invoice, alice):
     response = client.post(f"/tasks/{task.key}/unclaim/", follow=True)
     assert UserTask.objects.get(key=task.key).assignee == ""
     drain()
-    intents = [r["intent"] for e in Event.objects.filter(process_instance_key=task.process_instance_key)
+    events = Event.objects.filter(process_instance_key=task.process_instance_key).order_by("id")
+    intents = [r["intent"] for e in events
                for r in e.records if r["intent"].startswith("USER_TASK_")]
     assert intents == ["USER_TASK_CREATED", "USER_TASK_ASSIGNED", "USER_TASK_UNASSIGNED"]
     assert UserTask.objects.get(key=task.key).assignee == ""
