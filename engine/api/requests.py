@@ -16,23 +16,24 @@ from rest_framework import serializers
 
 from engine.api.search import KEY_RE
 
-KEY_PATTERN = r"^-?[0-9]+$"
 MAX_TIMEOUT_MS = 2**63 - 1
 
 
-class KeyField(serializers.RegexField):
+class KeyField(serializers.Field):
     """Camunda keys travel as strings of digits; integers are accepted too."""
 
-    def __init__(self, **kwargs):  # type: ignore[no-untyped-def]
-        super().__init__(KEY_PATTERN, max_length=25, **kwargs)
+    default_error_messages = {"invalid": "not a key: expected a string of digits (a 64-bit integer)"}
 
     def to_internal_value(self, data):  # type: ignore[no-untyped-def]
-        if isinstance(data, int) and not isinstance(data, bool):
-            data = str(data)
-        value = super().to_internal_value(data)
-        if not KEY_RE.match(value) or not -(2**63) <= int(value) < 2**63:
-            raise serializers.ValidationError("not a 64-bit key")
-        return int(value)
+        if isinstance(data, bool) or not isinstance(data, (str, int)) or not KEY_RE.match(str(data)):
+            self.fail("invalid")
+        value = int(data)
+        if not -(2**63) <= value < 2**63:
+            self.fail("invalid")
+        return value
+
+    def to_representation(self, value):  # type: ignore[no-untyped-def]
+        return str(value)
 
 
 class ObjectField(serializers.DictField):

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from engine.api.base import backlog
+from engine.models import Job
 from engine.runtime.loop import drain
 from flowsync.auth.credentials import password_cache
 from tests.conftest import deploy_file
+
+API_BPMN = Path(__file__).resolve().parent / "bpmn"
 
 PROBLEM_FIELDS = {"type", "title", "status", "detail", "instance"}
 
@@ -43,4 +48,29 @@ def hello(api):  # type: ignore[no-untyped-def]
     assert deploy_file(api, "hello-service-task.bpmn").status_code == 200
     key = start(api, variables={"orderId": "A-1", "amount": 42})
     drain()
+    return key
+
+
+def api_bpmn(name: str) -> bytes:
+    return (API_BPMN / name).read_bytes()
+
+
+def complete_jobs(api, job_type: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """Activate and complete every activatable job of a type; returns their keys."""
+    jobs = api.post("/v2/jobs/activation", {"type": job_type, "timeout": 10_000, "maxJobsToActivate": 100,
+                                            "requestTimeout": -1}, format="json").json()["jobs"]
+    for job in jobs:
+        assert api.post(f"/v2/jobs/{job['jobKey']}/completion", format="json").status_code == 204
+    drain()
+    return [j["jobKey"] for j in jobs]
+
+
+@pytest.fixture
+def review_task(api):  # type: ignore[no-untyped-def]
+    """order-flow deployed, one instance past its service task, waiting at the user task."""
+    assert deploy_file(api, "order-flow.bpmn", api_bpmn("order-flow.bpmn")).status_code == 200
+    key = start(api, "order-flow", variables={"orderId": "A-7"})
+    drain()
+    complete_jobs(api, "charge")
+    assert not Job.objects.filter(state="ACTIVATABLE").exists()
     return key

@@ -1,0 +1,67 @@
+"""User tasks through /v2: search, get, form, assign, unassign, complete."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from engine.models import ProcessInstance
+from engine.runtime.loop import drain
+from tests.api.conftest import assert_problem
+
+pytestmark = pytest.mark.django_db
+
+
+def _task(api):  # type: ignore[no-untyped-def]
+    items = api.post("/v2/user-tasks/search", {"filter": {"state": "CREATED"}}, format="json").json()["items"]
+    assert len(items) == 1
+    return items[0]
+
+
+def test_search_get_and_form(api, review_task):
+    task = _task(api)
+    assert task["name"] == "Review order" and task["candidateGroups"] == ["managers", "auditors"]
+    assert task["processInstanceKey"] == review_task and task["assignee"] is None
+    assert api.get(f"/v2/user-tasks/{task['userTaskKey']}").json() == task
+    found = api.post("/v2/user-tasks/search", {"filter": {"candidateGroup": "managers"}}, format="json").json()
+    assert found["page"]["totalItems"] == 1
+    found = api.post("/v2/user-tasks/search", {"filter": {"candidateGroups": {"$in": ["nobody"]}}},
+                     format="json").json()
+    assert found["items"] == []
+    found = api.post("/v2/user-tasks/search", {"filter": {"processInstanceVariables": [
+        {"name": "orderId", "value": '"A-7"'}]}}, format="json").json()
+    assert found["page"]["totalItems"] == 1
+    form = api.get(f"/v2/user-tasks/{task['userTaskKey']}/form").json()
+    assert form["formId"] == "ReviewForm" and json.loads(form["schema"])["id"] == "review"
+
+
+def test_assign_unassign_complete(api, review_task):
+    key = _task(api)["userTaskKey"]
+    assert api.post(f"/v2/user-tasks/{key}/assignment", {"assignee": "demo"}, format="json").status_code == 204
+    drain()
+    assert _task(api)["assignee"] == "demo"
+    body = assert_problem(api.post(f"/v2/user-tasks/{key}/assignment", {"assignee": "john", "allowOverride": False},
+                                   format="json"), 409)
+    assert "demo" in body["detail"]
+    assert api.delete(f"/v2/user-tasks/{key}/assignee").status_code == 204
+    drain()
+    assert _task(api)["assignee"] is None
+    resp = api.post(f"/v2/user-tasks/{key}/completion", {"variables": {"approved": True}}, format="json")
+    assert resp.status_code == 204
+    drain()
+    assert ProcessInstance.objects.get(key=int(review_task)).state == "COMPLETED"
+    done = api.post("/v2/user-tasks/search", {"filter": {"state": "COMPLETED"}}, format="json").json()["items"]
+    assert done[0]["completionDate"] is not None
+    assert_problem(api.post(f"/v2/user-tasks/{key}/completion", format="json"), 409)
+
+
+def test_bad_input_and_unknown_keys(api, review_task):
+    key = _task(api)["userTaskKey"]
+    assert_problem(api.post(f"/v2/user-tasks/{key}/assignment", {}, format="json"), 400)
+    assert_problem(api.post(f"/v2/user-tasks/{key}/assignment", {"assignee": "x", "bogus": 1}, format="json"), 400)
+    assert_problem(api.post(f"/v2/user-tasks/{key}/completion", {"variables": [1]}, format="json"), 400)
+    assert_problem(api.post("/v2/user-tasks/999/completion", format="json"), 404)
+    assert_problem(api.get("/v2/user-tasks/999"), 404)
+    assert_problem(api.get("/v2/user-tasks/x1"), 400)
+    assert_problem(api.delete("/v2/user-tasks/999/assignee"), 404)
