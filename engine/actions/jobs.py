@@ -144,6 +144,10 @@ def fail_job(
                 actor,
                 now,
             )
+        if job.state == Job.State.ACTIVATABLE and not job.backoff_until:
+            from engine.jobs.notify import notify_jobs_available
+
+            transaction.on_commit(lambda: notify_jobs_available(job.tenant_id, {job.type}))
         if job.retries == 0:
             submit(
                 job.tenant_id,

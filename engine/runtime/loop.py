@@ -115,7 +115,26 @@ def apply_commands(instances: Iterable[ProcessInstance], commands: list[Command]
         if c.state != PENDING and (c.process_instance_key not in failed or c.state == Command.State.FAILED)
     ]
     events = [e for e in events if e.process_instance_key not in failed]
-    _flush([r for k, r in runs.items() if k not in failed], events, done, replay)
+    kept = [r for k, r in runs.items() if k not in failed]
+    _flush(kept, events, done, replay)
+    if not replay:
+        transaction.on_commit(lambda: _notify(kept))
+
+
+def _notify(runs: list[InstanceRun]) -> None:
+    """Wake long-polling job activations and awaitCompletion requests (after commit)."""
+    if not settings.REDIS_URL:
+        return  # embedded mode: waiters re-check the database on their own
+    from engine.jobs.notify import notify_instances_ended, notify_jobs_available
+
+    types: dict[int, set[str]] = {}
+    for run in runs:
+        for job in (*run.created["jobs"].values(), *run.dirty["jobs"].values()):
+            if job.state == Job.State.ACTIVATABLE:
+                types.setdefault(job.tenant_id, set()).add(job.type)
+    for tenant_id, job_types in types.items():
+        notify_jobs_available(tenant_id, job_types)
+    notify_instances_ended([r.instance.key for r in runs if r.instance.state != ProcessInstance.State.ACTIVE])
 
 
 def _load_runs(by_key: dict[int, ProcessInstance], commands: list[Command]) -> dict[int, InstanceRun]:
