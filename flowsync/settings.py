@@ -177,5 +177,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("FLOWSYNC_LOG_LEVEL", "INFO")},
-    "loggers": {"rq.worker": {"level": "WARNING"}},
+    # httpx logs every connector request's full URL at INFO, query string (API keys) included.
+    "loggers": {"rq.worker": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
 }

@@ -73,7 +73,11 @@ def _context(value: Any, name: str) -> dict[str, str]:
             raise _invalid(f"`{name}` must be a context such as ={{\"X-Key\": \"value\"}}, not text") from None
     if not isinstance(value, dict):
         raise _invalid(f"`{name}` must be a context, not {type(value).__name__}")
-    return {str(k): _text(v) for k, v in value.items() if v is not None}
+    found = {str(k): _text(v) for k, v in value.items() if v is not None}
+    for key, text in found.items():
+        if any(c in key + text for c in "\r\n\0"):
+            raise _invalid(f"`{name}` entry {key!r} contains a line break or NUL")
+    return found
 
 
 def _text(value: Any) -> str:

@@ -44,6 +44,8 @@ CONCURRENCY = 8
 # An RQ job stops taking new jobs after this long and hands the rest to a fresh RQ job, so that
 # engine drains queued meanwhile are not kept waiting behind a long series of connector calls.
 RUN_SECONDS = 60.0
+# Without Redis the sweeper runs connector jobs itself, for at most this long per sweep.
+SWEEPER_RUN_SECONDS = 10.0
 # Set while an RQ job for the tenant waits in the queue; cleared when it starts looking for work.
 QUEUED_FLAG = "flowsync:connectors:queued:{tenant_id}"
 QUEUED_FLAG_SECONDS = 120
@@ -97,11 +99,19 @@ def schedule_pending(now: datetime) -> None:
     try:
         ready = Q(state=Job.State.ACTIVATABLE) & (Q(backoff_until__isnull=True) | Q(backoff_until__lte=now))
         expired = Q(state=Job.State.ACTIVATED, deadline__lt=now)
-        rows = Job.objects.filter(ready | expired, type__in=TYPES).values_list("tenant_id", "type").distinct()
-        types: dict[int, set[str]] = {}
-        for tenant_id, job_type in rows:
-            types.setdefault(tenant_id, set()).add(job_type)
-        schedule(types)
+        tenants = sorted(
+            Job.objects.filter(ready | expired, type__in=TYPES).values_list("tenant_id", flat=True).distinct()
+        )
+        if not tenants:
+            return
+        if settings.ENGINE_INLINE:
+            _run_inline(tenants)
+            return
+        try:
+            enqueue(tenants)
+        except Exception as exc:  # noqa: BLE001 - Redis down: PostgreSQL alone must still make progress
+            log.warning("could not queue connector jobs through Redis (%s); the sweeper runs them itself", exc)
+            run_connectors(tenants, deadline=time.monotonic() + SWEEPER_RUN_SECONDS)
     except Exception:  # noqa: BLE001 - the sweeper's other work must go on
         log.exception("could not schedule pending connector jobs")
 

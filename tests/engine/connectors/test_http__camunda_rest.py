@@ -133,3 +133,14 @@ def test_bad_input_fails_for_good_with_a_clear_message(engine, allow_local):
     incident = engine.incident(key)
     assert "unsupported HTTP method 'BREW'" in incident.error_message
     assert engine.job(key).failures == 1
+
+
+def test_line_breaks_in_headers_or_the_url_are_refused_before_sending():
+    from engine.connectors.base import ConnectorError
+    from engine.connectors.http import parse_request
+
+    with pytest.raises(ConnectorError, match="`headers` entry 'X-Trace' contains a line break") as refused:
+        parse_request({"url": "http://example.com/", "headers": {"X-Trace": "a\r\nX-Injected: 1"}})
+    assert not refused.value.retryable
+    with pytest.raises(ConnectorError, match="invalid url"):
+        parse_request({"url": "http://example.com/a\r\nX-Injected: 1"})

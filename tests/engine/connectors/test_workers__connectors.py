@@ -115,3 +115,20 @@ def test_the_sweeper_queues_expired_and_backed_off_connector_jobs_once(engine, h
     assert not django_rq.get_connection("connectors").exists(QUEUED_FLAG.format(tenant_id=engine.tenant.pk))
     drain()
     assert engine.state(key) == "COMPLETED"
+
+
+@pytest.mark.django_db
+def test_without_redis_the_sweeper_runs_connector_jobs_itself(engine, http_server, allow_local, monkeypatch):
+    from engine.connectors import runner
+    from engine.runtime.loop import drain
+
+    def redis_down(tenant_ids):  # type: ignore[no-untyped-def]
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(runner, "enqueue", redis_down)
+    engine.deploy("flowsync-connectors.bpmn")
+    key = engine.start("http-call", url=http_server.url + "/orders/E-5")
+    runner.schedule_pending(timezone.now())
+    drain()
+    assert engine.state(key) == "COMPLETED"
+    assert http_server.paths() == ["/orders/E-5"]
