@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from engine.api.openapi import DocsView, SchemaView
 from engine.api.problems import problem_response
 from flowsync.auth.views import token as oauth_token
 
@@ -12,8 +12,8 @@ urlpatterns = [
     path("oauth/token", oauth_token, name="oauth-token"),
     path("tasks/", include("tasklist.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/schema/", SchemaView.as_view(), name="schema"),
+    path("api/docs/", DocsView.as_view(url_name="schema"), name="api-docs"),
 ]
 
 

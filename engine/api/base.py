@@ -24,6 +24,7 @@ from rest_framework.views import APIView
 
 from engine.actions.errors import InvalidInput
 from engine.api.auth import ApiKeyAuthentication, ApiPrincipal
+from engine.api.parsers import LenientJSONParser
 from engine.api.problems import (
     IdempotencyKeyReused,
     NotAvailableYet,
@@ -89,6 +90,7 @@ class ApiView(APIView):
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [IsAuthenticated]
     throttle_classes = [TenantRateThrottle]
+    parser_classes = [LenientJSONParser]
     # Views whose writes become engine commands answer 503 under backpressure.
     submits_commands = False
 

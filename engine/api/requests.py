@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from engine.api.search import KEY_RE
@@ -19,6 +20,7 @@ from engine.api.search import KEY_RE
 MAX_TIMEOUT_MS = 2**63 - 1
 
 
+@extend_schema_field({"type": "string", "pattern": "^-?[0-9]+$", "minLength": 1, "maxLength": 25})
 class KeyField(serializers.Field):
     """Camunda keys travel as strings of digits; integers are accepted too."""
 
@@ -51,8 +53,8 @@ class ObjectField(serializers.DictField):
 
 
 class Strict(serializers.Serializer):
-    """Refuses fields it does not declare; `ignored` names accepted-and-ignored ones,
-    `unsupported` names Camunda fields this server refuses unless empty."""
+    # Refuses fields it does not declare; `ignored` names accepted-and-ignored ones,
+    # `unsupported` names Camunda fields this server refuses unless empty.
 
     ignored: frozenset[str] = frozenset()
     unsupported: frozenset[str] = frozenset()

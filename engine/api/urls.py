@@ -3,6 +3,7 @@ triggers — get their own prefix, not this one.)"""
 
 from django.urls import path
 
+from engine.api import openapi
 from engine.api.views import cluster, definitions, deployments, elements, incidents, instances, jobs, messages
 from engine.api.views import user_tasks as tasks
 
@@ -42,3 +43,6 @@ urlpatterns = [
     path("user-tasks/<str:key>/assignee", tasks.UserTaskAssigneeView.as_view()),
     path("user-tasks/<str:key>/completion", tasks.UserTaskCompletionView.as_view()),
 ]
+
+# Describe the views in the OpenAPI document (drf-spectacular reads these annotations).
+openapi.document()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.utils import timezone
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -16,6 +17,8 @@ MAX_RESOURCES = 100
 
 
 class DeploymentsView(ApiView):
+    parser_classes = [MultiPartParser]
+
     @idempotent
     def post(self, request: Request) -> Response:
         if not request.content_type.startswith("multipart/form-data"):
