@@ -109,8 +109,24 @@ JOB_BACKOFF_BY_TYPE = json.loads(os.environ.get("FLOWSYNC_JOB_BACKOFF", "{}"))
 
 RQ_QUEUES = {
     "engine": {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 600},
+    "connectors": {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 600},
     "default": {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 600},
 }
+
+# Built-in connectors (engine/connectors, docs/connectors.md). Outbound HTTP reaches public
+# addresses only, plus the hosts/CIDRs listed here, e.g. "127.0.0.1,10.0.0.0/8,api.internal".
+CONNECTOR_HTTP_ALLOW = os.environ.get("FLOWSYNC_CONNECTOR_HTTP_ALLOW", "")
+# How long a connector job stays locked to the run that activated it; HTTP timeouts stay well below.
+CONNECTOR_LOCK_TIMEOUT_MS = env_int("FLOWSYNC_CONNECTOR_LOCK_TIMEOUT_MS", 60_000)
+CONNECTOR_HTTP_MAX_RESPONSE_BYTES = env_int("FLOWSYNC_CONNECTOR_HTTP_MAX_RESPONSE_BYTES", 1024 * 1024)
+# The email connector sends through Django's mail backend (SMTP unless FLOWSYNC_EMAIL_BACKEND says otherwise).
+EMAIL_BACKEND = os.environ.get("FLOWSYNC_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = os.environ.get("FLOWSYNC_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("FLOWSYNC_EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("FLOWSYNC_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("FLOWSYNC_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("FLOWSYNC_EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = os.environ.get("FLOWSYNC_EMAIL_FROM", "flowsync@localhost")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -175,8 +175,10 @@ def _io(el: etree._Element, ctx: _Context) -> dict[str, Any] | None:
                 ctx.problem(f"a zeebe:{key[:-1]} mapping has no target", el, line)
                 ok = False
                 continue
+            # Camunda 8: an input source without "=" is a static string value (connector templates
+            # write `source="GET"`); an output source is always an expression.
             source = ctx.expression(el, f"zeebe:{key[:-1]} source (target '{m['target']}')", m["source"] or "=null",
-                                    kind="feel", line=line)
+                                    kind="value" if key == "inputs" else "feel", line=line)
             if source is None:
                 ok = False
             m["source"] = source

@@ -135,16 +135,19 @@ def apply_commands(instances: Iterable[ProcessInstance], commands: list[Command]
 
 
 def _notify(runs: list[InstanceRun]) -> None:
-    """Wake long-polling job activations and awaitCompletion requests (after commit)."""
-    if not settings.REDIS_URL:
-        return  # embedded mode: waiters re-check the database on their own
-    from engine.jobs.notify import notify_instances_ended, notify_jobs_available
+    """Run built-in connectors; wake long-polling job activations and awaitCompletion requests (after commit)."""
+    from engine.connectors.runner import schedule
 
     types: dict[int, set[str]] = {}
     for run in runs:
         for job in (*run.created["jobs"].values(), *run.dirty["jobs"].values()):
             if job.state == Job.State.ACTIVATABLE:
                 types.setdefault(job.tenant_id, set()).add(job.type)
+    schedule(types)
+    if not settings.REDIS_URL:
+        return  # embedded mode: waiters re-check the database on their own
+    from engine.jobs.notify import notify_instances_ended, notify_jobs_available
+
     for tenant_id, job_types in types.items():
         notify_jobs_available(tenant_id, job_types)
     notify_instances_ended([r.instance.key for r in runs if r.instance.state != ProcessInstance.State.ACTIVE])

@@ -31,10 +31,12 @@ def sweep_once() -> int:
     """Fire due timers, then apply commands left pending (crash, lost wake-up, Redis outage)."""
     from django.utils import timezone
 
+    from engine.connectors.runner import schedule_pending
     from engine.timers.firing import fire_due_timers
 
     while fire_due_timers(timezone.now()):
         pass
+    schedule_pending(timezone.now())  # connector jobs whose run died, or whose retry backoff is over
     if not Command.objects.filter(state=Command.State.PENDING).exists():
         return 0
     return drain()

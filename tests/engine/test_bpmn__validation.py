@@ -110,6 +110,6 @@ def test_structural_problems(body, element_id, text):
 
 def test_graph_keeps_normalized_expression_text():
     body = ('<bpmn:startEvent id="s" /><bpmn:task id="t"><bpmn:extensionElements><zeebe:ioMapping>'
-            '<zeebe:input source="order.id" target="x" /></zeebe:ioMapping></bpmn:extensionElements></bpmn:task>')
+            '<zeebe:output source="order.id" target="x" /></zeebe:ioMapping></bpmn:extensionElements></bpmn:task>')
     [graph] = parse_bpmn(doc(body), "t.bpmn")
-    assert graph.elements["t"].props["inputs"] == [{"source": "=order.id", "target": "x"}]
+    assert graph.elements["t"].props["outputs"] == [{"source": "=order.id", "target": "x"}]

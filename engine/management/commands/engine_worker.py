@@ -1,4 +1,4 @@
-"""Run one engine worker: an RQ SimpleWorker on the `engine` queue plus the sweeper thread.
+"""Run one engine worker: an RQ SimpleWorker on the `engine` and `connectors` queues plus the sweeper thread.
 
 SimpleWorker runs jobs in-process (no fork per job), which the engine's many short
 drain jobs need. Start as many of these as there are cores.
@@ -12,7 +12,7 @@ from engine.runtime.worker import Sweeper, sweep_once
 
 
 class Command(BaseCommand):
-    help = "Run an engine worker (RQ queue 'engine' + sweeper for pending commands)."
+    help = "Run an engine worker (RQ queues 'engine' and 'connectors' + sweeper for pending commands)."
 
     def add_arguments(self, parser):  # type: ignore[no-untyped-def]
         parser.add_argument("--burst", action="store_true", help="drain what is pending, then exit")
@@ -27,8 +27,9 @@ class Command(BaseCommand):
         sweeper = Sweeper()
         if not options["burst"]:
             sweeper.start()
-        queue = django_rq.get_queue("engine")
-        worker = SimpleWorker([queue], connection=queue.connection, name=options["name"])
+        # Engine drains first; built-in connector runs (engine/connectors) when no drain is waiting.
+        queues = [django_rq.get_queue("engine"), django_rq.get_queue("connectors")]
+        worker = SimpleWorker(queues, connection=queues[0].connection, name=options["name"])
         try:
             worker.work(burst=options["burst"], logging_level="WARNING")
         finally:

@@ -1,0 +1,166 @@
+"""The outbound allow-list: which addresses the HTTP connector may connect to.
+
+Public (globally routable) addresses are allowed. Loopback, private, link-local, shared,
+reserved, multicast and unspecified addresses are refused unless the setting
+CONNECTOR_HTTP_ALLOW (env FLOWSYNC_CONNECTOR_HTTP_ALLOW) lists them: comma-separated IPs,
+CIDRs, host names and `*.domain` wildcards. A listed host name may resolve to any address.
+Cloud metadata addresses are refused unless listed as an IP or a CIDR of exactly that address.
+
+The check happens in the transport, on every request (redirects included): the host is
+resolved once, every resolved address is checked, and the connection goes to a checked
+address with the original Host header and TLS server name. A DNS answer that changes
+between the check and the connection (DNS rebinding) therefore cannot reach a refused address.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import re
+import socket
+from dataclasses import dataclass
+
+import httpx
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+METADATA = frozenset(
+    ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200")
+)
+_HOST = re.compile(r"^(\*\.)?[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*\.?$")
+
+
+class AddressRefused(Exception):
+    """The allow-list forbids the target; nothing was sent."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    hosts: frozenset[str] = frozenset()
+    suffixes: tuple[str, ...] = ()
+    networks: tuple[IPNetwork, ...] = ()
+
+    def host_listed(self, host: str) -> bool:
+        host = host.lower().rstrip(".")
+        return host in self.hosts or any(host.endswith(suffix) for suffix in self.suffixes)
+
+    def address_allowed(self, address: IPAddress, host_listed: bool = False) -> bool:
+        return self.refused_part(address, host_listed) is None
+
+    def refused_part(self, address: IPAddress, host_listed: bool = False) -> IPAddress | None:
+        """The (embedded) address that the policy refuses, or None when the address may be reached."""
+        for candidate in _embedded(address):
+            if candidate in METADATA:
+                # Only an entry naming exactly this address opens it; a broad range or a host name does not.
+                if not any(n.num_addresses == 1 and candidate in n for n in self.networks):
+                    return candidate
+            elif not (host_listed or _public(candidate) or any(candidate in n for n in self.networks)):
+                return candidate
+        return None
+
+    def resolve(self, host: str, port: int) -> str:
+        """A checked address to connect to; AddressRefused if any address of the host is refused."""
+        listed = self.host_listed(host)
+        try:
+            addresses = [ipaddress.ip_address(host)]
+        except ValueError:
+            try:
+                infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            except (socket.gaierror, UnicodeError) as exc:
+                raise httpx.ConnectError(f"cannot resolve host {host!r}: {exc}") from None
+            addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos))
+        if not addresses:
+            raise httpx.ConnectError(f"host {host!r} has no address")
+        for address in addresses:
+            refused = self.refused_part(address, listed)
+            if refused is not None:
+                shown = host if refused == addresses[0] and addresses[0] == _literal(host) else f"{host} ({refused})"
+                raise AddressRefused(
+                    f"outbound HTTP to {shown} is not allowed: {_kind(refused)} addresses are refused unless "
+                    "listed in FLOWSYNC_CONNECTOR_HTTP_ALLOW"
+                )
+        return str(addresses[0])
+
+
+def _embedded(address: IPAddress) -> list[IPAddress]:
+    """The addresses to check: an IPv4-mapped address as IPv4; 6to4 and Teredo with the IPv4 they carry."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return [address.ipv4_mapped]  # ::ffff:a.b.c.d is a.b.c.d
+    found: list[IPAddress] = [address]
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.sixtofour is not None:
+            found.append(address.sixtofour)
+        if address.teredo is not None:
+            found.extend(address.teredo)
+    return found
+
+
+def _literal(host: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
+
+
+def _public(address: IPAddress) -> bool:
+    return address.is_global and not address.is_multicast
+
+
+def _kind(address: IPAddress) -> str:
+    if address in METADATA:
+        return "cloud metadata"
+    for attribute in ("unspecified", "loopback", "link_local", "multicast", "private", "reserved"):
+        if getattr(address, f"is_{attribute}"):
+            return attribute.replace("_", "-")
+    return "non-public"
+
+
+@functools.lru_cache(maxsize=16)
+def parse_policy(text: str) -> Policy:
+    """The setting's text as a Policy; ValueError names the first entry that is neither a host nor a CIDR."""
+    hosts: set[str] = set()
+    suffixes: list[str] = []
+    networks: list[IPNetwork] = []
+    for raw in re.split(r"[,\s]+", text or ""):
+        entry = raw.strip().lower()
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry.strip("[]"), strict=False))
+            continue
+        except ValueError:
+            pass
+        if not _HOST.match(entry):
+            raise ValueError(f"FLOWSYNC_CONNECTOR_HTTP_ALLOW entry {raw!r} is neither a host name nor an IP/CIDR")
+        if entry.startswith("*."):
+            suffixes.append(entry[1:].rstrip("."))
+        else:
+            hosts.add(entry.rstrip("."))
+    return Policy(frozenset(hosts), tuple(suffixes), tuple(networks))
+
+
+class GuardedTransport(httpx.HTTPTransport):
+    """An httpx transport that connects only to addresses the policy allows, pinned after the check."""
+
+    def __init__(self, policy: Policy, **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(**kwargs)
+        self.policy = policy
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        host = url.raw_host.decode("ascii")
+        port = url.port or (443 if url.scheme == "https" else 80)
+        try:
+            address = self.policy.resolve(host, port)
+        except httpx.ConnectError as exc:
+            raise httpx.ConnectError(str(exc), request=request) from None
+        extensions = dict(request.extensions)
+        if url.scheme == "https":
+            extensions["sni_hostname"] = host  # TLS still verifies the certificate of the host name
+        # Headers (with the original Host) and the body stream are passed on unchanged.
+        pinned = httpx.Request(
+            request.method, url.copy_with(host=address), headers=request.headers, stream=request.stream,
+            extensions=extensions,
+        )
+        return super().handle_request(pinned)

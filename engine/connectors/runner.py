@@ -1,0 +1,229 @@
+"""Running connector jobs: scheduled after each engine batch and by the sweeper, run by RQ workers.
+
+    schedule({tenant_id: {job types}})   after an engine batch committed (engine.runtime.loop._notify):
+                                         one RQ job on the `connectors` queue, or inline in embedded mode
+    schedule_pending(now)                from the sweeper: connector jobs that are runnable and that nobody
+                                         runs (a dead worker's expired lock, a retry whose backoff is over)
+    run_connectors(tenant_ids, now)      activate, run, complete/fail/throw until nothing is left
+
+A run activates jobs through engine.actions.jobs.activate_jobs (worker "flowsync-connector",
+lock CONNECTOR_LOCK_TIMEOUT_MS), reads their variables, runs the connectors on a thread pool
+outside any transaction (connectors never touch the database), and reports each outcome through
+complete_job, fail_job or throw_error. If the process dies in between, the lock expires, the
+sweeper sees the job again and it is run again: connectors run at least once, and a job is
+completed at most once (complete_job refuses a second completion).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from engine.actions.errors import Conflict, NotFound
+from engine.actions.jobs import activate_jobs, complete_job, fail_job, throw_error, variables_for_jobs
+from engine.connectors.base import ConnectorError, Invocation, Outcome
+from engine.connectors.registry import TYPES, connector_for
+from engine.connectors.results import decide
+from engine.models import Job
+
+log = logging.getLogger("flowsync.connectors")
+
+WORKER = "flowsync-connector"
+QUEUE = "connectors"
+# Connector jobs run at once by one run (HTTP calls wait on the network, not the CPU).
+CONCURRENCY = 8
+# An RQ job stops taking new jobs after this long and hands the rest to a fresh RQ job, so that
+# engine drains queued meanwhile are not kept waiting behind a long series of connector calls.
+RUN_SECONDS = 60.0
+# Set while an RQ job for the tenant waits in the queue; cleared when it starts looking for work.
+QUEUED_FLAG = "flowsync:connectors:queued:{tenant_id}"
+QUEUED_FLAG_SECONDS = 120
+
+_inline = threading.local()
+
+
+def lock_timeout_ms() -> int:
+    return int(settings.CONNECTOR_LOCK_TIMEOUT_MS)
+
+
+def budget_seconds() -> float:
+    """The time a connector call may take: with connect and read timeouts both capped to it, a call
+    ends before 80% of the lock has passed, so a live run never loses its job to another."""
+    return lock_timeout_ms() / 1000 * 0.4
+
+
+# --- scheduling ---------------------------------------------------------------------------------------
+
+
+def schedule(tenant_job_types: dict[int, set[str]]) -> None:
+    """Jobs of these types became activatable (after commit): run the connector ones. Never raises."""
+    tenants = sorted(t for t, types in tenant_job_types.items() if not TYPES.isdisjoint(types))
+    if not tenants:
+        return
+    if settings.ENGINE_INLINE:
+        _run_inline(tenants)
+        return
+    try:
+        enqueue(tenants)
+    except Exception as exc:  # noqa: BLE001 - Redis down: the sweeper finds the jobs in PostgreSQL
+        log.warning("could not queue connector jobs through Redis (%s); the sweeper will pick them up", exc)
+
+
+def enqueue(tenant_ids: Iterable[int]) -> None:
+    import django_rq
+
+    conn = django_rq.get_connection(QUEUE)
+    wanted = [t for t in tenant_ids if conn.set(QUEUED_FLAG.format(tenant_id=t), "1", nx=True,
+                                                ex=QUEUED_FLAG_SECONDS)]
+    if wanted:
+        # At once, like the flag: enqueueing on a later commit could leave a flag without its job.
+        django_rq.get_queue(QUEUE, commit_mode="auto").enqueue(
+            "engine.connectors.runner.connector_job", wanted, result_ttl=0, failure_ttl=3600,
+            job_timeout=int(RUN_SECONDS + lock_timeout_ms() / 1000 + 60),
+        )
+
+
+def schedule_pending(now: datetime) -> None:
+    """Sweeper: schedule connector jobs that are runnable but that no run holds. Never raises."""
+    try:
+        ready = Q(state=Job.State.ACTIVATABLE) & (Q(backoff_until__isnull=True) | Q(backoff_until__lte=now))
+        expired = Q(state=Job.State.ACTIVATED, deadline__lt=now)
+        rows = Job.objects.filter(ready | expired, type__in=TYPES).values_list("tenant_id", "type").distinct()
+        types: dict[int, set[str]] = {}
+        for tenant_id, job_type in rows:
+            types.setdefault(tenant_id, set()).add(job_type)
+        schedule(types)
+    except Exception:  # noqa: BLE001 - the sweeper's other work must go on
+        log.exception("could not schedule pending connector jobs")
+
+
+def _run_inline(tenants: list[int]) -> None:
+    """Embedded mode: run right after the commit, in this process. A completion drains the engine,
+    whose commit calls schedule() again: that nested call only adds to the tenants of this loop."""
+    pending: set[int] | None = getattr(_inline, "pending", None)
+    if pending is not None:
+        pending.update(tenants)
+        return
+    _inline.pending = pending = set(tenants)
+    try:
+        while pending:
+            batch = sorted(pending)
+            pending.clear()
+            run_connectors(batch)
+    except Exception:  # noqa: BLE001 - must not fail the caller's request; locks expire, jobs run again
+        log.exception("connector run failed")
+    finally:
+        _inline.pending = None
+
+
+def connector_job(tenant_ids: list[int]) -> int:
+    """The RQ job: clear the queued flags, then run what there is; hand over what is left after RUN_SECONDS."""
+    import django_rq
+
+    try:
+        django_rq.get_connection(QUEUE).delete(*[QUEUED_FLAG.format(tenant_id=t) for t in tenant_ids])
+    except Exception:  # noqa: BLE001 - running from PostgreSQL works without Redis
+        pass
+    deadline = time.monotonic() + RUN_SECONDS
+    ran = run_connectors(tenant_ids, deadline=deadline)
+    if time.monotonic() >= deadline:
+        enqueue(tenant_ids)  # maybe more: the next RQ job finds out
+    return ran
+
+
+# --- running ------------------------------------------------------------------------------------------
+
+
+def run_connectors(tenant_ids: list[int], now: datetime | None = None, deadline: float | None = None) -> int:
+    """Activate and run the tenants' runnable connector jobs until none is left; return how many ran.
+
+    `now` is the clock for tests (activation, lock deadlines, backoff); by default the wall clock.
+    """
+    total = 0
+    while deadline is None or time.monotonic() < deadline:
+        jobs = _activate(tenant_ids, now or timezone.now())
+        if not jobs:
+            break
+        _run(jobs, now)
+        total += len(jobs)
+    return total
+
+
+def _activate(tenant_ids: list[int], now: datetime) -> list[Job]:
+    jobs: list[Job] = []
+    for job_type in sorted(TYPES):
+        jobs += activate_jobs(tenant_ids, job_type, WORKER, lock_timeout_ms(), CONCURRENCY - len(jobs), now)
+    return jobs
+
+
+def _run(jobs: list[Job], now: datetime | None) -> None:
+    invocations = _invocations(jobs, now or timezone.now())
+    with ThreadPoolExecutor(max_workers=min(CONCURRENCY, len(jobs)), thread_name_prefix="connector") as pool:
+        futures = {pool.submit(_execute, inv): job for job, inv in zip(jobs, invocations, strict=True)}
+        for future in as_completed(futures):
+            _report(futures[future], future.result(), now or timezone.now())
+
+
+def _execute(inv: Invocation) -> Outcome:
+    connector = connector_for(inv.job_type)
+    assert connector is not None
+    try:
+        result = connector.run(inv)
+    except ConnectorError as exc:
+        return decide(inv, None, exc)
+    except Exception as exc:  # noqa: BLE001 - a connector bug fails the job (with retries), not the run
+        log.exception("connector %s failed on job %s", inv.job_type, inv.job_key)
+        return decide(inv, None, ConnectorError("CONNECTOR_ERROR", f"{type(exc).__name__}: {exc}"))
+    return decide(inv, result, None)
+
+
+def _report(job: Job, outcome: Outcome, now: datetime) -> None:
+    tenants = [job.tenant_id]
+    try:
+        if outcome.kind == "complete":
+            complete_job(tenants, job.key, outcome.variables, WORKER, now)
+        elif outcome.kind == "error":
+            throw_error(tenants, job.key, outcome.code, outcome.message, outcome.variables, WORKER, now)
+        else:
+            fail_job(tenants, job.key, outcome.retries, outcome.message, outcome.backoff_ms, outcome.variables,
+                     WORKER, now)
+    except (Conflict, NotFound) as exc:
+        # Canceled (a boundary event, the instance) or taken over after our lock expired: nothing to do.
+        log.info("connector job %s changed while it ran: %s", job.key, exc)
+    except Exception:  # noqa: BLE001 - the others' outcomes still count; this one's lock expires
+        log.exception("could not report the outcome of connector job %s", job.key)
+
+
+def _invocations(jobs: list[Job], now: datetime) -> list[Invocation]:
+    """What each job's connector gets, with the variables read in two queries per variable selection."""
+    from engine.definitions.cache import definition, graph_of
+
+    inputs: dict[int, tuple[str, ...]] = {}
+    groups: dict[tuple[str, ...] | None, list[Job]] = {}
+    for job in jobs:
+        element = graph_of(definition(job.process_definition_key)).elements.get(job.element_id)
+        mappings = element.props.get("inputs", ()) if element is not None else ()
+        names = tuple(dict.fromkeys(m["target"].strip().split(".")[0] for m in mappings))
+        inputs[job.key] = names
+        connector = connector_for(job.type)
+        selection = names if names and connector is not None and not connector.reads_all_variables else None
+        groups.setdefault(selection, []).append(job)
+    variables: dict[int, dict[str, Any]] = {}
+    for selection, group in groups.items():
+        variables.update(variables_for_jobs(group, list(selection) if selection else None))
+    return [
+        Invocation(
+            job_key=job.key, job_type=job.type, retries=job.retries, headers=dict(job.custom_headers or {}),
+            variables=variables.get(job.key, {}), inputs=inputs[job.key], now=now, budget_seconds=budget_seconds(),
+        )
+        for job in jobs
+    ]
