@@ -34,10 +34,13 @@ def activate_jobs(
     return jobs
 
 
-def _lock_job(tenant_ids: list[int], key: int) -> Job:
+def _lock_job(tenant_ids: list[int], key: int, now: datetime | None = None) -> Job:
     job = Job.objects.select_for_update().filter(key=key, tenant_id__in=tenant_ids).first()
     if job is None:
         raise NotFound(f"no job with key {key}")
+    if now is not None and job.state == Job.State.ACTIVATED and job.deadline is not None and job.deadline < now:
+        # The worker held the job past its lock: it may already be another worker's; its answer is refused.
+        raise Conflict(f"job {key}'s lock expired at {job.deadline.isoformat()}; it will be activated again")
     return job
 
 
@@ -45,7 +48,7 @@ def complete_job(tenant_ids: list[int], key: int, variables: dict[str, Any] | No
     if variables is not None and not isinstance(variables, dict):
         raise InvalidInput("variables must be a JSON object")
     with transaction.atomic():
-        job = _lock_job(tenant_ids, key)
+        job = _lock_job(tenant_ids, key, now)
         if job.state not in (Job.State.ACTIVATABLE, Job.State.ACTIVATED):
             raise Conflict(f"job {key} is {job.state}; only an activatable or activated job can be completed")
         # Marked at once so a second completion is refused here, before the engine applies the first.
@@ -123,7 +126,7 @@ def fail_job(
     if variables is not None and not isinstance(variables, dict):
         raise InvalidInput("variables must be a JSON object")
     with transaction.atomic():
-        job = _lock_job(tenant_ids, key)
+        job = _lock_job(tenant_ids, key, now)
         if job.state != Job.State.ACTIVATED:
             raise Conflict(f"job {key} is {job.state}; only an activated job can be failed")
         backoff = retry_backoff(job, retry_backoff_ms)
@@ -174,7 +177,7 @@ def throw_error(
     if variables is not None and not isinstance(variables, dict):
         raise InvalidInput("variables must be a JSON object")
     with transaction.atomic():
-        job = _lock_job(tenant_ids, key)
+        job = _lock_job(tenant_ids, key, now)
         if job.state not in (Job.State.ACTIVATABLE, Job.State.ACTIVATED):
             raise Conflict(f"job {key} is {job.state}; only an activatable or activated job can throw an error")
         job.state, job.error_message = Job.State.ERROR_THROWN, (error_message or "")[:4000]

@@ -144,13 +144,14 @@ def _start_by_message(message: Message, subs: list[MessageSubscription], actor: 
 def correlate_buffered(tenant_id: int, subscriptions: list[MessageSubscription], actor: str, now: datetime) -> None:
     """Hand buffered, unexpired messages to subscriptions that just opened (called in the engine's transaction)."""
     for sub in subscriptions:
-        message = (
+        candidates = (
             Message.objects.select_for_update()
-            .filter(tenant_id=tenant_id, name=sub.message_name, correlation_key=sub.correlation_key, expires_at__gt=now)
-            .exclude(correlated_instances__contains=[str(sub.process_instance_key)])
+            .filter(tenant_id=tenant_id, name=sub.message_name, correlation_key=sub.correlation_key,
+                    expires_at__gt=now)
             .order_by("key")
-            .first()
         )
+        # At most once per instance: skip messages this instance already received.
+        message = next((m for m in candidates if str(sub.process_instance_key) not in m.correlated_instances), None)
         if message is None:
             continue
         MessageSubscription.objects.filter(key=sub.key, state=MessageSubscription.State.ACTIVE).update(

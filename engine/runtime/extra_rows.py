@@ -51,9 +51,9 @@ def _load_waits(runs: dict[int, InstanceRun], commands: list[Command]) -> None:
     keys = list(runs)
     for table, model, open_states, payload_key in WAIT_TABLES:
         named = [int(c.payload[payload_key]) for c in commands if payload_key and payload_key in c.payload]
-        wanted = Q(process_instance_key__in=keys, state__in=open_states)
+        wanted = Q(process_instance_key__any=keys, state__in=open_states)
         if named:
-            wanted |= Q(key__in=named, process_instance_key__in=keys)
+            wanted |= Q(key__in=named, process_instance_key__any=keys)
         for row in load_rows(model.objects.filter(wanted).order_by("key")):
             runs[row.process_instance_key].add_wait(table, row, row.element_instance_key, created=False)
 

@@ -7,6 +7,7 @@ them ever applying commands of the same instance concurrently.
 
 from __future__ import annotations
 
+import gc
 import logging
 import traceback
 from collections.abc import Iterable
@@ -54,12 +55,24 @@ def _claim(limit: int) -> list[ProcessInstance]:
 
 
 def process_batch(limit: int) -> int:
+    # A batch allocates tens of thousands of short-lived, acyclic objects: the cyclic
+    # collector would run hundreds of times for nothing. Reference counting frees them.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _process_batch(limit)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _process_batch(limit: int) -> int:
     with transaction.atomic():
         instances = _claim(limit)
         if not instances:
             return 0
         keys = [pi.key for pi in instances]
-        commands = load_rows(Command.objects.filter(state=PENDING, process_instance_key__in=keys).order_by("id"))
+        commands = load_rows(Command.objects.filter(state=PENDING, process_instance_key__any=keys).order_by("id"))
         apply_commands(instances, commands)
         return len(commands)
 
@@ -145,20 +158,20 @@ def _load_runs(by_key: dict[int, ProcessInstance], commands: list[Command]) -> d
     job_keys = [int(c.payload["jobKey"]) for c in commands if "jobKey" in c.payload]
     elements: dict[int, list[ElementInstance]] = {}
     for ei in load_rows(
-        ElementInstance.objects.filter(process_instance_id__in=keys, state=ElementInstance.State.ACTIVE)
+        ElementInstance.objects.filter(process_instance_id__any=keys, state=ElementInstance.State.ACTIVE)
     ):
         elements.setdefault(ei.process_instance_id, []).append(ei)
     variables: dict[int, list[Variable]] = {}
-    for var in load_rows(Variable.objects.filter(process_instance_id__in=keys)):
+    for var in load_rows(Variable.objects.filter(process_instance_id__any=keys)):
         variables.setdefault(var.process_instance_id, []).append(var)
     jobs: dict[int, list[Job]] = {}
-    job_filter = Q(process_instance_key__in=keys, state__in=OPEN_JOB_STATES)
+    job_filter = Q(process_instance_key__any=keys, state__in=OPEN_JOB_STATES)
     if job_keys:
-        job_filter |= Q(key__in=job_keys)
+        job_filter |= Q(key__any=job_keys)
     for job in load_rows(Job.objects.select_for_update().filter(job_filter).order_by("key")):
         jobs.setdefault(job.process_instance_key, []).append(job)
     incidents: dict[int, list[Incident]] = {}
-    for inc in load_rows(Incident.objects.filter(process_instance_key__in=keys, state=Incident.State.ACTIVE)):
+    for inc in load_rows(Incident.objects.filter(process_instance_key__any=keys, state=Incident.State.ACTIVE)):
         incidents.setdefault(inc.process_instance_key, []).append(inc)
     runs = {}
     for key, pi in by_key.items():

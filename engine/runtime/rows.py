@@ -55,3 +55,30 @@ def load_rows(queryset: models.QuerySet[M]) -> list[M]:
         data.update(zip(names, values, strict=True))
         out.append(obj)
     return out
+
+
+class AnyOf(models.Lookup):
+    """`field__any=[...]`: `field = ANY(%s)` with one array parameter on PostgreSQL.
+
+    `__in` with thousands of keys sends thousands of parameters, each quoted in Python;
+    the engine filters by a batch's keys on every query. Other databases get IN.
+    """
+
+    lookup_name = "any"
+    prepare_rhs = False
+
+    def get_db_prep_lookup(self, value, connection):  # type: ignore[no-untyped-def]
+        return ("%s", [list(value)])
+
+    def as_sql(self, compiler, connection):  # type: ignore[no-untyped-def]
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        values = list(self.rhs)
+        if connection.vendor == "postgresql":
+            return f"{lhs} = ANY(%s)", [*lhs_params, values]
+        if not values:
+            return "1 = 0", []
+        return f"{lhs} IN ({', '.join(['%s'] * len(values))})", [*lhs_params, *values]
+
+
+models.BigIntegerField.register_lookup(AnyOf)
+models.ForeignKey.register_lookup(AnyOf)

@@ -27,6 +27,7 @@ from engine.models import (
     UserTaskCandidate,
     Variable,
 )
+from engine.runtime.rows import new_row
 
 ACTIVE = ElementInstance.State.ACTIVE
 
@@ -110,7 +111,7 @@ class InstanceRun:
     # -- element instances -----------------------------------------------------------------------
     def new_element_instance(self, element: Element, flow_scope_key: int | None, key: int | None = None,
                              element_type: str | None = None) -> ElementInstance:
-        ei = ElementInstance(
+        ei = new_row(ElementInstance,
             key=key if key is not None else self.keys.take(),
             tenant_id=self.tenant_id,
             process_instance_id=self.instance.key,
@@ -160,8 +161,8 @@ class InstanceRun:
         scope = self.variables.setdefault(scope_key, {})
         var = scope.get(name)
         if var is None:
-            var = Variable(key=self.keys.take(), tenant_id=self.tenant_id, process_instance_id=self.instance.key,
-                           scope_key=scope_key, name=name, value=value)
+            var = new_row(Variable, key=self.keys.take(), tenant_id=self.tenant_id,
+                          process_instance_id=self.instance.key, scope_key=scope_key, name=name, value=value)
             scope[name] = var
             self.created["variables"][var.key] = var
             self.record("VARIABLE_CREATED", name=name, scopeKey=str(scope_key))
@@ -203,7 +204,7 @@ class InstanceRun:
         self.candidates.extend(candidates)
 
     def add_incident(self, ei: ElementInstance, error_type: str, message: str, job_key: int | None = None) -> Incident:
-        inc = Incident(
+        inc = new_row(Incident,
             key=self.keys.take(), tenant_id=self.tenant_id, process_instance_key=self.instance.key,
             process_definition_key=self.definition.key, bpmn_process_id=self.definition.bpmn_process_id,
             element_instance_key=ei.key, element_id=ei.element_id, job_key=job_key, error_type=error_type,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -46,7 +45,9 @@ def sweep_once() -> int:
 class Sweeper(threading.Thread):
     """Runs inside every worker process: PostgreSQL, not Redis, is what guarantees progress.
 
-    Every `interval` seconds it fires due timers and applies commands nobody woke the engine for.
+    Every `interval` seconds it fires due timers and applies commands nobody woke the engine for;
+    when a timer falls due sooner, it wakes for that timer (so timers fire on time, not on the
+    next round).
     """
 
     def __init__(self, interval: float | None = None):
@@ -55,12 +56,27 @@ class Sweeper(threading.Thread):
         self.stopped = threading.Event()
 
     def run(self) -> None:
-        while not self.stopped.wait(self.interval):
+        pause = self.interval
+        while not self.stopped.wait(pause):
             try:
                 close_old_connections()
                 applied = sweep_once()
                 if applied:
                     log.info("sweeper applied %d pending commands", applied)
+                pause = self._pause()
             except Exception:  # noqa: BLE001 - keep sweeping after a transient DB error
                 log.exception("sweep failed")
-                time.sleep(self.interval)
+                pause = self.interval
+
+    def _pause(self) -> float:
+        """Seconds until the next round: the interval, or less when a timer falls due before it."""
+        from django.db.models import Min
+        from django.utils import timezone
+
+        from engine.models import Timer
+
+        # Timers created after this look are seen at the next round at the latest (one interval).
+        next_due = Timer.objects.filter(state=Timer.State.ACTIVE).aggregate(m=Min("due_at"))["m"]
+        if next_due is None:
+            return self.interval
+        return min(self.interval, max(0.01, (next_due - timezone.now()).total_seconds()))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -48,8 +49,7 @@ class Command(BaseCommand):
                 creds_path.write_text(json.dumps(creds, indent=2))
                 creds_path.chmod(0o600)
             if opts["demo"]:
-                resources = [Resource(p.name, p.read_bytes()) for p in sorted(DEMO_DIR.glob("*.bpmn"))]
-                deploy(tenant, resources, timezone.now())
+                self._demo(tenant)
         creds = {**creds, "adminUser": opts["admin_user"]}
         if opts["json"]:
             self.stdout.write(json.dumps(creds))
@@ -57,7 +57,39 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"tenant {creds['tenantId']}; admin user '{opts['admin_user']}'; "
                 f"API key id {creds['clientId']} secret {creds['clientSecret']} (also in {creds_path})"
+                + ("; Tasklist user 'demo' / password 'demo'" if opts["demo"] else "")
             )
+
+    def _demo(self, tenant: Tenant) -> None:
+        """Demo processes, a demo user in the candidate groups they use, and a few running instances."""
+        from django.contrib.auth.models import Group
+
+        from engine.actions.instances import find_definition, start_instance
+        from engine.models import ProcessInstance
+
+        files = [p for p in sorted(DEMO_DIR.iterdir()) if p.name.endswith((".bpmn", ".form", ".schema.json"))]
+        deploy(tenant, [Resource(p.name, p.read_bytes()) for p in files], timezone.now())
+        User = get_user_model()
+        demo = User.objects.filter(username="demo").first()
+        if demo is None:
+            demo = User.objects.create_user("demo", "demo@example.com", "demo", first_name="Demo", last_name="User")
+        Membership.objects.get_or_create(tenant=tenant, user=demo, defaults={"role": Membership.Role.MEMBER})
+        for name in ("accounting", "managers", "staff"):
+            demo.groups.add(Group.objects.get_or_create(name=name)[0])
+        if ProcessInstance.objects.filter(tenant=tenant).exists():
+            return  # instances were started on an earlier run
+        now = timezone.now()
+        invoices = find_definition(tenant, process_id="invoice-approval")
+        for number, (supplier, amount) in enumerate([("Globex Ltd", 1250.5), ("Initech", 89.9), ("Umbrella", 4300)]):
+            start_instance(tenant, invoices, {"supplier": supplier, "amount": amount, "priority": 50 + 10 * number,
+                                              "dueDate": (now + timedelta(days=number - 1)).isoformat()},
+                           "demo", now, business_key=f"INV-{1001 + number}")
+        start_instance(tenant, find_definition(tenant, process_id="expense-claim"), {"requester": "demo",
+                       "reviewer": "demo"}, "demo", now, business_key="EXP-1")
+        start_instance(tenant, find_definition(tenant, process_id="order-process"), {"orderId": "A-1", "amount": 42},
+                       "demo", now, business_key="A-1")
+        start_instance(tenant, find_definition(tenant, process_id="order-messages"), {"orderId": "A-2"},
+                       "demo", now, business_key="A-2")
 
     def _stored(self, path: Path, tenant: Tenant) -> dict | None:
         # Reuse the key written on an earlier run while it still exists and matches.

@@ -94,3 +94,21 @@ def test_expired_lock_makes_the_job_activatable_again(engine):
     later = engine.now + timedelta(seconds=2)
     (again,) = activate_jobs([engine.tenant.pk], "charge", "w2", 1000, 10, later)
     assert again.key == job.key and again.worker == "w2"
+
+
+def test_late_answer_from_a_worker_whose_lock_expired_is_refused_and_the_job_runs_once(engine):
+    engine.deploy("retries.bpmn")
+    key = engine.start("retries")
+    (job,) = activate_jobs([engine.tenant.pk], "charge", "slow", 1000, 10, engine.now)
+    late = engine.now + timedelta(seconds=5)
+    with pytest.raises(Conflict):
+        complete_job([engine.tenant.pk], job.key, {"by": "slow"}, "slow", late)
+    (again,) = activate_jobs([engine.tenant.pk], "charge", "fast", 60_000, 10, late)
+    complete_job([engine.tenant.pk], again.key, {"by": "fast"}, "fast", late)
+    with pytest.raises(Conflict):
+        complete_job([engine.tenant.pk], job.key, {"by": "slow"}, "slow", late)
+    drain()
+    assert engine.state(key) == "COMPLETED"
+    from engine.models import Variable
+
+    assert Variable.objects.get(process_instance_id=key, name="by").value == "fast"
