@@ -1,6 +1,6 @@
 """Engine-only throughput of start → service task → end on PostgreSQL.
 
-    .venv/bin/python bench/hello_throughput.py [N]
+    .venv/bin/python bench/hello_throughput.py [N] [engine processes]
 
 Phase 1 writes N start commands (as the API would, in batches), drains them, then
 activates and completes every job (as workers would) and drains again. It prints
@@ -19,7 +19,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import setup_django, summary, tenant  # noqa: E402
 
 
-def main(n: int) -> None:
+def parallel_drain(workers: int) -> None:
+    """Drain with `workers` processes at once (each claims different instances: SKIP LOCKED)."""
+    import multiprocessing
+
+    from django.db import connections
+
+    from engine.runtime.loop import drain
+
+    if workers <= 1:
+        drain()
+        return
+    connections.close_all()  # a forked child must not share the parent's connection
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=drain) for _ in range(workers)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+
+
+def main(n: int, workers: int = 1) -> None:
     setup_django()
     from django.db import transaction
     from django.utils import timezone
@@ -28,7 +48,6 @@ def main(n: int) -> None:
     from engine.actions.jobs import activate_jobs, complete_job
     from engine.definitions.deploy import Resource, deploy
     from engine.models import Command, ProcessInstance
-    from engine.runtime.loop import drain
 
     t = tenant()
     source = (Path(__file__).resolve().parent.parent / "engine" / "demo" / "order-process.bpmn").read_bytes()
@@ -41,7 +60,7 @@ def main(n: int) -> None:
                 start_instance(t, definition, {"orderId": "A-1", "amount": 42}, "bench", timezone.now())
     t1 = time.perf_counter()
     c1 = time.process_time()
-    drain()
+    parallel_drain(workers)
     t2 = time.perf_counter()
     c2 = time.process_time()
     completed = 0
@@ -55,20 +74,21 @@ def main(n: int) -> None:
         completed += len(jobs)
     t3 = time.perf_counter()
     c3 = time.process_time()
-    drain()
+    parallel_drain(workers)
     t4 = time.perf_counter()
     c4 = time.process_time()
 
     done = ProcessInstance.objects.filter(state="COMPLETED").count()
     assert done == n, f"only {done} of {n} instances completed"
     engine_s = (t2 - t1) + (t4 - t3)
-    print(f"instances: {n} (jobs completed: {completed})")
+    print(f"instances: {n} (jobs completed: {completed}), engine processes: {workers}")
     print(f"write start commands (API side):  {n / (t1 - t0):8.0f} /s")
     print(f"engine: apply start commands:     {n / (t2 - t1):8.0f} PI/s")
     print(f"activate + complete jobs (API):   {n / (t3 - t2):8.0f} /s")
     print(f"engine: apply job completions:    {n / (t4 - t3):8.0f} PI/s")
     print(f"engine-only throughput:           {n / engine_s:8.0f} PI/s  (both commands of each instance)")
-    print(f"engine Python CPU per instance:   {((c2 - c1) + (c4 - c3)) / n * 1e6:8.0f} µs")
+    if workers == 1:
+        print(f"engine Python CPU per instance:   {((c2 - c1) + (c4 - c3)) / n * 1e6:8.0f} µs")
     print(f"end-to-end throughput:            {n / (t4 - t0):8.0f} PI/s")
     lat = []
     from django.db.models import Max
@@ -84,4 +104,4 @@ def main(n: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 5000)
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 5000, int(sys.argv[2]) if len(sys.argv) > 2 else 1)

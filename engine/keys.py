@@ -9,6 +9,7 @@ never cached beyond it, so a rollback cannot hand the same keys out twice.
 
 from __future__ import annotations
 
+import os
 import threading
 
 from django.db import connection
@@ -27,9 +28,13 @@ class _SequenceBlocks:
         self._lock = threading.Lock()
         self._next = 0
         self._end = 0
+        self._pid = os.getpid()
 
     def take(self) -> int:
         with self._lock:
+            if self._pid != os.getpid():
+                # A forked child must never hand out its parent's block: the parent still does.
+                self._next, self._end, self._pid = 0, 0, os.getpid()
             if self._next >= self._end:
                 with connection.cursor() as cur:
                     cur.execute(f"SELECT nextval('{SEQUENCE}')")

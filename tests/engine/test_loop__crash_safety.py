@@ -99,3 +99,25 @@ def test_concurrent_drains_apply_each_command_once(api):
     assert Command.objects.filter(state="PROCESSED").count() == 40
     assert Job.objects.count() == 40
     assert Event.objects.count() == 40
+
+
+def test_a_forked_process_never_reuses_its_parents_key_block(db):
+    import os
+
+    from engine.keys import next_key
+
+    parent_key = next_key()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: draw one key and report it
+        from django.db import connections
+
+        connections["default"].connection = None  # never touch the parent's socket
+        os.write(write, str(next_key()).encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child_key = int(os.read(read, 64))
+    from engine.keys import BLOCK, FIRST_KEY
+
+    # The child drew from a block of its own, not from the rest of the parent's block.
+    assert (child_key - FIRST_KEY) // BLOCK != (parent_key - FIRST_KEY) // BLOCK
