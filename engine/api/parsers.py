@@ -1,6 +1,33 @@
 from __future__ import annotations
 
+import io
+from typing import Any
+
+from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
+
+# PostgreSQL cannot store NUL in text or jsonb; deeper nesting than this is refused too.
+MAX_DEPTH = 64
+
+
+def check_json(data: Any) -> None:
+    """Refuse NUL characters (in keys or strings) and nesting deeper than MAX_DEPTH, without recursion."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise ParseError("strings must not contain NUL characters (\\u0000)")
+        elif isinstance(value, (dict, list)):
+            if depth > MAX_DEPTH:
+                raise ParseError(f"JSON nested deeper than {MAX_DEPTH} levels")
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    if "\x00" in key:
+                        raise ParseError("keys must not contain NUL characters (\\u0000)")
+                    stack.append((item, depth + 1))
+            else:
+                stack.extend((item, depth + 1) for item in value)
 
 
 class LenientJSONParser(JSONParser):
@@ -12,6 +39,9 @@ class LenientJSONParser(JSONParser):
         data = stream.read()
         if not data.strip():
             return {}
-        import io
-
-        return super().parse(io.BytesIO(data), media_type, parser_context)
+        try:
+            parsed = super().parse(io.BytesIO(data), media_type, parser_context)
+        except RecursionError:
+            raise ParseError(f"JSON nested deeper than {MAX_DEPTH} levels") from None
+        check_json(parsed)
+        return parsed

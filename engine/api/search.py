@@ -98,11 +98,16 @@ def parse_key(value: Any, where: str) -> int:
 
 
 def parse_date(value: Any, where: str) -> datetime:
-    parsed = parse_datetime(value) if isinstance(value, str) else None
+    try:
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+        if parsed is not None:
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=UTC)
+            parsed = parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        parsed = None
     if parsed is None:
         raise fail(f"{where}: '{value}' is not an RFC 3339 date-time")
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
     return parsed
 
 

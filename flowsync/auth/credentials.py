@@ -79,6 +79,8 @@ def api_key_identity(key: ApiKey, kind: str = "api-key") -> Identity:
 
 def check_api_key(client_id: str, secret: str) -> ApiKey | None:
     """The live (not revoked) API key with this id and secret, or None."""
+    if "\x00" in client_id or len(client_id) > 64:
+        return None
     key = ApiKey.objects.select_related("tenant").filter(client_id=client_id).first()
     if key is None or not key.check_secret(secret):
         return None
@@ -88,6 +90,8 @@ def check_api_key(client_id: str, secret: str) -> ApiKey | None:
 
 def check_user(username: str, password: str) -> object | None:
     """The active user with this username and password, or None (PBKDF2 runs once a minute at most)."""
+    if "\x00" in username or len(username) > 150:
+        return None
     user = get_user_model().objects.filter(username=username, is_active=True).first()
     if user is None or not user.password:
         return None

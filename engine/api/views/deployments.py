@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.utils import timezone
+from rest_framework.exceptions import UnsupportedMediaType
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,7 +23,8 @@ class DeploymentsView(ApiView):
     @idempotent
     def post(self, request: Request) -> Response:
         if not request.content_type.startswith("multipart/form-data"):
-            raise InvalidInput("send the files to deploy as multipart/form-data parts named 'resources'")
+            raise UnsupportedMediaType(request.content_type,
+                                       "send the files to deploy as multipart/form-data parts named 'resources'")
         files = request.FILES.getlist("resources")
         if not files:
             raise InvalidInput("send the files to deploy as multipart/form-data parts named 'resources'")
@@ -32,14 +34,17 @@ class DeploymentsView(ApiView):
         if unknown:
             raise InvalidInput(f"unknown form field(s): {', '.join(sorted(unknown))}; expected resources, tenantId")
         tenant_id = request.data.get("tenantId")
-        if tenant_id is not None and not isinstance(tenant_id, str):
-            raise InvalidInput("tenantId must be a text field")
+        if tenant_id is not None and (not isinstance(tenant_id, str) or not tenant_id.isprintable()):
+            raise InvalidInput("tenantId must be a text field of printable characters")
         tenant = tenant_for(request, tenant_id)
         resources = []
         for f in files:
             if f.size is not None and f.size > settings.BPMN_MAX_BYTES:
                 raise InvalidInput(f"resource '{f.name}' is larger than the limit of {settings.BPMN_MAX_BYTES} bytes")
-            resources.append(Resource(name=(f.name or "resource.bpmn")[:255], content=f.read()))
+            name = (f.name or "resource.bpmn")[:255]
+            if not name.isprintable():
+                raise InvalidInput("resource file names must be printable text")
+            resources.append(Resource(name=name, content=f.read()))
         deployment, definitions = deploy(tenant, resources, timezone.now())
         return Response(
             {

@@ -11,7 +11,9 @@ from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, TextField
 from django.db.models.functions import Cast
+from rest_framework.exceptions import ParseError
 
+from engine.api.parsers import check_json
 from engine.api.search import fail, like_regex
 from engine.models import Variable
 
@@ -20,9 +22,11 @@ def _json(text: Any, where: str) -> Any:
     if not isinstance(text, str):
         raise fail(f"{where}: expected a serialised JSON value (a string such as \"\\\"A-1\\\"\")")
     try:
-        return json.loads(text)
-    except ValueError:
-        raise fail(f"{where}: '{text}' is not serialised JSON") from None
+        value = json.loads(text)
+        check_json(value)
+    except (ValueError, RecursionError, ParseError):
+        raise fail(f"{where}: '{text[:100]}' is not serialised JSON this server can compare") from None
+    return value
 
 
 def value_q(value: Any, where: str) -> Q:
