@@ -131,6 +131,9 @@ COMPONENTS: dict[str, Schema] = {
             "processDefinitionKey": KEY,
         }
     ),
+    "DeploymentFormResult": obj(
+        {"formId": STR, "version": INT, "resourceName": STR, "tenantId": TENANT, "formKey": KEY}
+    ),
     "DeploymentResult": obj(
         {
             "deploymentKey": KEY,
@@ -142,7 +145,7 @@ COMPONENTS: dict[str, Schema] = {
                         "processDefinition": nul(ref("ProcessDefinitionDeployment")),
                         "decisionDefinition": nul(OBJECT),
                         "decisionRequirements": nul(OBJECT),
-                        "form": nul(OBJECT),
+                        "form": nul(ref("DeploymentFormResult")),
                         "resource": nul(OBJECT),
                     }
                 ),

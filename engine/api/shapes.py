@@ -6,7 +6,16 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from engine.models import ElementInstance, Incident, Job, ProcessDefinition, ProcessInstance, UserTask, Variable
+from engine.models import (
+    ElementInstance,
+    Form,
+    Incident,
+    Job,
+    ProcessDefinition,
+    ProcessInstance,
+    UserTask,
+    Variable,
+)
 
 # Values longer than this (serialised) are cut in variable search results unless truncateValues=false.
 VARIABLE_TRUNCATE_CHARS = 8191
@@ -67,6 +76,16 @@ def process_definition_ref(d: ProcessDefinition, tenant_id: str) -> dict[str, An
         "tenantId": tenant_id,
         "processDefinitionKey": key(d.key),
     }
+
+
+def form_ref(f: Form, tenant_id: str) -> dict[str, Any]:
+    return {"formId": f.form_id, "version": f.version, "resourceName": f.resource_name, "tenantId": tenant_id,
+            "formKey": key(f.key)}
+
+
+def form(f: Form, tenant_id: str) -> dict[str, Any]:
+    return {"tenantId": tenant_id, "formId": f.form_id, "schema": json_text(f.document), "version": f.version,
+            "formKey": key(f.key)}
 
 
 def process_definition(d: ProcessDefinition, tenant_id: str, has_start_form: bool) -> dict[str, Any]:

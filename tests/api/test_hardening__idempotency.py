@@ -84,3 +84,19 @@ def test_keys_are_per_tenant(api, other_api):
 def test_bad_keys(api):
     deploy_file(api, "hello-service-task.bpmn")
     assert_problem(_create(api, "x" * 256), 400)
+
+
+@pytest.mark.parametrize("path,body", [
+    ("/v2/messages/publication", {"name": "paid", "correlationKey": "A-1", "timeToLive": 60_000}),
+    ("/v2/messages/publication", {"name": "paid", "correlationKey": "A-1", "timeToLive": 60_000, "messageId": "m1"}),
+    ("/v2/signals/broadcast", {"signalName": "go"}),
+])
+def test_messages_and_signals_are_idempotent(api, path, body):
+    from engine.models import Message
+
+    first = api.post(path, body, format="json", HTTP_IDEMPOTENCY_KEY="m-key")
+    again = api.post(path, body, format="json", HTTP_IDEMPOTENCY_KEY="m-key")
+    assert first.status_code == again.status_code == 200 and first.json() == again.json()
+    if "messages" in path:
+        assert Message.objects.count() == 1
+    assert_problem(api.post(path, {**body, "variables": {"x": 1}}, format="json", HTTP_IDEMPOTENCY_KEY="m-key"), 422)

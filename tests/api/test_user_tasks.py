@@ -65,3 +65,28 @@ def test_bad_input_and_unknown_keys(api, review_task):
     assert_problem(api.get("/v2/user-tasks/999"), 404)
     assert_problem(api.get("/v2/user-tasks/x1"), 400)
     assert_problem(api.delete("/v2/user-tasks/999/assignee"), 404)
+
+
+def test_deployed_form_linked_by_form_id(api):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.api.conftest import api_bpmn, complete_jobs, start
+
+    form = json.dumps({"id": "review-form", "type": "default",
+                       "components": [{"type": "textfield", "key": "comment", "label": "Comment"}]}).encode()
+    bpmn = api_bpmn("order-flow.bpmn").replace(b'formKey="camunda-forms:bpmn:ReviewForm"', b'formId="review-form"')
+    files = [SimpleUploadedFile("order-flow.bpmn", bpmn), SimpleUploadedFile("review.form", form)]
+    resp = api.post("/v2/deployments", {"resources": files}, format="multipart")
+    assert resp.status_code == 200, resp.content
+    deployed = [d["form"] for d in resp.json()["deployments"] if d["form"]]
+    assert deployed == [{"formId": "review-form", "version": 1, "resourceName": "review.form",
+                         "tenantId": "<default>", "formKey": deployed[0]["formKey"]}]
+    again = api.post("/v2/deployments", {"resources": [SimpleUploadedFile("review.form", form)]}, format="multipart")
+    assert [d["form"] for d in again.json()["deployments"]] == deployed
+    start(api, "order-flow", variables={"orderId": "F-1"})
+    drain()
+    complete_jobs(api, "charge")
+    task = _task(api)
+    got = api.get(f"/v2/user-tasks/{task['userTaskKey']}/form").json()
+    assert got["formId"] == "review-form" and got["formKey"] == deployed[0]["formKey"]
+    assert json.loads(got["schema"])["components"][0]["key"] == "comment"

@@ -13,6 +13,8 @@ from engine.actions.errors import InvalidInput
 from engine.api import shapes
 from engine.api.base import ApiView, idempotent, tenant_for
 from engine.definitions.deploy import Resource, deploy
+from engine.definitions.forms import is_form_resource
+from engine.models import Form
 
 MAX_RESOURCES = 100
 
@@ -46,19 +48,22 @@ class DeploymentsView(ApiView):
                 raise InvalidInput("resource file names must be printable text")
             resources.append(Resource(name=name, content=f.read()))
         deployment, definitions = deploy(tenant, resources, timezone.now())
-        return Response(
-            {
-                "deploymentKey": str(deployment.key),
-                "tenantId": tenant.tenant_id,
-                "deployments": [
-                    {
-                        "processDefinition": shapes.process_definition_ref(d, tenant.tenant_id),
-                        "decisionDefinition": None,
-                        "decisionRequirements": None,
-                        "form": None,
-                        "resource": None,
-                    }
-                    for d in definitions
-                ],
-            }
-        )
+        entries = [_entry(process=shapes.process_definition_ref(d, tenant.tenant_id)) for d in definitions]
+        entries += [_entry(form=shapes.form_ref(f, tenant.tenant_id)) for f in _forms(tenant, deployment, resources)]
+        return Response({"deploymentKey": str(deployment.key), "tenantId": tenant.tenant_id, "deployments": entries})
+
+
+def _entry(process: dict | None = None, form: dict | None = None) -> dict:
+    return {"processDefinition": process, "decisionDefinition": None, "decisionRequirements": None, "form": form,
+            "resource": None}
+
+
+def _forms(tenant, deployment, resources: list[Resource]) -> list[Form]:  # type: ignore[no-untyped-def]
+    """The form versions this deployment stands for: new ones, and the unchanged latest of re-sent files."""
+    created = list(Form.objects.filter(deployment=deployment).order_by("form_id"))
+    covered = {f.resource_name for f in created}
+    for name in [r.name for r in resources if is_form_resource(r.name) and r.name not in covered]:
+        latest = Form.objects.filter(tenant=tenant, resource_name=name).order_by("-created_at", "-version").first()
+        if latest is not None:
+            created.append(latest)
+    return created

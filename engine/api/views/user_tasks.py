@@ -16,7 +16,7 @@ from engine.api.base import ApiView, action, path_key, principal, valid
 from engine.api.search import Field, Spec, fail
 from engine.api.views.common import SearchView
 from engine.api.views.variables_filter import variables_q
-from engine.models import UserTask
+from engine.models import Form, UserTask
 from engine.queries import definitions as definition_queries
 from engine.queries import work as q
 from engine.queries.common import root_keys
@@ -156,6 +156,11 @@ class UserTaskFormView(ApiView):
                     "formKey": str(task.process_definition_key),
                 }
             )
+        if task.form_id:
+            deployed = (Form.objects.filter(tenant_id=task.tenant_id, form_id=task.form_id)
+                        .order_by("-version").first())
+            if deployed is not None:
+                return Response(shapes.form(deployed, who.tenant_id_of(task.tenant_id)))
         if task.form_id or task.form_key:
             raise NotFound(f"form '{task.form_id or task.form_key}' of user task {task.key} is not deployed")
         return Response(status=status.HTTP_204_NO_CONTENT)
