@@ -11,6 +11,7 @@ urlpatterns = [
     path("v2/", include("engine.api.urls")),
     path("oauth/token", oauth_token, name="oauth-token"),
     path("tasks/", include("tasklist.urls")),
+    path("inspector/", include("inspector.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/schema/", SchemaView.as_view(), name="schema"),
     path("api/docs/", DocsView.as_view(url_name="schema"), name="api-docs"),

@@ -1,0 +1,351 @@
+"""Read-side queries for the Inspector: instances (filtered, counted, keyset-paged), one instance with
+everything an operator needs to repair it, its diagram overlays and timeline, and incidents.
+
+Every function takes the caller's tenant pks and never returns another tenant's row. Nothing here writes.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+
+from engine.models import (
+    Command,
+    ElementInstance,
+    Event,
+    Incident,
+    Job,
+    ProcessDefinition,
+    ProcessInstance,
+    UserTask,
+    Variable,
+)
+from engine.queries.common import get_or_404
+from engine.queries.instances import instances
+
+PAGE_SIZE = 25
+STATES = tuple(ProcessInstance.State.values)
+SORTS = {"newest": "Newest first", "oldest": "Oldest first"}
+
+
+# -- instances list -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InstanceFilters:
+    process: str = ""  # bpmn process id
+    version: int | None = None
+    state: str = ""  # one of STATES or ""
+    incident: bool | None = None  # True: with an active incident, False: without
+    business_key: str = ""  # prefix
+    key: int | None = None  # process instance key
+    var_name: str = ""
+    var_value: Any = None  # the parsed JSON value; only used with var_name
+    started_from: dt.datetime | None = None  # inclusive
+    started_to: dt.datetime | None = None  # exclusive
+
+    @property
+    def active(self) -> bool:
+        return any(
+            (self.process, self.version is not None, self.state, self.incident is not None, self.business_key,
+             self.key is not None, self.var_name, self.started_from, self.started_to)
+        )
+
+
+def filtered_instances(tenant_ids: list[int], filters: InstanceFilters) -> QuerySet[ProcessInstance]:
+    qs = instances(tenant_ids)
+    if filters.process:
+        qs = qs.filter(definition__bpmn_process_id=filters.process)
+    if filters.version is not None:
+        qs = qs.filter(definition__version=filters.version)
+    if filters.state in STATES:
+        qs = qs.filter(state=filters.state)
+    if filters.incident is not None:
+        qs = qs.filter(has_incident=filters.incident)
+    if filters.business_key:
+        qs = qs.filter(business_key__startswith=filters.business_key)
+    if filters.key is not None:
+        qs = qs.filter(key=filters.key)
+    if filters.var_name:
+        qs = qs.filter(
+            Exists(
+                Variable.objects.filter(
+                    process_instance_id=OuterRef("key"), name=filters.var_name, value=filters.var_value
+                )
+            )
+        )
+    if filters.started_from is not None:
+        qs = qs.filter(start_date__gte=filters.started_from)
+    if filters.started_to is not None:
+        qs = qs.filter(start_date__lt=filters.started_to)
+    return qs
+
+
+def instance_counts(qs: QuerySet[ProcessInstance]) -> dict[str, int]:
+    """Totals of a filtered list by state and incident, in one query."""
+    return qs.order_by().aggregate(
+        total=Count("key"),
+        active=Count("key", filter=Q(state=ProcessInstance.State.ACTIVE)),
+        completed=Count("key", filter=Q(state=ProcessInstance.State.COMPLETED)),
+        terminated=Count("key", filter=Q(state=ProcessInstance.State.TERMINATED)),
+        with_incident=Count("key", filter=Q(has_incident=True)),
+    )
+
+
+@dataclass
+class Page:
+    items: list[Any]
+    next_cursor: str = ""
+    prev_cursor: str = ""
+
+
+def _encode(values: list[Any]) -> str:
+    raw = json.dumps(values, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(token: str) -> list[Any] | None:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (ValueError, TypeError):
+        return None
+    return data if isinstance(data, list) else None
+
+
+def _instance_cursor(token: str, sort: str) -> tuple[dt.datetime, int] | None:
+    data = _decode(token)
+    if not data or len(data) != 3 or data[0] != sort or not isinstance(data[2], int):
+        return None
+    try:
+        when = dt.datetime.fromisoformat(data[1])
+    except (TypeError, ValueError):
+        return None
+    return (when, data[2]) if when.tzinfo is not None else None
+
+
+def instance_page(
+    qs: QuerySet[ProcessInstance], sort: str = "newest", *, after: str = "", before: str = "", size: int = PAGE_SIZE
+) -> Page:
+    """One page ordered by (start date, key), newest or oldest first, after or before a cursor."""
+    sort = sort if sort in SORTS else "newest"
+    descending = sort == "newest"
+    backwards, cursor = False, None
+    if before:
+        cursor = _instance_cursor(before, sort)
+        backwards = cursor is not None
+    if cursor is None and after:
+        cursor = _instance_cursor(after, sort)
+    toward_larger = descending == backwards
+    if cursor is not None:
+        when, key = cursor
+        op = "gt" if toward_larger else "lt"
+        qs = qs.filter(Q(**{f"start_date__{op}": when}) | Q(start_date=when, **{f"key__{op}": key}))
+    order = ("start_date", "key") if toward_larger else ("-start_date", "-key")
+    rows = list(qs.order_by(*order)[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    if backwards:
+        rows.reverse()
+    result = Page(rows)
+    if rows:
+        if more if not backwards else True:
+            result.next_cursor = _encode([sort, rows[-1].start_date.isoformat(), rows[-1].key])
+        if (cursor is not None) if not backwards else more:
+            result.prev_cursor = _encode([sort, rows[0].start_date.isoformat(), rows[0].key])
+    elif cursor is not None and not backwards:
+        result.prev_cursor = after
+    return result
+
+
+def definition_choices(tenant_ids: list[int]) -> list[tuple[str, str, list[int]]]:
+    """(process id, latest name, versions newest first) of every deployed process, in one query."""
+    found: dict[str, tuple[str, list[int]]] = {}
+    rows = (
+        ProcessDefinition.objects.filter(tenant_id__in=tenant_ids)
+        .order_by("bpmn_process_id", "-version")
+        .values_list("bpmn_process_id", "version", "name")
+    )
+    for process_id, version, name in rows:
+        if process_id not in found:
+            found[process_id] = (name or process_id, [])
+        found[process_id][1].append(version)
+    return sorted(((pid, name, versions) for pid, (name, versions) in found.items()), key=lambda c: c[1].lower())
+
+
+# -- one instance -------------------------------------------------------------------------------------
+
+
+def get_instance(tenant_ids: list[int], key: int) -> ProcessInstance:
+    """The instance (with its definition, without the XML) or NotFound."""
+    return get_or_404(instances(tenant_ids), key, "process instance")
+
+
+@dataclass
+class Scope:
+    key: int
+    label: str  # "Process" or the element id of the scope
+    is_process: bool
+    variables: list[Variable] = field(default_factory=list)
+
+
+@dataclass
+class InstanceDetail:
+    instance: ProcessInstance
+    parent: ProcessInstance | None
+    root: ProcessInstance | None
+    children: list[ProcessInstance]
+    elements: list[ElementInstance]
+    scopes: list[Scope]
+    incidents: list[Incident]
+    jobs: dict[int, Job]
+    user_tasks: list[UserTask]
+
+    @property
+    def active_incidents(self) -> list[Incident]:
+        return [i for i in self.incidents if i.state == Incident.State.ACTIVE]
+
+
+def instance_detail(tenant_ids: list[int], key: int) -> InstanceDetail:
+    instance = get_instance(tenant_ids, key)
+    related_keys = {k for k in (instance.parent_instance_key, instance.root_instance_key) if k and k != key}
+    related = {p.key: p for p in instances(tenant_ids).filter(key__in=related_keys)} if related_keys else {}
+    children = list(instances(tenant_ids).filter(parent_instance_key=key).order_by("start_date", "key"))
+    elements = list(
+        ElementInstance.objects.filter(process_instance_id=key, tenant_id__in=tenant_ids).defer("data").order_by("key")
+    )
+    by_key = {e.key: e for e in elements}
+    scopes: dict[int, Scope] = {}
+    for var in Variable.objects.filter(process_instance_id=key, tenant_id__in=tenant_ids).order_by("scope_key", "name"):
+        scope = scopes.get(var.scope_key)
+        if scope is None:
+            element = by_key.get(var.scope_key)
+            is_process = var.scope_key == key
+            label = "Process" if is_process else (element.element_id if element else str(var.scope_key))
+            scope = scopes[var.scope_key] = Scope(var.scope_key, label, is_process)
+        scope.variables.append(var)
+    ordered_scopes = sorted(scopes.values(), key=lambda s: (not s.is_process, s.key))
+    incidents = list(Incident.objects.filter(process_instance_key=key, tenant_id__in=tenant_ids).order_by("-key"))
+    jobs = {j.key: j for j in Job.objects.filter(process_instance_key=key, tenant_id__in=tenant_ids).order_by("key")}
+    tasks = list(
+        UserTask.objects.filter(process_instance_key=key, tenant_id__in=tenant_ids)
+        .only("key", "name", "element_id", "state", "assignee", "creation_date", "completion_date", "due_date")
+        .order_by("key")
+    )
+    return InstanceDetail(
+        instance=instance,
+        parent=related.get(instance.parent_instance_key) if instance.parent_instance_key else None,
+        root=related.get(instance.root_instance_key) if instance.root_instance_key != key else None,
+        children=children,
+        elements=elements,
+        scopes=ordered_scopes,
+        incidents=incidents,
+        jobs=jobs,
+        user_tasks=tasks,
+    )
+
+
+def diagram(tenant_ids: list[int], key: int) -> dict[str, Any]:
+    """The definition's XML and, per element id, active tokens, active incidents and completions."""
+    instance = get_instance(tenant_ids, key)
+    source = (
+        ProcessDefinition.objects.filter(key=instance.definition_id)
+        .values_list("source", flat=True)
+        .first()
+    )
+    active: Counter[str] = Counter()
+    completed: Counter[str] = Counter()
+    for element_id, state in ElementInstance.objects.filter(process_instance_id=key).exclude(key=key).values_list(
+        "element_id", "state"
+    ):
+        if state == ElementInstance.State.ACTIVE:
+            active[element_id] += 1
+        elif state == ElementInstance.State.COMPLETED:
+            completed[element_id] += 1
+    incidents = Counter(
+        Incident.objects.filter(process_instance_key=key, state=Incident.State.ACTIVE).values_list(
+            "element_id", flat=True
+        )
+    )
+    ids = set(active) | set(completed) | set(incidents)
+    return {
+        "processInstanceKey": str(key),
+        "kind": instance.definition.kind,
+        "xml": source if instance.definition.kind == "bpmn" else None,
+        "elements": {
+            element_id: {"active": active[element_id], "completed": completed[element_id],
+                         "incidents": incidents[element_id]}
+            for element_id in sorted(ids)
+        },
+    }
+
+
+@dataclass
+class TimelineEntry:
+    event_id: int
+    created_at: dt.datetime
+    command_kind: str
+    actor: str
+    index: int  # position of the record inside its event
+    record: dict[str, Any]
+
+    @property
+    def details(self) -> dict[str, Any]:
+        return {k: v for k, v in self.record.items() if k not in ("intent", "elementId", "elementType", "key")}
+
+
+def timeline(tenant_ids: list[int], key: int) -> list[TimelineEntry]:
+    """The instance's events, flattened record by record in the order they happened, with their actor."""
+    events = list(
+        Event.objects.filter(process_instance_key=key, tenant_id__in=tenant_ids)
+        .only("id", "command_id", "command_kind", "created_at", "records")
+        .order_by("id")
+    )
+    command_ids = {e.command_id for e in events if e.command_id is not None}
+    actors = dict(Command.objects.filter(id__in=command_ids).values_list("id", "actor")) if command_ids else {}
+    entries = []
+    for event in events:
+        actor = actors.get(event.command_id, "") if event.command_id is not None else ""
+        for i, record in enumerate(event.records or []):
+            if isinstance(record, dict):
+                entries.append(TimelineEntry(event.id, event.created_at, event.command_kind, actor, i, record))
+    return entries
+
+
+# -- incidents ------------------------------------------------------------------------------------------
+
+
+def incident_list(tenant_ids: list[int], state: str = "ACTIVE", process: str = "") -> QuerySet[Incident]:
+    qs = Incident.objects.filter(tenant_id__in=tenant_ids)
+    if state in Incident.State.values:
+        qs = qs.filter(state=state)
+    if process:
+        qs = qs.filter(bpmn_process_id=process)
+    return qs
+
+
+def incident_page(qs: QuerySet[Incident], *, after: str = "", size: int = PAGE_SIZE) -> Page:
+    """Newest incidents first (keys grow with time), after a cursor."""
+    data = _decode(after) if after else None
+    if data and len(data) == 1 and isinstance(data[0], int):
+        qs = qs.filter(key__lt=data[0])
+    rows = list(qs.order_by("-key")[: size + 1])
+    result = Page(rows[:size])
+    if len(rows) > size:
+        result.next_cursor = _encode([rows[size - 1].key])
+    return result
+
+
+def active_incidents(tenant_ids: list[int], process: str = "") -> list[Incident]:
+    return list(incident_list(tenant_ids, "ACTIVE", process).order_by("key"))
+
+
+def incident_jobs(incidents: list[Incident]) -> dict[int, Job]:
+    keys = {i.job_key for i in incidents if i.job_key}
+    return {j.key: j for j in Job.objects.filter(key__in=keys)} if keys else {}
+

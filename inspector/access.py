@@ -1,0 +1,83 @@
+"""Who may use the Inspector: operators and admins of the current tenant, and superusers.
+
+The current tenant is the one the person chose in the Tasklist (kept in the session), else their
+first. A member without the operator role gets 403; rows of other tenants are 404 (keys do not leak).
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from engine.actions.errors import NotFound
+from flowsync.models import Membership, Tenant
+from tasklist.access import SESSION_TENANT, SESSION_TZ, zone
+
+OPERATOR_ROLES = (Membership.Role.OPERATOR, Membership.Role.ADMIN)
+
+
+@dataclass
+class InspectorContext:
+    tenant: Tenant
+    tenants: list[Tenant]  # the tenants this person may inspect
+    actor: str
+    tz: zoneinfo.ZoneInfo
+
+    @property
+    def tenant_ids(self) -> list[int]:
+        return [self.tenant.pk]
+
+
+def operator_tenants(user: Any) -> list[Tenant]:
+    if user.is_superuser:
+        return list(Tenant.objects.order_by("name", "tenant_id"))
+    return [
+        m.tenant
+        for m in Membership.objects.filter(user=user, role__in=OPERATOR_ROLES).select_related("tenant")
+        .order_by("tenant__name", "tenant__tenant_id")
+    ]
+
+
+def resolve(request: HttpRequest) -> InspectorContext | None:
+    tenants = operator_tenants(request.user)
+    chosen = request.session.get(SESSION_TENANT)
+    tenant = next((t for t in tenants if t.pk == chosen), None)
+    if tenant is None:
+        if chosen is not None and not request.user.is_superuser and Membership.objects.filter(
+            user=request.user, tenant_id=chosen
+        ).exists():
+            return None  # working in a tenant where this person is no operator
+        if not tenants:
+            return None
+        tenant = tenants[0]
+    tz = zone(request.session.get(SESSION_TZ)) or zoneinfo.ZoneInfo(settings.TIME_ZONE)
+    return InspectorContext(tenant, tenants, request.user.get_username(), tz)
+
+
+def inspector_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Login required; operators only (403); sets ``request.inspector``; NotFound from a query → 404."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        ctx = resolve(request)
+        if ctx is None:
+            switchable = operator_tenants(request.user)
+            return render(request, "inspector/forbidden.html", {"switchable": switchable}, status=403)
+        request.inspector = ctx  # type: ignore[attr-defined]
+        try:
+            with timezone.override(ctx.tz):
+                return view(request, *args, **kwargs)
+        except NotFound as exc:
+            raise Http404(exc.detail) from exc
+
+    return wrapper

@@ -1,0 +1,17 @@
+from django.urls import path
+
+from inspector import views
+
+app_name = "inspector"
+
+urlpatterns = [
+    path("", views.instance_list, name="instances"),
+    path("tenant/", views.switch_tenant, name="switch-tenant"),
+    path("instances/<int:key>/", views.instance_detail, name="instance"),
+    path("instances/<int:key>/diagram.json", views.instance_diagram, name="diagram"),
+    path("instances/<int:key>/cancel/", views.instance_cancel, name="cancel"),
+    path("instances/<int:key>/variables/", views.instance_variable, name="set-variable"),
+    path("incidents/", views.incident_list, name="incidents"),
+    path("incidents/retry/", views.incident_batch_retry, name="retry-incidents"),
+    path("incidents/<int:key>/retry/", views.incident_retry, name="retry-incident"),
+]

@@ -1,0 +1,225 @@
+"""Inspector pages: find instances, see one on its diagram with its timeline, and repair it.
+
+Views are thin: ``inspector_view`` checks who is asking, reads go through engine.queries.inspector,
+changes go through inspector.operations (engine actions). Every bad input becomes a form error or a
+message, never a 500; every page works without JavaScript except the diagram.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from engine.actions.errors import ActionError
+from engine.actions.instances import cancel_instance
+from engine.queries import inspector as q
+from inspector.access import InspectorContext, inspector_view, operator_tenants
+from inspector.forms import IncidentFilterForm, InstanceFilterForm, RetryForm, VariableForm
+from inspector.operations import retry_incident, retry_incidents, set_process_variable
+from tasklist.access import SESSION_TENANT
+
+MAX_BATCH = 500
+
+
+def _ctx(request: HttpRequest) -> InspectorContext:
+    return request.inspector  # type: ignore[attr-defined,no-any-return]
+
+
+def _instance_url(key: int, anchor: str = "") -> str:
+    return reverse("inspector:instance", args=[key]) + (f"#{anchor}" if anchor else "")
+
+
+@require_GET
+@inspector_view
+def instance_list(request: HttpRequest) -> HttpResponse:
+    ctx = _ctx(request)
+    form = InstanceFilterForm(request.GET or None)
+    sort = "newest"
+    page = q.Page([])
+    counts = {"total": 0, "active": 0, "completed": 0, "terminated": 0, "with_incident": 0}
+    valid = form.is_valid() if form.is_bound else True
+    if valid:
+        filters = form.filters() if form.is_bound else q.InstanceFilters()
+        sort = (form.cleaned_data.get("sort") if form.is_bound else "") or "newest"
+        qs = q.filtered_instances(ctx.tenant_ids, filters)
+        page = q.instance_page(qs, sort, after=request.GET.get("after", ""), before=request.GET.get("before", ""))
+        counts = q.instance_counts(qs)
+    base = {k: v for k, v in request.GET.items() if k not in ("after", "before") and v}
+    return render(request, "inspector/instance_list.html", {
+        "ctx": ctx,
+        "form": form,
+        "page": page,
+        "counts": counts,
+        "sort": sort,
+        "definitions": q.definition_choices(ctx.tenant_ids),
+        "next_url": "?" + urlencode({**base, "after": page.next_cursor}) if page.next_cursor else "",
+        "prev_url": "?" + urlencode({**base, "before": page.prev_cursor}) if page.prev_cursor else "",
+        "states": q.STATES,
+        "nav": "instances",
+    }, status=200 if valid else 400)
+
+
+@require_GET
+@inspector_view
+def instance_detail(request: HttpRequest, key: int) -> HttpResponse:
+    ctx = _ctx(request)
+    detail = q.instance_detail(ctx.tenant_ids, key)
+    return _render_detail(request, ctx, detail)
+
+
+def _render_detail(request: HttpRequest, ctx: InspectorContext, detail: q.InstanceDetail,
+                   variable_form: VariableForm | None = None, status: int = 200) -> HttpResponse:
+    return render(request, "inspector/instance_detail.html", {
+        "ctx": ctx,
+        "d": detail,
+        "i": detail.instance,
+        "timeline": q.timeline(ctx.tenant_ids, detail.instance.key),
+        "variable_form": variable_form or VariableForm(),
+        "retry_form": RetryForm(),
+        "editable": detail.instance.state == "ACTIVE",
+        "nav": "instances",
+    }, status=status)
+
+
+@require_GET
+@inspector_view
+def instance_diagram(request: HttpRequest, key: int) -> HttpResponse:
+    return JsonResponse(q.diagram(_ctx(request).tenant_ids, key))
+
+
+@require_http_methods(["GET", "POST"])
+@inspector_view
+def instance_cancel(request: HttpRequest, key: int) -> HttpResponse:
+    ctx = _ctx(request)
+    instance = q.get_instance(ctx.tenant_ids, key)
+    if request.method == "POST":
+        if request.POST.get("confirm") != "yes":
+            messages.error(request, "Tick the box to confirm the cancellation.")
+        else:
+            try:
+                cancel_instance(ctx.tenant, key, ctx.actor, timezone.now())
+            except ActionError as exc:
+                messages.error(request, exc.detail)
+            else:
+                messages.success(request, f"Process instance {key} was cancelled.")
+                return redirect(_instance_url(key))
+    return render(request, "inspector/instance_cancel.html", {"ctx": ctx, "i": instance, "nav": "instances"})
+
+
+@require_POST
+@inspector_view
+def instance_variable(request: HttpRequest, key: int) -> HttpResponse:
+    ctx = _ctx(request)
+    form = VariableForm(request.POST)
+    if form.is_valid():
+        name = form.cleaned_data["name"]
+        try:
+            set_process_variable(ctx.tenant_ids, key, name, form.cleaned_data["value"], ctx.actor, timezone.now())
+        except ActionError as exc:
+            form.add_error("value" if exc.status == 400 else None, exc.detail)
+        else:
+            messages.success(request, f"Variable {name} was set.")
+            return redirect(_instance_url(key, "variables"))
+    detail = q.instance_detail(ctx.tenant_ids, key)
+    messages.error(request, "The variable was not changed: " + "; ".join(
+        str(e) for errors in form.errors.values() for e in errors))
+    return _render_detail(request, ctx, detail, variable_form=form, status=400)
+
+
+@require_POST
+@inspector_view
+def incident_retry(request: HttpRequest, key: int) -> HttpResponse:
+    ctx = _ctx(request)
+    incident = q.get_or_404(q.incident_list(ctx.tenant_ids, "all"), key, "incident")
+    form = RetryForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Retries must be a whole number from 1 to 1000.")
+    else:
+        try:
+            retry_incident(ctx.tenant_ids, key, form.cleaned_data.get("retries"), ctx.actor, timezone.now())
+        except ActionError as exc:
+            messages.error(request, f"Incident {key} was not resolved: {exc.detail}")
+        else:
+            messages.success(request, f"Incident {key} was resolved; the engine retries {incident.element_id}.")
+    return redirect(_next(request) or _instance_url(incident.process_instance_key, "incidents"))
+
+
+def _next(request: HttpRequest) -> str:
+    target = request.POST.get("next", "")
+    return target if target.startswith("/inspector/") and "//" not in target else ""
+
+
+@require_GET
+@inspector_view
+def incident_list(request: HttpRequest) -> HttpResponse:
+    ctx = _ctx(request)
+    form = IncidentFilterForm(request.GET or None)
+    state, process = "ACTIVE", ""
+    if form.is_bound and form.is_valid():
+        state = form.cleaned_data.get("state") or "ACTIVE"
+        process = (form.cleaned_data.get("process") or "").strip()
+    qs = q.incident_list(ctx.tenant_ids, state, process)
+    page = q.incident_page(qs, after=request.GET.get("after", ""))
+    base = {k: v for k, v in request.GET.items() if k != "after" and v}
+    return render(request, "inspector/incident_list.html", {
+        "ctx": ctx,
+        "form": form,
+        "state": state,
+        "process": process,
+        "page": page,
+        "jobs": q.incident_jobs(page.items),
+        "count": qs.count(),
+        "definitions": q.definition_choices(ctx.tenant_ids),
+        "next_url": "?" + urlencode({**base, "after": page.next_cursor}) if page.next_cursor else "",
+        "first_url": "?" + urlencode(base) if request.GET.get("after") else "",
+        "retry_form": RetryForm(),
+        "nav": "incidents",
+    })
+
+
+@require_POST
+@inspector_view
+def incident_batch_retry(request: HttpRequest) -> HttpResponse:
+    ctx = _ctx(request)
+    back = _next(request) or reverse("inspector:incidents")
+    keys = []
+    for raw in request.POST.getlist("incident"):
+        if raw.isdigit() and len(raw) < 20:
+            keys.append(int(raw))
+    form = RetryForm(request.POST)
+    if not keys:
+        messages.error(request, "Select at least one incident to retry.")
+        return redirect(back)
+    if len(keys) > MAX_BATCH:
+        messages.error(request, f"Select at most {MAX_BATCH} incidents at once.")
+        return redirect(back)
+    if not form.is_valid():
+        messages.error(request, "Retries must be a whole number from 1 to 1000.")
+        return redirect(back)
+    result = retry_incidents(ctx.tenant_ids, sorted(set(keys)), form.cleaned_data.get("retries"), ctx.actor,
+                             timezone.now())
+    if result.done:
+        messages.success(request, f"{len(result.done)} incident(s) resolved; the engine retries them.")
+    for key, detail in result.failed.items():
+        messages.error(request, f"Incident {key}: {detail}")
+    return redirect(back)
+
+
+@require_POST
+@login_required
+def switch_tenant(request: HttpRequest) -> HttpResponse:
+    wanted = request.POST.get("tenant", "")
+    tenant = next((t for t in operator_tenants(request.user) if t.tenant_id == wanted), None)
+    if tenant is None:
+        messages.error(request, "You cannot inspect that tenant.")
+    else:
+        request.session[SESSION_TENANT] = tenant.pk
+        messages.info(request, f"You are now inspecting {tenant.name or tenant.tenant_id}.")
+    return redirect("inspector:instances")

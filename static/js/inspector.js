@@ -1,0 +1,76 @@
+/* Inspector: draws the instance's BPMN diagram (bpmn-js NavigatedViewer) with its live state as overlays.
+   Everything else on the page works without JavaScript. */
+(function () {
+  "use strict";
+
+  function show(container, text) {
+    var p = document.createElement("p");
+    p.className = "muted diagram-message";
+    p.textContent = text;
+    container.appendChild(p);
+  }
+
+  function badge(className, text, title) {
+    var span = document.createElement("span");
+    span.className = "diagram-badge " + className;
+    span.textContent = text;
+    span.title = title;
+    return span;
+  }
+
+  function decorate(viewer, elements) {
+    var canvas = viewer.get("canvas");
+    var overlays = viewer.get("overlays");
+    var registry = viewer.get("elementRegistry");
+    Object.keys(elements).forEach(function (id) {
+      var state = elements[id];
+      if (!registry.get(id)) { return; }
+      if (state.completed) { canvas.addMarker(id, "fs-completed"); }
+      if (state.active) {
+        canvas.addMarker(id, "fs-active");
+        overlays.add(id, "fs-tokens", {
+          position: { bottom: 8, left: -8 },
+          html: badge("diagram-badge--active", String(state.active), state.active + " active")
+        });
+      }
+      if (state.incidents) {
+        canvas.addMarker(id, "fs-incident");
+        overlays.add(id, "fs-incidents", {
+          position: { top: -10, right: 10 },
+          html: badge("diagram-badge--incident", "!" + (state.incidents > 1 ? state.incidents : ""),
+            state.incidents + " incident" + (state.incidents > 1 ? "s" : ""))
+        });
+      }
+    });
+  }
+
+  function load(container) {
+    if (typeof window.BpmnJS !== "function") {
+      show(container, "The diagram viewer could not be loaded.");
+      return;
+    }
+    fetch(container.dataset.diagramUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        if (!response.ok) { throw new Error("HTTP " + response.status); }
+        return response.json();
+      })
+      .then(function (data) {
+        if (!data.xml) { show(container, "This definition has no diagram."); return null; }
+        var viewer = new window.BpmnJS({ container: container });
+        return viewer.importXML(data.xml).then(function () {
+          viewer.get("canvas").zoom("fit-viewport", "auto");
+          decorate(viewer, data.elements || {});
+          container.dataset.ready = "true";
+        });
+      })
+      .catch(function (error) {
+        show(container, "The diagram could not be shown (" + (error && error.message ? error.message : error) + ").");
+        container.dataset.ready = "error";
+      });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var container = document.getElementById("diagram");
+    if (container) { load(container); }
+  });
+})();

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import pytest
+
+from engine.models import Command, Event, Variable
+from engine.runtime.loop import drain
+
+pytestmark = pytest.mark.django_db
+
+
+def test_detail_shows_the_instance_its_incident_jobs_tasks_and_variables(op_client, flow):
+    key = flow.start("ORD-9", tier="gold", items=[1, 2])
+    incident = flow.fail_to_incident(key)
+    response = op_client.get(f"/inspector/instances/{key}/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    for text in ("ORD-9", "inspect-order", "Inspect order", "JOB_NO_RETRIES", "card gateway down", str(incident.key),
+                 "Charge", 'data-diagram-url="/inspector/instances/', "bpmn-navigated-viewer.production.min.js",
+                 "&quot;gold&quot;", "[1, 2]", "Cancel instance"):
+        assert text in html, text
+    assert 'name="retries"' in html
+
+
+def test_diagram_endpoint_gives_the_xml_and_overlays(op_client, flow):
+    key = flow.start()
+    flow.fail_to_incident(key)
+    data = op_client.get(f"/inspector/instances/{key}/diagram.json").json()
+    assert data["xml"].startswith("<?xml") and "BPMNDiagram" in data["xml"]
+    assert data["elements"]["Charge"] == {"active": 1, "completed": 0, "incidents": 1}
+    assert data["elements"]["Start"]["completed"] == 1
+    assert "inspect-order" not in data["elements"]  # the process itself is not an overlay
+
+
+def test_timeline_lists_events_in_order_with_their_actor(op_client, flow):
+    key = flow.start()
+    flow.complete_charge(key)
+    response = op_client.get(f"/inspector/instances/{key}/")
+    entries = response.context["timeline"]
+    events = list(Event.objects.filter(process_instance_key=key).order_by("id"))
+    flattened = [(e.id, i, r["intent"]) for e in events for i, r in enumerate(e.records)]
+    assert [(t.event_id, t.index, t.record["intent"]) for t in entries] == flattened
+    assert entries[0].command_kind == "CREATE_INSTANCE" and entries[0].actor == "starter"
+    assert any(t.command_kind == "COMPLETE_JOB" and t.actor == "worker-1" for t in entries)
+    times = [t.created_at for t in entries]
+    assert times == sorted(times)
+    html = response.content.decode()
+    assert html.index("CREATE_INSTANCE") < html.index("COMPLETE_JOB")
+    assert Command.objects.filter(process_instance_key=key).count() >= 2
+
+
+def test_edit_a_process_variable(op_client, flow, operator):
+    key = flow.start(tier="silver")
+    response = op_client.post(f"/inspector/instances/{key}/variables/", {"name": "tier", "value": '{"level": "gold"}'})
+    assert response.status_code == 302 and response["Location"].endswith("#variables")
+    drain()
+    assert Variable.objects.get(process_instance_id=key, scope_key=key, name="tier").value == {"level": "gold"}
+    command = Command.objects.filter(process_instance_key=key, kind="SET_VARIABLES").get()
+    assert command.actor == operator.username and command.state == "PROCESSED"
+    # A new variable can be added the same way.
+    op_client.post(f"/inspector/instances/{key}/variables/", {"name": "note", "value": '"checked"'})
+    drain()
+    assert Variable.objects.get(process_instance_id=key, name="note").value == "checked"
+
+
+def test_bad_variable_values_are_form_errors_not_500s(op_client, flow):
+    key = flow.start(tier="silver")
+    response = op_client.post(f"/inspector/instances/{key}/variables/", {"name": "tier", "value": "gold"})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "not valid JSON" in html and 'role="alert"' in html
+    assert ">gold</textarea>" in html  # what was typed is kept for correction
+    assert response.status_code == 400
+    assert op_client.post(f"/inspector/instances/{key}/variables/", {"name": "", "value": "1"}).status_code == 400
+    assert not Command.objects.filter(kind="SET_VARIABLES").exists()
+    drain()
+    assert Variable.objects.get(process_instance_id=key, name="tier").value == "silver"
+
+
+def test_variables_of_an_ended_instance_cannot_change(op_client, flow):
+    key = flow.start(tier="silver")
+    op_client.post(f"/inspector/instances/{key}/cancel/", {"confirm": "yes"})
+    drain()
+    response = op_client.post(f"/inspector/instances/{key}/variables/", {"name": "tier", "value": '"x"'})
+    assert response.status_code == 400 and "only an active instance" in response.content.decode()
+
+
+def test_cancel_needs_confirmation_then_terminates(op_client, flow, operator):
+    key = flow.start()
+    page = op_client.get(f"/inspector/instances/{key}/cancel/")
+    assert page.status_code == 200 and 'name="confirm"' in page.content.decode()
+    op_client.post(f"/inspector/instances/{key}/cancel/", {})
+    drain()
+    assert flow.tenant.processinstance_set.get(key=key).state == "ACTIVE"
+    response = op_client.post(f"/inspector/instances/{key}/cancel/", {"confirm": "yes"})
+    assert response.status_code == 302
+    drain()
+    assert flow.tenant.processinstance_set.get(key=key).state == "TERMINATED"
+    assert Command.objects.get(process_instance_key=key, kind="CANCEL_INSTANCE").actor == operator.username
+    # Cancelling again is a message, not an error page.
+    again = op_client.post(f"/inspector/instances/{key}/cancel/", {"confirm": "yes"}, follow=True)
+    assert again.status_code == 200 and "not ACTIVE" in again.content.decode()
+    detail = op_client.get(f"/inspector/instances/{key}/").content.decode()
+    assert "Cancel instance" not in detail and "CANCEL_INSTANCE" in detail
+
+
+def test_unknown_instance_is_404(op_client, flow):
+    assert op_client.get("/inspector/instances/12345/").status_code == 404
+    assert op_client.get("/inspector/instances/1/diagram.json").status_code == 404
