@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.models import Command, Event, Variable
+from engine.models import Command, Event, ProcessInstance, Variable
 from engine.runtime.loop import drain
 
 pytestmark = pytest.mark.django_db
@@ -106,3 +106,17 @@ def test_cancel_needs_confirmation_then_terminates(op_client, flow, operator):
 def test_unknown_instance_is_404(op_client, flow):
     assert op_client.get("/inspector/instances/12345/").status_code == 404
     assert op_client.get("/inspector/instances/1/diagram.json").status_code == 404
+
+
+def test_call_activity_instances_link_to_their_parent_and_root(op_client, flow):
+    flow.deploy("inspect-parent.bpmn")
+    parent = flow.start("P-1", process_id="inspect-parent")
+    child = ProcessInstance.objects.get(parent_instance_key=parent)
+    assert child.root_instance_key == parent
+    html = op_client.get(f"/inspector/instances/{child.key}/").content.decode()
+    assert "Parent instance" in html and "Root instance" in html
+    assert html.count(f'href="/inspector/instances/{parent}/"') == 2
+    parent_html = op_client.get(f"/inspector/instances/{parent}/").content.decode()
+    assert "Called instances" in parent_html and f'href="/inspector/instances/{child.key}/"' in parent_html
+    data = op_client.get(f"/inspector/instances/{parent}/diagram.json").json()
+    assert data["elements"]["CallOrder"]["active"] == 1
