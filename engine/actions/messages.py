@@ -100,23 +100,7 @@ def _correlate(message: Message, actor: str, now: datetime) -> list[int]:
         if sub.process_instance_key is None or sub.process_instance_key in done:
             continue
         done.add(sub.process_instance_key)
-        sub.state = MessageSubscription.State.CORRELATED
-        sub.save(update_fields=["state"])
-        submit(
-            message.tenant_id,
-            sub.process_instance_key,
-            "CORRELATE_MESSAGE",
-            {
-                "subscriptionKey": str(sub.key),
-                "elementInstanceKey": str(sub.element_instance_key),
-                "elementId": sub.element_id,
-                "messageKey": str(message.key),
-                "messageName": message.name,
-                "variables": message.variables,
-            },
-            actor,
-            now,
-        )
+        _hand_over(message, sub, actor, now)
         instances.append(sub.process_instance_key)
     instances += _start_by_message(message, subs, actor, now)
     message.correlated_instances = [str(k) for k in sorted(done | set(instances))]
@@ -154,23 +138,20 @@ def correlate_buffered(tenant_id: int, subscriptions: list[MessageSubscription],
         message = next((m for m in candidates if str(sub.process_instance_key) not in m.correlated_instances), None)
         if message is None:
             continue
-        MessageSubscription.objects.filter(key=sub.key, state=MessageSubscription.State.ACTIVE).update(
-            state=MessageSubscription.State.CORRELATED
-        )
         message.correlated_instances = [*message.correlated_instances, str(sub.process_instance_key)]
         message.save(update_fields=["correlated_instances"])
-        submit(
-            tenant_id,
-            sub.process_instance_key,
-            "CORRELATE_MESSAGE",
-            {
-                "subscriptionKey": str(sub.key),
-                "elementInstanceKey": str(sub.element_instance_key),
-                "elementId": sub.element_id,
-                "messageKey": str(message.key),
-                "messageName": message.name,
-                "variables": message.variables,
-            },
-            actor,
-            now,
-        )
+        _hand_over(message, sub, actor, now)
+
+
+def _hand_over(message: Message, sub: MessageSubscription, actor: str, now: datetime) -> None:
+    """Mark the subscription taken and tell its instance, by command, which message arrived."""
+    MessageSubscription.objects.filter(key=sub.key).update(state=MessageSubscription.State.CORRELATED)
+    payload = {
+        "subscriptionKey": str(sub.key),
+        "elementInstanceKey": str(sub.element_instance_key),
+        "elementId": sub.element_id,
+        "messageKey": str(message.key),
+        "messageName": message.name,
+        "variables": message.variables,
+    }
+    submit(message.tenant_id, sub.process_instance_key, "CORRELATE_MESSAGE", payload, actor, now)
