@@ -25,13 +25,15 @@ def test_a_timer_due_while_the_worker_is_dead_fires_once_after_restart(creds, st
     deploy(creds.tenant, [Resource("timers.bpmn", (BPMN / "timers.bpmn").read_bytes())], timezone.now())
     definition = find_definition(creds.tenant, process_id="timers")
     first = start_worker()
-    key = start_instance(creds.tenant, definition, {"delay": "PT2S"}, "test", timezone.now()).key
-    wait_for(lambda: Timer.objects.filter(element_id="Wait", state="ACTIVE").exists())
+    key = start_instance(creds.tenant, definition, {"delay": "PT4S"}, "test", timezone.now()).key
+    # Generous timeouts: starting a worker process is slow on a busy 2-core machine.
+    wait_for(lambda: Timer.objects.filter(element_id="Wait", state="ACTIVE").exists(), timeout=60)
     first.kill()  # kill -9 while the timer is pending
-    time.sleep(2.5)  # it falls due while no worker runs
+    due = Timer.objects.get(element_id="Wait").due_at
+    time.sleep(max(0.0, (due - timezone.now()).total_seconds()) + 0.5)  # it falls due while no worker runs
     start_worker()
     start_worker()  # two sweepers race for the due timer
-    wait_for(lambda: ElementInstance.objects.filter(process_instance_id=key, element_id="Work").exists())
+    wait_for(lambda: ElementInstance.objects.filter(process_instance_id=key, element_id="Work").exists(), timeout=60)
     time.sleep(1.5)  # a few more sweeps: a second firing would show now
     assert Command.objects.filter(kind="TRIGGER_TIMER").count() == 1
     assert ElementInstance.objects.filter(process_instance_id=key, element_id="Work").count() == 1
