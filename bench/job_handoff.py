@@ -29,12 +29,49 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _producer(tenant_pk: int, definition_key: int, rate: float, seconds: float, out) -> None:  # type: ignore[no-untyped-def]
+    from django.db import connections
+    from django.utils import timezone
+
+    from engine.actions.instances import start_instance
+    from engine.models import ProcessDefinition
+    from flowsync.models import Tenant
+
+    connections.close_all()
+    tenant = Tenant.objects.get(pk=tenant_pk)
+    definition = ProcessDefinition.objects.get(key=definition_key)
+    interval = 1.0 / rate
+    started = 0
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        now = timezone.now()
+        start_instance(tenant, definition, {"createdAt": now.timestamp()}, "bench", now)
+        started += 1
+        time.sleep(max(0.0, t0 + started * interval - time.perf_counter()))
+    out.put(started)
+
+
+def produce(tenant_pk: int, definition_key: int, rate: float, seconds: float) -> int:
+    """Start instances at `rate` from a process of its own, so the measuring process stays idle."""
+    import multiprocessing
+
+    from django.db import connections
+
+    connections.close_all()
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
+    proc = ctx.Process(target=_producer, args=(tenant_pk, definition_key, rate, seconds, out))
+    proc.start()
+    started = out.get()
+    proc.join()
+    return started
+
+
 def main(rate: float, seconds: float) -> None:
     setup_django()
     import httpx
     from django.utils import timezone
 
-    from engine.actions.instances import start_instance
     from engine.definitions.deploy import Resource, deploy
     from flowsync.models import ApiKey
 
@@ -107,21 +144,18 @@ def main(rate: float, seconds: float) -> None:
         for th in threads:
             th.start()
         time.sleep(1)
-        interval = 1.0 / rate
-        started = 0
-        t0 = time.perf_counter()
-        while time.perf_counter() - t0 < seconds:
-            now = timezone.now()
-            start_instance(t, definition, {"createdAt": now.timestamp()}, "bench", now)
-            started += 1
-            next_at = t0 + started * interval
-            time.sleep(max(0.0, next_at - time.perf_counter()))
+        started = produce(t.pk, definition.key, rate, seconds)
         deadline = time.time() + 10
         while len(latencies) < started and time.time() < deadline:
             time.sleep(0.1)
         stop.set()
         print(f"rate {rate:.0f} instances/s for {seconds:.0f} s: {started} jobs created, {len(latencies)} received")
         print(f"job hand-off latency (created → worker holds it): {summary(latencies)}")
+        from engine.models import Command
+
+        pickup = [(c - s).total_seconds() for c, s in Command.objects.filter(kind="CREATE_INSTANCE")
+                  .values_list("processed_at", "created_at") if c]
+        print(f"  of which engine pick-up (command written → applied): {summary(pickup)}")
     finally:
         for p in procs:
             p.terminate()

@@ -22,6 +22,14 @@ class ApiKeyAdmin(admin.ModelAdmin):
     list_filter = ["tenant"]
     search_fields = ["name", "client_id"]
     readonly_fields = ["client_id", "created_at", "last_used_at"]
+    actions = ["revoke"]
+
+    @admin.action(description="Revoke selected API keys")
+    def revoke(self, request, queryset):  # type: ignore[no-untyped-def]
+        from django.utils import timezone
+
+        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, f"Revoked {count} API key(s); their Basic credentials and tokens stop working now.")
 
     def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
         if change:

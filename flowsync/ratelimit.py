@@ -71,9 +71,9 @@ _script = None
 def _redis_script():  # type: ignore[no-untyped-def]
     global _script
     if _script is None:
-        import django_rq
+        from flowsync import redis
 
-        _script = django_rq.get_connection("engine").register_script(_SCRIPT)
+        _script = redis.connection("engine").register_script(_SCRIPT)
     return _script
 
 
@@ -90,6 +90,6 @@ def take(tenant: Tenant, cost: int = 1) -> Decision:
 
 
 def reset(tenant: Tenant) -> None:
-    import django_rq
+    from flowsync import redis
 
-    django_rq.get_connection("engine").delete(KEY.format(tenant=tenant.pk))
+    redis.connection("engine").delete(KEY.format(tenant=tenant.pk))

@@ -81,14 +81,14 @@ def schedule(tenant_job_types: dict[int, set[str]]) -> None:
 
 
 def enqueue(tenant_ids: Iterable[int]) -> None:
-    import django_rq
+    from flowsync import redis
 
-    conn = django_rq.get_connection(QUEUE)
+    conn = redis.connection(QUEUE)
     wanted = [t for t in tenant_ids if conn.set(QUEUED_FLAG.format(tenant_id=t), "1", nx=True,
                                                 ex=QUEUED_FLAG_SECONDS)]
     if wanted:
         # At once, like the flag: enqueueing on a later commit could leave a flag without its job.
-        django_rq.get_queue(QUEUE, commit_mode="auto").enqueue(
+        redis.queue(QUEUE).enqueue(
             "engine.connectors.runner.connector_job", wanted, result_ttl=0, failure_ttl=3600,
             job_timeout=int(RUN_SECONDS + lock_timeout_ms() / 1000 + 60),
         )
@@ -137,10 +137,10 @@ def _run_inline(tenants: list[int]) -> None:
 
 def connector_job(tenant_ids: list[int]) -> int:
     """The RQ job: clear the queued flags, then run what there is; hand over what is left after RUN_SECONDS."""
-    import django_rq
+    from flowsync import redis
 
     try:
-        django_rq.get_connection(QUEUE).delete(*[QUEUED_FLAG.format(tenant_id=t) for t in tenant_ids])
+        redis.connection(QUEUE).delete(*[QUEUED_FLAG.format(tenant_id=t) for t in tenant_ids])
     except Exception:  # noqa: BLE001 - running from PostgreSQL works without Redis
         pass
     deadline = time.monotonic() + RUN_SECONDS

@@ -30,9 +30,9 @@ DEFAULT_RECHECK_SECONDS = 2.0
 
 
 def _connection():  # type: ignore[no-untyped-def]
-    import django_rq
+    from flowsync import redis
 
-    return django_rq.get_connection("engine")
+    return redis.connection("engine")
 
 
 def jobs_channel(tenant_id: int, job_type: str) -> str:

@@ -39,8 +39,8 @@ def _wake() -> None:
 
 
 def enqueue_drain(force: bool = False) -> None:
-    import django_rq
+    from flowsync import redis
 
-    conn = django_rq.get_connection("engine")
+    conn = redis.connection("engine")
     if force or conn.set(WAKE_FLAG, "1", nx=True, ex=30):
-        django_rq.get_queue("engine").enqueue("engine.runtime.worker.drain_job", result_ttl=0, failure_ttl=3600)
+        redis.queue("engine").enqueue("engine.runtime.worker.drain_job", result_ttl=0, failure_ttl=3600)

@@ -16,12 +16,11 @@ log = logging.getLogger("flowsync.engine")
 
 def drain_job() -> int:
     """RQ job: clear the wake flag, then apply everything pending."""
-    import django_rq
-
     from engine.runtime.wake import WAKE_FLAG
+    from flowsync import redis
 
     try:
-        django_rq.get_connection("engine").delete(WAKE_FLAG)
+        redis.connection("engine").delete(WAKE_FLAG)
     except Exception:  # noqa: BLE001 - draining from PostgreSQL works without Redis
         pass
     return drain()

@@ -54,3 +54,15 @@ def test_tenant_id_outside_the_keys_tenants_is_refused(other_api, tenant_a_insta
         "/v2/process-instances", {"processDefinitionId": "order-process", "tenantId": "<default>"}, format="json"
     )
     assert resp.status_code == 403
+
+
+def test_admin_revokes_api_keys(admin_client, api, creds):
+    from flowsync.models import ApiKey
+
+    assert api.get("/v2/topology").status_code == 200
+    key = ApiKey.objects.get(client_id=creds.client_id)
+    resp = admin_client.post("/admin/flowsync/apikey/", {"action": "revoke", "_selected_action": [key.pk]}, follow=True)
+    assert resp.status_code == 200
+    key.refresh_from_db()
+    assert key.revoked_at is not None
+    assert api.get("/v2/topology").status_code == 401
