@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
-from django.db.models import F, Q, QuerySet
+from django.db.models import BooleanField, F, Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from engine.models import ProcessDefinition, UserTask, UserTaskCandidate, Variable
 
@@ -148,13 +149,46 @@ def candidate_task_keys(viewer: Viewer) -> QuerySet:
     return UserTaskCandidate.objects.filter(match, tenant_id=viewer.tenant_id).values("task_id")
 
 
-def task_list(viewer: Viewer, list_name: str) -> QuerySet:
-    """The unfiltered, unordered queryset of one list. Raises PermissionError for `all` without the right."""
+def offered_to(viewer: Viewer) -> Q | RawSQL:
+    """Tasks whose candidate rows name the viewer or one of their groups.
+
+    On PostgreSQL as ``key = ANY(ARRAY(<candidate keys>))``: the key list is built once from the
+    candidate index and the tasks are then fetched by primary key, so the cost follows the size
+    of the viewer's own offer, never that of the task table (a plain ``IN (subquery)`` lets the
+    planner hash-join against a scan of every open task).
+    """
+    if connection.vendor != "postgresql":
+        return Q(key__in=candidate_task_keys(viewer))
+    # One index-only scan per kind (an OR of both would need a bitmap heap scan); a task offered
+    # through two of the viewer's groups appears twice in the array, which ANY does not mind.
+    rows = UserTaskCandidate.objects.filter(tenant_id=viewer.tenant_id)
+    keys = rows.filter(kind=UserTaskCandidate.Kind.USER, name=viewer.username).values("task_id")
+    if viewer.groups:
+        groups = rows.filter(kind=UserTaskCandidate.Kind.GROUP, name__in=list(viewer.groups)).values("task_id")
+        keys = keys.union(groups, all=True)
+    sql, params = keys.query.sql_with_params()
+    table = connection.ops.quote_name(UserTask._meta.db_table)
+    return RawSQL(f"{table}.{connection.ops.quote_name('key')} = ANY(ARRAY({sql}))", params,
+                  output_field=BooleanField())
+
+
+# Sorts an index on the task table serves for the "offered" rows: (tenant, assignee = '', state, -creation_date).
+INDEX_SORTS = frozenset({"created", "oldest"})
+
+
+def task_list(viewer: Viewer, list_name: str, sort: str | None = None) -> QuerySet:
+    """The unfiltered, unordered queryset of one list. Raises PermissionError for `all` without the right.
+
+    `sort` is the order the rows will be read in, if any: for "offered" in creation order, a
+    semi-join lets PostgreSQL walk the creation-date index and stop after one page; for other
+    orders and for counts, the rows are fetched by key from the viewer's candidate rows.
+    """
     qs = UserTask.objects.filter(tenant_id=viewer.tenant_id)
     if list_name == "assigned":
         return qs.filter(assignee=viewer.username, state=CREATED)
     if list_name == "offered":
-        return qs.filter(state=CREATED, assignee="", key__in=candidate_task_keys(viewer))
+        offered = Q(key__in=candidate_task_keys(viewer)) if sort in INDEX_SORTS else offered_to(viewer)
+        return qs.filter(offered, state=CREATED, assignee="")
     if list_name == "completed":
         # The Tasklist completes only tasks the person holds, so completed_by == assignee there;
         # filtering on the assignee too lets the (tenant, assignee, state, -creation_date) index serve it.
@@ -205,8 +239,20 @@ def _next_day(start: dt.datetime, days: int, tz: dt.tzinfo) -> dt.datetime:
 
 
 def counts(viewer: Viewer, cap: int = COUNT_CAP) -> dict[str, int]:
-    """Rows in each list the viewer has, counted up to `cap` (cap + 1 means "more than cap")."""
-    return {name: task_list(viewer, name)[: cap + 1].count() for name in viewer.lists()}
+    """Rows in each list the viewer has, counted up to `cap` (cap + 1 means "more than cap").
+
+    One statement (a scalar subquery per list), so a page pays one round trip for its tabs.
+    """
+    names = viewer.lists()
+    parts, params = [], []
+    for i, name in enumerate(names):
+        sql, part_params = task_list(viewer, name).values("key")[: cap + 1].query.sql_with_params()
+        parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS list{i})")
+        params.extend(part_params)
+    with connection.cursor() as cur:
+        cur.execute("SELECT " + ", ".join(parts), params)
+        row = cur.fetchone()
+    return dict(zip(names, (int(n) for n in row), strict=True))
 
 
 def page(
@@ -270,6 +316,11 @@ def _beyond(columns: Sequence[Column], values: Sequence[Any], backwards: bool) -
     for col, value in zip(columns, values, strict=True):
         result |= equal & _past(col, value, backwards)
         equal &= Q(**{f"{col.name}__isnull": True}) if value is None else Q(**{col.name: value})
+    first, value = columns[0], values[0]
+    if not first.nullable and value is not None:
+        # Implied by the OR above, but stated plainly it becomes an index range bound.
+        greater = first.descending == backwards
+        result &= Q(**{f"{first.name}__{'gte' if greater else 'lte'}": value})
     return result
 
 

@@ -1,7 +1,5 @@
-"""Endpoints whose engine action is still being written: validation and 404s work now, then one 501 problem.
-
-Each case names the action it waits for; once that action lands, the case checks it is wired
-instead (the endpoint answers something other than 501 for a valid request).
+"""Endpoints that call their engine action through `engine.api.base.action`: validation and 404s work on
+their own; while an action is missing the endpoint answers one 501 problem, once it exists it is called.
 """
 
 from __future__ import annotations
@@ -68,3 +66,19 @@ def test_validation_404_and_then_501_or_the_action(api, keys, module, name, meth
     else:
         body = assert_problem(resp, 501)
         assert body["title"] == "NOT_AVAILABLE_YET" and name in body["detail"]
+
+
+def test_a_missing_action_is_a_501_problem(api, monkeypatch):
+    import engine.actions.signals
+
+    monkeypatch.delattr(engine.actions.signals, "broadcast_signal")
+    body = assert_problem(api.post("/v2/signals/broadcast", {"signalName": "go"}, format="json"), 501)
+    assert body["title"] == "NOT_AVAILABLE_YET" and "broadcast_signal" in body["detail"]
+
+
+def test_a_missing_action_module_is_a_501_problem():
+    from engine.api.base import action
+    from engine.api.problems import NotAvailableYet
+
+    with pytest.raises(NotAvailableYet):
+        action("engine.actions.not_there_yet", "do_it")

@@ -160,3 +160,20 @@ def test_forms_need_csrf_and_post(invoice, alice):
     assert UserTask.objects.get(key=task.key).assignee == ""
     page = client.get(f"/tasks/{task.key}/")
     assert b'name="csrfmiddlewaretoken"' in page.content
+
+
+def test_detail_page_query_count(invoice, alice, django_assert_max_num_queries):
+    task = start_invoice(invoice)
+    claim_task([invoice.tenant.pk], task.key, "alice", "alice", invoice.now())
+    client = login(alice)
+    client.get(f"/tasks/{task.key}/")  # warm the session and the definition cache
+    with django_assert_max_num_queries(11):
+        response = client.get(f"/tasks/{task.key}/")
+    assert response.context["mine"] and response.context["form_html"]
+
+
+def test_loser_of_a_claim_keeps_the_list_they_came_from(invoice, alice, bob):
+    task = start_invoice(invoice)
+    claim_task([invoice.tenant.pk], task.key, "alice", "alice", invoice.now())
+    response = login(bob).post(f"/tasks/{task.key}/claim/", {"list": "offered"})
+    assert response["Location"] == f"/tasks/{task.key}/?list=offered"
