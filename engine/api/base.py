@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib
 import threading
 import time
 from collections.abc import Callable
@@ -27,7 +26,6 @@ from engine.api.auth import ApiKeyAuthentication, ApiPrincipal
 from engine.api.parsers import LenientJSONParser
 from engine.api.problems import (
     IdempotencyKeyReused,
-    NotAvailableYet,
     PayloadTooLarge,
     ResourceExhausted,
 )
@@ -139,25 +137,6 @@ def valid(serializer_class: type, data: Any) -> dict[str, Any]:
 
 def path_key(value: str, what: str = "key") -> int:
     return parse_key(value, what)
-
-
-def action(module: str, name: str) -> Callable[..., Any]:
-    """The engine action `module.name`, or a 501 problem while it is not implemented yet.
-
-    Endpoints whose action another part of the engine still has to provide call it through
-    here: the endpoint, its validation and its 404s work today; the behaviour arrives with
-    the action, without touching the view.
-    """
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
-        mod = None
-    fn = getattr(mod, name, None)
-    if fn is None:
-        raise NotAvailableYet(f"this operation is not available yet in this FlowSync version ({module}.{name})")
-    return fn
 
 
 # -- idempotency ----------------------------------------------------------------------------------

@@ -64,11 +64,6 @@ class ResourceExhausted(ApiProblem):
     title = "RESOURCE_EXHAUSTED"
 
 
-class NotAvailableYet(ApiProblem):
-    status_code = 501
-    title = "NOT_AVAILABLE_YET"
-
-
 class DeadlineExceeded(ApiProblem):
     status_code = 504
     title = "DEADLINE_EXCEEDED"

@@ -25,8 +25,9 @@ class DeploymentsView(ApiView):
     @idempotent
     def post(self, request: Request) -> Response:
         if not request.content_type.startswith("multipart/form-data"):
-            raise UnsupportedMediaType(request.content_type,
-                                       "send the files to deploy as multipart/form-data parts named 'resources'")
+            raise UnsupportedMediaType(
+                request.content_type, "send the files to deploy as multipart/form-data parts named 'resources'"
+            )
         files = request.FILES.getlist("resources")
         if not files:
             raise InvalidInput("send the files to deploy as multipart/form-data parts named 'resources'")
@@ -54,8 +55,13 @@ class DeploymentsView(ApiView):
 
 
 def _entry(process: dict | None = None, form: dict | None = None) -> dict:
-    return {"processDefinition": process, "decisionDefinition": None, "decisionRequirements": None, "form": form,
-            "resource": None}
+    return {
+        "processDefinition": process,
+        "decisionDefinition": None,
+        "decisionRequirements": None,
+        "form": form,
+        "resource": None,
+    }
 
 
 def _forms(tenant, deployment, resources: list[Resource]) -> list[Form]:  # type: ignore[no-untyped-def]

@@ -11,8 +11,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from engine.actions.errors import InvalidInput
+from engine.actions.variables import set_variables
 from engine.api import requests, shapes
-from engine.api.base import ApiView, action, path_key, principal, valid
+from engine.api.base import ApiView, path_key, principal, valid
 from engine.api.search import Field, Spec
 from engine.api.shapes import ELEMENT_TYPES
 from engine.api.views.common import SearchView
@@ -97,7 +98,6 @@ class ElementInstanceVariablesView(ApiView):
             raise InvalidInput("variables: give at least one variable")
         who = principal(request)
         ei = q.get_element_instance(who.tenant_ids, path_key(key, "elementInstanceKey"))
-        set_variables = action("engine.actions.variables", "set_variables")
         set_variables(who.tenant_ids, ei.key, data["variables"], data["local"], who.actor, timezone.now())
         return Response(status=status.HTTP_204_NO_CONTENT)
 

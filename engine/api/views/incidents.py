@@ -9,8 +9,9 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from engine.actions.incidents import resolve_incident
 from engine.api import requests, shapes
-from engine.api.base import ApiView, action, path_key, principal, valid
+from engine.api.base import ApiView, path_key, principal, valid
 from engine.api.search import Field, Spec
 from engine.api.views.common import SearchView
 from engine.queries import work as q
@@ -23,8 +24,11 @@ SPEC = Spec(
         "errorMessage": Field("error_message"),
         "elementId": Field("element_id"),
         "creationTime": Field("created_at", "date"),
-        "state": Field("state", "enum", enum={"ACTIVE": ("ACTIVE",), "MIGRATED": (), "PENDING": (),
-                                              "RESOLVED": ("RESOLVED",), "UNKNOWN": ()}),
+        "state": Field(
+            "state",
+            "enum",
+            enum={"ACTIVE": ("ACTIVE",), "MIGRATED": (), "PENDING": (), "RESOLVED": ("RESOLVED",), "UNKNOWN": ()},
+        ),
         "tenantId": Field("tenant__tenant_id"),
         "incidentKey": Field("key", "key"),
         "processDefinitionKey": Field("process_definition_key", "key"),
@@ -77,6 +81,5 @@ class IncidentResolutionView(ApiView):
         valid(requests.OperationReference, request.data)
         who = principal(request)
         incident = q.get_incident(who.tenant_ids, path_key(key, "incidentKey"))
-        resolve_incident = action("engine.actions.incidents", "resolve_incident")
         resolve_incident(who.tenant_ids, incident.key, who.actor, timezone.now())
         return Response(status=status.HTTP_204_NO_CONTENT)

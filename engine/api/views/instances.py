@@ -101,9 +101,7 @@ SPEC = Spec(
         "businessId": Field("business_key"),
     },
     allow_or=True,
-    unsupported=frozenset(
-        {"batchOperationId", "batchOperationKey", "hasRetriesLeft", "incidentErrorHashCode", "tags"}
-    ),
+    unsupported=frozenset({"batchOperationId", "batchOperationKey", "hasRetriesLeft", "incidentErrorHashCode", "tags"}),
 )
 
 
@@ -121,8 +119,9 @@ class ProcessInstancesView(ApiView):
         else:
             tenant = tenant_for(request, data.get("tenantId"))
             if "processDefinitionVersionTag" in data:
-                definition = self._by_version_tag(tenant.pk, data["processDefinitionId"],
-                                                  data["processDefinitionVersionTag"])
+                definition = self._by_version_tag(
+                    tenant.pk, data["processDefinitionId"], data["processDefinitionVersionTag"]
+                )
             else:
                 definition = instance_actions.find_definition(
                     tenant,
@@ -188,9 +187,7 @@ class ProcessInstanceSearchView(SearchView):
     spec = SPEC
 
     def queryset(self, request: Request):  # type: ignore[no-untyped-def]
-        return q.instances(principal(request).tenant_ids).annotate(
-            _suspended=Value(None, output_field=DateTimeField())
-        )
+        return q.instances(principal(request).tenant_ids).annotate(_suspended=Value(None, output_field=DateTimeField()))
 
     def shape_page(self, request: Request, rows: list[Any]) -> list[dict[str, Any]]:
         who = principal(request)

@@ -13,8 +13,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from engine.actions import jobs as job_actions
+from engine.actions.jobs import fail_job, throw_error, update_job
 from engine.api import requests, shapes
-from engine.api.base import ApiView, action, path_key, principal, valid
+from engine.api.base import ApiView, path_key, principal, valid
 from engine.api.search import Field, Spec
 from engine.api.views.common import SearchView
 from engine.jobs.notify import jobs_channel, wait_until
@@ -99,10 +100,15 @@ class JobFailureView(ApiView):
         data = valid(requests.FailJob, request.data)
         who = principal(request)
         job = q.get_job(who.tenant_ids, path_key(key, "jobKey"))
-        fail_job = action("engine.actions.jobs", "fail_job")
         fail_job(
-            who.tenant_ids, job.key, data["retries"], data.get("errorMessage") or "", data["retryBackOff"],
-            data.get("variables") or {}, who.actor, timezone.now(),
+            who.tenant_ids,
+            job.key,
+            data["retries"],
+            data.get("errorMessage") or "",
+            data["retryBackOff"],
+            data.get("variables") or {},
+            who.actor,
+            timezone.now(),
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -114,10 +120,14 @@ class JobErrorView(ApiView):
         data = valid(requests.ThrowJobError, request.data)
         who = principal(request)
         job = q.get_job(who.tenant_ids, path_key(key, "jobKey"))
-        throw_error = action("engine.actions.jobs", "throw_error")
         throw_error(
-            who.tenant_ids, job.key, data["errorCode"], data.get("errorMessage") or "", data.get("variables") or {},
-            who.actor, timezone.now(),
+            who.tenant_ids,
+            job.key,
+            data["errorCode"],
+            data.get("errorMessage") or "",
+            data.get("variables") or {},
+            who.actor,
+            timezone.now(),
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -130,17 +140,32 @@ class JobView(ApiView):
         who = principal(request)
         job = q.get_job(who.tenant_ids, path_key(key, "jobKey"))
         change = data["changeset"]
-        update_job = action("engine.actions.jobs", "update_job")
         update_job(
-            who.tenant_ids, job.key, retries=change.get("retries"), timeout_ms=change.get("timeout"),
-            actor=who.actor, now=timezone.now(),
+            who.tenant_ids,
+            job.key,
+            retries=change.get("retries"),
+            timeout_ms=change.get("timeout"),
+            actor=who.actor,
+            now=timezone.now(),
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-_JOB_STATES = {api: tuple(s for s, a in shapes.JOB_STATES.items() if a == api) for api in (
-    "CANCELED", "COMPLETED", "CREATED", "ERROR_THROWN", "FAILED", "MIGRATED", "PRIORITY_UPDATED", "RETRIES_UPDATED",
-    "TIMED_OUT", "TIMEOUT_UPDATED")}
+_JOB_STATES = {
+    api: tuple(s for s, a in shapes.JOB_STATES.items() if a == api)
+    for api in (
+        "CANCELED",
+        "COMPLETED",
+        "CREATED",
+        "ERROR_THROWN",
+        "FAILED",
+        "MIGRATED",
+        "PRIORITY_UPDATED",
+        "RETRIES_UPDATED",
+        "TIMED_OUT",
+        "TIMEOUT_UPDATED",
+    )
+}
 
 SPEC = Spec(
     fields={
@@ -149,11 +174,35 @@ SPEC = Spec(
         "elementInstanceKey": Field("element_instance_key", "key"),
         "errorMessage": Field("error_message", blank_null=True),
         "jobKey": Field("key", "key"),
-        "kind": Field("_kind", "enum", enum={"BPMN_ELEMENT": ("BPMN_ELEMENT",), "EXECUTION_LISTENER": (),
-                                             "TASK_LISTENER": (), "AD_HOC_SUB_PROCESS": ()}),
-        "listenerEventType": Field("_listener", "enum", enum={v: ((v,) if v == "UNSPECIFIED" else ()) for v in (
-            "UNSPECIFIED", "START", "END", "CREATING", "ASSIGNING", "UPDATING", "COMPLETING", "CANCELING",
-            "BEFORE_ALL", "CANCEL")}),
+        "kind": Field(
+            "_kind",
+            "enum",
+            enum={
+                "BPMN_ELEMENT": ("BPMN_ELEMENT",),
+                "EXECUTION_LISTENER": (),
+                "TASK_LISTENER": (),
+                "AD_HOC_SUB_PROCESS": (),
+            },
+        ),
+        "listenerEventType": Field(
+            "_listener",
+            "enum",
+            enum={
+                v: ((v,) if v == "UNSPECIFIED" else ())
+                for v in (
+                    "UNSPECIFIED",
+                    "START",
+                    "END",
+                    "CREATING",
+                    "ASSIGNING",
+                    "UPDATING",
+                    "COMPLETING",
+                    "CANCELING",
+                    "BEFORE_ALL",
+                    "CANCEL",
+                )
+            },
+        ),
         "processDefinitionId": Field("bpmn_process_id"),
         "processDefinitionKey": Field("process_definition_key", "key"),
         "processInstanceKey": Field("process_instance_key", "key"),
@@ -180,8 +229,9 @@ SPEC = Spec(
         "type": Field("type"),
         "worker": Field("worker"),
     },
-    unsupported=frozenset({"deniedReason", "endTime", "errorCode", "hasFailedWithRetriesLeft", "isDenied",
-                           "priority", "lastUpdateTime"}),
+    unsupported=frozenset(
+        {"deniedReason", "endTime", "errorCode", "hasFailedWithRetriesLeft", "isDenied", "priority", "lastUpdateTime"}
+    ),
 )
 
 

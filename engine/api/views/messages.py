@@ -6,8 +6,10 @@ from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from engine.actions.messages import correlate_message, publish_message
+from engine.actions.signals import broadcast_signal
 from engine.api import requests
-from engine.api.base import ApiView, action, idempotent, principal, tenant_for, valid
+from engine.api.base import ApiView, idempotent, principal, tenant_for, valid
 
 
 class MessagePublicationView(ApiView):
@@ -17,10 +19,15 @@ class MessagePublicationView(ApiView):
     def post(self, request: Request) -> Response:
         data = valid(requests.PublishMessage, request.data)
         tenant = tenant_for(request, data.get("tenantId"))
-        publish_message = action("engine.actions.messages", "publish_message")
         message_key = publish_message(
-            tenant, data["name"], data.get("correlationKey") or "", data["timeToLive"], data.get("messageId") or None,
-            data.get("variables") or {}, principal(request).actor, timezone.now(),
+            tenant,
+            data["name"],
+            data.get("correlationKey") or "",
+            data["timeToLive"],
+            data.get("messageId") or None,
+            data.get("variables") or {},
+            principal(request).actor,
+            timezone.now(),
         )
         return Response({"tenantId": tenant.tenant_id, "messageKey": str(message_key)})
 
@@ -32,10 +39,13 @@ class MessageCorrelationView(ApiView):
     def post(self, request: Request) -> Response:
         data = valid(requests.CorrelateMessage, request.data)
         tenant = tenant_for(request, data.get("tenantId"))
-        correlate_message = action("engine.actions.messages", "correlate_message")
         message_key, instance_key = correlate_message(
-            tenant, data["name"], data.get("correlationKey") or "", data.get("variables") or {},
-            principal(request).actor, timezone.now(),
+            tenant,
+            data["name"],
+            data.get("correlationKey") or "",
+            data.get("variables") or {},
+            principal(request).actor,
+            timezone.now(),
         )
         return Response(
             {"tenantId": tenant.tenant_id, "messageKey": str(message_key), "processInstanceKey": str(instance_key)}
@@ -49,7 +59,6 @@ class SignalBroadcastView(ApiView):
     def post(self, request: Request) -> Response:
         data = valid(requests.BroadcastSignal, request.data)
         tenant = tenant_for(request, data.get("tenantId"))
-        broadcast_signal = action("engine.actions.signals", "broadcast_signal")
         signal_key = broadcast_signal(
             tenant, data["signalName"], data.get("variables") or {}, principal(request).actor, timezone.now()
         )

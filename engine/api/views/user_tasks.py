@@ -11,8 +11,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from engine.actions.errors import NotFound
+from engine.actions.user_tasks import assign_user_task as assign
+from engine.actions.user_tasks import complete_user_task as complete
+from engine.actions.user_tasks import unassign_user_task as unassign
 from engine.api import requests, shapes
-from engine.api.base import ApiView, action, path_key, principal, valid
+from engine.api.base import ApiView, path_key, principal, valid
 from engine.api.search import Field, Spec, fail
 from engine.api.views.common import SearchView
 from engine.api.views.variables_filter import variables_q
@@ -70,9 +73,24 @@ def _instance_variables(value: Any, where: str) -> Q:
 
 SPEC = Spec(
     fields={
-        "state": Field("state", "enum", enum={s: ((s,) if s in UserTask.State.values else ()) for s in (
-            "CREATING", "CREATED", "ASSIGNING", "UPDATING", "COMPLETING", "COMPLETED", "CANCELING", "CANCELED",
-            "FAILED")}),
+        "state": Field(
+            "state",
+            "enum",
+            enum={
+                s: ((s,) if s in UserTask.State.values else ())
+                for s in (
+                    "CREATING",
+                    "CREATED",
+                    "ASSIGNING",
+                    "UPDATING",
+                    "COMPLETING",
+                    "COMPLETED",
+                    "CANCELING",
+                    "CANCELED",
+                    "FAILED",
+                )
+            },
+        ),
         "assignee": Field("assignee", blank_null=True),
         "businessId": Field("business_key", blank_null=True),
         "priority": Field("priority", "int"),
@@ -141,7 +159,7 @@ class UserTaskFormView(ApiView):
         who = principal(request)
         task = q.get_user_task(who.tenant_ids, path_key(key, "userTaskKey"))
         if task.form_key.startswith(EMBEDDED_FORM_PREFIX):
-            form_id = task.form_key[len(EMBEDDED_FORM_PREFIX):]
+            form_id = task.form_key[len(EMBEDDED_FORM_PREFIX) :]
             graph = definition_queries.graph(task.process_definition_key)
             schema = graph.forms.get(form_id)
             if schema is None:
@@ -157,8 +175,7 @@ class UserTaskFormView(ApiView):
                 }
             )
         if task.form_id:
-            deployed = (Form.objects.filter(tenant_id=task.tenant_id, form_id=task.form_id)
-                        .order_by("-version").first())
+            deployed = Form.objects.filter(tenant_id=task.tenant_id, form_id=task.form_id).order_by("-version").first()
             if deployed is not None:
                 return Response(shapes.form(deployed, who.tenant_id_of(task.tenant_id)))
         if task.form_id or task.form_key:
@@ -173,10 +190,15 @@ class UserTaskAssignmentView(ApiView):
         data = valid(requests.AssignUserTask, request.data)
         who = principal(request)
         task = q.get_user_task(who.tenant_ids, path_key(key, "userTaskKey"))
-        assign = action("engine.actions.user_tasks", "assign_user_task")
         allow_override = data.get("allowOverride")
-        assign(who.tenant_ids, task.key, data["assignee"], who.actor, timezone.now(),
-               allow_override=True if allow_override is None else allow_override)
+        assign(
+            who.tenant_ids,
+            task.key,
+            data["assignee"],
+            who.actor,
+            timezone.now(),
+            allow_override=True if allow_override is None else allow_override,
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -187,7 +209,6 @@ class UserTaskAssigneeView(ApiView):
         valid(requests.UnassignUserTask, request.data)
         who = principal(request)
         task = q.get_user_task(who.tenant_ids, path_key(key, "userTaskKey"))
-        unassign = action("engine.actions.user_tasks", "unassign_user_task")
         unassign(who.tenant_ids, task.key, who.actor, timezone.now())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -199,6 +220,5 @@ class UserTaskCompletionView(ApiView):
         data = valid(requests.CompleteUserTask, request.data)
         who = principal(request)
         task = q.get_user_task(who.tenant_ids, path_key(key, "userTaskKey"))
-        complete = action("engine.actions.user_tasks", "complete_user_task")
         complete(who.tenant_ids, task.key, data.get("variables") or {}, who.actor, timezone.now())
         return Response(status=status.HTTP_204_NO_CONTENT)

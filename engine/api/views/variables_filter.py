@@ -20,7 +20,7 @@ from engine.models import Variable
 
 def _json(text: Any, where: str) -> Any:
     if not isinstance(text, str):
-        raise fail(f"{where}: expected a serialised JSON value (a string such as \"\\\"A-1\\\"\")")
+        raise fail(f'{where}: expected a serialised JSON value (a string such as "\\"A-1\\"")')
     try:
         value = json.loads(text)
         check_json(value)
@@ -64,7 +64,7 @@ def variables_q(filters: Any, where: str, outer: dict[str, str]) -> Q:
     for i, item in enumerate(filters):
         at = f"{where}[{i}]"
         if not isinstance(item, dict) or set(item) - {"name", "value"} or not isinstance(item.get("name"), str):
-            raise fail(f"{at}: expected {{\"name\": ..., \"value\": ...}}")
+            raise fail(f'{at}: expected {{"name": ..., "value": ...}}')
         inner = Variable.objects.filter(name=item["name"], **{k: OuterRef(v) for k, v in outer.items()})
         value = item.get("value")
         if isinstance(value, dict) and "$exists" in value:
