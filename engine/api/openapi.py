@@ -468,7 +468,6 @@ ERROR_TEXT = {
     415: "Unsupported content type.",
     422: "The Idempotency-Key was used with a different request in the last 24 hours.",
     429: "The tenant's rate limit is exhausted; see Retry-After.",
-    501: "The engine does not offer this operation yet (NOT_AVAILABLE_YET).",
     503: "Backpressure: the engine's backlog is too long (RESOURCE_EXHAUSTED); see Retry-After.",
     504: "awaitCompletion: the instance did not complete within requestTimeout.",
 }
@@ -572,7 +571,7 @@ def document() -> None:
     view(elements.ElementInstanceView, get=op(
         "getElementInstance", (200, ref("ElementInstanceResult")), keyed=True, tag="Element instance"))
     view(elements.ElementInstanceVariablesView, put=_no_content(
-        "createElementInstanceVariables", 409, 501, 503, request=_req(r.SetVariables), tag="Element instance"))
+        "createElementInstanceVariables", 409, 503, request=_req(r.SetVariables), tag="Element instance"))
     truncate = OpenApiParameter("truncateValues", bool, OpenApiParameter.QUERY, required=False,
                                 description="Cut values longer than 8191 characters (default true).")
     view(elements.VariableSearchView, post=_search(
@@ -584,24 +583,24 @@ def document() -> None:
     ))
     view(jobs.JobSearchView, post=_search("JobSearchQuery", "JobSearchQueryResult", "Job", "searchJobs"))
     view(jobs.JobCompletionView, post=_no_content("completeJob", 409, 503, request=_req(r.CompleteJob), tag="Job"))
-    view(jobs.JobFailureView, post=_no_content("failJob", 409, 501, 503, request=_req(r.FailJob), tag="Job"))
-    view(jobs.JobErrorView, post=_no_content("throwJobError", 409, 501, 503, request=_req(r.ThrowJobError),
+    view(jobs.JobFailureView, post=_no_content("failJob", 409, 503, request=_req(r.FailJob), tag="Job"))
+    view(jobs.JobErrorView, post=_no_content("throwJobError", 409, 503, request=_req(r.ThrowJobError),
                                              tag="Job"))
-    view(jobs.JobView, patch=_no_content("updateJob", 409, 501, 503, request=_req(r.UpdateJob), tag="Job"))
+    view(jobs.JobView, patch=_no_content("updateJob", 409, 503, request=_req(r.UpdateJob), tag="Job"))
     view(messages.MessagePublicationView, post=op(
-        "publishMessage", (200, ref("MessagePublicationResult")), 403, 409, 501, 503,
+        "publishMessage", (200, ref("MessagePublicationResult")), 403, 409, 503,
         request=_req(r.PublishMessage), idempotent=True, tag="Message"))
     view(messages.MessageCorrelationView, post=op(
-        "correlateMessage", (200, ref("MessageCorrelationResult")), 403, 404, 409, 501, 503,
+        "correlateMessage", (200, ref("MessageCorrelationResult")), 403, 404, 409, 503,
         request=_req(r.CorrelateMessage), idempotent=True, tag="Message"))
     view(messages.SignalBroadcastView, post=op(
-        "broadcastSignal", (200, ref("SignalBroadcastResult")), 403, 404, 501, 503,
+        "broadcastSignal", (200, ref("SignalBroadcastResult")), 403, 404, 503,
         request=_req(r.BroadcastSignal), idempotent=True, tag="Signal"))
     view(incidents.IncidentSearchView, post=_search(
         "IncidentSearchQuery", "IncidentSearchQueryResult", "Incident", "searchIncidents"))
     view(incidents.IncidentView, get=op("getIncident", (200, ref("IncidentResult")), keyed=True, tag="Incident"))
     view(incidents.IncidentResolutionView, post=_no_content(
-        "resolveIncident", 409, 501, 503, request=_req(r.OperationReference), tag="Incident"))
+        "resolveIncident", 409, 503, request=_req(r.OperationReference), tag="Incident"))
     view(user_tasks.UserTaskSearchView, post=_search(
         "UserTaskSearchQuery", "UserTaskSearchQueryResult", "User task", "searchUserTasks"))
     view(user_tasks.UserTaskView, get=op("getUserTask", (200, ref("UserTaskResult")), keyed=True, tag="User task"))
@@ -615,10 +614,10 @@ def document() -> None:
         },
     ))
     view(user_tasks.UserTaskAssignmentView, post=_no_content(
-        "assignUserTask", 409, 501, 503, request=_req(r.AssignUserTask), tag="User task"))
-    view(user_tasks.UserTaskAssigneeView, delete=_no_content("unassignUserTask", 409, 501, 503, tag="User task"))
+        "assignUserTask", 409, 503, request=_req(r.AssignUserTask), tag="User task"))
+    view(user_tasks.UserTaskAssigneeView, delete=_no_content("unassignUserTask", 409, 503, tag="User task"))
     view(user_tasks.UserTaskCompletionView, post=_no_content(
-        "completeUserTask", 409, 501, 503, request=_req(r.CompleteUserTask), tag="User task"))
+        "completeUserTask", 409, 503, request=_req(r.CompleteUserTask), tag="User task"))
 
 
 class ApiAuthenticationScheme(OpenApiAuthenticationExtension):
