@@ -37,6 +37,12 @@ class TasklistContext:
     viewer: Viewer
     tz: zoneinfo.ZoneInfo
     tz_chosen: bool  # False until the person (or their browser) told us their zone
+    role: str = Membership.Role.MEMBER  # the person's role in the current tenant
+
+    @property
+    def is_operator(self) -> bool:
+        """May use the Inspector in this tenant (operators, admins; superusers everywhere)."""
+        return self.role in (Membership.Role.OPERATOR, Membership.Role.ADMIN)
 
     @property
     def tenant_ids(self) -> list[int]:
@@ -58,11 +64,12 @@ def zone(name: str | None) -> zoneinfo.ZoneInfo | None:
 
 def resolve(request: HttpRequest) -> TasklistContext | None:
     user = request.user
-    tenants = [m.tenant for m in Membership.objects.filter(user=user).select_related("tenant").order_by("tenant__name")]
-    if not tenants:
+    memberships = list(Membership.objects.filter(user=user).select_related("tenant").order_by("tenant__name"))
+    if not memberships:
         return None
     chosen = request.session.get(SESSION_TENANT)
-    tenant = next((t for t in tenants if t.pk == chosen), tenants[0])
+    current = next((m for m in memberships if m.tenant_id == chosen), memberships[0])
+    tenants, tenant = [m.tenant for m in memberships], current.tenant
     groups = tuple(sorted(user.groups.values_list("name", flat=True)))  # type: ignore[union-attr]
     viewer = Viewer(
         tenant_id=tenant.pk,
@@ -71,7 +78,8 @@ def resolve(request: HttpRequest) -> TasklistContext | None:
         can_see_all=user.has_perm(SEE_ALL_PERMISSION),
     )
     tz = zone(request.session.get(SESSION_TZ))
-    return TasklistContext(tenant, tenants, viewer, tz or zoneinfo.ZoneInfo(settings.TIME_ZONE), tz is not None)
+    return TasklistContext(tenant, tenants, viewer, tz or zoneinfo.ZoneInfo(settings.TIME_ZONE), tz is not None,
+                           current.role)
 
 
 def tasklist_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

@@ -177,3 +177,14 @@ def test_loser_of_a_claim_keeps_the_list_they_came_from(invoice, alice, bob):
     claim_task([invoice.tenant.pk], task.key, "alice", "alice", invoice.now())
     response = login(bob).post(f"/tasks/{task.key}/claim/", {"list": "offered"})
     assert response["Location"] == f"/tasks/{task.key}/?list=offered"
+
+
+def test_inspector_link_is_for_operators_of_the_tenant(invoice, alice, acme):
+    from flowsync.models import Membership
+
+    task = start_invoice(invoice)
+    assert login(alice).get(f"/tasks/{task.key}/").context["inspector_url"] == ""
+    Membership.objects.filter(user=alice, tenant=acme).update(role=Membership.Role.OPERATOR)
+    page = login(alice).get(f"/tasks/{task.key}/")
+    assert page.context["inspector_url"] == f"/inspector/instances/{task.process_instance_key}/"
+    assert f'href="/inspector/instances/{task.process_instance_key}/"' in page.content.decode()
