@@ -29,7 +29,7 @@ SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 @pytest.fixture(scope="module")
 def playwright_runtime() -> Iterator:
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed (scripts/setup.sh --dev installs it)")
+        pytest.fail(f"{CHROMIUM} is not installed (scripts/setup.sh --dev installs it)")
     from playwright.sync_api import sync_playwright
 
     # Sync Playwright keeps an event loop running in this thread; Django's ORM refuses to run

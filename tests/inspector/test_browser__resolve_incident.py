@@ -26,7 +26,7 @@ SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 @pytest.fixture
 def chromium_page() -> Iterator:
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed")
+        pytest.fail(f"{CHROMIUM} is not installed (scripts/setup.sh --dev installs it)")
     from playwright.sync_api import sync_playwright
 
     # Sync Playwright runs an event loop in this thread; the test's ORM calls are synchronous and safe.
