@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable
 from typing import Any
 
@@ -15,16 +16,21 @@ def search_response(page: search.Page, items: list[dict[str, Any]]) -> Response:
     return Response({"items": items, "page": page.as_dict()})
 
 
-class SearchView(ApiView):
-    """POST …/search: `spec` says what may be filtered and sorted; `shape_page` turns rows into items."""
+class SearchView(ApiView, abc.ABC):
+    """POST …/search: `spec` says what may be filtered and sorted; `shape_page` turns rows into items.
+
+    Each resource family subclasses it with its tenant-scoped queryset and its response shape.
+    """
 
     spec: search.Spec
 
+    @abc.abstractmethod
     def queryset(self, request: Request) -> QuerySet:
-        raise NotImplementedError
+        """The caller's tenant-scoped rows before filters, sort and paging."""
 
+    @abc.abstractmethod
     def shape_page(self, request: Request, rows: list[Any]) -> list[dict[str, Any]]:
-        raise NotImplementedError
+        """One page of rows as Camunda response items."""
 
     def post(self, request: Request) -> Response:
         page = search.search(self.queryset(request), self.spec, request.data)
