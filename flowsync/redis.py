@@ -11,7 +11,7 @@ import os
 import threading
 from typing import Any
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # queue() builds its connection() under the lock
 _cache: dict[tuple[int, str, str], Any] = {}
 
 

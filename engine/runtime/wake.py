@@ -1,46 +1,46 @@
-"""Waking the engine after a transaction that wrote commands has committed.
+"""Waking the engine when a transaction that wrote commands commits.
 
-Inline mode (embedded default): drain in this process right after commit.
-Queue mode: enqueue one drain job on the RQ `engine` queue. A Redis flag keeps at most
-one drain waiting in the queue; the drain clears the flag before it looks for work,
-so a command committed after that look always enqueues a new drain. If Redis is
-unreachable nothing is lost: the worker's sweeper finds the pending commands.
+Inline mode (embedded default, SQLite): drain in this process right after the commit.
+Worker mode (PostgreSQL): `NOTIFY flowsync_engine` inside the writing transaction.
+PostgreSQL delivers it to every listening engine worker when, and only when, that
+transaction commits, so a worker never looks before the commands are visible and a
+rolled-back request wakes nobody. No call after the commit can be lost to a crash
+in between; a notification missed while a worker restarts costs one sweep interval
+(workers also drain on their sweep, engine/runtime/worker.py).
+
+An RQ job per wake-up was the first design: RQ's own bookkeeping took ~8 ms a job,
+more than applying a small batch, and put Redis round trips on every request.
 """
 
 from __future__ import annotations
 
-import logging
-
 from django.conf import settings
 from django.db import transaction
 
-log = logging.getLogger("flowsync.engine")
-
-WAKE_FLAG = "flowsync:engine:drain-queued"
+CHANNEL = "flowsync_engine"
 
 
 def request_drain() -> None:
-    # One wake-up per transaction, however many commands it wrote.
+    """Wake the engine once the current transaction commits (once per transaction)."""
     conn = transaction.get_connection()
-    if not any(func is _wake for _, func, _ in conn.run_on_commit):
-        transaction.on_commit(_wake)
-
-
-def _wake() -> None:
-    if settings.ENGINE_INLINE:
-        from engine.runtime.loop import drain
-
-        drain()
+    if settings.ENGINE_INLINE or conn.vendor != "postgresql":
+        if not any(func is _drain_inline for _, func, _ in conn.run_on_commit):
+            transaction.on_commit(_drain_inline)
         return
-    try:
-        enqueue_drain()
-    except Exception as exc:  # noqa: BLE001 - Redis down must not fail the request; the sweeper re-drives
-        log.warning("could not wake the engine through Redis (%s); the sweeper will pick the work up", exc)
+    if conn.in_atomic_block:
+        # The marker goes if the savepoint that notified rolls back, like the NOTIFY itself.
+        if any(func is _notified for _, func, _ in conn.run_on_commit):
+            return
+        transaction.on_commit(_notified)
+    with conn.cursor() as cur:
+        cur.execute(f"NOTIFY {CHANNEL}")
 
 
-def enqueue_drain(force: bool = False) -> None:
-    from flowsync import redis
+def _notified() -> None:
+    """Marks a transaction that has sent its NOTIFY already."""
 
-    conn = redis.connection("engine")
-    if force or conn.set(WAKE_FLAG, "1", nx=True, ex=30):
-        redis.queue("engine").enqueue("engine.runtime.worker.drain_job", result_ttl=0, failure_ttl=3600)
+
+def _drain_inline() -> None:
+    from engine.runtime.loop import drain
+
+    drain()

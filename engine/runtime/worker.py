@@ -1,33 +1,31 @@
-"""The RQ side of the engine: the drain job and the sweeper that re-drives lost work."""
+"""The engine worker's loop: apply commands the moment they commit, sweep for what nobody woke.
+
+Every worker process runs one `EngineLoop` thread. It LISTENs on PostgreSQL's
+`flowsync_engine` channel (engine/runtime/wake.py), drains when notified, and every
+sweep interval (or sooner, when a timer falls due) fires due timers, schedules
+connector jobs left behind and drains commands nobody woke it for. PostgreSQL, not
+the notification, is what guarantees progress: a lost NOTIFY costs one interval.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 
+import psycopg
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 from engine.models import Command
 from engine.runtime.loop import drain
+from engine.runtime.wake import CHANNEL
 
 log = logging.getLogger("flowsync.engine")
 
 
-def drain_job() -> int:
-    """RQ job: clear the wake flag, then apply everything pending."""
-    from engine.runtime.wake import WAKE_FLAG
-    from flowsync import redis
-
-    try:
-        redis.connection("engine").delete(WAKE_FLAG)
-    except Exception:  # noqa: BLE001 - draining from PostgreSQL works without Redis
-        pass
-    return drain()
-
-
 def sweep_once() -> int:
-    """Fire due timers, then apply commands left pending (crash, lost wake-up, Redis outage)."""
+    """Fire due timers, then apply commands left pending (crash, lost wake-up, database restart)."""
     from django.utils import timezone
 
     from engine.connectors.runner import schedule_pending
@@ -41,41 +39,64 @@ def sweep_once() -> int:
     return drain()
 
 
-class Sweeper(threading.Thread):
-    """Runs inside every worker process: PostgreSQL, not Redis, is what guarantees progress.
+def next_sweep_in(interval: float) -> float:
+    """Seconds until the next sweep: the interval, or less when a timer falls due before it."""
+    from django.db.models import Min
+    from django.utils import timezone
 
-    Every `interval` seconds it fires due timers and applies commands nobody woke the engine for;
-    when a timer falls due sooner, it wakes for that timer (so timers fire on time, not on the
-    next round).
-    """
+    from engine.models import Timer
 
+    # Timers created after this look are seen at the next sweep at the latest (one interval).
+    next_due = Timer.objects.filter(state=Timer.State.ACTIVE).aggregate(m=Min("due_at"))["m"]
+    if next_due is None:
+        return interval
+    return min(interval, max(0.01, (next_due - timezone.now()).total_seconds()))
+
+
+def _listen() -> psycopg.Connection:
+    wanted = ("dbname", "user", "password", "host", "port", "sslmode", "sslrootcert", "sslcert", "sslkey")
+    params = {k: v for k, v in connections["default"].get_connection_params().items() if k in wanted}
+    conn = psycopg.connect(**params, autocommit=True)
+    conn.execute(f"LISTEN {CHANNEL}")
+    return conn
+
+
+class EngineLoop(threading.Thread):
     def __init__(self, interval: float | None = None):
-        super().__init__(name="flowsync-sweeper", daemon=True)
+        super().__init__(name="flowsync-engine-loop", daemon=True)
         self.interval = interval or settings.ENGINE_SWEEP_SECONDS
         self.stopped = threading.Event()
 
     def run(self) -> None:
-        pause = self.interval
-        while not self.stopped.wait(pause):
+        listener: psycopg.Connection | None = None
+        sweep_at = 0.0
+        while not self.stopped.is_set():
             try:
+                if listener is None:
+                    # Listen before looking: a commit after the look still wakes us.
+                    listener = _listen()
                 close_old_connections()
-                applied = sweep_once()
-                if applied:
-                    log.info("sweeper applied %d pending commands", applied)
-                pause = self._pause()
-            except Exception:  # noqa: BLE001 - keep sweeping after a transient DB error
-                log.exception("sweep failed")
-                pause = self.interval
+                if time.monotonic() >= sweep_at:
+                    applied = sweep_once()
+                    if applied:
+                        log.info("sweep applied %d pending commands", applied)
+                    sweep_at = time.monotonic() + next_sweep_in(self.interval)
+                else:
+                    drain()
+                self._wait(listener, sweep_at - time.monotonic())
+            except Exception:  # noqa: BLE001 - keep going after a database restart or a transient error
+                log.exception("engine loop failed; retrying")
+                if listener is not None:
+                    listener.close()
+                    listener = None
+                connections.close_all()
+                self.stopped.wait(min(self.interval, 1.0))
+        if listener is not None:
+            listener.close()
 
-    def _pause(self) -> float:
-        """Seconds until the next round: the interval, or less when a timer falls due before it."""
-        from django.db.models import Min
-        from django.utils import timezone
-
-        from engine.models import Timer
-
-        # Timers created after this look are seen at the next round at the latest (one interval).
-        next_due = Timer.objects.filter(state=Timer.State.ACTIVE).aggregate(m=Min("due_at"))["m"]
-        if next_due is None:
-            return self.interval
-        return min(self.interval, max(0.01, (next_due - timezone.now()).total_seconds()))
+    def _wait(self, listener: psycopg.Connection, seconds: float) -> None:
+        # Wake at the first notification; the ones that arrived meanwhile are served by the same drain.
+        for _ in listener.notifies(timeout=max(seconds, 0.0), stop_after=1):
+            pass
+        for _ in listener.notifies(timeout=0):
+            pass
