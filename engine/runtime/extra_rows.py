@@ -9,6 +9,8 @@ Kept apart from loop.py so the loop keeps one call in `_load_runs` and one in `_
 
 from __future__ import annotations
 
+import functools
+
 from django.db.models import Q
 
 from engine.models import (
@@ -21,22 +23,10 @@ from engine.models import (
     UserTaskCandidate,
 )
 from engine.runtime import flush as bulk
-from engine.runtime.rows import load_rows
+from engine.runtime import sql
 from engine.runtime.state import InstanceRun
 
 OPEN_TASK_STATES = (UserTask.State.CREATED, UserTask.State.COMPLETING)
-
-
-def load(runs: dict[int, InstanceRun], commands: list[Command]) -> None:
-    if not runs:
-        return
-    task_keys = [int(c.payload["userTaskKey"]) for c in commands if "userTaskKey" in c.payload]
-    task_filter = Q(process_instance_key__in=list(runs), state__in=OPEN_TASK_STATES)
-    if task_keys:
-        task_filter |= Q(key__in=task_keys, process_instance_key__in=list(runs))
-    for task in UserTask.objects.filter(task_filter).order_by("key"):
-        runs[task.process_instance_key].user_tasks[task.key] = task
-    _load_waits(runs, commands)
 
 
 WAIT_TABLES = (
@@ -45,16 +35,37 @@ WAIT_TABLES = (
      (MessageSubscription.State.ACTIVE, MessageSubscription.State.CORRELATED), "subscriptionKey"),
     ("signal_subscriptions", SignalSubscription, (SignalSubscription.State.ACTIVE,), None),
 )
+# Open rows of the batch's instances, plus the rows its commands name (which may be closed).
+OPEN_OR_NAMED = (
+    "(process_instance_key = ANY(%s::bigint[]) AND state = ANY(%s::text[])) "
+    "OR (key = ANY(%s::bigint[]) AND process_instance_key = ANY(%s::bigint[])) ORDER BY key"
+)
 
 
-def _load_waits(runs: dict[int, InstanceRun], commands: list[Command]) -> None:
-    keys = list(runs)
-    for table, model, open_states, payload_key in WAIT_TABLES:
+def reads(keys: list[int], commands: list[Command]) -> list[sql.Read]:
+    """The reads of user tasks and wait states for these instances (run with the loop's own reads)."""
+    out = []
+    for _, model, open_states, payload_key in (("user_tasks", UserTask, OPEN_TASK_STATES, "userTaskKey"),
+                                               *WAIT_TABLES):
         named = [int(c.payload[payload_key]) for c in commands if payload_key and payload_key in c.payload]
-        wanted = Q(process_instance_key__any=keys, state__in=open_states)
-        if named:
-            wanted |= Q(key__in=named, process_instance_key__any=keys)
-        for row in load_rows(model.objects.filter(wanted).order_by("key")):
+        params = (keys, list(open_states), named, keys)
+        out.append(sql.Read(model, OPEN_OR_NAMED, params, functools.partial(_open_or_named, model, *params)))
+    return out
+
+
+def _open_or_named(model: type, keys: list[int], states: list[str], named: list[int], _: list[int]):  # type: ignore[no-untyped-def]
+    return model.objects.filter(
+        Q(process_instance_key__any=keys, state__in=states) | Q(key__any=named, process_instance_key__any=keys)
+    ).order_by("key")
+
+
+def load(runs: dict[int, InstanceRun], done: list[sql.Read]) -> None:
+    """Hand the rows `reads` fetched to their runs."""
+    tasks, *waits = done
+    for task in tasks.rows:
+        runs[task.process_instance_key].user_tasks[task.key] = task
+    for (table, _, _, _), read in zip(WAIT_TABLES, waits, strict=True):
+        for row in read.rows:
             runs[row.process_instance_key].add_wait(table, row, row.element_instance_key, created=False)
 
 

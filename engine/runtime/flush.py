@@ -2,15 +2,20 @@
 
 The ORM's bulk_update builds one CASE per row and field and its bulk_create adapts
 every value through the expression layer; at thousands of rows per batch that was
-most of the engine's time. Here each table costs one COPY (plus one UPDATE … FROM for updates).
+most of the engine's time. Here each table costs one COPY (plus one UPDATE … FROM for updates);
+a few updated rows go as pipelined single-row UPDATEs instead.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import psycopg
 from django.db import connection, models
 from psycopg.types.json import Jsonb
+
+# Up to this many rows an UPDATE per row (pipelined) beats COPY into a scratch table.
+SMALL_UPDATE = 200
 
 
 def _value(field: models.Field, obj: Any) -> Any:
@@ -53,6 +58,15 @@ def update(model: type[models.Model], objs: list[Any], names: list[str]) -> None
     fields = [meta.pk, *(meta.get_field(n) for n in names)]
     q = connection.ops.quote_name
     cols = [q(f.column) for f in fields]
+    if len(objs) <= SMALL_UPDATE:
+        # One UPDATE per row, all in one pipeline: for a few rows, cheaper than a scratch table.
+        sets = ", ".join(f"{c} = %s" for c in cols[1:])
+        rows = [[*(_value(f, obj) for f in fields[1:]), obj.pk] for obj in objs]
+        connection.ensure_connection()
+        psycopg.Cursor(connection.connection).executemany(
+            f"UPDATE {meta.db_table} SET {sets} WHERE {cols[0]} = %s", rows
+        )
+        return
     # COPY into a per-transaction scratch table, then one UPDATE … FROM: COPY is the cheap
     # way to ship thousands of rows (array parameters quote every element in Python).
     scratch = f"_flush_{meta.db_table}_{'_'.join(f.column for f in fields[1:])}"[:63]
@@ -66,4 +80,4 @@ def update(model: type[models.Model], objs: list[Any], names: list[str]) -> None
             for obj in objs:
                 copy.write_row([_value(f, obj) for f in fields])
         cur.execute(f"UPDATE {meta.db_table} AS t SET {sets} FROM {scratch} AS v WHERE t.{cols[0]} = v.{cols[0]}")
-        cur.execute(f"TRUNCATE {scratch}")
+        cur.execute(f"DELETE FROM {scratch}")  # emptied at commit anyway; this is for a second batch

@@ -21,9 +21,9 @@ from engine.definitions.cache import definition as cached_definition
 from engine.definitions.cache import graph_of
 from engine.keys import KeySource
 from engine.models import Command, ElementInstance, Event, Incident, Job, ProcessInstance, Variable
-from engine.runtime import extra_rows, flush, processors
+from engine.runtime import extra_rows, flush, processors, sql
 from engine.runtime.errors import CommandRejected
-from engine.runtime.rows import load_rows, new_row
+from engine.runtime.rows import new_row
 from engine.runtime.state import InstanceRun
 
 log = logging.getLogger("flowsync.engine")
@@ -46,12 +46,23 @@ def drain(batch_size: int | None = None, max_batches: int | None = None) -> int:
     return total
 
 
-def _claim(limit: int) -> list[ProcessInstance]:
+CLAIM = (
     # Oldest pending work first; instances another worker holds are skipped, not waited on.
-    candidates = Command.objects.filter(state=PENDING).order_by("id").values("process_instance_key")[: limit * 4]
-    return list(
-        ProcessInstance.objects.select_for_update(skip_locked=True).filter(key__in=candidates).order_by("key")[:limit]
-    )
+    # 'PENDING' is a literal so that the prepared statement's generic plan uses the partial index.
+    "key IN (SELECT process_instance_key FROM engine_command WHERE state = 'PENDING' ORDER BY id LIMIT %s) "
+    "ORDER BY key LIMIT %s FOR UPDATE SKIP LOCKED"
+)
+
+
+def _claim(limit: int) -> list[ProcessInstance]:
+    def queryset():  # type: ignore[no-untyped-def]
+        candidates = Command.objects.filter(state=PENDING).order_by("id").values("process_instance_key")[: limit * 4]
+        return ProcessInstance.objects.select_for_update(skip_locked=True).filter(key__in=candidates).order_by(
+            "key")[:limit]
+
+    read = sql.Read(ProcessInstance, CLAIM, (limit * 4, limit), queryset)
+    sql.fetch(read)
+    return read.rows
 
 
 def process_batch(limit: int) -> int:
@@ -72,7 +83,14 @@ def _process_batch(limit: int) -> int:
         if not instances:
             return 0
         keys = [pi.key for pi in instances]
-        commands = load_rows(Command.objects.filter(state=PENDING, process_instance_key__any=keys).order_by("id"))
+        read = sql.Read(
+            Command,
+            "state = %s AND process_instance_key = ANY(%s::bigint[]) ORDER BY id",
+            (PENDING, keys),
+            lambda: Command.objects.filter(state=PENDING, process_instance_key__any=keys).order_by("id"),
+        )
+        sql.fetch(read)
+        commands = read.rows
         apply_commands(instances, commands)
         return len(commands)
 
@@ -154,33 +172,60 @@ def _notify(runs: list[InstanceRun]) -> None:
 
 
 def _load_runs(by_key: dict[int, ProcessInstance], commands: list[Command]) -> dict[int, InstanceRun]:
+    """The open rows of these instances (and rows commands name), read in one round trip."""
     keys = list(by_key)
     job_keys = [int(c.payload["jobKey"]) for c in commands if "jobKey" in c.payload]
-    elements: dict[int, list[ElementInstance]] = {}
-    for ei in load_rows(
-        ElementInstance.objects.filter(process_instance_id__any=keys, state=ElementInstance.State.ACTIVE)
-    ):
-        elements.setdefault(ei.process_instance_id, []).append(ei)
-    variables: dict[int, list[Variable]] = {}
-    for var in load_rows(Variable.objects.filter(process_instance_id__any=keys)):
-        variables.setdefault(var.process_instance_id, []).append(var)
-    jobs: dict[int, list[Job]] = {}
-    job_filter = Q(process_instance_key__any=keys, state__in=OPEN_JOB_STATES)
-    if job_keys:
-        job_filter |= Q(key__any=job_keys)
-    for job in load_rows(Job.objects.select_for_update().filter(job_filter).order_by("key")):
-        jobs.setdefault(job.process_instance_key, []).append(job)
-    incidents: dict[int, list[Incident]] = {}
-    for inc in load_rows(Incident.objects.filter(process_instance_key__any=keys, state=Incident.State.ACTIVE)):
-        incidents.setdefault(inc.process_instance_key, []).append(inc)
+    active = ElementInstance.State.ACTIVE
+    elements = sql.Read(
+        ElementInstance,
+        "process_instance_id = ANY(%s::bigint[]) AND state = %s ORDER BY key",
+        (keys, active),
+        lambda: ElementInstance.objects.filter(process_instance_id__any=keys, state=active).order_by("key"),
+    )
+    variables = sql.Read(
+        Variable,
+        "process_instance_id = ANY(%s::bigint[]) ORDER BY key",
+        (keys,),
+        lambda: Variable.objects.filter(process_instance_id__any=keys).order_by("key"),
+    )
+    jobs = sql.Read(
+        Job,
+        "(process_instance_key = ANY(%s::bigint[]) AND state = ANY(%s::text[])) OR key = ANY(%s::bigint[]) "
+        "ORDER BY key FOR UPDATE",
+        (keys, list(OPEN_JOB_STATES), job_keys),
+        lambda: Job.objects.select_for_update()
+        .filter(Q(process_instance_key__any=keys, state__in=OPEN_JOB_STATES) | Q(key__any=job_keys))
+        .order_by("key"),
+    )
+    incidents = sql.Read(
+        Incident,
+        "process_instance_key = ANY(%s::bigint[]) AND state = %s ORDER BY key",
+        (keys, Incident.State.ACTIVE),
+        lambda: Incident.objects.filter(process_instance_key__any=keys, state=Incident.State.ACTIVE).order_by("key"),
+    )
+    extra = extra_rows.reads(keys, commands)  # user tasks and wait states
+    sql.fetch(elements, variables, jobs, incidents, *extra)
+    grouped = [
+        _by_instance(elements.rows, "process_instance_id"),
+        _by_instance(variables.rows, "process_instance_id"),
+        _by_instance(jobs.rows, "process_instance_key"),
+        _by_instance(incidents.rows, "process_instance_key"),
+    ]
     runs = {}
     for key, pi in by_key.items():
         definition = cached_definition(pi.definition_id)
         run = InstanceRun(pi, definition, graph_of(definition))
-        run.load(elements.get(key, ()), variables.get(key, ()), jobs.get(key, ()), incidents.get(key, ()))
+        run.load(*(rows.get(key, ()) for rows in grouped))
         runs[key] = run
-    extra_rows.load(runs, commands)  # user tasks (BPMN semantics issue)
+    extra_rows.load(runs, extra)
     return runs
+
+
+def _by_instance(rows: list, attname: str) -> dict[int, list]:
+    out: dict[int, list] = {}
+    for row in rows:
+        out.setdefault(getattr(row, attname), []).append(row)
+    return out
 
 
 def _flush(runs: list[InstanceRun], events: list[Event], commands: list[Command], replay: bool) -> None:
