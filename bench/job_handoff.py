@@ -1,26 +1,36 @@
 """Job hand-off latency: job created → a long-polling worker receives it, at a steady rate.
 
-    .venv/bin/python bench/job_handoff.py [rate_per_s] [seconds]
+    .venv/bin/python bench/job_handoff.py [rate_per_s] [seconds] [engine_workers]
 
-Runs a real server (gunicorn), one engine worker (RQ + sweeper) and 4 long-polling
-HTTP workers against PostgreSQL and Redis; a producer starts instances of
-start → service task → end at the given rate. Latency is measured per job from the
-instance's start request (the engine's clock for the job) to the moment the HTTP
-worker holds it; the workers complete what they get.
+Runs a real server (gunicorn), engine workers (`manage.py engine_worker`) and two job
+worker processes against PostgreSQL and Redis; a producer process starts instances of
+start → service task → end at the given rate. Each job worker long-polls
+`POST /v2/jobs/activation` and hands what it gets to a pool of threads that complete
+the jobs, so it is polling again at once (as the official clients do).
+
+Latency is measured per job from the moment its instance was requested (the engine's
+clock for the job) to the moment a worker holds it, and split into: engine pick-up
+(start command written → applied), activation (job committed → a waiting request
+locked it) and delivery (locked → the worker has the response).
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import socket
 import subprocess
 import sys
-import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import BENCH_DB, ROOT, setup_django, summary, tenant  # noqa: E402
+
+JOB_TIMEOUT_MS = 60_000
+CONSUMER_PROCESSES = 2
 
 
 def free_port() -> int:
@@ -51,28 +61,43 @@ def _producer(tenant_pk: int, definition_key: int, rate: float, seconds: float, 
     out.put(started)
 
 
-def produce(tenant_pk: int, definition_key: int, rate: float, seconds: float) -> int:
-    """Start instances at `rate` from a process of its own, so the measuring process stays idle."""
-    import multiprocessing
-
-    from django.db import connections
-
-    connections.close_all()
-    ctx = multiprocessing.get_context("fork")
-    out = ctx.Queue()
-    proc = ctx.Process(target=_producer, args=(tenant_pk, definition_key, rate, seconds, out))
-    proc.start()
-    started = out.get()
-    proc.join()
-    return started
-
-
-def main(rate: float, seconds: float) -> None:
-    setup_django()
+def _consumer(base: str, auth: tuple[str, str], name: str, stop, out) -> None:  # type: ignore[no-untyped-def]
+    """One job worker process: a long-polling loop, completions on a thread pool."""
     import httpx
+
+    poll = httpx.Client(base_url=base, auth=auth, timeout=30)
+    completer = httpx.Client(base_url=base, auth=auth, timeout=30, limits=httpx.Limits(max_connections=8))
+    pool = ThreadPoolExecutor(max_workers=8)
+    received: list[tuple[int, float, float]] = []
+    while not stop.is_set():
+        try:
+            resp = poll.post(
+                "/jobs/activation",
+                json={
+                    "type": "payment",
+                    "worker": name,
+                    "timeout": JOB_TIMEOUT_MS,
+                    "maxJobsToActivate": 32,
+                    "requestTimeout": 1000,
+                },
+            )
+        except httpx.HTTPError:
+            time.sleep(0.1)
+            continue
+        at = time.time()
+        for job in resp.json().get("jobs", []):
+            received.append((int(job["jobKey"]), job["variables"]["createdAt"], at))
+            pool.submit(completer.post, f"/jobs/{job['jobKey']}/completion", json={})
+    pool.shutdown(wait=True)
+    out.put(received)
+
+
+def main(rate: float, seconds: float, engine_workers: int) -> None:
+    setup_django()
     from django.utils import timezone
 
     from engine.definitions.deploy import Resource, deploy
+    from engine.models import Command, Job
     from flowsync.models import ApiKey
 
     t = tenant()
@@ -87,81 +112,66 @@ def main(rate: float, seconds: float) -> None:
         "FLOWSYNC_ENGINE_INLINE": "0",
         "FLOWSYNC_LOG_LEVEL": "WARNING",
     }
-    procs = [
-        subprocess.Popen(
-            [
-                str(ROOT / ".venv/bin/gunicorn"),
-                "flowsync.wsgi:application",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "1",
-                "--threads",
-                "16",
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=env,
-        ),
-        subprocess.Popen([sys.executable, "manage.py", "engine_worker"], cwd=ROOT, env=env),
-    ]
-    latencies: list[float] = []
-    stop = threading.Event()
+    gunicorn = [str(ROOT / ".venv/bin/gunicorn"), "flowsync.wsgi:application", "--bind", f"127.0.0.1:{port}",
+                "--workers", "4", "--threads", "4", "--log-level", "warning"]
+    procs = [subprocess.Popen(gunicorn, cwd=ROOT, env=env)]
+    procs += [subprocess.Popen([sys.executable, "manage.py", "engine_worker"], cwd=ROOT, env=env)
+              for _ in range(engine_workers)]
     base = f"http://127.0.0.1:{port}/v2"
-
-    def worker(name: str) -> None:
-        http = httpx.Client(base_url=base, auth=(key.client_id, secret), timeout=30)
-        while not stop.is_set():
-            try:
-                resp = http.post(
-                    "/jobs/activation",
-                    json={
-                        "type": "payment",
-                        "worker": name,
-                        "timeout": 60000,
-                        "maxJobsToActivate": 10,
-                        "requestTimeout": 2000,
-                    },
-                )
-            except httpx.HTTPError:
-                time.sleep(0.2)
-                continue
-            received = time.time()
-            for job in resp.json().get("jobs", []):
-                created = job["variables"]["createdAt"]
-                latencies.append(received - created)
-                http.post(f"/jobs/{job['jobKey']}/completion", json={})
-
+    ctx = multiprocessing.get_context("fork")
+    stop = ctx.Event()
+    out = ctx.Queue()
     try:
+        import httpx
+
         for _ in range(100):
             try:
                 if httpx.get(base + "/status").status_code == 204:
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        threads = [threading.Thread(target=worker, args=(f"w{i}",), daemon=True) for i in range(4)]
-        for th in threads:
-            th.start()
-        time.sleep(1)
-        started = produce(t.pk, definition.key, rate, seconds)
-        deadline = time.time() + 10
-        while len(latencies) < started and time.time() < deadline:
-            time.sleep(0.1)
-        stop.set()
-        print(f"rate {rate:.0f} instances/s for {seconds:.0f} s: {started} jobs created, {len(latencies)} received")
-        print(f"job hand-off latency (created → worker holds it): {summary(latencies)}")
-        from engine.models import Command
+        from django.db import connections
 
-        pickup = [(c - s).total_seconds() for c, s in Command.objects.filter(kind="CREATE_INSTANCE")
-                  .values_list("processed_at", "created_at") if c]
-        print(f"  of which engine pick-up (command written → applied): {summary(pickup)}")
+        connections.close_all()
+        consumers = [ctx.Process(target=_consumer, args=(base, (key.client_id, secret), f"w{i}", stop, out))
+                     for i in range(CONSUMER_PROCESSES)]
+        for c in consumers:
+            c.start()
+        time.sleep(1.5)
+        producer = ctx.Process(target=_producer, args=(t.pk, definition.key, rate, seconds, out))
+        producer.start()
+        started = out.get()
+        producer.join()
+        time.sleep(2)  # the last jobs reach their workers
+        stop.set()
+        received = [row for _ in consumers for row in out.get()]
+        for c in consumers:
+            c.join()
     finally:
         for p in procs:
             p.terminate()
         for p in procs:
             p.wait(timeout=10)
 
+    print(f"rate {rate:.0f} instances/s for {seconds:.0f} s, {engine_workers} engine worker(s): "
+          f"{started} jobs created, {len(received)} received")
+    print(f"job hand-off latency (requested → worker holds it): {summary([at - c for _, c, at in received])}")
+    jobs = {j.key: j for j in Job.objects.filter(key__in=[k for k, _, _ in received])}
+    applied = dict(Command.objects.filter(kind="CREATE_INSTANCE").values_list("process_instance_key", "processed_at"))
+    pickup, activation, delivery = [], [], []
+    for job_key, created, at in received:
+        job = jobs[job_key]
+        activated = (job.deadline - timedelta(milliseconds=JOB_TIMEOUT_MS)).timestamp()
+        engine_done = applied[job.process_instance_key].timestamp()
+        pickup.append(engine_done - created)
+        activation.append(activated - engine_done)
+        delivery.append(at - activated)
+    print(f"  engine pick-up (start command written → applied): {summary(pickup)}")
+    print(f"  activation (applied → locked by a waiting request):  {summary(activation)}")
+    print(f"  delivery (locked → the worker has the response):    {summary(delivery)}")
+
 
 if __name__ == "__main__":
-    main(float(sys.argv[1]) if len(sys.argv) > 1 else 100.0, float(sys.argv[2]) if len(sys.argv) > 2 else 10.0)
+    args = sys.argv[1:]
+    main(float(args[0]) if args else 100.0, float(args[1]) if len(args) > 1 else 10.0,
+         int(args[2]) if len(args) > 2 else 1)

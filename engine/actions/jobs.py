@@ -5,12 +5,26 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 
 from engine.actions.commands import submit
 from engine.actions.errors import Conflict, InvalidInput, NotFound
 from engine.models import Job
+from engine.runtime import sql
+
+ACTIVATE = f"""
+UPDATE engine_job AS j SET state = 'ACTIVATED', worker = %s, deadline = %s, backoff_until = NULL
+FROM (
+    SELECT key FROM engine_job
+    WHERE tenant_id = ANY(%s::bigint[]) AND type = %s
+      AND ((state = 'ACTIVATABLE' AND (backoff_until IS NULL OR backoff_until <= %s))
+           OR (state = 'ACTIVATED' AND deadline < %s))
+    ORDER BY key LIMIT %s FOR UPDATE SKIP LOCKED
+) AS picked
+WHERE j.key = picked.key
+RETURNING {", ".join("j." + f.column for f in Job._meta.concrete_fields)}
+"""
 
 
 def activate_jobs(
@@ -20,6 +34,10 @@ def activate_jobs(
     if max_jobs <= 0:
         return []
     deadline = now + timedelta(milliseconds=timeout_ms)
+    if connection.vendor == "postgresql":
+        # One statement, no ORM: this runs on every long-poll wake-up and sits on the hand-off path.
+        jobs = sql.run(Job, ACTIVATE, (worker[:255], deadline, list(tenant_ids), job_type, now, now, max_jobs))
+        return sorted(jobs, key=lambda j: j.key)
     with transaction.atomic():
         ready = Q(state=Job.State.ACTIVATABLE) & (Q(backoff_until__isnull=True) | Q(backoff_until__lte=now))
         expired = Q(state=Job.State.ACTIVATED, deadline__lt=now)
@@ -44,56 +62,85 @@ def _lock_job(tenant_ids: list[int], key: int, now: datetime | None = None) -> J
     return job
 
 
+# Completes the job if it may be: activatable, or activated with its lock not yet expired.
+COMPLETE = """
+UPDATE engine_job SET state = 'COMPLETED'
+WHERE key = %s AND tenant_id = ANY(%s::bigint[])
+  AND (state = 'ACTIVATABLE' OR (state = 'ACTIVATED' AND (deadline IS NULL OR deadline >= %s)))
+RETURNING tenant_id, process_instance_key
+"""
+
+
 def complete_job(tenant_ids: list[int], key: int, variables: dict[str, Any] | None, actor: str, now: datetime) -> None:
     if variables is not None and not isinstance(variables, dict):
         raise InvalidInput("variables must be a JSON object")
+    payload = {"jobKey": str(key), "variables": variables or {}}
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # Conditional UPDATE: the row lock it takes refuses a second completion, as the lock below does.
+            with connection.cursor() as cur:
+                cur.execute(COMPLETE, [key, list(tenant_ids), now])
+                row = cur.fetchone()
+            if row is not None:
+                submit(row[0], row[1], "COMPLETE_JOB", payload, actor, now)
+                return
         job = _lock_job(tenant_ids, key, now)
         if job.state not in (Job.State.ACTIVATABLE, Job.State.ACTIVATED):
             raise Conflict(f"job {key} is {job.state}; only an activatable or activated job can be completed")
         # Marked at once so a second completion is refused here, before the engine applies the first.
         job.state = Job.State.COMPLETED
         job.save(update_fields=["state"])
-        submit(
-            job.tenant_id,
-            job.process_instance_key,
-            "COMPLETE_JOB",
-            {"jobKey": str(key), "variables": variables or {}},
-            actor,
-            now,
-        )
+        submit(job.tenant_id, job.process_instance_key, "COMPLETE_JOB", payload, actor, now)
 
 
 def variables_for_jobs(jobs: list[Job], names: list[str] | None) -> dict[int, dict[str, Any]]:
-    """The variables each job's element sees (local scopes shadow outer ones), in two queries."""
-    from engine.models import ElementInstance, Variable
+    """The variables each job's element sees (local scopes shadow outer ones)."""
+    return job_context(jobs, names)[0]
+
+
+def job_context(jobs: list[Job], names: list[str] | None) -> tuple[dict[int, dict[str, Any]], dict[int, int]]:
+    """For activated jobs, in one round trip: job key → the variables its element sees (local scopes
+    shadow outer ones; only `names` when given), and instance key → root instance key."""
+    from engine.models import ElementInstance, ProcessInstance, Variable
 
     if not jobs:
-        return {}
-    instance_keys = {j.process_instance_key for j in jobs}
-    scopes = dict(
-        ElementInstance.objects.filter(
-            process_instance_id__in=instance_keys, state=ElementInstance.State.ACTIVE
-        ).values_list("key", "flow_scope_key")
+        return {}, {}
+    keys = sorted({j.process_instance_key for j in jobs})
+    active = ElementInstance.State.ACTIVE
+    scopes = sql.Read(
+        ElementInstance, "process_instance_id = ANY(%s::bigint[]) AND state = %s", (keys, active),
+        lambda: ElementInstance.objects.filter(process_instance_id__in=keys, state=active),
     )
-    var_qs = Variable.objects.filter(process_instance_id__in=instance_keys)
     if names:
-        var_qs = var_qs.filter(name__in=names)
+        variables = sql.Read(
+            Variable, "process_instance_id = ANY(%s::bigint[]) AND name = ANY(%s::text[])", (keys, names),
+            lambda: Variable.objects.filter(process_instance_id__in=keys, name__in=names),
+        )
+    else:
+        variables = sql.Read(
+            Variable, "process_instance_id = ANY(%s::bigint[])", (keys,),
+            lambda: Variable.objects.filter(process_instance_id__in=keys),
+        )
+    instances = sql.Read(
+        ProcessInstance, "key = ANY(%s::bigint[])", (keys,), lambda: ProcessInstance.objects.filter(key__in=keys)
+    )
+    sql.fetch(scopes, variables, instances)
+    parent = {ei.key: ei.flow_scope_key for ei in scopes.rows}
     by_scope: dict[int, dict[str, Any]] = {}
-    for scope_key, name, value in var_qs.values_list("scope_key", "name", "value"):
-        by_scope.setdefault(scope_key, {})[name] = value
+    for var in variables.rows:
+        by_scope.setdefault(var.scope_key, {})[var.name] = var.value
     result = {}
     for job in jobs:
         chain = []
         scope: int | None = job.element_instance_key
         while scope is not None:
             chain.append(scope)
-            scope = scopes.get(scope)
+            scope = parent.get(scope)
         merged: dict[str, Any] = {}
         for scope_key in reversed(chain):
             merged.update(by_scope.get(scope_key, {}))
         result[job.key] = merged
-    return result
+    return result, {pi.key: pi.root_instance_key for pi in instances.rows}
 
 
 def retry_backoff(job: Job, requested_ms: int | None) -> timedelta:

@@ -89,3 +89,11 @@ def _instances(model: type[M], tuples: list[tuple[Any, ...]]) -> list[M]:
         data.update(zip(names, values, strict=True))
         out.append(obj)
     return out
+
+
+def run(model: type[M], statement: str, params: tuple[Any, ...]) -> list[M]:
+    """Run one statement that returns every column of `model` (e.g. UPDATE … RETURNING); PostgreSQL only."""
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cur:
+        cur.execute(statement, params)
+        return _instances(model, cur.fetchall())

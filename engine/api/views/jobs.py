@@ -67,8 +67,7 @@ class JobActivationView(ApiView):
             jobs = attempt()
         else:
             jobs = wait_until(attempt, [jobs_channel(t, job_type) for t in tenant_ids], wait) or []
-        variables = job_actions.variables_for_jobs(jobs, data.get("fetchVariable") or None)
-        roots = root_keys(j.process_instance_key for j in jobs)
+        variables, roots = job_actions.job_context(jobs, data.get("fetchVariable") or None)
         return Response(
             {
                 "jobs": [
