@@ -78,11 +78,9 @@ def complete_job(tenant_ids: list[int], key: int, variables: dict[str, Any] | No
     with transaction.atomic():
         if connection.vendor == "postgresql":
             # Conditional UPDATE: the row lock it takes refuses a second completion, as the lock below does.
-            with connection.cursor() as cur:
-                cur.execute(COMPLETE, [key, list(tenant_ids), now])
-                row = cur.fetchone()
-            if row is not None:
-                submit(row[0], row[1], "COMPLETE_JOB", payload, actor, now)
+            done = sql.execute(COMPLETE, (key, list(tenant_ids), now))
+            if done:
+                submit(done[0][0], done[0][1], "COMPLETE_JOB", payload, actor, now)
                 return
         job = _lock_job(tenant_ids, key, now)
         if job.state not in (Job.State.ACTIVATABLE, Job.State.ACTIVATED):

@@ -8,14 +8,17 @@ The engine calls, after the transaction that wrote the rows has committed:
 Both are cheap (one pipelined PUBLISH per channel), never raise (Redis down only makes
 waiters fall back to their periodic re-check), and may be called with empty arguments.
 
-API requests wait with `Waiter`: subscribe first, then look in PostgreSQL, then sleep on
-the subscription until a notification or the re-check interval, and look again. No
-transaction is held while waiting (the caller must not be inside `atomic`).
+API requests wait with `Waiter`: register first, then look in PostgreSQL, then sleep until
+a notification (delivered by the process's one subscription, `_Hub`) or the re-check
+interval, and look again. No transaction is held while waiting (the caller must not be
+inside `atomic`).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
 from collections.abc import Iterable
 
@@ -69,55 +72,94 @@ def recheck_seconds() -> float:
     return float(getattr(settings, "FLOWSYNC_WAIT_RECHECK_SECONDS", DEFAULT_RECHECK_SECONDS))
 
 
-class Waiter:
-    """Subscribe to channels, then `wait(seconds)` until a message arrives or the time is up.
+class _Hub:
+    """One Redis subscription per process, shared by every waiting request.
 
-    Use as a context manager; subscribe *before* checking the database, so a notification
+    A subscription per request cost a Redis connection and two round trips on every long
+    poll. The hub's thread pattern-subscribes to all FlowSync channels once and sets the
+    events of the requests waiting on a channel. While it (re)connects, notifications are
+    missed; waiters re-check PostgreSQL every FLOWSYNC_WAIT_RECHECK_SECONDS anyway.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting: dict[str, set[threading.Event]] = {}
+        self._pid = 0
+        self._subscribed = threading.Event()
+
+    def add(self, channels: list[str], event: threading.Event) -> None:
+        with self._lock:
+            if self._pid != os.getpid():  # first use in this process (or a forked child)
+                self._pid = os.getpid()
+                self._waiting = {}
+                self._subscribed = threading.Event()
+                threading.Thread(target=self._listen, name="flowsync-wake-hub", daemon=True).start()
+            for channel in channels:
+                self._waiting.setdefault(channel, set()).add(event)
+        # The first waiter of a process waits for the subscription, or it could miss its notification.
+        self._subscribed.wait(1.0)
+
+    def remove(self, channels: list[str], event: threading.Event) -> None:
+        with self._lock:
+            for channel in channels:
+                events = self._waiting.get(channel)
+                if events is not None:
+                    events.discard(event)
+                    if not events:
+                        del self._waiting[channel]
+
+    def _listen(self) -> None:
+        while True:
+            try:
+                pubsub = _connection().pubsub()
+                pubsub.psubscribe("flowsync:*")
+                for message in pubsub.listen():
+                    kind = message.get("type")
+                    if kind == "psubscribe":
+                        self._subscribed.set()
+                    if kind != "pmessage":
+                        continue
+                    channel = message["channel"]
+                    channel = channel.decode() if isinstance(channel, bytes) else channel
+                    with self._lock:
+                        events = list(self._waiting.get(channel, ()))
+                    for event in events:
+                        event.set()
+            except Exception as exc:  # noqa: BLE001 - Redis down: waiters fall back to their re-check
+                self._subscribed.clear()
+                log.warning("wake-up subscription lost (%s); reconnecting", exc)
+                time.sleep(1.0)
+
+
+_hub = _Hub()
+
+
+class Waiter:
+    """Register for channels, then `wait(seconds)` until a message arrives or the time is up.
+
+    Use as a context manager; register *before* checking the database, so a notification
     published between the check and the wait is not missed.
     """
 
     def __init__(self, channels: Iterable[str]):
         self.channels = list(channels)
-        self._pubsub = None
-        try:
-            self._pubsub = _connection().pubsub(ignore_subscribe_messages=True)
-            self._pubsub.subscribe(*self.channels)
-        except Exception as exc:  # noqa: BLE001 - without Redis, waiting degrades to the periodic re-check
-            log.warning("long-poll without Redis notifications (%s)", exc)
-            self._close()
+        self._event = threading.Event()
+        self._hub = _hub if settings.REDIS_URL else None
+        if self._hub is not None:
+            self._hub.add(self.channels, self._event)
 
     def __enter__(self) -> Waiter:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._close()
-
-    def _close(self) -> None:
-        if self._pubsub is not None:
-            try:
-                self._pubsub.close()
-            except Exception:  # noqa: BLE001
-                pass
-            self._pubsub = None
+        if self._hub is not None:
+            self._hub.remove(self.channels, self._event)
 
     def wait(self, seconds: float) -> bool:
         """Sleep until a notification (True) or at most `seconds` (False)."""
-        deadline = time.monotonic() + max(seconds, 0.0)
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            if self._pubsub is None:
-                time.sleep(remaining)
-                return False
-            try:
-                message = self._pubsub.get_message(timeout=remaining)
-            except Exception as exc:  # noqa: BLE001
-                log.warning("lost the Redis subscription while waiting (%s)", exc)
-                self._close()
-                continue
-            if message is not None and message.get("type") == "message":
-                return True
+        woken = self._event.wait(max(seconds, 0.0))
+        self._event.clear()
+        return woken
 
 
 def wait_until(check, channels: Iterable[str], timeout: float):  # type: ignore[no-untyped-def]
