@@ -1,16 +1,12 @@
-"""
-WSGI config for flowsync project.
-
-It exposes the WSGI callable as a module-level variable named ``application``.
-
-For more information on this file, see
-https://docs.djangoproject.com/en/5.2/howto/deployment/wsgi/
-"""
+"""WSGI entry point (gunicorn flowsync.wsgi:application)."""
 
 import os
 
 from django.core.wsgi import get_wsgi_application
 
+from flowsync import gc_tuning
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "flowsync.settings")
 
 application = get_wsgi_application()
+gc_tuning.tune()

@@ -22,8 +22,9 @@ class Command(BaseCommand):
     def handle(self, *args, **options):  # type: ignore[no-untyped-def]
         from rq.worker import SimpleWorker
 
-        from flowsync import redis
+        from flowsync import gc_tuning, redis
 
+        gc_tuning.tune()
         # Work left by a crash first: PostgreSQL is the source of truth.
         sweep_once()
         loop = EngineLoop()

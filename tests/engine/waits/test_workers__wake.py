@@ -63,3 +63,22 @@ def test_a_running_worker_applies_a_command_long_before_its_next_sweep(creds, st
     wait_for(lambda: not Command.objects.filter(process_instance_key=key, state="PENDING").exists(), timeout=10)
     assert time.monotonic() - started < 10  # a sweep would take 120 s
     assert ProcessInstance.objects.get(key=key).state == "ACTIVE"  # waiting at its service task
+
+
+def test_the_worker_listens_again_after_its_database_connections_are_killed(creds, start_worker):
+    definition = _deploy(creds)
+    start_worker(FLOWSYNC_ENGINE_SWEEP_SECONDS="120")
+    first = start_instance(creds.tenant, definition, {}, "test", timezone.now()).key
+    wait_for(lambda: not Command.objects.filter(process_instance_key=first, state="PENDING").exists(), timeout=60)
+
+    # A database restart, as the worker sees it: every connection of its process dies.
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE %s",
+            [f"LISTEN {CHANNEL}%"],
+        )
+        assert cur.fetchall(), "the worker's listening connection was not found"
+    time.sleep(2)  # it notices, waits a moment and reconnects
+    key = start_instance(creds.tenant, definition, {}, "test", timezone.now()).key
+    wait_for(lambda: not Command.objects.filter(process_instance_key=key, state="PENDING").exists(), timeout=15)
