@@ -71,14 +71,17 @@ def test_the_worker_listens_again_after_its_database_connections_are_killed(cred
     first = start_instance(creds.tenant, definition, {}, "test", timezone.now()).key
     wait_for(lambda: not Command.objects.filter(process_instance_key=first, state="PENDING").exists(), timeout=60)
 
-    # A database restart, as the worker sees it: every connection of its process dies.
-    with connection.cursor() as cur:
-        cur.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE %s",
-            [f"LISTEN {CHANNEL}%"],
-        )
-        assert cur.fetchall(), "the worker's listening connection was not found"
+    # A database restart, as the worker sees it: its listening connection dies.
+    def terminate_listener() -> bool:
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE %s",
+                [f"LISTEN {CHANNEL}%"],
+            )
+            return bool(cur.fetchall())
+
+    wait_for(terminate_listener, timeout=30)  # the loop thread may still be starting
     time.sleep(2)  # it notices, waits a moment and reconnects
     key = start_instance(creds.tenant, definition, {}, "test", timezone.now()).key
     wait_for(lambda: not Command.objects.filter(process_instance_key=key, state="PENDING").exists(), timeout=15)
