@@ -13,18 +13,28 @@ from engine.actions.errors import Conflict, InvalidInput, NotFound
 from engine.models import Job
 from engine.runtime import sql
 
+# Two branches, each able to walk its own partial index in key order (one OR'd filter could not):
+# activatable jobs not in backoff, and activated jobs whose lock expired.
 ACTIVATE = f"""
-UPDATE engine_job AS j SET state = 'ACTIVATED', worker = %s, deadline = %s, backoff_until = NULL
-FROM (
+WITH ready AS (
     SELECT key FROM engine_job
-    WHERE tenant_id = ANY(%s::bigint[]) AND type = %s
-      AND ((state = 'ACTIVATABLE' AND (backoff_until IS NULL OR backoff_until <= %s))
-           OR (state = 'ACTIVATED' AND deadline < %s))
-    ORDER BY key LIMIT %s FOR UPDATE SKIP LOCKED
-) AS picked
-WHERE j.key = picked.key
+    WHERE state = 'ACTIVATABLE' AND tenant_id {{tenant}} AND type = %(type)s
+      AND (backoff_until IS NULL OR backoff_until <= %(now)s)
+    ORDER BY key LIMIT %(max)s FOR UPDATE SKIP LOCKED
+), expired AS (
+    SELECT key FROM engine_job
+    WHERE state = 'ACTIVATED' AND deadline < %(now)s AND tenant_id {{tenant}} AND type = %(type)s
+    ORDER BY key LIMIT %(max)s FOR UPDATE SKIP LOCKED
+), picked AS (
+    SELECT key FROM ready UNION ALL SELECT key FROM expired ORDER BY key LIMIT %(max)s
+)
+UPDATE engine_job AS j SET state = 'ACTIVATED', worker = %(worker)s, deadline = %(deadline)s, backoff_until = NULL
+FROM picked WHERE j.key = picked.key
 RETURNING {", ".join("j." + f.column for f in Job._meta.concrete_fields)}
 """
+# One tenant (the usual case) as an equality, so the (tenant, type, key) index gives the order.
+ACTIVATE_ONE_TENANT = ACTIVATE.format(tenant="= %(tenants)s")
+ACTIVATE_TENANTS = ACTIVATE.format(tenant="= ANY(%(tenants)s::bigint[])")
 
 
 def activate_jobs(
@@ -36,7 +46,10 @@ def activate_jobs(
     deadline = now + timedelta(milliseconds=timeout_ms)
     if connection.vendor == "postgresql":
         # One statement, no ORM: this runs on every long-poll wake-up and sits on the hand-off path.
-        jobs = sql.run(Job, ACTIVATE, (worker[:255], deadline, list(tenant_ids), job_type, now, now, max_jobs))
+        one = len(tenant_ids) == 1
+        params = {"tenants": tenant_ids[0] if one else list(tenant_ids), "type": job_type, "now": now,
+                  "max": max_jobs, "worker": worker[:255], "deadline": deadline}
+        jobs = sql.run(Job, ACTIVATE_ONE_TENANT if one else ACTIVATE_TENANTS, params)
         return sorted(jobs, key=lambda j: j.key)
     with transaction.atomic():
         ready = Q(state=Job.State.ACTIVATABLE) & (Q(backoff_until__isnull=True) | Q(backoff_until__lte=now))

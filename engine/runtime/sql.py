@@ -91,7 +91,7 @@ def _instances(model: type[M], tuples: list[tuple[Any, ...]]) -> list[M]:
     return out
 
 
-def execute(statement: str, params: tuple[Any, ...] | list[Any]) -> list[tuple[Any, ...]]:
+def execute(statement: str, params: tuple[Any, ...] | list[Any] | dict[str, Any]) -> list[tuple[Any, ...]]:
     """Run one fixed statement with server-side binding, so PostgreSQL prepares it after a few runs
     (Django's cursors bind client-side: re-planned every time); PostgreSQL only. Returns its rows."""
     connection.ensure_connection()
@@ -100,6 +100,6 @@ def execute(statement: str, params: tuple[Any, ...] | list[Any]) -> list[tuple[A
         return cur.fetchall() if cur.description else []
 
 
-def run(model: type[M], statement: str, params: tuple[Any, ...]) -> list[M]:
+def run(model: type[M], statement: str, params: tuple[Any, ...] | dict[str, Any]) -> list[M]:
     """Run one statement that returns every column of `model` (e.g. UPDATE … RETURNING); PostgreSQL only."""
     return _instances(model, execute(statement, params))
