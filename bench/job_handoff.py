@@ -116,7 +116,7 @@ def main(rate: float, seconds: float, engine_workers: int) -> None:
         "FLOWSYNC_LOG_LEVEL": "WARNING",
     }
     gunicorn = [str(ROOT / ".venv/bin/gunicorn"), "flowsync.wsgi:application", "--bind", f"127.0.0.1:{port}",
-                "--workers", "4", "--threads", "4", "--log-level", "warning"]
+                "--workers", "4", "--threads", "8", "--log-level", "warning"]
     procs = [subprocess.Popen(gunicorn, cwd=ROOT, env=env)]
     procs += [subprocess.Popen([sys.executable, "manage.py", "engine_worker"], cwd=ROOT, env=env)
               for _ in range(engine_workers)]

@@ -34,7 +34,7 @@ FlowSync is running — $mode
   REST API:   http://$HOST:$PORT/v2/         (Basic auth with the API key above)
   API docs:   http://$HOST:$PORT/api/docs/
 MSG
-.venv/bin/gunicorn flowsync.wsgi:application --bind "$HOST:$PORT" --workers "${FLOWSYNC_WEB_WORKERS:-2}" \
-  --threads 4 --access-logfile - &
+.venv/bin/gunicorn flowsync.wsgi:application --bind "$HOST:$PORT" --workers "${FLOWSYNC_WEB_WORKERS:-4}" \
+  --threads "${FLOWSYNC_WEB_THREADS:-8}" --access-logfile - &
 pids+=($!)
 wait "${pids[@]}"
