@@ -1,5 +1,6 @@
-"""User task actions: assign, unassign and complete. Each checks the task and writes a command;
-the engine applies it (ASSIGN_USER_TASK, COMPLETE_USER_TASK) to the task and its process instance."""
+"""User task actions for the API: assign, unassign and complete. Each checks the task and writes a
+command the engine applies (ASSIGN_USER_TASK, COMPLETE_USER_TASK); assignments also change the task
+row at once, race-free, through the Tasklist's claim actions."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from django.db import transaction
 
 from engine.actions.commands import submit
 from engine.actions.errors import Conflict, InvalidInput, NotFound
+from engine.actions.task_claims import claim_task, hand_over_task, unclaim_task
 from engine.models import UserTask
 
 
@@ -38,23 +40,18 @@ def complete_user_task(tenant_ids: list[int], key: int, variables: dict[str, Any
 
 def assign_user_task(tenant_ids: list[int], key: int, assignee: str, actor: str, now: datetime,
                      allow_override: bool = True) -> None:
-    """Assign an open task; with allow_override=False (a claim) a task assigned to someone else is refused."""
+    """Assign an open task; with allow_override=False (a claim) a task assigned to someone else is refused.
+
+    Both are conditional UPDATEs of the task row (engine/actions/task_claims.py), final at commit:
+    of two claims at once exactly one wins, as in the Tasklist.
+    """
     if not isinstance(assignee, str) or not assignee.strip():
         raise InvalidInput("assignee must be a non-empty string")
-    with transaction.atomic():
-        task = _lock_task(tenant_ids, key)
-        if task.state != UserTask.State.CREATED:
-            raise Conflict(f"user task {key} is {task.state}; only a created task can be assigned")
-        if not allow_override and task.assignee and task.assignee != assignee:
-            raise Conflict(f"user task {key} is already assigned to {task.assignee}")
-        submit(task.tenant_id, task.process_instance_key, "ASSIGN_USER_TASK",
-               {"userTaskKey": str(key), "assignee": assignee.strip()}, actor, now)
+    if allow_override:
+        hand_over_task(tenant_ids, key, "", assignee, actor, now, any_assignee=True)
+    else:
+        claim_task(tenant_ids, key, assignee, actor, now)
 
 
 def unassign_user_task(tenant_ids: list[int], key: int, actor: str, now: datetime) -> None:
-    with transaction.atomic():
-        task = _lock_task(tenant_ids, key)
-        if task.state != UserTask.State.CREATED:
-            raise Conflict(f"user task {key} is {task.state}; only a created task can be unassigned")
-        submit(task.tenant_id, task.process_instance_key, "ASSIGN_USER_TASK",
-               {"userTaskKey": str(key), "assignee": ""}, actor, now)
+    unclaim_task(tenant_ids, key, "", actor, now, any_assignee=True)

@@ -7,6 +7,7 @@ attribute access plus `pk`, so it fills the instance __dict__ directly.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from django.db import models
@@ -42,10 +43,14 @@ def new_row(model: type[M], **values: Any) -> M:
 
 def load_rows(queryset: models.QuerySet[M]) -> list[M]:
     """Fetch rows as instances without Model.__init__ (same attribute values as the ORM's)."""
-    model = queryset.model
-    names = attnames(model)
+    names = attnames(queryset.model)
+    return loaded(queryset.model, names, queryset.values_list(*names))
+
+
+def loaded(model: type[M], names: list[str], rows: Iterable[Iterable[Any]]) -> list[M]:
+    """Instances of rows read from the database: `names` are the attnames of each row's values."""
     out = []
-    for values in queryset.values_list(*names):
+    for values in rows:
         obj = model.__new__(model)
         state = ModelState()
         state.adding = False

@@ -17,7 +17,8 @@ from typing import Any, TypeVar
 
 import psycopg
 from django.db import connection, models
-from django.db.models.base import ModelState
+
+from engine.runtime.rows import load_rows, loaded
 
 M = TypeVar("M", bound=models.Model)
 
@@ -51,8 +52,6 @@ def _select(model: type[models.Model], where: str) -> str:
 def fetch(*reads: Read) -> None:
     """Run the reads in one round trip (a pipeline) and fill each one's `rows`."""
     if connection.vendor != "postgresql":
-        from engine.runtime.rows import load_rows
-
         for read in reads:
             read.rows = load_rows(read.queryset())
         return
@@ -71,24 +70,15 @@ def fetch(*reads: Read) -> None:
 
 def _instances(model: type[M], tuples: list[tuple[Any, ...]]) -> list[M]:
     fields = _columns(model)
-    names = [f.attname for f in fields]
     json_at = [i for i, f in enumerate(fields) if isinstance(f, models.JSONField)]
-    out = []
-    for values in tuples:
-        if json_at:
-            values = list(values)
+    if json_at:
+        rows = [list(values) for values in tuples]
+        for values in rows:
             for i in json_at:
                 if values[i] is not None:
                     values[i] = json.loads(values[i])  # Django reads jsonb as text
-        obj = model.__new__(model)
-        state = ModelState()
-        state.adding = False
-        state.db = "default"
-        data = obj.__dict__
-        data["_state"] = state
-        data.update(zip(names, values, strict=True))
-        out.append(obj)
-    return out
+        tuples = rows  # type: ignore[assignment]
+    return loaded(model, [f.attname for f in fields], tuples)
 
 
 def execute(statement: str, params: tuple[Any, ...] | list[Any] | dict[str, Any]) -> list[tuple[Any, ...]]:

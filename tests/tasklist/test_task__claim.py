@@ -10,6 +10,7 @@ from django.test import Client
 
 from engine.actions.errors import Conflict
 from engine.actions.task_claims import claim_task, hand_over_task, unclaim_task
+from engine.actions.user_tasks import assign_user_task
 from engine.models import Command, Event, UserTask
 from engine.runtime.loop import drain
 from tests.tasklist.conftest import make_user, start_invoice
@@ -99,6 +100,36 @@ def test_concurrent_claims_have_exactly_one_winner(invoice, alice):
     assert UserTask.objects.get(key=task.key).assignee == winners[0]
     losers = {o for n, o in outcomes.items() if n not in winners}
     assert losers == {f"This task was already claimed by {winners[0]}."}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_api_claims_have_exactly_one_winner(invoice, alice):
+    # POST /v2/user-tasks/{key}/assignment with allowOverride=false: the same race as the Tasklist's.
+    task = start_invoice(invoice)
+    names = [f"user{i}" for i in range(8)]
+    barrier = threading.Barrier(len(names))
+    outcomes: dict[str, str] = {}
+
+    def attempt(name: str) -> None:
+        try:
+            barrier.wait()
+            assign_user_task([invoice.tenant.pk], task.key, name, name, invoice.now(), allow_override=False)
+            outcomes[name] = "won"
+        except Conflict:
+            outcomes[name] = "lost"
+        finally:
+            close_old_connections()
+
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in names]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    winners = [n for n, o in outcomes.items() if o == "won"]
+    assert len(winners) == 1 and len(outcomes) == len(names)
+    drain()
+    assert UserTask.objects.get(key=task.key).assignee == winners[0]
+    assert Command.objects.filter(kind="ASSIGN_USER_TASK").count() == 1
 
 
 def test_unclaim_and_hand_over_are_for_the_assignee(invoice, alice, bob, carol):
