@@ -63,9 +63,8 @@ def update(model: type[models.Model], objs: list[Any], names: list[str]) -> None
         sets = ", ".join(f"{c} = %s" for c in cols[1:])
         rows = [[*(_value(f, obj) for f in fields[1:]), obj.pk] for obj in objs]
         connection.ensure_connection()
-        psycopg.Cursor(connection.connection).executemany(
-            f"UPDATE {meta.db_table} SET {sets} WHERE {cols[0]} = %s", rows
-        )
+        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cur:
+            cur.executemany(f"UPDATE {meta.db_table} SET {sets} WHERE {cols[0]} = %s", rows)
         return
     # COPY into a per-transaction scratch table, then one UPDATE … FROM: COPY is the cheap
     # way to ship thousands of rows (array parameters quote every element in Python).

@@ -1,8 +1,10 @@
-"""Plain SQL for the engine loop's per-batch reads (PostgreSQL; the ORM on the embedded database).
+"""Plain SQL on the hot paths: the engine loop's per-batch reads, job activation and completion.
 
 A batch of a few commands spent ~25 ms in the ORM, compiling the same dozen queries every
-time, and in one round trip per query; applying the commands took 0.3 ms. Here the
-reads are fixed SQL strings sent in one pipeline: one round trip for all of them.
+time, and in one round trip per query; applying the commands took 0.3 ms. Here the reads
+are fixed SQL strings sent in one pipeline (one round trip for all of them), and the
+statements run with server-side binding, so PostgreSQL prepares them after a few runs.
+Errors come out as Django's database exceptions, as from the ORM.
 
 Rows come back as model instances built like `rows.load_rows` builds them.
 """
@@ -57,15 +59,16 @@ def fetch(*reads: Read) -> None:
         return
     connection.ensure_connection()
     cursors = []
-    with connection.connection.pipeline():
+    with connection.wrap_database_errors, connection.connection.pipeline():
         for read in reads:
             # Server-side binding: Django's own cursors bind client-side, which pipelines cannot.
             cur = psycopg.Cursor(connection.connection)
             cur.execute(read.statement(), read.params)
             cursors.append(cur)
-    for read, cur in zip(reads, cursors, strict=True):
-        read.rows = _instances(read.model, cur.fetchall())
-        cur.close()
+    with connection.wrap_database_errors:
+        for read, cur in zip(reads, cursors, strict=True):
+            read.rows = _instances(read.model, cur.fetchall())
+            cur.close()
 
 
 def _instances(model: type[M], tuples: list[tuple[Any, ...]]) -> list[M]:
@@ -85,7 +88,7 @@ def execute(statement: str, params: tuple[Any, ...] | list[Any] | dict[str, Any]
     """Run one fixed statement with server-side binding, so PostgreSQL prepares it after a few runs
     (Django's cursors bind client-side: re-planned every time); PostgreSQL only. Returns its rows."""
     connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cur:
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cur:
         cur.execute(statement, params)
         return cur.fetchall() if cur.description else []
 
