@@ -23,6 +23,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -40,6 +41,50 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _cpu_seconds() -> dict[int, tuple[str, float]]:
+    """pid → (command name, user + system CPU seconds) of every process (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            name, rest = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+            out[int(entry)] = (name, (int(rest[11]) + int(rest[12])) / tick)
+    return out
+
+
+def _cpu_report(before: dict, after: dict, seconds: float, groups: dict[str, set[int]]) -> str:  # type: ignore[type-arg]
+    """CPU per group of processes over the window, in % of one core."""
+    used: dict[str, float] = {}
+    for pid, (name, cpu) in after.items():
+        spent = cpu - before.get(pid, (name, 0.0))[1]
+        if spent <= 0:
+            continue
+        group = next((g for g, pids in groups.items() if pid in pids), None)
+        group = group or {"postgres": "postgres", "redis-server": "redis"}.get(name, "other")
+        used[group] = used.get(group, 0.0) + spent
+    parts = [f"{g} {100 * v / seconds:.0f}%" for g, v in sorted(used.items(), key=lambda kv: -kv[1]) if v > 0.01]
+    return f"{100 * sum(used.values()) / seconds:.0f}% of one core: " + ", ".join(parts)
+
+
+def _children(pid: int) -> set[int]:
+    found = {pid}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
+                found.add(int(entry))
+    return found
 
 
 def _producer(tenant_pk: int, definition_key: int, rate: float, seconds: float, out) -> None:  # type: ignore[no-untyped-def]
@@ -143,7 +188,20 @@ def main(rate: float, seconds: float, engine_workers: int) -> None:
         time.sleep(1.5)
         producer = ctx.Process(target=_producer, args=(t.pk, definition.key, rate, WARMUP_SECONDS + seconds, out))
         producer.start()
+        window: dict[str, object] = {}
+
+        def first_snapshot() -> None:
+            window["before"], window["t0"] = _cpu_seconds(), time.monotonic()
+
+        timer = threading.Timer(WARMUP_SECONDS, first_snapshot)
+        timer.start()
         started = out.get()
+        after, t1 = _cpu_seconds(), time.monotonic()
+        groups = {
+            "web (gunicorn)": _children(procs[0].pid),
+            "engine worker": {p.pid for p in procs[1:]},
+            "benchmark (producer, job workers)": {os.getpid(), producer.pid, *(c.pid for c in consumers)},
+        }
         producer.join()
         time.sleep(2)  # the last jobs reach their workers
         stop.set()
@@ -177,6 +235,8 @@ def main(rate: float, seconds: float, engine_workers: int) -> None:
     print(f"  engine pick-up (start command written → applied): {summary(pickup)}")
     print(f"  activation (applied → locked by a waiting request):  {summary(activation)}")
     print(f"  delivery (locked → the worker has the response):    {summary(delivery)}")
+    if "before" in window:
+        print("CPU while measured, " + _cpu_report(window["before"], after, t1 - window["t0"], groups))
 
 
 if __name__ == "__main__":
