@@ -88,16 +88,19 @@ class _Hub:
         self._subscribed = threading.Event()
 
     def add(self, channels: list[str], event: threading.Event) -> None:
+        started = False
         with self._lock:
             if self._pid != os.getpid():  # first use in this process (or a forked child)
                 self._pid = os.getpid()
                 self._waiting = {}
                 self._subscribed = threading.Event()
                 threading.Thread(target=self._listen, name="flowsync-wake-hub", daemon=True).start()
+                started = True
             for channel in channels:
                 self._waiting.setdefault(channel, set()).add(event)
-        # The first waiter of a process waits for the subscription, or it could miss its notification.
-        self._subscribed.wait(1.0)
+        if started:
+            # The first waiter of a process waits for the subscription, or it could miss its notification.
+            self._subscribed.wait(1.0)
 
     def remove(self, channels: list[str], event: threading.Event) -> None:
         with self._lock:
@@ -109,7 +112,9 @@ class _Hub:
                         del self._waiting[channel]
 
     def _listen(self) -> None:
+        pause = 1.0
         while True:
+            pubsub = None
             try:
                 pubsub = _connection().pubsub()
                 pubsub.psubscribe("flowsync:*")
@@ -117,6 +122,7 @@ class _Hub:
                     kind = message.get("type")
                     if kind == "psubscribe":
                         self._subscribed.set()
+                        pause = 1.0
                     if kind != "pmessage":
                         continue
                     channel = message["channel"]
@@ -127,8 +133,14 @@ class _Hub:
                         event.set()
             except Exception as exc:  # noqa: BLE001 - Redis down: waiters fall back to their re-check
                 self._subscribed.clear()
-                log.warning("wake-up subscription lost (%s); reconnecting", exc)
-                time.sleep(1.0)
+                if pubsub is not None:
+                    try:
+                        pubsub.close()
+                    except Exception:  # noqa: BLE001
+                        pass
+                log.warning("wake-up subscription lost (%s); reconnecting in %.0f s", exc, pause)
+                time.sleep(pause)
+                pause = min(pause * 2, 30.0)
 
 
 _hub = _Hub()
