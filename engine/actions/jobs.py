@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -9,6 +10,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 
 from engine.actions.commands import submit
+from engine.actions.durations import after, span
 from engine.actions.errors import Conflict, InvalidInput, NotFound
 from engine.models import Job
 from engine.runtime import sql
@@ -28,7 +30,8 @@ WITH ready AS (
 ), picked AS (
     SELECT key FROM ready UNION ALL SELECT key FROM expired ORDER BY key LIMIT %(max)s
 )
-UPDATE engine_job AS j SET state = 'ACTIVATED', worker = %(worker)s, deadline = %(deadline)s, backoff_until = NULL
+UPDATE engine_job AS j SET state = 'ACTIVATED', worker = %(worker)s, deadline = %(deadline)s, backoff_until = NULL,
+    lease_token = gen_random_uuid()::text
 FROM picked WHERE j.key = picked.key
 RETURNING {", ".join("j." + f.column for f in Job._meta.concrete_fields)}
 """
@@ -38,12 +41,17 @@ ACTIVATE_TENANTS = ACTIVATE.format(tenant="= ANY(%(tenants)s::bigint[])")
 
 
 def activate_jobs(
-    tenant_ids: list[int], job_type: str, worker: str, timeout_ms: int, max_jobs: int, now: datetime
+    tenant_ids: list[int], job_type: str, worker: str, timeout_ms: int, max_jobs: int, now: datetime,
 ) -> list[Job]:
-    """Lock up to max_jobs activatable jobs of a type for a worker (expired locks count as activatable)."""
+    """Lock up to max_jobs activatable jobs of a type for a worker (expired locks count as activatable).
+
+    Every activation gives the job a new lease token (`Job.lease_token`); the API hands it to
+    workers that ask `withLease`. An answer carrying a token is refused unless it is the current
+    one, so a worker whose lock expired cannot answer for the job after it was activated again.
+    """
     if max_jobs <= 0:
         return []
-    deadline = now + timedelta(milliseconds=timeout_ms)
+    deadline = after(now, timeout_ms)
     if connection.vendor == "postgresql":
         # One statement, no ORM: this runs on every long-poll wake-up and sits on the hand-off path.
         one = len(tenant_ids) == 1
@@ -61,41 +69,49 @@ def activate_jobs(
         )
         for job in jobs:
             job.state, job.worker, job.deadline, job.backoff_until = Job.State.ACTIVATED, worker[:255], deadline, None
-        Job.objects.bulk_update(jobs, ["state", "worker", "deadline", "backoff_until"])
+            job.lease_token = str(uuid.uuid4())
+        Job.objects.bulk_update(jobs, ["state", "worker", "deadline", "backoff_until", "lease_token"])
     return jobs
 
 
-def _lock_job(tenant_ids: list[int], key: int, now: datetime | None = None) -> Job:
+def _lock_job(tenant_ids: list[int], key: int, now: datetime | None = None, lease: str = "") -> Job:
     job = Job.objects.select_for_update().filter(key=key, tenant_id__in=tenant_ids).first()
     if job is None:
         raise NotFound(f"no job with key {key}")
     if now is not None and job.state == Job.State.ACTIVATED and job.deadline is not None and job.deadline < now:
         # The worker held the job past its lock: it may already be another worker's; its answer is refused.
         raise Conflict(f"job {key}'s lock expired at {job.deadline.isoformat()}; it will be activated again")
+    if lease and lease != job.lease_token:
+        # Not the token of the job's current activation (an answer without a token is judged by its lock alone).
+        raise Conflict(f"job {key}'s lease token is not that of its current activation "
+                       "(the lock expired and the job was activated again, or the token is wrong)")
     return job
 
 
-# Completes the job if it may be: activatable, or activated with its lock not yet expired.
+# Completes the job if it may be: activatable, or activated with its lock not yet expired (and,
+# when the answer carries a lease token, that of the current activation).
 COMPLETE = """
 UPDATE engine_job SET state = 'COMPLETED'
-WHERE key = %s AND tenant_id = ANY(%s::bigint[])
-  AND (state = 'ACTIVATABLE' OR (state = 'ACTIVATED' AND (deadline IS NULL OR deadline >= %s)))
+WHERE key = %(key)s AND tenant_id = ANY(%(tenants)s::bigint[])
+  AND (state = 'ACTIVATABLE' OR (state = 'ACTIVATED' AND (deadline IS NULL OR deadline >= %(now)s)))
+  AND (%(lease)s = '' OR lease_token = %(lease)s)
 RETURNING tenant_id, process_instance_key
 """
 
 
-def complete_job(tenant_ids: list[int], key: int, variables: dict[str, Any] | None, actor: str, now: datetime) -> None:
+def complete_job(tenant_ids: list[int], key: int, variables: dict[str, Any] | None, actor: str, now: datetime,
+                 lease: str = "") -> None:
     if variables is not None and not isinstance(variables, dict):
         raise InvalidInput("variables must be a JSON object")
     payload = {"jobKey": str(key), "variables": variables or {}}
     with transaction.atomic():
         if connection.vendor == "postgresql":
             # Conditional UPDATE: the row lock it takes refuses a second completion, as the lock below does.
-            done = sql.execute(COMPLETE, (key, list(tenant_ids), now))
+            done = sql.execute(COMPLETE, {"key": key, "tenants": list(tenant_ids), "now": now, "lease": lease or ""})
             if done:
                 submit(done[0][0], done[0][1], "COMPLETE_JOB", payload, actor, now)
                 return
-        job = _lock_job(tenant_ids, key, now)
+        job = _lock_job(tenant_ids, key, now, lease)
         if job.state not in (Job.State.ACTIVATABLE, Job.State.ACTIVATED):
             raise Conflict(f"job {key} is {job.state}; only an activatable or activated job can be completed")
         # Marked at once so a second completion is refused here, before the engine applies the first.
@@ -161,13 +177,13 @@ def retry_backoff(job: Job, requested_ms: int | None) -> timedelta:
     from django.conf import settings
 
     if requested_ms is not None:
-        return timedelta(milliseconds=max(0, requested_ms))
+        return span(requested_ms)
     policy = {**settings.JOB_BACKOFF_DEFAULT, **settings.JOB_BACKOFF_BY_TYPE.get(job.type, {})}
     base = policy["base_ms"] * (2 ** min(job.failures, 30))
     capped = min(base, policy["cap_ms"])
     # Jitter spreads retries of jobs that failed together (e.g. a downstream outage).
     jitter = 1 + random.uniform(-policy["jitter"], policy["jitter"])
-    return timedelta(milliseconds=capped * jitter)
+    return span(capped * jitter)
 
 
 def fail_job(
@@ -179,23 +195,25 @@ def fail_job(
     variables: dict[str, Any] | None,
     actor: str,
     now: datetime,
+    lease: str = "",
 ) -> None:
     """A worker could not do the job: retry later, or raise a JOB_NO_RETRIES incident when none are left."""
     if variables is not None and not isinstance(variables, dict):
         raise InvalidInput("variables must be a JSON object")
     with transaction.atomic():
-        job = _lock_job(tenant_ids, key, now)
+        job = _lock_job(tenant_ids, key, now, lease)
         if job.state != Job.State.ACTIVATED:
             raise Conflict(f"job {key} is {job.state}; only an activated job can be failed")
         backoff = retry_backoff(job, retry_backoff_ms)
         job.retries, job.failures = max(0, retries), job.failures + 1
         job.error_message = (error_message or "")[:4000]
-        job.worker, job.deadline = "", None
+        job.worker, job.deadline, job.lease_token = "", None, ""
         if job.retries > 0:
             job.state, job.backoff_until = Job.State.ACTIVATABLE, (now + backoff if backoff else None)
         else:
             job.state = Job.State.FAILED
-        job.save(update_fields=["retries", "failures", "error_message", "worker", "deadline", "state", "backoff_until"])
+        job.save(update_fields=["retries", "failures", "error_message", "worker", "deadline", "state", "backoff_until",
+                                "lease_token"])
         if variables:
             submit(
                 job.tenant_id,
@@ -228,6 +246,7 @@ def throw_error(
     variables: dict[str, Any] | None,
     actor: str,
     now: datetime,
+    lease: str = "",
 ) -> None:
     """A worker reports a business error: the engine throws it as a BPMN error from the job's element."""
     if not error_code:
@@ -235,7 +254,7 @@ def throw_error(
     if variables is not None and not isinstance(variables, dict):
         raise InvalidInput("variables must be a JSON object")
     with transaction.atomic():
-        job = _lock_job(tenant_ids, key, now)
+        job = _lock_job(tenant_ids, key, now, lease)
         if job.state not in (Job.State.ACTIVATABLE, Job.State.ACTIVATED):
             raise Conflict(f"job {key} is {job.state}; only an activatable or activated job can throw an error")
         job.state, job.error_message = Job.State.ERROR_THROWN, (error_message or "")[:4000]
@@ -272,7 +291,7 @@ def update_job(
         if timeout_ms is not None:
             if job.state != Job.State.ACTIVATED:
                 raise Conflict(f"job {key} is {job.state}; only an activated job's timeout can change")
-            job.deadline = now + timedelta(milliseconds=timeout_ms)
+            job.deadline = after(now, timeout_ms)
             fields.append("deadline")
         if fields:
             job.save(update_fields=fields)

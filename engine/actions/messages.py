@@ -9,13 +9,14 @@ loop right after it opened subscriptions).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
 
 from engine.actions.commands import submit
+from engine.actions.durations import after
 from engine.actions.errors import Conflict, InvalidInput, NotFound
 from engine.keys import next_key
 from engine.models import Message, MessageSubscription, ProcessDefinition
@@ -59,7 +60,7 @@ def publish_message(
             message_id=message_id or "",
             variables=variables or {},
             published_at=now,
-            expires_at=now + timedelta(milliseconds=ttl_ms),
+            expires_at=after(now, ttl_ms),
         )
         _correlate(message, actor, now)
     return message.key

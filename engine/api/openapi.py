@@ -280,6 +280,7 @@ COMPONENTS: dict[str, Schema] = {
             "rootProcessInstanceKey": KEY,
             "businessId": nul(STR),
             "priority": INT,
+            "jobLeaseToken": nul(STR),
         }
     ),
     "JobSearchResult": obj(
@@ -653,7 +654,8 @@ SETTINGS = {
         "Camunda 8 compatible REST API (/v2) of the FlowSync BPM platform: the official Camunda 8 clients "
         "work against it. Keys are strings of digits; errors are RFC 9457 problem details "
         "(application/problem+json). Unknown request fields are refused with 400; fields Camunda defines "
-        "that have no effect here (operationReference, jobLeaseToken) are accepted and ignored. "
+        "that have no effect here (operationReference) are accepted and ignored. A jobLeaseToken (from an "
+        "activation withLease) must be that of the job's current activation, else 409. "
         "Authenticate with HTTP Basic (API key or user) or a Bearer token from POST /oauth/token."
     ),
     "COMPONENT_SPLIT_REQUEST": True,

@@ -3,8 +3,8 @@
 Unknown fields policy (the same everywhere): a field the Camunda API does not define is
 refused with 400 INVALID_ARGUMENT, naming it. A field Camunda defines but this server does
 not act on is either accepted and ignored when ignoring it changes nothing for the caller
-(`operationReference`, a `jobLeaseToken` for a job activated without lease) or refused with a
-400 that says it is not supported (`startInstructions`, `withLease`, `tags`, ...), never silently
+(`operationReference`) or refused with a 400 that says it is not supported
+(`startInstructions`, `tags`, ...), never silently
 dropped when the caller would get something other than asked for.
 """
 
@@ -102,8 +102,6 @@ class CreateProcessInstance(Strict):
 
 
 class ActivateJobs(Strict):
-    unsupported = frozenset({"withLease"})
-
     type = serializers.CharField(max_length=255)
     worker = serializers.CharField(required=False, default="", allow_blank=True, allow_null=True, max_length=255)
     timeout = serializers.IntegerField(min_value=1, max_value=MAX_TIMEOUT_MS)
@@ -113,18 +111,21 @@ class ActivateJobs(Strict):
                                               min_value=-(2**63), max_value=MAX_TIMEOUT_MS)
     tenantIds = _strings(required=False, allow_null=True)
     tenantFilter = serializers.ChoiceField(["PROVIDED", "ASSIGNED"], required=False, allow_null=True)
+    withLease = serializers.BooleanField(required=False, default=False, allow_null=True)
 
 
 class CompleteJob(Strict):
-    ignored = frozenset({"jobLeaseToken", "businessId"})
+    ignored = frozenset({"businessId"})
     unsupported = frozenset({"result"})
 
+    jobLeaseToken = serializers.CharField(required=False, default="", allow_blank=True, allow_null=True,
+                                          max_length=64)
     variables = ObjectField(default=dict)
 
 
 class FailJob(Strict):
-    ignored = frozenset({"jobLeaseToken"})
-
+    jobLeaseToken = serializers.CharField(required=False, default="", allow_blank=True, allow_null=True,
+                                          max_length=64)
     retries = serializers.IntegerField(required=False, default=0, min_value=0, max_value=2**31 - 1)
     errorMessage = serializers.CharField(required=False, default="", allow_blank=True, allow_null=True,
                                          max_length=100_000, trim_whitespace=False)
@@ -133,8 +134,8 @@ class FailJob(Strict):
 
 
 class ThrowJobError(Strict):
-    ignored = frozenset({"jobLeaseToken"})
-
+    jobLeaseToken = serializers.CharField(required=False, default="", allow_blank=True, allow_null=True,
+                                          max_length=64)
     errorCode = serializers.CharField(max_length=255)
     errorMessage = serializers.CharField(required=False, default="", allow_blank=True, allow_null=True,
                                          max_length=100_000, trim_whitespace=False)

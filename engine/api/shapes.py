@@ -197,7 +197,8 @@ def incident(inc: Incident, tenant_id: str, root_key: int | None) -> dict[str, A
     }
 
 
-def activated_job(job: Job, variables: dict[str, Any], tenant_id: str, root_key: int | None = None) -> dict[str, Any]:
+def activated_job(job: Job, variables: dict[str, Any], tenant_id: str, root_key: int | None = None,
+                  with_lease: bool = False) -> dict[str, Any]:
     return {
         "type": job.type,
         "processDefinitionId": job.bpmn_process_id,
@@ -221,6 +222,8 @@ def activated_job(job: Job, variables: dict[str, Any], tenant_id: str, root_key:
         "rootProcessInstanceKey": key(root_key if root_key is not None else job.process_instance_key),
         "businessId": None,
         "priority": 0,
+        # Only for workers that asked: answers carrying it are checked against the current activation.
+        "jobLeaseToken": job.lease_token if with_lease else None,
     }
 
 

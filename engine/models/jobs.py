@@ -29,6 +29,8 @@ class Job(models.Model):
     deadline = models.DateTimeField(null=True, blank=True)
     backoff_until = models.DateTimeField(null=True, blank=True)
     custom_headers = models.JSONField(default=dict, blank=True)
+    # Set when a worker activates the job `withLease`: only that activation may answer for it.
+    lease_token = models.CharField(max_length=64, blank=True, default="")
     error_message = models.TextField(blank=True)
     created_at = models.DateTimeField()
 

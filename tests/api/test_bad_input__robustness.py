@@ -62,3 +62,19 @@ def test_nul_in_credentials_and_form_fields(client, api, creds):
     assert resp.status_code in (400, 401)
     upload = SimpleUploadedFile("x.bpmn", bpmn_file("hello-service-task.bpmn"))
     assert_problem(api.post("/v2/deployments", {"resources": [upload], "tenantId": "a\x00"}, format="multipart"), 400)
+
+
+def test_int64_durations_are_capped_not_a_server_error(api, hello):
+    # The API takes int64 milliseconds; a datetime ends in year 9999 (schemathesis found this 500).
+    huge = 2**63 - 1
+    resp = api.post("/v2/jobs/activation", {"type": "payment", "timeout": huge, "maxJobsToActivate": 1,
+                                            "requestTimeout": -1}, format="json")
+    assert resp.status_code == 200, resp.content
+    (job,) = resp.json()["jobs"]
+    assert api.patch(f"/v2/jobs/{job['jobKey']}", {"changeset": {"timeout": huge}},
+                     format="json").status_code == 204
+    assert api.post(f"/v2/jobs/{job['jobKey']}/failure", {"retries": 1, "retryBackOff": huge},
+                    format="json").status_code == 204
+    resp = api.post("/v2/messages/publication", {"name": "m", "correlationKey": "k", "timeToLive": huge},
+                    format="json")
+    assert resp.status_code == 200, resp.content

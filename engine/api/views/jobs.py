@@ -72,7 +72,8 @@ class JobActivationView(ApiView):
             {
                 "jobs": [
                     shapes.activated_job(
-                        j, variables[j.key], who.tenant_id_of(j.tenant_id), roots.get(j.process_instance_key)
+                        j, variables[j.key], who.tenant_id_of(j.tenant_id), roots.get(j.process_instance_key),
+                        with_lease=bool(data.get("withLease")),
                     )
                     for j in jobs
                 ]
@@ -87,7 +88,8 @@ class JobCompletionView(ApiView):
         data = valid(requests.CompleteJob, request.data)
         who = principal(request)
         job_actions.complete_job(
-            who.tenant_ids, path_key(key, "jobKey"), data.get("variables") or {}, who.actor, timezone.now()
+            who.tenant_ids, path_key(key, "jobKey"), data.get("variables") or {}, who.actor, timezone.now(),
+            lease=data.get("jobLeaseToken") or "",
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -108,6 +110,7 @@ class JobFailureView(ApiView):
             data.get("variables") or {},
             who.actor,
             timezone.now(),
+            lease=data.get("jobLeaseToken") or "",
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -127,6 +130,7 @@ class JobErrorView(ApiView):
             data.get("variables") or {},
             who.actor,
             timezone.now(),
+            lease=data.get("jobLeaseToken") or "",
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
