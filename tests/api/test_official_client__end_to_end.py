@@ -96,13 +96,15 @@ class Workers(threading.Thread):
 
     async def main(self) -> None:
         async with CamundaAsyncClient(configuration=self.config) as client:
+            # The pay worker holds its jobs with a lease: the client stops for good if a lease token is missing.
             workers = [
                 client.create_job_worker(
                     config=WorkerConfig(job_type=job_type, job_timeout_milliseconds=30_000,
-                                        request_timeout_milliseconds=5_000, worker_name="proof-worker"),
+                                        request_timeout_milliseconds=5_000, worker_name="proof-worker",
+                                        with_lease=lease),
                     callback=callback, startup_jitter_max_seconds=0,
                 )
-                for job_type, callback in (("proof-charge", self.charge), ("proof-pay", self.pay))
+                for job_type, callback, lease in (("proof-charge", self.charge, False), ("proof-pay", self.pay, True))
             ]
             self.started.set()
             while not self.stop_event.is_set():
