@@ -43,10 +43,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _cpu_seconds() -> dict[int, tuple[str, float]]:
-    """pid → (command name, user + system CPU seconds) of every process (Linux /proc)."""
+def _processes() -> list[tuple[int, str, int, float]]:
+    """(pid, command name, parent pid, user + system CPU seconds) of every process (Linux /proc)."""
     tick = os.sysconf("SC_CLK_TCK")
-    out = {}
+    out = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
@@ -55,8 +55,12 @@ def _cpu_seconds() -> dict[int, tuple[str, float]]:
             except OSError:
                 continue
             name, rest = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
-            out[int(entry)] = (name, (int(rest[11]) + int(rest[12])) / tick)
+            out.append((int(entry), name, int(rest[1]), (int(rest[11]) + int(rest[12])) / tick))
     return out
+
+
+def _cpu_seconds() -> dict[int, tuple[str, float]]:
+    return {pid: (name, cpu) for pid, name, _, cpu in _processes()}
 
 
 def _cpu_report(before: dict, after: dict, seconds: float, groups: dict[str, set[int]]) -> str:  # type: ignore[type-arg]
@@ -74,17 +78,7 @@ def _cpu_report(before: dict, after: dict, seconds: float, groups: dict[str, set
 
 
 def _children(pid: int) -> set[int]:
-    found = {pid}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    stat = f.read()
-            except OSError:
-                continue
-            if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
-                found.add(int(entry))
-    return found
+    return {pid} | {child for child, _, parent, _ in _processes() if parent == pid}
 
 
 def _producer(tenant_pk: int, definition_key: int, rate: float, seconds: float, out) -> None:  # type: ignore[no-untyped-def]

@@ -73,17 +73,15 @@ def test_second_claim_sees_who_won(invoice, alice, bob):
     assert Command.objects.filter(kind="ASSIGN_USER_TASK").count() == 1
 
 
-@pytest.mark.django_db(transaction=True)
-def test_concurrent_claims_have_exactly_one_winner(invoice, alice):
-    task = start_invoice(invoice)
-    names = [f"user{i}" for i in range(8)]
+def race(names: list[str], claim) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """Everyone calls claim(name) at the same moment; name → "won" or the Conflict's detail."""
     barrier = threading.Barrier(len(names))
     outcomes: dict[str, str] = {}
 
     def attempt(name: str) -> None:
         try:
             barrier.wait()
-            claim_task([invoice.tenant.pk], task.key, name, name, invoice.now())
+            claim(name)
             outcomes[name] = "won"
         except Conflict as exc:
             outcomes[name] = exc.detail
@@ -95,6 +93,15 @@ def test_concurrent_claims_have_exactly_one_winner(invoice, alice):
         t.start()
     for t in threads:
         t.join()
+    assert len(outcomes) == len(names)
+    return outcomes
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_claims_have_exactly_one_winner(invoice, alice):
+    task = start_invoice(invoice)
+    outcomes = race([f"user{i}" for i in range(8)],
+                    lambda name: claim_task([invoice.tenant.pk], task.key, name, name, invoice.now()))
     winners = [n for n, o in outcomes.items() if o == "won"]
     assert len(winners) == 1
     assert UserTask.objects.get(key=task.key).assignee == winners[0]
@@ -106,27 +113,10 @@ def test_concurrent_claims_have_exactly_one_winner(invoice, alice):
 def test_concurrent_api_claims_have_exactly_one_winner(invoice, alice):
     # POST /v2/user-tasks/{key}/assignment with allowOverride=false: the same race as the Tasklist's.
     task = start_invoice(invoice)
-    names = [f"user{i}" for i in range(8)]
-    barrier = threading.Barrier(len(names))
-    outcomes: dict[str, str] = {}
-
-    def attempt(name: str) -> None:
-        try:
-            barrier.wait()
-            assign_user_task([invoice.tenant.pk], task.key, name, name, invoice.now(), allow_override=False)
-            outcomes[name] = "won"
-        except Conflict:
-            outcomes[name] = "lost"
-        finally:
-            close_old_connections()
-
-    threads = [threading.Thread(target=attempt, args=(n,)) for n in names]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    outcomes = race([f"user{i}" for i in range(8)], lambda name: assign_user_task(
+        [invoice.tenant.pk], task.key, name, name, invoice.now(), allow_override=False))
     winners = [n for n, o in outcomes.items() if o == "won"]
-    assert len(winners) == 1 and len(outcomes) == len(names)
+    assert len(winners) == 1
     drain()
     assert UserTask.objects.get(key=task.key).assignee == winners[0]
     assert Command.objects.filter(kind="ASSIGN_USER_TASK").count() == 1
