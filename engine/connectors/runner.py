@@ -69,15 +69,21 @@ def budget_seconds() -> float:
 def schedule(tenant_job_types: dict[int, set[str]]) -> None:
     """Jobs of these types became activatable (after commit): run the connector ones. Never raises."""
     tenants = sorted(t for t, types in tenant_job_types.items() if not TYPES.isdisjoint(types))
-    if not tenants:
-        return
+    if tenants:
+        _start(tenants)  # Redis down: the sweeper finds the jobs in PostgreSQL
+
+
+def _start(tenants: list[int]) -> bool:
+    """Run the tenants' connector jobs inline (embedded mode) or queue one RQ job; False if Redis refused."""
     if settings.ENGINE_INLINE:
         _run_inline(tenants)
-        return
+        return True
     try:
         enqueue(tenants)
-    except Exception as exc:  # noqa: BLE001 - Redis down: the sweeper finds the jobs in PostgreSQL
-        log.warning("could not queue connector jobs through Redis (%s); the sweeper will pick them up", exc)
+    except Exception as exc:  # noqa: BLE001 - callers fall back on PostgreSQL
+        log.warning("could not queue connector jobs through Redis (%s)", exc)
+        return False
+    return True
 
 
 def enqueue(tenant_ids: Iterable[int]) -> None:
@@ -102,15 +108,8 @@ def schedule_pending(now: datetime) -> None:
         tenants = sorted(
             Job.objects.filter(ready | expired, type__in=TYPES).values_list("tenant_id", flat=True).distinct()
         )
-        if not tenants:
-            return
-        if settings.ENGINE_INLINE:
-            _run_inline(tenants)
-            return
-        try:
-            enqueue(tenants)
-        except Exception as exc:  # noqa: BLE001 - Redis down: PostgreSQL alone must still make progress
-            log.warning("could not queue connector jobs through Redis (%s); the sweeper runs them itself", exc)
+        if tenants and not _start(tenants):
+            # Redis down: PostgreSQL alone must still make progress, so the sweeper runs them itself.
             run_connectors(tenants, deadline=time.monotonic() + SWEEPER_RUN_SECONDS)
     except Exception:  # noqa: BLE001 - the sweeper's other work must go on
         log.exception("could not schedule pending connector jobs")

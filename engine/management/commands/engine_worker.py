@@ -25,11 +25,11 @@ class Command(BaseCommand):
         from flowsync import gc_tuning, redis
 
         gc_tuning.tune()
-        # Work left by a crash first: PostgreSQL is the source of truth.
-        sweep_once()
         loop = EngineLoop()
-        if not options["burst"]:
-            loop.start()
+        if options["burst"]:
+            sweep_once()
+        else:
+            loop.start()  # its first round sweeps: work left by a crash first, PostgreSQL is the truth
         queue = redis.queue("connectors")
         worker = SimpleWorker([queue], connection=queue.connection, name=options["name"])
         try:
