@@ -18,7 +18,7 @@ class TenantAdmin(admin.ModelAdmin):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ["name", "client_id", "tenant", "created_at", "last_used_at", "revoked_at"]
+    list_display = ["name", "client_id", "tenant", "role", "created_at", "last_used_at", "revoked_at"]
     list_filter = ["tenant"]
     search_fields = ["name", "client_id"]
     readonly_fields = ["client_id", "created_at", "last_used_at"]
@@ -35,13 +35,13 @@ class ApiKeyAdmin(admin.ModelAdmin):
         if change:
             return super().save_model(request, obj, form, change)
         # A new key gets a generated secret, shown to the operator exactly once.
-        key, secret = ApiKey.issue(obj.tenant, obj.name)
+        key, secret = ApiKey.issue(obj.tenant, obj.name, obj.role)
         obj.pk, obj.client_id = key.pk, key.client_id
         self.message_user(request, f"API key created. Client id: {key.client_id} — secret (shown only now): {secret}")
 
     def get_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
         return (
-            ["tenant", "name"]
+            ["tenant", "name", "role"]
             if obj is None
-            else ["tenant", "name", "client_id", "created_at", "last_used_at", "revoked_at"]
+            else ["tenant", "name", "role", "client_id", "created_at", "last_used_at", "revoked_at"]
         )

@@ -31,11 +31,17 @@ class Tenant(models.Model):
         return self.tenant_id
 
 
+class Role(models.TextChoices):
+    """A person's or a client's role in one tenant; what each may do is engine.rights.ROLE_RIGHTS."""
+
+    MEMBER = "member", "Member (works user tasks)"
+    OPERATOR = "operator", "Operator"
+    INTEGRATOR = "integrator", "Integrator (deploys, runs workers)"
+    ADMIN = "admin", "Admin"
+
+
 class Membership(models.Model):
-    class Role(models.TextChoices):
-        MEMBER = "member", "Member"
-        OPERATOR = "operator", "Operator"
-        ADMIN = "admin", "Admin"
+    Role = Role
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
@@ -62,6 +68,9 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # What the key may do in its tenant (engine.rights): integrators deploy, start, run job
+    # workers, operate and work user tasks on behalf of people — all of /v2, not the admin.
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.INTEGRATOR)
 
     class Meta:
         verbose_name = "API key"
@@ -70,11 +79,12 @@ class ApiKey(models.Model):
         return f"{self.name} ({self.client_id})"
 
     @classmethod
-    def issue(cls, tenant: Tenant, name: str) -> tuple[ApiKey, str]:
+    def issue(cls, tenant: Tenant, name: str, role: str = Role.INTEGRATOR) -> tuple[ApiKey, str]:
         """Create a key; the plain secret is returned once and never stored."""
         secret = secrets.token_urlsafe(32)
         key = cls.objects.create(
-            tenant=tenant, name=name, client_id="fs_" + secrets.token_hex(8), secret_hash=hash_secret(secret)
+            tenant=tenant, name=name, client_id="fs_" + secrets.token_hex(8), secret_hash=hash_secret(secret),
+            role=role,
         )
         return key, secret
 

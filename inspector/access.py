@@ -1,4 +1,5 @@
-"""Who may use the Inspector: operators and admins of the current tenant, and superusers.
+"""Who may use the Inspector: people whose role in the current tenant holds the READ right
+(engine.rights: operators, integrators, admins) and superusers; repairs need OPERATE.
 
 The current tenant is the one the person chose in the Tasklist (kept in the session), else their
 first. A member without the operator role gets 403; rows of other tenants are 404 (keys do not leak).
@@ -18,11 +19,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from engine import rights
 from engine.actions.errors import NotFound
+from engine.rights import Right
 from flowsync.models import Membership, Tenant
 from tasklist.access import SESSION_TENANT, SESSION_TZ, zone
-
-OPERATOR_ROLES = (Membership.Role.OPERATOR, Membership.Role.ADMIN)
 
 
 @dataclass
@@ -31,6 +32,11 @@ class InspectorContext:
     tenants: list[Tenant]  # the tenants this person may inspect
     actor: str
     tz: zoneinfo.ZoneInfo
+    role: str = Membership.Role.ADMIN  # the person's role in `tenant` (admin for superusers)
+
+    def require(self, right: Right, what: str) -> None:
+        """Forbidden (shown as a message, nothing changed) unless the role grants `right`."""
+        rights.require(self.role, right, what)
 
     @property
     def tenant_ids(self) -> list[int]:
@@ -38,13 +44,8 @@ class InspectorContext:
 
 
 def operator_tenants(user: Any) -> list[Tenant]:
-    if user.is_superuser:
-        return list(Tenant.objects.order_by("name", "tenant_id"))
-    return [
-        m.tenant
-        for m in Membership.objects.filter(user=user, role__in=OPERATOR_ROLES).select_related("tenant")
-        .order_by("tenant__name", "tenant__tenant_id")
-    ]
+    """The tenants this person may inspect (READ right)."""
+    return rights.tenants_with(user, Right.READ)
 
 
 def resolve(request: HttpRequest) -> InspectorContext | None:
@@ -60,7 +61,8 @@ def resolve(request: HttpRequest) -> InspectorContext | None:
             return None
         tenant = tenants[0]
     tz = zone(request.session.get(SESSION_TZ)) or zoneinfo.ZoneInfo(settings.TIME_ZONE)
-    return InspectorContext(tenant, tenants, request.user.get_username(), tz)
+    role = rights.role_in(request.user, tenant.pk) or Membership.Role.MEMBER
+    return InspectorContext(tenant, tenants, request.user.get_username(), tz, role)
 
 
 def inspector_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

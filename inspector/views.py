@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from engine.actions.errors import ActionError
 from engine.actions.instances import cancel_instance
 from engine.queries import inspector as q
+from engine.rights import Right
 from inspector.access import InspectorContext, inspector_view, operator_tenants
 from inspector.forms import IncidentFilterForm, InstanceFilterForm, RetryForm, VariableForm
 from inspector.operations import retry_incident, retry_incidents, set_process_variable
@@ -104,6 +105,7 @@ def instance_cancel(request: HttpRequest, key: int) -> HttpResponse:
             messages.error(request, "Tick the box to confirm the cancellation.")
         else:
             try:
+                ctx.require(Right.OPERATE, "cancel process instances")
                 cancel_instance(ctx.tenant, key, ctx.actor, timezone.now())
             except ActionError as exc:
                 messages.error(request, exc.detail)
@@ -121,6 +123,7 @@ def instance_variable(request: HttpRequest, key: int) -> HttpResponse:
     if form.is_valid():
         name = form.cleaned_data["name"]
         try:
+            ctx.require(Right.OPERATE, "set variables")
             set_process_variable(ctx.tenant_ids, key, name, form.cleaned_data["value"], ctx.actor, timezone.now())
         except ActionError as exc:
             form.add_error("value" if exc.status == 400 else None, exc.detail)
@@ -143,6 +146,7 @@ def incident_retry(request: HttpRequest, key: int) -> HttpResponse:
         messages.error(request, "Retries must be a whole number from 1 to 1000.")
     else:
         try:
+            ctx.require(Right.OPERATE, "resolve incidents")
             retry_incident(ctx.tenant_ids, key, form.cleaned_data.get("retries"), ctx.actor, timezone.now())
         except ActionError as exc:
             messages.error(request, f"Incident {key} was not resolved: {exc.detail}")
@@ -202,6 +206,11 @@ def incident_batch_retry(request: HttpRequest) -> HttpResponse:
         return redirect(back)
     if not form.is_valid():
         messages.error(request, "Retries must be a whole number from 1 to 1000.")
+        return redirect(back)
+    try:
+        ctx.require(Right.OPERATE, "resolve incidents")
+    except ActionError as exc:
+        messages.error(request, exc.detail)
         return redirect(back)
     result = retry_incidents(ctx.tenant_ids, sorted(set(keys)), form.cleaned_data.get("retries"), ctx.actor,
                              timezone.now())

@@ -4,8 +4,9 @@ Every Tasklist view goes through ``tasklist_view``: it requires a login, picks t
 tenant (kept in the session, always one of the person's memberships), builds the
 ``Viewer`` the read queries scope by, and renders in the person's time zone.
 
-"See all open tasks" is Django's built-in ``engine.view_usertask`` model permission (given to
-a user or one of their groups in the admin); it never crosses tenants.
+"See all open tasks" comes with the MANAGE_TASKS right of the person's role (engine.rights:
+operators, integrators, admins) or with Django's ``engine.view_usertask`` model permission (given
+to a user or one of their groups in the admin); it never crosses tenants.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from engine.queries.tasks import Viewer
+from engine.rights import Right, allows
 from flowsync.models import Membership, Tenant
 
 SESSION_TENANT = "tasklist.tenant"
@@ -41,8 +43,8 @@ class TasklistContext:
 
     @property
     def is_operator(self) -> bool:
-        """May use the Inspector in this tenant (operators, admins; superusers everywhere)."""
-        return self.role in (Membership.Role.OPERATOR, Membership.Role.ADMIN)
+        """May use the Inspector in this tenant (its READ right; superusers everywhere)."""
+        return allows(self.role, Right.READ)
 
     @property
     def tenant_ids(self) -> list[int]:
@@ -75,7 +77,7 @@ def resolve(request: HttpRequest) -> TasklistContext | None:
         tenant_id=tenant.pk,
         username=user.get_username(),
         groups=groups,
-        can_see_all=user.has_perm(SEE_ALL_PERMISSION),
+        can_see_all=allows(current.role, Right.MANAGE_TASKS) or user.has_perm(SEE_ALL_PERMISSION),
     )
     tz = zone(request.session.get(SESSION_TZ))
     return TasklistContext(tenant, tenants, viewer, tz or zoneinfo.ZoneInfo(settings.TIME_ZONE), tz is not None,

@@ -17,7 +17,6 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.db import transaction
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -27,7 +26,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from engine.actions.errors import ActionError, Conflict
+from engine.actions.errors import ActionError
 from engine.actions.task_claims import claim_task, hand_over_task, unclaim_task
 from engine.actions.user_tasks import complete_user_task
 from engine.models import UserTask
@@ -46,6 +45,7 @@ from engine.queries.tasks import (
     task_list,
     task_variables,
 )
+from engine.rights import check_completion
 from tasklist.access import SESSION_TENANT, SESSION_TZ, TasklistContext, tasklist_view, zone
 from tasklist.forms.validate import FORM_ERRORS
 from tasklist.task_forms import form_for
@@ -352,9 +352,10 @@ def complete(request: HttpRequest, key: int) -> HttpResponse:
     if task.state != CREATED:
         messages.error(request, f"This task is {task.get_state_display().lower()}; it cannot be completed again.")
         return redirect(_detail_url(task.key, list_name))
-    if task.assignee != tl.username:
-        holder = f"assigned to {task.assignee}" if task.assignee else "not assigned to you"
-        messages.error(request, f"This task is {holder}: claim it before completing it.")
+    try:
+        check_completion(task.assignee, tl.username)  # checked again, under the row lock, by the action
+    except ActionError as exc:
+        messages.error(request, exc.detail)
         return redirect(_detail_url(task.key, list_name))
     task_form = form_for(task)
     if task_form.form is None:
@@ -367,16 +368,8 @@ def complete(request: HttpRequest, key: int) -> HttpResponse:
         redisplay = form.redisplay_values(variables, values)
         return _render_detail(request, task, list_name, values=redisplay, errors=errors, status=422)
     try:
-        with transaction.atomic():
-            held = (
-                UserTask.objects.select_for_update()
-                .filter(key=task.key, tenant_id=tl.tenant.pk, state=CREATED, assignee=tl.username)
-                .values_list("key", flat=True)
-                .first()
-            )
-            if held is None:
-                raise Conflict("This task is no longer assigned to you; it was not completed.")
-            complete_user_task(tl.tenant_ids, task.key, dict(values), tl.username, timezone.now())
+        # In the Tasklist everyone completes only what they hold, whatever their role.
+        complete_user_task(tl.tenant_ids, task.key, dict(values), tl.username, timezone.now(), as_user=tl.username)
     except ActionError as exc:
         messages.error(request, exc.detail)
         return redirect(_detail_url(task.key, list_name))

@@ -24,3 +24,10 @@ class NotFound(ActionError):
 class Conflict(ActionError):
     status = 409
     title = "INVALID_STATE"
+
+
+class Forbidden(ActionError):
+    """The caller's role does not allow this act (engine.rights); nothing was changed."""
+
+    status = 403
+    title = "FORBIDDEN"

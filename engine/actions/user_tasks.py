@@ -13,6 +13,7 @@ from engine.actions.commands import submit
 from engine.actions.errors import Conflict, InvalidInput, NotFound
 from engine.actions.task_claims import claim_task, hand_over_task, unclaim_task
 from engine.models import UserTask
+from engine.rights import check_completion
 
 
 def _lock_task(tenant_ids: list[int], key: int) -> UserTask:
@@ -23,14 +24,19 @@ def _lock_task(tenant_ids: list[int], key: int) -> UserTask:
 
 
 def complete_user_task(tenant_ids: list[int], key: int, variables: dict[str, Any] | None, actor: str,
-                       now: datetime) -> None:
-    """Complete an open task with the submitted variables (they go up like a job's, or through output mappings)."""
+                       now: datetime, *, as_user: str | None = None) -> None:
+    """Complete an open task with the submitted variables (they go up like a job's, or through output mappings).
+
+    `as_user`: the person completing it, who must hold the task (engine.rights.check_completion);
+    None only for callers whose role may manage tasks.
+    """
     if variables is not None and not isinstance(variables, dict):
         raise InvalidInput("variables must be a JSON object")
     with transaction.atomic():
         task = _lock_task(tenant_ids, key)
         if task.state != UserTask.State.CREATED:
             raise Conflict(f"user task {key} is {task.state}; only a created task can be completed")
+        check_completion(task.assignee, as_user)
         # Marked at once so a second completion is refused here, before the engine applies the first.
         task.state = UserTask.State.COMPLETING
         task.save(update_fields=["state"])
@@ -53,5 +59,7 @@ def assign_user_task(tenant_ids: list[int], key: int, assignee: str, actor: str,
         claim_task(tenant_ids, key, assignee, actor, now)
 
 
-def unassign_user_task(tenant_ids: list[int], key: int, actor: str, now: datetime) -> None:
-    unclaim_task(tenant_ids, key, "", actor, now, any_assignee=True)
+def unassign_user_task(tenant_ids: list[int], key: int, actor: str, now: datetime, *,
+                       as_user: str | None = None) -> None:
+    """Give a task back to its candidates; `as_user` (a person without MANAGE_TASKS) only their own."""
+    unclaim_task(tenant_ids, key, as_user or "", actor, now, any_assignee=as_user is None)

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from rest_framework import authentication, exceptions
 
+from engine import rights
+from engine.rights import Right
 from flowsync.auth import credentials
 from flowsync.auth.tokens import verify_token
 from flowsync.models import Tenant
@@ -31,6 +33,26 @@ class ApiPrincipal:
     tenants: dict[int, str] = field(default_factory=dict)
     kind: str = "api-key"
     is_authenticated: bool = True
+    roles: dict[int, str] = field(default_factory=dict)  # tenant pk → role (engine.rights)
+    groups: tuple[str, ...] = ()
+
+    def may(self, right: Right, tenant_pk: int | None = None) -> bool:
+        """Holds `right` in that tenant (in any of its tenants when None)."""
+        if tenant_pk is None:
+            return any(rights.allows(role, right) for role in self.roles.values())
+        return rights.allows(self.roles.get(tenant_pk), right)
+
+    def narrowed(self, right: Right) -> ApiPrincipal:
+        """The same caller, seeing only the tenants where it holds `right` (so a row of a tenant where
+        its role falls short is not found, and nothing there changes)."""
+        keep = {pk: tid for pk, tid in self.tenant_ids_map().items() if self.may(right, pk)}
+        if keep == self.tenant_ids_map():
+            return self
+        tenant = self.tenant if self.tenant.pk in keep else Tenant.objects.get(pk=next(iter(keep)))
+        return replace(self, tenant=tenant, tenants=keep)
+
+    def tenant_ids_map(self) -> dict[int, str]:
+        return dict(self.tenants) or {self.tenant.pk: self.tenant.tenant_id}
 
     @property
     def tenant_ids(self) -> list[int]:
@@ -45,7 +67,8 @@ class ApiPrincipal:
 
     @classmethod
     def of(cls, identity: credentials.Identity) -> ApiPrincipal:
-        return cls(name=identity.name, tenant=identity.tenant, tenants=dict(identity.tenants), kind=identity.kind)
+        return cls(name=identity.name, tenant=identity.tenant, tenants=dict(identity.tenants), kind=identity.kind,
+                   roles=dict(identity.roles), groups=identity.groups)
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):

@@ -11,10 +11,12 @@ import functools
 import hashlib
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -30,6 +32,7 @@ from engine.api.problems import (
     ResourceExhausted,
 )
 from engine.api.search import parse_key
+from engine.rights import Right
 from flowsync import idempotency, ratelimit
 from flowsync.models import Tenant
 
@@ -91,6 +94,9 @@ class ApiView(APIView):
     parser_classes = [LenientJSONParser]
     # Views whose writes become engine commands answer 503 under backpressure.
     submits_commands = False
+    # The right (engine.rights) each HTTP method of the view needs; None: any authenticated caller.
+    # Every method a view serves must be listed, so a new endpoint cannot forget its rule.
+    rights: ClassVar[Mapping[str, Right | None]] = {}
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         limit = int(getattr(settings, "FLOWSYNC_API_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES))
@@ -101,10 +107,41 @@ class ApiView(APIView):
         if length > limit:
             raise PayloadTooLarge(f"the request body has {length} bytes; this server accepts at most {limit}")
         super().initial(request, *args, **kwargs)
+        self.check_rights(request)
         if self.submits_commands and request.method not in ("GET", "HEAD", "OPTIONS") and backlog.exceeded():
             raise ResourceExhausted(
                 "the engine has too many pending commands; retry later (reads keep working)", retry_after=1
             )
+
+
+    def check_rights(self, request: Request) -> None:
+        """403 unless the caller's role grants the method's right; then the caller sees only the
+        tenants where it does (a row of a tenant where its role falls short is a 404)."""
+        method = "GET" if request.method == "HEAD" else (request.method or "")
+        if method == "OPTIONS" or not hasattr(self, method.lower()):
+            return  # OPTIONS, or a 405 that DRF answers next
+        if method not in self.rights:
+            raise ImproperlyConfigured(f"{type(self).__name__} lists no right for {method}")
+        right = self.rights[method]
+        who = request.user
+        if right is None or not isinstance(who, ApiPrincipal):
+            return
+        if not who.may(right):
+            roles = sorted(set(who.roles.values())) or ["none"]
+            raise PermissionDenied(f"this {who.kind} (role {', '.join(roles)}) may not {RIGHT_NAMES[right]}")
+        request.user = who.narrowed(right)
+
+
+RIGHT_NAMES = {
+    Right.WORK_TASKS: "work user tasks",
+    Right.MANAGE_TASKS: "manage other people's user tasks",
+    Right.READ: "read instances, definitions, variables, incidents or jobs",
+    Right.START: "start instances, publish messages or broadcast signals",
+    Right.OPERATE: "cancel instances, set variables, resolve incidents or change jobs",
+    Right.DEPLOY: "deploy",
+    Right.WORK_JOBS: "activate or answer jobs",
+    Right.ADMINISTER: "administer the tenant",
+}
 
 
 # -- helpers --------------------------------------------------------------------------------------
@@ -119,8 +156,6 @@ def tenant_for(request: Request, tenant_id: str | None) -> Tenant:
         return who.tenant
     tenant = Tenant.objects.filter(tenant_id=tenant_id, pk__in=who.tenant_ids).first()
     if tenant is None:
-        from rest_framework.exceptions import PermissionDenied
-
         raise PermissionDenied(f"tenant '{tenant_id}' is not assigned to this client")
     return tenant
 

@@ -84,6 +84,15 @@ class Viewer:
     def can_claim(self, task: UserTask) -> bool:
         return self.can_see_all or self.is_candidate(task)
 
+    def visible(self) -> Q:
+        """`can_view` as a filter over the tenant's tasks (for searches, e.g. the API's)."""
+        if self.can_see_all:
+            return Q(tenant_id=self.tenant_id)
+        offered = Q(candidate_users__contains=[self.username])
+        for group in self.groups:
+            offered |= Q(candidate_groups__contains=[group])
+        return Q(tenant_id=self.tenant_id) & (Q(assignee=self.username) | Q(completed_by=self.username) | offered)
+
 
 @dataclass(frozen=True)
 class TaskFilters:

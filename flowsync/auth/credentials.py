@@ -18,7 +18,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils import timezone
 
-from flowsync.models import DEFAULT_TENANT_ID, ApiKey, Membership, Tenant
+from flowsync.models import DEFAULT_TENANT_ID, ApiKey, Membership, Role, Tenant
 
 PASSWORD_CACHE_SECONDS = 60.0
 PASSWORD_CACHE_SIZE = 1024
@@ -26,12 +26,15 @@ PASSWORD_CACHE_SIZE = 1024
 
 @dataclass(frozen=True)
 class Identity:
-    """A verified caller: its name, kind, default tenant and every tenant it may use (pk → tenantId)."""
+    """A verified caller: its name, kind, default tenant, every tenant it may use (pk → tenantId),
+    its role in each (pk → Role; what a role may do is engine.rights) and, for a user, their groups."""
 
     name: str
     kind: str  # "api-key" | "user" | "oauth" | "anonymous"
     tenant: Tenant
     tenants: dict[int, str]
+    roles: dict[int, str]
+    groups: tuple[str, ...] = ()
 
 
 class _PasswordCache:
@@ -76,7 +79,8 @@ def touch_api_key(key: ApiKey) -> None:
 
 
 def api_key_identity(key: ApiKey, kind: str = "api-key") -> Identity:
-    return Identity(name=key.client_id, kind=kind, tenant=key.tenant, tenants={key.tenant_id: key.tenant.tenant_id})
+    return Identity(name=key.client_id, kind=kind, tenant=key.tenant, tenants={key.tenant_id: key.tenant.tenant_id},
+                    roles={key.tenant_id: key.role})
 
 
 KEY_CACHE_SECONDS = 30.0
@@ -134,8 +138,12 @@ def user_identity(user: object) -> Identity | None:
     if not memberships:
         return None
     tenants = {m.tenant_id: m.tenant.tenant_id for m in memberships}
+    # A superuser acts as admin in the tenants they are a member of (engine.rights).
+    roles = {m.tenant_id: Role.ADMIN if user.is_superuser else m.role for m in memberships}  # type: ignore[attr-defined]
+    groups = tuple(sorted(user.groups.values_list("name", flat=True)))  # type: ignore[attr-defined]
     default = next((m.tenant for m in memberships if m.tenant.tenant_id == DEFAULT_TENANT_ID), memberships[0].tenant)
-    return Identity(name=user.get_username(), kind="user", tenant=default, tenants=tenants)  # type: ignore[attr-defined]
+    return Identity(name=user.get_username(), kind="user", tenant=default, tenants=tenants,  # type: ignore[attr-defined]
+                    roles=roles, groups=groups)
 
 
 def anonymous_identity() -> Identity | None:
@@ -145,4 +153,6 @@ def anonymous_identity() -> Identity | None:
     tenant = Tenant.objects.filter(tenant_id=DEFAULT_TENANT_ID).first()
     if tenant is None:
         return None
-    return Identity(name="anonymous", kind="anonymous", tenant=tenant, tenants={tenant.pk: tenant.tenant_id})
+    # Local development only: an anonymous caller is a full client of the default tenant.
+    return Identity(name="anonymous", kind="anonymous", tenant=tenant, tenants={tenant.pk: tenant.tenant_id},
+                    roles={tenant.pk: Role.INTEGRATOR})

@@ -22,7 +22,8 @@ def basic(name: str, secret: str) -> str:
 @pytest.fixture
 def user(creds):  # type: ignore[no-untyped-def]
     u = get_user_model().objects.create_user("demo", password="demo-pass-123")
-    Membership.objects.create(tenant=creds.tenant, user=u)
+    # Operators read instances and definitions; plain members only work their tasks (test_rights__matrix).
+    Membership.objects.create(tenant=creds.tenant, user=u, role=Membership.Role.OPERATOR)
     return u
 
 
@@ -30,7 +31,7 @@ def test_user_basic_auth_and_its_tenants(client, user, other_creds):
     resp = client.post("/v2/process-instances/search", {}, content_type="application/json",
                        HTTP_AUTHORIZATION=basic("demo", "demo-pass-123"))
     assert resp.status_code == 200
-    Membership.objects.create(tenant=other_creds.tenant, user=user)
+    Membership.objects.create(tenant=other_creds.tenant, user=user, role=Membership.Role.OPERATOR)
     resp = client.post("/v2/process-definitions/search", {"filter": {"tenantId": "tenant-b"}},
                        content_type="application/json", HTTP_AUTHORIZATION=basic("demo", "demo-pass-123"))
     assert resp.status_code == 200

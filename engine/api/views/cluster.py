@@ -15,6 +15,7 @@ def version() -> str:
 
 
 class TopologyView(ApiView):
+    rights = {"GET": None}
     def get(self, request: Request) -> Response:
         return Response(
             {
@@ -40,6 +41,7 @@ class TopologyView(ApiView):
 
 class StatusView(ApiView):
     """204 when the database answers, 503 otherwise; no authentication (health checks)."""
+    rights = {"GET": None}
 
     authentication_classes: list = []
     permission_classes: list = []
@@ -57,6 +59,7 @@ class StatusView(ApiView):
 
 
 class LicenseView(ApiView):
+    rights = {"GET": None}
     def get(self, request: Request) -> Response:
         # Open source: no license key, nothing expires.
         return Response({"validLicense": True, "licenseType": "open-source", "isCommercial": False, "expiresAt": None})

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from engine.api import search
 from engine.api.base import ApiView, principal
+from engine.rights import Right
 
 
 def search_response(page: search.Page, items: list[dict[str, Any]]) -> Response:
@@ -21,6 +22,7 @@ class SearchView(ApiView, abc.ABC):
 
     Each resource family subclasses it with its tenant-scoped queryset and its response shape.
     """
+    rights = {"POST": Right.READ}
 
     spec: search.Spec
 

@@ -14,6 +14,7 @@ from engine.api.base import ApiView, path_key, principal
 from engine.api.search import Field, Spec
 from engine.api.views.common import SearchView
 from engine.queries import definitions as q
+from engine.rights import Right
 
 SPEC = Spec(
     fields={
@@ -55,6 +56,7 @@ class ProcessDefinitionSearchView(SearchView):
 
 
 class ProcessDefinitionView(ApiView):
+    rights = {"GET": Right.READ}
     def get(self, request: Request, key: str) -> Response:
         who = principal(request)
         d = q.get_definition(who.tenant_ids, path_key(key, "processDefinitionKey"))
@@ -62,6 +64,7 @@ class ProcessDefinitionView(ApiView):
 
 
 class ProcessDefinitionXmlView(ApiView):
+    rights = {"GET": Right.READ}
     def get(self, request: Request, key: str) -> HttpResponse:
         d = q.get_definition(principal(request).tenant_ids, path_key(key, "processDefinitionKey"), with_source=True)
         return HttpResponse(d.source, content_type="text/xml; charset=utf-8")

@@ -15,11 +15,13 @@ from engine.api.base import ApiView, idempotent, tenant_for
 from engine.definitions.deploy import Resource, deploy
 from engine.definitions.forms import is_form_resource
 from engine.models import Form
+from engine.rights import Right
 
 MAX_RESOURCES = 100
 
 
 class DeploymentsView(ApiView):
+    rights = {"POST": Right.DEPLOY}
     parser_classes = [MultiPartParser]
 
     @idempotent

@@ -21,6 +21,7 @@ from engine.api.views.variables_filter import value_q
 from engine.models import ElementInstance
 from engine.queries import definitions as definition_queries
 from engine.queries import instances as q
+from engine.rights import Right
 
 ELEMENT_SPEC = Spec(
     fields={
@@ -81,6 +82,7 @@ class ElementInstanceSearchView(SearchView):
 
 
 class ElementInstanceView(ApiView):
+    rights = {"GET": Right.READ}
     def get(self, request: Request, key: str) -> Response:
         ei = q.get_element_instance(principal(request).tenant_ids, path_key(key, "elementInstanceKey"))
         return Response(_element_rows(request, [ei])[0])
@@ -89,6 +91,7 @@ class ElementInstanceView(ApiView):
 class ElementInstanceVariablesView(ApiView):
     """PUT: set variables on an element instance's scope; `local` keeps them there, otherwise
     each goes to the nearest scope that already has it (Camunda's propagation rule)."""
+    rights = {"PUT": Right.OPERATE}
 
     submits_commands = True
 
@@ -142,6 +145,7 @@ class VariableSearchView(SearchView):
 
 
 class VariableView(ApiView):
+    rights = {"GET": Right.READ}
     def get(self, request: Request, key: str) -> Response:
         who = principal(request)
         v = q.get_variable(who.tenant_ids, path_key(key, "variableKey"))

@@ -16,6 +16,7 @@ from engine.api.search import Field, Spec
 from engine.api.views.common import SearchView
 from engine.queries import work as q
 from engine.queries.common import root_keys
+from engine.rights import Right
 
 SPEC = Spec(
     fields={
@@ -69,12 +70,14 @@ class IncidentSearchView(SearchView):
 
 
 class IncidentView(ApiView):
+    rights = {"GET": Right.READ}
     def get(self, request: Request, key: str) -> Response:
         incident = q.get_incident(principal(request).tenant_ids, path_key(key, "incidentKey"))
         return Response(_rows(request, [incident])[0])
 
 
 class IncidentResolutionView(ApiView):
+    rights = {"POST": Right.OPERATE}
     submits_commands = True
 
     def post(self, request: Request, key: str) -> Response:

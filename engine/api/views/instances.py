@@ -23,6 +23,7 @@ from engine.jobs.notify import ended_channel, wait_until
 from engine.models import ElementInstance, Incident, ProcessDefinition, ProcessInstance
 from engine.queries import definitions as definition_queries
 from engine.queries import instances as q
+from engine.rights import Right
 
 DEFAULT_AWAIT_MS = 10_000
 MAX_AWAIT_MS = 300_000
@@ -106,6 +107,7 @@ SPEC = Spec(
 
 
 class ProcessInstancesView(ApiView):
+    rights = {"POST": Right.START}
     submits_commands = True
 
     @idempotent
@@ -177,6 +179,7 @@ class ProcessInstancesView(ApiView):
 
 
 class ProcessInstanceView(ApiView):
+    rights = {"GET": Right.READ}
     def get(self, request: Request, key: str) -> Response:
         who = principal(request)
         instance = q.get_instance(who.tenant_ids, path_key(key, "processInstanceKey"))
@@ -195,6 +198,7 @@ class ProcessInstanceSearchView(SearchView):
 
 
 class ProcessInstanceCancellationView(ApiView):
+    rights = {"POST": Right.OPERATE}
     submits_commands = True
 
     def post(self, request: Request, key: str) -> Response:

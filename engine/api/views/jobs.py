@@ -22,6 +22,7 @@ from engine.jobs.notify import jobs_channel, wait_until
 from engine.models import Job
 from engine.queries import work as q
 from engine.queries.common import root_keys
+from engine.rights import Right
 from flowsync.models import Tenant
 
 DEFAULT_LONG_POLL_MS = 10_000
@@ -43,6 +44,7 @@ class JobActivationView(ApiView):
     `engine.jobs.notify.notify_jobs_available` (re-checking PostgreSQL every couple of seconds
     in case a notification was lost).
     """
+    rights = {"POST": Right.WORK_JOBS}
 
     def post(self, request: Request) -> Response:
         data = valid(requests.ActivateJobs, request.data)
@@ -82,6 +84,7 @@ class JobActivationView(ApiView):
 
 
 class JobCompletionView(ApiView):
+    rights = {"POST": Right.WORK_JOBS}
     submits_commands = True
 
     def post(self, request: Request, key: str) -> Response:
@@ -95,6 +98,7 @@ class JobCompletionView(ApiView):
 
 
 class JobFailureView(ApiView):
+    rights = {"POST": Right.WORK_JOBS}
     submits_commands = True
 
     def post(self, request: Request, key: str) -> Response:
@@ -116,6 +120,7 @@ class JobFailureView(ApiView):
 
 
 class JobErrorView(ApiView):
+    rights = {"POST": Right.WORK_JOBS}
     submits_commands = True
 
     def post(self, request: Request, key: str) -> Response:
@@ -136,6 +141,7 @@ class JobErrorView(ApiView):
 
 
 class JobView(ApiView):
+    rights = {"PATCH": Right.OPERATE}
     submits_commands = True
 
     def patch(self, request: Request, key: str) -> Response:

@@ -10,9 +10,11 @@ from engine.actions.messages import correlate_message, publish_message
 from engine.actions.signals import broadcast_signal
 from engine.api import requests
 from engine.api.base import ApiView, idempotent, principal, tenant_for, valid
+from engine.rights import Right
 
 
 class MessagePublicationView(ApiView):
+    rights = {"POST": Right.START}
     submits_commands = True
 
     @idempotent
@@ -33,6 +35,7 @@ class MessagePublicationView(ApiView):
 
 
 class MessageCorrelationView(ApiView):
+    rights = {"POST": Right.START}
     submits_commands = True
 
     @idempotent
@@ -53,6 +56,7 @@ class MessageCorrelationView(ApiView):
 
 
 class SignalBroadcastView(ApiView):
+    rights = {"POST": Right.START}
     submits_commands = True
 
     @idempotent

@@ -10,11 +10,12 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from engine.actions.errors import NotFound
+from engine.actions.errors import Forbidden, NotFound
 from engine.actions.user_tasks import assign_user_task as assign
 from engine.actions.user_tasks import complete_user_task as complete
 from engine.actions.user_tasks import unassign_user_task as unassign
 from engine.api import requests, shapes
+from engine.api.auth import ApiPrincipal
 from engine.api.base import ApiView, path_key, principal, valid
 from engine.api.search import Field, Spec, fail
 from engine.api.views.common import SearchView
@@ -23,6 +24,8 @@ from engine.models import Form, UserTask
 from engine.queries import definitions as definition_queries
 from engine.queries import work as q
 from engine.queries.common import root_keys
+from engine.queries.tasks import Viewer
+from engine.rights import Right
 
 EMBEDDED_FORM_PREFIX = "camunda-forms:bpmn:"
 
@@ -135,29 +138,52 @@ def _rows(request: Request, rows: list[UserTask]) -> list[dict[str, Any]]:
     return [shapes.user_task(t, who.tenant_id_of(t.tenant_id), roots.get(t.process_instance_key)) for t in rows]
 
 
+def viewer(who: ApiPrincipal, tenant_pk: int) -> Viewer:
+    """The caller as the Tasklist sees a person: see-all (and manage) with MANAGE_TASKS, else its own tasks."""
+    return Viewer(tenant_id=tenant_pk, username=who.name, groups=who.groups,
+                  can_see_all=who.may(Right.MANAGE_TASKS, tenant_pk))
+
+
+def visible_task(request: Request, key: str) -> tuple[UserTask, Viewer]:
+    """The task if the caller may see it (engine.rights via Viewer); 404 otherwise, as in the Tasklist."""
+    who = principal(request)
+    task = q.get_user_task(who.tenant_ids, path_key(key, "userTaskKey"))
+    seen_by = viewer(who, task.tenant_id)
+    if not seen_by.can_view(task):
+        raise NotFound(f"no user task with key {task.key}")
+    return task, seen_by
+
+
 class UserTaskSearchView(SearchView):
+    rights = {"POST": Right.WORK_TASKS}
     spec = SPEC
 
     def queryset(self, request: Request):  # type: ignore[no-untyped-def]
-        return q.user_tasks(principal(request).tenant_ids)
+        who = principal(request)
+        visible = Q(pk__in=[])
+        for pk in who.tenant_ids:
+            visible |= viewer(who, pk).visible()
+        return q.user_tasks(who.tenant_ids).filter(visible)
 
     def shape_page(self, request: Request, rows: list[Any]) -> list[dict[str, Any]]:
         return _rows(request, rows)
 
 
 class UserTaskView(ApiView):
+    rights = {"GET": Right.WORK_TASKS}
     def get(self, request: Request, key: str) -> Response:
-        task = q.get_user_task(principal(request).tenant_ids, path_key(key, "userTaskKey"))
+        task, _ = visible_task(request, key)
         return Response(_rows(request, [task])[0])
 
 
 class UserTaskFormView(ApiView):
     """The task's form: embedded Camunda forms (`zeebe:userTaskForm`) come from the deployed process;
     204 when the task has no form."""
+    rights = {"GET": Right.WORK_TASKS}
 
     def get(self, request: Request, key: str) -> Response:
         who = principal(request)
-        task = q.get_user_task(who.tenant_ids, path_key(key, "userTaskKey"))
+        task, _ = visible_task(request, key)
         if task.form_key.startswith(EMBEDDED_FORM_PREFIX):
             form_id = task.form_key[len(EMBEDDED_FORM_PREFIX) :]
             graph = definition_queries.graph(task.process_definition_key)
@@ -184,13 +210,21 @@ class UserTaskFormView(ApiView):
 
 
 class UserTaskAssignmentView(ApiView):
+    rights = {"POST": Right.WORK_TASKS}
     submits_commands = True
 
     def post(self, request: Request, key: str) -> Response:
         data = valid(requests.AssignUserTask, request.data)
         who = principal(request)
-        task = q.get_user_task(who.tenant_ids, path_key(key, "userTaskKey"))
+        task, seen_by = visible_task(request, key)
         allow_override = data.get("allowOverride")
+        if not seen_by.can_see_all:
+            # Without MANAGE_TASKS a person may only claim a task offered to them (as in the Tasklist).
+            if data["assignee"] != who.name or task.assignee not in ("", who.name) or not (
+                seen_by.can_claim(task) or task.assignee == who.name
+            ):
+                raise Forbidden("without the right to manage tasks you may only claim a task offered to you")
+            allow_override = False
         assign(
             who.tenant_ids,
             task.key,
@@ -203,22 +237,27 @@ class UserTaskAssignmentView(ApiView):
 
 
 class UserTaskAssigneeView(ApiView):
+    rights = {"DELETE": Right.WORK_TASKS}
     submits_commands = True
 
     def delete(self, request: Request, key: str) -> Response:
         valid(requests.UnassignUserTask, request.data)
         who = principal(request)
-        task = q.get_user_task(who.tenant_ids, path_key(key, "userTaskKey"))
-        unassign(who.tenant_ids, task.key, who.actor, timezone.now())
+        task, seen_by = visible_task(request, key)
+        if not seen_by.can_see_all and task.assignee not in ("", who.name):
+            raise Forbidden("without the right to manage tasks you may only give back a task you hold")
+        unassign(who.tenant_ids, task.key, who.actor, timezone.now(), as_user=None if seen_by.can_see_all else who.name)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class UserTaskCompletionView(ApiView):
+    rights = {"POST": Right.WORK_TASKS}
     submits_commands = True
 
     def post(self, request: Request, key: str) -> Response:
         data = valid(requests.CompleteUserTask, request.data)
         who = principal(request)
-        task = q.get_user_task(who.tenant_ids, path_key(key, "userTaskKey"))
-        complete(who.tenant_ids, task.key, data.get("variables") or {}, who.actor, timezone.now())
+        task, seen_by = visible_task(request, key)
+        complete(who.tenant_ids, task.key, data.get("variables") or {}, who.actor, timezone.now(),
+                 as_user=None if seen_by.can_see_all else who.name)
         return Response(status=status.HTTP_204_NO_CONTENT)
