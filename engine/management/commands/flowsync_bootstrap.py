@@ -1,8 +1,14 @@
-"""Set up a platform to use: a tenant, an admin user, an API key and (optionally) demo data."""
+"""Set up a platform to use: a tenant, its admin user, an API key and (optionally) demo data.
+
+The admin user is a *tenant* admin (staff, admin role in the tenant), not a platform superuser:
+`--superuser` makes one on purpose. Passwords: `--demo` uses the well-known demo passwords
+(admin/admin, demo/demo) and says so; otherwise a new user gets a generated password, printed once.
+"""
 
 from __future__ import annotations
 
 import json
+import secrets
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,7 +20,9 @@ from django.utils import timezone
 
 from engine.definitions.deploy import Resource, deploy
 from flowsync.models import DEFAULT_TENANT_ID, ApiKey, Membership, Tenant
+from flowsync.staff import make_tenant_admin
 
+DEMO_ADMIN_PASSWORD = "admin"  # demo mode only, printed as such
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
 
 
@@ -24,7 +32,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser):  # type: ignore[no-untyped-def]
         parser.add_argument("--tenant", default=DEFAULT_TENANT_ID)
         parser.add_argument("--admin-user", default="admin")
-        parser.add_argument("--admin-password", default="admin")
+        parser.add_argument("--admin-password", default=None,
+                            help="default: 'admin' with --demo, else generated and printed once")
+        parser.add_argument("--superuser", action="store_true",
+                            help="make the admin user a platform superuser (every tenant), not a tenant admin")
         parser.add_argument("--demo", action="store_true")
         parser.add_argument("--credentials-file", default=str(Path(settings.BASE_DIR) / "var" / "credentials.json"))
         parser.add_argument("--json", action="store_true", help="print the credentials as JSON")
@@ -38,9 +49,15 @@ class Command(BaseCommand):
             )
             User = get_user_model()
             user = User.objects.filter(username=opts["admin_user"]).first()
+            new_password = None
             if user is None:
-                user = User.objects.create_superuser(opts["admin_user"], "", opts["admin_password"])
-            Membership.objects.get_or_create(tenant=tenant, user=user, defaults={"role": Membership.Role.ADMIN})
+                new_password = opts["admin_password"] or (DEMO_ADMIN_PASSWORD if opts["demo"]
+                                                          else secrets.token_urlsafe(12))
+                user = User.objects.create_user(opts["admin_user"], "", new_password)
+            if opts["superuser"] and not user.is_superuser:
+                user.is_staff = user.is_superuser = True
+                user.save(update_fields=["is_staff", "is_superuser"])
+            make_tenant_admin(user, tenant)
             creds = self._stored(creds_path, tenant)
             if creds is None:
                 key, secret = ApiKey.issue(tenant, "bootstrap")
@@ -51,14 +68,23 @@ class Command(BaseCommand):
             if opts["demo"]:
                 self._demo(tenant)
         creds = {**creds, "adminUser": opts["admin_user"]}
+        if new_password is not None:
+            creds["adminPassword"] = new_password
         if opts["json"]:
             self.stdout.write(json.dumps(creds))
+            return
+        kind = "platform superuser" if user.is_superuser else "tenant admin"
+        if new_password is None:
+            who = f"{kind} '{opts['admin_user']}' (exists; password unchanged)"
+        elif opts["demo"] and new_password == DEMO_ADMIN_PASSWORD:
+            who = f"{kind} '{opts['admin_user']}' / password '{new_password}' (DEMO password: do not expose this)"
         else:
-            self.stdout.write(
-                f"tenant {creds['tenantId']}; admin user '{opts['admin_user']}'; "
-                f"API key id {creds['clientId']} secret {creds['clientSecret']} (also in {creds_path})"
-                + ("; Tasklist user 'demo' / password 'demo'" if opts["demo"] else "")
-            )
+            who = f"{kind} '{opts['admin_user']}' / password '{new_password}' (shown only now)"
+        self.stdout.write(
+            f"tenant {creds['tenantId']}; {who}; "
+            f"API key id {creds['clientId']} secret {creds['clientSecret']} (also in {creds_path})"
+            + ("; Tasklist user 'demo' / password 'demo' (DEMO password)" if opts["demo"] else "")
+        )
 
     def _demo(self, tenant: Tenant) -> None:
         """Demo processes, a demo user in the candidate groups they use, and a few running instances."""
