@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -18,6 +19,8 @@ def setup_django() -> None:
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
     os.environ["FLOWSYNC_ENGINE_INLINE"] = "0"
     os.environ["DJANGO_SETTINGS_MODULE"] = "flowsync.settings"
+    # A throwaway key per run (settings refuse a known one); the servers it starts inherit it.
+    os.environ.setdefault("FLOWSYNC_SECRET_KEY", secrets.token_urlsafe(50))
     os.environ.setdefault("FLOWSYNC_LOG_LEVEL", "WARNING")
     dbname = BENCH_DB.rsplit("/", 1)[1]
     admin = BENCH_DB.rsplit("/", 1)[0] + "/postgres"

@@ -11,6 +11,9 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from flowsync import secret_key as _secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -28,9 +31,19 @@ def env_int(name: str, default: int) -> int:
 
 
 DEBUG = env_bool("FLOWSYNC_DEBUG", False)
-# The embedded default must run on a fresh machine, so a development key is allowed
-# there; any deployment sets FLOWSYNC_SECRET_KEY.
-SECRET_KEY = os.environ.get("FLOWSYNC_SECRET_KEY", "flowsync-insecure-dev-key-change-me")
+# FLOWSYNC_SECRET_KEY, else the key ./scripts/run.sh generated once for this installation
+# (var/secret_key, 0600; flowsync/secret_key.py). A known, short or empty key is refused unless
+# FLOWSYNC_DEBUG is on: with it anyone could forge sessions, reset links and OAuth tokens.
+SECRET_KEY = os.environ.get("FLOWSYNC_SECRET_KEY") or _secret_key.read(_secret_key.key_file())
+if _secret_key.problem_with(SECRET_KEY):
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            f"FLOWSYNC_SECRET_KEY cannot be used: {_secret_key.problem_with(SECRET_KEY)}. Run "
+            "`python -m flowsync.secret_key` once (./scripts/run.sh does) to generate "
+            f"{_secret_key.key_file()}, or set FLOWSYNC_SECRET_KEY to a long random value "
+            "(or FLOWSYNC_DEBUG=1 for development only)."
+        )
+    SECRET_KEY = SECRET_KEY or _secret_key.DEV_KEY
 ALLOWED_HOSTS = [h for h in os.environ.get("FLOWSYNC_ALLOWED_HOSTS", "*").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("FLOWSYNC_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 

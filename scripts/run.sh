@@ -9,6 +9,8 @@ PY=.venv/bin/python
 HOST=${FLOWSYNC_HOST:-127.0.0.1}
 PORT=${FLOWSYNC_PORT:-8000}
 
+# Once per installation: a random SECRET_KEY in var/secret_key (0600); settings refuse a known one.
+[ -n "${FLOWSYNC_SECRET_KEY:-}" ] || $PY -m flowsync.secret_key
 $PY manage.py migrate --noinput -v 0
 $PY manage.py collectstatic --noinput -v 0
 echo "==> bootstrap (tenant, admin user, API key, demo processes)"
@@ -28,7 +30,7 @@ fi
 cat <<MSG
 
 FlowSync is running — $mode
-  Admin:      http://$HOST:$PORT/admin/      (user admin / password admin unless changed)
+  Admin:      http://$HOST:$PORT/admin/      (demo: tenant admin "admin" / password "admin" unless changed)
   Tasklist:   http://$HOST:$PORT/tasks/
   Inspector:  http://$HOST:$PORT/inspector/
   REST API:   http://$HOST:$PORT/v2/         (Basic auth with the API key above)

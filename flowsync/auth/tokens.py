@@ -1,11 +1,15 @@
 """Short-lived signed access tokens for OAuth client credentials (an API key's id and secret).
 
-A token is `django.core.signing` over {api key pk, client id, expiry}: no table, and a
-revoked key's tokens stop working at once because every use re-reads the key.
+A token is `django.core.signing` over {api key pk, client id, expiry, binding}: no table, and a
+revoked key's tokens stop working at once because every use re-reads the key. The binding is
+derived from the key's stored secret hash, so a token cannot be made from a client id alone
+(even by someone who learnt SECRET_KEY), and a key whose secret changes loses its old tokens.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import time
 
 from django.conf import settings
@@ -23,7 +27,8 @@ def token_ttl() -> int:
 
 def issue_token(key: ApiKey) -> tuple[str, int]:
     ttl = token_ttl()
-    token = signing.dumps({"k": key.pk, "c": key.client_id, "exp": int(time.time()) + ttl}, salt=SALT)
+    claims = {"k": key.pk, "c": key.client_id, "exp": int(time.time()) + ttl, "b": _binding(key)}
+    token = signing.dumps(claims, salt=SALT)
     return token, ttl
 
 
@@ -38,4 +43,11 @@ def verify_token(token: str) -> ApiKey | None:
     key = ApiKey.objects.select_related("tenant").filter(pk=claims.get("k"), client_id=claims.get("c")).first()
     if key is None or key.revoked_at is not None:
         return None
+    if not isinstance(claims.get("b"), str) or not hmac.compare_digest(claims["b"], _binding(key)):
+        return None
     return key
+
+
+def _binding(key: ApiKey) -> str:
+    return hmac.new(key.secret_hash.encode(), f"{SALT}:{key.pk}:{key.client_id}".encode(),
+                    hashlib.sha256).hexdigest()[:32]
