@@ -44,7 +44,14 @@ if _secret_key.problem_with(SECRET_KEY):
             "(or FLOWSYNC_DEBUG=1 for development only)."
         )
     SECRET_KEY = SECRET_KEY or _secret_key.DEV_KEY
-ALLOWED_HOSTS = [h for h in os.environ.get("FLOWSYNC_ALLOWED_HOSTS", "*").split(",") if h]
+# The host names this server answers to (Host header); others get 400, so links built from the
+# request (password-reset mails, redirects) never carry a host an attacker sent. Default: the
+# local names the embedded default serves, plus FLOWSYNC_HOST when run.sh binds a specific address.
+_bound = os.environ.get("FLOWSYNC_HOST", "")
+ALLOWED_HOSTS = [h.strip() for h in os.environ.get(
+    "FLOWSYNC_ALLOWED_HOSTS",
+    ",".join(["localhost", "127.0.0.1", "[::1]"] + ([_bound] if _bound not in ("", "0.0.0.0", "::") else [])),
+).split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("FLOWSYNC_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
 INSTALLED_APPS = [

@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from engine.api.openapi import DocsView, SchemaView
 from engine.api.problems import problem_response
+from flowsync.auth.views import LoginView
 from flowsync.auth.views import token as oauth_token
 
 urlpatterns = [
@@ -12,6 +13,7 @@ urlpatterns = [
     path("oauth/token", oauth_token, name="oauth-token"),
     path("tasks/", include("tasklist.urls")),
     path("inspector/", include("inspector.urls")),
+    path("accounts/login/", LoginView.as_view(), name="login"),  # throttled; before Django's own
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/schema/", SchemaView.as_view(), name="schema"),
     path("api/docs/", DocsView.as_view(url_name="schema"), name="api-docs"),

@@ -237,3 +237,19 @@ def screenshot() -> Callable:
         return path
 
     return take
+
+
+@pytest.fixture(autouse=True)
+def _fresh_sign_in_throttle() -> Iterator[None]:
+    """Failed sign-ins of one test must not throttle the next (flowsync.auth.throttle counts in Redis)."""
+    from flowsync import redis
+
+    def clear() -> None:
+        conn = redis.connection("engine")
+        keys = list(conn.scan_iter("flowsync:login-failures:*", count=1000))
+        if keys:
+            conn.delete(*keys)
+
+    clear()
+    yield
+    clear()

@@ -19,7 +19,7 @@ from rest_framework import authentication, exceptions
 
 from engine import rights
 from engine.rights import Right
-from flowsync.auth import credentials
+from flowsync.auth import credentials, throttle
 from flowsync.auth.tokens import verify_token
 from flowsync.models import Tenant
 
@@ -82,7 +82,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         scheme, _, value = header.partition(" ")
         scheme = scheme.lower()
         if scheme == "basic":
-            return self._basic(value.strip())
+            return self._basic(request, value.strip())
         if scheme == "bearer":
             key = verify_token(value.strip())
             if key is None:
@@ -90,18 +90,23 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             return ApiPrincipal.of(credentials.api_key_identity(key, kind="oauth")), key
         raise exceptions.AuthenticationFailed("unsupported authorization scheme; use Basic or Bearer")
 
-    def _basic(self, value: str):  # type: ignore[no-untyped-def]
+    def _basic(self, request, value: str):  # type: ignore[no-untyped-def]
         try:
             name, sep, secret = base64.b64decode(value, validate=True).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
             raise exceptions.AuthenticationFailed("malformed Basic credentials") from None
         if not sep or not name:
             raise exceptions.AuthenticationFailed("malformed Basic credentials")
+        ip = throttle.client_ip(request.META)
+        verdict = throttle.check(name, ip)
+        if not verdict.allowed:
+            raise exceptions.Throttled(verdict.retry_after, "too many failed sign-ins; wait before trying again")
         key = credentials.check_api_key(name, secret)
         if key is not None:
             return ApiPrincipal.of(credentials.api_key_identity(key)), key
         user = credentials.check_user(name, secret)
         if user is None:
+            throttle.failed(name, ip)
             raise exceptions.AuthenticationFailed("unknown API key or user, or wrong secret")
         identity = credentials.user_identity(user)
         if identity is None:

@@ -122,6 +122,9 @@ def check_user(username: str, password: str) -> object | None:
         return None
     user = get_user_model().objects.filter(username=username, is_active=True).first()
     if user is None or not user.password:
+        # Hash anyway, as Django's ModelBackend does: an unknown name must take as long as a wrong
+        # password, or the answer time tells which usernames exist.
+        get_user_model()().set_password(password)
         return None
     digest = hashlib.sha256(f"{username}\0{password}\0{user.password}".encode()).hexdigest()
     if password_cache.hit(digest):

@@ -10,10 +10,12 @@ from __future__ import annotations
 import base64
 import binascii
 
-from django.http import HttpRequest, JsonResponse
+from django.contrib.auth import views as auth_views
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from flowsync.auth import throttle
 from flowsync.auth.credentials import check_api_key
 from flowsync.auth.tokens import issue_token
 
@@ -59,10 +61,41 @@ def token(request: HttpRequest) -> JsonResponse:
     client_id, secret = client
     if not client_id or not secret:
         return _error(request, 400, "invalid_request", "send client_id and client_secret")
+    ip = throttle.client_ip(request.META)
+    verdict = throttle.check(client_id, ip)
+    if not verdict.allowed:
+        response = _error(request, 429, "slow_down", "too many failed attempts; wait before trying again")
+        response["Retry-After"] = str(verdict.retry_after)
+        return response
     key = check_api_key(client_id, secret)
     if key is None:
+        throttle.failed(client_id, ip)
         return _error(request, 401, "invalid_client", "unknown client, revoked key or wrong secret")
     access_token, expires_in = issue_token(key)
     response = JsonResponse({"access_token": access_token, "token_type": "Bearer", "expires_in": expires_in})
     response["Cache-Control"] = "no-store"
     return response
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login page with the sign-in throttle (flowsync.auth.throttle): 429 + Retry-After."""
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:  # type: ignore[no-untyped-def]
+        name = str(request.POST.get("username", ""))[:150]
+        verdict = throttle.check(name, throttle.client_ip(request.META))
+        if not verdict.allowed:
+            # An unbound form: binding it would check the password, which is what we refuse to do now.
+            form = self.get_form_class()(request)
+            context = self.get_context_data(form=form, throttled=True)
+            response = self.render_to_response(context, status=429)
+            response["Retry-After"] = str(verdict.retry_after)
+            return response
+        return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form):  # type: ignore[no-untyped-def]
+        throttle.succeeded(form.get_user().get_username(), throttle.client_ip(self.request.META))
+        return super().form_valid(form)
+
+    def form_invalid(self, form):  # type: ignore[no-untyped-def]
+        throttle.failed(str(self.request.POST.get("username", ""))[:150], throttle.client_ip(self.request.META))
+        return super().form_invalid(form)
