@@ -83,16 +83,38 @@ class Policy:
         return str(addresses[0])
 
 
+# IPv6 forms whose last 32 bits are an IPv4 address a translator or tunnel may deliver to:
+# NAT64 (RFC 6052 well-known prefix, RFC 8215 local use) and SIIT's IPv4-translated addresses.
+# They are judged by that IPv4 alone, like IPv4-mapped ones.
+_TRANSLATED = tuple(ipaddress.ip_network(n) for n in ("64:ff9b::/96", "64:ff9b:1::/48", "::ffff:0:0:0/96"))
+# Deprecated IPv4-compatible addresses (::a.b.c.d): both the IPv6 form and the IPv4 are checked.
+_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
 def _embedded(address: IPAddress) -> list[IPAddress]:
-    """The addresses to check: an IPv4-mapped address as IPv4; 6to4 and Teredo with the IPv4 they carry."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+    """The addresses to check: an IPv6 address with every IPv4 address it carries.
+
+    IPv4-mapped (::ffff:a.b.c.d), NAT64 (64:ff9b::a.b.c.d, 64:ff9b:1::/48) and IPv4-translated
+    (::ffff:0:a.b.c.d) count as their IPv4 only; IPv4-compatible (::a.b.c.d), 6to4 (2002::/16),
+    Teredo (2001::/32, server and client) and ISATAP (…:5efe:a.b.c.d) are checked as the IPv6
+    address and as each IPv4 they embed.
+    """
+    if not isinstance(address, ipaddress.IPv6Address):
+        return [address]
+    if address.ipv4_mapped is not None:
         return [address.ipv4_mapped]  # ::ffff:a.b.c.d is a.b.c.d
+    low32 = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if any(address in net for net in _TRANSLATED):
+        return [low32]
     found: list[IPAddress] = [address]
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.sixtofour is not None:
-            found.append(address.sixtofour)
-        if address.teredo is not None:
-            found.extend(address.teredo)
+    if address in _COMPATIBLE:
+        found.append(low32)
+    if address.sixtofour is not None:
+        found.append(address.sixtofour)
+    if address.teredo is not None:
+        found.extend(address.teredo)
+    if (int(address) >> 32) & 0xFDFFFFFF == 0x00005EFE:  # ISATAP interface id 0000:5efe or 0200:5efe
+        found.append(low32)
     return found
 
 

@@ -117,3 +117,34 @@ def test_a_bad_setting_fails_the_job_with_the_entry_named(engine, settings, conn
     key = engine.start("http-call", url="http://93.184.216.34/")
     engine.run_connectors()
     assert "'http://oops/' is neither a host name nor an IP/CIDR" in engine.incident(key).error_message
+
+
+@pytest.mark.parametrize("literal", [
+    "64:ff9b::a00:1",  # NAT64 well-known prefix → 10.0.0.1
+    "64:ff9b::7f00:1",  # NAT64 → 127.0.0.1
+    "64:ff9b::a9fe:a9fe",  # NAT64 → 169.254.169.254 (metadata)
+    "64:ff9b:1::c0a8:101",  # NAT64 local-use prefix → 192.168.1.1
+    "::a00:1",  # IPv4-compatible ::10.0.0.1
+    "::127.0.0.1",  # IPv4-compatible loopback
+    "::ffff:0:a00:1",  # IPv4-translated (SIIT) → 10.0.0.1
+    "::ffff:127.0.0.1",  # IPv4-mapped
+    "2002:c0a8:101::1",  # 6to4 of 192.168.1.1
+    "2001:0:a00:1::1",  # Teredo with server 10.0.0.1
+    "2001:0:4136:e378:8000:63bf:f5ff:fffe",  # Teredo with client 10.0.0.1 (stored inverted)
+    "2001:db8::5efe:a00:1",  # ISATAP interface id with 10.0.0.1
+])
+def test_every_ipv6_form_is_judged_by_the_ipv4_it_embeds(literal):
+    from engine.connectors.guard import AddressRefused
+
+    with pytest.raises(AddressRefused):
+        Policy().resolve(literal, 80)
+    with pytest.raises(AddressRefused):
+        Policy().resolve(f"[{literal}]".strip("[]"), 443)
+
+
+def test_translated_forms_of_public_ipv4_stay_reachable():
+    policy, ip = Policy(), ipaddress.ip_address
+    assert policy.address_allowed(ip("64:ff9b::5db8:d822"))  # NAT64 of 93.184.216.34
+    assert policy.address_allowed(ip("::ffff:93.184.216.34"))
+    # Listing the private IPv4 opens its NAT64 form too (it is the same destination).
+    assert parse_policy("10.0.0.0/8").address_allowed(ip("64:ff9b::a00:1"))
