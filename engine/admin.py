@@ -1,4 +1,5 @@
-"""Engine state in the admin: read-only. Changes go through engine actions (commands)."""
+"""Engine state in the admin: read-only, and scoped to the staff user's tenants
+(flowsync.admin_scope). Changes go through engine actions (commands)."""
 
 from django.contrib import admin
 
@@ -13,9 +14,10 @@ from engine.models import (
     ProcessInstance,
     Variable,
 )
+from flowsync.admin_scope import TenantScopedAdmin
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(TenantScopedAdmin):
     list_per_page = 50
     show_full_result_count = False  # COUNT(*) over millions of rows is the slow part of a changelist
 
@@ -66,7 +68,7 @@ class VariableAdmin(ReadOnlyAdmin):
 @admin.register(Job)
 class JobAdmin(ReadOnlyAdmin):
     list_display = ["key", "type", "state", "retries", "worker", "deadline", "element_id", "process_instance_key"]
-    list_filter = ["state", "type", "tenant"]
+    list_filter = ["state", "tenant"]  # not "type": its choices would list other tenants' job types
     search_fields = ["=key", "=process_instance_key", "type"]
 
 

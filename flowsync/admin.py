@@ -1,23 +1,44 @@
-from django.contrib import admin
+from typing import Any
 
+from django.contrib import admin
+from django.http import HttpRequest
+
+from flowsync.admin_scope import TenantScopedAdmin, scoped_pks
 from flowsync.models import ApiKey, Membership, Tenant
+from flowsync.rights import Right
 
 
 class MembershipInline(admin.TabularInline):
+    """Members of a tenant; only its admins (and superusers) may change them."""
+
     model = Membership
     extra = 0
     autocomplete_fields = ["user"]
 
+    def _administers(self, request: HttpRequest, tenant: Any) -> bool:
+        pks = scoped_pks(request, Right.ADMINISTER)
+        return pks is None or (tenant is not None and tenant.pk in pks)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_add_permission(request, obj) and self._administers(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_change_permission(request, obj) and self._administers(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_delete_permission(request, obj) and self._administers(request, obj)
+
 
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
+class TenantAdmin(TenantScopedAdmin):
+    tenant_path = "pk"
     list_display = ["tenant_id", "name", "created_at"]
     search_fields = ["tenant_id", "name"]
     inlines = [MembershipInline]
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(TenantScopedAdmin):
     list_display = ["name", "client_id", "tenant", "role", "created_at", "last_used_at", "revoked_at"]
     list_filter = ["tenant"]
     search_fields = ["name", "client_id"]
