@@ -54,6 +54,27 @@ ALLOWED_HOSTS = [h.strip() for h in os.environ.get(
 ).split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("FLOWSYNC_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
+# Production profile: FLOWSYNC_HTTPS=1 whenever the platform is served over HTTPS (always, in
+# production). Cookies are then Secure, HSTS is sent and plain HTTP is redirected; the embedded
+# default on http://localhost keeps it off. `manage.py check --deploy` is clean with it on
+# (tests/engine/test_hardening__deploy.py). Behind a TLS-terminating proxy, also set
+# FLOWSYNC_BEHIND_PROXY=1 so X-Forwarded-Proto: https counts as secure.
+HTTPS = env_bool("FLOWSYNC_HTTPS", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+SESSION_COOKIE_HTTPONLY = True
+SECURE_SSL_REDIRECT = HTTPS and env_bool("FLOWSYNC_SSL_REDIRECT", True)
+SECURE_HSTS_SECONDS = env_int("FLOWSYNC_HSTS_SECONDS", 31_536_000) if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("FLOWSYNC_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("FLOWSYNC_HSTS_PRELOAD", False)
+if env_bool("FLOWSYNC_BEHIND_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Asking browsers to hard-code the domain into their HSTS preload list is the owner's decision
+# (FLOWSYNC_HSTS_PRELOAD=1), not a default.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -80,6 +101,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "flowsync.security_headers.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "flowsync.urls"

@@ -207,19 +207,30 @@ def browser(playwright_runtime):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def new_context(browser):  # type: ignore[no-untyped-def]
-    """Factory for isolated browser contexts (separate cookies: separate people)."""
+    """Factory for isolated browser contexts (separate cookies: separate people).
+
+    Every browser test also proves the pages run under their Content-Security-Policy: a message
+    about a refused script, style or eval fails the test.
+    """
     contexts = []
+    violations: list[str] = []
+
+    def watch(page):  # type: ignore[no-untyped-def]
+        page.on("console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text
+                or "evalDisallowed" in msg.text else None)
 
     def make(**options):  # type: ignore[no-untyped-def]
         options = {"timezone_id": "UTC", "locale": "en-GB", "viewport": {"width": 1280, "height": 900}, **options}
         context = browser.new_context(**options)
         context.set_default_timeout(15_000)
+        context.on("page", watch)
         contexts.append(context)
         return context
 
     yield make
     for context in contexts:
         context.close()
+    assert not violations, violations
 
 
 @pytest.fixture

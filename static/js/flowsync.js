@@ -28,6 +28,11 @@
     if (event.target.matches && event.target.matches("select[data-autosubmit]")) {
       event.target.form.requestSubmit();
     }
+    // htmx refreshes the results when a filter <select> changes; an htmx trigger filter
+    // (change[...]) would need eval, which the Content-Security-Policy forbids.
+    if (event.target.matches && event.target.matches("form[data-select-refreshes] select")) {
+      event.target.form.dispatchEvent(new CustomEvent("filters-change", {bubbles: true}));
+    }
   });
 
   // The server renders dates in the zone kept in the session; until the person picks one,

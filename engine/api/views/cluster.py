@@ -16,6 +16,7 @@ def version() -> str:
 
 class TopologyView(ApiView):
     rights = {"GET": None}
+
     def get(self, request: Request) -> Response:
         return Response(
             {
@@ -60,6 +61,7 @@ class StatusView(ApiView):
 
 class LicenseView(ApiView):
     rights = {"GET": None}
+
     def get(self, request: Request) -> Response:
         # Open source: no license key, nothing expires.
         return Response({"validLicense": True, "licenseType": "open-source", "isCommercial": False, "expiresAt": None})

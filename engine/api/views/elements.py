@@ -83,6 +83,7 @@ class ElementInstanceSearchView(SearchView):
 
 class ElementInstanceView(ApiView):
     rights = {"GET": Right.READ}
+
     def get(self, request: Request, key: str) -> Response:
         ei = q.get_element_instance(principal(request).tenant_ids, path_key(key, "elementInstanceKey"))
         return Response(_element_rows(request, [ei])[0])
@@ -146,6 +147,7 @@ class VariableSearchView(SearchView):
 
 class VariableView(ApiView):
     rights = {"GET": Right.READ}
+
     def get(self, request: Request, key: str) -> Response:
         who = principal(request)
         v = q.get_variable(who.tenant_ids, path_key(key, "variableKey"))

@@ -71,6 +71,7 @@ class IncidentSearchView(SearchView):
 
 class IncidentView(ApiView):
     rights = {"GET": Right.READ}
+
     def get(self, request: Request, key: str) -> Response:
         incident = q.get_incident(principal(request).tenant_ids, path_key(key, "incidentKey"))
         return Response(_rows(request, [incident])[0])

@@ -180,6 +180,7 @@ class ProcessInstancesView(ApiView):
 
 class ProcessInstanceView(ApiView):
     rights = {"GET": Right.READ}
+
     def get(self, request: Request, key: str) -> Response:
         who = principal(request)
         instance = q.get_instance(who.tenant_ids, path_key(key, "processInstanceKey"))

@@ -171,6 +171,7 @@ class UserTaskSearchView(SearchView):
 
 class UserTaskView(ApiView):
     rights = {"GET": Right.WORK_TASKS}
+
     def get(self, request: Request, key: str) -> Response:
         task, _ = visible_task(request, key)
         return Response(_rows(request, [task])[0])
