@@ -97,13 +97,15 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("malformed Basic credentials") from None
         if not sep or not name:
             raise exceptions.AuthenticationFailed("malformed Basic credentials")
+        # A right API key secret (32 random bytes: not guessable) always passes, so failed guesses
+        # with a client id cannot lock an integration out; the throttle guards password sign-ins.
+        key = credentials.check_api_key(name, secret)
+        if key is not None:
+            return ApiPrincipal.of(credentials.api_key_identity(key)), key
         ip = throttle.client_ip(request.META)
         verdict = throttle.check(name, ip)
         if not verdict.allowed:
             raise exceptions.Throttled(verdict.retry_after, "too many failed sign-ins; wait before trying again")
-        key = credentials.check_api_key(name, secret)
-        if key is not None:
-            return ApiPrincipal.of(credentials.api_key_identity(key)), key
         user = credentials.check_user(name, secret)
         if user is None:
             throttle.failed(name, ip)

@@ -113,7 +113,6 @@ class ApiView(APIView):
                 "the engine has too many pending commands; retry later (reads keep working)", retry_after=1
             )
 
-
     def check_rights(self, request: Request) -> None:
         """403 unless the caller's role grants the method's right; then the caller sees only the
         tenants where it does (a row of a tenant where its role falls short is a 404)."""

@@ -61,14 +61,16 @@ def token(request: HttpRequest) -> JsonResponse:
     client_id, secret = client
     if not client_id or not secret:
         return _error(request, 400, "invalid_request", "send client_id and client_secret")
-    ip = throttle.client_ip(request.META)
-    verdict = throttle.check(client_id, ip)
-    if not verdict.allowed:
-        response = _error(request, 429, "slow_down", "too many failed attempts; wait before trying again")
-        response["Retry-After"] = str(verdict.retry_after)
-        return response
     key = check_api_key(client_id, secret)
     if key is None:
+        # Counted and slowed down, but a right secret always gets its token: guesses with a known
+        # client id must not lock the integration out (its secret is not guessable anyway).
+        ip = throttle.client_ip(request.META)
+        verdict = throttle.check(client_id, ip)
+        if not verdict.allowed:
+            response = _error(request, 429, "slow_down", "too many failed attempts; wait before trying again")
+            response["Retry-After"] = str(verdict.retry_after)
+            return response
         throttle.failed(client_id, ip)
         return _error(request, 401, "invalid_client", "unknown client, revoked key or wrong secret")
     access_token, expires_in = issue_token(key)
