@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from flowsync import redis
+
 log = logging.getLogger("flowsync.auth")
 
 KEY = "flowsync:login-failures:{kind}:{digest}"
@@ -47,8 +49,6 @@ def _keys(username: str, ip: str) -> tuple[str, str]:
 
 
 def _redis():  # type: ignore[no-untyped-def]
-    from flowsync import redis
-
     return redis.connection("engine")
 
 
