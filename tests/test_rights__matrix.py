@@ -82,10 +82,15 @@ class Op:
     call: Callable[[Any, World], Any]  # (client, world) -> response
     state: Callable[[World], Any]  # what a refused call must leave as it was
     refused_status: int = 403
+    changes: bool = True  # an allowed call changes `state` (False: it may legitimately change nothing)
 
 
 def commands() -> int:
     return Command.objects.count()
+
+
+def payment_job(w: World) -> int:
+    return Job.objects.get(process_instance_key=w.hello_key, type="payment").key
 
 
 def task_state(key: int) -> tuple[str, str]:
@@ -116,6 +121,15 @@ API_OPS = [
     Op("publish message", MANAGERS, lambda c, w: c.post("/v2/messages/publication", {
         "name": "nobody-waits", "correlationKey": "k", "timeToLive": 60_000}, format="json"),
        lambda w: Message.objects.count()),
+    Op("broadcast signal", MANAGERS, lambda c, w: c.post("/v2/signals/broadcast", {"signalName": "nobody"},
+                                                          format="json"), lambda w: commands(), changes=False),
+    Op("change job retries", MANAGERS, lambda c, w: c.patch(f"/v2/jobs/{payment_job(w)}", {
+        "changeset": {"retries": 7}}, format="json"), lambda w: Job.objects.get(key=payment_job(w)).retries),
+    Op("search jobs", MANAGERS, lambda c, w: c.post("/v2/jobs/search", {}, format="json"), lambda w: None),
+    Op("search incidents", MANAGERS, lambda c, w: c.post("/v2/incidents/search", {}, format="json"),
+       lambda w: None),
+    Op("search definitions", MANAGERS, lambda c, w: c.post("/v2/process-definitions/search", {}, format="json"),
+       lambda w: None),
     Op("reassign someone's task", MANAGERS, lambda c, w: c.post(f"/v2/user-tasks/{w.held.key}/assignment", {
         "assignee": "u-member"}, format="json"), lambda w: task_state(w.held.key)),
     Op("complete a task one does not hold", MANAGERS, lambda c, w: c.post(
@@ -167,7 +181,7 @@ def test_api(world: World, op: Op, role: str, via: str) -> None:
     response = op.call(client, world)
     if role in allowed:
         assert response.status_code < 300, (op.name, role, via, response.content)
-        if op.name != "activate jobs" and before is not None:
+        if op.changes and before is not None:
             assert op.state(world) != before, (op.name, role, via)
     else:
         # A member client is no candidate of any task: it cannot even see them (404, as in the Tasklist).
