@@ -21,7 +21,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from engine.actions.task_claims import claim_task
-from engine.models import Command, Deployment, Job, Message, ProcessInstance, UserTask
+from engine.models import Command, Deployment, Incident, Job, Message, ProcessInstance, UserTask
 from engine.runtime.loop import drain
 from flowsync.models import ApiKey, Membership, Role
 from tests.api.conftest import api_bpmn, complete_jobs
@@ -64,12 +64,22 @@ def world(db, settings) -> World:  # type: ignore[no-untyped-def]
         assert started.status_code == 200
     drain()
     complete_jobs(api, "charge")
+    # One more order whose charge job runs out of retries: an incident to resolve.
+    assert api.post("/v2/process-instances", {"processDefinitionId": "order-flow"}, format="json").status_code == 200
+    drain()
+    [job] = api.post("/v2/jobs/activation", {"type": "charge", "timeout": 10_000, "maxJobsToActivate": 1,
+                                             "requestTimeout": -1}, format="json").json()["jobs"]
+    assert api.post(f"/v2/jobs/{job['jobKey']}/failure", {"retries": 0, "errorMessage": "card declined"},
+                    format="json").status_code == 204
+    drain()
+    # Retries back first, as Camunda wants before a resolution (the Inspector does both at once).
+    assert api.patch(f"/v2/jobs/{job['jobKey']}", {"changeset": {"retries": 1}}, format="json").status_code == 204
     managers = Group.objects.create(name="managers")
     for role in EVERYONE:
         user = User.objects.create_user(f"u-{role}", password=PASSWORD)
         user.groups.add(managers)
         Membership.objects.create(tenant=creds.tenant, user=user, role=role)
-    task, held = UserTask.objects.filter(state="CREATED").order_by("key")
+    task, held = UserTask.objects.filter(state="CREATED").order_by("key")[:2]
     claim_task([creds.tenant.pk], held.key, "zed", "test", timezone.now())
     held.refresh_from_db()
     return World(creds.tenant, int(hello["processInstanceKey"]), task, held)
@@ -91,6 +101,10 @@ def commands() -> int:
 
 def payment_job(w: World) -> int:
     return Job.objects.get(process_instance_key=w.hello_key, type="payment").key
+
+
+def incident() -> Incident:
+    return Incident.objects.get(error_message="card declined")
 
 
 def task_state(key: int) -> tuple[str, str]:
@@ -130,6 +144,8 @@ API_OPS = [
        lambda w: None),
     Op("search definitions", MANAGERS, lambda c, w: c.post("/v2/process-definitions/search", {}, format="json"),
        lambda w: None),
+    Op("resolve incident", MANAGERS, lambda c, w: c.post(f"/v2/incidents/{incident().key}/resolution",
+                                                          format="json"), lambda w: (incident().state, commands())),
     Op("reassign someone's task", MANAGERS, lambda c, w: c.post(f"/v2/user-tasks/{w.held.key}/assignment", {
         "assignee": "u-member"}, format="json"), lambda w: task_state(w.held.key)),
     Op("complete a task one does not hold", MANAGERS, lambda c, w: c.post(
@@ -238,6 +254,8 @@ INSPECTOR_OPS = [
     Op("see an instance", MANAGERS, lambda c, w: c.get(f"/inspector/instances/{w.hello_key}/"), lambda w: None),
     Op("cancel an instance", MANAGERS, lambda c, w: c.post(f"/inspector/instances/{w.hello_key}/cancel/",
                                                            {"confirm": "yes"}), lambda w: commands()),
+    Op("retry an incident", MANAGERS, lambda c, w: c.post(f"/inspector/incidents/{incident().key}/retry/",
+                                                           {"retries": "1"}), lambda w: (incident().state, commands())),
     Op("set a variable", MANAGERS, lambda c, w: c.post(f"/inspector/instances/{w.hello_key}/variables/",
                                                        {"name": "amount", "value": "2"}), lambda w: commands()),
 ]
