@@ -8,10 +8,20 @@ message on the pages) and who may complete a user task.
 from __future__ import annotations
 
 from engine.actions.errors import Forbidden
-from flowsync.rights import ROLE_RIGHTS, Right, allows, role_in, tenant_pks_with, tenant_roles, tenants_with
+from flowsync.rights import (
+    ROLE_RIGHTS,
+    SEE_ALL_TASKS_PERMISSION,
+    Right,
+    allows,
+    manages_tasks,
+    role_in,
+    tenant_pks_with,
+    tenant_roles,
+    tenants_with,
+)
 
-__all__ = ["ROLE_RIGHTS", "Right", "allows", "check_completion", "require", "role_in", "tenant_pks_with",
-           "tenant_roles", "tenants_with"]
+__all__ = ["ROLE_RIGHTS", "SEE_ALL_TASKS_PERMISSION", "Right", "allows", "check_completion", "manages_tasks",
+           "require", "role_in", "tenant_pks_with", "tenant_roles", "tenants_with"]
 
 
 def require(role: str | None, right: Right, what: str) -> None:

@@ -51,6 +51,16 @@ def allows(role: str | None, right: Right) -> bool:
     return right in ROLE_RIGHTS.get(role or "", frozenset())
 
 
+# The older per-user grant "see all open tasks" (a Django model permission, given in the admin to a
+# user or group): it counts as MANAGE_TASKS in each of the person's tenants, on every surface.
+SEE_ALL_TASKS_PERMISSION = "engine.view_usertask"
+
+
+def manages_tasks(user: Any, role: str | None) -> bool:
+    """May see every task of the tenant, (re)assign anyone's and give any back: MANAGE_TASKS or the grant."""
+    return allows(role, Right.MANAGE_TASKS) or bool(user.has_perm(SEE_ALL_TASKS_PERMISSION))
+
+
 def tenant_roles(user: Any) -> dict[int, str]:
     """Tenant pk → the user's role there; a superuser is admin of every tenant."""
     if not getattr(user, "is_authenticated", False):

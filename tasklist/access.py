@@ -24,12 +24,11 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from engine.queries.tasks import Viewer
-from engine.rights import Right, allows
+from engine.rights import Right, allows, manages_tasks
 from flowsync.models import Membership, Tenant
 
 SESSION_TENANT = "tasklist.tenant"
 SESSION_TZ = "tasklist.tz"
-SEE_ALL_PERMISSION = "engine.view_usertask"
 
 
 @dataclass
@@ -77,7 +76,7 @@ def resolve(request: HttpRequest) -> TasklistContext | None:
         tenant_id=tenant.pk,
         username=user.get_username(),
         groups=groups,
-        can_see_all=allows(current.role, Right.MANAGE_TASKS) or user.has_perm(SEE_ALL_PERMISSION),
+        can_see_all=manages_tasks(user, current.role),
     )
     tz = zone(request.session.get(SESSION_TZ))
     return TasklistContext(tenant, tenants, viewer, tz or zoneinfo.ZoneInfo(settings.TIME_ZONE), tz is not None,

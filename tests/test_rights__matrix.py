@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import Group, Permission, User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
@@ -275,3 +275,14 @@ def test_browser(world: World, op: tuple[str, Op], role: str) -> None:
     else:
         assert response.status_code == cell.refused_status, (cell.name, role, response.status_code)
         assert cell.state(world) == before, (cell.name, role)
+
+
+def test_the_see_all_grant_means_the_same_on_the_api_as_in_the_tasklist(world: World) -> None:
+    """A member given Django's engine.view_usertask sees and reassigns every task in both places."""
+    member = User.objects.get(username=f"u-{MEMBER}")
+    member.user_permissions.add(Permission.objects.get(content_type__app_label="engine", codename="view_usertask"))
+    assert browser(MEMBER).get("/tasks/all/").status_code == 200
+    api = api_client(world, MEMBER, "user")
+    assert api.post(f"/v2/user-tasks/{world.held.key}/assignment", {"assignee": "u-member"},
+                    format="json").status_code == 204
+    assert UserTask.objects.get(key=world.held.key).assignee == "u-member"

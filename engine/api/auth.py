@@ -35,11 +35,14 @@ class ApiPrincipal:
     is_authenticated: bool = True
     roles: dict[int, str] = field(default_factory=dict)  # tenant pk → role (engine.rights)
     groups: tuple[str, ...] = ()
+    task_manager_tenants: frozenset[int] = frozenset()  # flowsync.rights.manages_tasks, per tenant
 
     def may(self, right: Right, tenant_pk: int | None = None) -> bool:
         """Holds `right` in that tenant (in any of its tenants when None)."""
         if tenant_pk is None:
-            return any(rights.allows(role, right) for role in self.roles.values())
+            return any(self.may(right, pk) for pk in self.roles)
+        if right == Right.MANAGE_TASKS and tenant_pk in self.task_manager_tenants:
+            return True
         return rights.allows(self.roles.get(tenant_pk), right)
 
     def narrowed(self, right: Right) -> ApiPrincipal:
@@ -68,7 +71,8 @@ class ApiPrincipal:
     @classmethod
     def of(cls, identity: credentials.Identity) -> ApiPrincipal:
         return cls(name=identity.name, tenant=identity.tenant, tenants=dict(identity.tenants), kind=identity.kind,
-                   roles=dict(identity.roles), groups=identity.groups)
+                   roles=dict(identity.roles), groups=identity.groups,
+                   task_manager_tenants=identity.task_manager_tenants)
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):

@@ -19,6 +19,7 @@ from django.db import connection
 from django.utils import timezone
 
 from flowsync.models import DEFAULT_TENANT_ID, ApiKey, Membership, Role, Tenant
+from flowsync.rights import Right, allows, manages_tasks
 
 PASSWORD_CACHE_SECONDS = 60.0
 PASSWORD_CACHE_SIZE = 1024
@@ -35,6 +36,8 @@ class Identity:
     tenants: dict[int, str]
     roles: dict[int, str]
     groups: tuple[str, ...] = ()
+    # Tenants where this caller manages tasks (flowsync.rights.manages_tasks: role or the see-all grant).
+    task_manager_tenants: frozenset[int] = frozenset()
 
 
 class _PasswordCache:
@@ -80,7 +83,9 @@ def touch_api_key(key: ApiKey) -> None:
 
 def api_key_identity(key: ApiKey, kind: str = "api-key") -> Identity:
     return Identity(name=key.client_id, kind=kind, tenant=key.tenant, tenants={key.tenant_id: key.tenant.tenant_id},
-                    roles={key.tenant_id: key.role})
+                    roles={key.tenant_id: key.role},
+                    task_manager_tenants=frozenset({key.tenant_id}) if allows(key.role, Right.MANAGE_TASKS)
+                    else frozenset())
 
 
 KEY_CACHE_SECONDS = 30.0
@@ -144,9 +149,10 @@ def user_identity(user: object) -> Identity | None:
     # A superuser acts as admin in the tenants they are a member of (engine.rights).
     roles = {m.tenant_id: Role.ADMIN if user.is_superuser else m.role for m in memberships}  # type: ignore[attr-defined]
     groups = tuple(sorted(user.groups.values_list("name", flat=True)))  # type: ignore[attr-defined]
+    managed = frozenset(pk for pk, role in roles.items() if manages_tasks(user, role))
     default = next((m.tenant for m in memberships if m.tenant.tenant_id == DEFAULT_TENANT_ID), memberships[0].tenant)
     return Identity(name=user.get_username(), kind="user", tenant=default, tenants=tenants,  # type: ignore[attr-defined]
-                    roles=roles, groups=groups)
+                    roles=roles, groups=groups, task_manager_tenants=managed)
 
 
 def anonymous_identity() -> Identity | None:
@@ -158,4 +164,4 @@ def anonymous_identity() -> Identity | None:
         return None
     # Local development only: an anonymous caller is a full client of the default tenant.
     return Identity(name="anonymous", kind="anonymous", tenant=tenant, tenants={tenant.pk: tenant.tenant_id},
-                    roles={tenant.pk: Role.INTEGRATOR})
+                    roles={tenant.pk: Role.INTEGRATOR}, task_manager_tenants=frozenset({tenant.pk}))
