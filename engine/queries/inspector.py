@@ -26,6 +26,7 @@ from engine.models import (
     UserTask,
     Variable,
 )
+from engine.definitions.diagram import diagram_for
 from engine.queries.common import get_or_404
 from engine.queries.instances import instances
 
@@ -273,10 +274,13 @@ def diagram(tenant_ids: list[int], key: int) -> dict[str, Any]:
         )
     )
     ids = set(active) | set(completed) | set(incidents)
+    drawn = diagram_for(instance.definition_id, source) if source and instance.definition.kind == "bpmn" else None
     return {
         "processInstanceKey": str(key),
         "kind": instance.definition.kind,
-        "xml": source if instance.definition.kind == "bpmn" else None,
+        "xml": drawn.xml if drawn else None,
+        "laidOut": bool(drawn and drawn.laid_out),
+        "layoutProblem": drawn.problem if drawn else "",
         "elements": {
             element_id: {"active": active[element_id], "completed": completed[element_id],
                          "incidents": incidents[element_id]}
