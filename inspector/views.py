@@ -127,9 +127,9 @@ def instance_variable(request: HttpRequest, key: int) -> HttpResponse:
         else:
             messages.success(request, f"Variable {name} was set.")
             return redirect(_instance_url(key, "variables"))
+    # One error, shown once, beside the variables (the form's summary names the variable); no
+    # page-level message repeating it.
     detail = q.instance_detail(ctx.tenant_ids, key)
-    messages.error(request, "The variable was not changed: " + "; ".join(
-        str(e) for errors in form.errors.values() for e in errors))
     return _render_detail(request, ctx, detail, variable_form=form, status=400)
 
 
