@@ -78,7 +78,8 @@ def form_for(task: UserTask) -> TaskForm:
         row = latest_form(task.tenant_id, task.form_id)
         if row is None:
             return _unavailable(task.form_id, f"no form with id '{task.form_id}' is deployed")
-        return _built(json.dumps(row.document, sort_keys=True), "deployed", task.form_id, row.version)
+        # The deployed text, in the author's order (the jsonb document has its keys sorted).
+        return _built(row.text, "deployed", task.form_id, row.version)
     if task.form_key:
         return _unavailable(task.form_key, f"form key '{task.form_key}' is not one the Tasklist can show")
     external = task.external_form_reference

@@ -89,7 +89,8 @@ def lay_out(source: str) -> Diagram:
         return Diagram(layout_process(with_flow_refs(source)), laid_out=True)
     except Exception as error:  # a layout bug must never break the page: the viewer explains instead
         log.warning("automatic diagram layout failed: %s", error, exc_info=True)
-        return Diagram(source, laid_out=False, problem=f"the file has no diagram layout and none could be made ({error})")
+        why = f"the file has no diagram layout and none could be made ({error})"
+        return Diagram(source, laid_out=False, problem=why)
 
 
 def diagram_for(definition_key: int, source: str) -> Diagram:

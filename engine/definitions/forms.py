@@ -44,6 +44,7 @@ class CompiledForm:
     kind: str
     document: dict[str, Any]
     checksum: str
+    source: str = ""  # the file's text: keeps the author's property order
 
 
 def compile_forms(resources: list[Resource]) -> list[CompiledForm]:
@@ -85,8 +86,13 @@ def compile_form(res: Resource) -> CompiledForm:
         build(document)
     except FormDefinitionError as exc:
         raise DefinitionError(res.name, [Problem(str(exc))]) from None
-    checksum = hashlib.sha256(json.dumps(document, sort_keys=True).encode() + kind.encode()).hexdigest()
-    return CompiledForm(res.name, form_id, kind, document, checksum)
+    # Property order is part of a form (JSON Schema fields are shown in it), so the checksum keeps it.
+    checksum = hashlib.sha256(json.dumps(document).encode() + kind.encode()).hexdigest()
+    try:
+        source = res.content.decode("utf-8-sig")
+    except UnicodeDecodeError:  # JSON in UTF-16/32: the parsed document, in the same order
+        source = json.dumps(document)
+    return CompiledForm(res.name, form_id, kind, document, checksum, source)
 
 
 def store_forms(tenant: Tenant, deployment: Deployment, forms: list[CompiledForm], now: datetime) -> list[Form]:
@@ -112,6 +118,7 @@ def _store(tenant: Tenant, deployment: Deployment, form: CompiledForm, now: date
         resource_name=form.resource_name[:255],
         checksum=form.checksum,
         document=form.document,
+        source=form.source,
         created_at=now,
     )
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
+from engine.definitions.diagram import diagram_for
 from engine.models import (
     Command,
     ElementInstance,
@@ -26,7 +27,6 @@ from engine.models import (
     UserTask,
     Variable,
 )
-from engine.definitions.diagram import diagram_for
 from engine.queries.common import get_or_404
 from engine.queries.instances import instances
 

@@ -102,7 +102,8 @@ class _Converter:
     # -- objects ------------------------------------------------------------------------
 
     def properties(
-        self, node: Mapping[str, Any], prefix: KeyPath, where: str, refs: tuple[str, ...], parent_default: Any
+        self, node: Mapping[str, Any], prefix: KeyPath, where: str, refs: tuple[str, ...], parent_default: Any,
+        readonly: bool = False,
     ) -> list[Field]:
         props = node.get("properties", {})
         required = node.get("required", [])
@@ -115,7 +116,7 @@ class _Converter:
         fields = []
         for name, sub in props.items():
             field = self.property(
-                name, sub, prefix, f"{where}.{name}", refs, name in required, defaults.get(name)
+                name, sub, prefix, f"{where}.{name}", refs, name in required, defaults.get(name), readonly
             )
             if field is not None:
                 fields.append(field)
@@ -130,6 +131,7 @@ class _Converter:
         refs: tuple[str, ...],
         required: bool,
         inherited_default: Any,
+        inherited_readonly: bool = False,
     ) -> Field | None:
         node, refs = self.resolve(node, where, refs)
         if node is False:
@@ -143,7 +145,8 @@ class _Converter:
             "description": str(node.get("description") or ""),
             "required": required,
             "default": node.get("default", inherited_default),
-            "readonly": node.get("readOnly") is True,
+            # readOnly on an object covers its whole value: every field inside is shown, not taken.
+            "readonly": node.get("readOnly") is True or inherited_readonly,
         }
         types = _types(node)
         widget = node.get("x-widget")
@@ -153,7 +156,9 @@ class _Converter:
                 self.registry.add_object(key, where)
                 if required:
                     self.required_objects.add(key)
-                children = self.properties(node, key, f"{where}.properties", refs, common["default"])
+                children = self.properties(
+                    node, key, f"{where}.properties", refs, common["default"], common["readonly"]
+                )
                 return Field(kind="group", children=children, **{**common, "default": None})
             return self._json(common, where)
 

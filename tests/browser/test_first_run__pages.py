@@ -56,7 +56,8 @@ def test_every_demo_process_is_drawn_in_the_inspector(live_server, demo, page, s
     assert "next/previous task" not in page.locator(".site-footer").inner_text()
 
     one_per_process: dict[str, int] = {}
-    for key, process_id in ProcessInstance.objects.filter(tenant=demo).values_list("key", "definition__bpmn_process_id"):
+    instances = ProcessInstance.objects.filter(tenant=demo).values_list("key", "definition__bpmn_process_id")
+    for key, process_id in instances:
         one_per_process.setdefault(process_id, key)
     assert set(one_per_process) == {"order-process", "order-messages", "invoice-approval", "expense-claim"}
     for process_id, key in sorted(one_per_process.items()):
