@@ -33,7 +33,7 @@ class Diagram:
     problem: str = ""  # why no layout could be made (the viewer then shows this)
 
 
-_cache: OrderedDict[int, Diagram] = OrderedDict()
+_cache: OrderedDict[tuple[int, int], Diagram] = OrderedDict()
 _lock = Lock()
 
 
@@ -94,14 +94,15 @@ def lay_out(source: str) -> Diagram:
 
 
 def diagram_for(definition_key: int, source: str) -> Diagram:
+    key = (definition_key, hash(source))  # the source too: keys are only unique within one database
     with _lock:
-        found = _cache.get(definition_key)
+        found = _cache.get(key)
         if found is not None:
-            _cache.move_to_end(definition_key)
+            _cache.move_to_end(key)
             return found
     made = lay_out(source)
     with _lock:
-        _cache[definition_key] = made
+        _cache[key] = made
         while len(_cache) > CACHE_SIZE:
             _cache.popitem(last=False)
     return made
