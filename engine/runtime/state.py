@@ -22,6 +22,7 @@ from engine.models import (
     MessageSubscription,
     ProcessDefinition,
     ProcessInstance,
+    SignalSubscription,
     Timer,
     UserTask,
     UserTaskCandidate,
@@ -133,11 +134,24 @@ class InstanceRun:
         ei.end_date = self.now
         self.touch("elements", ei)
         if ei.key in self.waits:
-            from engine.runtime.waits import close_waits
-
-            close_waits(self, ei.key)
+            self.close_waits(ei.key)
         if ei.flow_scope_key is not None:
             self.children.get(ei.flow_scope_key, set()).discard(ei.key)
+
+    def close_waits(self, ei_key: int, keep: int | None = None) -> None:
+        """Withdraw the open waits (timers, subscriptions) of an element instance that ended."""
+        for table, row in self.waits.pop(ei_key, []):
+            if row.key == keep:
+                continue
+            if table == "timers" and row.state == Timer.State.ACTIVE:
+                row.state = Timer.State.CANCELED
+            elif table == "message_subscriptions" and row.state != MessageSubscription.State.DELETED:
+                row.state = MessageSubscription.State.DELETED
+            elif table == "signal_subscriptions" and row.state == SignalSubscription.State.ACTIVE:
+                row.state = SignalSubscription.State.DELETED
+            else:
+                continue
+            self.touch(table, row)
 
     # -- variables -------------------------------------------------------------------------------
     def scope_chain(self, scope_key: int) -> list[int]:

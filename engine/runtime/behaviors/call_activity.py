@@ -2,11 +2,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from engine.definitions.cache import graph_of
 from engine.model import Element
 from engine.models import ElementInstance, ProcessDefinition, ProcessInstance
 from engine.runtime.behaviors.base import Behavior
 from engine.runtime.errors import IncidentRaised
 from engine.runtime.expr import evaluate
+from engine.runtime.tokens import complete
 from engine.runtime.variables import set_result
 
 if TYPE_CHECKING:
@@ -41,8 +43,6 @@ class CallActivityBehavior(Behavior):
         if definition is None:
             raise IncidentRaised("CALLED_ELEMENT_ERROR", f"Expected process with BPMN process id '{process_id}' to "
                                                          "be deployed, but not found.")
-        from engine.definitions.cache import graph_of
-
         if not graph_of(definition).start_events(None):
             raise IncidentRaised("CALLED_ELEMENT_ERROR", f"Expected process '{process_id}' to have a none start "
                                                          "event, but it has none.")
@@ -65,8 +65,6 @@ class CallActivityBehavior(Behavior):
                         variables: dict[str, Any]) -> None:
         """The child completed: its variables come back (all of them unless output mappings or
         `propagateAllChildVariables="false"` say otherwise), then the call activity completes."""
-        from engine.runtime.steps import complete
-
         if element.props.get("outputs"):
             set_result(run, ei, element, variables)  # local: only the output mappings go up
         elif element.props.get("propagateAllChildVariables", True):

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 from engine.model import Element
 from engine.models import ElementInstance
 from engine.runtime.behaviors.base import Behavior, WaitBehavior
+from engine.runtime.tokens import complete
+from engine.runtime.variables import set_result
 
 if TYPE_CHECKING:
     from engine.runtime.state import InstanceRun
@@ -31,9 +33,6 @@ class IntermediateCatchEventBehavior(WaitBehavior):
         if result is None:
             super().activate(run, ei, element)
             return
-        from engine.runtime.steps import complete
-        from engine.runtime.variables import set_result
-
         if result:
             set_result(run, ei, element, result)
         ei.data["triggered"] = True

@@ -8,6 +8,7 @@ from engine.runtime.behaviors.base import Behavior
 from engine.runtime.behaviors.parallel_gateway import add_join_token, consume_join_tokens
 from engine.runtime.errors import IncidentRaised
 from engine.runtime.expr import evaluate_condition
+from engine.runtime.tokens import activate
 
 if TYPE_CHECKING:
     from engine.runtime.state import InstanceRun
@@ -23,8 +24,6 @@ class InclusiveGatewayBehavior(Behavior):
     """
 
     def arrive(self, run: InstanceRun, element: Element, scope_key: int, flow: Flow | None) -> None:
-        from engine.runtime.steps import activate
-
         if flow is None or len(element.incoming) <= 1:
             activate(run, element, scope_key, flow.id if flow else None)
             return
@@ -53,8 +52,6 @@ class InclusiveGatewayBehavior(Behavior):
 
 def fire_ready_joins(run: InstanceRun, scope: ElementInstance) -> None:
     """Activate every inclusive join of the scope that no other token can still reach."""
-    from engine.runtime.steps import activate
-
     tokens = scope.data.get("tokens") or {}
     graph = run.graph
     for gateway_id in list(tokens):

@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING
 
 from engine.model import Element, Flow
 from engine.runtime.behaviors.base import Behavior
+from engine.runtime.tokens import activate
 
 if TYPE_CHECKING:
     from engine.runtime.state import InstanceRun
@@ -41,8 +42,6 @@ class ParallelGatewayBehavior(Behavior):
     """
 
     def arrive(self, run: InstanceRun, element: Element, scope_key: int, flow: Flow | None) -> None:
-        from engine.runtime.steps import activate
-
         if flow is None or len(element.incoming) <= 1:
             activate(run, element, scope_key, flow.id if flow else None)
             return

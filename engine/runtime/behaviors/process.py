@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 from engine.model import Element
 from engine.models import ElementInstance, ProcessInstance
 from engine.runtime.behaviors.base import Behavior
+from engine.runtime.tokens import activate, end_instance
 
 if TYPE_CHECKING:
     from engine.runtime.state import InstanceRun
@@ -18,14 +19,10 @@ class ProcessBehavior(Behavior):
     """
 
     def activate(self, run: InstanceRun, ei: ElementInstance, element: Element) -> None:
-        from engine.runtime.steps import activate
-
         start = run.graph.start_events(None)[0]
         activate(run, start, ei.key)
 
     def after_complete(self, run: InstanceRun, ei: ElementInstance, element: Element) -> None:
-        from engine.runtime.steps import end_instance
-
         end_instance(run, ProcessInstance.State.COMPLETED)
         parent = run.instance.parent_instance_key
         if parent is not None:

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 from engine.model import Element
 from engine.models import ElementInstance
 from engine.runtime.behaviors.base import Behavior
+from engine.runtime.tokens import activate
 
 if TYPE_CHECKING:
     from engine.runtime.state import InstanceRun
@@ -15,8 +16,6 @@ class SubProcessBehavior(Behavior):
     completes (taking its outgoing flows) when no token is left inside."""
 
     def activate(self, run: InstanceRun, ei: ElementInstance, element: Element) -> None:
-        from engine.runtime.steps import activate
-
         activate(run, run.graph.start_events(element.id)[0], ei.key)
 
 
@@ -26,6 +25,4 @@ class EventSubProcessBehavior(Behavior):
     if nothing else runs there."""
 
     def activate(self, run: InstanceRun, ei: ElementInstance, element: Element) -> None:
-        from engine.runtime.steps import activate
-
         activate(run, run.graph.event_starts(element.id)[0], ei.key)
