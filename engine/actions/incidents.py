@@ -4,9 +4,9 @@ from datetime import datetime
 
 from django.db import transaction
 
-from engine.actions.commands import submit
 from engine.actions.errors import Conflict, NotFound
 from engine.models import Incident, Job
+from engine.store.commands import submit
 
 
 def resolve_incident(tenant_ids: list[int], key: int, actor: str, now: datetime) -> None:

@@ -5,12 +5,12 @@ from typing import Any
 
 from django.db import transaction
 
-from engine.actions.commands import submit
 from engine.actions.errors import Conflict, InvalidInput, NotFound
 from engine.keys import next_key
 from engine.models import ProcessDefinition, ProcessInstance
-from engine.runtime import flush
-from engine.runtime.rows import new_row
+from engine.store import flush
+from engine.store.commands import submit
+from engine.store.rows import new_row
 from flowsync.models import Tenant
 
 

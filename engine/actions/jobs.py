@@ -9,11 +9,12 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import Q
 
-from engine.actions.commands import submit
 from engine.actions.durations import after, span
 from engine.actions.errors import Conflict, InvalidInput, NotFound
-from engine.models import Job
-from engine.runtime import sql
+from engine.models import ElementInstance, Job, ProcessInstance, Variable
+from engine.store import sql
+from engine.store.commands import submit
+from engine.store.notify import notify_jobs_available
 
 # Two branches, each able to walk its own partial index in key order (one OR'd filter could not):
 # activatable jobs not in backoff, and activated jobs whose lock expired.
@@ -128,8 +129,6 @@ def variables_for_jobs(jobs: list[Job], names: list[str] | None) -> dict[int, di
 def job_context(jobs: list[Job], names: list[str] | None) -> tuple[dict[int, dict[str, Any]], dict[int, int]]:
     """For activated jobs, in one round trip: job key → the variables its element sees (local scopes
     shadow outer ones; only `names` when given), and instance key → root instance key."""
-    from engine.models import ElementInstance, ProcessInstance, Variable
-
     if not jobs:
         return {}, {}
     keys = sorted({j.process_instance_key for j in jobs})
@@ -224,8 +223,6 @@ def fail_job(
                 now,
             )
         if job.state == Job.State.ACTIVATABLE and not job.backoff_until:
-            from engine.jobs.notify import notify_jobs_available
-
             transaction.on_commit(lambda: notify_jobs_available(job.tenant_id, {job.type}))
         if job.retries == 0:
             submit(

@@ -14,9 +14,9 @@ from datetime import datetime
 
 from django.db import transaction
 
-from engine.actions.commands import submit
 from engine.actions.errors import Conflict, InvalidInput, NotFound
 from engine.models import UserTask
+from engine.store.commands import submit
 
 CREATED = UserTask.State.CREATED
 

@@ -9,10 +9,10 @@ from typing import Any
 
 from django.db import transaction
 
-from engine.actions.commands import submit
 from engine.actions.errors import Conflict, InvalidInput, NotFound
 from engine.actions.task_claims import claim_task, hand_over_task, unclaim_task
 from engine.models import UserTask
+from engine.store.commands import submit
 
 
 def _lock_task(tenant_ids: list[int], key: int) -> UserTask:

@@ -7,9 +7,9 @@ from typing import Any
 
 from django.db import transaction
 
-from engine.actions.commands import submit
 from engine.actions.errors import Conflict, InvalidInput, NotFound
 from engine.models import ElementInstance
+from engine.store.commands import submit
 
 
 def set_variables(

@@ -30,6 +30,7 @@ from engine.api.problems import (
     ResourceExhausted,
 )
 from engine.api.search import parse_key
+from engine.models import Command
 from flowsync import idempotency, ratelimit
 from flowsync.models import Tenant
 
@@ -68,8 +69,6 @@ class _Backlog:
         with self._lock:
             if time.monotonic() < self._expires:
                 return self._value > limit
-        from engine.models import Command
-
         # Bounded: counts at most limit+1 rows of the partial pending index.
         value = Command.objects.filter(state=Command.State.PENDING).values("id")[: limit + 1].count()
         with self._lock:

@@ -28,7 +28,7 @@ from engine.models import (
     UserTaskCandidate,
     Variable,
 )
-from engine.runtime.rows import new_row
+from engine.store.rows import new_row
 
 ACTIVE = ElementInstance.State.ACTIVE
 

@@ -19,9 +19,9 @@ from engine.runtime import tokens
 from engine.runtime.catching import trigger
 from engine.runtime.errors import CommandRejected, IncidentRaised
 from engine.runtime.expr import evaluate
-from engine.runtime.rows import new_row
 from engine.runtime.state import InstanceRun
 from engine.runtime.variables import set_result
+from engine.store.rows import new_row
 from engine.timers import schedule
 
 ACTIVE = ElementInstance.State.ACTIVE

@@ -13,16 +13,15 @@ from datetime import datetime
 
 from django.db import transaction
 
-from engine.actions.commands import submit
+from engine.actions.instances import start_instance
 from engine.models import ProcessDefinition, Timer
+from engine.store.commands import submit
 from engine.timers.schedule import next_due
 
 BATCH = 500
 
 
 def fire_due_timers(now: datetime, limit: int = BATCH) -> int:
-    from engine.actions.instances import start_instance
-
     with transaction.atomic():
         due = list(
             Timer.objects.select_for_update(skip_locked=True)

@@ -1,13 +1,9 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from engine.model import Element, Flow
 from engine.models import ElementInstance
+from engine.runtime.state import InstanceRun
 from engine.runtime.tokens import activate, complete
-
-if TYPE_CHECKING:
-    from engine.runtime.state import InstanceRun
 
 
 class Behavior:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from engine.definitions.cache import graph_of
 from engine.model import Element
@@ -8,11 +8,9 @@ from engine.models import ElementInstance, ProcessDefinition, ProcessInstance
 from engine.runtime.behaviors.base import Behavior
 from engine.runtime.errors import IncidentRaised
 from engine.runtime.expr import evaluate
+from engine.runtime.state import InstanceRun
 from engine.runtime.tokens import complete
 from engine.runtime.variables import set_result
-
-if TYPE_CHECKING:
-    from engine.runtime.state import InstanceRun
 
 
 def latest_definition(run: InstanceRun, process_id: str) -> ProcessDefinition | None:

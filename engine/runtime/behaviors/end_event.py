@@ -1,18 +1,14 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from engine.model import Element
 from engine.models import ElementInstance
 from engine.runtime.behaviors.base import Behavior
 from engine.runtime.behaviors.job_task import JobTaskBehavior
 from engine.runtime.catching import throw_error
 from engine.runtime.expr import evaluate
+from engine.runtime.state import InstanceRun
 from engine.runtime.termination import interrupt_scope
 from engine.runtime.tokens import complete
-
-if TYPE_CHECKING:
-    from engine.runtime.state import InstanceRun
 
 _JOB = JobTaskBehavior()
 

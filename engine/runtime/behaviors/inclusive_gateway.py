@@ -1,17 +1,13 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from engine.model import Element, Flow
 from engine.models import ElementInstance
 from engine.runtime.behaviors.base import Behavior
 from engine.runtime.behaviors.parallel_gateway import add_join_token, consume_join_tokens
 from engine.runtime.errors import IncidentRaised
 from engine.runtime.expr import evaluate_condition
+from engine.runtime.state import InstanceRun
 from engine.runtime.tokens import activate
-
-if TYPE_CHECKING:
-    from engine.runtime.state import InstanceRun
 
 
 class InclusiveGatewayBehavior(Behavior):

@@ -1,17 +1,15 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from engine.model import Element
 from engine.models import ElementInstance
 from engine.runtime.behaviors.base import Behavior
 from engine.runtime.errors import IncidentRaised
 from engine.runtime.expr import evaluate, evaluate_condition
+from engine.runtime.state import InstanceRun
 from engine.runtime.termination import interrupt_scope
 from engine.runtime.tokens import activate, complete
-
-if TYPE_CHECKING:
-    from engine.runtime.state import InstanceRun
 
 
 class MultiInstanceBehavior(Behavior):

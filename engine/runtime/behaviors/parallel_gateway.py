@@ -1,13 +1,9 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from engine.model import Element, Flow
 from engine.runtime.behaviors.base import Behavior
+from engine.runtime.state import InstanceRun
 from engine.runtime.tokens import activate
-
-if TYPE_CHECKING:
-    from engine.runtime.state import InstanceRun
 
 
 def add_join_token(run: InstanceRun, scope_key: int, element: Element, flow: Flow) -> dict[str, int]:

@@ -1,14 +1,10 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from engine.model import Element
 from engine.models import ElementInstance
 from engine.runtime.behaviors.base import Behavior
+from engine.runtime.state import InstanceRun
 from engine.runtime.tokens import activate
-
-if TYPE_CHECKING:
-    from engine.runtime.state import InstanceRun
 
 
 class SubProcessBehavior(Behavior):

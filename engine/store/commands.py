@@ -7,9 +7,9 @@ from django.db import connection
 from psycopg.types.json import Jsonb
 
 from engine.models import Command
-from engine.runtime import sql
-from engine.runtime.rows import new_row
-from engine.runtime.wake import request_drain
+from engine.store import sql
+from engine.store.rows import new_row
+from engine.store.wake import request_drain
 from flowsync.models import Tenant
 
 INSERT = (
