@@ -11,7 +11,7 @@ from django.db.models import Q
 
 from engine.actions.durations import after, span
 from engine.actions.errors import Conflict, InvalidInput, NotFound
-from engine.models import ElementInstance, Job, ProcessInstance, Variable
+from engine.models import Command, ElementInstance, Job, ProcessInstance, Variable
 from engine.store import sql
 from engine.store.commands import submit
 from engine.store.notify import notify_jobs_available
@@ -110,7 +110,7 @@ def complete_job(tenant_ids: list[int], key: int, variables: dict[str, Any] | No
             # Conditional UPDATE: the row lock it takes refuses a second completion, as the lock below does.
             done = sql.execute(COMPLETE, {"key": key, "tenants": list(tenant_ids), "now": now, "lease": lease or ""})
             if done:
-                submit(done[0][0], done[0][1], "COMPLETE_JOB", payload, actor, now)
+                submit(done[0][0], done[0][1], Command.Kind.COMPLETE_JOB, payload, actor, now)
                 return
         job = _lock_job(tenant_ids, key, now, lease)
         if job.state not in (Job.State.ACTIVATABLE, Job.State.ACTIVATED):
@@ -118,7 +118,7 @@ def complete_job(tenant_ids: list[int], key: int, variables: dict[str, Any] | No
         # Marked at once so a second completion is refused here, before the engine applies the first.
         job.state = Job.State.COMPLETED
         job.save(update_fields=["state"])
-        submit(job.tenant_id, job.process_instance_key, "COMPLETE_JOB", payload, actor, now)
+        submit(job.tenant_id, job.process_instance_key, Command.Kind.COMPLETE_JOB, payload, actor, now)
 
 
 def variables_for_jobs(jobs: list[Job], names: list[str] | None) -> dict[int, dict[str, Any]]:
@@ -217,7 +217,7 @@ def fail_job(
             submit(
                 job.tenant_id,
                 job.process_instance_key,
-                "SET_VARIABLES",
+                Command.Kind.SET_VARIABLES,
                 {"scopeKey": str(job.element_instance_key), "variables": variables, "local": True},
                 actor,
                 now,
@@ -228,7 +228,7 @@ def fail_job(
             submit(
                 job.tenant_id,
                 job.process_instance_key,
-                "JOB_FAILED",
+                Command.Kind.JOB_FAILED,
                 {"jobKey": str(key), "errorMessage": job.error_message},
                 actor,
                 now,
@@ -259,7 +259,7 @@ def throw_error(
         submit(
             job.tenant_id,
             job.process_instance_key,
-            "THROW_ERROR",
+            Command.Kind.THROW_ERROR,
             {
                 "jobKey": str(key),
                 "errorCode": error_code,

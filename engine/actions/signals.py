@@ -8,7 +8,7 @@ from django.db import transaction
 from engine.actions.errors import InvalidInput
 from engine.actions.instances import start_instance
 from engine.keys import next_key
-from engine.models import ProcessDefinition, SignalSubscription
+from engine.models import Command, ProcessDefinition, SignalSubscription
 from engine.store.commands import submit
 from flowsync.models import Tenant
 
@@ -34,7 +34,7 @@ def broadcast_signal(tenant: Tenant, name: str, variables: dict[str, Any] | None
             submit(
                 tenant,
                 sub.process_instance_key,
-                "TRIGGER_SIGNAL",
+                Command.Kind.TRIGGER_SIGNAL,
                 {
                     "subscriptionKey": str(sub.key),
                     "elementInstanceKey": str(sub.element_instance_key),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from engine.models import Message, MessageSubscription
+from engine.models import Command, Message, MessageSubscription
 from engine.store.commands import submit
 
 
@@ -39,4 +39,4 @@ def hand_over(message: Message, sub: MessageSubscription, actor: str, now: datet
         "messageName": message.name,
         "variables": message.variables,
     }
-    submit(message.tenant_id, sub.process_instance_key, "CORRELATE_MESSAGE", payload, actor, now)
+    submit(message.tenant_id, sub.process_instance_key, Command.Kind.CORRELATE_MESSAGE, payload, actor, now)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.model import CONTAINER_KINDS, Element
-from engine.models import ElementInstance
+from engine.models import Command, ElementInstance
 from engine.runtime import tokens
 from engine.runtime.errors import IncidentRaised
 from engine.runtime.state import InstanceRun
@@ -65,7 +65,7 @@ def throw_error(run: InstanceRun, thrower: ElementInstance, code: str, message: 
     parent = run.instance.parent_instance_key
     if parent is not None:
         # Not caught here: the parent's call activity (and the scopes around it) may catch it.
-        run.send(parent, "CHILD_ERROR", {
+        run.send(parent, Command.Kind.CHILD_ERROR, {
             "elementInstanceKey": str(run.instance.parent_element_instance_key),
             "childInstanceKey": str(run.instance.key),
             "errorCode": code, "errorMessage": message, "variables": variables or {},

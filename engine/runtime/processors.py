@@ -195,20 +195,20 @@ def cancel_instance(run: InstanceRun, payload: dict[str, Any]) -> None:
 
 
 PROCESSORS: dict[str, Callable[[InstanceRun, dict[str, Any]], None]] = {
-    "CREATE_INSTANCE": create_instance,
-    "COMPLETE_JOB": complete_job,
-    "COMPLETE_USER_TASK": complete_user_task,
-    "ASSIGN_USER_TASK": assign_user_task,
-    "CHILD_COMPLETED": child_completed,
-    "CHILD_ERROR": child_error,
-    "CANCEL_INSTANCE": cancel_instance,
-    "JOB_FAILED": job_failed,
-    "THROW_ERROR": job_error,
-    "RESOLVE_INCIDENT": resolve_incident,
-    "SET_VARIABLES": set_variables,
-    "TRIGGER_TIMER": waits.trigger_timer,
-    "CORRELATE_MESSAGE": waits.correlate_message,
-    "TRIGGER_SIGNAL": waits.trigger_signal,
+    Command.Kind.CREATE_INSTANCE: create_instance,
+    Command.Kind.COMPLETE_JOB: complete_job,
+    Command.Kind.COMPLETE_USER_TASK: complete_user_task,
+    Command.Kind.ASSIGN_USER_TASK: assign_user_task,
+    Command.Kind.CHILD_COMPLETED: child_completed,
+    Command.Kind.CHILD_ERROR: child_error,
+    Command.Kind.CANCEL_INSTANCE: cancel_instance,
+    Command.Kind.JOB_FAILED: job_failed,
+    Command.Kind.THROW_ERROR: job_error,
+    Command.Kind.RESOLVE_INCIDENT: resolve_incident,
+    Command.Kind.SET_VARIABLES: set_variables,
+    Command.Kind.TRIGGER_TIMER: waits.trigger_timer,
+    Command.Kind.CORRELATE_MESSAGE: waits.correlate_message,
+    Command.Kind.TRIGGER_SIGNAL: waits.trigger_signal,
 }
 
 

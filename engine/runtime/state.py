@@ -192,7 +192,7 @@ class InstanceRun:
             target = next((k for k in chain if name in self.variables.get(k, {})), self.instance.key)
             self.set_local_variable(target, name, value)
 
-    def send(self, instance_key: int, kind: str, payload: dict[str, Any]) -> None:
+    def send(self, instance_key: int, kind: Command.Kind, payload: dict[str, Any]) -> None:
         """Queue a command to another process instance (a call activity's child or parent)."""
         self.outbox.append(Command(tenant_id=self.tenant_id, process_instance_key=instance_key, kind=kind,
                                    payload=payload, actor="engine", created_at=self.now))

@@ -20,7 +20,7 @@ INSERT = (
 
 
 def submit(
-    tenant: Tenant | int, instance_key: int, kind: str, payload: dict[str, Any], actor: str, now: datetime
+    tenant: Tenant | int, instance_key: int, kind: Command.Kind, payload: dict[str, Any], actor: str, now: datetime
 ) -> Command:
     """Write a command in the caller's transaction and wake the engine once it commits."""
     tenant_id = tenant if isinstance(tenant, int) else tenant.pk

@@ -4,7 +4,7 @@ from typing import Any
 
 from engine.definitions.cache import graph_of
 from engine.model import Element
-from engine.models import ElementInstance, ProcessDefinition, ProcessInstance
+from engine.models import Command, ElementInstance, ProcessDefinition, ProcessInstance
 from engine.runtime.behaviors.base import Behavior
 from engine.runtime.errors import IncidentRaised
 from engine.runtime.expr import evaluate
@@ -54,7 +54,7 @@ class CallActivityBehavior(Behavior):
             parent_element_instance_key=ei.key, root_instance_key=run.instance.root_instance_key,
         )
         run.spawned.append(child)
-        run.send(child.key, "CREATE_INSTANCE", {"variables": variables})
+        run.send(child.key, Command.Kind.CREATE_INSTANCE, {"variables": variables})
         ei.data["childInstanceKey"] = child.key
         run.record("CHILD_INSTANCE_CREATED", ei, childInstanceKey=str(child.key), processId=process_id,
                    processDefinitionKey=str(definition.key))
@@ -72,4 +72,4 @@ class CallActivityBehavior(Behavior):
     def terminate(self, run: InstanceRun, ei: ElementInstance, element: Element) -> None:
         child = ei.data.get("childInstanceKey")
         if child is not None and not ei.data.get("childEnded"):
-            run.send(child, "CANCEL_INSTANCE", {"reason": "parent call activity terminated"})
+            run.send(child, Command.Kind.CANCEL_INSTANCE, {"reason": "parent call activity terminated"})

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from engine.model import Element
-from engine.models import ElementInstance, ProcessInstance
+from engine.models import Command, ElementInstance, ProcessInstance
 from engine.runtime.behaviors.base import Behavior
 from engine.runtime.state import InstanceRun
 from engine.runtime.tokens import activate, end_instance
@@ -23,7 +23,7 @@ class ProcessBehavior(Behavior):
         parent = run.instance.parent_instance_key
         if parent is not None:
             variables = {name: var.value for name, var in run.variables.get(ei.key, {}).items()}
-            run.send(parent, "CHILD_COMPLETED", {
+            run.send(parent, Command.Kind.CHILD_COMPLETED, {
                 "elementInstanceKey": str(run.instance.parent_element_instance_key),
                 "childInstanceKey": str(run.instance.key),
                 "variables": variables,
