@@ -15,6 +15,7 @@ from engine.models import Command, ElementInstance, Job, ProcessInstance, Variab
 from engine.store import sql
 from engine.store.commands import submit
 from engine.store.notify import notify_jobs_available
+from engine.visibility import scope_chain, visible_variables
 
 # Two branches, each able to walk its own partial index in key order (one OR'd filter could not):
 # activatable jobs not in backoff, and activated jobs whose lock expired.
@@ -155,17 +156,10 @@ def job_context(jobs: list[Job], names: list[str] | None) -> tuple[dict[int, dic
     by_scope: dict[int, dict[str, Any]] = {}
     for var in variables.rows:
         by_scope.setdefault(var.scope_key, {})[var.name] = var.value
-    result = {}
-    for job in jobs:
-        chain = []
-        scope: int | None = job.element_instance_key
-        while scope is not None:
-            chain.append(scope)
-            scope = parent.get(scope)
-        merged: dict[str, Any] = {}
-        for scope_key in reversed(chain):
-            merged.update(by_scope.get(scope_key, {}))
-        result[job.key] = merged
+    result = {
+        job.key: visible_variables(scope_chain(job.element_instance_key, parent.get), lambda k: by_scope.get(k, {}))
+        for job in jobs
+    }
     return result, {pi.key: pi.root_instance_key for pi in instances.rows}
 
 

@@ -17,7 +17,7 @@ import engine.bpmn.zeebe as zeebe
 from engine import expressions
 from engine.bpmn.errors import DefinitionError, Problem
 from engine.bpmn.xml import BPMN_NS, local, ns, parse_xml
-from engine.model import ACTIVITY_KINDS, Element, Flow, Graph
+from engine.graph import ACTIVITY_KINDS, Element, Flow, Graph
 
 B = f"{{{BPMN_NS}}}"
 

@@ -11,8 +11,8 @@ from django.db import connection, transaction
 
 from engine.bpmn import DefinitionError, Problem, parse_bpmn
 from engine.definitions.forms import compile_forms, is_form_resource, store_forms
+from engine.graph import Graph
 from engine.keys import next_key
-from engine.model import Graph
 from engine.models import Deployment, MessageSubscription, ProcessDefinition, SignalSubscription, Timer
 from engine.timers import schedule
 from flowsync.models import Tenant

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.model import CONTAINER_KINDS, Element
+from engine.graph import CONTAINER_KINDS, Element
 from engine.models import Command, ElementInstance
 from engine.runtime import tokens
 from engine.runtime.errors import IncidentRaised

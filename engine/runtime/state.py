@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from engine.graph import Element, Graph
 from engine.keys import KeySource
-from engine.model import Element, Graph
 from engine.models import (
     Command,
     ElementInstance,
@@ -29,6 +29,7 @@ from engine.models import (
     Variable,
 )
 from engine.store.rows import new_row
+from engine.visibility import scope_chain, visible_variables
 
 ACTIVE = ElementInstance.State.ACTIVE
 
@@ -156,20 +157,17 @@ class InstanceRun:
     # -- variables -------------------------------------------------------------------------------
     def scope_chain(self, scope_key: int) -> list[int]:
         """Scope keys from the given scope up to the process instance."""
-        chain = []
-        key: int | None = scope_key
-        while key is not None:
-            chain.append(key)
-            ei = self.elements.get(key)
-            key = ei.flow_scope_key if ei is not None else None
-        return chain
+        return scope_chain(scope_key, self._parent_scope)
+
+    def _parent_scope(self, key: int) -> int | None:
+        ei = self.elements.get(key)
+        return ei.flow_scope_key if ei is not None else None
 
     def visible_variables(self, scope_key: int) -> dict[str, Any]:
-        merged: dict[str, Any] = {}
-        for key in reversed(self.scope_chain(scope_key)):
-            for name, var in self.variables.get(key, {}).items():
-                merged[name] = var.value
-        return merged
+        return visible_variables(
+            self.scope_chain(scope_key),
+            lambda key: {name: var.value for name, var in self.variables.get(key, {}).items()},
+        )
 
     def set_local_variable(self, scope_key: int, name: str, value: Any) -> None:
         scope = self.variables.setdefault(scope_key, {})

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.model import Element, Flow
+from engine.graph import Element, Flow
 from engine.models import ElementInstance
 from engine.runtime import behaviors  # noqa: F401  (registers every element kind's behaviour)
 from engine.runtime.behaviors.inclusive_gateway import fire_ready_joins

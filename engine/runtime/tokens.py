@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.model import Element
+from engine.graph import Element
 from engine.models import ElementInstance, ProcessInstance
 from engine.runtime.state import InstanceRun
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from engine.model import CONTAINER_KINDS, Element
+from engine.graph import CONTAINER_KINDS, Element
 from engine.models import ElementInstance, MessageSubscription, SignalSubscription, Timer
 from engine.runtime import tokens
 from engine.runtime.catching import trigger

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from engine.model import Element, Flow
+from engine.graph import Element, Flow
 from engine.models import ElementInstance
 from engine.runtime.state import InstanceRun
 from engine.runtime.tokens import activate, complete

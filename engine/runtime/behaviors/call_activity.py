@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.definitions.cache import graph_of
-from engine.model import Element
+from engine.graph import Element
 from engine.models import Command, ElementInstance, ProcessDefinition, ProcessInstance
 from engine.runtime.behaviors.base import Behavior
 from engine.runtime.errors import IncidentRaised

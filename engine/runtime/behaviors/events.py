@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.model import Element
+from engine.graph import Element
 from engine.models import ElementInstance
 from engine.runtime.behaviors.base import Behavior, WaitBehavior
 from engine.runtime.state import InstanceRun

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from engine.model import Element
+from engine.graph import Element
 from engine.models import ElementInstance
 from engine.runtime.behaviors.base import Behavior
 from engine.runtime.behaviors.job_task import JobTaskBehavior

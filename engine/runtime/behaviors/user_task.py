@@ -5,7 +5,7 @@ from typing import Any
 
 from django.utils.dateparse import parse_datetime
 
-from engine.model import Element
+from engine.graph import Element
 from engine.models import ElementInstance, UserTask, UserTaskCandidate
 from engine.runtime.behaviors.base import Behavior
 from engine.runtime.errors import IncidentRaised
