@@ -13,9 +13,9 @@ from typing import Any
 
 from django.db import transaction
 
-from engine.actions.errors import ActionError, Conflict, InvalidInput
 from engine.actions.incidents import resolve_incident
 from engine.actions.jobs import update_job
+from engine.errors import ActionError, Conflict, InvalidInput
 from engine.models import Command, Incident, Job, ProcessInstance
 from engine.queries.common import get_or_404
 from engine.queries.work import incidents

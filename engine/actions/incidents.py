@@ -4,7 +4,7 @@ from datetime import datetime
 
 from django.db import transaction
 
-from engine.actions.errors import Conflict, NotFound
+from engine.errors import Conflict, NotFound
 from engine.models import Command, Incident, Job
 from engine.store.commands import submit
 

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.db import transaction
 
-from engine.actions.errors import Conflict, InvalidInput, NotFound
+from engine.errors import Conflict, InvalidInput, NotFound
 from engine.keys import next_key
 from engine.models import Command, ProcessDefinition, ProcessInstance
 from engine.store import flush

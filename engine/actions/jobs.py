@@ -10,7 +10,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 
 from engine.actions.durations import after, span
-from engine.actions.errors import Conflict, InvalidInput, NotFound
+from engine.errors import Conflict, InvalidInput, NotFound
 from engine.models import Command, ElementInstance, Job, ProcessInstance, Variable
 from engine.store import sql
 from engine.store.commands import submit

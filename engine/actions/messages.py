@@ -16,8 +16,8 @@ from django.db import transaction
 from django.db.models import Q
 
 from engine.actions.durations import after
-from engine.actions.errors import Conflict, InvalidInput, NotFound
 from engine.actions.instances import start_instance
+from engine.errors import Conflict, InvalidInput, NotFound
 from engine.keys import next_key
 from engine.messages.correlation import hand_over
 from engine.models import Message, MessageSubscription, ProcessDefinition

@@ -5,8 +5,8 @@ from typing import Any
 
 from django.db import transaction
 
-from engine.actions.errors import InvalidInput
 from engine.actions.instances import start_instance
+from engine.errors import InvalidInput
 from engine.keys import next_key
 from engine.models import Command, ProcessDefinition, SignalSubscription
 from engine.store.commands import submit

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from django.db import transaction
 
-from engine.actions.errors import Conflict, InvalidInput, NotFound
+from engine.errors import Conflict, InvalidInput, NotFound
 from engine.models import Command, UserTask
 from engine.store.commands import submit
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from django.db import transaction
 
-from engine.actions.errors import Conflict, InvalidInput, NotFound
 from engine.actions.task_claims import claim_task, hand_over_task, unclaim_task
+from engine.errors import Conflict, InvalidInput, NotFound
 from engine.models import Command, UserTask
 from engine.store.commands import submit
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db import transaction
 
-from engine.actions.errors import Conflict, InvalidInput, NotFound
+from engine.errors import Conflict, InvalidInput, NotFound
 from engine.models import Command, ElementInstance
 from engine.store.commands import submit
 

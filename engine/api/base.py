@@ -21,7 +21,6 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-from engine.actions.errors import InvalidInput
 from engine.api.auth import ApiKeyAuthentication, ApiPrincipal
 from engine.api.parsers import LenientJSONParser
 from engine.api.problems import (
@@ -30,6 +29,7 @@ from engine.api.problems import (
     ResourceExhausted,
 )
 from engine.api.search import parse_key
+from engine.errors import InvalidInput
 from engine.models import Command
 from flowsync import idempotency, ratelimit
 from flowsync.models import Tenant

@@ -28,12 +28,12 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from engine.actions.errors import Conflict, NotFound
 from engine.actions.jobs import activate_jobs, complete_job, fail_job, throw_error, variables_for_jobs
 from engine.connectors.base import ConnectorError, Invocation, Outcome
 from engine.connectors.registry import TYPES, connector_for
 from engine.connectors.results import decide
 from engine.definitions.cache import definition, graph_of
+from engine.errors import Conflict, NotFound
 from engine.models import Job
 from flowsync import redis
 

@@ -4,24 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection, transaction
 
 from engine.bpmn import DefinitionError, Problem, parse_bpmn
 from engine.definitions.forms import compile_forms, is_form_resource, store_forms
+from engine.definitions.resources import Resource
 from engine.graph import Graph
 from engine.keys import next_key
 from engine.models import Deployment, MessageSubscription, ProcessDefinition, SignalSubscription, Timer
 from engine.timers import schedule
 from flowsync.models import Tenant
-
-
-@dataclass(frozen=True)
-class Resource:
-    name: str
-    content: bytes
 
 
 def _compile(resource: Resource) -> list[Graph]:

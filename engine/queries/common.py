@@ -5,7 +5,7 @@ from typing import TypeVar
 
 from django.db.models import Model, QuerySet
 
-from engine.actions.errors import NotFound
+from engine.errors import NotFound
 from engine.models import ProcessInstance
 
 M = TypeVar("M", bound=Model)
