@@ -86,7 +86,7 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
     if DATABASES["default"]["ENGINE"].endswith("postgresql"):
-        # The engine loop's own SQL (engine/runtime/sql.py) runs as prepared statements after this
+        # The engine loop's own SQL (engine/store/sql.py) runs as prepared statements after this
         # many executions: planning its claim query cost more than running it. Django's ORM
         # queries bind client-side and are never prepared. Set to "off" behind PgBouncer in
         # transaction mode older than 1.21 (no prepared statements there).

@@ -18,7 +18,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from engine.actions.errors import NotFound
+from engine.errors import NotFound
 from flowsync.models import Membership, Tenant
 from tasklist.access import SESSION_TENANT, SESSION_TZ, zone
 

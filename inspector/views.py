@@ -17,8 +17,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from engine.actions.errors import ActionError
 from engine.actions.instances import cancel_instance
+from engine.errors import ActionError
 from engine.queries import inspector as q
 from inspector.access import InspectorContext, inspector_view, operator_tenants
 from inspector.forms import IncidentFilterForm, InstanceFilterForm, RetryForm, VariableForm

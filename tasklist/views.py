@@ -27,9 +27,9 @@ from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from engine.actions.errors import ActionError, Conflict
 from engine.actions.task_claims import claim_task, hand_over_task, unclaim_task
 from engine.actions.user_tasks import complete_user_task
+from engine.errors import ActionError, Conflict
 from engine.models import UserTask
 from engine.queries.tasks import (
     COUNT_CAP,

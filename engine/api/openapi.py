@@ -15,6 +15,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from engine.api import requests as r
 from engine.api import search, shapes
 from engine.api.views import (
     cluster,
@@ -526,8 +527,6 @@ def _no_content(operation_id: str, *errors: int, request: Any = None, keyed: boo
 
 
 def document() -> None:
-    from engine.api import requests as r
-
     def view(cls: type, **methods: Any) -> None:
         extend_schema_view(**methods)(cls)
 

@@ -28,12 +28,14 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from engine.actions.errors import Conflict, NotFound
 from engine.actions.jobs import activate_jobs, complete_job, fail_job, throw_error, variables_for_jobs
 from engine.connectors.base import ConnectorError, Invocation, Outcome
 from engine.connectors.registry import TYPES, connector_for
 from engine.connectors.results import decide
+from engine.definitions.cache import definition, graph_of
+from engine.errors import Conflict, NotFound
 from engine.models import Job
+from flowsync import redis
 
 log = logging.getLogger("flowsync.connectors")
 
@@ -87,8 +89,6 @@ def _start(tenants: list[int]) -> bool:
 
 
 def enqueue(tenant_ids: Iterable[int]) -> None:
-    from flowsync import redis
-
     conn = redis.connection(QUEUE)
     wanted = [t for t in tenant_ids if conn.set(QUEUED_FLAG.format(tenant_id=t), "1", nx=True,
                                                 ex=QUEUED_FLAG_SECONDS)]
@@ -136,8 +136,6 @@ def _run_inline(tenants: list[int]) -> None:
 
 def connector_job(tenant_ids: list[int]) -> int:
     """The RQ job: clear the queued flags, then run what there is; hand over what is left after RUN_SECONDS."""
-    from flowsync import redis
-
     try:
         redis.connection(QUEUE).delete(*[QUEUED_FLAG.format(tenant_id=t) for t in tenant_ids])
     except Exception:  # noqa: BLE001 - running from PostgreSQL works without Redis
@@ -214,8 +212,6 @@ def _report(job: Job, outcome: Outcome, now: datetime) -> None:
 
 def _invocations(jobs: list[Job], now: datetime) -> list[Invocation]:
     """What each job's connector gets, with the variables read in two queries per variable selection."""
-    from engine.definitions.cache import definition, graph_of
-
     inputs: dict[int, tuple[str, ...]] = {}
     groups: dict[tuple[str, ...] | None, list[Job]] = {}
     for job in jobs:

@@ -7,7 +7,7 @@ from threading import Lock
 
 from django.conf import settings
 
-from engine.model import Graph
+from engine.graph import Graph
 from engine.models import ProcessDefinition
 
 _cache: OrderedDict[int, Graph] = OrderedDict()

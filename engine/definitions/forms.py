@@ -16,17 +16,15 @@ import re
 import zlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db import connection
 
 from engine.bpmn import DefinitionError, Problem
+from engine.definitions.resources import Resource
 from engine.keys import next_key
 from engine.models import Deployment, Form
 from flowsync.models import Tenant
-
-if TYPE_CHECKING:
-    from engine.definitions.deploy import Resource
 
 FORMJS_SUFFIX = ".form"
 SCHEMA_SUFFIX = ".schema.json"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 import logging
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from django.conf import settings
 from django.db import transaction
@@ -21,10 +21,12 @@ from engine.definitions.cache import definition as cached_definition
 from engine.definitions.cache import graph_of
 from engine.keys import KeySource
 from engine.models import Command, ElementInstance, Event, Incident, Job, ProcessInstance, Variable
-from engine.runtime import extra_rows, flush, processors, sql
+from engine.runtime import extra_rows, processors
 from engine.runtime.errors import CommandRejected
-from engine.runtime.rows import new_row
 from engine.runtime.state import InstanceRun
+from engine.store import flush, sql
+from engine.store.notify import notify_instances_ended, notify_jobs_available
+from engine.store.rows import new_row
 
 log = logging.getLogger("flowsync.engine")
 
@@ -152,20 +154,28 @@ def apply_commands(instances: Iterable[ProcessInstance], commands: list[Command]
         transaction.on_commit(lambda: _notify(kept))
 
 
+# Called after a batch commits with the job types that became activatable, per tenant: the
+# built-in connectors' scheduler, installed by the engine app (engine/apps.py) because the
+# connectors work jobs through the actions, a layer above the runtime.
+_after_commit: list[Callable[[dict[int, set[str]]], None]] = []
+
+
+def install_after_commit(listener: Callable[[dict[int, set[str]]], None]) -> None:
+    if listener not in _after_commit:
+        _after_commit.append(listener)
+
+
 def _notify(runs: list[InstanceRun]) -> None:
     """Run built-in connectors; wake long-polling job activations and awaitCompletion requests (after commit)."""
-    from engine.connectors.runner import schedule
-
     types: dict[int, set[str]] = {}
     for run in runs:
         for job in (*run.created["jobs"].values(), *run.dirty["jobs"].values()):
             if job.state == Job.State.ACTIVATABLE:
                 types.setdefault(job.tenant_id, set()).add(job.type)
-    schedule(types)
+    for listener in _after_commit:
+        listener(types)
     if not settings.REDIS_URL:
         return  # embedded mode: waiters re-check the database on their own
-    from engine.jobs.notify import notify_instances_ended, notify_jobs_available
-
     for tenant_id, job_types in types.items():
         notify_jobs_available(tenant_id, job_types)
     notify_instances_ended([r.instance.key for r in runs if r.instance.state != ProcessInstance.State.ACTIVE])

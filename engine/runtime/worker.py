@@ -1,7 +1,7 @@
 """The engine worker's loop: apply commands the moment they commit, sweep for what nobody woke.
 
 Every worker process runs one `EngineLoop` thread. It LISTENs on PostgreSQL's
-`flowsync_engine` channel (engine/runtime/wake.py), drains when notified, and every
+`flowsync_engine` channel (engine/store/wake.py), drains when notified, and every
 sweep interval (or sooner, when a timer falls due) fires due timers, schedules
 connector jobs left behind and drains commands nobody woke it for. PostgreSQL, not
 the notification, is what guarantees progress: a lost NOTIFY costs one interval.
@@ -17,9 +17,11 @@ import psycopg
 from django.conf import settings
 from django.db import close_old_connections, connections
 
-from engine.models import Command
+from engine.connectors.runner import schedule_pending
+from engine.models import Command, Timer
 from engine.runtime.loop import drain
-from engine.runtime.wake import CHANNEL
+from engine.store.wake import CHANNEL
+from engine.timers.firing import fire_due_timers
 
 log = logging.getLogger("flowsync.engine")
 
@@ -27,9 +29,6 @@ log = logging.getLogger("flowsync.engine")
 def sweep_once() -> int:
     """Fire due timers, then apply commands left pending (crash, lost wake-up, database restart)."""
     from django.utils import timezone
-
-    from engine.connectors.runner import schedule_pending
-    from engine.timers.firing import fire_due_timers
 
     while fire_due_timers(timezone.now()):
         pass
@@ -43,8 +42,6 @@ def next_sweep_in(interval: float) -> float:
     """Seconds until the next sweep: the interval, or less when a timer falls due before it."""
     from django.db.models import Min
     from django.utils import timezone
-
-    from engine.models import Timer
 
     # Timers created after this look are seen at the next sweep at the latest (one interval).
     next_due = Timer.objects.filter(state=Timer.State.ACTIVE).aggregate(m=Min("due_at"))["m"]

@@ -10,7 +10,6 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from engine.actions.errors import NotFound
 from engine.actions.user_tasks import assign_user_task as assign
 from engine.actions.user_tasks import complete_user_task as complete
 from engine.actions.user_tasks import unassign_user_task as unassign
@@ -19,6 +18,7 @@ from engine.api.base import ApiView, path_key, principal, valid
 from engine.api.search import Field, Spec, fail
 from engine.api.views.common import SearchView
 from engine.api.views.variables_filter import variables_q
+from engine.errors import NotFound
 from engine.models import Form, UserTask
 from engine.queries import definitions as definition_queries
 from engine.queries import work as q

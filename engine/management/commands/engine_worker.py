@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand
 
 from engine.runtime.worker import EngineLoop, sweep_once
+from flowsync import gc_tuning, redis
 
 
 class Command(BaseCommand):
@@ -21,8 +22,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):  # type: ignore[no-untyped-def]
         from rq.worker import SimpleWorker
-
-        from flowsync import gc_tuning, redis
 
         gc_tuning.tune()
         loop = EngineLoop()

@@ -1,16 +1,16 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from engine.model import Element
-from engine.models import ElementInstance, ProcessDefinition, ProcessInstance
+from engine.definitions.cache import graph_of
+from engine.graph import Element
+from engine.models import Command, ElementInstance, ProcessDefinition, ProcessInstance
 from engine.runtime.behaviors.base import Behavior
 from engine.runtime.errors import IncidentRaised
 from engine.runtime.expr import evaluate
+from engine.runtime.state import InstanceRun
+from engine.runtime.tokens import complete
 from engine.runtime.variables import set_result
-
-if TYPE_CHECKING:
-    from engine.runtime.state import InstanceRun
 
 
 def latest_definition(run: InstanceRun, process_id: str) -> ProcessDefinition | None:
@@ -41,8 +41,6 @@ class CallActivityBehavior(Behavior):
         if definition is None:
             raise IncidentRaised("CALLED_ELEMENT_ERROR", f"Expected process with BPMN process id '{process_id}' to "
                                                          "be deployed, but not found.")
-        from engine.definitions.cache import graph_of
-
         if not graph_of(definition).start_events(None):
             raise IncidentRaised("CALLED_ELEMENT_ERROR", f"Expected process '{process_id}' to have a none start "
                                                          "event, but it has none.")
@@ -56,7 +54,7 @@ class CallActivityBehavior(Behavior):
             parent_element_instance_key=ei.key, root_instance_key=run.instance.root_instance_key,
         )
         run.spawned.append(child)
-        run.send(child.key, "CREATE_INSTANCE", {"variables": variables})
+        run.send(child.key, Command.Kind.CREATE_INSTANCE, {"variables": variables})
         ei.data["childInstanceKey"] = child.key
         run.record("CHILD_INSTANCE_CREATED", ei, childInstanceKey=str(child.key), processId=process_id,
                    processDefinitionKey=str(definition.key))
@@ -65,8 +63,6 @@ class CallActivityBehavior(Behavior):
                         variables: dict[str, Any]) -> None:
         """The child completed: its variables come back (all of them unless output mappings or
         `propagateAllChildVariables="false"` say otherwise), then the call activity completes."""
-        from engine.runtime.steps import complete
-
         if element.props.get("outputs"):
             set_result(run, ei, element, variables)  # local: only the output mappings go up
         elif element.props.get("propagateAllChildVariables", True):
@@ -76,4 +72,4 @@ class CallActivityBehavior(Behavior):
     def terminate(self, run: InstanceRun, ei: ElementInstance, element: Element) -> None:
         child = ei.data.get("childInstanceKey")
         if child is not None and not ei.data.get("childEnded"):
-            run.send(child, "CANCEL_INSTANCE", {"reason": "parent call activity terminated"})
+            run.send(child, Command.Kind.CANCEL_INSTANCE, {"reason": "parent call activity terminated"})

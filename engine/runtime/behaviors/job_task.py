@@ -1,15 +1,11 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from engine.model import Element
+from engine.graph import Element
 from engine.models import ElementInstance, Job
 from engine.runtime.behaviors.base import Behavior
 from engine.runtime.expr import evaluate
-from engine.runtime.rows import new_row
-
-if TYPE_CHECKING:
-    from engine.runtime.state import InstanceRun
+from engine.runtime.state import InstanceRun
+from engine.store.rows import new_row
 
 
 class JobTaskBehavior(Behavior):

@@ -1,18 +1,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.utils.dateparse import parse_datetime
 
-from engine.model import Element
+from engine.graph import Element
 from engine.models import ElementInstance, UserTask, UserTaskCandidate
 from engine.runtime.behaviors.base import Behavior
 from engine.runtime.errors import IncidentRaised
 from engine.runtime.expr import evaluate
-
-if TYPE_CHECKING:
-    from engine.runtime.state import InstanceRun
+from engine.runtime.state import InstanceRun
 
 OPEN_STATES = (UserTask.State.CREATED, UserTask.State.COMPLETING)
 

@@ -7,9 +7,9 @@ from django.db import connection
 from psycopg.types.json import Jsonb
 
 from engine.models import Command
-from engine.runtime import sql
-from engine.runtime.rows import new_row
-from engine.runtime.wake import request_drain
+from engine.store import sql
+from engine.store.rows import new_row
+from engine.store.wake import request_drain
 from flowsync.models import Tenant
 
 INSERT = (
@@ -20,7 +20,7 @@ INSERT = (
 
 
 def submit(
-    tenant: Tenant | int, instance_key: int, kind: str, payload: dict[str, Any], actor: str, now: datetime
+    tenant: Tenant | int, instance_key: int, kind: Command.Kind, payload: dict[str, Any], actor: str, now: datetime
 ) -> Command:
     """Write a command in the caller's transaction and wake the engine once it commits."""
     tenant_id = tenant if isinstance(tenant, int) else tenant.pk

@@ -14,10 +14,21 @@ more than applying a small batch, and put Redis round trips on every request.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.conf import settings
 from django.db import transaction
 
 CHANNEL = "flowsync_engine"
+
+# The inline engine's drain, installed by the engine app at start-up (engine/apps.py): the
+# store sits below the runtime and must not import it.
+_inline_drain: Callable[[], object] | None = None
+
+
+def install_inline_drain(drain: Callable[[], object]) -> None:
+    global _inline_drain
+    _inline_drain = drain
 
 
 def request_drain() -> None:
@@ -41,6 +52,6 @@ def _notified() -> None:
 
 
 def _drain_inline() -> None:
-    from engine.runtime.loop import drain
-
-    drain()
+    if _inline_drain is None:  # pragma: no cover - the engine app installs it in ready()
+        raise RuntimeError("the engine app is not ready: no inline drain installed")
+    _inline_drain()

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import psycopg
 from django.db import connection, models
 
-from engine.runtime.rows import load_rows, loaded
+from engine.store.rows import load_rows, loaded
 
 M = TypeVar("M", bound=models.Model)
 

@@ -1,3 +1,5 @@
+"""What an engine operation refuses, with the HTTP status every surface answers it by."""
+
 from __future__ import annotations
 
 

@@ -24,6 +24,8 @@ from collections.abc import Iterable
 
 from django.conf import settings
 
+from flowsync import redis
+
 log = logging.getLogger("flowsync.engine")
 
 JOBS_CHANNEL = "flowsync:jobs:{tenant_id}:{job_type}"
@@ -33,8 +35,6 @@ DEFAULT_RECHECK_SECONDS = 2.0
 
 
 def _connection():  # type: ignore[no-untyped-def]
-    from flowsync import redis
-
     return redis.connection("engine")
 
 
