@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from engine.errors import NotFound
 from flowsync.models import Membership, Tenant
-from tasklist.access import SESSION_TENANT, SESSION_TZ, zone
+from flowsync.sessions import SESSION_TENANT, SESSION_TZ, zone
 
 OPERATOR_ROLES = (Membership.Role.OPERATOR, Membership.Role.ADMIN)
 

@@ -24,9 +24,8 @@ from django.utils import timezone
 
 from engine.queries.tasks import Viewer
 from flowsync.models import Membership, Tenant
+from flowsync.sessions import SESSION_TENANT, SESSION_TZ, zone
 
-SESSION_TENANT = "tasklist.tenant"
-SESSION_TZ = "tasklist.tz"
 SEE_ALL_PERMISSION = "engine.view_usertask"
 
 
@@ -51,15 +50,6 @@ class TasklistContext:
     @property
     def username(self) -> str:
         return self.viewer.username
-
-
-def zone(name: str | None) -> zoneinfo.ZoneInfo | None:
-    if not name or len(name) > 64:
-        return None
-    try:
-        return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return None
 
 
 def resolve(request: HttpRequest) -> TasklistContext | None:

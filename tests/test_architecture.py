@@ -61,6 +61,10 @@ def _imports() -> list[Import]:
         tree = ast.parse(path.read_text(), str(path))
         functions = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
         nested = {id(n) for f in functions for n in ast.walk(f) if n is not f}
+        # Imports for type annotations only (`if TYPE_CHECKING:`) are not dependencies at run time.
+        typing_only = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If)
+                       and isinstance(block.test, ast.Name) and block.test.id == "TYPE_CHECKING"
+                       for n in ast.walk(block)}
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 names = [a.name for a in node.names]
@@ -74,6 +78,8 @@ def _imports() -> list[Import]:
                 # `from pkg import sub` imports the submodule; `from mod import name` the module.
                 names = [f"{prefix}.{a.name}" for a in node.names]
             else:
+                continue
+            if id(node) in typing_only:
                 continue
             for name in names:
                 target = _resolve(name)

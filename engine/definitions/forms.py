@@ -22,6 +22,7 @@ from django.db import connection
 
 from engine.bpmn import DefinitionError, Problem
 from engine.definitions.resources import Resource
+from engine.forms import FormDefinitionError, form_from_formjs, form_from_json_schema
 from engine.keys import next_key
 from engine.models import Deployment, Form
 from flowsync.models import Tenant
@@ -60,8 +61,6 @@ def compile_forms(resources: list[Resource]) -> list[CompiledForm]:
 
 
 def compile_form(res: Resource) -> CompiledForm:
-    from tasklist.forms import FormDefinitionError, form_from_formjs, form_from_json_schema
-
     try:
         document = json.loads(res.content)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

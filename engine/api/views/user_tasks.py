@@ -19,12 +19,10 @@ from engine.api.search import Field, Spec, fail
 from engine.api.views.common import SearchView
 from engine.api.views.variables_filter import variables_q
 from engine.errors import NotFound
-from engine.models import Form, UserTask
-from engine.queries import definitions as definition_queries
+from engine.forms.task_form import form_source
+from engine.models import UserTask
 from engine.queries import work as q
 from engine.queries.common import root_keys
-
-EMBEDDED_FORM_PREFIX = "camunda-forms:bpmn:"
 
 
 def _candidate(column: str) -> Any:
@@ -158,28 +156,13 @@ class UserTaskFormView(ApiView):
     def get(self, request: Request, key: str) -> Response:
         who = principal(request)
         task = q.get_user_task(who.tenant_ids, path_key(key, "userTaskKey"))
-        if task.form_key.startswith(EMBEDDED_FORM_PREFIX):
-            form_id = task.form_key[len(EMBEDDED_FORM_PREFIX) :]
-            graph = definition_queries.graph(task.process_definition_key)
-            schema = graph.forms.get(form_id)
-            if schema is None:
-                raise NotFound(f"form '{form_id}' is not in process definition {task.process_definition_key}")
-            return Response(
-                {
-                    "tenantId": who.tenant_id_of(task.tenant_id),
-                    "formId": form_id,
-                    "schema": schema,
-                    "version": task.process_definition_version,
-                    # Embedded forms have no key of their own: the definition's key names them.
-                    "formKey": str(task.process_definition_key),
-                }
-            )
-        if task.form_id:
-            deployed = Form.objects.filter(tenant_id=task.tenant_id, form_id=task.form_id).order_by("-version").first()
-            if deployed is not None:
-                return Response(shapes.form(deployed, who.tenant_id_of(task.tenant_id)))
-        if task.form_id or task.form_key:
-            raise NotFound(f"form '{task.form_id or task.form_key}' of user task {task.key} is not deployed")
+        source = form_source(task)
+        if source.origin == "missing":
+            raise NotFound(f"form '{source.form_id}' of user task {task.key} is not available: {source.problem}")
+        if source.origin != "generic":
+            # Embedded forms have no key of their own: the definition's key names them (as in Camunda).
+            return Response({"tenantId": who.tenant_id_of(task.tenant_id), "formId": source.form_id,
+                             "schema": source.text, "version": source.version, "formKey": str(source.key)})
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

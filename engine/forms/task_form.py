@@ -6,7 +6,7 @@
 - an external form reference: a link, plus the generic variables form;
 - nothing: the generic variables form (one JSON editor).
 
-A document is read into a ``tasklist.forms.Form`` by its content: form-js has "components",
+A document is read into a ``engine.forms.Form`` by its content: form-js has "components",
 anything else is taken as a JSON Schema — so an embedded form may be either dialect.
 Parsed forms are cached by document text (deployed documents never change).
 """
@@ -23,15 +23,15 @@ from typing import Any
 from engine.definitions.cache import definition as cached_definition
 from engine.definitions.cache import graph_of
 from engine.definitions.forms import latest_form
-from engine.models import ProcessDefinition, UserTask
-from tasklist.forms import (
+from engine.forms import (
     Form,
     FormDefinitionError,
     form_from_formjs,
     form_from_json_schema,
     generic_variables_form,
 )
-from tasklist.forms.fields import walk
+from engine.forms.fields import walk
+from engine.models import ProcessDefinition, UserTask
 
 EMBEDDED_PREFIX = "camunda-forms:bpmn:"
 _PLACEHOLDER_RE = re.compile(r"\{\{\s*([\w.]+)\s*\}\}")
@@ -63,27 +63,52 @@ class TaskForm:
         return names
 
 
-def form_for(task: UserTask) -> TaskForm:
+@dataclass(frozen=True)
+class FormSource:
+    """Where a task's form document comes from: the one answer the Tasklist and the API both give."""
+
+    origin: str  # "embedded", "deployed", "generic" (no form of its own), "missing"
+    form_id: str = ""
+    text: str = ""  # the document as deployed (the author's key order)
+    version: int | None = None
+    key: int | None = None  # the Form row's key; for an embedded form, its definition's key
+    problem: str = ""  # why the task's own form cannot be had
+    external_reference: str = ""
+
+
+def form_source(task: UserTask) -> FormSource:
+    """Which form document a user task shows."""
     if task.form_key.startswith(EMBEDDED_PREFIX):
         form_id = task.form_key[len(EMBEDDED_PREFIX):]
         try:
             definition = cached_definition(task.process_definition_key)
         except ProcessDefinition.DoesNotExist:
-            return _unavailable(form_id, "its process definition is gone")
+            return FormSource("missing", form_id, problem="its process definition is gone")
         text = graph_of(definition).forms.get(form_id)
         if text is None:
-            return _unavailable(form_id, f"the process does not embed a form with id '{form_id}'")
-        return _built(text, "embedded", form_id, None)
+            return FormSource("missing", form_id,
+                              problem=f"the process does not embed a form with id '{form_id}'")
+        return FormSource("embedded", form_id, text, definition.version, definition.key)
     if task.form_id:
         row = latest_form(task.tenant_id, task.form_id)
         if row is None:
-            return _unavailable(task.form_id, f"no form with id '{task.form_id}' is deployed")
-        # The deployed text, in the author's order (the jsonb document has its keys sorted).
-        return _built(row.text, "deployed", task.form_id, row.version)
+            return FormSource("missing", task.form_id, problem=f"no form with id '{task.form_id}' is deployed")
+        return FormSource("deployed", task.form_id, row.text, row.version, row.key)
     if task.form_key:
-        return _unavailable(task.form_key, f"form key '{task.form_key}' is not one the Tasklist can show")
-    external = task.external_form_reference
-    return TaskForm(generic_variables_form(), "generic", external_url=external if _is_web_url(external) else "")
+        return FormSource("missing", task.form_key,
+                          problem=f"form key '{task.form_key}' is not one FlowSync can show")
+    return FormSource("generic", external_reference=task.external_form_reference)
+
+
+def form_for(task: UserTask) -> TaskForm:
+    """The form the Tasklist shows: the task's own, parsed, or the generic variables form."""
+    source = form_source(task)
+    if source.origin == "missing":
+        return _unavailable(source.form_id, source.problem)
+    if source.origin == "generic":
+        external = source.external_reference
+        return TaskForm(generic_variables_form(), "generic", external_url=external if _is_web_url(external) else "")
+    return _built(source.text, source.origin, source.form_id, source.version if source.origin == "deployed" else None)
 
 
 def _built(text: str, source: str, form_id: str, version: int | None) -> TaskForm:

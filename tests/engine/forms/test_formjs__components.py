@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tasklist.forms import FormDefinitionError, form_from_formjs
+from engine.forms import FormDefinitionError, form_from_formjs
 
 
 def _form(*components: dict[str, Any]):  # type: ignore[no-untyped-def]

@@ -1,6 +1,6 @@
 """Field tree + values + errors -> accessible HTML, through small Django templates.
 
-All markup lives in tasklist/templates/tasklist/forms/ (one template per widget kind) and
+All markup lives in tasklist/templates/forms/ (one template per widget kind) and
 is autoescaped; this module only prepares plain-string contexts. A private template Engine
 is used so the module renders without a configured Django project (tests, scripts, workers).
 """
@@ -25,8 +25,8 @@ from .validate import FORM_ERRORS, number_text
 if TYPE_CHECKING:
     from .form import Form
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
-PREFIX = "tasklist/forms/"
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+PREFIX = "forms/"
 
 _INPUT_TYPES = {
     "text": "text",

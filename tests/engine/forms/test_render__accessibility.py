@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.utils.safestring import SafeString
 
-from tasklist.forms import form_from_formjs, form_from_json_schema, generic_variables_form
+from engine.forms import form_from_formjs, form_from_json_schema, generic_variables_form
 
 FORM_CONTROLS = ("input", "select", "textarea")
 
@@ -262,7 +262,7 @@ def test_renders_without_a_configured_django_project() -> None:
     from pathlib import Path
 
     code = (
-        "from tasklist.forms import form_from_formjs\n"
+        "from engine.forms import form_from_formjs\n"
         "doc = {'components': [{'type': 'textfield', 'key': 'approverName', 'label': 'Approver'}]}\n"
         "print(form_from_formjs(doc).render({}))\n"
     )

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils.datastructures import MultiValueDict
 
-from tasklist.forms import form_from_formjs, form_from_json_schema, generic_variables_form
+from engine.forms import form_from_formjs, form_from_json_schema, generic_variables_form
 
 VALID = {
     "approverName": ["Ada"],

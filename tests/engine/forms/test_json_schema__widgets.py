@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tasklist.forms import FormDefinitionError, form_from_formjs, form_from_json_schema
+from engine.forms import FormDefinitionError, form_from_formjs, form_from_json_schema
 
 
 def _form(properties: dict[str, Any], **extra: Any):  # type: ignore[no-untyped-def]

@@ -11,6 +11,7 @@ from django.utils.safestring import SafeString
 
 from .coerce import CoercionError, coerce
 from .fields import MISSING, Field, KeyPath, get_path, input_fields, set_path
+from .render import render_form
 from .validate import FORM_ERRORS, make_validator, map_errors
 
 UTC = dt.UTC
@@ -163,8 +164,6 @@ class Form:
         ``variables`` (the task's process variables) fill ``{{ name }}`` placeholders in
         static text; without them placeholders are filled from ``values``.
         """
-        from .render import render_form  # keeps template machinery out of parse-only callers
-
         # `is None`, not `or`: an empty SubmittedValues still carries the raw typed text.
         return render_form(
             self,
