@@ -195,6 +195,13 @@ class InstanceRun:
         self.outbox.append(Command(tenant_id=self.tenant_id, process_instance_key=instance_key, kind=kind,
                                    payload=payload, actor="engine", created_at=self.now))
 
+    def element_work(self, ei: ElementInstance) -> dict[str, Any]:
+        """The fields a job or user task created at `ei` carries (engine.models.ElementWork)."""
+        return {"key": self.keys.take(), "tenant_id": self.tenant_id, "process_instance_key": self.instance.key,
+                "element_instance_key": ei.key, "element_id": ei.element_id,
+                "process_definition_key": self.definition.key, "bpmn_process_id": self.definition.bpmn_process_id,
+                "process_definition_version": self.definition.version}
+
     # -- jobs and incidents ------------------------------------------------------------------------
     def add_wait(self, table: str, row: Any, ei_key: int, created: bool = True) -> None:
         """Track an open timer/subscription of an element instance (created now, or loaded)."""

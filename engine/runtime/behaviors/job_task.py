@@ -16,10 +16,7 @@ class JobTaskBehavior(Behavior):
         job_type = evaluate(run, ei.key, props["jobType"])
         retries = evaluate(run, ei.key, props.get("retries", "3"))
         headers = {k: v for k, v in props.get("headers", {}).items()}
-        job = new_row(Job,
-            key=run.keys.take(), tenant_id=run.tenant_id, process_instance_key=run.instance.key,
-            element_instance_key=ei.key, element_id=ei.element_id, process_definition_key=run.definition.key,
-            bpmn_process_id=run.definition.bpmn_process_id, process_definition_version=run.definition.version,
+        job = new_row(Job, **run.element_work(ei),
             type=str(job_type), retries=int(retries), custom_headers=headers, state=Job.State.ACTIVATABLE,
             created_at=run.now,
         )
