@@ -21,7 +21,7 @@ from engine.definitions.cache import definition as cached_definition
 from engine.definitions.cache import graph_of
 from engine.keys import KeySource
 from engine.models import Command, ElementInstance, Event, Incident, Job, ProcessInstance, Variable
-from engine.runtime import extra_rows, flush, processors, sql
+from engine.runtime import budget, extra_rows, flush, processors, sql
 from engine.runtime.errors import CommandRejected
 from engine.runtime.rows import new_row
 from engine.runtime.state import InstanceRun
@@ -91,6 +91,8 @@ def _process_batch(limit: int) -> int:
         )
         sql.fetch(read)
         commands = read.rows
+        # An instance's CONTINUE goes before its other commands: a yielded command finishes first.
+        commands.sort(key=lambda c: c.kind != budget.CONTINUE)
         apply_commands(instances, commands)
         return len(commands)
 
@@ -103,10 +105,13 @@ def apply_commands(instances: Iterable[ProcessInstance], commands: list[Command]
     events: list[Event] = []
     # Wall-clock bookkeeping for operators; processors only ever see cmd.created_at.
     processed_at = timezone.now()
+    guard = budget.BatchGuard()
     for cmd in commands:
+        if not replay and guard.spent():
+            break  # the batch ran long or large: the rest stays pending for the next one
         run = runs.get(cmd.process_instance_key)
-        if run is None or cmd.process_instance_key in failed:
-            continue
+        if run is None or cmd.process_instance_key in failed or run.yielded:
+            continue  # a yielded instance's later commands wait for its CONTINUE
         run.now = cmd.created_at
         run.keys = KeySource(cmd.keys if replay else None)
         run.records = []
@@ -126,6 +131,7 @@ def apply_commands(instances: Iterable[ProcessInstance], commands: list[Command]
             cmd.state = Command.State.PROCESSED
         cmd.processed_at = processed_at
         cmd.keys = run.keys.runs
+        guard.rows += len(run.records)
         events.append(
             new_row(
                 Event,

@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
+from django.conf import settings
+
 from engine.model import Element, Flow
 from engine.models import ElementInstance, ProcessInstance
 from engine.runtime.behaviors import behavior_for
@@ -35,7 +37,16 @@ MULTI_INSTANCE_BODY = "MULTI_INSTANCE_BODY"
 
 
 def run_agenda(run: InstanceRun) -> None:
+    budget = settings.ENGINE_STEP_BUDGET
+    taken = 0
     while run.agenda:
+        if taken >= budget:
+            # A runaway guard: yield to the other instances (or stop at an incident).
+            from engine.runtime.budget import stop
+
+            stop(run, taken)
+            return
+        taken += 1
         step, arg = run.agenda.popleft()
         if step == "activate":
             _activate(run, *arg)
@@ -160,6 +171,11 @@ def retry(run: InstanceRun, ei: ElementInstance) -> None:
     """After an incident is resolved: run again the step that raised it (activation or completion)."""
     phase = ei.data.pop("incidentPhase", None)
     run.touch("elements", ei)
+    if phase == "continue":
+        from engine.runtime.budget import unpark
+
+        unpark(run, ei)
+        return
     if phase == "complete":
         complete(run, ei)
         return
@@ -196,6 +212,11 @@ def _check_scope(run: InstanceRun, scope_key: int) -> None:
         fire_ready_joins(run, scope)
     if run.active_children(scope_key) or run.inflight.get(scope_key):
         return
+    if run.instance.has_incident:
+        from engine.runtime.budget import holds
+
+        if holds(run, scope_key):
+            return  # tokens of the scope are parked by a runaway incident
     if scope.data.get("tokens"):
         return  # tokens waiting at a join still belong to the scope
     if is_body(scope):

@@ -37,6 +37,9 @@ class CallActivityBehavior(Behavior):
         if not isinstance(process_id, str) or not process_id:
             raise IncidentRaised("CALLED_ELEMENT_ERROR", f"Expected the processId of '{element.id}' to be a "
                                                          f"non-empty string, but it was {process_id!r}")
+        from engine.runtime.limits import call_depth, check_call_depth
+
+        check_call_depth(run, element)
         definition = latest_definition(run, process_id)
         if definition is None:
             raise IncidentRaised("CALLED_ELEMENT_ERROR", f"Expected process with BPMN process id '{process_id}' to "
@@ -56,7 +59,7 @@ class CallActivityBehavior(Behavior):
             parent_element_instance_key=ei.key, root_instance_key=run.instance.root_instance_key,
         )
         run.spawned.append(child)
-        run.send(child.key, "CREATE_INSTANCE", {"variables": variables})
+        run.send(child.key, "CREATE_INSTANCE", {"variables": variables, "callDepth": call_depth(run) + 1})
         ei.data["childInstanceKey"] = child.key
         run.record("CHILD_INSTANCE_CREATED", ei, childInstanceKey=str(child.key), processId=process_id,
                    processDefinitionKey=str(definition.key))

@@ -34,6 +34,9 @@ class MultiInstanceBehavior(Behavior):
         if not isinstance(items, list):
             raise IncidentRaised("EXTRACT_VALUE_ERROR", f"Expected the inputCollection of '{element.id}' to be a "
                                                         f"list, but it was {type(items).__name__}: {items!r}")
+        from engine.runtime.limits import check_collection
+
+        check_collection(element, items)
         ei.data.update(total=len(items), completed=0, terminated=0)
         if loop["sequential"]:
             ei.data["items"] = items
