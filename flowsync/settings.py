@@ -54,6 +54,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Outside everything that touches the database: a lost connection is retried once or answered 503.
+    "flowsync.dbfaults.DatabaseFaultMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -85,6 +87,9 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
     if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        # A persistent connection is checked before a request reuses it: after a PostgreSQL restart
+        # the request gets a new one instead of an error (flowsync/dbfaults.py covers mid-request).
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
         # The engine loop's own SQL (engine/runtime/sql.py) runs as prepared statements after this
         # many executions: planning its claim query cost more than running it. Django's ORM
         # queries bind client-side and are never prepared. Set to "off" behind PgBouncer in

@@ -136,14 +136,22 @@ def _run_inline(tenants: list[int]) -> None:
 
 def connector_job(tenant_ids: list[int]) -> int:
     """The RQ job: clear the queued flags, then run what there is; hand over what is left after RUN_SECONDS."""
+    from django.db import close_old_connections
+
     from flowsync import redis
 
     try:
         redis.connection(QUEUE).delete(*[QUEUED_FLAG.format(tenant_id=t) for t in tenant_ids])
     except Exception:  # noqa: BLE001 - running from PostgreSQL works without Redis
         pass
+    # An RQ worker has no request signals: drop a connection a database restart broke (health
+    # checked), or every later job of this process would fail on it too.
+    close_old_connections()
     deadline = time.monotonic() + RUN_SECONDS
-    ran = run_connectors(tenant_ids, deadline=deadline)
+    try:
+        ran = run_connectors(tenant_ids, deadline=deadline)
+    finally:
+        close_old_connections()
     if time.monotonic() >= deadline:
         enqueue(tenant_ids)  # maybe more: the next RQ job finds out
     return ran
