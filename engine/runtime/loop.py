@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import threading
 import traceback
 from collections.abc import Iterable
 
@@ -32,12 +33,12 @@ PENDING = Command.State.PENDING
 OPEN_JOB_STATES = (Job.State.ACTIVATABLE, Job.State.ACTIVATED, Job.State.FAILED)
 
 
-def drain(batch_size: int | None = None, max_batches: int | None = None) -> int:
-    """Apply pending commands until none is left (or max_batches); return how many were applied."""
+def drain(batch_size: int | None = None, max_batches: int | None = None, stopped: threading.Event | None = None) -> int:
+    """Apply pending commands until none is left (or max_batches, or `stopped` is set between batches)."""
     size = batch_size or settings.ENGINE_BATCH_SIZE
     total = 0
     batches = 0
-    while max_batches is None or batches < max_batches:
+    while (max_batches is None or batches < max_batches) and not (stopped is not None and stopped.is_set()):
         done = process_batch(size)
         batches += 1
         total += done

@@ -24,7 +24,7 @@ from engine.runtime.wake import CHANNEL
 log = logging.getLogger("flowsync.engine")
 
 
-def sweep_once() -> int:
+def sweep_once(stopped: threading.Event | None = None) -> int:
     """Fire due timers, then apply commands left pending (crash, lost wake-up, database restart)."""
     from django.utils import timezone
 
@@ -36,7 +36,7 @@ def sweep_once() -> int:
     schedule_pending(timezone.now())  # connector jobs whose run died, or whose retry backoff is over
     if not Command.objects.filter(state=Command.State.PENDING).exists():
         return 0
-    return drain()
+    return drain(stopped=stopped)
 
 
 def next_sweep_in(interval: float) -> float:
@@ -77,13 +77,14 @@ class EngineLoop(threading.Thread):
                     listener = _listen()
                 close_old_connections()
                 if time.monotonic() >= sweep_at:
-                    applied = sweep_once()
+                    applied = sweep_once(self.stopped)
                     if applied:
                         log.info("sweep applied %d pending commands", applied)
                     sweep_at = time.monotonic() + next_sweep_in(self.interval)
                 else:
-                    drain()
-                self._wait(listener, sweep_at - time.monotonic())
+                    drain(stopped=self.stopped)
+                if not self.stopped.is_set():
+                    self._wait(listener, sweep_at - time.monotonic())
             except Exception:  # noqa: BLE001 - keep going after a database restart or a transient error
                 log.exception("engine loop failed; retrying")
                 if listener is not None:
@@ -93,6 +94,7 @@ class EngineLoop(threading.Thread):
                 self.stopped.wait(min(self.interval, 1.0))
         if listener is not None:
             listener.close()
+        connections.close_all()  # stopping: end the session now, nothing of ours stays locked
 
     def _wait(self, listener: psycopg.Connection, seconds: float) -> None:
         # Wake at the first notification; the ones that arrived meanwhile are served by the same drain.
