@@ -37,7 +37,7 @@ class WebServer:
         self.proc = subprocess.Popen(
             [str(ROOT / ".venv/bin/gunicorn"), "flowsync.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
              "--workers", str(workers), "--threads", str(threads), "--graceful-timeout", str(graceful),
-             "--log-level", "warning"],
+             "--log-level", "warning", "--config", str(ROOT / "gunicorn.conf.py")],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
         deadline = time.monotonic() + 60
