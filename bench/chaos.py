@@ -64,10 +64,10 @@ class Tally:
 
 
 class Cluster:
-    def __init__(self, engine_workers: int, web_workers: int) -> None:
+    def __init__(self, engine_workers: int, web_workers: int, database_url: str = BENCH_DB) -> None:
         from job_handoff import free_port
 
-        self.env = {**os.environ, "DATABASE_URL": BENCH_DB, "DJANGO_SETTINGS_MODULE": "flowsync.settings",
+        self.env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "flowsync.settings",
                     "FLOWSYNC_ENGINE_INLINE": "0", "FLOWSYNC_LOG_LEVEL": "ERROR"}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
