@@ -6,11 +6,13 @@ request uses it; this middleware covers the connection that dies *during* a requ
 
 Retrying is safe only when nothing the request did can have been committed. Requests
 are not atomic (ATOMIC_REQUESTS is off: actions commit their own transactions), so the
-middleware watches every statement the request sends: a write sent outside a
-transaction (autocommit: it may have committed even if its answer never came back), or
-a write that succeeded inside one (its COMMIT may have gone through), makes a retry
-unsafe. Then the answer is 503 with Retry-After, a problem+json on the API and a plain
-page elsewhere: the client repeats the request (with its `Idempotency-Key`, on creates).
+middleware watches every statement the request sends. A retry is unsafe after a write
+sent outside a transaction (autocommit: it may have committed even if its answer never
+came back), after a transaction with writes committed, or when the connection died
+during the COMMIT of one (the server may have committed it). A transaction that died
+before its COMMIT was rolled back: the request runs again. When unsafe, the answer is
+503 with Retry-After, a problem+json on the API and a plain page elsewhere: the client
+repeats the request (with its `Idempotency-Key`, on creates).
 """
 
 from __future__ import annotations
@@ -62,17 +64,41 @@ class WriteWatch:
     """An execute wrapper: did the request send anything that may have been committed?"""
 
     def __init__(self) -> None:
-        self.unsafe = False
+        self.unsafe = False  # something may be committed
+        self.pending = False  # a transaction holds writes that are not committed (yet)
 
     def __call__(self, execute: Callable, sql: str, params: Any, many: bool, context: dict) -> Any:
         if self.unsafe or sql.lstrip().upper().startswith(_READS) or sql.startswith(_REPEATABLE):
             return execute(sql, params, many, context)
-        in_transaction = context["connection"].in_atomic_block
-        if not in_transaction:
+        conn = context["connection"]
+        if not conn.in_atomic_block:
             self.unsafe = True  # autocommit: committed once sent, whatever happens to the answer
+            return execute(sql, params, many, context)
         result = execute(sql, params, many, context)
-        self.unsafe = True  # inside a transaction: its COMMIT may now go through
+        self.pending = True
+        conn.on_commit(self._committed)
         return result
+
+    def _committed(self) -> None:
+        self.unsafe = True
+
+    def may_have_committed(self, fault: BaseException) -> bool:
+        return self.unsafe or (self.pending and _during_commit(fault))
+
+
+def _during_commit(exc: BaseException | None) -> bool:
+    """The connection failed inside a COMMIT (Django's backend `_commit`): its outcome is unknown."""
+    seen = 0
+    while exc is not None and seen < 10:
+        tb = exc.__traceback__
+        while tb is not None:
+            code = tb.tb_frame.f_code
+            if code.co_name == "_commit" and "django/db/backends" in code.co_filename.replace("\\", "/"):
+                return True
+            tb = tb.tb_next
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
 
 
 class DatabaseFaultMiddleware:
@@ -86,7 +112,7 @@ class DatabaseFaultMiddleware:
         if fault is None:
             return response
         log.warning("database connection lost during %s %s: %s", request.method, request.path, fault)
-        if not _drop_dead_connections() or watch.unsafe or not replayable:
+        if not _drop_dead_connections() or watch.may_have_committed(fault) or not replayable:
             return unavailable(request)
         delattr(request, _FAULT_ATTR)
         _rewind(request)

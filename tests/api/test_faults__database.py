@@ -158,3 +158,58 @@ def test_pages_answer_503_not_500_when_the_database_is_gone(creds):
 
     response = DatabaseFaultMiddleware(read_view)(RequestFactory().get("/v2/topology"))
     assert response.status_code == 200 and calls == [1, 1]  # a read is retried once, on a new connection
+
+
+def _terminate_from_outside(pid: int) -> None:
+    import psycopg
+
+    wanted = ("dbname", "user", "password", "host", "port")
+    params = {k: v for k, v in connection.get_connection_params().items() if k in wanted}
+    with psycopg.connect(**params, autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+
+def test_a_transaction_that_died_before_its_commit_is_retried_one_that_died_in_it_is_not(creds):
+    from django.core.handlers.exception import response_for_exception
+    from django.db import transaction
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    from flowsync.dbfaults import DatabaseFaultMiddleware
+    from flowsync.models import Tenant
+
+    calls: list[int] = []
+
+    def dies_before_commit(request):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        try:
+            with transaction.atomic():
+                Tenant.objects.filter(pk=creds.tenant.pk).update(name=f"try {len(calls)}")
+                if len(calls) == 1:
+                    with connection.cursor() as cur:
+                        cur.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+        except Exception as exc:  # noqa: BLE001
+            return response_for_exception(request, exc)
+        return HttpResponse("ok")
+
+    response = DatabaseFaultMiddleware(dies_before_commit)(RequestFactory().post("/v2/x", {"a": "1"}))
+    assert response.status_code == 200 and calls == [1, 1]
+    assert Tenant.objects.get(pk=creds.tenant.pk).name == "try 2"  # the first try was rolled back
+
+    calls.clear()
+
+    def dies_in_commit(request):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        try:
+            with transaction.atomic():
+                Tenant.objects.filter(pk=creds.tenant.pk).update(name="committed?")
+                with connection.cursor() as cur:
+                    cur.execute("SELECT pg_backend_pid()")
+                    _terminate_from_outside(cur.fetchone()[0])
+        except Exception as exc:  # noqa: BLE001
+            return response_for_exception(request, exc)
+        return HttpResponse("ok")
+
+    response = DatabaseFaultMiddleware(dies_in_commit)(RequestFactory().post("/v2/x", {"a": "1"}))
+    assert response.status_code == 503 and calls == [1]
+    assert response["Content-Type"] == "application/problem+json" and b'"status": 503' in response.content
