@@ -18,6 +18,7 @@ from django.conf import settings
 
 from engine.model import Element, Flow
 from engine.models import ElementInstance, ProcessInstance
+from engine.runtime import budget
 from engine.runtime.behaviors import behavior_for
 from engine.runtime.behaviors.base import Behavior
 from engine.runtime.errors import IncidentRaised
@@ -37,14 +38,12 @@ MULTI_INSTANCE_BODY = "MULTI_INSTANCE_BODY"
 
 
 def run_agenda(run: InstanceRun) -> None:
-    budget = settings.ENGINE_STEP_BUDGET
+    limit = settings.ENGINE_STEP_BUDGET
     taken = 0
     while run.agenda:
-        if taken >= budget:
+        if taken >= limit:
             # A runaway guard: yield to the other instances (or stop at an incident).
-            from engine.runtime.budget import stop
-
-            stop(run, taken)
+            budget.stop(run, taken)
             return
         taken += 1
         step, arg = run.agenda.popleft()
@@ -172,9 +171,7 @@ def retry(run: InstanceRun, ei: ElementInstance) -> None:
     phase = ei.data.pop("incidentPhase", None)
     run.touch("elements", ei)
     if phase == "continue":
-        from engine.runtime.budget import unpark
-
-        unpark(run, ei)
+        budget.unpark(run, ei)
         return
     if phase == "complete":
         complete(run, ei)
@@ -212,11 +209,8 @@ def _check_scope(run: InstanceRun, scope_key: int) -> None:
         fire_ready_joins(run, scope)
     if run.active_children(scope_key) or run.inflight.get(scope_key):
         return
-    if run.instance.has_incident:
-        from engine.runtime.budget import holds
-
-        if holds(run, scope_key):
-            return  # tokens of the scope are parked by a runaway incident
+    if run.instance.has_incident and budget.holds(run, scope_key):
+        return  # tokens of the scope are parked by a runaway incident
     if scope.data.get("tokens"):
         return  # tokens waiting at a join still belong to the scope
     if is_body(scope):

@@ -7,6 +7,7 @@ from engine.models import ElementInstance, ProcessDefinition, ProcessInstance
 from engine.runtime.behaviors.base import Behavior
 from engine.runtime.errors import IncidentRaised
 from engine.runtime.expr import evaluate
+from engine.runtime.limits import call_depth, check_call_depth
 from engine.runtime.variables import set_result
 
 if TYPE_CHECKING:
@@ -37,8 +38,6 @@ class CallActivityBehavior(Behavior):
         if not isinstance(process_id, str) or not process_id:
             raise IncidentRaised("CALLED_ELEMENT_ERROR", f"Expected the processId of '{element.id}' to be a "
                                                          f"non-empty string, but it was {process_id!r}")
-        from engine.runtime.limits import call_depth, check_call_depth
-
         check_call_depth(run, element)
         definition = latest_definition(run, process_id)
         if definition is None:

@@ -7,6 +7,7 @@ from engine.models import ElementInstance
 from engine.runtime.behaviors.base import Behavior
 from engine.runtime.errors import IncidentRaised
 from engine.runtime.expr import evaluate, evaluate_condition
+from engine.runtime.limits import check_collection
 
 if TYPE_CHECKING:
     from engine.runtime.state import InstanceRun
@@ -34,8 +35,6 @@ class MultiInstanceBehavior(Behavior):
         if not isinstance(items, list):
             raise IncidentRaised("EXTRACT_VALUE_ERROR", f"Expected the inputCollection of '{element.id}' to be a "
                                                         f"list, but it was {type(items).__name__}: {items!r}")
-        from engine.runtime.limits import check_collection
-
         check_collection(element, items)
         ei.data.update(total=len(items), completed=0, terminated=0)
         if loop["sequential"]:
