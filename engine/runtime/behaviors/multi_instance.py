@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.model import Element
 from engine.models import ElementInstance
+from engine.runtime import budget
 from engine.runtime.behaviors.base import Behavior
 from engine.runtime.errors import IncidentRaised
 from engine.runtime.expr import evaluate, evaluate_condition
@@ -92,8 +93,8 @@ class MultiInstanceBehavior(Behavior):
                 body.data["next"] = index + 1
                 self._start(run, body, element, index, body.data["items"][index])
                 return
-        elif run.active_children(body.key) or run.inflight.get(body.key):
-            return
+        elif run.active_children(body.key) or run.inflight.get(body.key) or budget.holds(run, body.key):
+            return  # instances still running, queued, or parked by a runaway incident
         complete(run, body)
 
     def before_complete(self, run: InstanceRun, ei: ElementInstance, element: Element) -> None:
