@@ -101,9 +101,25 @@ def _during_commit(exc: BaseException | None) -> bool:
     return False
 
 
+class QuietFaults(logging.Filter):
+    """django.request logs the first try's exception as an error with its traceback; the middleware
+    retries it or answers 503, so it is a warning of one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and is_connection_fault(record.exc_info[1]):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg = "%s (database connection lost: %s)"
+            record.args = (record.getMessage(), record.exc_info[1])
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
 class DatabaseFaultMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
+        request_log = logging.getLogger("django.request")
+        if not any(isinstance(f, QuietFaults) for f in request_log.filters):
+            request_log.addFilter(QuietFaults())
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         replayable = _keep_body(request)

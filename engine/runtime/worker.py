@@ -20,6 +20,7 @@ from django.db import close_old_connections, connections
 from engine.models import Command
 from engine.runtime.loop import drain
 from engine.runtime.wake import CHANNEL
+from flowsync.dbfaults import is_connection_fault
 
 log = logging.getLogger("flowsync.engine")
 
@@ -85,8 +86,11 @@ class EngineLoop(threading.Thread):
                     drain(stopped=self.stopped)
                 if not self.stopped.is_set():
                     self._wait(listener, sweep_at - time.monotonic())
-            except Exception:  # noqa: BLE001 - keep going after a database restart or a transient error
-                log.exception("engine loop failed; retrying")
+            except Exception as exc:  # noqa: BLE001 - keep going after a database restart or a transient error
+                if is_connection_fault(exc):
+                    log.warning("engine loop lost its database connection (%s); reconnecting", exc)
+                else:
+                    log.exception("engine loop failed; retrying")
                 if listener is not None:
                     listener.close()
                     listener = None
