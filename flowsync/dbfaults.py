@@ -109,7 +109,8 @@ class QuietFaults(logging.Filter):
         if record.exc_info and is_connection_fault(record.exc_info[1]):
             message, fault = record.getMessage(), record.exc_info[1]
             record.levelno, record.levelname = logging.WARNING, "WARNING"
-            record.msg, record.args = "%s (database connection lost: %s; retried once or answered 503)", (message, fault)
+            record.msg = "%s (database connection lost: %s; retried once or answered 503)"
+            record.args = (message, fault)
             record.exc_info, record.exc_text = None, None
         return True
 
