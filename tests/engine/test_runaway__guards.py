@@ -189,3 +189,24 @@ def test_a_runaway_does_not_stop_a_real_engine_worker(creds, start_worker):
     assert max(c.processed_at for c in served) < parked_at
     assert max((c.processed_at - c.created_at).total_seconds() for c in served) < 10
     assert not Command.objects.filter(state__in=["PENDING", "FAILED"]).exists()
+
+
+def test_a_zero_interval_timer_start_cycle_does_not_spin_the_sweeper(engine, settings):
+    settings.ENGINE_MIN_TIMER_CYCLE_SECONDS = 1
+    from engine.timers.firing import fire_due_timers
+
+    source = (b'<?xml version="1.0" encoding="UTF-8"?><bpmn:definitions '
+              b'xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+              b'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" id="D" targetNamespace="http://x">'
+              b'<bpmn:process id="spin" isExecutable="true"><bpmn:startEvent id="Every"><bpmn:timerEventDefinition>'
+              b'<bpmn:timeCycle xsi:type="bpmn:tFormalExpression">R/PT0S</bpmn:timeCycle></bpmn:timerEventDefinition>'
+              b'</bpmn:startEvent><bpmn:sequenceFlow id="f" sourceRef="Every" targetRef="End"/>'
+              b'<bpmn:endEvent id="End"/></bpmn:process></bpmn:definitions>')
+    deploy(engine, ("spin", source))
+    later = engine.now() + timedelta(seconds=10)
+    rounds = 0
+    # The sweeper fires until nothing is due; at one firing per second of the window it stops.
+    while fire_due_timers(later) and rounds < 50:
+        rounds += 1
+    assert rounds < 50
+    assert ProcessInstance.objects.count() <= 11
