@@ -48,6 +48,8 @@ CONCURRENCY = 8
 RUN_SECONDS = 60.0
 # Without Redis the sweeper runs connector jobs itself, for at most this long per sweep.
 SWEEPER_RUN_SECONDS = 10.0
+# Set when the worker process is asked to stop: runs finish the calls they hold and take no more.
+STOP = threading.Event()
 # Set while an RQ job for the tenant waits in the queue; cleared when it starts looking for work.
 QUEUED_FLAG = "flowsync:connectors:queued:{tenant_id}"
 QUEUED_FLAG_SECONDS = 120
@@ -140,11 +142,26 @@ def connector_job(tenant_ids: list[int]) -> int:
         redis.connection(QUEUE).delete(*[QUEUED_FLAG.format(tenant_id=t) for t in tenant_ids])
     except Exception:  # noqa: BLE001 - running from PostgreSQL works without Redis
         pass
+    # An RQ worker has no request signals: drop a connection a database restart broke (health
+    # checked), or every later job of this process would fail on it too.
+    _drop_broken_connections()
     deadline = time.monotonic() + RUN_SECONDS
-    ran = run_connectors(tenant_ids, deadline=deadline)
+    try:
+        ran = run_connectors(tenant_ids, deadline=deadline)
+    finally:
+        _drop_broken_connections()
     if time.monotonic() >= deadline:
         enqueue(tenant_ids)  # maybe more: the next RQ job finds out
     return ran
+
+
+def _drop_broken_connections() -> None:
+    """What Django does around a request: close a connection that failed (health checked) or aged out."""
+    from django.db import connections
+
+    for conn in connections.all(initialized_only=True):
+        if not conn.in_atomic_block:  # a caller's transaction (tests call jobs directly) is left alone
+            conn.close_if_unusable_or_obsolete()
 
 
 # --- running ------------------------------------------------------------------------------------------
@@ -156,7 +173,7 @@ def run_connectors(tenant_ids: list[int], now: datetime | None = None, deadline:
     `now` is the clock for tests (activation, lock deadlines, backoff); by default the wall clock.
     """
     total = 0
-    while deadline is None or time.monotonic() < deadline:
+    while (deadline is None or time.monotonic() < deadline) and not STOP.is_set():
         jobs = _activate(tenant_ids, now or timezone.now())
         if not jobs:
             break

@@ -28,6 +28,7 @@ class Command(models.Model):
         TRIGGER_TIMER = "TRIGGER_TIMER"
         CORRELATE_MESSAGE = "CORRELATE_MESSAGE"
         TRIGGER_SIGNAL = "TRIGGER_SIGNAL"
+        CONTINUE = "CONTINUE"  # an instance that used its step budget picks its work up again
 
     class State(models.TextChoices):
         PENDING = "PENDING"

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.models import Command, ElementInstance, Job, UserTask
-from engine.runtime import steps, tokens, waits
+from engine.runtime import budget, steps, tokens, waits
 from engine.runtime.behaviors.call_activity import CallActivityBehavior
 from engine.runtime.catching import throw_error
 from engine.runtime.errors import CommandRejected, IncidentRaised
@@ -35,6 +35,8 @@ def create_instance(run: InstanceRun, payload: dict[str, Any]) -> None:
     if start is None and not run.graph.start_events(None):
         raise CommandRejected(f"process '{run.graph.process_id}' has no none start event to start it from")
     process_ei = run.new_element_instance(run.process_element, None, key=run.instance.key)
+    if payload.get("callDepth"):
+        process_ei.data["callDepth"] = int(payload["callDepth"])  # how deep in call activities (limits.py)
     run.record("ELEMENT_ACTIVATED", process_ei)
     for name, value in _variables(payload).items():
         run.set_local_variable(process_ei.key, name, value)
@@ -209,6 +211,7 @@ PROCESSORS: dict[str, Callable[[InstanceRun, dict[str, Any]], None]] = {
     Command.Kind.TRIGGER_TIMER: waits.trigger_timer,
     Command.Kind.CORRELATE_MESSAGE: waits.correlate_message,
     Command.Kind.TRIGGER_SIGNAL: waits.trigger_signal,
+    Command.Kind.CONTINUE: budget.continue_command,
 }
 
 
@@ -217,5 +220,6 @@ def apply(run: InstanceRun, command: Command) -> None:
     processor = PROCESSORS.get(command.kind)
     if processor is None:
         raise CommandRejected(f"unknown command kind {command.kind}")
+    run.chain_steps = 0
     processor(run, command.payload)
     steps.run_agenda(run)

@@ -70,6 +70,10 @@ class InstanceRun:
         self.now: datetime = instance.start_date
         self.keys: KeySource = KeySource()
         self.records: list[dict[str, Any]] = []
+        # Runaway guards (engine/runtime/budget.py): steps of this command's chain before it, and
+        # whether the run yielded to a CONTINUE (its other commands in the batch then wait).
+        self.chain_steps = 0
+        self.yielded = False
 
     # -- loading ---------------------------------------------------------------------------------
     def load(self, elements: Iterable[ElementInstance], variables: Iterable[Variable], jobs: Iterable[Job],

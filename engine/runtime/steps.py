@@ -15,9 +15,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+
 from engine.graph import Element, Flow
 from engine.models import ElementInstance
-from engine.runtime import behaviors  # noqa: F401  (registers every element kind's behaviour)
+from engine.runtime import (
+    behaviors,  # noqa: F401  (registers every element kind's behaviour)
+    budget,
+)
 from engine.runtime.behaviors.inclusive_gateway import fire_ready_joins
 from engine.runtime.behaviors.multi_instance import MULTI_INSTANCE
 from engine.runtime.errors import IncidentRaised
@@ -37,7 +42,14 @@ from engine.runtime.waits import open_waits
 
 
 def run_agenda(run: InstanceRun) -> None:
+    limit = settings.ENGINE_STEP_BUDGET
+    taken = 0
     while run.agenda:
+        if taken >= limit:
+            # A runaway guard: yield to the other instances (or stop at an incident).
+            budget.stop(run, taken)
+            return
+        taken += 1
         step, arg = run.agenda.popleft()
         if step == "activate":
             _activate(run, *arg)
@@ -115,6 +127,9 @@ def retry(run: InstanceRun, ei: ElementInstance) -> None:
     """After an incident is resolved: run again the step that raised it (activation or completion)."""
     phase = ei.data.pop("incidentPhase", None)
     run.touch("elements", ei)
+    if phase == "continue":
+        budget.unpark(run, ei)
+        return
     if phase == "complete":
         complete(run, ei)
         return
@@ -149,6 +164,8 @@ def _check_scope(run: InstanceRun, scope_key: int) -> None:
         fire_ready_joins(run, scope)
     if run.active_children(scope_key) or run.inflight.get(scope_key):
         return
+    if run.instance.has_incident and budget.holds(run, scope_key):
+        return  # tokens of the scope are parked by a runaway incident
     if scope.data.get("tokens"):
         return  # tokens waiting at a join still belong to the scope
     if is_body(scope):

@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from django.conf import settings
 
 from flowsync import redis
+from flowsync.shutdown import STOPPING
 
 log = logging.getLogger("flowsync.engine")
 
@@ -178,13 +179,14 @@ def wait_until(check, channels: Iterable[str], timeout: float):  # type: ignore[
     """Call `check()` until it returns something truthy or `timeout` seconds pass; return its last value.
 
     Between checks, sleep on the channels (woken by a notification), re-checking at least
-    every FLOWSYNC_WAIT_RECHECK_SECONDS.
+    every FLOWSYNC_WAIT_RECHECK_SECONDS. A web worker that is stopping answers at the next
+    re-check with what it has (flowsync/shutdown.py).
     """
     deadline = time.monotonic() + max(timeout, 0.0)
     with Waiter(channels) as waiter:
         while True:
             value = check()
             remaining = deadline - time.monotonic()
-            if value or remaining <= 0:
+            if value or remaining <= 0 or STOPPING.is_set():
                 return value
             waiter.wait(min(remaining, recheck_seconds()))

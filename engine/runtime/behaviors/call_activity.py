@@ -8,6 +8,7 @@ from engine.models import Command, ElementInstance, ProcessDefinition, ProcessIn
 from engine.runtime.behaviors.base import Behavior
 from engine.runtime.errors import IncidentRaised
 from engine.runtime.expr import evaluate
+from engine.runtime.limits import call_depth, check_call_depth
 from engine.runtime.state import InstanceRun
 from engine.runtime.tokens import complete
 from engine.runtime.variables import set_result
@@ -37,6 +38,7 @@ class CallActivityBehavior(Behavior):
         if not isinstance(process_id, str) or not process_id:
             raise IncidentRaised("CALLED_ELEMENT_ERROR", f"Expected the processId of '{element.id}' to be a "
                                                          f"non-empty string, but it was {process_id!r}")
+        check_call_depth(run, element)
         definition = latest_definition(run, process_id)
         if definition is None:
             raise IncidentRaised("CALLED_ELEMENT_ERROR", f"Expected process with BPMN process id '{process_id}' to "
@@ -54,7 +56,7 @@ class CallActivityBehavior(Behavior):
             parent_element_instance_key=ei.key, root_instance_key=run.instance.root_instance_key,
         )
         run.spawned.append(child)
-        run.send(child.key, Command.Kind.CREATE_INSTANCE, {"variables": variables})
+        run.send(child.key, Command.Kind.CREATE_INSTANCE, {"variables": variables, "callDepth": call_depth(run) + 1})
         ei.data["childInstanceKey"] = child.key
         run.record("CHILD_INSTANCE_CREATED", ei, childInstanceKey=str(child.key), processId=process_id,
                    processDefinitionKey=str(definition.key))

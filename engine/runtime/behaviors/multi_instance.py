@@ -4,9 +4,11 @@ from typing import Any
 
 from engine.graph import Element
 from engine.models import ElementInstance
+from engine.runtime import budget
 from engine.runtime.behaviors.base import Behavior
 from engine.runtime.errors import IncidentRaised
 from engine.runtime.expr import evaluate, evaluate_condition
+from engine.runtime.limits import check_collection
 from engine.runtime.state import InstanceRun
 from engine.runtime.termination import interrupt_scope
 from engine.runtime.tokens import activate, complete
@@ -32,6 +34,7 @@ class MultiInstanceBehavior(Behavior):
         if not isinstance(items, list):
             raise IncidentRaised("EXTRACT_VALUE_ERROR", f"Expected the inputCollection of '{element.id}' to be a "
                                                         f"list, but it was {type(items).__name__}: {items!r}")
+        check_collection(element, items)
         ei.data.update(total=len(items), completed=0, terminated=0)
         if loop["sequential"]:
             ei.data["items"] = items
@@ -84,8 +87,8 @@ class MultiInstanceBehavior(Behavior):
                 body.data["next"] = index + 1
                 self._start(run, body, element, index, body.data["items"][index])
                 return
-        elif run.active_children(body.key) or run.inflight.get(body.key):
-            return
+        elif run.active_children(body.key) or run.inflight.get(body.key) or budget.holds(run, body.key):
+            return  # instances still running, queued, or parked by a runaway incident
         complete(run, body)
 
     def before_complete(self, run: InstanceRun, ei: ElementInstance, element: Element) -> None:
