@@ -53,7 +53,7 @@ def seed(n_open: int, n_done: int) -> dict:
 
     from engine.definitions.deploy import Resource, deploy
     from engine.models import UserTask, UserTaskCandidate
-    from engine.runtime import flush
+    from engine.store import flush
     from flowsync.models import Membership
 
     rng = random.Random(6)

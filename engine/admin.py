@@ -1,13 +1,16 @@
 """Engine state in the admin: read-only, and scoped to the staff user's tenants
 (flowsync.admin_scope). Changes go through engine actions (commands)."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 
 from engine.models import (
     Command,
     Deployment,
     ElementInstance,
     Event,
+    Form,
     Incident,
     Job,
     ProcessDefinition,
@@ -30,11 +33,69 @@ class ReadOnlyAdmin(TenantScopedAdmin):
     def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False
 
+    # A typed or bookmarked add/delete URL of an engine table: back to the list with a plain
+    # message, not a PermissionDenied (which Django logs with a traceback).
+    def _read_only(self, request):  # type: ignore[no-untyped-def]
+        opts = self.model._meta
+        self.message_user(
+            request,
+            f"{opts.verbose_name_plural.capitalize()} are engine state and read-only here: changes go through the "
+            "Inspector or the REST API.",
+            messages.WARNING,
+        )
+        return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))
+
+    def add_view(self, request, form_url="", extra_context=None):  # type: ignore[no-untyped-def]
+        return self._read_only(request)
+
+    def delete_view(self, request, object_id, extra_context=None):  # type: ignore[no-untyped-def]
+        return self._read_only(request)
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+
+class DeployedProcessInline(ReadOnlyInline):
+    model = ProcessDefinition
+    verbose_name = "deployed process"
+    verbose_name_plural = "Deployed processes"
+    fields = ["resource_name", "bpmn_process_id", "version", "name", "kind", "key"]
+    readonly_fields = fields
+
+
+class DeployedFormInline(ReadOnlyInline):
+    model = Form
+    verbose_name = "deployed form"
+    verbose_name_plural = "Deployed forms"
+    fields = ["resource_name", "form_id", "version", "kind", "key"]
+    readonly_fields = fields
+
 
 @admin.register(Deployment)
 class DeploymentAdmin(ReadOnlyAdmin):
-    list_display = ["key", "tenant", "created_at"]
+    list_display = ["key", "tenant", "created_at", "resources"]
     list_filter = ["tenant"]
+    inlines = [DeployedProcessInline, DeployedFormInline]
+
+    def get_queryset(self, request):  # type: ignore[no-untyped-def]
+        return super().get_queryset(request).prefetch_related("definitions", "forms")
+
+    @admin.display(description="Resources")
+    def resources(self, obj: Deployment) -> str:
+        names = sorted({d.resource_name for d in obj.definitions.all()} | {f.resource_name for f in obj.forms.all()})
+        return ", ".join(names) or "—"
 
 
 @admin.register(ProcessDefinition)

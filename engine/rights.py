@@ -7,7 +7,7 @@ message on the pages) and who may complete a user task.
 
 from __future__ import annotations
 
-from engine.actions.errors import Forbidden
+from engine.errors import Forbidden
 from flowsync.rights import (
     ROLE_RIGHTS,
     SEE_ALL_TASKS_PERMISSION,

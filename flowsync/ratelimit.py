@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from flowsync import redis
 from flowsync.models import Tenant
 
 log = logging.getLogger("flowsync.api")
@@ -71,8 +72,6 @@ _script = None
 def _redis_script():  # type: ignore[no-untyped-def]
     global _script
     if _script is None:
-        from flowsync import redis
-
         _script = redis.connection("engine").register_script(_SCRIPT)
     return _script
 
@@ -90,6 +89,4 @@ def take(tenant: Tenant, cost: int = 1) -> Decision:
 
 
 def reset(tenant: Tenant) -> None:
-    from flowsync import redis
-
     redis.connection("engine").delete(KEY.format(tenant=tenant.pk))

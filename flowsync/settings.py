@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI assets for /api/docs/, served locally
     "django_rq",
     "guardian",
     "flowsync",
@@ -95,6 +96,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Outside everything that touches the database: a lost connection is retried once or answered 503.
+    "flowsync.dbfaults.DatabaseFaultMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -127,7 +130,10 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
     if DATABASES["default"]["ENGINE"].endswith("postgresql"):
-        # The engine loop's own SQL (engine/runtime/sql.py) runs as prepared statements after this
+        # A persistent connection is checked before a request reuses it: after a PostgreSQL restart
+        # the request gets a new one instead of an error (flowsync/dbfaults.py covers mid-request).
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+        # The engine loop's own SQL (engine/store/sql.py) runs as prepared statements after this
         # many executions: planning its claim query cost more than running it. Django's ORM
         # queries bind client-side and are never prepared. Set to "off" behind PgBouncer in
         # transaction mode older than 1.21 (no prepared statements there).
@@ -151,6 +157,16 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 ENGINE_INLINE = env_bool("FLOWSYNC_ENGINE_INLINE", not REDIS_URL)
 ENGINE_BATCH_SIZE = env_int("FLOWSYNC_ENGINE_BATCH_SIZE", 500)
 ENGINE_SWEEP_SECONDS = float(os.environ.get("FLOWSYNC_ENGINE_SWEEP_SECONDS", "2"))
+# Runaway guards (engine/runtime/budget.py, docs/operations.md): element steps one command may
+# take before the instance yields to the others, steps one command and its continuations may
+# take before an incident, seconds a batch may spend before leaving the rest for the next one.
+ENGINE_STEP_BUDGET = env_int("FLOWSYNC_ENGINE_STEP_BUDGET", 1000)
+ENGINE_MAX_CHAIN_STEPS = env_int("FLOWSYNC_ENGINE_MAX_CHAIN_STEPS", 50_000)
+ENGINE_BATCH_SECONDS = float(os.environ.get("FLOWSYNC_ENGINE_BATCH_SECONDS", "5"))
+ENGINE_MAX_BATCH_ROWS = env_int("FLOWSYNC_ENGINE_MAX_BATCH_ROWS", 200_000)
+ENGINE_MAX_COLLECTION = env_int("FLOWSYNC_ENGINE_MAX_COLLECTION", 10_000)
+ENGINE_MAX_CALL_DEPTH = env_int("FLOWSYNC_ENGINE_MAX_CALL_DEPTH", 64)
+ENGINE_MIN_TIMER_CYCLE_SECONDS = float(os.environ.get("FLOWSYNC_ENGINE_MIN_TIMER_CYCLE_SECONDS", "1"))
 BPMN_MAX_BYTES = env_int("FLOWSYNC_BPMN_MAX_BYTES", 5 * 1024 * 1024)
 DEFINITION_CACHE_SIZE = env_int("FLOWSYNC_DEFINITION_CACHE_SIZE", 512)
 # Retry backoff when a worker fails a job without giving one: base * 2^failures, capped, ±jitter.

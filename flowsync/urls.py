@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
+from django.views.generic import RedirectView, TemplateView
 
 from engine.api.openapi import DocsView, SchemaView
 from engine.api.problems import problem_response
@@ -8,7 +9,11 @@ from flowsync.auth.views import LoginView
 from flowsync.auth.views import token as oauth_token
 
 urlpatterns = [
+    # A landing page naming the four surfaces (README: "The surfaces"); the admin's "View site" leads here.
+    path("", TemplateView.as_view(template_name="flowsync/landing.html"), name="home"),
     path("admin/", admin.site.urls),
+    # /v2/ itself is no endpoint: a person who types it (the start-up banner prints it) gets the docs.
+    path("v2/", RedirectView.as_view(pattern_name="api-docs", permanent=False)),
     path("v2/", include("engine.api.urls")),
     path("oauth/token", oauth_token, name="oauth-token"),
     path("tasks/", include("tasklist.urls")),

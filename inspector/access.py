@@ -20,10 +20,10 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from engine import rights
-from engine.actions.errors import NotFound
+from engine.errors import NotFound
 from engine.rights import Right
 from flowsync.models import Membership, Tenant
-from tasklist.access import SESSION_TENANT, SESSION_TZ, zone
+from flowsync.sessions import SESSION_TENANT, SESSION_TZ, zone
 
 
 @dataclass

@@ -13,13 +13,13 @@ from typing import Any
 
 from django.db import transaction
 
-from engine.actions.commands import submit
-from engine.actions.errors import ActionError, Conflict, InvalidInput
 from engine.actions.incidents import resolve_incident
 from engine.actions.jobs import update_job
-from engine.models import Incident, Job, ProcessInstance
+from engine.errors import ActionError, Conflict, InvalidInput
+from engine.models import Command, Incident, Job, ProcessInstance
 from engine.queries.common import get_or_404
 from engine.queries.work import incidents
+from engine.store.commands import submit
 
 NO_RETRIES = "JOB_NO_RETRIES"
 
@@ -88,5 +88,5 @@ def set_process_variable(
         if instance.state != ProcessInstance.State.ACTIVE:
             raise Conflict(f"process instance {instance_key} is {instance.state}; only an active instance "
                            "takes variables")
-        submit(instance.tenant_id, instance.key, "SET_VARIABLES",
+        submit(instance.tenant_id, instance.key, Command.Kind.SET_VARIABLES,
                {"scopeKey": str(instance.key), "variables": {name: value}, "local": True}, actor, now)

@@ -17,14 +17,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from engine.actions.errors import ActionError
 from engine.actions.instances import cancel_instance
+from engine.errors import ActionError
 from engine.queries import inspector as q
 from engine.rights import Right
+from flowsync.sessions import switch_tenant as switch_session_tenant
 from inspector.access import InspectorContext, inspector_view, operator_tenants
 from inspector.forms import IncidentFilterForm, InstanceFilterForm, RetryForm, VariableForm
 from inspector.operations import retry_incident, retry_incidents, set_process_variable
-from tasklist.access import SESSION_TENANT
 
 MAX_BATCH = 500
 
@@ -130,9 +130,9 @@ def instance_variable(request: HttpRequest, key: int) -> HttpResponse:
         else:
             messages.success(request, f"Variable {name} was set.")
             return redirect(_instance_url(key, "variables"))
+    # One error, shown once, beside the variables (the form's summary names the variable); no
+    # page-level message repeating it.
     detail = q.instance_detail(ctx.tenant_ids, key)
-    messages.error(request, "The variable was not changed: " + "; ".join(
-        str(e) for errors in form.errors.values() for e in errors))
     return _render_detail(request, ctx, detail, variable_form=form, status=400)
 
 
@@ -224,11 +224,9 @@ def incident_batch_retry(request: HttpRequest) -> HttpResponse:
 @require_POST
 @login_required
 def switch_tenant(request: HttpRequest) -> HttpResponse:
-    wanted = request.POST.get("tenant", "")
-    tenant = next((t for t in operator_tenants(request.user) if t.tenant_id == wanted), None)
+    tenant = switch_session_tenant(request, operator_tenants(request.user), request.POST.get("tenant", ""))
     if tenant is None:
         messages.error(request, "You cannot inspect that tenant.")
     else:
-        request.session[SESSION_TENANT] = tenant.pk
         messages.info(request, f"You are now inspecting {tenant.name or tenant.tenant_id}.")
     return redirect("inspector:instances")

@@ -30,10 +30,11 @@ fi
 cat <<MSG
 
 FlowSync is running — $mode
+  Start page: http://$HOST:$PORT/            (links to everything below)
   Admin:      http://$HOST:$PORT/admin/      (demo: tenant admin "admin" / password "admin" unless changed)
   Tasklist:   http://$HOST:$PORT/tasks/
   Inspector:  http://$HOST:$PORT/inspector/
-  REST API:   http://$HOST:$PORT/v2/         (Basic auth with the API key above)
+  REST API:   http://$HOST:$PORT/v2/         (Basic auth with the API key above; opened in a browser: the API docs)
   API docs:   http://$HOST:$PORT/api/docs/
 MSG
 .venv/bin/gunicorn flowsync.wsgi:application --bind "$HOST:$PORT" --workers "${FLOWSYNC_WEB_WORKERS:-4}" \

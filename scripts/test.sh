@@ -31,4 +31,11 @@ if [ $status -eq 5 ]; then
   echo "pytest collected no tests: that is a failure" >&2
   exit 1
 fi
-exit $status
+[ $status -ne 0 ] && exit $status
+
+# The embedded default (SQLite, engine inline) runs the same engine code through its ORM paths:
+# a second, fast pass of the engine suite on SQLite keeps that path from rotting unnoticed.
+# Left out: browser and process tests (they need a server database) and PostgreSQL-only behaviour.
+echo "==> pytest (engine on SQLite)"
+DATABASE_URL= .venv/bin/python -m pytest -q -p no:cacheprovider tests/engine tests/test_architecture.py \
+  -m "not browser and not slow and not postgres"

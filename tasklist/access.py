@@ -26,9 +26,7 @@ from django.utils import timezone
 from engine.queries.tasks import Viewer
 from engine.rights import Right, allows, manages_tasks
 from flowsync.models import Membership, Tenant
-
-SESSION_TENANT = "tasklist.tenant"
-SESSION_TZ = "tasklist.tz"
+from flowsync.sessions import SESSION_TENANT, SESSION_TZ, zone
 
 
 @dataclass
@@ -52,15 +50,6 @@ class TasklistContext:
     @property
     def username(self) -> str:
         return self.viewer.username
-
-
-def zone(name: str | None) -> zoneinfo.ZoneInfo | None:
-    if not name or len(name) > 64:
-        return None
-    try:
-        return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return None
 
 
 def resolve(request: HttpRequest) -> TasklistContext | None:

@@ -26,9 +26,11 @@ from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from engine.actions.errors import ActionError
 from engine.actions.task_claims import claim_task, hand_over_task, unclaim_task
 from engine.actions.user_tasks import complete_user_task
+from engine.errors import ActionError
+from engine.forms.task_form import form_for
+from engine.forms.validate import FORM_ERRORS
 from engine.models import UserTask
 from engine.queries.tasks import (
     COUNT_CAP,
@@ -46,9 +48,9 @@ from engine.queries.tasks import (
     task_variables,
 )
 from engine.rights import check_completion
-from tasklist.access import SESSION_TENANT, SESSION_TZ, TasklistContext, tasklist_view, zone
-from tasklist.forms.validate import FORM_ERRORS
-from tasklist.task_forms import form_for
+from flowsync.sessions import SESSION_TZ, zone
+from flowsync.sessions import switch_tenant as switch_session_tenant
+from tasklist.access import TasklistContext, tasklist_view
 from tasklist.templatetags.tasklist import priority_band
 
 LIST_TITLES = {
@@ -395,12 +397,10 @@ def _next_task(tl: TasklistContext, list_name: str, done_key: int) -> UserTask |
 @tasklist_view
 def switch_tenant(request: HttpRequest) -> HttpResponse:
     tl = _ctx(request)
-    wanted = request.POST.get("tenant", "")
-    tenant = next((t for t in tl.tenants if t.tenant_id == wanted), None)
+    tenant = switch_session_tenant(request, tl.tenants, request.POST.get("tenant", ""))
     if tenant is None:
         messages.error(request, "You are not a member of that tenant.")
     else:
-        request.session[SESSION_TENANT] = tenant.pk
         messages.info(request, f"You are now working in {tenant.name or tenant.tenant_id}.")
     return redirect("tasklist:index")
 

@@ -157,6 +157,8 @@ def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-unty
     # can only be dropped once they are gone.
     from django.db import connection
 
+    if connection.vendor != "postgresql":
+        return
     with django_db_blocker.unblock(), connection.cursor() as cur:
         cur.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "

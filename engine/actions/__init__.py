@@ -5,6 +5,6 @@ the caller's transaction) and writes the command the engine loop applies next.
 Views, admin actions and management commands call these; none writes engine tables.
 """
 
-from engine.actions.errors import ActionError, Conflict, InvalidInput, NotFound
+from engine.errors import ActionError, Conflict, InvalidInput, NotFound
 
 __all__ = ["ActionError", "Conflict", "InvalidInput", "NotFound"]

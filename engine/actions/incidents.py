@@ -4,9 +4,9 @@ from datetime import datetime
 
 from django.db import transaction
 
-from engine.actions.commands import submit
-from engine.actions.errors import Conflict, NotFound
-from engine.models import Incident, Job
+from engine.errors import Conflict, NotFound
+from engine.models import Command, Incident, Job
+from engine.store.commands import submit
 
 
 def resolve_incident(tenant_ids: list[int], key: int, actor: str, now: datetime) -> None:
@@ -27,7 +27,7 @@ def resolve_incident(tenant_ids: list[int], key: int, actor: str, now: datetime)
         submit(
             incident.tenant_id,
             incident.process_instance_key,
-            "RESOLVE_INCIDENT",
+            Command.Kind.RESOLVE_INCIDENT,
             {"incidentKey": str(key), **({"jobKey": str(incident.job_key)} if incident.job_key else {})},
             actor,
             now,

@@ -5,12 +5,12 @@ from typing import Any
 
 from django.db import transaction
 
-from engine.actions.commands import submit
-from engine.actions.errors import Conflict, InvalidInput, NotFound
+from engine.errors import Conflict, InvalidInput, NotFound
 from engine.keys import next_key
-from engine.models import ProcessDefinition, ProcessInstance
-from engine.runtime import flush
-from engine.runtime.rows import new_row
+from engine.models import Command, ProcessDefinition, ProcessInstance
+from engine.store import flush
+from engine.store.commands import submit
+from engine.store.rows import new_row
 from flowsync.models import Tenant
 
 
@@ -66,7 +66,7 @@ def start_instance(
         submit(
             tenant,
             key,
-            "CREATE_INSTANCE",
+            Command.Kind.CREATE_INSTANCE,
             {"variables": variables or {}, **({"startElementId": start_element_id} if start_element_id else {})},
             actor,
             now,
@@ -86,4 +86,4 @@ def cancel_instance(tenant: Tenant, key: int, actor: str, now: datetime) -> None
         instance = get_instance(tenant, key)
         if instance.state != ProcessInstance.State.ACTIVE:
             raise Conflict(f"process instance {key} is {instance.state}, not ACTIVE")
-        submit(tenant, key, "CANCEL_INSTANCE", {}, actor, now)
+        submit(tenant, key, Command.Kind.CANCEL_INSTANCE, {}, actor, now)

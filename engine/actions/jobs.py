@@ -9,11 +9,13 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import Q
 
-from engine.actions.commands import submit
 from engine.actions.durations import after, span
-from engine.actions.errors import Conflict, InvalidInput, NotFound
-from engine.models import Job
-from engine.runtime import sql
+from engine.errors import Conflict, InvalidInput, NotFound
+from engine.models import Command, ElementInstance, Job, ProcessInstance, Variable
+from engine.store import sql
+from engine.store.commands import submit
+from engine.store.notify import notify_jobs_available
+from engine.visibility import scope_chain, visible_variables
 
 # Two branches, each able to walk its own partial index in key order (one OR'd filter could not):
 # activatable jobs not in backoff, and activated jobs whose lock expired.
@@ -109,7 +111,7 @@ def complete_job(tenant_ids: list[int], key: int, variables: dict[str, Any] | No
             # Conditional UPDATE: the row lock it takes refuses a second completion, as the lock below does.
             done = sql.execute(COMPLETE, {"key": key, "tenants": list(tenant_ids), "now": now, "lease": lease or ""})
             if done:
-                submit(done[0][0], done[0][1], "COMPLETE_JOB", payload, actor, now)
+                submit(done[0][0], done[0][1], Command.Kind.COMPLETE_JOB, payload, actor, now)
                 return
         job = _lock_job(tenant_ids, key, now, lease)
         if job.state not in (Job.State.ACTIVATABLE, Job.State.ACTIVATED):
@@ -117,7 +119,7 @@ def complete_job(tenant_ids: list[int], key: int, variables: dict[str, Any] | No
         # Marked at once so a second completion is refused here, before the engine applies the first.
         job.state = Job.State.COMPLETED
         job.save(update_fields=["state"])
-        submit(job.tenant_id, job.process_instance_key, "COMPLETE_JOB", payload, actor, now)
+        submit(job.tenant_id, job.process_instance_key, Command.Kind.COMPLETE_JOB, payload, actor, now)
 
 
 def variables_for_jobs(jobs: list[Job], names: list[str] | None) -> dict[int, dict[str, Any]]:
@@ -128,8 +130,6 @@ def variables_for_jobs(jobs: list[Job], names: list[str] | None) -> dict[int, di
 def job_context(jobs: list[Job], names: list[str] | None) -> tuple[dict[int, dict[str, Any]], dict[int, int]]:
     """For activated jobs, in one round trip: job key → the variables its element sees (local scopes
     shadow outer ones; only `names` when given), and instance key → root instance key."""
-    from engine.models import ElementInstance, ProcessInstance, Variable
-
     if not jobs:
         return {}, {}
     keys = sorted({j.process_instance_key for j in jobs})
@@ -156,17 +156,10 @@ def job_context(jobs: list[Job], names: list[str] | None) -> tuple[dict[int, dic
     by_scope: dict[int, dict[str, Any]] = {}
     for var in variables.rows:
         by_scope.setdefault(var.scope_key, {})[var.name] = var.value
-    result = {}
-    for job in jobs:
-        chain = []
-        scope: int | None = job.element_instance_key
-        while scope is not None:
-            chain.append(scope)
-            scope = parent.get(scope)
-        merged: dict[str, Any] = {}
-        for scope_key in reversed(chain):
-            merged.update(by_scope.get(scope_key, {}))
-        result[job.key] = merged
+    result = {
+        job.key: visible_variables(scope_chain(job.element_instance_key, parent.get), lambda k: by_scope.get(k, {}))
+        for job in jobs
+    }
     return result, {pi.key: pi.root_instance_key for pi in instances.rows}
 
 
@@ -218,20 +211,18 @@ def fail_job(
             submit(
                 job.tenant_id,
                 job.process_instance_key,
-                "SET_VARIABLES",
+                Command.Kind.SET_VARIABLES,
                 {"scopeKey": str(job.element_instance_key), "variables": variables, "local": True},
                 actor,
                 now,
             )
         if job.state == Job.State.ACTIVATABLE and not job.backoff_until:
-            from engine.jobs.notify import notify_jobs_available
-
             transaction.on_commit(lambda: notify_jobs_available(job.tenant_id, {job.type}))
         if job.retries == 0:
             submit(
                 job.tenant_id,
                 job.process_instance_key,
-                "JOB_FAILED",
+                Command.Kind.JOB_FAILED,
                 {"jobKey": str(key), "errorMessage": job.error_message},
                 actor,
                 now,
@@ -262,7 +253,7 @@ def throw_error(
         submit(
             job.tenant_id,
             job.process_instance_key,
-            "THROW_ERROR",
+            Command.Kind.THROW_ERROR,
             {
                 "jobKey": str(key),
                 "errorCode": error_code,

@@ -15,10 +15,11 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q
 
-from engine.actions.commands import submit
 from engine.actions.durations import after
-from engine.actions.errors import Conflict, InvalidInput, NotFound
+from engine.actions.instances import start_instance
+from engine.errors import Conflict, InvalidInput, NotFound
 from engine.keys import next_key
+from engine.messages.correlation import hand_over
 from engine.models import Message, MessageSubscription, ProcessDefinition
 from flowsync.models import Tenant
 
@@ -101,7 +102,7 @@ def _correlate(message: Message, actor: str, now: datetime) -> list[int]:
         if sub.process_instance_key is None or sub.process_instance_key in done:
             continue
         done.add(sub.process_instance_key)
-        _hand_over(message, sub, actor, now)
+        hand_over(message, sub, actor, now)
         instances.append(sub.process_instance_key)
     instances += _start_by_message(message, subs, actor, now)
     message.correlated_instances = [str(k) for k in sorted(done | set(instances))]
@@ -110,8 +111,6 @@ def _correlate(message: Message, actor: str, now: datetime) -> list[int]:
 
 
 def _start_by_message(message: Message, subs: list[MessageSubscription], actor: str, now: datetime) -> list[int]:
-    from engine.actions.instances import start_instance
-
     started = []
     seen: set[str] = set()
     for sub in subs:
@@ -124,35 +123,3 @@ def _start_by_message(message: Message, subs: list[MessageSubscription], actor: 
         )
         started.append(instance.key)
     return started
-
-
-def correlate_buffered(tenant_id: int, subscriptions: list[MessageSubscription], actor: str, now: datetime) -> None:
-    """Hand buffered, unexpired messages to subscriptions that just opened (called in the engine's transaction)."""
-    for sub in subscriptions:
-        candidates = (
-            Message.objects.select_for_update()
-            .filter(tenant_id=tenant_id, name=sub.message_name, correlation_key=sub.correlation_key,
-                    expires_at__gt=now)
-            .order_by("key")
-        )
-        # At most once per instance: skip messages this instance already received.
-        message = next((m for m in candidates if str(sub.process_instance_key) not in m.correlated_instances), None)
-        if message is None:
-            continue
-        message.correlated_instances = [*message.correlated_instances, str(sub.process_instance_key)]
-        message.save(update_fields=["correlated_instances"])
-        _hand_over(message, sub, actor, now)
-
-
-def _hand_over(message: Message, sub: MessageSubscription, actor: str, now: datetime) -> None:
-    """Mark the subscription taken and tell its instance, by command, which message arrived."""
-    MessageSubscription.objects.filter(key=sub.key).update(state=MessageSubscription.State.CORRELATED)
-    payload = {
-        "subscriptionKey": str(sub.key),
-        "elementInstanceKey": str(sub.element_instance_key),
-        "elementId": sub.element_id,
-        "messageKey": str(message.key),
-        "messageName": message.name,
-        "variables": message.variables,
-    }
-    submit(message.tenant_id, sub.process_instance_key, "CORRELATE_MESSAGE", payload, actor, now)

@@ -5,17 +5,16 @@ from typing import Any
 
 from django.db import transaction
 
-from engine.actions.commands import submit
-from engine.actions.errors import InvalidInput
+from engine.actions.instances import start_instance
+from engine.errors import InvalidInput
 from engine.keys import next_key
-from engine.models import ProcessDefinition, SignalSubscription
+from engine.models import Command, ProcessDefinition, SignalSubscription
+from engine.store.commands import submit
 from flowsync.models import Tenant
 
 
 def broadcast_signal(tenant: Tenant, name: str, variables: dict[str, Any] | None, actor: str, now: datetime) -> int:
     """Trigger every open signal catch event and start every signal start event of the tenant."""
-    from engine.actions.instances import start_instance
-
     if not name:
         raise InvalidInput("signalName must not be empty")
     if variables is not None and not isinstance(variables, dict):
@@ -35,7 +34,7 @@ def broadcast_signal(tenant: Tenant, name: str, variables: dict[str, Any] | None
             submit(
                 tenant,
                 sub.process_instance_key,
-                "TRIGGER_SIGNAL",
+                Command.Kind.TRIGGER_SIGNAL,
                 {
                     "subscriptionKey": str(sub.key),
                     "elementInstanceKey": str(sub.element_instance_key),

@@ -14,9 +14,9 @@ from datetime import datetime
 
 from django.db import transaction
 
-from engine.actions.commands import submit
-from engine.actions.errors import Conflict, InvalidInput, NotFound
-from engine.models import UserTask
+from engine.errors import Conflict, InvalidInput, NotFound
+from engine.models import Command, UserTask
+from engine.store.commands import submit
 
 CREATED = UserTask.State.CREATED
 
@@ -92,5 +92,5 @@ def _current(tenant_ids: list[int], key: int, verb: str) -> UserTask:
 
 def _record(tenant_ids: list[int], key: int, assignee: str, actor: str, now: datetime) -> None:
     task = UserTask.objects.filter(key=key, tenant_id__in=tenant_ids).only("tenant_id", "process_instance_key").get()
-    submit(task.tenant_id, task.process_instance_key, "ASSIGN_USER_TASK",
+    submit(task.tenant_id, task.process_instance_key, Command.Kind.ASSIGN_USER_TASK,
            {"userTaskKey": str(key), "assignee": assignee}, actor, now)

@@ -9,11 +9,11 @@ from typing import Any
 
 from django.db import transaction
 
-from engine.actions.commands import submit
-from engine.actions.errors import Conflict, InvalidInput, NotFound
 from engine.actions.task_claims import claim_task, hand_over_task, unclaim_task
-from engine.models import UserTask
+from engine.errors import Conflict, InvalidInput, NotFound
+from engine.models import Command, UserTask
 from engine.rights import check_completion
+from engine.store.commands import submit
 
 
 def _lock_task(tenant_ids: list[int], key: int) -> UserTask:
@@ -40,7 +40,7 @@ def complete_user_task(tenant_ids: list[int], key: int, variables: dict[str, Any
         # Marked at once so a second completion is refused here, before the engine applies the first.
         task.state = UserTask.State.COMPLETING
         task.save(update_fields=["state"])
-        submit(task.tenant_id, task.process_instance_key, "COMPLETE_USER_TASK",
+        submit(task.tenant_id, task.process_instance_key, Command.Kind.COMPLETE_USER_TASK,
                {"userTaskKey": str(key), "variables": variables or {}, "completedBy": actor}, actor, now)
 
 

@@ -7,9 +7,9 @@ from typing import Any
 
 from django.db import transaction
 
-from engine.actions.commands import submit
-from engine.actions.errors import Conflict, InvalidInput, NotFound
-from engine.models import ElementInstance
+from engine.errors import Conflict, InvalidInput, NotFound
+from engine.models import Command, ElementInstance
+from engine.store.commands import submit
 
 
 def set_variables(
@@ -27,5 +27,5 @@ def set_variables(
         if ei.state != ElementInstance.State.ACTIVE:
             raise Conflict(f"element instance {element_instance_key} is {ei.state}; only an active scope takes "
                            "variables")
-        submit(ei.tenant_id, ei.process_instance_id, "SET_VARIABLES",
+        submit(ei.tenant_id, ei.process_instance_id, Command.Kind.SET_VARIABLES,
                {"scopeKey": str(ei.key), "variables": variables, "local": bool(local)}, actor, now)

@@ -23,7 +23,6 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-from engine.actions.errors import InvalidInput
 from engine.api.auth import ApiKeyAuthentication, ApiPrincipal
 from engine.api.parsers import LenientJSONParser
 from engine.api.problems import (
@@ -32,6 +31,8 @@ from engine.api.problems import (
     ResourceExhausted,
 )
 from engine.api.search import parse_key
+from engine.errors import InvalidInput
+from engine.models import Command
 from engine.rights import Right
 from flowsync import idempotency, ratelimit
 from flowsync.models import Tenant
@@ -71,8 +72,6 @@ class _Backlog:
         with self._lock:
             if time.monotonic() < self._expires:
                 return self._value > limit
-        from engine.models import Command
-
         # Bounded: counts at most limit+1 rows of the partial pending index.
         value = Command.objects.filter(state=Command.State.PENDING).values("id")[: limit + 1].count()
         with self._lock:

@@ -35,7 +35,7 @@ from typing import Any
 from django.db.models import F, Q, QuerySet
 from django.utils.dateparse import parse_datetime
 
-from engine.actions.errors import InvalidInput
+from engine.errors import InvalidInput
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000

@@ -84,7 +84,7 @@ def form_ref(f: Form, tenant_id: str) -> dict[str, Any]:
 
 
 def form(f: Form, tenant_id: str) -> dict[str, Any]:
-    return {"tenantId": tenant_id, "formId": f.form_id, "schema": json_text(f.document), "version": f.version,
+    return {"tenantId": tenant_id, "formId": f.form_id, "schema": f.text, "version": f.version,
             "formKey": key(f.key)}
 
 

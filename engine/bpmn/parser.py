@@ -13,10 +13,11 @@ from typing import Any
 
 from lxml import etree
 
-from engine.bpmn import zeebe
+import engine.bpmn.zeebe as zeebe
+from engine import expressions
 from engine.bpmn.errors import DefinitionError, Problem
 from engine.bpmn.xml import BPMN_NS, local, ns, parse_xml
-from engine.model import ACTIVITY_KINDS, Element, Flow, Graph
+from engine.graph import ACTIVITY_KINDS, Element, Flow, Graph
 
 B = f"{{{BPMN_NS}}}"
 
@@ -65,8 +66,6 @@ class _Context:
     def expression(self, el: etree._Element, attribute: str, text: str, kind: str = "value",
                    language: str | None = None, line: int | None = None) -> str | None:
         """Compile an expression (or leave static text alone); return the text to store, None if invalid."""
-        from engine import expressions
-
         stripped = text.strip()
         try:
             if kind == "condition":

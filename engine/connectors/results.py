@@ -18,6 +18,7 @@ from typing import Any
 
 from engine.connectors.base import ConnectorError, Invocation, Outcome, Result
 from engine.expressions import EvaluationError, Expression, ExpressionError, compile_cel, compile_feel
+from engine.expressions.temporal import parse_duration
 
 # Camunda connector helper functions and the names of their arguments, in order.
 _HELPERS = {
@@ -130,8 +131,6 @@ def _error_expression(inv: Invocation, context: dict[str, Any]) -> Outcome | Non
 
 
 def _backoff_ms(inv: Invocation, override: Any) -> int | None:
-    from engine.expressions.temporal import parse_duration
-
     text = override if isinstance(override, str) and override else inv.headers.get("retryBackoff")
     if not text:
         return None

@@ -28,12 +28,14 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from engine.actions.errors import Conflict, NotFound
 from engine.actions.jobs import activate_jobs, complete_job, fail_job, throw_error, variables_for_jobs
 from engine.connectors.base import ConnectorError, Invocation, Outcome
 from engine.connectors.registry import TYPES, connector_for
 from engine.connectors.results import decide
+from engine.definitions.cache import definition, graph_of
+from engine.errors import Conflict, NotFound
 from engine.models import Job
+from flowsync import redis
 
 log = logging.getLogger("flowsync.connectors")
 
@@ -46,6 +48,8 @@ CONCURRENCY = 8
 RUN_SECONDS = 60.0
 # Without Redis the sweeper runs connector jobs itself, for at most this long per sweep.
 SWEEPER_RUN_SECONDS = 10.0
+# Set when the worker process is asked to stop: runs finish the calls they hold and take no more.
+STOP = threading.Event()
 # Set while an RQ job for the tenant waits in the queue; cleared when it starts looking for work.
 QUEUED_FLAG = "flowsync:connectors:queued:{tenant_id}"
 QUEUED_FLAG_SECONDS = 120
@@ -87,8 +91,6 @@ def _start(tenants: list[int]) -> bool:
 
 
 def enqueue(tenant_ids: Iterable[int]) -> None:
-    from flowsync import redis
-
     conn = redis.connection(QUEUE)
     wanted = [t for t in tenant_ids if conn.set(QUEUED_FLAG.format(tenant_id=t), "1", nx=True,
                                                 ex=QUEUED_FLAG_SECONDS)]
@@ -136,17 +138,30 @@ def _run_inline(tenants: list[int]) -> None:
 
 def connector_job(tenant_ids: list[int]) -> int:
     """The RQ job: clear the queued flags, then run what there is; hand over what is left after RUN_SECONDS."""
-    from flowsync import redis
-
     try:
         redis.connection(QUEUE).delete(*[QUEUED_FLAG.format(tenant_id=t) for t in tenant_ids])
     except Exception:  # noqa: BLE001 - running from PostgreSQL works without Redis
         pass
+    # An RQ worker has no request signals: drop a connection a database restart broke (health
+    # checked), or every later job of this process would fail on it too.
+    _drop_broken_connections()
     deadline = time.monotonic() + RUN_SECONDS
-    ran = run_connectors(tenant_ids, deadline=deadline)
+    try:
+        ran = run_connectors(tenant_ids, deadline=deadline)
+    finally:
+        _drop_broken_connections()
     if time.monotonic() >= deadline:
         enqueue(tenant_ids)  # maybe more: the next RQ job finds out
     return ran
+
+
+def _drop_broken_connections() -> None:
+    """What Django does around a request: close a connection that failed (health checked) or aged out."""
+    from django.db import connections
+
+    for conn in connections.all(initialized_only=True):
+        if not conn.in_atomic_block:  # a caller's transaction (tests call jobs directly) is left alone
+            conn.close_if_unusable_or_obsolete()
 
 
 # --- running ------------------------------------------------------------------------------------------
@@ -158,7 +173,7 @@ def run_connectors(tenant_ids: list[int], now: datetime | None = None, deadline:
     `now` is the clock for tests (activation, lock deadlines, backoff); by default the wall clock.
     """
     total = 0
-    while deadline is None or time.monotonic() < deadline:
+    while (deadline is None or time.monotonic() < deadline) and not STOP.is_set():
         jobs = _activate(tenant_ids, now or timezone.now())
         if not jobs:
             break
@@ -214,8 +229,6 @@ def _report(job: Job, outcome: Outcome, now: datetime) -> None:
 
 def _invocations(jobs: list[Job], now: datetime) -> list[Invocation]:
     """What each job's connector gets, with the variables read in two queries per variable selection."""
-    from engine.definitions.cache import definition, graph_of
-
     inputs: dict[int, tuple[str, ...]] = {}
     groups: dict[tuple[str, ...] | None, list[Job]] = {}
     for job in jobs:

@@ -4,23 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection, transaction
 
 from engine.bpmn import DefinitionError, Problem, parse_bpmn
 from engine.definitions.forms import compile_forms, is_form_resource, store_forms
+from engine.definitions.resources import Resource
+from engine.graph import Graph
 from engine.keys import next_key
-from engine.model import Graph
-from engine.models import Deployment, ProcessDefinition
+from engine.models import Deployment, MessageSubscription, ProcessDefinition, SignalSubscription, Timer
+from engine.timers import schedule
 from flowsync.models import Tenant
-
-
-@dataclass(frozen=True)
-class Resource:
-    name: str
-    content: bytes
 
 
 def _compile(resource: Resource) -> list[Graph]:
@@ -92,9 +87,6 @@ def _store(tenant: Tenant, deployment: Deployment, res: Resource, graph: Graph, 
 
 def open_start_events(definition: ProcessDefinition, graph: Graph, now: datetime) -> None:
     """Message, timer and signal start events listen from deployment on; only the latest version does."""
-    from engine.models import MessageSubscription, SignalSubscription, Timer
-    from engine.timers import schedule
-
     earlier = {"process_definition_key__in": ProcessDefinition.objects.filter(
         tenant_id=definition.tenant_id, bpmn_process_id=definition.bpmn_process_id).exclude(key=definition.key)
         .values("key"), "process_instance_key__isnull": True}

@@ -16,17 +16,16 @@ import re
 import zlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db import connection
 
 from engine.bpmn import DefinitionError, Problem
+from engine.definitions.resources import Resource
+from engine.forms import FormDefinitionError, form_from_formjs, form_from_json_schema
 from engine.keys import next_key
 from engine.models import Deployment, Form
 from flowsync.models import Tenant
-
-if TYPE_CHECKING:
-    from engine.definitions.deploy import Resource
 
 FORMJS_SUFFIX = ".form"
 SCHEMA_SUFFIX = ".schema.json"
@@ -44,6 +43,7 @@ class CompiledForm:
     kind: str
     document: dict[str, Any]
     checksum: str
+    source: str = ""  # the file's text: keeps the author's property order
 
 
 def compile_forms(resources: list[Resource]) -> list[CompiledForm]:
@@ -61,8 +61,6 @@ def compile_forms(resources: list[Resource]) -> list[CompiledForm]:
 
 
 def compile_form(res: Resource) -> CompiledForm:
-    from tasklist.forms import FormDefinitionError, form_from_formjs, form_from_json_schema
-
     try:
         document = json.loads(res.content)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -85,8 +83,13 @@ def compile_form(res: Resource) -> CompiledForm:
         build(document)
     except FormDefinitionError as exc:
         raise DefinitionError(res.name, [Problem(str(exc))]) from None
-    checksum = hashlib.sha256(json.dumps(document, sort_keys=True).encode() + kind.encode()).hexdigest()
-    return CompiledForm(res.name, form_id, kind, document, checksum)
+    # Property order is part of a form (JSON Schema fields are shown in it), so the checksum keeps it.
+    checksum = hashlib.sha256(json.dumps(document).encode() + kind.encode()).hexdigest()
+    try:
+        source = res.content.decode("utf-8-sig")
+    except UnicodeDecodeError:  # JSON in UTF-16/32: the parsed document, in the same order
+        source = json.dumps(document)
+    return CompiledForm(res.name, form_id, kind, document, checksum, source)
 
 
 def store_forms(tenant: Tenant, deployment: Deployment, forms: list[CompiledForm], now: datetime) -> list[Form]:
@@ -112,6 +115,7 @@ def _store(tenant: Tenant, deployment: Deployment, form: CompiledForm, now: date
         resource_name=form.resource_name[:255],
         checksum=form.checksum,
         document=form.document,
+        source=form.source,
         created_at=now,
     )
 

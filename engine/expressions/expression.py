@@ -25,7 +25,8 @@ from typing import Any
 
 from celpy import CELParseError, celtypes
 
-from . import cel
+import engine.expressions.cel as cel
+
 from .cel import Program
 from .cel_functions import CEL_FUNCTIONS
 from .errors import EvaluationError, ExpressionError

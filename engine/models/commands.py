@@ -11,6 +11,25 @@ class Command(models.Model):
     processor uses and `keys` the keys it drew, so replay reproduces the same state.
     """
 
+    class Kind(models.TextChoices):
+        """Every kind of command; engine/runtime/processors.py maps each to its processor."""
+
+        CREATE_INSTANCE = "CREATE_INSTANCE"
+        COMPLETE_JOB = "COMPLETE_JOB"
+        COMPLETE_USER_TASK = "COMPLETE_USER_TASK"
+        ASSIGN_USER_TASK = "ASSIGN_USER_TASK"
+        CHILD_COMPLETED = "CHILD_COMPLETED"
+        CHILD_ERROR = "CHILD_ERROR"
+        CANCEL_INSTANCE = "CANCEL_INSTANCE"
+        JOB_FAILED = "JOB_FAILED"
+        THROW_ERROR = "THROW_ERROR"
+        RESOLVE_INCIDENT = "RESOLVE_INCIDENT"
+        SET_VARIABLES = "SET_VARIABLES"
+        TRIGGER_TIMER = "TRIGGER_TIMER"
+        CORRELATE_MESSAGE = "CORRELATE_MESSAGE"
+        TRIGGER_SIGNAL = "TRIGGER_SIGNAL"
+        CONTINUE = "CONTINUE"  # an instance that used its step budget picks its work up again
+
     class State(models.TextChoices):
         PENDING = "PENDING"
         PROCESSED = "PROCESSED"

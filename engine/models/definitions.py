@@ -28,7 +28,7 @@ class ProcessDefinition(models.Model):
     resource_name = models.CharField(max_length=255)
     checksum = models.CharField(max_length=64)
     source = models.TextField()
-    # The compiled, validated executable graph (engine.model.Graph as JSON): parsed once.
+    # The compiled, validated executable graph (engine.graph.Graph as JSON): parsed once.
     graph = models.JSONField()
     created_at = models.DateTimeField()
 

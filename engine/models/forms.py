@@ -1,3 +1,5 @@
+import json
+
 from django.db import models
 
 from engine.models.definitions import Deployment
@@ -26,6 +28,9 @@ class Form(models.Model):
     resource_name = models.CharField(max_length=255)
     checksum = models.CharField(max_length=64)
     document = models.JSONField()
+    # The file as deployed: its text keeps the author's property order, which a jsonb `document`
+    # does not (PostgreSQL sorts object keys), and JSON Schema forms list fields in that order.
+    source = models.TextField(blank=True, default="")
     created_at = models.DateTimeField()
 
     class Meta:
@@ -34,3 +39,9 @@ class Form(models.Model):
 
     def __str__(self) -> str:
         return f"{self.form_id} v{self.version}"
+
+    @property
+    def text(self) -> str:
+        """The form document as JSON text in the author's order (rows deployed before `source`
+        existed fall back to the stored document)."""
+        return self.source or json.dumps(self.document)

@@ -1,9 +1,9 @@
 from django.db import models
 
-from flowsync.models import Tenant
+from engine.models.element_work import ElementWork
 
 
-class Job(models.Model):
+class Job(ElementWork):
     class State(models.TextChoices):
         ACTIVATABLE = "ACTIVATABLE"
         ACTIVATED = "ACTIVATED"
@@ -12,14 +12,6 @@ class Job(models.Model):
         ERROR_THROWN = "ERROR_THROWN"
         CANCELED = "CANCELED"
 
-    key = models.BigIntegerField(primary_key=True)
-    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT)
-    process_instance_key = models.BigIntegerField()
-    element_instance_key = models.BigIntegerField()
-    element_id = models.CharField(max_length=255)
-    process_definition_key = models.BigIntegerField()
-    bpmn_process_id = models.CharField(max_length=255)
-    process_definition_version = models.PositiveIntegerField()
     type = models.CharField(max_length=255)
     state = models.CharField(max_length=12, choices=State.choices, default=State.ACTIVATABLE)
     retries = models.IntegerField(default=3)

@@ -1,9 +1,10 @@
 from django.db import models
 
+from engine.models.element_work import ElementWork
 from flowsync.models import Tenant
 
 
-class UserTask(models.Model):
+class UserTask(ElementWork):
     """A human task waiting in the Tasklist; the engine creates, the Tasklist claims and completes (by command)."""
 
     class State(models.TextChoices):
@@ -12,14 +13,6 @@ class UserTask(models.Model):
         COMPLETED = "COMPLETED"
         CANCELED = "CANCELED"
 
-    key = models.BigIntegerField(primary_key=True)
-    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT)
-    process_instance_key = models.BigIntegerField()
-    element_instance_key = models.BigIntegerField()
-    element_id = models.CharField(max_length=255)
-    process_definition_key = models.BigIntegerField()
-    bpmn_process_id = models.CharField(max_length=255)
-    process_definition_version = models.PositiveIntegerField()
     process_name = models.CharField(max_length=255, blank=True)
     business_key = models.CharField(max_length=255, blank=True)
     name = models.CharField(max_length=255, blank=True)

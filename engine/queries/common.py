@@ -5,7 +5,8 @@ from typing import TypeVar
 
 from django.db.models import Model, QuerySet
 
-from engine.actions.errors import NotFound
+from engine.errors import NotFound
+from engine.models import ProcessInstance
 
 M = TypeVar("M", bound=Model)
 
@@ -19,8 +20,6 @@ def get_or_404(qs: QuerySet[M], key: int, what: str) -> M:
 
 def root_keys(instance_keys: Iterable[int]) -> dict[int, int]:
     """Process instance key → its root instance key (call-activity trees), in one query."""
-    from engine.models import ProcessInstance
-
     keys = set(instance_keys)
     if not keys:
         return {}

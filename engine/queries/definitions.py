@@ -4,7 +4,7 @@ from collections.abc import Iterable
 
 from django.db.models import Max, OuterRef, QuerySet, Subquery
 
-from engine.definitions.cache import graph_of
+from engine.definitions.cache import definition, graph_of
 from engine.models import ProcessDefinition
 from engine.queries.common import get_or_404
 
@@ -30,8 +30,6 @@ def latest_version_subquery() -> Subquery:
 
 def graph(definition_key: int):  # type: ignore[no-untyped-def]
     """The compiled graph of a definition, from the in-process caches."""
-    from engine.definitions.cache import definition
-
     return graph_of(definition(definition_key))
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
+from engine.definitions.diagram import diagram_for
 from engine.models import (
     Command,
     ElementInstance,
@@ -273,10 +274,13 @@ def diagram(tenant_ids: list[int], key: int) -> dict[str, Any]:
         )
     )
     ids = set(active) | set(completed) | set(incidents)
+    drawn = diagram_for(instance.definition_id, source) if source and instance.definition.kind == "bpmn" else None
     return {
         "processInstanceKey": str(key),
         "kind": instance.definition.kind,
-        "xml": source if instance.definition.kind == "bpmn" else None,
+        "xml": drawn.xml if drawn else None,
+        "laidOut": bool(drawn and drawn.laid_out),
+        "layoutProblem": drawn.problem if drawn else "",
         "elements": {
             element_id: {"active": active[element_id], "completed": completed[element_id],
                          "incidents": incidents[element_id]}

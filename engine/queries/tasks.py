@@ -28,6 +28,7 @@ from django.db.models import BooleanField, F, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from engine.models import ProcessDefinition, UserTask, UserTaskCandidate, Variable
+from engine.visibility import visible_from_rows
 
 CREATED = UserTask.State.CREATED
 COMPLETED = UserTask.State.COMPLETED
@@ -404,9 +405,7 @@ def task_variables(task: UserTask, names: Iterable[str] | None = None) -> dict[s
         if not names:
             return {}
         qs = qs.filter(name__in=names)
-    depth = {key: i for i, key in enumerate(chain)}
-    found = sorted(qs.values_list("scope_key", "name", "value"), key=lambda row: -depth[row[0]])
-    return {name: value for _, name, value in found}
+    return visible_from_rows(chain, qs.values_list("scope_key", "name", "value"))
 
 
 def scope_chain(element_instance_key: int) -> list[int]:

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.model import CONTAINER_KINDS, Element
-from engine.models import ElementInstance
-from engine.runtime import steps
+from engine.graph import CONTAINER_KINDS, Element
+from engine.models import Command, ElementInstance
+from engine.runtime import tokens
 from engine.runtime.errors import IncidentRaised
 from engine.runtime.state import InstanceRun
+from engine.runtime.termination import interrupt_scope, terminate
 
 UNHANDLED_ERROR_EVENT = "UNHANDLED_ERROR_EVENT"
 
@@ -26,7 +27,7 @@ def _catch_events(run: InstanceRun, ei: ElementInstance) -> list[tuple[Element, 
     """(catch event, where it applies) pairs at the level of one element instance."""
     element = run.element(ei.element_id)
     found: list[tuple[Element, ElementInstance]] = []
-    if element.kind in CONTAINER_KINDS and not steps.is_body(ei):
+    if element.kind in CONTAINER_KINDS and not tokens.is_body(ei):
         scope = None if element.kind == "process" else element.id
         active_esps = {run.elements[k].element_id for k in run.active_children(ei.key)}
         for esp in run.graph.event_subprocesses(scope):
@@ -34,7 +35,7 @@ def _catch_events(run: InstanceRun, ei: ElementInstance) -> list[tuple[Element, 
                 continue
             start = run.graph.event_starts(esp.id)[0]
             found.append((start, ei))
-    if element.kind != "process" and not steps.is_inner(run, ei):
+    if element.kind != "process" and not tokens.is_inner(run, ei):
         found += [(b, ei) for b in run.graph.boundary_events(element.id)]
     return found
 
@@ -64,7 +65,7 @@ def throw_error(run: InstanceRun, thrower: ElementInstance, code: str, message: 
     parent = run.instance.parent_instance_key
     if parent is not None:
         # Not caught here: the parent's call activity (and the scopes around it) may catch it.
-        run.send(parent, "CHILD_ERROR", {
+        run.send(parent, Command.Kind.CHILD_ERROR, {
             "elementInstanceKey": str(run.instance.parent_element_instance_key),
             "childInstanceKey": str(run.instance.key),
             "errorCode": code, "errorMessage": message, "variables": variables or {},
@@ -84,10 +85,10 @@ def trigger(run: InstanceRun, event: Element, at: ElementInstance, variables: di
         scope_key = at.flow_scope_key
         assert scope_key is not None
         if event.props.get("interrupting", True):
-            steps.terminate(run, at)
-        steps.activate(run, event, scope_key, result=variables)
+            terminate(run, at)
+        tokens.activate(run, event, scope_key, result=variables)
         return
     esp = run.graph.elements[event.parent]  # type: ignore[index]
     if event.props.get("interrupting", True):
-        steps.interrupt_scope(run, at)
-    steps.activate(run, esp, at.key, result=variables)
+        interrupt_scope(run, at)
+    tokens.activate(run, esp, at.key, result=variables)

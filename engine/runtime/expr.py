@@ -10,14 +10,14 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from engine import expressions
+from engine.expressions import EvaluationError
 from engine.runtime.errors import IncidentRaised
 from engine.runtime.state import InstanceRun
 
 
 @lru_cache(maxsize=4096)
 def _compiled(text: str, kind: str, language: str | None) -> Any:
-    from engine import expressions
-
     if kind == "condition":
         return expressions.compile_condition(text, language)
     return expressions.compile_value(text)
@@ -49,8 +49,6 @@ def evaluate_condition(run: InstanceRun, scope_key: int, text: str, language: st
 
 def _evaluate(expr: Any, run: InstanceRun, scope_key: int, error_type: str, method: str,
               extra: dict[str, Any] | None) -> Any:
-    from engine.expressions import EvaluationError
-
     try:
         return getattr(expr, method)(scope_variables(run, scope_key, extra), now=run.now)
     except EvaluationError as exc:

@@ -13,6 +13,7 @@ import functools
 
 from django.db.models import Q
 
+from engine.messages.correlation import correlate_buffered
 from engine.models import (
     Command,
     MessageSubscription,
@@ -22,9 +23,9 @@ from engine.models import (
     UserTask,
     UserTaskCandidate,
 )
-from engine.runtime import flush as bulk
-from engine.runtime import sql
 from engine.runtime.state import InstanceRun
+from engine.store import flush as bulk
+from engine.store import sql
 
 OPEN_TASK_STATES = (UserTask.State.CREATED, UserTask.State.COMPLETING)
 
@@ -99,7 +100,5 @@ def flush(runs: list[InstanceRun], replay: bool) -> None:
     if opened:
         # Buffered messages (published earlier, still within their time to live at the moment the
         # subscription opened) go to the new subscriptions.
-        from engine.actions.messages import correlate_buffered
-
         for sub in opened:
             correlate_buffered(sub.tenant_id, [sub], "engine", sub.created_at)

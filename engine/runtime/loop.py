@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import gc
 import logging
+import threading
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from django.conf import settings
 from django.db import transaction
@@ -21,10 +22,12 @@ from engine.definitions.cache import definition as cached_definition
 from engine.definitions.cache import graph_of
 from engine.keys import KeySource
 from engine.models import Command, ElementInstance, Event, Incident, Job, ProcessInstance, Variable
-from engine.runtime import extra_rows, flush, processors, sql
+from engine.runtime import budget, extra_rows, processors
 from engine.runtime.errors import CommandRejected
-from engine.runtime.rows import new_row
 from engine.runtime.state import InstanceRun
+from engine.store import flush, sql
+from engine.store.notify import notify_instances_ended, notify_jobs_available
+from engine.store.rows import new_row
 
 log = logging.getLogger("flowsync.engine")
 
@@ -32,12 +35,12 @@ PENDING = Command.State.PENDING
 OPEN_JOB_STATES = (Job.State.ACTIVATABLE, Job.State.ACTIVATED, Job.State.FAILED)
 
 
-def drain(batch_size: int | None = None, max_batches: int | None = None) -> int:
-    """Apply pending commands until none is left (or max_batches); return how many were applied."""
+def drain(batch_size: int | None = None, max_batches: int | None = None, stopped: threading.Event | None = None) -> int:
+    """Apply pending commands until none is left (or max_batches, or `stopped` is set between batches)."""
     size = batch_size or settings.ENGINE_BATCH_SIZE
     total = 0
     batches = 0
-    while max_batches is None or batches < max_batches:
+    while (max_batches is None or batches < max_batches) and not (stopped is not None and stopped.is_set()):
         done = process_batch(size)
         batches += 1
         total += done
@@ -91,6 +94,8 @@ def _process_batch(limit: int) -> int:
         )
         sql.fetch(read)
         commands = read.rows
+        # An instance's CONTINUE goes before its other commands: a yielded command finishes first.
+        commands.sort(key=lambda c: c.kind != budget.CONTINUE)
         apply_commands(instances, commands)
         return len(commands)
 
@@ -103,10 +108,13 @@ def apply_commands(instances: Iterable[ProcessInstance], commands: list[Command]
     events: list[Event] = []
     # Wall-clock bookkeeping for operators; processors only ever see cmd.created_at.
     processed_at = timezone.now()
+    guard = budget.BatchGuard()
     for cmd in commands:
+        if not replay and guard.spent():
+            break  # the batch ran long or large: the rest stays pending for the next one
         run = runs.get(cmd.process_instance_key)
-        if run is None or cmd.process_instance_key in failed:
-            continue
+        if run is None or cmd.process_instance_key in failed or run.yielded:
+            continue  # a yielded instance's later commands wait for its CONTINUE
         run.now = cmd.created_at
         run.keys = KeySource(cmd.keys if replay else None)
         run.records = []
@@ -126,6 +134,7 @@ def apply_commands(instances: Iterable[ProcessInstance], commands: list[Command]
             cmd.state = Command.State.PROCESSED
         cmd.processed_at = processed_at
         cmd.keys = run.keys.runs
+        guard.rows += len(run.records)
         events.append(
             new_row(
                 Event,
@@ -152,20 +161,28 @@ def apply_commands(instances: Iterable[ProcessInstance], commands: list[Command]
         transaction.on_commit(lambda: _notify(kept))
 
 
+# Called after a batch commits with the job types that became activatable, per tenant: the
+# built-in connectors' scheduler, installed by the engine app (engine/apps.py) because the
+# connectors work jobs through the actions, a layer above the runtime.
+_after_commit: list[Callable[[dict[int, set[str]]], None]] = []
+
+
+def install_after_commit(listener: Callable[[dict[int, set[str]]], None]) -> None:
+    if listener not in _after_commit:
+        _after_commit.append(listener)
+
+
 def _notify(runs: list[InstanceRun]) -> None:
     """Run built-in connectors; wake long-polling job activations and awaitCompletion requests (after commit)."""
-    from engine.connectors.runner import schedule
-
     types: dict[int, set[str]] = {}
     for run in runs:
         for job in (*run.created["jobs"].values(), *run.dirty["jobs"].values()):
             if job.state == Job.State.ACTIVATABLE:
                 types.setdefault(job.tenant_id, set()).add(job.type)
-    schedule(types)
+    for listener in _after_commit:
+        listener(types)
     if not settings.REDIS_URL:
         return  # embedded mode: waiters re-check the database on their own
-    from engine.jobs.notify import notify_instances_ended, notify_jobs_available
-
     for tenant_id, job_types in types.items():
         notify_jobs_available(tenant_id, job_types)
     notify_instances_ended([r.instance.key for r in runs if r.instance.state != ProcessInstance.State.ACTIVE])

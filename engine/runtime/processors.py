@@ -6,9 +6,13 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.models import Command, ElementInstance, Job, UserTask
-from engine.runtime import steps, waits
+from engine.runtime import budget, steps, tokens, waits
+from engine.runtime.behaviors.call_activity import CallActivityBehavior
+from engine.runtime.catching import throw_error
 from engine.runtime.errors import CommandRejected, IncidentRaised
+from engine.runtime.registry import behavior_for
 from engine.runtime.state import InstanceRun
+from engine.runtime.termination import terminate_instance
 from engine.runtime.variables import set_result
 
 ACTIVE = ElementInstance.State.ACTIVE
@@ -31,22 +35,22 @@ def create_instance(run: InstanceRun, payload: dict[str, Any]) -> None:
     if start is None and not run.graph.start_events(None):
         raise CommandRejected(f"process '{run.graph.process_id}' has no none start event to start it from")
     process_ei = run.new_element_instance(run.process_element, None, key=run.instance.key)
+    if payload.get("callDepth"):
+        process_ei.data["callDepth"] = int(payload["callDepth"])  # how deep in call activities (limits.py)
     run.record("ELEMENT_ACTIVATED", process_ei)
     for name, value in _variables(payload).items():
         run.set_local_variable(process_ei.key, name, value)
-    from engine.runtime.waits import open_waits
-
     try:
-        open_waits(run, process_ei, run.process_element)  # event subprocess starts of the process
+        waits.open_waits(run, process_ei, run.process_element)  # event subprocess starts of the process
     except IncidentRaised as inc:
         run.add_incident(process_ei, inc.error_type, inc.message)
         process_ei.data["incidentPhase"] = "activate"
         return
     if start is not None:
         # Started by its message, timer or signal start event.
-        steps.activate(run, start, process_ei.key)
+        tokens.activate(run, start, process_ei.key)
     else:
-        steps.behavior_for(run.process_element).activate(run, process_ei, run.process_element)
+        behavior_for(run.process_element).activate(run, process_ei, run.process_element)
 
 
 def _active_element(run: InstanceRun, key: int, what: str) -> ElementInstance:
@@ -66,7 +70,7 @@ def complete_job(run: InstanceRun, payload: dict[str, Any]) -> None:
     run.touch("jobs", job)
     run.record("JOB_COMPLETED", ei, jobKey=str(job.key))
     set_result(run, ei, run.element(ei.element_id), variables)
-    steps.complete(run, ei)
+    tokens.complete(run, ei)
 
 
 def _open_user_task(run: InstanceRun, payload: dict[str, Any]) -> tuple[UserTask, ElementInstance]:
@@ -86,7 +90,7 @@ def complete_user_task(run: InstanceRun, payload: dict[str, Any]) -> None:
     run.closed_tasks.append(task.key)
     run.record("USER_TASK_COMPLETED", ei, userTaskKey=str(task.key))
     set_result(run, ei, run.element(ei.element_id), variables)
-    steps.complete(run, ei)
+    tokens.complete(run, ei)
 
 
 def assign_user_task(run: InstanceRun, payload: dict[str, Any]) -> None:
@@ -101,21 +105,18 @@ def assign_user_task(run: InstanceRun, payload: dict[str, Any]) -> None:
 
 
 def child_completed(run: InstanceRun, payload: dict[str, Any]) -> None:
-    from engine.runtime.behaviors import BEHAVIORS
-
     variables = _variables(payload)
     ei = _active_element(run, int(payload["elementInstanceKey"]), "the completed child instance")
     ei.data["childEnded"] = True
     run.touch("elements", ei)
     run.record("CHILD_INSTANCE_COMPLETED", ei, childInstanceKey=str(payload.get("childInstanceKey")))
-    BEHAVIORS["callActivity"].child_completed(run, ei, run.element(ei.element_id),  # type: ignore[attr-defined]
-                                              variables)
+    behavior = behavior_for(run.element(ei.element_id))
+    assert isinstance(behavior, CallActivityBehavior)
+    behavior.child_completed(run, ei, run.element(ei.element_id), variables)
 
 
 def child_error(run: InstanceRun, payload: dict[str, Any]) -> None:
     """An error a child instance did not catch: thrown again from the call activity in this instance."""
-    from engine.runtime.catching import throw_error
-
     variables = _variables(payload)
     ei = _active_element(run, int(payload["elementInstanceKey"]), "the failing child instance")
     try:
@@ -137,8 +138,6 @@ def job_failed(run: InstanceRun, payload: dict[str, Any]) -> None:
 
 def job_error(run: InstanceRun, payload: dict[str, Any]) -> None:
     """A worker threw a BPMN error: caught by the nearest matching catch event, else an incident."""
-    from engine.runtime.catching import throw_error
-
     job = run.jobs.get(int(payload["jobKey"]))
     if job is None:
         raise CommandRejected(f"job {payload['jobKey']} not found")
@@ -194,24 +193,25 @@ def set_variables(run: InstanceRun, payload: dict[str, Any]) -> None:
 def cancel_instance(run: InstanceRun, payload: dict[str, Any]) -> None:
     if run.instance.state != run.instance.State.ACTIVE:
         raise CommandRejected("instance is not active")
-    steps.terminate_instance(run)
+    terminate_instance(run)
 
 
 PROCESSORS: dict[str, Callable[[InstanceRun, dict[str, Any]], None]] = {
-    "CREATE_INSTANCE": create_instance,
-    "COMPLETE_JOB": complete_job,
-    "COMPLETE_USER_TASK": complete_user_task,
-    "ASSIGN_USER_TASK": assign_user_task,
-    "CHILD_COMPLETED": child_completed,
-    "CHILD_ERROR": child_error,
-    "CANCEL_INSTANCE": cancel_instance,
-    "JOB_FAILED": job_failed,
-    "THROW_ERROR": job_error,
-    "RESOLVE_INCIDENT": resolve_incident,
-    "SET_VARIABLES": set_variables,
-    "TRIGGER_TIMER": waits.trigger_timer,
-    "CORRELATE_MESSAGE": waits.correlate_message,
-    "TRIGGER_SIGNAL": waits.trigger_signal,
+    Command.Kind.CREATE_INSTANCE: create_instance,
+    Command.Kind.COMPLETE_JOB: complete_job,
+    Command.Kind.COMPLETE_USER_TASK: complete_user_task,
+    Command.Kind.ASSIGN_USER_TASK: assign_user_task,
+    Command.Kind.CHILD_COMPLETED: child_completed,
+    Command.Kind.CHILD_ERROR: child_error,
+    Command.Kind.CANCEL_INSTANCE: cancel_instance,
+    Command.Kind.JOB_FAILED: job_failed,
+    Command.Kind.THROW_ERROR: job_error,
+    Command.Kind.RESOLVE_INCIDENT: resolve_incident,
+    Command.Kind.SET_VARIABLES: set_variables,
+    Command.Kind.TRIGGER_TIMER: waits.trigger_timer,
+    Command.Kind.CORRELATE_MESSAGE: waits.correlate_message,
+    Command.Kind.TRIGGER_SIGNAL: waits.trigger_signal,
+    Command.Kind.CONTINUE: budget.continue_command,
 }
 
 
@@ -220,5 +220,6 @@ def apply(run: InstanceRun, command: Command) -> None:
     processor = PROCESSORS.get(command.kind)
     if processor is None:
         raise CommandRejected(f"unknown command kind {command.kind}")
+    run.chain_steps = 0
     processor(run, command.payload)
     steps.run_agenda(run)

@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from engine.graph import Element, Graph
 from engine.keys import KeySource
-from engine.model import Element, Graph
 from engine.models import (
     Command,
     ElementInstance,
@@ -22,12 +22,14 @@ from engine.models import (
     MessageSubscription,
     ProcessDefinition,
     ProcessInstance,
+    SignalSubscription,
     Timer,
     UserTask,
     UserTaskCandidate,
     Variable,
 )
-from engine.runtime.rows import new_row
+from engine.store.rows import new_row
+from engine.visibility import scope_chain, visible_variables
 
 ACTIVE = ElementInstance.State.ACTIVE
 
@@ -68,6 +70,10 @@ class InstanceRun:
         self.now: datetime = instance.start_date
         self.keys: KeySource = KeySource()
         self.records: list[dict[str, Any]] = []
+        # Runaway guards (engine/runtime/budget.py): steps of this command's chain before it, and
+        # whether the run yielded to a CONTINUE (its other commands in the batch then wait).
+        self.chain_steps = 0
+        self.yielded = False
 
     # -- loading ---------------------------------------------------------------------------------
     def load(self, elements: Iterable[ElementInstance], variables: Iterable[Variable], jobs: Iterable[Job],
@@ -133,29 +139,39 @@ class InstanceRun:
         ei.end_date = self.now
         self.touch("elements", ei)
         if ei.key in self.waits:
-            from engine.runtime.waits import close_waits
-
-            close_waits(self, ei.key)
+            self.close_waits(ei.key)
         if ei.flow_scope_key is not None:
             self.children.get(ei.flow_scope_key, set()).discard(ei.key)
+
+    def close_waits(self, ei_key: int, keep: int | None = None) -> None:
+        """Withdraw the open waits (timers, subscriptions) of an element instance that ended."""
+        for table, row in self.waits.pop(ei_key, []):
+            if row.key == keep:
+                continue
+            if table == "timers" and row.state == Timer.State.ACTIVE:
+                row.state = Timer.State.CANCELED
+            elif table == "message_subscriptions" and row.state != MessageSubscription.State.DELETED:
+                row.state = MessageSubscription.State.DELETED
+            elif table == "signal_subscriptions" and row.state == SignalSubscription.State.ACTIVE:
+                row.state = SignalSubscription.State.DELETED
+            else:
+                continue
+            self.touch(table, row)
 
     # -- variables -------------------------------------------------------------------------------
     def scope_chain(self, scope_key: int) -> list[int]:
         """Scope keys from the given scope up to the process instance."""
-        chain = []
-        key: int | None = scope_key
-        while key is not None:
-            chain.append(key)
-            ei = self.elements.get(key)
-            key = ei.flow_scope_key if ei is not None else None
-        return chain
+        return scope_chain(scope_key, self._parent_scope)
+
+    def _parent_scope(self, key: int) -> int | None:
+        ei = self.elements.get(key)
+        return ei.flow_scope_key if ei is not None else None
 
     def visible_variables(self, scope_key: int) -> dict[str, Any]:
-        merged: dict[str, Any] = {}
-        for key in reversed(self.scope_chain(scope_key)):
-            for name, var in self.variables.get(key, {}).items():
-                merged[name] = var.value
-        return merged
+        return visible_variables(
+            self.scope_chain(scope_key),
+            lambda key: {name: var.value for name, var in self.variables.get(key, {}).items()},
+        )
 
     def set_local_variable(self, scope_key: int, name: str, value: Any) -> None:
         scope = self.variables.setdefault(scope_key, {})
@@ -178,10 +194,17 @@ class InstanceRun:
             target = next((k for k in chain if name in self.variables.get(k, {})), self.instance.key)
             self.set_local_variable(target, name, value)
 
-    def send(self, instance_key: int, kind: str, payload: dict[str, Any]) -> None:
+    def send(self, instance_key: int, kind: Command.Kind, payload: dict[str, Any]) -> None:
         """Queue a command to another process instance (a call activity's child or parent)."""
         self.outbox.append(Command(tenant_id=self.tenant_id, process_instance_key=instance_key, kind=kind,
                                    payload=payload, actor="engine", created_at=self.now))
+
+    def element_work(self, ei: ElementInstance) -> dict[str, Any]:
+        """The fields a job or user task created at `ei` carries (engine.models.ElementWork)."""
+        return {"key": self.keys.take(), "tenant_id": self.tenant_id, "process_instance_key": self.instance.key,
+                "element_instance_key": ei.key, "element_id": ei.element_id,
+                "process_definition_key": self.definition.key, "bpmn_process_id": self.definition.bpmn_process_id,
+                "process_definition_version": self.definition.version}
 
     # -- jobs and incidents ------------------------------------------------------------------------
     def add_wait(self, table: str, row: Any, ei_key: int, created: bool = True) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from engine.model import Element
+from engine.graph import Element
 from engine.models import ElementInstance
 from engine.runtime.expr import evaluate
 from engine.runtime.state import InstanceRun

@@ -13,13 +13,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from engine.model import CONTAINER_KINDS, Element
+from engine.graph import CONTAINER_KINDS, Element
 from engine.models import ElementInstance, MessageSubscription, SignalSubscription, Timer
-from engine.runtime import steps
+from engine.runtime import tokens
+from engine.runtime.catching import trigger
 from engine.runtime.errors import CommandRejected, IncidentRaised
 from engine.runtime.expr import evaluate
-from engine.runtime.rows import new_row
 from engine.runtime.state import InstanceRun
+from engine.runtime.variables import set_result
+from engine.store.rows import new_row
 from engine.timers import schedule
 
 ACTIVE = ElementInstance.State.ACTIVE
@@ -115,22 +117,6 @@ def _open_timer(run: InstanceRun, ei: ElementInstance, event: Element, spec: dic
     run.record("TIMER_CREATED", ei, timerKey=str(timer.key), dueAt=due.isoformat(), catchElementId=event.id)
 
 
-def close_waits(run: InstanceRun, ei_key: int, keep: int | None = None) -> None:
-    """Withdraw the open waits of an element instance that ended."""
-    for table, row in run.waits.pop(ei_key, []):
-        if row.key == keep:
-            continue
-        if table == "timers" and row.state == Timer.State.ACTIVE:
-            row.state = Timer.State.CANCELED
-        elif table == "message_subscriptions" and row.state != MessageSubscription.State.DELETED:
-            row.state = MessageSubscription.State.DELETED
-        elif table == "signal_subscriptions" and row.state == SignalSubscription.State.ACTIVE:
-            row.state = SignalSubscription.State.DELETED
-        else:
-            continue
-        run.touch(table, row)
-
-
 def _waiting(run: InstanceRun, payload: dict[str, Any]) -> tuple[ElementInstance, Element]:
     ei = run.elements.get(int(payload["elementInstanceKey"]))
     if ei is None or ei.state != ACTIVE:
@@ -143,24 +129,20 @@ def _waiting(run: InstanceRun, payload: dict[str, Any]) -> tuple[ElementInstance
 
 def fire(run: InstanceRun, ei: ElementInstance, event: Element, variables: dict[str, Any]) -> None:
     """The event `event` that `ei` waited for happened: continue the process accordingly."""
-    from engine.runtime.catching import trigger
-
     element = run.element(ei.element_id)
     if event.id == ei.element_id:
         # Intermediate catch event or receive task: the element itself completes.
-        close_waits(run, ei.key)
+        run.close_waits(ei.key)
         if variables:
-            from engine.runtime.variables import set_result
-
             set_result(run, ei, element, variables)
-        steps.complete(run, ei)
+        tokens.complete(run, ei)
     elif element.kind == "eventBasedGateway":
-        close_waits(run, ei.key)
+        run.close_waits(ei.key)
         flow = next(run.graph.flows[f] for f in element.outgoing if run.graph.flows[f].target == event.id)
         run.record("EVENT_BASED_GATEWAY_DECIDED", ei, catchElementId=event.id)
         ei.data["chosenFlow"] = flow.id
         run.touch("elements", ei)
-        steps.complete(run, ei)
+        tokens.complete(run, ei)
         run.pending_results[event.id] = variables
     else:
         # A boundary event of `ei`, or an event subprocess start inside it.

@@ -1,7 +1,7 @@
 """The engine worker's loop: apply commands the moment they commit, sweep for what nobody woke.
 
 Every worker process runs one `EngineLoop` thread. It LISTENs on PostgreSQL's
-`flowsync_engine` channel (engine/runtime/wake.py), drains when notified, and every
+`flowsync_engine` channel (engine/store/wake.py), drains when notified, and every
 sweep interval (or sooner, when a timer falls due) fires due timers, schedules
 connector jobs left behind and drains commands nobody woke it for. PostgreSQL, not
 the notification, is what guarantees progress: a lost NOTIFY costs one interval.
@@ -17,34 +17,32 @@ import psycopg
 from django.conf import settings
 from django.db import close_old_connections, connections
 
-from engine.models import Command
+from engine.connectors.runner import schedule_pending
+from engine.models import Command, Timer
 from engine.runtime.loop import drain
-from engine.runtime.wake import CHANNEL
+from engine.store.wake import CHANNEL
+from engine.timers.firing import fire_due_timers
+from flowsync.dbfaults import is_connection_fault
 
 log = logging.getLogger("flowsync.engine")
 
 
-def sweep_once() -> int:
+def sweep_once(stopped: threading.Event | None = None) -> int:
     """Fire due timers, then apply commands left pending (crash, lost wake-up, database restart)."""
     from django.utils import timezone
-
-    from engine.connectors.runner import schedule_pending
-    from engine.timers.firing import fire_due_timers
 
     while fire_due_timers(timezone.now()):
         pass
     schedule_pending(timezone.now())  # connector jobs whose run died, or whose retry backoff is over
     if not Command.objects.filter(state=Command.State.PENDING).exists():
         return 0
-    return drain()
+    return drain(stopped=stopped)
 
 
 def next_sweep_in(interval: float) -> float:
     """Seconds until the next sweep: the interval, or less when a timer falls due before it."""
     from django.db.models import Min
     from django.utils import timezone
-
-    from engine.models import Timer
 
     # Timers created after this look are seen at the next sweep at the latest (one interval).
     next_due = Timer.objects.filter(state=Timer.State.ACTIVE).aggregate(m=Min("due_at"))["m"]
@@ -77,15 +75,19 @@ class EngineLoop(threading.Thread):
                     listener = _listen()
                 close_old_connections()
                 if time.monotonic() >= sweep_at:
-                    applied = sweep_once()
+                    applied = sweep_once(self.stopped)
                     if applied:
                         log.info("sweep applied %d pending commands", applied)
                     sweep_at = time.monotonic() + next_sweep_in(self.interval)
                 else:
-                    drain()
-                self._wait(listener, sweep_at - time.monotonic())
-            except Exception:  # noqa: BLE001 - keep going after a database restart or a transient error
-                log.exception("engine loop failed; retrying")
+                    drain(stopped=self.stopped)
+                if not self.stopped.is_set():
+                    self._wait(listener, sweep_at - time.monotonic())
+            except Exception as exc:  # noqa: BLE001 - keep going after a database restart or a transient error
+                if is_connection_fault(exc):
+                    log.warning("engine loop lost its database connection (%s); reconnecting", exc)
+                else:
+                    log.exception("engine loop failed; retrying")
                 if listener is not None:
                     listener.close()
                     listener = None
@@ -93,6 +95,7 @@ class EngineLoop(threading.Thread):
                 self.stopped.wait(min(self.interval, 1.0))
         if listener is not None:
             listener.close()
+        connections.close_all()  # stopping: end the session now, nothing of ours stays locked
 
     def _wait(self, listener: psycopg.Connection, seconds: float) -> None:
         # Wake at the first notification; the ones that arrived meanwhile are served by the same drain.

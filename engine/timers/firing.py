@@ -13,16 +13,15 @@ from datetime import datetime
 
 from django.db import transaction
 
-from engine.actions.commands import submit
-from engine.models import ProcessDefinition, Timer
+from engine.actions.instances import start_instance
+from engine.models import Command, ProcessDefinition, Timer
+from engine.store.commands import submit
 from engine.timers.schedule import next_due
 
 BATCH = 500
 
 
 def fire_due_timers(now: datetime, limit: int = BATCH) -> int:
-    from engine.actions.instances import start_instance
-
     with transaction.atomic():
         due = list(
             Timer.objects.select_for_update(skip_locked=True)
@@ -44,7 +43,7 @@ def fire_due_timers(now: datetime, limit: int = BATCH) -> int:
                 submit(
                     timer.tenant_id,
                     timer.process_instance_key,
-                    "TRIGGER_TIMER",
+                    Command.Kind.TRIGGER_TIMER,
                     {
                         "timerKey": str(timer.key),
                         "elementInstanceKey": str(timer.element_instance_key),

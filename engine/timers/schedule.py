@@ -87,6 +87,7 @@ def first_due(kind: str, value: str, now: datetime) -> tuple[datetime, int]:
     if cron is not None:
         return croniter(cron, now).get_next(datetime), -1
     assert interval is not None
+    interval = _at_least_minimum(interval)
     if start is not None:
         return (start if start > now else now + interval), reps
     return now + interval, reps
@@ -98,4 +99,11 @@ def next_due(value: str, previous_due: datetime) -> datetime:
     if cron is not None:
         return croniter(cron, previous_due).get_next(datetime)
     assert interval is not None
-    return previous_due + interval
+    return previous_due + _at_least_minimum(interval)
+
+
+def _at_least_minimum(interval: timedelta) -> timedelta:
+    """A cycle repeats no faster than FLOWSYNC_ENGINE_MIN_TIMER_CYCLE_SECONDS: R/PT0S would fire without end."""
+    from django.conf import settings
+
+    return max(interval, timedelta(seconds=settings.ENGINE_MIN_TIMER_CYCLE_SECONDS))

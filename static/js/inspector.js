@@ -3,11 +3,18 @@
 (function () {
   "use strict";
 
-  function show(container, text) {
-    var p = document.createElement("p");
-    p.className = "muted diagram-message";
+  // Messages go above the diagram box, not inside it: bpmn-js fills the box (and clips it).
+  function show(container, text, problem) {
+    var p = document.getElementById("diagram-message");
+    if (!p) {
+      p = document.createElement("p");
+      p.className = "diagram-message";
+      container.parentNode.insertBefore(p, container);
+    }
     p.textContent = text;
-    container.appendChild(p);
+    p.classList.toggle("diagram-message--problem", !!problem);
+    p.hidden = false;
+    if (problem) { container.classList.add("inspector-diagram--empty"); }
   }
 
   function badge(className, text, title) {
@@ -46,25 +53,32 @@
 
   function load(container) {
     if (typeof window.BpmnJS !== "function") {
-      show(container, "The diagram viewer could not be loaded.");
+      show(container, "The diagram viewer could not be loaded; the tables below show the same state.", true);
       return;
     }
+    var layoutProblem = "";
     fetch(container.dataset.diagramUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (response) {
         if (!response.ok) { throw new Error("HTTP " + response.status); }
         return response.json();
       })
       .then(function (data) {
-        if (!data.xml) { show(container, "This definition has no diagram."); return null; }
+        if (!data.xml) { show(container, "This definition has no diagram.", true); return null; }
+        layoutProblem = data.layoutProblem || "";
+        if (data.laidOut) { show(container, "This file has no diagram layout; it was laid out automatically."); }
         var viewer = new window.BpmnJS({ container: container });
         return viewer.importXML(data.xml).then(function () {
+          if (!container.querySelector(".djs-element.djs-shape")) {
+            throw new Error("the file has no diagram layout to draw");
+          }
           viewer.get("canvas").zoom("fit-viewport", "auto");
           decorate(viewer, data.elements || {});
           container.dataset.ready = "true";
         });
       })
       .catch(function (error) {
-        show(container, "The diagram could not be shown (" + (error && error.message ? error.message : error) + ").");
+        var reason = layoutProblem || (error && error.message ? error.message : String(error));
+        show(container, "The diagram cannot be drawn (" + reason + "); the tables below show the same state.", true);
         container.dataset.ready = "error";
       });
   }

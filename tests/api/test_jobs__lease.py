@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from engine.actions.errors import Conflict
 from engine.actions.jobs import activate_jobs, complete_job, fail_job, throw_error
+from engine.errors import Conflict
 from engine.models import Job, Variable
 from engine.runtime.loop import drain
 from tests.api.conftest import assert_problem

@@ -1,4 +1,4 @@
-"""Long-poll activation and awaitCompletion wait without busy loops, woken through engine.jobs.notify."""
+"""Long-poll activation and awaitCompletion wait without busy loops, woken through engine.store.notify."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from engine.actions import jobs as job_actions
-from engine.jobs.notify import notify_instances_ended, notify_jobs_available
 from engine.models import Job, ProcessInstance
 from engine.runtime.loop import drain
+from engine.store.notify import notify_instances_ended, notify_jobs_available
 from tests.api.conftest import assert_problem, start
 from tests.conftest import deploy_file
 

@@ -69,6 +69,15 @@ def test_bad_variable_values_are_form_errors_not_500s(op_client, flow):
     html = response.content.decode()
     assert "not valid JSON" in html and 'role="alert"' in html
     assert ">gold</textarea>" in html  # what was typed is kept for correction
+    # Reported once, naming the variable, with its field marked.
+    assert html.count("not valid JSON") == 1 and html.count('role="alert"') == 1
+    assert "Variable “tier” was not changed" in html
+    assert 'aria-invalid="true" aria-describedby="variable-error">gold</textarea>' in html
+    # A new variable with a bad value: the new-variable form keeps what was typed.
+    html = op_client.post(f"/inspector/instances/{key}/variables/",
+                          {"name": "note", "value": "{oops", "origin": "new"}).content.decode()
+    assert html.count("not valid JSON") == 1 and "Variable “note” was not changed" in html
+    assert 'value="note"' in html and ">{oops</textarea>" in html
     assert response.status_code == 400
     assert op_client.post(f"/inspector/instances/{key}/variables/", {"name": "", "value": "1"}).status_code == 400
     assert not Command.objects.filter(kind="SET_VARIABLES").exists()

@@ -8,9 +8,9 @@ import pytest
 from django.db import close_old_connections
 from django.test import Client
 
-from engine.actions.errors import Conflict
 from engine.actions.task_claims import claim_task, hand_over_task, unclaim_task
 from engine.actions.user_tasks import assign_user_task
+from engine.errors import Conflict
 from engine.models import Command, Event, UserTask
 from engine.runtime.loop import drain
 from tests.tasklist.conftest import make_user, start_invoice

@@ -9,11 +9,11 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from engine.actions.errors import InvalidInput
 from engine.api import shapes
 from engine.api.base import ApiView, idempotent, tenant_for
 from engine.definitions.deploy import Resource, deploy
 from engine.definitions.forms import is_form_resource
+from engine.errors import InvalidInput
 from engine.models import Form
 from engine.rights import Right
 

@@ -10,7 +10,6 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from engine.actions.errors import InvalidInput
 from engine.actions.variables import set_variables
 from engine.api import requests, shapes
 from engine.api.base import ApiView, path_key, principal, valid
@@ -18,6 +17,7 @@ from engine.api.search import Field, Spec
 from engine.api.shapes import ELEMENT_TYPES
 from engine.api.views.common import SearchView
 from engine.api.views.variables_filter import value_q
+from engine.errors import InvalidInput
 from engine.models import ElementInstance
 from engine.queries import definitions as definition_queries
 from engine.queries import instances as q

@@ -12,18 +12,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from engine.actions import instances as instance_actions
-from engine.actions.errors import Conflict, NotFound
 from engine.api import requests, shapes
 from engine.api.base import ApiView, idempotent, path_key, principal, tenant_for, valid
 from engine.api.problems import DeadlineExceeded
 from engine.api.search import Field, Spec, fail, field_q
 from engine.api.views.common import SearchView
 from engine.api.views.variables_filter import variables_q
-from engine.jobs.notify import ended_channel, wait_until
+from engine.errors import Conflict, NotFound
 from engine.models import ElementInstance, Incident, ProcessDefinition, ProcessInstance
 from engine.queries import definitions as definition_queries
 from engine.queries import instances as q
 from engine.rights import Right
+from engine.store.notify import ended_channel, wait_until
 
 DEFAULT_AWAIT_MS = 10_000
 MAX_AWAIT_MS = 300_000

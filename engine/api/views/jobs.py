@@ -18,11 +18,11 @@ from engine.api import requests, shapes
 from engine.api.base import ApiView, path_key, principal, valid
 from engine.api.search import Field, Spec
 from engine.api.views.common import SearchView
-from engine.jobs.notify import jobs_channel, wait_until
 from engine.models import Job
 from engine.queries import work as q
 from engine.queries.common import root_keys
 from engine.rights import Right
+from engine.store.notify import jobs_channel, wait_until
 from flowsync.models import Tenant
 
 DEFAULT_LONG_POLL_MS = 10_000
@@ -41,7 +41,7 @@ class JobActivationView(ApiView):
     """Answers as soon as at least one job is activated, or with `jobs: []` when the wait ends.
 
     Waiting holds no transaction and no busy loop: it sleeps on Redis pub/sub, woken by
-    `engine.jobs.notify.notify_jobs_available` (re-checking PostgreSQL every couple of seconds
+    `engine.store.notify.notify_jobs_available` (re-checking PostgreSQL every couple of seconds
     in case a notification was lost).
     """
     rights = {"POST": Right.WORK_JOBS}

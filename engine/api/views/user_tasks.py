@@ -10,7 +10,6 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from engine.actions.errors import Forbidden, NotFound
 from engine.actions.user_tasks import assign_user_task as assign
 from engine.actions.user_tasks import complete_user_task as complete
 from engine.actions.user_tasks import unassign_user_task as unassign
@@ -20,14 +19,13 @@ from engine.api.base import ApiView, path_key, principal, valid
 from engine.api.search import Field, Spec, fail
 from engine.api.views.common import SearchView
 from engine.api.views.variables_filter import variables_q
-from engine.models import Form, UserTask
-from engine.queries import definitions as definition_queries
+from engine.errors import Forbidden, NotFound
+from engine.forms.task_form import form_source
+from engine.models import UserTask
 from engine.queries import work as q
 from engine.queries.common import root_keys
 from engine.queries.tasks import Viewer
 from engine.rights import Right
-
-EMBEDDED_FORM_PREFIX = "camunda-forms:bpmn:"
 
 
 def _candidate(column: str) -> Any:
@@ -185,28 +183,13 @@ class UserTaskFormView(ApiView):
     def get(self, request: Request, key: str) -> Response:
         who = principal(request)
         task, _ = visible_task(request, key)
-        if task.form_key.startswith(EMBEDDED_FORM_PREFIX):
-            form_id = task.form_key[len(EMBEDDED_FORM_PREFIX) :]
-            graph = definition_queries.graph(task.process_definition_key)
-            schema = graph.forms.get(form_id)
-            if schema is None:
-                raise NotFound(f"form '{form_id}' is not in process definition {task.process_definition_key}")
-            return Response(
-                {
-                    "tenantId": who.tenant_id_of(task.tenant_id),
-                    "formId": form_id,
-                    "schema": schema,
-                    "version": task.process_definition_version,
-                    # Embedded forms have no key of their own: the definition's key names them.
-                    "formKey": str(task.process_definition_key),
-                }
-            )
-        if task.form_id:
-            deployed = Form.objects.filter(tenant_id=task.tenant_id, form_id=task.form_id).order_by("-version").first()
-            if deployed is not None:
-                return Response(shapes.form(deployed, who.tenant_id_of(task.tenant_id)))
-        if task.form_id or task.form_key:
-            raise NotFound(f"form '{task.form_id or task.form_key}' of user task {task.key} is not deployed")
+        source = form_source(task)
+        if source.origin == "missing":
+            raise NotFound(f"form '{source.form_id}' of user task {task.key} is not available: {source.problem}")
+        if source.origin != "generic":
+            # Embedded forms have no key of their own: the definition's key names them (as in Camunda).
+            return Response({"tenantId": who.tenant_id_of(task.tenant_id), "formId": source.form_id,
+                             "schema": source.text, "version": source.version, "formKey": str(source.key)})
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -3,13 +3,28 @@
 The engine loop (engine/runtime/worker.py) applies commands as PostgreSQL notifies their
 commit; RQ runs connector calls, which may take seconds, beside it. SimpleWorker runs
 jobs in-process (no fork per job). Start as many workers as there are cores.
+
+Faults: with Redis unreachable the engine loop runs on (its sweep runs connector jobs
+itself) and the RQ side retries every few seconds. SIGTERM/SIGINT stop gracefully: the
+engine loop finishes the batch it is in (a batch is bounded, engine/runtime/budget.py)
+and takes no other, connector runs take no new jobs, and the process exits; its database
+session ends, so no claim outlives it.
 """
 
 from __future__ import annotations
 
+import logging
+import signal
+import threading
+
 from django.core.management.base import BaseCommand
 
+from engine.connectors import runner
 from engine.runtime.worker import EngineLoop, sweep_once
+from flowsync import gc_tuning, redis
+
+log = logging.getLogger("flowsync.engine")
+REDIS_RETRY_SECONDS = 5.0
 
 
 class Command(BaseCommand):
@@ -20,23 +35,60 @@ class Command(BaseCommand):
         parser.add_argument("--name", default=None)
 
     def handle(self, *args, **options):  # type: ignore[no-untyped-def]
-        from rq.worker import SimpleWorker
-
-        from flowsync import gc_tuning, redis
 
         gc_tuning.tune()
         loop = EngineLoop()
         if options["burst"]:
             sweep_once()
-        else:
-            loop.start()  # its first round sweeps: work left by a crash first, PostgreSQL is the truth
-        queue = redis.queue("connectors")
-        worker = SimpleWorker([queue], connection=queue.connection, name=options["name"])
-        try:
-            worker.work(burst=options["burst"], logging_level="WARNING")
-        finally:
-            loop.stopped.set()
-            if loop.is_alive():
-                loop.join(timeout=10)
-        if options["burst"]:
+            self._work(loop, burst=True, name=options["name"])
             sweep_once()
+            return
+        stopping = threading.Event()
+        _on_stop_signals(lambda: _stop(loop, stopping))
+        loop.start()  # its first round sweeps: work left by a crash first, PostgreSQL is the truth
+        try:
+            while not stopping.is_set():
+                if self._work(loop, burst=False, name=options["name"], stopping=stopping):
+                    break
+                stopping.wait(REDIS_RETRY_SECONDS)
+        finally:
+            _stop(loop, stopping)
+            loop.join(timeout=30)
+
+    def _work(self, loop: EngineLoop, burst: bool, name: str | None,
+              stopping: threading.Event | None = None) -> bool:
+        """Run the RQ worker until it stops (True) or Redis fails it (False: try again later)."""
+        from rq.worker import SimpleWorker
+
+
+        class Worker(SimpleWorker):
+            def request_stop(self, signum, frame):  # type: ignore[no-untyped-def]
+                # RQ owns SIGTERM while it works: stop the engine side too.
+                if stopping is not None:
+                    _stop(loop, stopping)
+                super().request_stop(signum, frame)
+
+        queue = redis.queue("connectors")
+        try:
+            Worker([queue], connection=queue.connection, name=name).work(burst=burst, logging_level="WARNING")
+        except Exception as exc:  # noqa: BLE001 - Redis down: the engine loop and its sweep carry on
+            if burst:
+                return True
+            log.warning("connector queue unreachable (%s); the engine loop runs on, retrying in %.0f s", exc,
+                        REDIS_RETRY_SECONDS)
+            return False
+        return True
+
+
+def _stop(loop: EngineLoop, stopping: threading.Event) -> None:
+    stopping.set()
+    loop.stopped.set()
+    runner.STOP.set()
+
+
+def _on_stop_signals(callback) -> None:  # type: ignore[no-untyped-def]
+    def handler(signum, frame):  # type: ignore[no-untyped-def]
+        callback()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)

@@ -18,7 +18,9 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from engine.actions.instances import find_definition, start_instance
 from engine.definitions.deploy import Resource, deploy
+from engine.models import ProcessInstance
 from flowsync.models import DEFAULT_TENANT_ID, ApiKey, Membership, Tenant
 from flowsync.staff import make_tenant_admin
 
@@ -89,9 +91,6 @@ class Command(BaseCommand):
     def _demo(self, tenant: Tenant) -> None:
         """Demo processes, a demo user in the candidate groups they use, and a few running instances."""
         from django.contrib.auth.models import Group
-
-        from engine.actions.instances import find_definition, start_instance
-        from engine.models import ProcessInstance
 
         files = [p for p in sorted(DEMO_DIR.iterdir()) if p.name.endswith((".bpmn", ".form", ".schema.json"))]
         deploy(tenant, [Resource(p.name, p.read_bytes()) for p in files], timezone.now())

@@ -1,12 +1,11 @@
-"""One behaviour per element kind; `behavior_for` is the single registry.
+"""One behaviour per element kind, registered in `engine/runtime/registry.py` on import.
 
 The multi-instance body (behaviors/multi_instance.py) wraps any activity that has loop
-characteristics; steps.behavior_of picks it for body element instances.
+characteristics; it is registered under the body's element type, MULTI_INSTANCE_BODY.
 """
 
 from __future__ import annotations
 
-from engine.model import Element
 from engine.runtime.behaviors.base import Behavior
 from engine.runtime.behaviors.call_activity import CallActivityBehavior
 from engine.runtime.behaviors.end_event import EndEventBehavior
@@ -20,12 +19,15 @@ from engine.runtime.behaviors.events import (
 from engine.runtime.behaviors.exclusive_gateway import ExclusiveGatewayBehavior
 from engine.runtime.behaviors.inclusive_gateway import InclusiveGatewayBehavior
 from engine.runtime.behaviors.job_task import JobTaskBehavior
+from engine.runtime.behaviors.multi_instance import MULTI_INSTANCE
 from engine.runtime.behaviors.parallel_gateway import ParallelGatewayBehavior
 from engine.runtime.behaviors.process import ProcessBehavior
 from engine.runtime.behaviors.receive_task import ReceiveTaskBehavior
 from engine.runtime.behaviors.script_task import ScriptTaskBehavior
 from engine.runtime.behaviors.subprocess import EventSubProcessBehavior, SubProcessBehavior
 from engine.runtime.behaviors.user_task import UserTaskBehavior
+from engine.runtime.registry import register
+from engine.runtime.tokens import MULTI_INSTANCE_BODY
 
 BEHAVIORS: dict[str, Behavior] = {
     "process": ProcessBehavior(),
@@ -49,8 +51,9 @@ BEHAVIORS: dict[str, Behavior] = {
     "subProcess": SubProcessBehavior(),
     "eventSubProcess": EventSubProcessBehavior(),
     "callActivity": CallActivityBehavior(),
+    MULTI_INSTANCE_BODY: MULTI_INSTANCE,
 }
 
+for _kind, _behavior in BEHAVIORS.items():
+    register(_kind, _behavior)
 
-def behavior_for(element: Element) -> Behavior:
-    return BEHAVIORS[element.kind]

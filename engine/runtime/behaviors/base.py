@@ -1,12 +1,9 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from engine.model import Element, Flow
+from engine.graph import Element, Flow
 from engine.models import ElementInstance
-
-if TYPE_CHECKING:
-    from engine.runtime.state import InstanceRun
+from engine.runtime.state import InstanceRun
+from engine.runtime.tokens import activate, complete
 
 
 class Behavior:
@@ -18,13 +15,9 @@ class Behavior:
 
     def arrive(self, run: InstanceRun, element: Element, scope_key: int, flow: Flow | None) -> None:
         """A token arrives over `flow`; most elements simply activate (joins count first)."""
-        from engine.runtime.steps import activate
-
         activate(run, element, scope_key, flow.id if flow else None)
 
     def activate(self, run: InstanceRun, ei: ElementInstance, element: Element) -> None:
-        from engine.runtime.steps import complete
-
         complete(run, ei)
 
     def before_complete(self, run: InstanceRun, ei: ElementInstance, element: Element) -> None:

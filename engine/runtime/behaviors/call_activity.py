@@ -1,16 +1,17 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from engine.model import Element
-from engine.models import ElementInstance, ProcessDefinition, ProcessInstance
+from engine.definitions.cache import graph_of
+from engine.graph import Element
+from engine.models import Command, ElementInstance, ProcessDefinition, ProcessInstance
 from engine.runtime.behaviors.base import Behavior
 from engine.runtime.errors import IncidentRaised
 from engine.runtime.expr import evaluate
+from engine.runtime.limits import call_depth, check_call_depth
+from engine.runtime.state import InstanceRun
+from engine.runtime.tokens import complete
 from engine.runtime.variables import set_result
-
-if TYPE_CHECKING:
-    from engine.runtime.state import InstanceRun
 
 
 def latest_definition(run: InstanceRun, process_id: str) -> ProcessDefinition | None:
@@ -37,12 +38,11 @@ class CallActivityBehavior(Behavior):
         if not isinstance(process_id, str) or not process_id:
             raise IncidentRaised("CALLED_ELEMENT_ERROR", f"Expected the processId of '{element.id}' to be a "
                                                          f"non-empty string, but it was {process_id!r}")
+        check_call_depth(run, element)
         definition = latest_definition(run, process_id)
         if definition is None:
             raise IncidentRaised("CALLED_ELEMENT_ERROR", f"Expected process with BPMN process id '{process_id}' to "
                                                          "be deployed, but not found.")
-        from engine.definitions.cache import graph_of
-
         if not graph_of(definition).start_events(None):
             raise IncidentRaised("CALLED_ELEMENT_ERROR", f"Expected process '{process_id}' to have a none start "
                                                          "event, but it has none.")
@@ -56,7 +56,7 @@ class CallActivityBehavior(Behavior):
             parent_element_instance_key=ei.key, root_instance_key=run.instance.root_instance_key,
         )
         run.spawned.append(child)
-        run.send(child.key, "CREATE_INSTANCE", {"variables": variables})
+        run.send(child.key, Command.Kind.CREATE_INSTANCE, {"variables": variables, "callDepth": call_depth(run) + 1})
         ei.data["childInstanceKey"] = child.key
         run.record("CHILD_INSTANCE_CREATED", ei, childInstanceKey=str(child.key), processId=process_id,
                    processDefinitionKey=str(definition.key))
@@ -65,8 +65,6 @@ class CallActivityBehavior(Behavior):
                         variables: dict[str, Any]) -> None:
         """The child completed: its variables come back (all of them unless output mappings or
         `propagateAllChildVariables="false"` say otherwise), then the call activity completes."""
-        from engine.runtime.steps import complete
-
         if element.props.get("outputs"):
             set_result(run, ei, element, variables)  # local: only the output mappings go up
         elif element.props.get("propagateAllChildVariables", True):
@@ -76,4 +74,4 @@ class CallActivityBehavior(Behavior):
     def terminate(self, run: InstanceRun, ei: ElementInstance, element: Element) -> None:
         child = ei.data.get("childInstanceKey")
         if child is not None and not ei.data.get("childEnded"):
-            run.send(child, "CANCEL_INSTANCE", {"reason": "parent call activity terminated"})
+            run.send(child, Command.Kind.CANCEL_INSTANCE, {"reason": "parent call activity terminated"})

@@ -1,15 +1,14 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from engine.model import Element
+from engine.graph import Element
 from engine.models import ElementInstance
 from engine.runtime.behaviors.base import Behavior
 from engine.runtime.behaviors.job_task import JobTaskBehavior
+from engine.runtime.catching import throw_error
 from engine.runtime.expr import evaluate
-
-if TYPE_CHECKING:
-    from engine.runtime.state import InstanceRun
+from engine.runtime.state import InstanceRun
+from engine.runtime.termination import interrupt_scope
+from engine.runtime.tokens import complete
 
 _JOB = JobTaskBehavior()
 
@@ -25,16 +24,12 @@ class EndEventBehavior(Behavior):
     """
 
     def activate(self, run: InstanceRun, ei: ElementInstance, element: Element) -> None:
-        from engine.runtime.steps import complete, interrupt_scope
-
         event = element.props.get("event") or {}
         kind = event.get("type")
         if kind == "terminate":
             interrupt_scope(run, run.elements[ei.flow_scope_key], keep=ei.key)  # type: ignore[index]
             complete(run, ei)
         elif kind == "error":
-            from engine.runtime.catching import throw_error
-
             code = str(evaluate(run, ei.key, event["errorCode"]))
             throw_error(run, ei, code)
         elif "jobType" in element.props:

@@ -1,13 +1,9 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from engine.model import Element, Flow
+from engine.graph import Element, Flow
 from engine.models import ElementInstance
 from engine.runtime.behaviors.base import WaitBehavior
-
-if TYPE_CHECKING:
-    from engine.runtime.state import InstanceRun
+from engine.runtime.state import InstanceRun
 
 
 class EventBasedGatewayBehavior(WaitBehavior):

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from engine.model import Element
+from engine.graph import Element
 from engine.models import ElementInstance
 from engine.runtime.behaviors.base import Behavior, WaitBehavior
-
-if TYPE_CHECKING:
-    from engine.runtime.state import InstanceRun
+from engine.runtime.state import InstanceRun
+from engine.runtime.tokens import complete
+from engine.runtime.variables import set_result
 
 
 class StartEventBehavior(Behavior):
@@ -31,9 +29,6 @@ class IntermediateCatchEventBehavior(WaitBehavior):
         if result is None:
             super().activate(run, ei, element)
             return
-        from engine.runtime.steps import complete
-        from engine.runtime.variables import set_result
-
         if result:
             set_result(run, ei, element, result)
         ei.data["triggered"] = True

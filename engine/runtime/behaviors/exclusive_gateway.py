@@ -1,15 +1,10 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from engine.model import Element, Flow
+from engine.graph import Element, Flow
 from engine.models import ElementInstance
 from engine.runtime.behaviors.base import Behavior
-from engine.runtime.errors import IncidentRaised
-from engine.runtime.expr import evaluate_condition
-
-if TYPE_CHECKING:
-    from engine.runtime.state import InstanceRun
+from engine.runtime.behaviors.gateway_leave import leave
+from engine.runtime.state import InstanceRun
 
 
 class ExclusiveGatewayBehavior(Behavior):
@@ -20,20 +15,4 @@ class ExclusiveGatewayBehavior(Behavior):
     """
 
     def outgoing(self, run: InstanceRun, ei: ElementInstance, element: Element) -> list[Flow]:
-        default = element.props.get("default")
-        flows = run.graph.flows
-        for flow_id in element.outgoing:
-            flow = flows[flow_id]
-            if flow_id == default:
-                continue
-            if flow.condition is None or evaluate_condition(run, ei.key, flow.condition, flow.condition_language):
-                return [flow]
-        if default:
-            return [flows[default]]
-        if not element.outgoing:
-            return []
-        raise IncidentRaised(
-            "CONDITION_ERROR",
-            f"Expected at least one condition of gateway '{element.id}' to evaluate to true, or to have a default "
-            "flow, but none did",
-        )
+        return leave(run, ei, element, first_only=True)

@@ -1,16 +1,12 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from engine.model import Element, Flow
+from engine.graph import Element, Flow
 from engine.models import ElementInstance
 from engine.runtime.behaviors.base import Behavior
+from engine.runtime.behaviors.gateway_leave import leave
 from engine.runtime.behaviors.parallel_gateway import add_join_token, consume_join_tokens
-from engine.runtime.errors import IncidentRaised
-from engine.runtime.expr import evaluate_condition
-
-if TYPE_CHECKING:
-    from engine.runtime.state import InstanceRun
+from engine.runtime.state import InstanceRun
+from engine.runtime.tokens import activate
 
 
 class InclusiveGatewayBehavior(Behavior):
@@ -23,38 +19,17 @@ class InclusiveGatewayBehavior(Behavior):
     """
 
     def arrive(self, run: InstanceRun, element: Element, scope_key: int, flow: Flow | None) -> None:
-        from engine.runtime.steps import activate
-
         if flow is None or len(element.incoming) <= 1:
             activate(run, element, scope_key, flow.id if flow else None)
             return
         add_join_token(run, scope_key, element, flow)  # the scope check queued after this arrival decides
 
     def outgoing(self, run: InstanceRun, ei: ElementInstance, element: Element) -> list[Flow]:
-        default = element.props.get("default")
-        flows = run.graph.flows
-        taken = [
-            flows[f] for f in element.outgoing
-            if f != default and (flows[f].condition is None
-                                 or evaluate_condition(run, ei.key, flows[f].condition, flows[f].condition_language))
-        ]
-        if taken:
-            return taken
-        if default:
-            return [flows[default]]
-        if not element.outgoing:
-            return []
-        raise IncidentRaised(
-            "CONDITION_ERROR",
-            f"Expected at least one condition of gateway '{element.id}' to evaluate to true, or to have a default "
-            "flow, but none did",
-        )
+        return leave(run, ei, element, first_only=False)
 
 
 def fire_ready_joins(run: InstanceRun, scope: ElementInstance) -> None:
     """Activate every inclusive join of the scope that no other token can still reach."""
-    from engine.runtime.steps import activate
-
     tokens = scope.data.get("tokens") or {}
     graph = run.graph
     for gateway_id in list(tokens):

@@ -1,15 +1,11 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from engine.model import Element
+from engine.graph import Element
 from engine.models import ElementInstance, Job
 from engine.runtime.behaviors.base import Behavior
 from engine.runtime.expr import evaluate
-from engine.runtime.rows import new_row
-
-if TYPE_CHECKING:
-    from engine.runtime.state import InstanceRun
+from engine.runtime.state import InstanceRun
+from engine.store.rows import new_row
 
 
 class JobTaskBehavior(Behavior):
@@ -20,10 +16,7 @@ class JobTaskBehavior(Behavior):
         job_type = evaluate(run, ei.key, props["jobType"])
         retries = evaluate(run, ei.key, props.get("retries", "3"))
         headers = {k: v for k, v in props.get("headers", {}).items()}
-        job = new_row(Job,
-            key=run.keys.take(), tenant_id=run.tenant_id, process_instance_key=run.instance.key,
-            element_instance_key=ei.key, element_id=ei.element_id, process_definition_key=run.definition.key,
-            bpmn_process_id=run.definition.bpmn_process_id, process_definition_version=run.definition.version,
+        job = new_row(Job, **run.element_work(ei),
             type=str(job_type), retries=int(retries), custom_headers=headers, state=Job.State.ACTIVATABLE,
             created_at=run.now,
         )

@@ -1,15 +1,17 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from engine.model import Element
+from engine.graph import Element
 from engine.models import ElementInstance
+from engine.runtime import budget
 from engine.runtime.behaviors.base import Behavior
 from engine.runtime.errors import IncidentRaised
 from engine.runtime.expr import evaluate, evaluate_condition
-
-if TYPE_CHECKING:
-    from engine.runtime.state import InstanceRun
+from engine.runtime.limits import check_collection
+from engine.runtime.state import InstanceRun
+from engine.runtime.termination import interrupt_scope
+from engine.runtime.tokens import activate, complete
 
 
 class MultiInstanceBehavior(Behavior):
@@ -27,13 +29,12 @@ class MultiInstanceBehavior(Behavior):
     """
 
     def activate(self, run: InstanceRun, ei: ElementInstance, element: Element) -> None:
-        from engine.runtime.steps import complete
-
         loop = element.props["loop"]
         items = evaluate(run, ei.key, loop["inputCollection"])
         if not isinstance(items, list):
             raise IncidentRaised("EXTRACT_VALUE_ERROR", f"Expected the inputCollection of '{element.id}' to be a "
                                                         f"list, but it was {type(items).__name__}: {items!r}")
+        check_collection(element, items)
         ei.data.update(total=len(items), completed=0, terminated=0)
         if loop["sequential"]:
             ei.data["items"] = items
@@ -47,8 +48,6 @@ class MultiInstanceBehavior(Behavior):
             self._start(run, ei, element, index, item)
 
     def _start(self, run: InstanceRun, body: ElementInstance, element: Element, index: int, item: Any) -> None:
-        from engine.runtime.steps import activate
-
         locals_ = {"loopCounter": index + 1}
         if element.props["loop"].get("inputElement"):
             locals_[element.props["loop"]["inputElement"]] = item
@@ -75,8 +74,6 @@ class MultiInstanceBehavior(Behavior):
 
     def inner_completed(self, run: InstanceRun, body: ElementInstance, inner: ElementInstance, element: Element,
                         condition_met: bool) -> None:
-        from engine.runtime.steps import complete, interrupt_scope
-
         body.data["completed"] += 1
         run.touch("elements", body)
         if condition_met:
@@ -90,8 +87,8 @@ class MultiInstanceBehavior(Behavior):
                 body.data["next"] = index + 1
                 self._start(run, body, element, index, body.data["items"][index])
                 return
-        elif run.active_children(body.key) or run.inflight.get(body.key):
-            return
+        elif run.active_children(body.key) or run.inflight.get(body.key) or budget.holds(run, body.key):
+            return  # instances still running, queued, or parked by a runaway incident
         complete(run, body)
 
     def before_complete(self, run: InstanceRun, ei: ElementInstance, element: Element) -> None:

@@ -1,12 +1,9 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from engine.model import Element, Flow
+from engine.graph import Element, Flow
 from engine.runtime.behaviors.base import Behavior
-
-if TYPE_CHECKING:
-    from engine.runtime.state import InstanceRun
+from engine.runtime.state import InstanceRun
+from engine.runtime.tokens import activate
 
 
 def add_join_token(run: InstanceRun, scope_key: int, element: Element, flow: Flow) -> dict[str, int]:
@@ -41,8 +38,6 @@ class ParallelGatewayBehavior(Behavior):
     """
 
     def arrive(self, run: InstanceRun, element: Element, scope_key: int, flow: Flow | None) -> None:
-        from engine.runtime.steps import activate
-
         if flow is None or len(element.incoming) <= 1:
             activate(run, element, scope_key, flow.id if flow else None)
             return

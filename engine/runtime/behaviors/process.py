@@ -1,13 +1,10 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from engine.model import Element
-from engine.models import ElementInstance, ProcessInstance
+from engine.graph import Element
+from engine.models import Command, ElementInstance, ProcessInstance
 from engine.runtime.behaviors.base import Behavior
-
-if TYPE_CHECKING:
-    from engine.runtime.state import InstanceRun
+from engine.runtime.state import InstanceRun
+from engine.runtime.tokens import activate, end_instance
 
 
 class ProcessBehavior(Behavior):
@@ -18,19 +15,15 @@ class ProcessBehavior(Behavior):
     """
 
     def activate(self, run: InstanceRun, ei: ElementInstance, element: Element) -> None:
-        from engine.runtime.steps import activate
-
         start = run.graph.start_events(None)[0]
         activate(run, start, ei.key)
 
     def after_complete(self, run: InstanceRun, ei: ElementInstance, element: Element) -> None:
-        from engine.runtime.steps import end_instance
-
         end_instance(run, ProcessInstance.State.COMPLETED)
         parent = run.instance.parent_instance_key
         if parent is not None:
             variables = {name: var.value for name, var in run.variables.get(ei.key, {}).items()}
-            run.send(parent, "CHILD_COMPLETED", {
+            run.send(parent, Command.Kind.CHILD_COMPLETED, {
                 "elementInstanceKey": str(run.instance.parent_element_instance_key),
                 "childInstanceKey": str(run.instance.key),
                 "variables": variables,

@@ -1,16 +1,13 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from engine.model import Element
+from engine.graph import Element
 from engine.models import ElementInstance
 from engine.runtime.behaviors.base import Behavior
 from engine.runtime.behaviors.job_task import JobTaskBehavior
 from engine.runtime.expr import evaluate
+from engine.runtime.state import InstanceRun
+from engine.runtime.tokens import complete
 from engine.runtime.variables import set_result
-
-if TYPE_CHECKING:
-    from engine.runtime.state import InstanceRun
 
 _JOB = JobTaskBehavior()
 
@@ -22,8 +19,6 @@ class ScriptTaskBehavior(Behavior):
     """
 
     def activate(self, run: InstanceRun, ei: ElementInstance, element: Element) -> None:
-        from engine.runtime.steps import complete
-
         props = element.props
         if "script" not in props:
             _JOB.activate(run, ei, element)

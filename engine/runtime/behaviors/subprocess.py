@@ -1,13 +1,10 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from engine.model import Element
+from engine.graph import Element
 from engine.models import ElementInstance
 from engine.runtime.behaviors.base import Behavior
-
-if TYPE_CHECKING:
-    from engine.runtime.state import InstanceRun
+from engine.runtime.state import InstanceRun
+from engine.runtime.tokens import activate
 
 
 class SubProcessBehavior(Behavior):
@@ -15,8 +12,6 @@ class SubProcessBehavior(Behavior):
     completes (taking its outgoing flows) when no token is left inside."""
 
     def activate(self, run: InstanceRun, ei: ElementInstance, element: Element) -> None:
-        from engine.runtime.steps import activate
-
         activate(run, run.graph.start_events(element.id)[0], ei.key)
 
 
@@ -26,6 +21,4 @@ class EventSubProcessBehavior(Behavior):
     if nothing else runs there."""
 
     def activate(self, run: InstanceRun, ei: ElementInstance, element: Element) -> None:
-        from engine.runtime.steps import activate
-
         activate(run, run.graph.event_starts(element.id)[0], ei.key)

@@ -1,18 +1,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.utils.dateparse import parse_datetime
 
-from engine.model import Element
+from engine.graph import Element
 from engine.models import ElementInstance, UserTask, UserTaskCandidate
 from engine.runtime.behaviors.base import Behavior
 from engine.runtime.errors import IncidentRaised
 from engine.runtime.expr import evaluate
-
-if TYPE_CHECKING:
-    from engine.runtime.state import InstanceRun
+from engine.runtime.state import InstanceRun
 
 OPEN_STATES = (UserTask.State.CREATED, UserTask.State.COMPLETING)
 
@@ -65,9 +63,7 @@ class UserTaskBehavior(Behavior):
         users = _names(value("candidateUsers"), "candidateUsers")
         groups = _names(value("candidateGroups"), "candidateGroups")
         task = UserTask(
-            key=run.keys.take(), tenant_id=run.tenant_id, process_instance_key=run.instance.key,
-            element_instance_key=ei.key, element_id=element.id, process_definition_key=run.definition.key,
-            bpmn_process_id=run.definition.bpmn_process_id, process_definition_version=run.definition.version,
+            **run.element_work(ei),
             process_name=run.definition.name or "", business_key=run.instance.business_key or "",
             name=element.name, state=UserTask.State.CREATED, assignee=assignee or "", candidate_users=users,
             candidate_groups=groups, due_date=_date(value("dueDate"), "dueDate"),

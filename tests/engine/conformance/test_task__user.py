@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from engine.actions.errors import Conflict
 from engine.actions.user_tasks import assign_user_task, complete_user_task, unassign_user_task
+from engine.errors import Conflict
 from engine.models import UserTaskCandidate
 from engine.runtime.loop import drain
 

@@ -4,9 +4,9 @@ from datetime import timedelta
 
 import pytest
 
-from engine.actions.errors import Conflict
 from engine.actions.incidents import resolve_incident
 from engine.actions.jobs import activate_jobs, complete_job, fail_job, throw_error, update_job
+from engine.errors import Conflict
 from engine.models import Incident, Job
 from engine.runtime.loop import drain
 

@@ -4,9 +4,9 @@ from datetime import timedelta
 
 import pytest
 
-from engine.actions.errors import Conflict, NotFound
 from engine.actions.messages import correlate_message, publish_message
 from engine.actions.signals import broadcast_signal
+from engine.errors import Conflict, NotFound
 from engine.models import MessageSubscription, ProcessInstance, Variable
 from engine.runtime.loop import drain
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from engine.actions.instances import find_definition, start_instance
 from engine.models import Command, ProcessInstance
-from engine.runtime.wake import CHANNEL
+from engine.store.wake import CHANNEL
 from tests import conftest as shared
 from tests.conftest import wait_for
 from tests.engine.waits.conftest import BPMN

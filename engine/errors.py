@@ -1,0 +1,35 @@
+"""What an engine operation refuses, with the HTTP status every surface answers it by."""
+
+from __future__ import annotations
+
+
+class ActionError(Exception):
+    status = 400
+    title = "Bad Request"
+
+    def __init__(self, detail: str, **extra: object):
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class InvalidInput(ActionError):
+    status = 400
+    title = "INVALID_ARGUMENT"
+
+
+class NotFound(ActionError):
+    status = 404
+    title = "NOT_FOUND"
+
+
+class Conflict(ActionError):
+    status = 409
+    title = "INVALID_STATE"
+
+
+class Forbidden(ActionError):
+    """The caller's role does not allow this act (engine.rights); nothing was changed."""
+
+    status = 403
+    title = "FORBIDDEN"

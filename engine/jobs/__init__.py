@@ -1,1 +1,0 @@
-"""Jobs: waking long-polling workers (notify.py)."""

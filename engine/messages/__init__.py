@@ -1,0 +1,1 @@
+"""Messages: handing a message to the instance that waits for it (publishing is an action)."""

@@ -1,0 +1,67 @@
+"""A real web server process (gunicorn, as in production) against the test database, for fault tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import httpx
+from django.conf import settings
+
+from tests.conftest import ROOT, test_database_url
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class WebServer:
+    """`gunicorn flowsync.wsgi` with a few workers; `url` is ready when the constructor returns."""
+
+    def __init__(self, workers: int = 2, threads: int = 4, graceful: int = 30, **extra_env: str):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {
+            **os.environ,
+            "DATABASE_URL": test_database_url(),
+            "REDIS_URL": settings.REDIS_URL,
+            "FLOWSYNC_ENGINE_INLINE": "0",
+            "DJANGO_SETTINGS_MODULE": "flowsync.settings",
+            **extra_env,
+        }
+        self.proc = subprocess.Popen(
+            [str(ROOT / ".venv/bin/gunicorn"), "flowsync.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
+             "--workers", str(workers), "--threads", str(threads), "--graceful-timeout", str(graceful),
+             "--log-level", "warning", "--config", str(ROOT / "gunicorn.conf.py")],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/v2/status", timeout=2).status_code < 500:
+                    return
+            except httpx.HTTPError:
+                pass
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise RuntimeError("gunicorn did not start:\n" + self.output())
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 40) -> int | None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+    def output(self) -> str:
+        self.stop()
+        return self.proc.stdout.read() if self.proc.stdout else ""
