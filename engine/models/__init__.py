@@ -9,6 +9,7 @@ from engine.models.keys import KeyBlock
 from engine.models.runtime import ElementInstance, ProcessInstance, Variable
 from engine.models.user_tasks import UserTask, UserTaskCandidate
 from engine.models.waits import Message, MessageSubscription, SignalSubscription, Timer
+from engine.models.workers import WorkerHeartbeat
 
 __all__ = [
     "Command",
@@ -28,4 +29,5 @@ __all__ = [
     "UserTask",
     "UserTaskCandidate",
     "Variable",
+    "WorkerHeartbeat",
 ]

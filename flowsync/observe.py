@@ -1,0 +1,43 @@
+"""The outermost middleware: a request id, the log context, and HTTP metrics per route.
+
+The route label is the URL pattern that matched (`v2/jobs/<str:key>/completion`), never the
+path itself, so the label set stays bounded; a path no pattern matched counts as `unmatched`.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+
+from flowsync import logs, metrics
+
+REQUEST_ID_HEADER = "X-Request-Id"
+# A caller's (or proxy's) request id is kept when it is short and plain; otherwise a new one.
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+class RequestObservationMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        given = request.headers.get(REQUEST_ID_HEADER, "")
+        request_id = given if _SAFE_ID.match(given) else uuid.uuid4().hex
+        request.request_id = request_id  # type: ignore[attr-defined]
+        logs.clear()
+        logs.bind(request_id=request_id)
+        started = time.perf_counter()
+        try:
+            response = self.get_response(request)
+        finally:
+            logs.clear()
+        match = getattr(request, "resolver_match", None)
+        route = (match.route or match.view_name or "unnamed") if match is not None else "unmatched"
+        metrics.http_requests.labels(request.method or "", route, str(response.status_code)).inc()
+        metrics.http_seconds.labels(route).observe(time.perf_counter() - started)
+        response[REQUEST_ID_HEADER] = request_id
+        return response
