@@ -81,23 +81,32 @@ def multiprocess_dir() -> str:
 
 def render(*extra: Collector) -> bytes:
     """The exposition text: this deployment's counters (all processes) plus `extra` collectors."""
+    registry = CollectorRegistry()
     path = multiprocess_dir()
     if path:
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry, path=path)
+        source = CollectorRegistry()
+        multiprocess.MultiProcessCollector(source, path=path)
+        registry.register(_Filtered(source))
     else:
-        registry = CollectorRegistry()
-        registry.register(_Default())
+        registry.register(_Filtered(REGISTRY))
     for collector in extra:
         registry.register(collector)
     return generate_latest(registry)
 
 
-class _Default(Collector):
-    """The in-process default registry (single-process mode) inside a per-scrape registry."""
+# django-rq's own timing summary, registered on import, is named like a counter ("_total"),
+# which promtool rejects; its RQ figures are served through engine/ops/collect.py instead.
+_DROPPED = {"rq_request_processing_seconds_total"}
+
+
+class _Filtered(Collector):
+    """Another registry's metrics in a per-scrape registry, minus the ones we do not serve."""
+
+    def __init__(self, source: CollectorRegistry):
+        self.source = source
 
     def collect(self):  # type: ignore[no-untyped-def]
-        return REGISTRY.collect()
+        return (family for family in self.source.collect() if family.name not in _DROPPED)
 
 
 def mark_process_dead(pid: int) -> None:

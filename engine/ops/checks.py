@@ -30,7 +30,7 @@ def redis() -> tuple[bool, dict[str, Any]]:
     if not settings.REDIS_URL:
         return True, {"skipped": "no REDIS_URL (embedded mode)"}
     try:
-        _redis().ping()
+        _redis(settings.REDIS_URL).ping()
         return True, {}
     except Exception as exc:  # noqa: BLE001
         return False, {"error": _short(exc)}
@@ -79,10 +79,10 @@ def ready() -> tuple[bool, dict[str, Any]]:
     return ok, results
 
 
-@functools.lru_cache(maxsize=1)
-def _redis() -> redis_client.Redis:
+@functools.lru_cache(maxsize=4)
+def _redis(url: str) -> redis_client.Redis:
     # Its own client with short timeouts: a black-holed Redis must not hang the probe.
-    return redis_client.Redis.from_url(settings.REDIS_URL, socket_timeout=PROBE_TIMEOUT_SECONDS,
+    return redis_client.Redis.from_url(url, socket_timeout=PROBE_TIMEOUT_SECONDS,
                                        socket_connect_timeout=PROBE_TIMEOUT_SECONDS)
 
 
