@@ -28,13 +28,12 @@ class RequestObservationMiddleware:
         given = request.headers.get(REQUEST_ID_HEADER, "")
         request_id = given if _SAFE_ID.match(given) else uuid.uuid4().hex
         request.request_id = request_id  # type: ignore[attr-defined]
+        # Cleared here, not on the way out: Django logs a 4xx/5xx after the middleware returns,
+        # and that line should still name the request.
         logs.clear()
         logs.bind(request_id=request_id)
         started = time.perf_counter()
-        try:
-            response = self.get_response(request)
-        finally:
-            logs.clear()
+        response = self.get_response(request)
         match = getattr(request, "resolver_match", None)
         route = (match.route or match.view_name or "unnamed") if match is not None else "unmatched"
         metrics.http_requests.labels(request.method or "", route, str(response.status_code)).inc()
