@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Callable
 
+from django.core.signals import request_finished
 from django.http import HttpRequest, HttpResponse
 
 from flowsync import logs, metrics
@@ -28,8 +29,8 @@ class RequestObservationMiddleware:
         given = request.headers.get(REQUEST_ID_HEADER, "")
         request_id = given if _SAFE_ID.match(given) else uuid.uuid4().hex
         request.request_id = request_id  # type: ignore[attr-defined]
-        # Cleared here, not on the way out: Django logs a 4xx/5xx after the middleware returns,
-        # and that line should still name the request.
+        # Not cleared on the way out: Django logs a 4xx/5xx after the middleware returns, and
+        # that line should still name the request; `request_finished` clears it (below).
         logs.clear()
         logs.bind(request_id=request_id)
         started = time.perf_counter()
@@ -40,3 +41,10 @@ class RequestObservationMiddleware:
         metrics.http_seconds.labels(route).observe(time.perf_counter() - started)
         response[REQUEST_ID_HEADER] = request_id
         return response
+
+
+def _forget_request(**kwargs: object) -> None:
+    logs.clear()
+
+
+request_finished.connect(_forget_request, dispatch_uid="flowsync.observe.forget_request")

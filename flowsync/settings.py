@@ -209,6 +209,10 @@ FLOWSYNC_METRICS_PUBLIC = env_bool("FLOWSYNC_METRICS_PUBLIC", False)
 # Engine worker heartbeats (engine/runtime/heartbeat.py): beat interval, and silence after which a worker is lost.
 FLOWSYNC_HEARTBEAT_SECONDS = float(os.environ.get("FLOWSYNC_HEARTBEAT_SECONDS", "5"))
 FLOWSYNC_HEARTBEAT_LOST_SECONDS = float(os.environ.get("FLOWSYNC_HEARTBEAT_LOST_SECONDS", "30"))
+# History cleanup (engine/store/retention.py; days to keep are per tenant): how often each engine
+# worker looks (0 = never; `manage.py flowsync_cleanup` still works) and for how long at most.
+FLOWSYNC_RETENTION_INTERVAL_SECONDS = float(os.environ.get("FLOWSYNC_RETENTION_INTERVAL_SECONDS", "300"))
+FLOWSYNC_RETENTION_SECONDS_PER_RUN = float(os.environ.get("FLOWSYNC_RETENTION_SECONDS_PER_RUN", "1"))
 
 # API tuning: the defaults live beside the code that uses them; the environment overrides.
 if "FLOWSYNC_API_ALLOW_ANONYMOUS" in os.environ:

@@ -1,0 +1,135 @@
+"""History cleanup: delete finished process instances older than their tenant's retention, and every
+row they own, in small batches.
+
+The unit is a whole instance tree (a top-level instance and its call-activity children, which
+share `root_instance_key`): a tree goes only when its root finished before the cutoff, no
+instance in it is still active and none has a pending command. So a running instance, and a
+finished child whose parent still runs, are never touched. Each batch is one short transaction
+over at most `batch_size` trees, with the roots locked `SKIP LOCKED` (two workers cleaning at
+once take different trees). Rows are deleted by the per-instance indexes every table has; no
+table is rewritten and no lock is held long.
+
+Tenant.history_retention_days: days to keep (0 = keep forever). Run from the engine workers'
+sweep (engine/runtime/worker.py) and by hand with `manage.py flowsync_cleanup`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from django.db import transaction
+
+from engine.models import (
+    Command,
+    ElementInstance,
+    Event,
+    Incident,
+    Job,
+    MessageSubscription,
+    ProcessInstance,
+    SignalSubscription,
+    Timer,
+    UserTask,
+    UserTaskCandidate,
+    Variable,
+)
+from flowsync import metrics
+from flowsync.models import Tenant
+
+log = logging.getLogger("flowsync.retention")
+
+FINISHED = (ProcessInstance.State.COMPLETED, ProcessInstance.State.TERMINATED)
+BATCH_SIZE = 100
+
+
+@dataclass
+class Removed:
+    """Rows deleted per table, and whether finished history past its cutoff is left for the next run."""
+
+    rows: Counter = field(default_factory=Counter)
+    more: bool = False
+
+    @property
+    def instances(self) -> int:
+        return self.rows["process_instances"]
+
+
+def cleanup(now: datetime.datetime, batch_size: int = BATCH_SIZE, seconds: float | None = None,
+            tenant: Tenant | None = None) -> Removed:
+    """Delete expired history, batch after batch, until none is left or `seconds` are spent."""
+    removed = Removed()
+    deadline = None if seconds is None else time.monotonic() + seconds
+    tenants = Tenant.objects.filter(history_retention_days__gt=0)
+    if tenant is not None:
+        tenants = tenants.filter(pk=tenant.pk)
+    for each in tenants.order_by("pk"):
+        cutoff = now - datetime.timedelta(days=each.history_retention_days)
+        while True:
+            if deadline is not None and time.monotonic() >= deadline:
+                removed.more = True
+                break
+            taken, full = _batch(each, cutoff, batch_size)
+            removed.rows.update(taken)
+            if not full:
+                break
+    if removed.rows:
+        add = {(table,): n for table, n in removed.rows.items()}
+        metrics.add(metrics.cleanup_rows, add)
+        log.info("history cleanup removed %d finished instances (%s)%s", removed.instances,
+                 ", ".join(f"{table} {n}" for table, n in sorted(removed.rows.items()) if n),
+                 "; more left for the next run" if removed.more else "")
+    return removed
+
+
+def _batch(tenant: Tenant, cutoff: datetime.datetime, batch_size: int) -> tuple[Counter, bool]:
+    """One transaction: up to batch_size expired trees of one tenant. Returns (rows removed, batch was full)."""
+    with transaction.atomic():
+        roots = list(
+            ProcessInstance.objects.select_for_update(skip_locked=True)
+            .filter(tenant=tenant, parent_instance_key__isnull=True, state__in=FINISHED, end_date__lt=cutoff)
+            .order_by("end_date", "key")
+            .values_list("key", flat=True)[:batch_size]
+        )
+        if not roots:
+            return Counter(), False
+        children = list(
+            ProcessInstance.objects.select_for_update(skip_locked=True)
+            .filter(root_instance_key__in=roots, parent_instance_key__isnull=False)
+            .values_list("key", "root_instance_key", "state")
+        )
+        keys = set(roots) | {key for key, _, _ in children}
+        # A tree with anything still running or waiting to be applied stays, whole.
+        keep = {root for _, root, state in children if state == ProcessInstance.State.ACTIVE}
+        pending = set(
+            Command.objects.filter(state=Command.State.PENDING, process_instance_key__in=keys)
+            .values_list("process_instance_key", flat=True)
+        )
+        if pending:
+            root_of = {key: root for key, root, _ in children} | {root: root for root in roots}
+            keep |= {root_of[key] for key in pending}
+        if keep:
+            keys = {key for key in keys if key not in keep} - {key for key, root, _ in children if root in keep}
+        doomed = sorted(keys)
+        rows = Counter()
+        if doomed:
+            rows["user_task_candidates"] = _delete(UserTaskCandidate.objects.filter(
+                task__process_instance_key__in=doomed))
+            for table, model in (("user_tasks", UserTask), ("jobs", Job), ("incidents", Incident),
+                                 ("timers", Timer), ("message_subscriptions", MessageSubscription),
+                                 ("signal_subscriptions", SignalSubscription), ("events", Event),
+                                 ("commands", Command)):
+                rows[table] = _delete(model.objects.filter(process_instance_key__in=doomed))
+            rows["variables"] = _delete(Variable.objects.filter(process_instance_id__in=doomed))
+            rows["element_instances"] = _delete(ElementInstance.objects.filter(process_instance_id__in=doomed))
+            rows["process_instances"] = _delete(ProcessInstance.objects.filter(key__in=doomed))
+        # A batch of kept trees only is not "full": retrying it at once would find the same trees.
+        return rows, len(roots) == batch_size and bool(doomed)
+
+
+def _delete(queryset) -> int:  # type: ignore[no-untyped-def]
+    # One DELETE … WHERE: no model here has delete signals, and related rows are gone already.
+    return queryset._raw_delete(queryset.db)
