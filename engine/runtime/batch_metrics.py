@@ -12,58 +12,59 @@ from engine.models import Command, ProcessInstance
 from engine.runtime.state import InstanceRun
 from flowsync import metrics
 
-DONE = Command.State.PROCESSED
-ENDED = {ProcessInstance.State.COMPLETED: "completed", ProcessInstance.State.TERMINATED: "terminated"}
+# Plain strings, looked up once: this runs for every batch.
+DONE = str(Command.State.PROCESSED.value)
+CREATE = str(Command.Kind.CREATE_INSTANCE.value)
+ENDED = {str(ProcessInstance.State.COMPLETED.value): "completed",
+         str(ProcessInstance.State.TERMINATED.value): "terminated"}
 # Job answers arrive as commands naming the job; the job's type is on the loaded row.
 JOB_ANSWERS = {
-    Command.Kind.COMPLETE_JOB: "completed",
-    Command.Kind.JOB_FAILED: "failed",
-    Command.Kind.THROW_ERROR: "error_thrown",
+    str(Command.Kind.COMPLETE_JOB.value): "completed",
+    str(Command.Kind.JOB_FAILED.value): "failed",
+    str(Command.Kind.THROW_ERROR.value): "error_thrown",
 }
 
 
 def record(runs: list[InstanceRun], commands: list[Command], seconds: float) -> None:
     progress.applied += len(commands)
-    applied: Tally = Tally()
-    failed: Tally = Tally()
-    started: set[int] = set()
-    answered: list[tuple[int, int, str]] = []
-    for cmd in commands:
-        if cmd.state == DONE:
-            applied[(cmd.kind,)] += 1
-            if cmd.kind == Command.Kind.CREATE_INSTANCE:
-                started.add(cmd.process_instance_key)
-            elif cmd.kind in JOB_ANSWERS and "jobKey" in cmd.payload:
-                answered.append((cmd.process_instance_key, int(cmd.payload["jobKey"]), JOB_ANSWERS[cmd.kind]))
-        else:
-            failed[(cmd.kind, cmd.state.lower())] += 1
-    metrics.add(metrics.commands_applied, applied)
-    metrics.add(metrics.commands_failed, failed)
+    outcomes = Tally((cmd.kind, cmd.state) for cmd in commands)
+    metrics.add(metrics.commands_applied, {(kind,): n for (kind, state), n in outcomes.items() if state == DONE})
+    metrics.add(metrics.commands_failed,
+                {(kind, state.lower()): n for (kind, state), n in outcomes.items() if state != DONE})
     metrics.batch_size.observe(len(commands))
     metrics.batch_seconds.observe(seconds)
+    started = {cmd.process_instance_key for cmd in commands if cmd.kind == CREATE and cmd.state == DONE}
     instances: Tally = Tally()
     job_events: Tally = Tally()
-    by_key = {run.instance.key: run for run in runs}
-    for instance_key, job_key, event in answered:
-        run = by_key.get(instance_key)
-        job = run.jobs.get(job_key) if run is not None else None
-        if job is not None:
-            job_events[(metrics.tenant_label(job.tenant_id), job.type, event)] += 1
+    durations: dict[tuple[str, str], list[float]] = {}
+    by_key: dict[int, InstanceRun] = {}
     for run in runs:
         pi = run.instance
-        tenant = metrics.tenant_label(pi.tenant_id)
-        process_id = run.definition.bpmn_process_id
+        by_key[pi.key] = run
+        labels = (metrics.tenant_label(pi.tenant_id), run.definition.bpmn_process_id)
         if pi.key in started:
-            instances[(tenant, process_id, "started")] += 1
+            instances[(*labels, "started")] += 1
         if run.instance_dirty and pi.state in ENDED:
-            instances[(tenant, process_id, ENDED[pi.state])] += 1
+            instances[(*labels, ENDED[pi.state])] += 1
             if pi.end_date is not None:
-                metrics.instance_seconds.labels(tenant, process_id).observe(
-                    (pi.end_date - pi.start_date).total_seconds())
-        for job in run.created["jobs"].values():
-            job_events[(tenant, job.type, "created")] += 1
+                durations.setdefault(labels, []).append((pi.end_date - pi.start_date).total_seconds())
+        created = run.created["jobs"]
+        if created:
+            for job in created.values():
+                job_events[(labels[0], job.type, "created")] += 1
+    for cmd in commands:
+        event = JOB_ANSWERS.get(cmd.kind)
+        if event is not None and cmd.state == DONE and "jobKey" in cmd.payload:
+            run = by_key.get(cmd.process_instance_key)
+            job = run.jobs.get(int(cmd.payload["jobKey"])) if run is not None else None
+            if job is not None:
+                job_events[(metrics.tenant_label(job.tenant_id), job.type, event)] += 1
     metrics.add(metrics.instances, instances)
     metrics.add(metrics.jobs, job_events)
+    for labels, values in durations.items():
+        child = metrics.instance_seconds.labels(*labels)  # one label lookup per process, not per instance
+        for value in values:
+            child.observe(value)
 
 
 class Progress:
