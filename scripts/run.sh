@@ -40,7 +40,7 @@ FlowSync is running — $mode
   REST API:   http://$HOST:$PORT/v2/         (Basic auth with the API key above; opened in a browser: the API docs)
   API docs:   http://$HOST:$PORT/api/docs/
   Health:     http://$HOST:$PORT/healthz  http://$HOST:$PORT/readyz
-  Metrics:    http://$HOST:$PORT/metrics       (set FLOWSYNC_METRICS_TOKEN, then: Authorization: Bearer <token>)
+  Metrics:    /metrics on this port, once FLOWSYNC_METRICS_TOKEN is set (Authorization: Bearer <token>)
   Status:     .venv/bin/python manage.py flowsync_status
 MSG
 .venv/bin/gunicorn flowsync.wsgi:application --bind "$HOST:$PORT" --workers "${FLOWSYNC_WEB_WORKERS:-4}" \
