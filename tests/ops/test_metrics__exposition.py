@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 
@@ -10,7 +11,7 @@ from django.test import Client
 
 from engine.api.base import backlog
 from engine.runtime.loop import drain
-from tests.conftest import deploy_file
+from tests.conftest import ROOT, deploy_file
 
 pytestmark = pytest.mark.django_db
 
@@ -109,3 +110,13 @@ def test_refused_requests_are_counted_by_reason(api, settings):
     after = scrape()
     assert (sample(after, "flowsync_api_refused_requests_total", reason="backpressure")
             - sample(before, "flowsync_api_refused_requests_total", reason="backpressure")) == 1
+
+
+def test_the_grafana_dashboard_uses_only_metrics_we_export():
+    declared = {name for path in ("flowsync/metrics.py", "engine/ops/collect.py")
+                for name in re.findall(r'"(flowsync_[a-z_]+)"', (ROOT / path).read_text())}
+    dashboard = json.loads((ROOT / "docs" / "grafana" / "flowsync.json").read_text())
+    used = {re.sub(r"_(bucket|sum|count)$", "", name)
+            for panel in dashboard["panels"] for target in panel["targets"]
+            for name in re.findall(r"flowsync_[a-z_]+", target["expr"])}
+    assert len(used) >= 12 and used <= declared, used - declared
