@@ -30,9 +30,10 @@ def post_worker_init(worker):  # type: ignore[no-untyped-def]
 
 
 def child_exit(server, worker):  # type: ignore[no-untyped-def]
-    from flowsync.metrics import mark_process_dead
+    # In the master, where Django is not set up: prometheus-client directly.
+    from prometheus_client import multiprocess
 
-    mark_process_dead(worker.pid)
+    multiprocess.mark_process_dead(worker.pid)
 
 
 def on_exit(server):  # type: ignore[no-untyped-def]
