@@ -43,6 +43,12 @@ class DatabaseCollector(Collector):
             incidents.add_metric([tenant, error_type], n)
         yield incidents
 
+        expired = GaugeMetricFamily("flowsync_jobs_lock_expired",
+                                    "Activated jobs whose lock timed out", labels=["tenant", "type"])
+        for tenant, job_type, n in status.jobs_timed_out():
+            expired.add_metric([tenant, job_type], n)
+        yield expired
+
         workers = status.workers(include_stopped_for=0)
         count = GaugeMetricFamily("flowsync_engine_workers", "Engine workers by state", labels=["state"])
         for state in ("alive", "lost"):

@@ -15,7 +15,7 @@ from django.db.models import Count, Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from engine.models import Command, Incident, Message, WorkerHeartbeat
+from engine.models import Command, Incident, Job, Message, WorkerHeartbeat
 from flowsync.models import Tenant
 
 # The API answers 503 to command-writing requests above this many pending commands
@@ -92,6 +92,15 @@ def open_incidents() -> list[tuple[str, str, int]]:
             .annotate(n=Count("key")).order_by("tenant_id", "error_type"))
     names = dict(Tenant.objects.values_list("pk", "tenant_id"))
     return [(names.get(r["tenant_id"], str(r["tenant_id"])), r["error_type"], r["n"]) for r in rows]
+
+
+def jobs_timed_out() -> list[tuple[str, str, int]]:
+    """(tenant id, job type, count) of activated jobs whose lock ran out (the worker took too long or died);
+    they are activatable again. Walks the partial index of activated jobs by deadline."""
+    rows = (Job.objects.filter(state=Job.State.ACTIVATED, deadline__lt=Now()).values("tenant_id", "type")
+            .annotate(n=Count("key")).order_by("tenant_id", "type"))
+    names = dict(Tenant.objects.values_list("pk", "tenant_id"))
+    return [(names.get(r["tenant_id"], str(r["tenant_id"])), r["type"], r["n"]) for r in rows]
 
 
 def buffered_messages() -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import time
 
 import pytest
 from django.test import Client
@@ -94,6 +95,18 @@ def test_engine_job_and_http_work_shows_in_metrics_that_promtool_accepts(api, se
     assert sample(after, "flowsync_scrape_database_up") == 1
     # Bounded labels: no key of any instance, job or command appears anywhere in the exposition.
     assert jobs[0]["jobKey"] not in after and jobs[0]["processInstanceKey"] not in after
+
+
+def test_jobs_whose_lock_ran_out_are_shown(api, settings):
+    settings.FLOWSYNC_METRICS_TOKEN = "s3cret"
+    assert deploy_file(api, "hello-service-task.bpmn").status_code == 200
+    api.post("/v2/process-instances", {"processDefinitionId": "order-process"}, format="json")
+    drain()
+    jobs = api.post("/v2/jobs/activation", {"type": "payment", "worker": "w", "timeout": 1,
+                                            "maxJobsToActivate": 5}, format="json").json()["jobs"]
+    assert len(jobs) == 1
+    time.sleep(0.05)
+    assert sample(scrape(), "flowsync_jobs_lock_expired", tenant="<default>", type="payment") == 1
 
 
 def test_refused_requests_are_counted_by_reason(api, settings):
