@@ -21,7 +21,8 @@ from contextlib import contextmanager
 from typing import Any
 
 # The fields a line may carry besides time, level, logger and message.
-FIELDS = ("request_id", "tenant", "process_instance_key", "command_key", "job_key", "worker")
+FIELDS = ("request_id", "tenant", "process_instance_key", "command_key", "job_key", "worker",
+          "method", "path", "route", "status", "duration_ms")
 
 _context: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("flowsync_log_context", default=None)
 

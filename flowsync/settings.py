@@ -201,6 +201,8 @@ SPECTACULAR_SETTINGS = {
 }
 
 # JSON lines unless stderr is a terminal (flowsync/logs.py); FLOWSYNC_LOG_FORMAT=json|text|auto.
+# One line per HTTP request from the web processes (flowsync/observe.py), in the same format.
+FLOWSYNC_ACCESS_LOG = env_bool("FLOWSYNC_ACCESS_LOG", True)
 LOGGING = logging_config(os.environ.get("FLOWSYNC_LOG_FORMAT", "auto"), os.environ.get("FLOWSYNC_LOG_LEVEL", "INFO"))
 
 # /metrics (engine/ops/views.py): a bearer token, or open for a private port; off otherwise.

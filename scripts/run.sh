@@ -44,6 +44,6 @@ FlowSync is running — $mode
   Status:     .venv/bin/python manage.py flowsync_status
 MSG
 .venv/bin/gunicorn flowsync.wsgi:application --bind "$HOST:$PORT" --workers "${FLOWSYNC_WEB_WORKERS:-4}" \
-  --threads "${FLOWSYNC_WEB_THREADS:-8}" --access-logfile - &
+  --threads "${FLOWSYNC_WEB_THREADS:-8}" &  # access lines come from Django (flowsync/observe.py), as JSON
 pids+=($!)
 wait "${pids[@]}"

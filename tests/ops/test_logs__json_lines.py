@@ -26,7 +26,7 @@ def json_lines() -> Iterator[io.StringIO]:
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logs.JsonFormatter())
     handler.addFilter(logs.ContextFilter())
-    watched = [logging.getLogger(name) for name in ("django.request", "flowsync.engine")]
+    watched = [logging.getLogger(name) for name in ("django.request", "flowsync.engine", "flowsync.access")]
     for logger in watched:
         logger.addHandler(handler)
     yield stream
@@ -52,6 +52,16 @@ def test_a_request_line_names_the_request_and_the_tenant_but_not_the_credentials
     assert line["level"] == "WARNING" and "/v2/process-instances/123" in line["message"]
     assert line["request_id"] == "req-42" and line["tenant"] == "<default>"
     assert creds.secret not in json_lines.getvalue() and creds.client_id not in json_lines.getvalue()
+
+
+def test_every_request_has_one_access_line_without_its_query_string(api, json_lines):
+    resp = api.get("/v2/process-instances/123?token=sekrit", HTTP_X_REQUEST_ID="req-43")
+    assert resp.status_code == 404
+    (line,) = [x for x in parsed(json_lines) if x["logger"] == "flowsync.access"]
+    assert line["message"].startswith("GET /v2/process-instances/123 404 ")
+    assert line["request_id"] == "req-43" and line["tenant"] == "<default>" and line["status"] == "404"
+    assert line["route"] == "v2/process-instances/<str:key>" and float(line["duration_ms"]) >= 0
+    assert "sekrit" not in json_lines.getvalue()
 
 
 def test_an_unsafe_request_id_is_replaced(api):
