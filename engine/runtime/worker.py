@@ -56,7 +56,13 @@ def clean_history(interval: float) -> float:
     """Delete expired history for a bounded time; seconds until the next run (sooner while some is left)."""
     from django.utils import timezone
 
-    removed = retention.cleanup(timezone.now(), seconds=settings.FLOWSYNC_RETENTION_SECONDS_PER_RUN)
+    try:
+        removed = retention.cleanup(timezone.now(), seconds=settings.FLOWSYNC_RETENTION_SECONDS_PER_RUN)
+    except Exception as exc:  # noqa: BLE001 - e.g. the export directory is full: commands must still flow
+        if is_connection_fault(exc):
+            raise
+        log.exception("history cleanup failed; next try in %.0f s", settings.FLOWSYNC_RETENTION_INTERVAL_SECONDS)
+        return settings.FLOWSYNC_RETENTION_INTERVAL_SECONDS
     return interval if removed.more else settings.FLOWSYNC_RETENTION_INTERVAL_SECONDS
 
 

@@ -10,7 +10,9 @@ once take different trees). Rows are deleted by the per-instance indexes every t
 table is rewritten and no lock is held long.
 
 Tenant.history_retention_days: days to keep (0 = keep forever). Run from the engine workers'
-sweep (engine/runtime/worker.py) and by hand with `manage.py flowsync_cleanup`.
+sweep (engine/runtime/worker.py) and by hand with `manage.py flowsync_cleanup`. With
+FLOWSYNC_RETENTION_EXPORT_DIR set, each tree is first appended to a JSON-lines archive there
+(engine/store/archive.py).
 """
 
 from __future__ import annotations
@@ -20,23 +22,14 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from django.conf import settings
 from django.db import transaction
 
-from engine.models import (
-    Command,
-    ElementInstance,
-    Event,
-    Incident,
-    Job,
-    MessageSubscription,
-    ProcessInstance,
-    SignalSubscription,
-    Timer,
-    UserTask,
-    UserTaskCandidate,
-    Variable,
-)
+from engine.models import Command, ProcessInstance, UserTaskCandidate
+from engine.store import archive
+from engine.store.archive import OWNED
 from flowsync import metrics
 from flowsync.models import Tenant
 
@@ -62,6 +55,7 @@ def cleanup(now: datetime.datetime, batch_size: int = BATCH_SIZE, seconds: float
             tenant: Tenant | None = None) -> Removed:
     """Delete expired history, batch after batch, until none is left or `seconds` are spent."""
     removed = Removed()
+    export_dir = getattr(settings, "FLOWSYNC_RETENTION_EXPORT_DIR", "")
     deadline = None if seconds is None else time.monotonic() + seconds
     tenants = Tenant.objects.filter(history_retention_days__gt=0)
     if tenant is not None:
@@ -72,7 +66,7 @@ def cleanup(now: datetime.datetime, batch_size: int = BATCH_SIZE, seconds: float
             if deadline is not None and time.monotonic() >= deadline:
                 removed.more = True
                 break
-            taken, full = _batch(each, cutoff, batch_size)
+            taken, full = _batch(each, cutoff, batch_size, export_dir)
             removed.rows.update(taken)
             if not full:
                 break
@@ -85,7 +79,7 @@ def cleanup(now: datetime.datetime, batch_size: int = BATCH_SIZE, seconds: float
     return removed
 
 
-def _batch(tenant: Tenant, cutoff: datetime.datetime, batch_size: int) -> tuple[Counter, bool]:
+def _batch(tenant: Tenant, cutoff: datetime.datetime, batch_size: int, export_dir: str = "") -> tuple[Counter, bool]:
     """One transaction: up to batch_size expired trees of one tenant. Returns (rows removed, batch was full)."""
     with transaction.atomic():
         roots = list(
@@ -116,15 +110,13 @@ def _batch(tenant: Tenant, cutoff: datetime.datetime, batch_size: int) -> tuple[
         doomed = sorted(keys)
         rows = Counter()
         if doomed:
+            if export_dir:
+                # Written and flushed to disk before the rows go: a failed write keeps them.
+                archive.export(Path(export_dir), tenant, doomed)
             rows["user_task_candidates"] = _delete(UserTaskCandidate.objects.filter(
                 task__process_instance_key__in=doomed))
-            for table, model in (("user_tasks", UserTask), ("jobs", Job), ("incidents", Incident),
-                                 ("timers", Timer), ("message_subscriptions", MessageSubscription),
-                                 ("signal_subscriptions", SignalSubscription), ("events", Event),
-                                 ("commands", Command)):
-                rows[table] = _delete(model.objects.filter(process_instance_key__in=doomed))
-            rows["variables"] = _delete(Variable.objects.filter(process_instance_id__in=doomed))
-            rows["element_instances"] = _delete(ElementInstance.objects.filter(process_instance_id__in=doomed))
+            for table, model, field_name in OWNED:
+                rows[table] = _delete(model.objects.filter(**{f"{field_name}__in": doomed}))
             rows["process_instances"] = _delete(ProcessInstance.objects.filter(key__in=doomed))
         # A batch of kept trees only is not "full": retrying it at once would find the same trees.
         return rows, len(roots) == batch_size and bool(doomed)

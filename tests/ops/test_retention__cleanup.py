@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import io
+import json
 import logging
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from engine.actions.instances import cancel_instance
+from engine.actions.instances import cancel_instance, start_instance
 from engine.definitions.deploy import Resource, deploy
 from engine.models import (
     Command,
@@ -173,3 +174,47 @@ def test_engine_workers_clean_up_on_their_sweep_schedule(creds, start_worker):
     start_worker(FLOWSYNC_RETENTION_INTERVAL_SECONDS="0.5")
     wait_for(lambda: not ProcessInstance.objects.filter(key=root).exists())
     assert ProcessInstance.objects.filter(key=recent).exists()
+
+
+def test_with_an_export_directory_each_tree_is_archived_before_it_goes(creds, settings, tmp_path):
+    settings.FLOWSYNC_RETENTION_EXPORT_DIR = str(tmp_path)
+    s = Scenario(Engine(creds.tenant))
+    root = s.finished(OLD)
+    keys = s.tree(root)
+    expected = rows_of(keys)
+    assert retention.cleanup(timezone.now()).instances == 2
+    (path,) = (tmp_path / "_default_").glob("*.jsonl")
+    (line,) = [json.loads(x) for x in path.read_text().splitlines()]
+    assert line["rootInstanceKey"] == str(root) and line["tenantId"] == "<default>"
+    assert sorted(pi["key"] for pi in line["processInstances"]) == sorted(keys)
+    for table, n in expected.items():
+        if table not in ("process_instances", "user_task_candidates"):
+            assert len(line.get(table, [])) == n, table
+    assert {v["name"]: v["value"] for v in line["variables"]}["order"] == {"id": "A-1"}
+
+
+def test_a_failed_export_deletes_nothing(creds, settings, tmp_path):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    settings.FLOWSYNC_RETENTION_EXPORT_DIR = str(blocker)
+    s = Scenario(Engine(creds.tenant))
+    root = s.finished(OLD)
+    with pytest.raises(OSError):
+        retention.cleanup(timezone.now())
+    assert ProcessInstance.objects.filter(key=root).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
+def test_a_worker_whose_export_fails_keeps_applying_commands(creds, start_worker, tmp_path):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    s = Scenario(Engine(creds.tenant))
+    root = s.finished(OLD)
+    worker = start_worker(FLOWSYNC_RETENTION_INTERVAL_SECONDS="0.2", FLOWSYNC_RETENTION_EXPORT_DIR=str(blocker))
+    definition = ProcessInstance.objects.get(key=root).definition
+    fresh = start_instance(creds.tenant, definition, {}, "test", timezone.now()).key
+    # The engine still runs: the new instance's command is applied (and its child started).
+    wait_for(lambda: ProcessInstance.objects.filter(parent_instance_key=fresh).exists())
+    assert ProcessInstance.objects.filter(key=root).exists()  # nothing deleted without its archive
+    assert "history cleanup failed" in worker.output()
