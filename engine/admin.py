@@ -15,6 +15,7 @@ from engine.models import (
     Job,
     ProcessDefinition,
     ProcessInstance,
+    ProcessRetention,
     Variable,
     WorkerHeartbeat,
 )
@@ -175,3 +176,12 @@ class WorkerHeartbeatAdmin(ReadOnlyAdmin):
 
     def has_module_permission(self, request):  # type: ignore[no-untyped-def]
         return request.user.is_superuser
+
+
+@admin.register(ProcessRetention)
+class ProcessRetentionAdmin(admin.ModelAdmin):
+    """Per-process overrides of a tenant's history retention (engine/store/retention.py)."""
+
+    list_display = ["bpmn_process_id", "tenant", "days"]
+    list_filter = ["tenant"]
+    search_fields = ["bpmn_process_id"]

@@ -24,3 +24,4 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return self.id
+

@@ -9,7 +9,8 @@ over at most `batch_size` trees, with the roots locked `SKIP LOCKED` (two worker
 once take different trees). Rows are deleted by the per-instance indexes every table has; no
 table is rewritten and no lock is held long.
 
-Tenant.history_retention_days: days to keep (0 = keep forever). Run from the engine workers'
+Tenant.history_retention_days: days to keep (0 = keep forever); ProcessRetention overrides it
+for one process (the top-level instance's process decides for its whole tree). Run from the engine workers'
 sweep (engine/runtime/worker.py) and by hand with `manage.py flowsync_cleanup`. With
 FLOWSYNC_RETENTION_EXPORT_DIR set, each tree is first appended to a JSON-lines archive there
 (engine/store/archive.py).
@@ -26,8 +27,9 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 
-from engine.models import Command, ProcessInstance, UserTaskCandidate
+from engine.models import Command, ProcessInstance, ProcessRetention, UserTaskCandidate
 from engine.store import archive
 from engine.store.archive import OWNED
 from flowsync import metrics
@@ -57,16 +59,12 @@ def cleanup(now: datetime.datetime, batch_size: int = BATCH_SIZE, seconds: float
     removed = Removed()
     export_dir = getattr(settings, "FLOWSYNC_RETENTION_EXPORT_DIR", "")
     deadline = None if seconds is None else time.monotonic() + seconds
-    tenants = Tenant.objects.filter(history_retention_days__gt=0)
-    if tenant is not None:
-        tenants = tenants.filter(pk=tenant.pk)
-    for each in tenants.order_by("pk"):
-        cutoff = now - datetime.timedelta(days=each.history_retention_days)
+    for each, cutoff, which in _plan(now, tenant):
         while True:
             if deadline is not None and time.monotonic() >= deadline:
                 removed.more = True
                 break
-            taken, full = _batch(each, cutoff, batch_size, export_dir)
+            taken, full = _batch(each, cutoff, batch_size, export_dir, which)
             removed.rows.update(taken)
             if not full:
                 break
@@ -79,11 +77,35 @@ def cleanup(now: datetime.datetime, batch_size: int = BATCH_SIZE, seconds: float
     return removed
 
 
-def _batch(tenant: Tenant, cutoff: datetime.datetime, batch_size: int, export_dir: str = "") -> tuple[Counter, bool]:
+def _plan(now: datetime.datetime, only: Tenant | None) -> list[tuple[Tenant, datetime.datetime, Q]]:
+    """(tenant, cutoff, which root instances) to clean: the tenant's retention for its processes without
+    an override, and each process's own (ProcessRetention) for those with one; 0 days = keep."""
+    overrides: dict[int, dict[str, int]] = {}
+    for row in ProcessRetention.objects.all():
+        overrides.setdefault(row.tenant_id, {})[row.bpmn_process_id] = row.days
+    tenants = Tenant.objects.filter(Q(history_retention_days__gt=0) | Q(pk__in=list(overrides)))
+    if only is not None:
+        tenants = tenants.filter(pk=only.pk)
+    plan = []
+    for tenant in tenants.order_by("pk"):
+        own = overrides.get(tenant.pk, {})
+        if tenant.history_retention_days > 0:
+            rest = ~Q(definition__bpmn_process_id__in=sorted(own)) if own else Q()
+            plan.append((tenant, now - datetime.timedelta(days=tenant.history_retention_days), rest))
+        for process_id, days in sorted(own.items()):
+            if days > 0:
+                plan.append((tenant, now - datetime.timedelta(days=days), Q(definition__bpmn_process_id=process_id)))
+    return plan
+
+
+def _batch(tenant: Tenant, cutoff: datetime.datetime, batch_size: int, export_dir: str = "",
+           which: Q | None = None) -> tuple[Counter, bool]:
     """One transaction: up to batch_size expired trees of one tenant. Returns (rows removed, batch was full)."""
     with transaction.atomic():
         roots = list(
-            ProcessInstance.objects.select_for_update(skip_locked=True)
+            # of=self: the join with the definition (a process override) must not lock definitions.
+            ProcessInstance.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(which or Q())
             .filter(tenant=tenant, parent_instance_key__isnull=True, state__in=FINISHED, end_date__lt=cutoff)
             .order_by("end_date", "key")
             .values_list("key", flat=True)[:batch_size]

@@ -24,6 +24,7 @@ from engine.models import (
     Job,
     MessageSubscription,
     ProcessInstance,
+    ProcessRetention,
     SignalSubscription,
     Timer,
     UserTask,
@@ -218,3 +219,27 @@ def test_a_worker_whose_export_fails_keeps_applying_commands(creds, start_worker
     wait_for(lambda: ProcessInstance.objects.filter(parent_instance_key=fresh).exists())
     assert ProcessInstance.objects.filter(key=root).exists()  # nothing deleted without its archive
     assert "history cleanup failed" in worker.output()
+
+
+def test_a_process_override_beats_the_tenant_retention(creds):
+    s = Scenario(Engine(creds.tenant))
+    kept_by_override = s.finished(OLD)  # 60 days: past the tenant's 30, within the process's 90
+    gone = s.finished(datetime.timedelta(days=100))
+    ProcessRetention.objects.create(tenant=creds.tenant, bpmn_process_id="retention-parent", days=90)
+    assert retention.cleanup(timezone.now()).instances == 2
+    assert ProcessInstance.objects.filter(key=kept_by_override).exists()
+    assert not ProcessInstance.objects.filter(key=gone).exists()
+    ProcessRetention.objects.filter(tenant=creds.tenant).update(days=0)  # keep this process forever
+    ProcessInstance.objects.filter(key__in=s.tree(kept_by_override)).update(end_date=timezone.now() - OLD * 10)
+    assert retention.cleanup(timezone.now()).instances == 0
+
+
+def test_a_process_override_applies_where_the_tenant_keeps_everything(creds):
+    creds.tenant.history_retention_days = 0
+    creds.tenant.save()
+    s = Scenario(Engine(creds.tenant))
+    root = s.finished(OLD)
+    assert retention.cleanup(timezone.now()).instances == 0
+    ProcessRetention.objects.create(tenant=creds.tenant, bpmn_process_id="retention-parent", days=10)
+    assert retention.cleanup(timezone.now()).instances == 2
+    assert not ProcessInstance.objects.filter(key=root).exists()
