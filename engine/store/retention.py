@@ -12,6 +12,7 @@ table is rewritten and no lock is held long.
 Tenant.history_retention_days: days to keep (0 = keep forever); ProcessRetention overrides it
 for one process (the top-level instance's process decides for its whole tree). Run from the engine workers'
 sweep (engine/runtime/worker.py) and by hand with `manage.py flowsync_cleanup`. With
+Expired buffered messages go too, a day after they expired, whatever the retention. With
 FLOWSYNC_RETENTION_EXPORT_DIR set, each tree is first appended to a JSON-lines archive there
 (engine/store/archive.py).
 """
@@ -29,7 +30,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
-from engine.models import Command, ProcessInstance, ProcessRetention, UserTaskCandidate
+from engine.models import Command, Message, ProcessInstance, ProcessRetention, UserTaskCandidate
 from engine.store import archive
 from engine.store.archive import OWNED
 from flowsync import metrics
@@ -39,6 +40,8 @@ log = logging.getLogger("flowsync.retention")
 
 FINISHED = (ProcessInstance.State.COMPLETED, ProcessInstance.State.TERMINATED)
 BATCH_SIZE = 100
+# Expired messages go a day after they expired: a command applied late still sees its clock's messages.
+MESSAGE_GRACE = datetime.timedelta(days=1)
 
 
 @dataclass
@@ -68,6 +71,15 @@ def cleanup(now: datetime.datetime, batch_size: int = BATCH_SIZE, seconds: float
             removed.rows.update(taken)
             if not full:
                 break
+    while not removed.more:
+        if deadline is not None and time.monotonic() >= deadline:
+            removed.more = True
+            break
+        gone = _expired_messages(now - MESSAGE_GRACE, batch_size * 10)
+        if gone:
+            removed.rows["messages"] += gone
+        if gone < batch_size * 10:
+            break
     if removed.rows:
         add = {(table,): n for table, n in removed.rows.items()}
         metrics.add(metrics.cleanup_rows, add)
@@ -142,6 +154,14 @@ def _batch(tenant: Tenant, cutoff: datetime.datetime, batch_size: int, export_di
             rows["process_instances"] = _delete(ProcessInstance.objects.filter(key__in=doomed))
         # A batch of kept trees only is not "full": retrying it at once would find the same trees.
         return rows, len(roots) == batch_size and bool(doomed)
+
+
+def _expired_messages(before: datetime.datetime, limit: int) -> int:
+    """Delete messages whose time to live ran out before `before` (nothing reads them again)."""
+    with transaction.atomic():
+        keys = list(Message.objects.filter(expires_at__lt=before).order_by("expires_at")
+                    .values_list("key", flat=True)[:limit])
+        return _delete(Message.objects.filter(key__in=keys)) if keys else 0
 
 
 def _delete(queryset) -> int:  # type: ignore[no-untyped-def]

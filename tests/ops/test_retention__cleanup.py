@@ -15,6 +15,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from engine.actions.instances import cancel_instance, start_instance
+from engine.actions.messages import publish_message
 from engine.definitions.deploy import Resource, deploy
 from engine.models import (
     Command,
@@ -22,6 +23,7 @@ from engine.models import (
     Event,
     Incident,
     Job,
+    Message,
     MessageSubscription,
     ProcessInstance,
     ProcessRetention,
@@ -243,3 +245,15 @@ def test_a_process_override_applies_where_the_tenant_keeps_everything(creds):
     ProcessRetention.objects.create(tenant=creds.tenant, bpmn_process_id="retention-parent", days=10)
     assert retention.cleanup(timezone.now()).instances == 2
     assert not ProcessInstance.objects.filter(key=root).exists()
+
+
+def test_expired_messages_go_a_day_after_they_expired(creds):
+    now = timezone.now()
+    old = publish_message(creds.tenant, "paid", "A-1", 1000, "", {}, "test", now - datetime.timedelta(days=2))
+    recent = publish_message(creds.tenant, "paid", "A-2", 0, "", {}, "test", now - datetime.timedelta(hours=1))
+    buffered = publish_message(creds.tenant, "paid", "A-3", 10 * 86_400_000, "", {}, "test",
+                               now - datetime.timedelta(days=5))
+    removed = retention.cleanup(now)
+    assert removed.rows == {"messages": 1}
+    assert set(Message.objects.values_list("key", flat=True)) == {recent, buffered}
+    assert not Message.objects.filter(key=old).exists()
