@@ -4,6 +4,7 @@
 from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 from django.urls import reverse
+from django.utils import timezone
 
 from engine.models import (
     Command,
@@ -15,8 +16,11 @@ from engine.models import (
     Job,
     ProcessDefinition,
     ProcessInstance,
+    ProcessRetention,
     Variable,
+    WorkerHeartbeat,
 )
+from engine.queries import status
 from flowsync.admin_scope import TenantScopedAdmin
 
 
@@ -152,3 +156,34 @@ class IncidentAdmin(ReadOnlyAdmin):
     list_display = ["key", "error_type", "state", "element_id", "process_instance_key", "created_at"]
     list_filter = ["state", "error_type", "tenant"]
     search_fields = ["=key", "=process_instance_key", "error_message"]
+
+
+@admin.register(WorkerHeartbeat)
+class WorkerHeartbeatAdmin(ReadOnlyAdmin):
+    """Engine worker processes (deployment-wide, so for superusers only): a lost one stands out."""
+
+    list_display = ["id", "state", "host", "pid", "version", "started_at", "last_seen", "commands_applied",
+                    "current_batch"]
+    ordering = ["-last_seen"]
+
+    @admin.display(description="state")
+    def state(self, obj: WorkerHeartbeat) -> str:
+        if obj.stopped_at:
+            return "stopped"
+        silent = (timezone.now() - obj.last_seen).total_seconds()
+        return "LOST" if silent > status.lost_seconds() else "alive"
+
+    def has_view_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return request.user.is_superuser
+
+    def has_module_permission(self, request):  # type: ignore[no-untyped-def]
+        return request.user.is_superuser
+
+
+@admin.register(ProcessRetention)
+class ProcessRetentionAdmin(admin.ModelAdmin):
+    """Per-process overrides of a tenant's history retention (engine/store/retention.py)."""
+
+    list_display = ["bpmn_process_id", "tenant", "days"]
+    list_filter = ["tenant"]
+    search_fields = ["bpmn_process_id"]

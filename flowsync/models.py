@@ -23,6 +23,10 @@ class Tenant(models.Model):
     api_burst = models.PositiveIntegerField(
         "API burst", null=True, blank=True, help_text="Requests allowed at once; empty: twice the rate."
     )
+    # History cleanup (engine/store/retention.py): finished instances older than this are deleted.
+    history_retention_days = models.PositiveIntegerField(
+        "keep finished instances (days)", default=30, help_text="0 = keep forever."
+    )
 
     class Meta:
         ordering = ["tenant_id"]

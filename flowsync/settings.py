@@ -14,6 +14,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from flowsync import secret_key as _secret_key
+from flowsync.logs import config as logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -94,6 +95,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: request id, log context and HTTP metrics see every response, errors included.
+    "flowsync.observe.RequestObservationMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Outside everything that touches the database: a lost connection is retried once or answered 503.
@@ -238,15 +241,23 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "0.1.0",
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("FLOWSYNC_LOG_LEVEL", "INFO")},
-    # httpx logs every connector request's full URL at INFO, query string (API keys) included.
-    "loggers": {"rq.worker": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
-}
+# JSON lines unless stderr is a terminal (flowsync/logs.py); FLOWSYNC_LOG_FORMAT=json|text|auto.
+# One line per HTTP request from the web processes (flowsync/observe.py), in the same format.
+FLOWSYNC_ACCESS_LOG = env_bool("FLOWSYNC_ACCESS_LOG", True)
+LOGGING = logging_config(os.environ.get("FLOWSYNC_LOG_FORMAT", "auto"), os.environ.get("FLOWSYNC_LOG_LEVEL", "INFO"))
+
+# /metrics (engine/ops/views.py): a bearer token, or open for a private port; off otherwise.
+FLOWSYNC_METRICS_TOKEN = os.environ.get("FLOWSYNC_METRICS_TOKEN", "")
+FLOWSYNC_METRICS_PUBLIC = env_bool("FLOWSYNC_METRICS_PUBLIC", False)
+# Engine worker heartbeats (engine/runtime/heartbeat.py): beat interval, and silence after which a worker is lost.
+FLOWSYNC_HEARTBEAT_SECONDS = float(os.environ.get("FLOWSYNC_HEARTBEAT_SECONDS", "5"))
+FLOWSYNC_HEARTBEAT_LOST_SECONDS = float(os.environ.get("FLOWSYNC_HEARTBEAT_LOST_SECONDS", "30"))
+# History cleanup (engine/store/retention.py; days to keep are per tenant): how often each engine
+# worker looks (0 = never; `manage.py flowsync_cleanup` still works) and for how long at most.
+FLOWSYNC_RETENTION_INTERVAL_SECONDS = float(os.environ.get("FLOWSYNC_RETENTION_INTERVAL_SECONDS", "300"))
+FLOWSYNC_RETENTION_SECONDS_PER_RUN = float(os.environ.get("FLOWSYNC_RETENTION_SECONDS_PER_RUN", "1"))
+# Archive what the cleanup deletes first, as JSON lines per tenant and day (engine/store/archive.py); empty = no.
+FLOWSYNC_RETENTION_EXPORT_DIR = os.environ.get("FLOWSYNC_RETENTION_EXPORT_DIR", "")
 
 # API tuning: the defaults live beside the code that uses them; the environment overrides.
 if "FLOWSYNC_API_ALLOW_ANONYMOUS" in os.environ:

@@ -14,4 +14,5 @@ urlpatterns = [
     path("incidents/", views.incident_list, name="incidents"),
     path("incidents/retry/", views.incident_batch_retry, name="retry-incidents"),
     path("incidents/<int:key>/retry/", views.incident_retry, name="retry-incident"),
+    path("engine/", views.engine_status, name="engine"),
 ]

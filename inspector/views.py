@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from engine.actions.instances import cancel_instance
 from engine.errors import ActionError
 from engine.queries import inspector as q
+from engine.queries import status
 from engine.rights import Right
 from flowsync.sessions import switch_tenant as switch_session_tenant
 from inspector.access import InspectorContext, inspector_view, operator_tenants
@@ -230,3 +231,23 @@ def switch_tenant(request: HttpRequest) -> HttpResponse:
     else:
         messages.info(request, f"You are now inspecting {tenant.name or tenant.tenant_id}.")
     return redirect("inspector:instances")
+
+
+@require_GET
+@inspector_view
+def engine_status(request: HttpRequest) -> HttpResponse:
+    """The engine's health: its workers (a lost one stands out), the backlog, this tenant's open incidents."""
+    ctx = _ctx(request)
+    mine = ctx.tenant.tenant_id
+    workers = status.workers()
+    return render(request, "inspector/engine_status.html", {
+        "ctx": ctx,
+        "workers": workers,
+        "alive": sum(w.state == "alive" for w in workers),
+        "lost": sum(w.state == "lost" for w in workers),
+        "lost_after": status.lost_seconds(),
+        "backlog": status.backlog(),
+        "limit": status.backpressure_limit(),
+        "incidents": [(error_type, n) for tenant, error_type, n in status.open_incidents() if tenant == mine],
+        "nav": "engine",
+    })

@@ -16,6 +16,11 @@ $PY manage.py collectstatic --noinput -v 0
 echo "==> bootstrap (tenant, admin user, API key, demo processes)"
 $PY manage.py flowsync_bootstrap --demo
 
+# Prometheus multiprocess mode (flowsync/metrics.py): web and engine workers write their
+# counters here and /metrics sums them. Emptied at start: counters restart with the deployment.
+export PROMETHEUS_MULTIPROC_DIR=${PROMETHEUS_MULTIPROC_DIR:-$PWD/var/metrics}
+rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+
 pids=()
 cleanup() { for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT INT TERM
@@ -36,8 +41,11 @@ FlowSync is running — $mode
   Inspector:  http://$HOST:$PORT/inspector/
   REST API:   http://$HOST:$PORT/v2/         (Basic auth with the API key above; opened in a browser: the API docs)
   API docs:   http://$HOST:$PORT/api/docs/
+  Health:     http://$HOST:$PORT/healthz  http://$HOST:$PORT/readyz
+  Metrics:    /metrics on this port, once FLOWSYNC_METRICS_TOKEN is set (Authorization: Bearer <token>)
+  Status:     .venv/bin/python manage.py flowsync_status
 MSG
 .venv/bin/gunicorn flowsync.wsgi:application --bind "$HOST:$PORT" --workers "${FLOWSYNC_WEB_WORKERS:-4}" \
-  --threads "${FLOWSYNC_WEB_THREADS:-8}" --access-logfile - &
+  --threads "${FLOWSYNC_WEB_THREADS:-8}" &  # access lines come from Django (flowsync/observe.py), as JSON
 pids+=($!)
 wait "${pids[@]}"

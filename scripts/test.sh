@@ -37,5 +37,5 @@ fi
 # a second, fast pass of the engine suite on SQLite keeps that path from rotting unnoticed.
 # Left out: browser and process tests (they need a server database) and PostgreSQL-only behaviour.
 echo "==> pytest (engine on SQLite)"
-DATABASE_URL= .venv/bin/python -m pytest -q -p no:cacheprovider tests/engine tests/test_architecture.py \
+DATABASE_URL= .venv/bin/python -m pytest -q -p no:cacheprovider tests/engine tests/ops tests/test_architecture.py \
   -m "not browser and not slow and not postgres"

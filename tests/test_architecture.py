@@ -16,7 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 APPS = ("flowsync", "engine", "tasklist", "inspector")
-SURFACES = ("tasklist", "inspector", "engine.api")
+SURFACES = ("tasklist", "inspector", "engine.api", "engine.ops")
 
 
 @dataclass(frozen=True)
@@ -108,10 +108,13 @@ RULES = {
     "flowsync is the bottom layer": (
         ("flowsync",), ("engine", "tasklist", "inspector"), ("flowsync.urls", "flowsync.wsgi", "flowsync.asgi"),
     ),
-    "the engine imports no surface": (("engine",), ("tasklist", "inspector", "engine.api"), ("engine.api",)),
-    "the Tasklist imports no other surface": (("tasklist",), ("inspector", "engine.api"), ()),
-    "the Inspector imports no other surface": (("inspector",), ("tasklist", "engine.api"), ()),
-    "the API imports no other surface": (("engine.api",), ("tasklist", "inspector"), ()),
+    "the engine imports no surface": (
+        ("engine",), ("tasklist", "inspector", "engine.api", "engine.ops"), ("engine.api", "engine.ops"),
+    ),
+    "the Tasklist imports no other surface": (("tasklist",), ("inspector", "engine.api", "engine.ops"), ()),
+    "the Inspector imports no other surface": (("inspector",), ("tasklist", "engine.api", "engine.ops"), ()),
+    "the API imports no other surface": (("engine.api",), ("tasklist", "inspector", "engine.ops"), ()),
+    "the ops endpoints import no other surface": (("engine.ops",), ("tasklist", "inspector", "engine.api"), ()),
     "the store sits below runtime and actions": (
         ("engine.store",),
         ("engine.runtime", "engine.actions", "engine.queries", "engine.connectors", "engine.definitions"),

@@ -16,6 +16,7 @@ from engine.store import sql
 from engine.store.commands import submit
 from engine.store.notify import notify_jobs_available
 from engine.visibility import scope_chain, visible_variables
+from flowsync import metrics
 
 # Two branches, each able to walk its own partial index in key order (one OR'd filter could not):
 # activatable jobs not in backoff, and activated jobs whose lock expired.
@@ -60,7 +61,7 @@ def activate_jobs(
         params = {"tenants": tenant_ids[0] if one else list(tenant_ids), "type": job_type, "now": now,
                   "max": max_jobs, "worker": worker[:255], "deadline": deadline}
         jobs = sql.run(Job, ACTIVATE_ONE_TENANT if one else ACTIVATE_TENANTS, params)
-        return sorted(jobs, key=lambda j: j.key)
+        return _activated(sorted(jobs, key=lambda j: j.key), now)
     with transaction.atomic():
         ready = Q(state=Job.State.ACTIVATABLE) & (Q(backoff_until__isnull=True) | Q(backoff_until__lte=now))
         expired = Q(state=Job.State.ACTIVATED, deadline__lt=now)
@@ -73,6 +74,19 @@ def activate_jobs(
             job.state, job.worker, job.deadline, job.backoff_until = Job.State.ACTIVATED, worker[:255], deadline, None
             job.lease_token = str(uuid.uuid4())
         Job.objects.bulk_update(jobs, ["state", "worker", "deadline", "backoff_until", "lease_token"])
+    return _activated(jobs, now)
+
+
+def _activated(jobs: list[Job], now: datetime) -> list[Job]:
+    """Count the activations and their hand-off latency (created → activated; a re-activation after an
+    expired lock counts from creation too)."""
+    if jobs:
+        tally: dict[tuple[str, str, str], int] = {}
+        for job in jobs:
+            label = (metrics.tenant_label(job.tenant_id), job.type, "activated")
+            tally[label] = tally.get(label, 0) + 1
+            metrics.handoff_seconds.labels(job.type).observe(max(0.0, (now - job.created_at).total_seconds()))
+        metrics.add(metrics.jobs, tally)
     return jobs
 
 

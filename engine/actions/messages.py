@@ -21,6 +21,7 @@ from engine.errors import Conflict, InvalidInput, NotFound
 from engine.keys import next_key
 from engine.messages.correlation import hand_over
 from engine.models import Message, MessageSubscription, ProcessDefinition
+from flowsync import metrics
 from flowsync.models import Tenant
 
 
@@ -63,7 +64,8 @@ def publish_message(
             published_at=now,
             expires_at=after(now, ttl_ms),
         )
-        _correlate(message, actor, now)
+        correlated = _correlate(message, actor, now)
+    _count(tenant, correlated)
     return message.key
 
 
@@ -86,7 +88,14 @@ def correlate_message(
         instances = _correlate(message, actor, now)
         if not instances:
             raise NotFound(f"no process instance waits for message '{name}' with correlation key '{correlation_key}'")
+    _count(tenant, instances)
     return message.key, instances[0]
+
+
+def _count(tenant: Tenant, correlated: list[int]) -> None:
+    metrics.messages.labels(tenant.tenant_id, "published").inc()
+    if correlated:
+        metrics.messages.labels(tenant.tenant_id, "correlated").inc(len(correlated))
 
 
 def _correlate(message: Message, actor: str, now: datetime) -> list[int]:

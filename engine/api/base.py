@@ -33,12 +33,13 @@ from engine.api.problems import (
 from engine.api.search import parse_key
 from engine.errors import InvalidInput
 from engine.models import Command
+from engine.queries import status
 from engine.rights import Right
-from flowsync import idempotency, ratelimit
+from flowsync import idempotency, logs, metrics, ratelimit
 from flowsync.models import Tenant
 
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
-DEFAULT_BACKLOG_LIMIT = 10_000
+DEFAULT_BACKLOG_LIMIT = status.BACKPRESSURE_DEFAULT
 BACKLOG_CACHE_SECONDS = 0.5
 
 
@@ -51,6 +52,8 @@ class TenantRateThrottle(BaseThrottle):
             return True
         decision = ratelimit.take(principal.tenant)
         self._wait = decision.retry_after
+        if not decision.allowed:
+            metrics.api_refused.labels(principal.tenant.tenant_id, "rate_limited").inc()
         return decision.allowed
 
     def wait(self) -> float | None:
@@ -106,8 +109,11 @@ class ApiView(APIView):
         if length > limit:
             raise PayloadTooLarge(f"the request body has {length} bytes; this server accepts at most {limit}")
         super().initial(request, *args, **kwargs)
+        if isinstance(request.user, ApiPrincipal):
+            logs.bind(tenant=request.user.tenant.tenant_id)
         self.check_rights(request)
         if self.submits_commands and request.method not in ("GET", "HEAD", "OPTIONS") and backlog.exceeded():
+            metrics.api_refused.labels(principal(request).tenant.tenant_id, "backpressure").inc()
             raise ResourceExhausted(
                 "the engine has too many pending commands; retry later (reads keep working)", retry_after=1
             )

@@ -6,9 +6,11 @@ from engine.models.forms import Form
 from engine.models.incidents import Incident
 from engine.models.jobs import Job
 from engine.models.keys import KeyBlock
+from engine.models.retention import ProcessRetention
 from engine.models.runtime import ElementInstance, ProcessInstance, Variable
 from engine.models.user_tasks import UserTask, UserTaskCandidate
 from engine.models.waits import Message, MessageSubscription, SignalSubscription, Timer
+from engine.models.workers import WorkerHeartbeat
 
 __all__ = [
     "Command",
@@ -23,9 +25,11 @@ __all__ = [
     "MessageSubscription",
     "ProcessDefinition",
     "ProcessInstance",
+    "ProcessRetention",
     "SignalSubscription",
     "Timer",
     "UserTask",
     "UserTaskCandidate",
     "Variable",
+    "WorkerHeartbeat",
 ]

@@ -26,6 +26,16 @@ class ProcessInstance(models.Model):
         indexes = [
             models.Index(fields=["tenant", "state", "-start_date"], name="pi_tenant_state_idx"),
             models.Index(fields=["definition", "state"], name="pi_definition_idx"),
+            # History cleanup (engine/store/retention.py): finished top-level instances by end date,
+            # and the call-activity children of a tree (only children are in it: it stays small).
+            models.Index(
+                fields=["tenant", "end_date"], name="pi_finished_root_idx",
+                condition=models.Q(parent_instance_key__isnull=True) & ~models.Q(state="ACTIVE"),
+            ),
+            models.Index(
+                fields=["root_instance_key"], name="pi_child_root_idx",
+                condition=models.Q(parent_instance_key__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -89,6 +89,8 @@ class Message(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["tenant", "name", "correlation_key", "expires_at"], name="message_buffer_idx"),
+            # History cleanup deletes expired messages by it (engine/store/retention.py).
+            models.Index(fields=["expires_at"], name="message_expiry_idx"),
         ]
         constraints = [
             models.UniqueConstraint(

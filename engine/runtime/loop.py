@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import logging
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterable
 
@@ -22,7 +23,7 @@ from engine.definitions.cache import definition as cached_definition
 from engine.definitions.cache import graph_of
 from engine.keys import KeySource
 from engine.models import Command, ElementInstance, Event, Incident, Job, ProcessInstance, Variable
-from engine.runtime import budget, extra_rows, processors
+from engine.runtime import batch_metrics, budget, extra_rows, processors
 from engine.runtime.errors import CommandRejected
 from engine.runtime.state import InstanceRun
 from engine.store import flush, sql
@@ -76,6 +77,7 @@ def process_batch(limit: int) -> int:
     try:
         return _process_batch(limit)
     finally:
+        batch_metrics.progress.batch = 0
         if gc_was_enabled:
             gc.enable()
 
@@ -102,6 +104,8 @@ def _process_batch(limit: int) -> int:
 
 def apply_commands(instances: Iterable[ProcessInstance], commands: list[Command], replay: bool = False) -> None:
     """Apply commands (already locked, in order) to their instances and write the results."""
+    started = time.perf_counter()
+    batch_metrics.progress.batch = len(commands)
     by_key = {pi.key: pi for pi in instances}
     runs = _load_runs(by_key, commands)
     failed: set[int] = set()
@@ -123,7 +127,8 @@ def apply_commands(instances: Iterable[ProcessInstance], commands: list[Command]
         except CommandRejected as exc:
             cmd.state, cmd.error = Command.State.REJECTED, str(exc)
         except Exception:  # noqa: BLE001 - an engine bug must not lose the rest of the batch
-            log.exception("command %s failed", cmd.id)
+            log.exception("command %s failed", cmd.id,
+                          extra={"process_instance_key": cmd.process_instance_key, "command_key": cmd.id})
             # Discard everything this instance did in this batch; its other commands stay
             # pending and are applied again, without this one, in the next batch.
             failed.add(cmd.process_instance_key)
@@ -159,6 +164,7 @@ def apply_commands(instances: Iterable[ProcessInstance], commands: list[Command]
     _flush(kept, events, done, replay)
     if not replay:
         transaction.on_commit(lambda: _notify(kept))
+        transaction.on_commit(lambda: batch_metrics.record(kept, done, time.perf_counter() - started))
 
 
 # Called after a batch commits with the job types that became activatable, per tenant: the

@@ -20,6 +20,7 @@ from django.db import close_old_connections, connections
 from engine.connectors.runner import schedule_pending
 from engine.models import Command, Timer
 from engine.runtime.loop import drain
+from engine.store import retention
 from engine.store.wake import CHANNEL
 from engine.timers.firing import fire_due_timers
 from flowsync.dbfaults import is_connection_fault
@@ -51,6 +52,20 @@ def next_sweep_in(interval: float) -> float:
     return min(interval, max(0.01, (next_due - timezone.now()).total_seconds()))
 
 
+def clean_history(interval: float) -> float:
+    """Delete expired history for a bounded time; seconds until the next run (sooner while some is left)."""
+    from django.utils import timezone
+
+    try:
+        removed = retention.cleanup(timezone.now(), seconds=settings.FLOWSYNC_RETENTION_SECONDS_PER_RUN)
+    except Exception as exc:  # noqa: BLE001 - e.g. the export directory is full: commands must still flow
+        if is_connection_fault(exc):
+            raise
+        log.exception("history cleanup failed; next try in %.0f s", settings.FLOWSYNC_RETENTION_INTERVAL_SECONDS)
+        return settings.FLOWSYNC_RETENTION_INTERVAL_SECONDS
+    return interval if removed.more else settings.FLOWSYNC_RETENTION_INTERVAL_SECONDS
+
+
 def _listen() -> psycopg.Connection:
     wanted = ("dbname", "user", "password", "host", "port", "sslmode", "sslrootcert", "sslcert", "sslkey")
     params = {k: v for k, v in connections["default"].get_connection_params().items() if k in wanted}
@@ -68,6 +83,7 @@ class EngineLoop(threading.Thread):
     def run(self) -> None:
         listener: psycopg.Connection | None = None
         sweep_at = 0.0
+        clean_at = 0.0 if settings.FLOWSYNC_RETENTION_INTERVAL_SECONDS > 0 else float("inf")
         while not self.stopped.is_set():
             try:
                 if listener is None:
@@ -79,6 +95,8 @@ class EngineLoop(threading.Thread):
                     if applied:
                         log.info("sweep applied %d pending commands", applied)
                     sweep_at = time.monotonic() + next_sweep_in(self.interval)
+                    if time.monotonic() >= clean_at:
+                        clean_at = time.monotonic() + clean_history(self.interval)
                 else:
                     drain(stopped=self.stopped)
                 if not self.stopped.is_set():

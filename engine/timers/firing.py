@@ -17,6 +17,7 @@ from engine.actions.instances import start_instance
 from engine.models import Command, ProcessDefinition, Timer
 from engine.store.commands import submit
 from engine.timers.schedule import next_due
+from flowsync import metrics
 
 BATCH = 500
 
@@ -29,6 +30,7 @@ def fire_due_timers(now: datetime, limit: int = BATCH) -> int:
             .order_by("due_at", "key")[:limit]
         )
         for timer in due:
+            metrics.timer_lateness_seconds.observe(max(0.0, (now - timer.due_at).total_seconds()))
             if timer.process_instance_key is None:
                 # Timer start event: a new instance each time it fires.
                 definition = ProcessDefinition.objects.select_related("tenant").get(key=timer.process_definition_key)

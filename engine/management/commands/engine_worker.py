@@ -14,14 +14,16 @@ session ends, so no claim outlives it.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 
 from django.core.management.base import BaseCommand
 
 from engine.connectors import runner
+from engine.runtime.heartbeat import Heartbeat, worker_id
 from engine.runtime.worker import EngineLoop, sweep_once
-from flowsync import gc_tuning, redis
+from flowsync import gc_tuning, logs, metrics, redis
 
 log = logging.getLogger("flowsync.engine")
 REDIS_RETRY_SECONDS = 5.0
@@ -44,7 +46,10 @@ class Command(BaseCommand):
             sweep_once()
             return
         stopping = threading.Event()
+        heartbeat = Heartbeat(worker_id(options["name"]))
+        logs.bind_process(worker=heartbeat.worker)  # every thread's lines name the worker
         _on_stop_signals(lambda: _stop(loop, stopping))
+        heartbeat.start()
         loop.start()  # its first round sweeps: work left by a crash first, PostgreSQL is the truth
         try:
             while not stopping.is_set():
@@ -54,6 +59,9 @@ class Command(BaseCommand):
         finally:
             _stop(loop, stopping)
             loop.join(timeout=30)
+            heartbeat.stopped.set()
+            heartbeat.join(timeout=5)  # after the loop: the last beat records the final count
+            metrics.mark_process_dead(os.getpid())
 
     def _work(self, loop: EngineLoop, burst: bool, name: str | None,
               stopping: threading.Event | None = None) -> bool:

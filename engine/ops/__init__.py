@@ -1,0 +1,1 @@
+"""Operator endpoints outside the API: /healthz, /readyz and /metrics (docs/operations.md)."""
