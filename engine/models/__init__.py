@@ -2,6 +2,7 @@
 
 from engine.models.commands import Command, Event
 from engine.models.definitions import Deployment, ProcessDefinition
+from engine.models.flows import FlowTrigger, WebhookDelivery
 from engine.models.forms import Form
 from engine.models.incidents import Incident
 from engine.models.jobs import Job
@@ -15,6 +16,7 @@ __all__ = [
     "Deployment",
     "ElementInstance",
     "Event",
+    "FlowTrigger",
     "Form",
     "Incident",
     "Job",
@@ -28,4 +30,5 @@ __all__ = [
     "UserTask",
     "UserTaskCandidate",
     "Variable",
+    "WebhookDelivery",
 ]
