@@ -1,0 +1,227 @@
+"""Flow actions: deploy a document, start a run (manually or by webhook), rotate a trigger's secret.
+
+A webhook delivery is checked in this order, and recorded whatever the outcome:
+disabled → 404-like refusal; body over the limit → 413; authentication (HMAC-SHA256 over
+`<timestamp>.<body>` within the tolerance window, or a bearer token; constant-time compares)
+→ 401; a delivery id seen before for this trigger → 200 with the first run (no new run);
+input against the flow's `inputs` schema → 422; else the run starts → 202.
+Deliveries of one trigger are serialized on its row, so a replay racing the original cannot
+start a second run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+from django.conf import settings
+from django.db import transaction
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+from engine.actions.instances import find_definition, start_instance
+from engine.definitions.deploy import deploy
+from engine.definitions.resources import Resource
+from engine.errors import ActionError, NotFound
+from engine.flows import document
+from engine.flows.errors import FlowProblem, pointer
+from engine.flows.triggers import new_secret
+from engine.models import FlowTrigger, ProcessDefinition, ProcessInstance, WebhookDelivery
+from flowsync.models import Tenant
+
+SIGNATURE_HEADER = "X-FlowSync-Signature"
+TIMESTAMP_HEADER = "X-FlowSync-Timestamp"
+DEFAULT_DELIVERY_HEADER = "X-FlowSync-Delivery"
+DEFAULT_TOLERANCE_SECONDS = 300
+DEFAULT_MAX_BYTES = 256 * 1024
+
+
+class Unauthorized(ActionError):
+    status = 401
+    title = "UNAUTHORIZED"
+
+
+class TooLarge(ActionError):
+    status = 413
+    title = "PAYLOAD_TOO_LARGE"
+
+
+class Unprocessable(ActionError):
+    status = 422
+    title = "INVALID_INPUT"
+
+
+def deploy_flow(tenant: Tenant, doc: Any, now: datetime) -> ProcessDefinition:
+    """Validate and deploy one flow document (a new version unless it equals the latest)."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("id"), str):
+        document.parse("(request)", json.dumps(doc))  # raises with the schema's pointers
+    text = json.dumps(doc, indent=2, sort_keys=True).encode()
+    return deploy(tenant, [Resource(f"{doc['id']}{document.SUFFIX}", text)], now)[1][0]
+
+
+def flow_definition(tenant: Tenant, flow_id: str, version: int | None = None) -> ProcessDefinition:
+    found = find_definition(tenant, process_id=flow_id, version=version)
+    if found.kind != ProcessDefinition.Kind.DAG:
+        raise NotFound(f"'{flow_id}' is a BPMN process, not a flow")
+    return found
+
+
+def _document(definition: ProcessDefinition) -> dict[str, Any]:
+    source = definition.source or ProcessDefinition.objects.values_list("source", flat=True).get(key=definition.key)
+    return json.loads(source)
+
+
+def check_input(doc: dict[str, Any], value: Any) -> dict[str, Any]:
+    """The run's input, checked against the flow's `inputs` schema; problems carry JSON Pointers."""
+    if not isinstance(value, dict):
+        raise Unprocessable("the input of a run must be a JSON object",
+                            problems=[{"pointer": "", "message": "expected an object"}])
+    schema = doc.get("inputs")
+    if schema:
+        try:
+            errors = list(Draft202012Validator(schema).iter_errors(value))
+        except SchemaError as exc:  # pragma: no cover - deploy checks the schema's shape only loosely
+            raise Unprocessable(f"the flow's inputs schema is not valid: {exc.message}") from None
+        if errors:
+            problems = [FlowProblem(pointer(*e.absolute_path), e.message).as_dict() for e in errors]
+            raise Unprocessable("the input does not match the flow's inputs schema", problems=problems)
+    return value
+
+
+def start_run(tenant: Tenant, flow_id: str, value: Any, actor: str, now: datetime,
+              version: int | None = None) -> ProcessInstance:
+    definition = flow_definition(tenant, flow_id, version)
+    variables = check_input(_document(definition), value if value is not None else {})
+    return start_instance(tenant, definition, variables, actor, now)
+
+
+def rotate_secret(tenant: Tenant, flow_id: str, trigger_id: str, now: datetime) -> FlowTrigger:
+    with transaction.atomic():
+        trigger = FlowTrigger.objects.select_for_update().filter(
+            tenant=tenant, flow_id=flow_id, trigger_id=trigger_id).first()
+        if trigger is None:
+            raise NotFound(f"flow '{flow_id}' has no trigger '{trigger_id}'")
+        trigger.secret, trigger.updated_at = new_secret(), now
+        trigger.save(update_fields=["secret", "updated_at"])
+    return trigger
+
+
+def set_trigger_enabled(tenant: Tenant, flow_id: str, trigger_id: str, enabled: bool, now: datetime) -> FlowTrigger:
+    updated = FlowTrigger.objects.filter(tenant=tenant, flow_id=flow_id, trigger_id=trigger_id).update(
+        enabled=enabled, updated_at=now)
+    if not updated:
+        raise NotFound(f"flow '{flow_id}' has no trigger '{trigger_id}'")
+    return FlowTrigger.objects.get(tenant=tenant, flow_id=flow_id, trigger_id=trigger_id)
+
+
+# -- webhooks -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a webhook request brought, as the view read it."""
+
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+    content_type: str
+
+
+@dataclass(frozen=True)
+class Accepted:
+    status: int  # 202 started, 200 duplicate
+    process_instance_key: int
+    duplicate: bool
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    """`sha256=<hex>` of HMAC-SHA256(secret, "<timestamp>." + body): what a sender puts in the header."""
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def _authenticate(trigger: FlowTrigger, delivery: Delivery, now: datetime) -> tuple[str, str] | None:
+    """None if the request may run the flow, else (outcome, reason)."""
+    if trigger.auth == FlowTrigger.Auth.BEARER:
+        given = delivery.headers.get("authorization", "")
+        expected = f"Bearer {trigger.secret}"
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            return WebhookDelivery.Outcome.UNAUTHORIZED, "missing or wrong bearer token"
+        return None
+    if trigger.auth != FlowTrigger.Auth.HMAC:
+        return None
+    stamp = delivery.headers.get(TIMESTAMP_HEADER.lower(), "")
+    given = delivery.headers.get(SIGNATURE_HEADER.lower(), "")
+    if not stamp.isdigit() or not given:
+        return WebhookDelivery.Outcome.SIGNATURE_BAD, f"missing {TIMESTAMP_HEADER} or {SIGNATURE_HEADER}"
+    tolerance = int(trigger.config.get("tolerance_seconds", DEFAULT_TOLERANCE_SECONDS))
+    if abs(now.timestamp() - int(stamp)) > tolerance:
+        return WebhookDelivery.Outcome.SIGNATURE_BAD, f"timestamp outside the {tolerance} s tolerance window"
+    if not hmac.compare_digest(given.encode(), signature(trigger.secret, stamp, delivery.body).encode()):
+        return WebhookDelivery.Outcome.SIGNATURE_BAD, "signature does not match"
+    return None
+
+
+def _input(delivery: Delivery) -> Any:
+    kind = delivery.content_type.split(";")[0].strip().lower()
+    if kind == "application/x-www-form-urlencoded":
+        return dict(parse_qsl(delivery.body.decode("utf-8", errors="replace"), keep_blank_values=True))
+    if not delivery.body.strip():
+        return {}
+    try:
+        return json.loads(delivery.body)
+    except (ValueError, UnicodeDecodeError):
+        raise Unprocessable("the body must be JSON or form-encoded") from None
+
+
+def receive_webhook(token: str, delivery: Delivery, now: datetime) -> Accepted:
+    """Check, record and (at most once per delivery id) start the trigger's flow."""
+    trigger = FlowTrigger.objects.filter(token=token, kind=FlowTrigger.Kind.WEBHOOK).first()
+    if trigger is None or not token:
+        raise NotFound("no webhook at this address")
+    delivery_id = delivery.headers.get(
+        str(trigger.config.get("delivery_id_header", DEFAULT_DELIVERY_HEADER)).lower(), "")[:255]
+
+    def record(outcome: str, detail: str = "", key: int | None = None) -> None:
+        WebhookDelivery.objects.create(tenant_id=trigger.tenant_id, trigger=trigger, received_at=now,
+                                       delivery_id=delivery_id, outcome=outcome, detail=detail[:1000],
+                                       body_bytes=len(delivery.body), process_instance_key=key)
+
+    if not trigger.enabled:
+        record(WebhookDelivery.Outcome.DISABLED, "the trigger is disabled")
+        raise NotFound("no webhook at this address")
+    limit = int(getattr(settings, "FLOWSYNC_WEBHOOK_MAX_BYTES", DEFAULT_MAX_BYTES))
+    if len(delivery.body) > limit:
+        record(WebhookDelivery.Outcome.REJECTED, f"body over {limit} bytes")
+        raise TooLarge(f"the body has {len(delivery.body)} bytes; a webhook accepts at most {limit}")
+    refused = _authenticate(trigger, delivery, now)
+    if refused is not None:
+        record(*refused)
+        raise Unauthorized(refused[1])
+    refusal: ActionError | None = None
+    with transaction.atomic():
+        # One delivery of a trigger at a time: a replay racing its original sees the original's row.
+        FlowTrigger.objects.select_for_update().filter(pk=trigger.pk).first()
+        if delivery_id:
+            first = (WebhookDelivery.objects.filter(trigger=trigger, delivery_id=delivery_id,
+                                                    outcome=WebhookDelivery.Outcome.STARTED)
+                     .values_list("process_instance_key", flat=True).first())
+            if first is not None:
+                record(WebhookDelivery.Outcome.DUPLICATE, "delivery id seen before", first)
+                return Accepted(200, first, duplicate=True)
+        try:
+            with transaction.atomic():
+                instance = start_run(trigger.tenant, trigger.flow_id, _input(delivery),
+                                     f"webhook:{trigger.trigger_id}", now)
+        except ActionError as exc:
+            refusal = exc
+            record(WebhookDelivery.Outcome.REJECTED, exc.detail)
+        else:
+            record(WebhookDelivery.Outcome.STARTED, "", instance.key)
+    if refusal is not None:
+        raise refusal
+    return Accepted(202, instance.key, duplicate=False)
