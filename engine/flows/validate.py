@@ -300,19 +300,25 @@ def _never_runs(nodes: list[dict[str, Any]], by_id: dict[str, int], edges: list[
         for label, group in groups.items():
             without = _reach(entries, edges, cut={i for i, _ in group})
             only[(node["id"], label)] = _reach([e["to"] for _, e in group], edges) - without
+    branch_of = {i: (e["from"], e["branch"] if "branch" in e else f"#{i}") for i, e in edges
+                 if nodes[by_id[e["from"]]]["kind"] in BRANCHING}
     for n, node in enumerate(nodes):
-        upstream = [e["from"] for _, e in edges if e["to"] == node["id"]]
-        if len(upstream) < 2 or node.get("join", "all_success") != "all_success":
+        arriving = [(i, e) for i, e in edges if e["to"] == node["id"]]
+        if len(arriving) < 2 or node.get("join", "all_success") != "all_success":
             continue
-        for (branching, key), members in only.items():
-            here = [u for u in upstream if u in members]
-            rivals = [u for u in upstream if u not in members and any(
-                u in m for (b, k), m in only.items() if b == branching and k != key)]
-            if here and rivals:
-                problems.append(FlowProblem(pointer("nodes", n, "join"), (
-                    f"node '{node['id']}' can never run: its upstream '{here[0]}' and '{rivals[0]}' are on "
-                    f"exclusive branches of '{branching}', so all_success never holds; use none_failed or "
-                    "one_success")))
-                break
+        # Per arriving edge: the (branching node, branch) pairs it can only come through.
+        lanes = []
+        for i, e in arriving:
+            found = {pair for pair, members in only.items() if e["from"] in members}
+            if i in branch_of:
+                found.add(branch_of[i])
+            lanes.append((e["from"], found))
+        clash = next(((a, b, pa[0]) for ai, (a, la) in enumerate(lanes) for b, lb in lanes[ai + 1:]
+                      for pa in la for pb in lb if pa[0] == pb[0] and pa[1] != pb[1]), None)
+        if clash:
+            problems.append(FlowProblem(pointer("nodes", n, "join"), (
+                f"node '{node['id']}' can never run: its upstream '{clash[0]}' and '{clash[1]}' are on "
+                f"exclusive branches of '{clash[2]}', so all_success never holds; use none_failed or "
+                "one_success")))
     return problems
 
