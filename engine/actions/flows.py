@@ -24,14 +24,20 @@ from django.db import transaction
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-from engine.actions.instances import find_definition, start_instance
+from engine import expressions
+from engine.actions.incidents import resolve_incident
+from engine.actions.instances import cancel_instance, find_definition, start_instance
+from engine.actions.jobs import update_job
+from engine.actions.variables import set_variables
+from engine.definitions.cache import definition as cached_definition
+from engine.definitions.cache import graph_of
 from engine.definitions.deploy import deploy
 from engine.definitions.resources import Resource
-from engine.errors import ActionError, NotFound
+from engine.errors import ActionError, Conflict, InvalidInput, NotFound
 from engine.flows import document
 from engine.flows.errors import FlowProblem, pointer
 from engine.flows.triggers import new_secret
-from engine.models import FlowTrigger, ProcessDefinition, ProcessInstance, WebhookDelivery
+from engine.models import FlowTrigger, Incident, ProcessDefinition, ProcessInstance, Variable, WebhookDelivery
 from flowsync.models import Tenant
 
 SIGNATURE_HEADER = "X-FlowSync-Signature"
@@ -117,6 +123,76 @@ def set_trigger_enabled(tenant: Tenant, flow_id: str, trigger_id: str, enabled: 
     if not updated:
         raise NotFound(f"flow '{flow_id}' has no trigger '{trigger_id}'")
     return FlowTrigger.objects.get(tenant=tenant, flow_id=flow_id, trigger_id=trigger_id)
+
+
+# -- dead letters: runs that failed after their retries (an active incident) ---------------------------
+
+
+def replay_run(tenant: Tenant, key: int, edited: Any, actor: str, now: datetime) -> int:
+    """Run a failed run again from its failed step(s): optional edited variables first, then each failed
+    job gets its node's attempts back and its incident is resolved. Returns the incidents resolved."""
+    instance = ProcessInstance.objects.filter(tenant=tenant, key=key, definition__kind=ProcessDefinition.Kind.DAG,
+                                              state=ProcessInstance.State.ACTIVE).select_related("definition").first()
+    if instance is None:
+        raise NotFound(f"no running flow execution {key}")
+    incidents = list(Incident.objects.filter(process_instance_key=key, state=Incident.State.ACTIVE))
+    if not incidents:
+        raise Conflict(f"execution {key} has not failed; there is nothing to replay")
+    if edited is not None and (not isinstance(edited, dict) or not edited):
+        raise InvalidInput("input must be a non-empty JSON object of the variables to change")
+    tenant_ids = [tenant.pk]
+    doc = _document(instance.definition)
+    attempts = {n["id"]: (n.get("retry") or {}).get("max_attempts", 3) for n in doc["nodes"]}
+    with transaction.atomic():
+        if edited:
+            set_variables(tenant_ids, key, edited, False, actor, now)
+            graph = graph_of(cached_definition(instance.definition_id))
+            root = dict(Variable.objects.filter(process_instance_id=key, scope_key=key).values_list("name", "value"))
+            for incident in incidents:
+                element = graph.elements.get(incident.element_id)
+                inputs = (element.props.get("inputs") if element is not None else None) or []
+                if inputs and incident.element_instance_key:
+                    # The failed step runs again on the edited input: its input mappings are re-evaluated.
+                    local = _mapped(inputs, {**root, **edited}, now)
+                    set_variables(tenant_ids, incident.element_instance_key, local, True, actor, now)
+        for incident in incidents:
+            if incident.job_key is not None and incident.error_type == "JOB_NO_RETRIES":
+                update_job(tenant_ids, incident.job_key, attempts.get(incident.element_id, 3), None, actor, now)
+            resolve_incident(tenant_ids, incident.key, actor, now)
+    return len(incidents)
+
+
+def _mapped(inputs: list[dict[str, Any]], variables: dict[str, Any], now: datetime) -> dict[str, Any]:
+    local: dict[str, Any] = {}
+    for mapping in inputs:
+        if "value" in mapping:
+            value = mapping["value"]
+        else:
+            source = str(mapping["source"]).strip()
+            try:
+                if source.startswith("="):
+                    value = expressions.compile_feel(source).evaluate({**variables, **local}, now=now)
+                elif source.startswith("cel:"):
+                    value = expressions.compile_cel(source).evaluate({**variables, **local}, now=now)
+                else:
+                    value = source
+            except (expressions.EvaluationError, expressions.ExpressionError) as exc:
+                raise InvalidInput(f"with the edited input, '{mapping['target']}' cannot be computed: {exc}") from None
+        name, *path = mapping["target"].split(".")
+        if path:
+            nested = local.setdefault(name, {})
+            for part in path[:-1]:
+                nested = nested.setdefault(part, {})
+            nested[path[-1]] = value
+        else:
+            local[name] = value
+    return local
+
+
+def discard_run(tenant: Tenant, key: int, actor: str, now: datetime) -> None:
+    if not ProcessInstance.objects.filter(tenant=tenant, key=key, definition__kind=ProcessDefinition.Kind.DAG).exists():
+        raise NotFound(f"no flow execution {key}")
+    cancel_instance(tenant, key, actor, now)
 
 
 # -- webhooks -------------------------------------------------------------------------------------------

@@ -71,6 +71,24 @@ def runs(tenant_ids: list[int], flow_id: str, limit: int = 100) -> list[ProcessI
                 .select_related("definition").order_by("-key")[:limit])
 
 
+def dead_letters(tenant_ids: list[int], flow_id: str | None = None, code: str | None = None,
+                 limit: int = 200) -> list[dict[str, Any]]:
+    """Runs that failed after their retries and wait for an operator: an active incident on a flow run."""
+    qs = Incident.objects.filter(tenant_id__in=tenant_ids, state=Incident.State.ACTIVE)
+    if code:
+        qs = qs.filter(error_type=code)
+    runs = ProcessInstance.objects.filter(tenant_id__in=tenant_ids, definition__kind=DAG,
+                                          state=ProcessInstance.State.ACTIVE)
+    if flow_id:
+        runs = runs.filter(definition__bpmn_process_id=flow_id)
+    found = qs.filter(process_instance_key__in=runs.values("key")).order_by("-key")[:limit]
+    flows_of = dict(runs.filter(key__in=[i.process_instance_key for i in found])
+                    .values_list("key", "definition__bpmn_process_id"))
+    return [{"executionId": str(i.process_instance_key), "flow": flows_of.get(i.process_instance_key),
+             "node": i.element_id, "code": i.error_type, "message": i.error_message, "failedAt": i.created_at}
+            for i in found]
+
+
 def _run_instance(tenant_ids: list[int], key: int) -> ProcessInstance:
     return get_or_404(ProcessInstance.objects.filter(tenant_id__in=tenant_ids, definition__kind=DAG)
                       .select_related("definition"), key, "flow execution")

@@ -99,3 +99,36 @@ def test_flows_are_listed_and_read_per_tenant(api, other_api):
     got = api.get("/api/flows/order_check").json()
     assert got["version"] == 1 and got["document"]["nodes"][0]["id"] == "fetch"
     assert json.loads(json.dumps(got["document"])) == json.loads(json.dumps(ORDER))
+
+
+def test_dead_letters_are_listed_replayed_with_edited_input_and_discarded(api, creds, flaky):
+    api.post("/api/flows/", ORDER, format="json")
+    runs = []
+    for order in ("D1", "D2", "D3"):
+        flaky.calls[order] = -100  # fails until the input is corrected
+        runs.append(api.post("/api/flows/order_check/runs", {"input": {"orderId": order, "base": flaky.url}},
+                             format="json").json()["id"])
+    _settle(creds.tenant)
+    letters = api.get("/api/flows/dead-letters", {"flow": "order_check", "code": "JOB_NO_RETRIES"}).json()["items"]
+    assert sorted(d["executionId"] for d in letters) == sorted(runs)
+    assert {d["node"] for d in letters} == {"fetch"} and all("500" in d["message"] for d in letters)
+    assert api.get("/api/flows/dead-letters", {"code": "OTHER"}).json()["items"] == []
+
+    # Replay the first from its failed step with an edited input: it now succeeds.
+    resp = api.post(f"/api/flows/executions/{runs[0]}/replay", {"input": {"orderId": "fixed"}}, format="json")
+    assert resp.status_code == 202, resp.content
+    _settle(creds.tenant)
+    assert api.get(f"/api/flows/executions/{runs[0]}").json()["status"] == "succeeded"
+    steps = {s["node"]: s for s in api.get(f"/api/flows/executions/{runs[0]}/steps").json()["items"]}
+    assert len(steps["fetch"]["attempts"]) >= 4  # three failed, then the replay's attempts
+    # Discard the second; bulk-replay the rest over the filter (still failing: back on the list).
+    assert api.post(f"/api/flows/executions/{runs[1]}/discard").status_code == 202
+    _settle(creds.tenant)
+    assert api.get(f"/api/flows/executions/{runs[1]}").json()["status"] == "canceled"
+    replayed = api.post("/api/flows/dead-letters/replay", {"flow": "order_check"}, format="json").json()
+    assert replayed == {"replayed": [runs[2]]}
+    _settle(creds.tenant)
+    assert [d["executionId"] for d in api.get("/api/flows/dead-letters").json()["items"]] == [runs[2]]
+    assert_problem(api.post(f"/api/flows/executions/{runs[0]}/replay", {}, format="json"), 404)
+    assert_problem(api.post(f"/api/flows/executions/{runs[2]}/replay", {"input": []}, format="json"), 400)
+    assert_problem(api.post(f"/api/flows/executions/{runs[2]}/explode", {}, format="json"), 404)

@@ -164,3 +164,46 @@ class WebhookView(APIView):
         accepted = actions.receive_webhook(token, delivery, timezone.now())
         return Response({"executionId": str(accepted.process_instance_key), "duplicate": accepted.duplicate},
                         status=accepted.status)
+
+
+class DeadLettersView(ApiView):
+    """GET: runs that failed after their retries, by flow and error code (`?flow=`, `?code=`)."""
+
+    def get(self, request: Request) -> Response:
+        flow_id, code = request.query_params.get("flow"), request.query_params.get("code")
+        return Response({"items": q.dead_letters(principal(request).tenant_ids, flow_id, code)})
+
+
+class DeadLettersReplayView(ApiView):
+    """POST {"flow"?, "code"?}: replay every dead letter matching the filter."""
+
+    submits_commands = True
+
+    def post(self, request: Request) -> Response:
+        body = _body(request)
+        unknown = set(body) - {"flow", "code"}
+        if unknown:
+            raise InvalidInput(f"unknown field(s): {', '.join(sorted(unknown))}; expected flow, code")
+        who, now = principal(request), timezone.now()
+        letters = q.dead_letters(who.tenant_ids, body.get("flow"), body.get("code"))
+        keys = sorted({int(d["executionId"]) for d in letters})
+        for key in keys:
+            actions.replay_run(who.tenant, key, None, who.name, now)
+        return Response({"replayed": [str(k) for k in keys]})
+
+
+class ExecutionActionView(ApiView):
+    """POST .../executions/<id>/replay {"input"?: variables to change} or .../discard."""
+
+    submits_commands = True
+
+    def post(self, request: Request, key: str, action: str) -> Response:
+        who, run_key, now = principal(request), path_key(key, "execution id"), timezone.now()
+        if action == "replay":
+            body = _body(request) if request.body else {}
+            actions.replay_run(who.tenant, run_key, body.get("input"), who.name, now)
+        elif action == "discard":
+            actions.discard_run(who.tenant, run_key, who.name, now)
+        else:
+            raise NotFound(f"no execution action '{action}'; use replay or discard")
+        return Response(status=202)
