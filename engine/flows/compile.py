@@ -15,7 +15,7 @@ Node kind → graph element:
 Generated elements carry a `.` in their id (node ids cannot): `flow.start`, `<node>.join` (an
 inclusive join with the node's join rule, when several edges arrive or an upstream node may fail
 and continue), `<node>.out` (an inclusive fork for guarded edges, taking none is allowed),
-`<node>.failed` (catch-all error boundary for `on_failure: continue`), `<node>.timeout` (timer
+`<node>.failed` (catch-all error boundary for `on_failure: continue` or failure edges), `<node>.timeout` (timer
 boundary) and `<node>.timed_out` (the run fails with TIMEOUT).
 """
 
@@ -163,8 +163,11 @@ def compile_flow(doc: dict[str, Any]) -> Graph:
     starts = doc.get("start")
     entries = ([starts] if isinstance(starts, str) else list(starts)) if starts else [
         n for n in nodes if not any(e["to"] == n for e in edges)]
+    handled = {e["from"] for e in edges if e.get("on") == "failure"}  # nodes with failure edges
+    failure_targets = {e["to"] for e in edges if e.get("on") == "failure"}
+    edges_all, edges = edges, [e for e in edges if e.get("on") != "failure"]
     upstream: dict[str, list[str]] = {n: [] for n in nodes}
-    for e in edges:
+    for e in edges_all:
         upstream[e["to"]].append(e["from"])
     for n in entries:
         upstream[n].append(START)
@@ -173,7 +176,8 @@ def compile_flow(doc: dict[str, Any]) -> Graph:
         node = nodes.get(n)
         return node is not None and node.get("on_failure") == "continue"
 
-    needs_join = {n for n, ups in upstream.items() if len(ups) >= 2 or any(can_fail_on(u) for u in ups)}
+    needs_join = {n for n, ups in upstream.items()
+                  if len(ups) >= 2 or n in failure_targets or any(can_fail_on(u) for u in ups)}
     entry = {n: (f"{n}.join" if n in needs_join else n) for n in nodes}
     b = _Builder()
     # The none start (manual, webhook and API starts) and one timer start per enabled schedule trigger.
@@ -202,6 +206,8 @@ def compile_flow(doc: dict[str, Any]) -> Graph:
             connect(sid, START, n, "ok")
     for n, node in nodes.items():
         kind, props = _node_element(node)
+        if n in handled and node["kind"] in WORK_KINDS:
+            props["errorOnFailure"] = STEP_FAILED
         b.element(n, kind, node.get("name", ""), props)
         out = [e for e in edges if e["from"] == n]
         if node["kind"] == "condition":
@@ -224,22 +230,27 @@ def compile_flow(doc: dict[str, Any]) -> Graph:
             for e in out:
                 connect(n, n, e["to"], "ok")
         failure_exits = []
-        if node.get("on_failure") == "continue" and node["kind"] in WORK_KINDS:
+        handlers = [e for e in edges_all if e["from"] == n and e.get("on") == "failure"]
+        if (node.get("on_failure") == "continue" or handlers) and node["kind"] in WORK_KINDS:
             b.element(f"{n}.failed", "boundaryEvent", "failed", {
                 "event": {"type": "error", "errorCode": None}, "attachedTo": n, "interrupting": True})
             failure_exits.append(f"{n}.failed")
         if "timeout" in node:
             b.element(f"{n}.timeout", "boundaryEvent", "timeout", {
                 "event": {"type": "timer", "timeDuration": node["timeout"]}, "attachedTo": n, "interrupting": True})
-            if node.get("on_failure") == "continue":
+            if node.get("on_failure") == "continue" or handlers:
                 failure_exits.append(f"{n}.timeout")
             else:
                 b.element(f"{n}.timed_out", "endEvent", "timed out",
                           _fail_props(n, "TIMEOUT", f"node '{n}' timed out after {node['timeout']}"))
                 b.flow(f"{n}.timeout", f"{n}.timed_out")
         for exit_id in failure_exits:
-            for e in out:
-                connect(exit_id, n, e["to"], "failed")
+            if handlers:  # the failure goes to the handler nodes only, which it reaches as a success
+                for e in handlers:
+                    connect(exit_id, n, e["to"], "ok")
+            else:
+                for e in out:
+                    connect(exit_id, n, e["to"], "failed")
     for n in needs_join:
         rule = nodes[n].get("join", "all_success")
         b.element(f"{n}.join", "inclusiveGateway", "", {"joinRule": rule, "upstream": join_upstream[n], "node": n})

@@ -169,6 +169,8 @@ SCHEMA: dict[str, Any] = {
                     "when": EXPRESSION,
                     "branch": {"enum": ["true", "false"], "description": "out of a condition node"},
                     "default": {"type": "boolean", "description": "the default edge out of a switch node"},
+                    "on": {"enum": ["success", "failure"],
+                           "description": "failure: taken (only) when the node fails after its retries or times out"},
                 },
             },
         },

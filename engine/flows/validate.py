@@ -19,6 +19,7 @@ from engine.timers import schedule
 
 _VALIDATOR = Draft202012Validator(SCHEMA)
 BRANCHING = ("condition", "switch")
+FAILING = ("http", "job", "email", "subflow")  # kinds whose work can fail (retries run out, errors)
 
 
 def is_value_expression(text: Any) -> bool:
@@ -129,6 +130,17 @@ def _edge_rules(nodes: list[dict[str, Any]], by_id: dict[str, int],
         if edge.get("default") and kind != "switch":
             problems.append(FlowProblem(pointer("edges", i, "default"), "only an edge out of a switch node can "
                                         "be the default"))
+        if edge.get("on") == "failure":
+            source = nodes[by_id[edge["from"]]]
+            if kind not in FAILING and "timeout" not in source:
+                problems.append(FlowProblem(pointer("edges", i, "on"), f"a {kind} node without a timeout cannot "
+                                            "fail: it has no failure edges"))
+            if source.get("on_failure") == "continue":
+                problems.append(FlowProblem(pointer("edges", i, "on"), "a node that continues on failure has no "
+                                            "failure edges: choose one"))
+            if "when" in edge or "branch" in edge or edge.get("default"):
+                problems.append(FlowProblem(pointer("edges", i), "a failure edge has no guard or branch"))
+            continue
         if kind == "condition" and "branch" not in edge:
             problems.append(FlowProblem(pointer("edges", i), "an edge out of a condition node needs "
                                         "\"branch\": \"true\" or \"false\""))

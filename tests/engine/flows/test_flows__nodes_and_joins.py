@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from engine.flows.validate import validate
 from engine.models import Job, Timer, UserTask
 
 pytestmark = pytest.mark.django_db
@@ -144,3 +145,24 @@ def test_delay_waits_for_its_timer(flows):
     key = flows.run(_doc([{"id": "wait", "kind": "delay", "duration": "PT5M"}]))
     timer = Timer.objects.get(process_instance_key=key)
     assert flows.state(key) == "ACTIVE" and (timer.due_at - flows.now).total_seconds() == 300
+
+
+def test_failure_edge_leads_to_a_handler_and_the_success_path_is_skipped(flows, flaky):
+    def doc(fails: int):
+        return _doc([
+            {"id": "call", "kind": "http", "url": f"{flaky.url}/fail/{fails}/h{fails}",
+             "retry": {"max_attempts": 2, "backoff": {"initial": "PT0S", "max": "PT0S"}}},
+            {"id": "use", "kind": "transform", "set": {"used": "true"}},
+            {"id": "handle", "kind": "transform", "set": {"handled": "true"}},
+        ], [{"from": "call", "to": "use"}, {"from": "call", "to": "handle", "on": "failure"}], id=f"h{fails}")
+    key = flows.run(doc(5))
+    assert flows.state(key) == "COMPLETED" and flows.ran(key) == {"handle"} and not flows.incidents(key)
+    key = flows.run(doc(1))
+    assert flows.state(key) == "COMPLETED" and flows.ran(key) == {"call", "use"}
+
+
+def test_failure_edges_are_refused_where_nothing_can_fail(flows):
+    problems = validate(_doc([{"id": "a", "kind": "transform", "set": {"x": "1"}},
+                              {"id": "b", "kind": "transform", "set": {"x": "1"}}],
+                             [{"from": "a", "to": "b", "on": "failure"}]))
+    assert [p.pointer for p in problems] == ["/edges/0/on"]
