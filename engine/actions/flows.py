@@ -5,8 +5,9 @@ disabled → 404-like refusal; body over the limit → 413; authentication (HMAC
 `<timestamp>.<body>` within the tolerance window, or a bearer token; constant-time compares)
 → 401; a delivery id seen before for this trigger → 200 with the first run (no new run);
 input against the flow's `inputs` schema → 422; else the run starts → 202.
-Deliveries of one trigger are serialized on its row, so a replay racing the original cannot
-start a second run.
+A unique index on (trigger, delivery id) of started deliveries means a replay racing the
+original cannot start a second run (its insert waits for the first and fails; the run it created
+is rolled back with it).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
@@ -77,9 +78,20 @@ def flow_definition(tenant: Tenant, flow_id: str, version: int | None = None) ->
     return found
 
 
+_documents: dict[int, dict[str, Any]] = {}
+
+
 def _document(definition: ProcessDefinition) -> dict[str, Any]:
-    source = definition.source or ProcessDefinition.objects.values_list("source", flat=True).get(key=definition.key)
-    return json.loads(source)
+    """The deployed document (definitions never change: cached by key, a bounded handful per process)."""
+    found = _documents.get(definition.key)
+    if found is None or connection.vendor != "postgresql":
+        source = (definition.source if "source" in definition.__dict__ and definition.source else
+                  ProcessDefinition.objects.values_list("source", flat=True).get(key=definition.key))
+        found = json.loads(source)
+        if len(_documents) > 256:
+            _documents.clear()
+        _documents[definition.key] = found
+    return found
 
 
 def check_input(doc: dict[str, Any], value: Any) -> dict[str, Any]:
@@ -278,26 +290,26 @@ def receive_webhook(token: str, delivery: Delivery, now: datetime) -> Accepted:
     if refused is not None:
         record(*refused)
         raise Unauthorized(refused[1])
-    refusal: ActionError | None = None
-    with transaction.atomic():
-        # One delivery of a trigger at a time: a replay racing its original sees the original's row.
-        FlowTrigger.objects.select_for_update().filter(pk=trigger.pk).first()
-        if delivery_id:
-            first = (WebhookDelivery.objects.filter(trigger=trigger, delivery_id=delivery_id,
-                                                    outcome=WebhookDelivery.Outcome.STARTED)
-                     .values_list("process_instance_key", flat=True).first())
-            if first is not None:
-                record(WebhookDelivery.Outcome.DUPLICATE, "delivery id seen before", first)
-                return Accepted(200, first, duplicate=True)
-        try:
-            with transaction.atomic():
-                instance = start_run(trigger.tenant, trigger.flow_id, _input(delivery),
-                                     f"webhook:{trigger.trigger_id}", now)
-        except ActionError as exc:
-            refusal = exc
-            record(WebhookDelivery.Outcome.REJECTED, exc.detail)
-        else:
+    def first_run() -> int | None:
+        return (WebhookDelivery.objects.filter(trigger=trigger, delivery_id=delivery_id,
+                                               outcome=WebhookDelivery.Outcome.STARTED)
+                .values_list("process_instance_key", flat=True).first())
+
+    if delivery_id and (first := first_run()) is not None:
+        record(WebhookDelivery.Outcome.DUPLICATE, "delivery id seen before", first)
+        return Accepted(200, first, duplicate=True)
+    try:
+        with transaction.atomic():
+            instance = start_run(trigger.tenant, trigger.flow_id, _input(delivery), f"webhook:{trigger.trigger_id}",
+                                 now)
+            # The unique index on (trigger, delivery id) of started deliveries settles a race between a
+            # delivery and its replay: the second insert waits for the first to commit, then fails.
             record(WebhookDelivery.Outcome.STARTED, "", instance.key)
-    if refusal is not None:
-        raise refusal
+    except ActionError as exc:
+        record(WebhookDelivery.Outcome.REJECTED, exc.detail)
+        raise
+    except IntegrityError:
+        first = first_run()
+        record(WebhookDelivery.Outcome.DUPLICATE, "delivery id seen before", first)
+        return Accepted(200, first or 0, duplicate=True)
     return Accepted(202, instance.key, duplicate=False)

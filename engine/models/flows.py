@@ -61,8 +61,13 @@ class WebhookDelivery(models.Model):
     process_instance_key = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
+        constraints = [
+            # At most one run per delivery id and trigger: the database refuses the second (dedupe).
+            models.UniqueConstraint(fields=["trigger", "delivery_id"], name="uniq_delivery_started",
+                                    condition=models.Q(outcome="started") & ~models.Q(delivery_id="")),
+        ]
         indexes = [
-            models.Index(fields=["trigger", "delivery_id"], name="delivery_dedupe_idx"),
+            models.Index(fields=["trigger", "-id"], name="delivery_trigger_idx"),
             models.Index(fields=["process_instance_key"], name="delivery_instance_idx"),
         ]
 
