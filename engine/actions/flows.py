@@ -38,7 +38,17 @@ from engine.errors import ActionError, Conflict, InvalidInput, NotFound
 from engine.flows import document
 from engine.flows.errors import FlowProblem, pointer
 from engine.flows.triggers import new_secret
-from engine.models import FlowTrigger, Incident, ProcessDefinition, ProcessInstance, Variable, WebhookDelivery
+from engine.keys import next_key
+from engine.models import (
+    FlowTrigger,
+    Incident,
+    ProcessDefinition,
+    ProcessInstance,
+    Timer,
+    Variable,
+    WebhookDelivery,
+)
+from engine.timers import schedule
 from flowsync.models import Tenant
 
 SIGNATURE_HEADER = "X-FlowSync-Signature"
@@ -130,11 +140,28 @@ def rotate_secret(tenant: Tenant, flow_id: str, trigger_id: str, now: datetime) 
 
 
 def set_trigger_enabled(tenant: Tenant, flow_id: str, trigger_id: str, enabled: bool, now: datetime) -> FlowTrigger:
-    updated = FlowTrigger.objects.filter(tenant=tenant, flow_id=flow_id, trigger_id=trigger_id).update(
-        enabled=enabled, updated_at=now)
-    if not updated:
-        raise NotFound(f"flow '{flow_id}' has no trigger '{trigger_id}'")
-    return FlowTrigger.objects.get(tenant=tenant, flow_id=flow_id, trigger_id=trigger_id)
+    """Enable or disable a trigger; a schedule's timer (of the latest version) is canceled or opened again."""
+    with transaction.atomic():
+        trigger = FlowTrigger.objects.select_for_update().filter(
+            tenant=tenant, flow_id=flow_id, trigger_id=trigger_id).first()
+        if trigger is None:
+            raise NotFound(f"flow '{flow_id}' has no trigger '{trigger_id}'")
+        trigger.enabled, trigger.updated_at = enabled, now
+        trigger.save(update_fields=["enabled", "updated_at"])
+        if trigger.kind == FlowTrigger.Kind.SCHEDULE:
+            latest = flow_definition(tenant, flow_id)
+            element_id = f"trigger.{trigger_id}"
+            timers = Timer.objects.filter(tenant=tenant, process_definition_key=latest.key, element_id=element_id,
+                                          process_instance_key__isnull=True, state=Timer.State.ACTIVE)
+            if not enabled:
+                timers.update(state=Timer.State.CANCELED)
+            elif not timers.exists() and element_id in graph_of(cached_definition(latest.key)).elements:
+                cron = trigger.config["cron"]
+                Timer.objects.create(key=next_key(), tenant=tenant, process_instance_key=None,
+                                     element_instance_key=None, process_definition_key=latest.key,
+                                     element_id=element_id, due_at=schedule.first_due("cycle", cron, now)[0],
+                                     repetitions=-1, spec=cron, created_at=now)
+    return trigger
 
 
 # -- dead letters: runs that failed after their retries (an active incident) ---------------------------

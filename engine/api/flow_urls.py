@@ -17,6 +17,7 @@ urlpatterns = [
     path("<str:flow_id>", flows.FlowView.as_view()),
     path("<str:flow_id>/versions", flows.FlowVersionsView.as_view()),
     path("<str:flow_id>/versions/<int:version>", flows.FlowVersionView.as_view()),
+    path("<str:flow_id>/diff", flows.FlowDiffView.as_view()),
     path("<str:flow_id>/triggers", flows.FlowTriggersView.as_view()),
     path("<str:flow_id>/triggers/<str:trigger_id>/<str:action>", flows.FlowTriggerActionView.as_view()),
     path("<str:flow_id>/runs", flows.FlowRunsView.as_view()),

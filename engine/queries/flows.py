@@ -216,3 +216,27 @@ def _result(node: dict[str, Any], variables: dict[str, Any]) -> Any:
     if node["kind"] == "transform":
         return {name: variables.get(name) for name in node["set"]}
     return None
+
+
+def diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """What changed between two versions of a flow document: nodes by id, edges by their ends, the rest by key."""
+    old_nodes = {n["id"]: n for n in old["nodes"]}
+    new_nodes = {n["id"]: n for n in new["nodes"]}
+
+    def edge_key(e: dict[str, Any]) -> str:
+        return f"{e['from']} → {e['to']}"
+
+    old_edges = {edge_key(e): e for e in old.get("edges", [])}
+    new_edges = {edge_key(e): e for e in new.get("edges", [])}
+    changed_nodes = [
+        {"id": nid, "options": sorted(k for k in set(old_nodes[nid]) | set(new_nodes[nid])
+                                      if old_nodes[nid].get(k) != new_nodes[nid].get(k))}
+        for nid in sorted(set(old_nodes) & set(new_nodes)) if old_nodes[nid] != new_nodes[nid]
+    ]
+    return {
+        "nodes": {"added": sorted(set(new_nodes) - set(old_nodes)), "removed": sorted(set(old_nodes) - set(new_nodes)),
+                  "changed": changed_nodes},
+        "edges": {"added": sorted(set(new_edges) - set(old_edges)), "removed": sorted(set(old_edges) - set(new_edges)),
+                  "changed": sorted(k for k in set(old_edges) & set(new_edges) if old_edges[k] != new_edges[k])},
+        "other": sorted(k for k in (set(old) | set(new)) - {"nodes", "edges", "version"} if old.get(k) != new.get(k)),
+    }

@@ -132,3 +132,20 @@ def test_dead_letters_are_listed_replayed_with_edited_input_and_discarded(api, c
     assert_problem(api.post(f"/api/flows/executions/{runs[0]}/replay", {}, format="json"), 404)
     assert_problem(api.post(f"/api/flows/executions/{runs[2]}/replay", {"input": []}, format="json"), 400)
     assert_problem(api.post(f"/api/flows/executions/{runs[2]}/explode", {}, format="json"), 404)
+
+
+def test_diff_between_versions(api):
+    api.post("/api/flows/", ORDER, format="json")
+    changed = json.loads(json.dumps(ORDER))
+    changed["nodes"][2]["set"] = {"label": "'great'"}
+    changed["nodes"].append({"id": "extra", "kind": "transform", "set": {"x": "1"}})
+    changed["edges"].append({"from": "done", "to": "extra"})
+    changed["output"] = {"label": "label"}
+    assert api.post("/api/flows/", changed, format="json").json()["version"] == 2
+    diff = api.get("/api/flows/order_check/diff").json()
+    assert diff["from"] == 1 and diff["to"] == 2
+    assert diff["nodes"] == {"added": ["extra"], "removed": [], "changed": [{"id": "done", "options": ["set"]}]}
+    assert diff["edges"] == {"added": ["done → extra"], "removed": [], "changed": []}
+    assert diff["other"] == ["output"]
+    assert_problem(api.get("/api/flows/order_check/diff", {"from": "9"}), 404)
+    assert_problem(api.get("/api/flows/order_check/diff", {"from": "x"}), 400)

@@ -207,3 +207,23 @@ class ExecutionActionView(ApiView):
         else:
             raise NotFound(f"no execution action '{action}'; use replay or discard")
         return Response(status=202)
+
+
+class FlowDiffView(ApiView):
+    """GET /api/flows/<id>/diff?from=1&to=2 (default: the previous version against the latest)."""
+
+    def get(self, request: Request, flow_id: str) -> Response:
+        found = {d.version: d for d in q.versions(principal(request).tenant_ids, flow_id)}
+        if not found:
+            raise NotFound(f"no flow '{flow_id}' is deployed")
+        latest = max(found)
+        try:
+            to = int(request.query_params.get("to", latest))
+            since = int(request.query_params.get("from", to - 1))
+        except ValueError:
+            raise InvalidInput("from and to must be version numbers") from None
+        for version in (since, to):
+            if version not in found:
+                raise NotFound(f"flow '{flow_id}' has no version {version}")
+        return Response({"from": since, "to": to,
+                         **q.diff(q.document(found[since]), q.document(found[to]))})

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 
+from engine.actions.flows import set_trigger_enabled
 from engine.actions.jobs import activate_jobs, fail_job, throw_error
 from engine.actions.messages import publish_message
 from engine.models import Incident, Job, ProcessInstance, Timer
@@ -104,3 +105,17 @@ def test_switch_without_a_match_or_default_is_an_incident(flows):
         {"id": "route", "kind": "switch"}, {"id": "a", "kind": "transform", "set": {"x": "1"}},
     ], [{"from": "route", "to": "a", "when": "false"}]))
     assert Incident.objects.get(process_instance_key=key).error_type == "CONDITION_ERROR"
+
+
+def test_disabling_a_schedule_cancels_its_timer_and_enabling_opens_it_again(flows):
+    flows.deploy(_doc([{"id": "a", "kind": "transform", "set": {"x": "1"}}],
+                      triggers=[{"id": "tick", "kind": "schedule", "cron": "*/5 * * * *"}]))
+
+    def active() -> int:
+        return Timer.objects.filter(element_id="trigger.tick", state="ACTIVE").count()
+
+    assert active() == 1
+    set_trigger_enabled(flows.tenant, "f", "tick", False, flows.now)
+    assert active() == 0
+    set_trigger_enabled(flows.tenant, "f", "tick", True, flows.now)
+    assert active() == 1
