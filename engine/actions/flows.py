@@ -4,7 +4,9 @@ A webhook delivery is checked in this order, and recorded whatever the outcome:
 disabled → 404-like refusal; body over the limit → 413; authentication (HMAC-SHA256 over
 `<timestamp>.<body>` within the tolerance window, or a bearer token; constant-time compares)
 → 401; a delivery id seen before for this trigger → 200 with the first run (no new run);
-input against the flow's `inputs` schema → 422; else the run starts → 202.
+body not JSON/form → 422; the trigger's filter false → 200, recorded as filtered, no run;
+the trigger's input mapping, then the input against the flow's `inputs` schema → 422;
+else the run starts → 202 (or, with `respond`, the view waits for the run's output).
 A unique index on (trigger, delivery id) of started deliveries means a replay racing the
 original cannot start a second run (its insert waits for the first and fails; the run it created
 is rolled back with it).
@@ -15,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
@@ -38,6 +40,7 @@ from engine.errors import ActionError, Conflict, InvalidInput, NotFound
 from engine.flows import document
 from engine.flows.errors import FlowProblem, pointer
 from engine.flows.triggers import new_secret
+from engine.flows.validate import expression_text
 from engine.keys import next_key
 from engine.models import (
     FlowTrigger,
@@ -56,6 +59,7 @@ TIMESTAMP_HEADER = "X-FlowSync-Timestamp"
 DEFAULT_DELIVERY_HEADER = "X-FlowSync-Delivery"
 DEFAULT_TOLERANCE_SECONDS = 300
 DEFAULT_MAX_BYTES = 256 * 1024
+DEFAULT_RESPOND_MS = 10_000
 
 
 class Unauthorized(ActionError):
@@ -244,13 +248,19 @@ class Delivery:
     headers: dict[str, str]  # lower-case names
     body: bytes
     content_type: str
+    method: str = "POST"
+    query: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Accepted:
-    status: int  # 202 started, 200 duplicate
-    process_instance_key: int
+    status: int  # 202 started, 200 duplicate or filtered
+    process_instance_key: int | None
     duplicate: bool
+    filtered: bool = False
+    # > 0: the trigger answers with the run's output, waiting up to this long (the view waits, after commit).
+    respond_ms: int = 0
+    tenant_id: int = 0
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:
@@ -293,6 +303,20 @@ def _input(delivery: Delivery) -> Any:
         raise Unprocessable("the body must be JSON or form-encoded") from None
 
 
+def _request_context(delivery: Delivery, body: Any) -> dict[str, Any]:
+    """What a trigger's filter and input expressions see."""
+    return {"method": delivery.method, "headers": delivery.headers, "query": delivery.query, "body": body}
+
+
+def _evaluate(text: str, variables: dict[str, Any], now: datetime, what: str) -> Any:
+    source = expression_text(text)
+    try:
+        compiled = expressions.compile_feel(source) if source.startswith("=") else expressions.compile_cel(source)
+        return compiled.evaluate(variables, now=now)
+    except (expressions.EvaluationError, expressions.ExpressionError) as exc:
+        raise Unprocessable(f"the trigger's {what} failed on this delivery: {exc}") from None
+
+
 def receive_webhook(token: str, delivery: Delivery, now: datetime) -> Accepted:
     """Check, record and (at most once per delivery id) start the trigger's flow."""
     trigger = FlowTrigger.objects.filter(token=token, kind=FlowTrigger.Kind.WEBHOOK).first()
@@ -325,10 +349,18 @@ def receive_webhook(token: str, delivery: Delivery, now: datetime) -> Accepted:
     if delivery_id and (first := first_run()) is not None:
         record(WebhookDelivery.Outcome.DUPLICATE, "delivery id seen before", first)
         return Accepted(200, first, duplicate=True)
+    config = trigger.config
+    respond_ms = int(config.get("respond_timeout_ms", DEFAULT_RESPOND_MS)) if config.get("respond") else 0
     try:
+        body = _input(delivery)
+        context = _request_context(delivery, body)
+        if "filter" in config and _evaluate(config["filter"], context, now, "filter") is not True:
+            record(WebhookDelivery.Outcome.FILTERED, "the trigger's filter did not accept it")
+            return Accepted(200, None, duplicate=False, filtered=True)
+        if config.get("input"):
+            body = {name: _evaluate(text, context, now, f"input '{name}'") for name, text in config["input"].items()}
         with transaction.atomic():
-            instance = start_run(trigger.tenant, trigger.flow_id, _input(delivery), f"webhook:{trigger.trigger_id}",
-                                 now)
+            instance = start_run(trigger.tenant, trigger.flow_id, body, f"webhook:{trigger.trigger_id}", now)
             # The unique index on (trigger, delivery id) of started deliveries settles a race between a
             # delivery and its replay: the second insert waits for the first to commit, then fails.
             record(WebhookDelivery.Outcome.STARTED, "", instance.key)
@@ -339,4 +371,4 @@ def receive_webhook(token: str, delivery: Delivery, now: datetime) -> Accepted:
         first = first_run()
         record(WebhookDelivery.Outcome.DUPLICATE, "delivery id seen before", first)
         return Accepted(200, first or 0, duplicate=True)
-    return Accepted(202, instance.key, duplicate=False)
+    return Accepted(202, instance.key, duplicate=False, respond_ms=respond_ms, tenant_id=trigger.tenant_id)

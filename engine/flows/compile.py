@@ -192,6 +192,12 @@ def compile_flow(doc: dict[str, Any]) -> Graph:
                 props["outputs"] = [{"value": v, "target": k} for k, v in trigger["input"].items()]
             b.element(sid, "startEvent", f"schedule {trigger['id']}", props)
             starts_ids.append(sid)
+        elif trigger["kind"] == "event" and trigger.get("enabled", True):
+            # A message start event: publishing the message (same API as for BPMN) starts a run.
+            sid = f"trigger.{trigger['id']}"
+            b.element(sid, "startEvent", f"event {trigger['id']}", {
+                "event": {"type": "message", "messageName": trigger["message"]}, "interrupting": True})
+            starts_ids.append(sid)
     join_upstream: dict[str, dict[str, list[str]]] = {n: {} for n in needs_join}
 
     def connect(source: str, source_node: str, target_node: str, outcome: str, condition: str | None = None,

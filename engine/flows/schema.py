@@ -114,7 +114,8 @@ def _node_schema(kind: str) -> dict[str, Any]:
 TRIGGER = {
     "type": "object",
     "required": ["id", "kind"],
-    "properties": {"id": {"type": "string", "pattern": ID_PATTERN}, "kind": {"enum": ["webhook", "schedule"]}},
+    "properties": {"id": {"type": "string", "pattern": ID_PATTERN},
+                   "kind": {"enum": ["webhook", "schedule", "event"]}},
     "allOf": [
         {"if": {"properties": {"kind": {"const": "webhook"}}},
          "then": {"additionalProperties": False, "properties": {
@@ -122,6 +123,17 @@ TRIGGER = {
              "auth": {"enum": ["none", "hmac", "bearer"]},
              "delivery_id_header": {"type": "string", "minLength": 1},
              "tolerance_seconds": {"type": "integer", "minimum": 1, "maximum": 86400},
+             "filter": {**EXPRESSION, "description": "over method, headers, query, body; false: recorded, no run"},
+             "input": {"type": "object", "additionalProperties": EXPRESSION, "propertyNames": {"pattern": ID_PATTERN},
+                       "description": "the run's input: name → expression over method, headers, query, body"},
+             "respond": {"type": "boolean", "description": "wait for the run and answer with its output"},
+             "respond_timeout_ms": {"type": "integer", "minimum": 1, "maximum": 30000},
+         }}},
+        {"if": {"properties": {"kind": {"const": "event"}}},
+         "then": {"additionalProperties": False, "required": ["message"], "properties": {
+             "id": True, "kind": True, "enabled": {"type": "boolean"},
+             "message": {"type": "string", "minLength": 1,
+                         "description": "a message name: POST /v2/messages/publication starts a run"},
          }}},
         {"if": {"properties": {"kind": {"const": "schedule"}}},
          "then": {"additionalProperties": False, "required": ["cron"], "properties": {

@@ -235,6 +235,11 @@ def _expressions(doc: dict[str, Any]) -> list[FlowProblem]:
                     raise schedule.TimerSpecError(f"'{trigger['cron']}' is not five cron fields")
             except schedule.TimerSpecError as exc:
                 problems.append(FlowProblem(pointer("triggers", i, "cron"), str(exc)))
+        for key in ("filter",):
+            if key in trigger:
+                _check(problems, pointer("triggers", i, key), trigger[key], "expression")
+        for name, value in (trigger.get("input") or {}).items():
+            _check(problems, pointer("triggers", i, "input", name), value, "expression")
     ids = [t["id"] for t in doc.get("triggers", [])]
     for i, tid in enumerate(ids):
         if tid in ids[:i]:

@@ -11,6 +11,7 @@ class FlowTrigger(models.Model):
     class Kind(models.TextChoices):
         WEBHOOK = "webhook"
         SCHEDULE = "schedule"
+        EVENT = "event"
 
     class Auth(models.TextChoices):
         NONE = "none"
@@ -50,6 +51,7 @@ class WebhookDelivery(models.Model):
         UNAUTHORIZED = "unauthorized"
         REJECTED = "rejected"
         DISABLED = "disabled"
+        FILTERED = "filtered"
 
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT)
     trigger = models.ForeignKey(FlowTrigger, on_delete=models.CASCADE, related_name="deliveries")

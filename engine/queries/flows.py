@@ -89,6 +89,10 @@ def dead_letters(tenant_ids: list[int], flow_id: str | None = None, code: str | 
             for i in found]
 
 
+def run_ended(key: int) -> bool:
+    return ProcessInstance.objects.filter(key=key).exclude(state=ProcessInstance.State.ACTIVE).exists()
+
+
 def _run_instance(tenant_ids: list[int], key: int) -> ProcessInstance:
     return get_or_404(ProcessInstance.objects.filter(tenant_id__in=tenant_ids, definition__kind=DAG)
                       .select_related("definition"), key, "flow execution")
@@ -136,11 +140,11 @@ def execution(tenant_ids: list[int], key: int) -> dict[str, Any]:
                             "node": incidents[0]["element_id"]} if incidents else None),
         "startedAt": instance.start_date,
         "endedAt": instance.end_date,
-        "trigger": _trigger(key, tenant_ids, created),
+        "trigger": _trigger(key, tenant_ids, created, definition.bpmn_process_id),
     }
 
 
-def _trigger(key: int, tenant_ids: list[int], created: Command | None) -> dict[str, Any]:
+def _trigger(key: int, tenant_ids: list[int], created: Command | None, flow_id: str) -> dict[str, Any]:
     delivery = (WebhookDelivery.objects.filter(tenant_id__in=tenant_ids, process_instance_key=key,
                                                outcome=WebhookDelivery.Outcome.STARTED)
                 .select_related("trigger").first())
@@ -148,7 +152,10 @@ def _trigger(key: int, tenant_ids: list[int], created: Command | None) -> dict[s
         return {"kind": "webhook", "id": delivery.trigger.trigger_id, "deliveryId": delivery.delivery_id or None}
     start = (created.payload.get("startElementId") or "") if created else ""
     if start.startswith("trigger."):
-        return {"kind": "schedule", "id": start.removeprefix("trigger.")}
+        trigger_id = start.removeprefix("trigger.")
+        kind = (FlowTrigger.objects.filter(tenant_id__in=tenant_ids, flow_id=flow_id, trigger_id=trigger_id)
+                .values_list("kind", flat=True).first())
+        return {"kind": kind or "schedule", "id": trigger_id}
     return {"kind": "manual", "actor": created.actor if created else ""}
 
 

@@ -115,3 +115,41 @@ def test_rotating_the_secret_refuses_the_old_one(hooks):
     assert httpx.post(hook["url"], content=body, headers=_sign(rotated["secret"], body)).status_code == 202
     assert api.post("/api/flows/hooked/triggers/signed/disable").json()["enabled"] is False
     assert httpx.post(hook["url"], content=body, headers=_sign(rotated["secret"], body)).status_code == 404
+
+
+RESPONDING = {
+    "id": "answering",
+    "nodes": [{"id": "calc", "kind": "transform", "set": {"total": "qty * 2"}}],
+    "output": {"total": "total", "who": "who"},
+    "triggers": [{"id": "sync", "kind": "webhook", "auth": "none", "respond": True, "respond_timeout_ms": 10000,
+                  "filter": "body.kind == 'order' && headers['x-source'] == 'shop'",
+                  "input": {"qty": "body.count", "who": "query.user"}}],
+}
+
+
+def test_filter_input_mapping_and_respond_with_the_output(live_server, creds, start_worker):
+    api = httpx.Client(base_url=live_server.url, auth=(creds.client_id, creds.secret), timeout=10)
+    assert api.post("/api/flows/", json=RESPONDING).status_code == 201
+    hook = api.get("/api/flows/answering/triggers").json()["items"][0]
+    start_worker()
+    skipped = httpx.post(hook["url"], json={"kind": "refund", "count": 1}, headers={"X-Source": "shop"})
+    assert skipped.status_code == 200 and skipped.json() == {"executionId": None, "filtered": True}
+    assert ProcessInstance.objects.count() == 0
+    answered = httpx.post(hook["url"] + "?user=ada", json={"kind": "order", "count": 21},
+                          headers={"X-Source": "shop"}, timeout=15)
+    assert answered.status_code == 200, answered.text
+    assert answered.json()["status"] == "succeeded" and answered.json()["output"] == {"total": 42, "who": "ada"}
+    outcomes = sorted(WebhookDelivery.objects.values_list("outcome", flat=True))
+    assert outcomes == ["filtered", "started"]
+
+
+def test_event_trigger_starts_a_run_when_its_message_is_published(api):
+    flow = {"id": "on_event", "nodes": [{"id": "a", "kind": "transform", "set": {"seen": "amount"}}],
+            "triggers": [{"id": "created", "kind": "event", "message": "order-created"}]}
+    assert api.post("/api/flows/", flow, format="json").status_code == 201
+    resp = api.post("/v2/messages/publication", {"name": "order-created", "correlationKey": "",
+                                                  "variables": {"amount": 3}}, format="json")
+    assert resp.status_code == 200, resp.text
+    [run] = ProcessInstance.objects.all()
+    execution = api.get(f"/api/flows/executions/{run.key}").json()
+    assert execution["trigger"] == {"kind": "event", "id": "created"}

@@ -18,6 +18,7 @@ from engine.flows.document import parse
 from engine.flows.schema import SCHEMA
 from engine.models import FlowTrigger, ProcessDefinition, WebhookDelivery
 from engine.queries import flows as q
+from engine.store.notify import ended_channel, wait_until
 
 
 def _flow(d: ProcessDefinition) -> dict[str, Any]:
@@ -160,10 +161,20 @@ class WebhookView(APIView):
             headers={k.lower(): v for k, v in request.headers.items()},
             body=request.body,
             content_type=request.content_type or "",
+            method=request.method or "POST",
+            query={k: v for k, v in request.query_params.items()},
         )
         accepted = actions.receive_webhook(token, delivery, timezone.now())
-        return Response({"executionId": str(accepted.process_instance_key), "duplicate": accepted.duplicate},
-                        status=accepted.status)
+        if accepted.filtered:
+            return Response({"executionId": None, "filtered": True}, status=200)
+        key = accepted.process_instance_key
+        if accepted.respond_ms and key is not None:
+            # Respond-to-webhook: wait (woken by the engine when the run ends) for the run's output.
+            if wait_until(lambda: q.run_ended(key), [ended_channel(key)], accepted.respond_ms / 1000):
+                execution = q.execution([accepted.tenant_id], key)
+                return Response({"executionId": str(key), "status": execution["status"],
+                                 "output": execution["output"]}, status=200)
+        return Response({"executionId": str(key), "duplicate": accepted.duplicate}, status=accepted.status)
 
 
 class DeadLettersView(ApiView):
