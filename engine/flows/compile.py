@@ -70,7 +70,10 @@ def _job_props(node: dict[str, Any], job_type: str, headers: dict[str, str]) -> 
 def _node_element(node: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     kind = node["kind"]
     if kind == "http":
-        props = _job_props(node, "flowsync:http", {"resultVariable": node.get("result", node["id"])})
+        headers = {"resultVariable": node.get("result", node["id"])}
+        if node.get("idempotency_header"):
+            headers["flowsync:idempotencyHeader"] = node["idempotency_header"]
+        props = _job_props(node, "flowsync:http", headers)
         inputs = props["inputs"]
         inputs.append(_value("method", node.get("method", "GET")))
         inputs.append(_value("url", node["url"]))

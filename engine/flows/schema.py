@@ -58,6 +58,8 @@ KINDS: dict[str, tuple[dict[str, Any], list[str]]] = {
         "query": {"type": "object", "additionalProperties": {"type": "string"}},
         "body": VALUE,
         "result": {"type": "string", "pattern": ID_PATTERN, "description": "variable for {status, headers, body}"},
+        "idempotency_header": {"type": "string", "pattern": "^[A-Za-z0-9-]{1,64}$",
+                               "description": "request header carrying a key per attempt (job key-retries left)"},
     }, ["url"]),
     "transform": ({
         "set": {"type": "object", "minProperties": 1, "additionalProperties": EXPRESSION,

@@ -62,7 +62,8 @@ class FlakyServer:
 
     def __init__(self) -> None:
         self.calls: dict[str, int] = {}
-        counts = self.calls
+        self.keys: dict[str, list[str]] = {}  # Idempotency-Key headers received, per name
+        counts, keys = self.calls, self.keys
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -73,6 +74,7 @@ class FlakyServer:
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
                 _, _, fails, name = self.path.split("/", 3)
                 counts[name] = counts.get(name, 0) + 1
+                keys.setdefault(name, []).append(self.headers.get("Idempotency-Key") or "")
                 status = 500 if counts[name] <= int(fails) else 200
                 body = json.dumps({"ok": status == 200, "calls": counts[name]}).encode()
                 self.send_response(status)

@@ -119,6 +119,15 @@ def test_http_node_that_fails_twice_then_succeeds_shows_three_attempts(flows, fl
     assert flows.variables(key)["fetch"]["status"] == 200 and flaky.calls["fetch"] == 3
 
 
+def test_http_node_sends_an_idempotency_key_per_attempt(flows, flaky):
+    key = flows.run(_doc([{"id": "post", "kind": "http", "url": f"{flaky.url}/fail/1/idem",
+                           "idempotency_header": "Idempotency-Key",
+                           "retry": {"max_attempts": 3, "backoff": {"initial": "PT0S", "max": "PT0S"}}}]))
+    assert flows.state(key) == "COMPLETED"
+    job = Job.objects.get(process_instance_key=key)
+    assert flaky.keys["idem"] == [f"{job.key}-3", f"{job.key}-2"]
+
+
 def test_job_node_is_an_ordinary_job_with_its_inputs(flows):
     key = flows.run(_doc([{"id": "pay", "kind": "job", "type": "payment", "inputs": {"amount": "=total * 2"}}]),
                     total=5)
