@@ -51,7 +51,7 @@ def test_readme_flows_commands_run_as_written(live_server, start_worker):
             continue
         assignment = re.match(r"^(\w+)=(.*)$", command)
         if assignment:  # BODY=, TS=, SIG=: a shell assignment the next commands use
-            done = subprocess.run(["bash", "-c", f"{command}; printf '%s' \"${assignment.group(1)}\""], env=env,
+            done = subprocess.run(["bash", "-c", f"{command}\nprintf '%s' \"${assignment.group(1)}\""], env=env,
                                   capture_output=True, text=True, timeout=30)
             env[assignment.group(1)] = done.stdout
             continue

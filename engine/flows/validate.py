@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
 
 from engine import expressions
 from engine.flows.errors import FlowProblem, pointer
@@ -66,6 +67,12 @@ def validate(doc: Any) -> list[FlowProblem]:
     problems = _schema_problems(doc)
     if problems or not isinstance(doc, dict):
         return problems
+    if "inputs" in doc:
+        try:
+            Draft202012Validator.check_schema(doc["inputs"])
+        except SchemaError as exc:
+            where = pointer("inputs", *exc.absolute_path)
+            return [FlowProblem(where, f"not a valid JSON Schema: {exc.message}")]
     nodes: list[dict[str, Any]] = doc["nodes"]
     edges: list[dict[str, Any]] = doc.get("edges", [])
     by_id: dict[str, int] = {}

@@ -94,6 +94,11 @@ def test_node_that_can_never_run_because_of_its_join_rule(api):
     assert "can never run" in problems[0]["message"]
 
 
+def test_inputs_must_be_a_json_schema(api):
+    problems = _problems(api, {"id": "f", "inputs": {"type": 5}, "nodes": [_node("a")]})
+    assert [p["pointer"] for p in problems] == ["/inputs/type"]
+
+
 def test_missing_required_option_and_wrong_type(api):
     problems = _problems(api, {"id": "f", "nodes": [{"id": "a", "kind": "http"},
                                                     _node("b", "job", type="t", retry={"max_attempts": "3"})]})
@@ -130,3 +135,11 @@ def test_deploy_through_v2_deployments_beside_bpmn_versions_and_dedupes(api):
     assert body["problems"] == [{"pointer": "/nodes/1/id", "message": "duplicate node id 'a' (first at /nodes/0)"}]
     versions = api.get("/api/flows/beside/versions").json()["items"]
     assert [v["version"] for v in versions] == [2, 1]
+
+
+def test_a_flow_definition_answers_its_xml_as_generated_bpmn(api):
+    resp = api.post("/v2/deployments", {"resources": [SimpleUploadedFile(
+        "x.flow.json", json.dumps({"id": "xml_flow", "nodes": [_node("a")]}).encode())]}, format="multipart")
+    key = resp.json()["deployments"][0]["processDefinition"]["processDefinitionKey"]
+    xml = api.get(f"/v2/process-definitions/{key}/xml")
+    assert xml.status_code == 200 and b'<bpmn:process id="xml_flow"' in xml.content

@@ -13,6 +13,9 @@ from engine.api import shapes
 from engine.api.base import ApiView, path_key, principal
 from engine.api.search import Field, Spec
 from engine.api.views.common import SearchView
+from engine.flows.diagram import to_bpmn
+from engine.graph import Graph
+from engine.models import ProcessDefinition
 from engine.queries import definitions as q
 
 SPEC = Spec(
@@ -64,4 +67,6 @@ class ProcessDefinitionView(ApiView):
 class ProcessDefinitionXmlView(ApiView):
     def get(self, request: Request, key: str) -> HttpResponse:
         d = q.get_definition(principal(request).tenant_ids, path_key(key, "processDefinitionKey"), with_source=True)
+        if d.kind == ProcessDefinition.Kind.DAG:  # a JSON flow: its graph written out as BPMN
+            return HttpResponse(to_bpmn(Graph.from_json(d.graph)), content_type="text/xml; charset=utf-8")
         return HttpResponse(d.source, content_type="text/xml; charset=utf-8")

@@ -21,6 +21,13 @@ from engine.queries import flows as q
 from engine.store.notify import ended_channel, wait_until
 
 
+class FlowApiView(ApiView):
+    """Authenticated like /v2; left out of the /v2 OpenAPI document (flows are described in docs/flows.md
+    and by their JSON Schema), so /api/schema/ stays the Camunda-compatible contract."""
+
+    schema = None
+
+
 def _flow(d: ProcessDefinition) -> dict[str, Any]:
     return {"id": d.bpmn_process_id, "name": d.name, "version": d.version, "key": str(d.key),
             "deployedAt": d.created_at}
@@ -47,18 +54,19 @@ class FlowSchemaView(APIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    schema = None
 
     def get(self, request: Request) -> Response:
         return Response(SCHEMA, content_type="application/schema+json")
 
 
-class FlowValidateView(ApiView):
+class FlowValidateView(FlowApiView):
     def post(self, request: Request) -> Response:
         doc = parse("(request)", request.body or b"")
         return Response({"valid": True, "id": doc["id"]})
 
 
-class FlowsView(ApiView):
+class FlowsView(FlowApiView):
     def get(self, request: Request) -> Response:
         return Response({"items": [_flow(d) for d in q.flows(principal(request).tenant_ids)]})
 
@@ -68,7 +76,7 @@ class FlowsView(ApiView):
         return Response(_flow(definition), status=201)
 
 
-class FlowView(ApiView):
+class FlowView(FlowApiView):
     def get(self, request: Request, flow_id: str) -> Response:
         tenant_ids = principal(request).tenant_ids
         found = q.versions(tenant_ids, flow_id)
@@ -78,12 +86,12 @@ class FlowView(ApiView):
                          "triggers": [_trigger(request, t) for t in q.triggers(tenant_ids, flow_id)]})
 
 
-class FlowVersionsView(ApiView):
+class FlowVersionsView(FlowApiView):
     def get(self, request: Request, flow_id: str) -> Response:
         return Response({"items": [_flow(d) for d in q.versions(principal(request).tenant_ids, flow_id)]})
 
 
-class FlowVersionView(ApiView):
+class FlowVersionView(FlowApiView):
     def get(self, request: Request, flow_id: str, version: int) -> Response:
         found = [d for d in q.versions(principal(request).tenant_ids, flow_id) if d.version == version]
         if not found:
@@ -91,14 +99,14 @@ class FlowVersionView(ApiView):
         return Response({**_flow(found[0]), "document": q.document(found[0])})
 
 
-class FlowTriggersView(ApiView):
+class FlowTriggersView(FlowApiView):
     def get(self, request: Request, flow_id: str) -> Response:
         tenant_ids = principal(request).tenant_ids
         return Response({"items": [_trigger(request, t) for t in q.triggers(tenant_ids, flow_id)],
                          "deliveries": [_delivery(d) for d in q.deliveries(tenant_ids, flow_id)]})
 
 
-class FlowTriggerActionView(ApiView):
+class FlowTriggerActionView(FlowApiView):
     """POST .../triggers/<id>/rotate-secret, /enable, /disable."""
 
     def post(self, request: Request, flow_id: str, trigger_id: str, action: str) -> Response:
@@ -118,7 +126,7 @@ def _delivery(d: WebhookDelivery) -> dict[str, Any]:
             "executionId": str(d.process_instance_key) if d.process_instance_key else None}
 
 
-class FlowRunsView(ApiView):
+class FlowRunsView(FlowApiView):
     submits_commands = True
 
     def get(self, request: Request, flow_id: str) -> Response:
@@ -139,12 +147,12 @@ class FlowRunsView(ApiView):
         return Response({"id": str(instance.key), "flow": flow_id, "status": "running"}, status=201)
 
 
-class ExecutionView(ApiView):
+class ExecutionView(FlowApiView):
     def get(self, request: Request, key: str) -> Response:
         return Response(q.execution(principal(request).tenant_ids, path_key(key, "execution id")))
 
 
-class ExecutionStepsView(ApiView):
+class ExecutionStepsView(FlowApiView):
     def get(self, request: Request, key: str) -> Response:
         return Response({"items": q.steps(principal(request).tenant_ids, path_key(key, "execution id"))})
 
@@ -154,6 +162,7 @@ class WebhookView(APIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    schema = None
     parser_classes: list = []  # the view reads the raw body: the signature is over its exact bytes
 
     def post(self, request: Request, token: str) -> Response:
@@ -177,7 +186,7 @@ class WebhookView(APIView):
         return Response({"executionId": str(key), "duplicate": accepted.duplicate}, status=accepted.status)
 
 
-class DeadLettersView(ApiView):
+class DeadLettersView(FlowApiView):
     """GET: runs that failed after their retries, by flow and error code (`?flow=`, `?code=`)."""
 
     def get(self, request: Request) -> Response:
@@ -185,7 +194,7 @@ class DeadLettersView(ApiView):
         return Response({"items": q.dead_letters(principal(request).tenant_ids, flow_id, code)})
 
 
-class DeadLettersReplayView(ApiView):
+class DeadLettersReplayView(FlowApiView):
     """POST {"flow"?, "code"?}: replay every dead letter matching the filter."""
 
     submits_commands = True
@@ -203,7 +212,7 @@ class DeadLettersReplayView(ApiView):
         return Response({"replayed": [str(k) for k in keys]})
 
 
-class ExecutionActionView(ApiView):
+class ExecutionActionView(FlowApiView):
     """POST .../executions/<id>/replay {"input"?: variables to change} or .../discard."""
 
     submits_commands = True
@@ -220,7 +229,7 @@ class ExecutionActionView(ApiView):
         return Response(status=202)
 
 
-class FlowDiffView(ApiView):
+class FlowDiffView(FlowApiView):
     """GET /api/flows/<id>/diff?from=1&to=2 (default: the previous version against the latest)."""
 
     def get(self, request: Request, flow_id: str) -> Response:
