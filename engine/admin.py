@@ -150,3 +150,4 @@ class IncidentAdmin(ReadOnlyAdmin):
     list_display = ["key", "error_type", "state", "element_id", "process_instance_key", "created_at"]
     list_filter = ["state", "error_type", "tenant"]
     search_fields = ["=key", "=process_instance_key", "error_message"]
+from engine import admin_flows  # noqa: E402,F401  (flow triggers and deliveries, superusers only)
