@@ -159,8 +159,8 @@ def set_trigger_enabled(tenant: Tenant, flow_id: str, trigger_id: str, enabled: 
                                           process_instance_key__isnull=True, state=Timer.State.ACTIVE)
             if not enabled:
                 timers.update(state=Timer.State.CANCELED)
-            elif not timers.exists() and element_id in graph_of(cached_definition(latest.key)).elements:
-                cron = trigger.config["cron"]
+            elif not timers.exists() and element_id in (graph := graph_of(cached_definition(latest.key))).elements:
+                cron = graph.elements[element_id].props["event"]["timeCycle"]
                 Timer.objects.create(key=next_key(), tenant=tenant, process_instance_key=None,
                                      element_instance_key=None, process_definition_key=latest.key,
                                      element_id=element_id, due_at=schedule.first_due("cycle", cron, now)[0],

@@ -189,8 +189,11 @@ def compile_flow(doc: dict[str, Any]) -> Graph:
     for trigger in doc.get("triggers", []):
         if trigger["kind"] == "schedule" and trigger.get("enabled", True):
             sid = f"trigger.{trigger['id']}"
-            props: dict[str, Any] = {"event": {"type": "timer", "timeCycle": trigger["cron"].strip()},
-                                     "interrupting": True}
+            cron = trigger["cron"].strip()
+            if trigger.get("timezone"):
+                cron = f"TZ={trigger['timezone']} {cron}"  # engine/timers/schedule.py reads the zone
+            props: dict[str, Any] = {"event": {"type": "timer", "timeCycle": cron}, "interrupting": True,
+                                     "misfire": {"policy": "run_once", **(trigger.get("misfire") or {})}}
             if trigger.get("input"):
                 props["outputs"] = [{"value": v, "target": k} for k, v in trigger["input"].items()]
             b.element(sid, "startEvent", f"schedule {trigger['id']}", props)

@@ -140,8 +140,12 @@ TRIGGER = {
         {"if": {"properties": {"kind": {"const": "schedule"}}},
          "then": {"additionalProperties": False, "required": ["cron"], "properties": {
              "id": True, "kind": True, "enabled": {"type": "boolean"},
-             "cron": {"type": "string", "description": "five cron fields, UTC"},
+             "cron": {"type": "string", "description": "five cron fields"},
+             "timezone": {"type": "string", "minLength": 1, "description": "IANA zone of the cron times (UTC)"},
              "input": {"type": "object"},
+             "misfire": {"type": "object", "additionalProperties": False, "properties": {
+                 "policy": {"enum": ["run_once", "skip", "catch_up"]},
+                 "cap": {"type": "integer", "minimum": 1, "maximum": 1000}}},
          }}},
     ],
 }

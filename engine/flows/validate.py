@@ -237,11 +237,16 @@ def _expressions(doc: dict[str, Any]) -> list[FlowProblem]:
     for i, trigger in enumerate(doc.get("triggers", [])):
         if trigger.get("kind") == "schedule":
             try:
-                schedule.validate("cycle", trigger["cron"])
                 if trigger["cron"].strip().upper().startswith("R") or len(trigger["cron"].split()) != 5:
                     raise schedule.TimerSpecError(f"'{trigger['cron']}' is not five cron fields")
+                schedule.validate("cycle", trigger["cron"])
             except schedule.TimerSpecError as exc:
                 problems.append(FlowProblem(pointer("triggers", i, "cron"), str(exc)))
+            if "timezone" in trigger:
+                try:
+                    schedule.validate("cycle", f"TZ={trigger['timezone']} * * * * *")
+                except schedule.TimerSpecError as exc:
+                    problems.append(FlowProblem(pointer("triggers", i, "timezone"), str(exc)))
         for key in ("filter",):
             if key in trigger:
                 _check(problems, pointer("triggers", i, key), trigger[key], "expression")

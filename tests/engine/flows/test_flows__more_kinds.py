@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core import mail
@@ -10,6 +11,7 @@ from django.core import mail
 from engine.actions.flows import set_trigger_enabled
 from engine.actions.jobs import activate_jobs, fail_job, throw_error
 from engine.actions.messages import publish_message
+from engine.flows.validate import validate
 from engine.models import Incident, Job, ProcessInstance, Timer
 from engine.timers.firing import fire_due_timers
 
@@ -119,3 +121,30 @@ def test_disabling_a_schedule_cancels_its_timer_and_enabling_opens_it_again(flow
     assert active() == 0
     set_trigger_enabled(flows.tenant, "f", "tick", True, flows.now)
     assert active() == 1
+
+
+@pytest.mark.parametrize(("misfire", "runs"), [
+    (None, 1), ({"policy": "run_once"}, 1), ({"policy": "skip"}, 0), ({"policy": "catch_up", "cap": 3}, 3),
+])
+def test_schedule_misfire_policies_after_an_outage(flows, misfire, runs):
+    trigger = {"id": "tick", "kind": "schedule", "cron": "*/5 * * * *", "timezone": "Europe/Berlin"}
+    if misfire:
+        trigger["misfire"] = misfire
+    flows.deploy(_doc([{"id": "a", "kind": "transform", "set": {"x": "1"}}], triggers=[trigger]))
+    timer = Timer.objects.get(element_id="trigger.tick", state="ACTIVE")
+    later = timer.due_at + timedelta(hours=1, minutes=2)  # twelve ticks missed while nothing ran
+    for _ in range(20):
+        fire_due_timers(later)
+    assert ProcessInstance.objects.count() == runs
+    timer.refresh_from_db()
+    assert later < timer.due_at <= later + timedelta(minutes=5)
+
+
+def test_schedule_time_zone_and_bad_zone(flows):
+    doc = _doc([{"id": "a", "kind": "transform", "set": {"x": "1"}}],
+               triggers=[{"id": "nine", "kind": "schedule", "cron": "0 9 * * *", "timezone": "Europe/Berlin"}])
+    flows.deploy(doc)
+    timer = Timer.objects.get(element_id="trigger.nine", state="ACTIVE")
+    assert timer.due_at.astimezone(ZoneInfo("Europe/Berlin")).hour == 9
+    doc["triggers"][0]["timezone"] = "Mars/Olympus"
+    assert [p.pointer for p in validate(doc)] == ["/triggers/0/timezone"]
