@@ -29,6 +29,7 @@ from engine.models import (
     Job,
     ProcessDefinition,
     ProcessInstance,
+    Timer,
     Variable,
     WebhookDelivery,
 )
@@ -54,6 +55,15 @@ def versions(tenant_ids: list[int], flow_id: str) -> list[ProcessDefinition]:
 
 def triggers(tenant_ids: list[int], flow_id: str) -> list[FlowTrigger]:
     return list(FlowTrigger.objects.filter(tenant_id__in=tenant_ids, flow_id=flow_id).order_by("trigger_id"))
+
+
+def next_fire_times(tenant_ids: list[int], flow_id: str) -> dict[str, Any]:
+    """Schedule trigger id → the due time of its live timer (the latest version's)."""
+    latest = (ProcessDefinition.objects.filter(tenant_id__in=tenant_ids, kind=DAG, bpmn_process_id=flow_id)
+              .order_by("-version").values_list("key", flat=True).first())
+    timers = Timer.objects.filter(process_definition_key=latest, process_instance_key__isnull=True,
+                                  state=Timer.State.ACTIVE, element_id__startswith="trigger.")
+    return {t.element_id.removeprefix("trigger."): t.due_at for t in timers}
 
 
 def deliveries(tenant_ids: list[int], flow_id: str, limit: int = 100) -> list[WebhookDelivery]:

@@ -33,8 +33,10 @@ def _flow(d: ProcessDefinition) -> dict[str, Any]:
             "deployedAt": d.created_at}
 
 
-def _trigger(request: Request, t: FlowTrigger) -> dict[str, Any]:
+def _trigger(request: Request, t: FlowTrigger, next_fire: dict[str, Any] | None = None) -> dict[str, Any]:
     shown: dict[str, Any] = {"id": t.trigger_id, "kind": t.kind, "enabled": t.enabled, "config": t.config}
+    if t.kind == FlowTrigger.Kind.SCHEDULE:
+        shown["nextFireAt"] = (next_fire or {}).get(t.trigger_id)
     if t.kind == FlowTrigger.Kind.WEBHOOK:
         shown.update(url=request.build_absolute_uri(f"/api/flows/hooks/{t.token}"), auth=t.auth,
                      secret=t.secret if t.auth != FlowTrigger.Auth.NONE else None,
@@ -82,8 +84,9 @@ class FlowView(FlowApiView):
         found = q.versions(tenant_ids, flow_id)
         if not found:
             raise NotFound(f"no flow '{flow_id}' is deployed")
+        fires = q.next_fire_times(tenant_ids, flow_id)
         return Response({**_flow(found[0]), "document": q.document(found[0]),
-                         "triggers": [_trigger(request, t) for t in q.triggers(tenant_ids, flow_id)]})
+                         "triggers": [_trigger(request, t, fires) for t in q.triggers(tenant_ids, flow_id)]})
 
 
 class FlowVersionsView(FlowApiView):
@@ -102,7 +105,8 @@ class FlowVersionView(FlowApiView):
 class FlowTriggersView(FlowApiView):
     def get(self, request: Request, flow_id: str) -> Response:
         tenant_ids = principal(request).tenant_ids
-        return Response({"items": [_trigger(request, t) for t in q.triggers(tenant_ids, flow_id)],
+        fires = q.next_fire_times(tenant_ids, flow_id)
+        return Response({"items": [_trigger(request, t, fires) for t in q.triggers(tenant_ids, flow_id)],
                          "deliveries": [_delivery(d) for d in q.deliveries(tenant_ids, flow_id)]})
 
 

@@ -18,7 +18,8 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 FLOW = {
     "id": "ticking",
     "nodes": [{"id": "stamp", "kind": "transform", "set": {"ran": "source + '!'"}}],
-    "triggers": [{"id": "every_minute", "kind": "schedule", "cron": "* * * * *", "input": {"source": "cron"}}],
+    # Yearly, so no real tick falls inside the test: the test brings each tick forward itself.
+    "triggers": [{"id": "yearly", "kind": "schedule", "cron": "0 0 1 1 *", "input": {"source": "cron"}}],
 }
 
 
@@ -27,8 +28,10 @@ def test_one_run_per_tick_with_two_workers(live_server, creds, start_worker):
     assert api.post("/api/flows/", content=json.dumps(FLOW), headers={"Content-Type": "application/json"}
                     ).status_code == 201
     workers = [start_worker(), start_worker()]
-    timer = Timer.objects.get(process_instance_key__isnull=True, element_id="trigger.every_minute")
-    assert timer.due_at > timezone.now()  # the next minute boundary
+    timer = Timer.objects.get(process_instance_key__isnull=True, element_id="trigger.yearly")
+    assert timer.due_at > timezone.now()  # the next 1 January
+    [shown] = api.get("/api/flows/ticking/triggers").json()["items"]
+    assert shown["kind"] == "schedule" and shown["nextFireAt"].startswith(timer.due_at.strftime("%Y-%m-%dT%H:%M"))
     for tick in range(1, 4):
         # Bring the tick forward instead of waiting a minute for it: both workers' sweeps see it due.
         Timer.objects.filter(key=timer.key).update(due_at=timezone.now() - timedelta(seconds=1))
@@ -39,7 +42,7 @@ def test_one_run_per_tick_with_two_workers(live_server, creds, start_worker):
     keys = list(ProcessInstance.objects.values_list("key", flat=True))
     wait_for(lambda: all(api.get(f"/api/flows/executions/{k}").json()["status"] == "succeeded" for k in keys))
     execution = api.get(f"/api/flows/executions/{keys[0]}").json()
-    assert execution["trigger"] == {"kind": "schedule", "id": "every_minute"}
+    assert execution["trigger"] == {"kind": "schedule", "id": "yearly"}
     steps = api.get(f"/api/flows/executions/{keys[0]}/steps").json()["items"]
     assert steps[0]["result"] == {"ran": "cron!"}
     assert all(w.proc.poll() is None for w in workers)
