@@ -52,6 +52,7 @@ from engine.models import (
     WebhookDelivery,
 )
 from engine.timers import schedule
+from flowsync import ratelimit
 from flowsync.models import Tenant
 
 SIGNATURE_HEADER = "X-FlowSync-Signature"
@@ -60,6 +61,7 @@ DEFAULT_DELIVERY_HEADER = "X-FlowSync-Delivery"
 DEFAULT_TOLERANCE_SECONDS = 300
 DEFAULT_MAX_BYTES = 256 * 1024
 DEFAULT_RESPOND_MS = 10_000
+RATE_KEY = "flowsync:ratelimit:webhook:{trigger}"
 
 
 class Unauthorized(ActionError):
@@ -70,6 +72,15 @@ class Unauthorized(ActionError):
 class TooLarge(ActionError):
     status = 413
     title = "PAYLOAD_TOO_LARGE"
+
+
+class RateLimited(ActionError):
+    status = 429
+    title = "TOO_MANY_REQUESTS"
+
+    def __init__(self, detail: str, retry_after: int):
+        super().__init__(detail)
+        self.retry_after = retry_after
 
 
 class Unprocessable(ActionError):
@@ -341,6 +352,12 @@ def receive_webhook(token: str, delivery: Delivery, now: datetime) -> Accepted:
     if refused is not None:
         record(*refused)
         raise Unauthorized(refused[1])
+    if trigger.config.get("rate_limit"):
+        rate = int(trigger.config["rate_limit"])
+        decision = ratelimit.take_key(RATE_KEY.format(trigger=trigger.pk), rate, 2 * rate)
+        if not decision.allowed:
+            record(WebhookDelivery.Outcome.RATE_LIMITED, f"over {rate} deliveries per second")
+            raise RateLimited(f"this webhook takes at most {rate} deliveries per second", decision.retry_after)
     def first_run() -> int | None:
         return (WebhookDelivery.objects.filter(trigger=trigger, delivery_id=delivery_id,
                                                outcome=WebhookDelivery.Outcome.STARTED)

@@ -130,6 +130,8 @@ TRIGGER = {
                        "description": "the run's input: name → expression over method, headers, query, body"},
              "respond": {"type": "boolean", "description": "wait for the run and answer with its output"},
              "respond_timeout_ms": {"type": "integer", "minimum": 1, "maximum": 30000},
+             "rate_limit": {"type": "integer", "minimum": 1, "maximum": 100000,
+                            "description": "deliveries per second (burst: twice that); over it: 429"},
          }}},
         {"if": {"properties": {"kind": {"const": "event"}}},
          "then": {"additionalProperties": False, "required": ["message"], "properties": {

@@ -52,6 +52,7 @@ class WebhookDelivery(models.Model):
         REJECTED = "rejected"
         DISABLED = "disabled"
         FILTERED = "filtered"
+        RATE_LIMITED = "rate_limited"
 
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT)
     trigger = models.ForeignKey(FlowTrigger, on_delete=models.CASCADE, related_name="deliveries")

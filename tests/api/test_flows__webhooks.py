@@ -153,3 +153,18 @@ def test_event_trigger_starts_a_run_when_its_message_is_published(api):
     [run] = ProcessInstance.objects.all()
     execution = api.get(f"/api/flows/executions/{run.key}").json()
     assert execution["trigger"] == {"kind": "event", "id": "created"}
+
+
+def test_per_trigger_rate_limit_answers_429_and_records_it(live_server, creds, flush_redis):
+    api = httpx.Client(base_url=live_server.url, auth=(creds.client_id, creds.secret), timeout=10)
+    flow = {"id": "limited", "nodes": [{"id": "a", "kind": "transform", "set": {"x": "1"}}],
+            "triggers": [{"id": "slow", "kind": "webhook", "auth": "none", "rate_limit": 1}]}
+    assert api.post("/api/flows/", json=flow).status_code == 201
+    url = api.get("/api/flows/limited/triggers").json()["items"][0]["url"]
+    answers = [httpx.post(url, json={}) for _ in range(4)]
+    statuses = [a.status_code for a in answers]
+    assert statuses.count(202) == 2 and statuses.count(429) == 2, statuses  # burst of two, then refused
+    refused = next(a for a in answers if a.status_code == 429)
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert ProcessInstance.objects.count() == 2
+    assert WebhookDelivery.objects.filter(outcome="rate_limited").count() == 2

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from engine.actions import flows as actions
 from engine.api.base import ApiView, idempotent, path_key, principal
+from engine.api.problems import TooManyRequests
 from engine.errors import InvalidInput, NotFound
 from engine.flows.document import parse
 from engine.flows.schema import SCHEMA
@@ -177,7 +178,10 @@ class WebhookView(APIView):
             method=request.method or "POST",
             query={k: v for k, v in request.query_params.items()},
         )
-        accepted = actions.receive_webhook(token, delivery, timezone.now())
+        try:
+            accepted = actions.receive_webhook(token, delivery, timezone.now())
+        except actions.RateLimited as exc:
+            raise TooManyRequests(exc.detail, retry_after=exc.retry_after) from None
         if accepted.filtered:
             return Response({"executionId": None, "filtered": True}, status=200)
         key = accepted.process_instance_key
