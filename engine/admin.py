@@ -181,9 +181,10 @@ class WorkerHeartbeatAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ProcessRetention)
-class ProcessRetentionAdmin(admin.ModelAdmin):
+class ProcessRetentionAdmin(TenantScopedAdmin):
     """Per-process overrides of a tenant's history retention (engine/store/retention.py)."""
 
     list_display = ["bpmn_process_id", "tenant", "days"]
     list_filter = ["tenant"]
     search_fields = ["bpmn_process_id"]
+from engine import admin_flows  # noqa: E402,F401  (flow triggers and deliveries, superusers only)

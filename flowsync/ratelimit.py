@@ -78,10 +78,15 @@ def _redis_script():  # type: ignore[no-untyped-def]
 
 def take(tenant: Tenant, cost: int = 1) -> Decision:
     rate, burst = limits_for(tenant)
+    return take_key(KEY.format(tenant=tenant.pk), rate, burst, cost)
+
+
+def take_key(key: str, rate: int, burst: int, cost: int = 1) -> Decision:
+    """The same token bucket under any key (e.g. one per webhook trigger); rate <= 0: no limit."""
     if rate <= 0:
         return Decision(True, 0)
     try:
-        allowed, wait_ms = _redis_script()(keys=[KEY.format(tenant=tenant.pk)], args=[rate, burst, cost])
+        allowed, wait_ms = _redis_script()(keys=[key], args=[rate, burst, cost])
     except Exception as exc:  # noqa: BLE001 - fail open
         log.warning("rate limit not checked, Redis unavailable (%s)", exc)
         return Decision(True, 0)

@@ -15,6 +15,7 @@ urlpatterns = [
     # /v2/ itself is no endpoint: a person who types it (the start-up banner prints it) gets the docs.
     path("v2/", RedirectView.as_view(pattern_name="api-docs", permanent=False)),
     path("v2/", include("engine.api.urls")),
+    path("api/flows/", include("engine.api.flow_urls")),
     path("oauth/token", oauth_token, name="oauth-token"),
     path("tasks/", include("tasklist.urls")),
     path("inspector/", include("inspector.urls")),
@@ -27,7 +28,7 @@ urlpatterns = [
 
 
 def handler404(request: HttpRequest, exception: Exception) -> HttpResponse:
-    if request.path.startswith("/v2/"):
+    if request.path.startswith(("/v2/", "/api/flows/")):
         return problem_response(request, 404, "NOT_FOUND", f"no API endpoint at {request.path}")
     from django.views.defaults import page_not_found
 
@@ -35,7 +36,7 @@ def handler404(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 
 def handler500(request: HttpRequest) -> HttpResponse:
-    if request.path.startswith("/v2/"):
+    if request.path.startswith(("/v2/", "/api/flows/")):
         return problem_response(request, 500, "INTERNAL", "the server failed; the error was logged")
     from django.views.defaults import server_error
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -177,6 +178,17 @@ def job_context(jobs: list[Job], names: list[str] | None) -> tuple[dict[int, dic
     return result, {pi.key: pi.root_instance_key for pi in instances.rows}
 
 
+def _node_backoff(job: Job) -> dict[str, float] | None:
+    text = (job.custom_headers or {}).get(Job.BACKOFF_HEADER)
+    if not text:
+        return None
+    try:
+        found = json.loads(text)
+        return {k: float(found[k]) for k in ("initial_ms", "multiplier", "max_ms", "jitter")}
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
 def retry_backoff(job: Job, requested_ms: int | None) -> timedelta:
     """The worker's backoff if it gave one, else exponential with jitter and a cap (per job type settings)."""
     import random
@@ -186,6 +198,11 @@ def retry_backoff(job: Job, requested_ms: int | None) -> timedelta:
     if requested_ms is not None:
         return span(requested_ms)
     policy = {**settings.JOB_BACKOFF_DEFAULT, **settings.JOB_BACKOFF_BY_TYPE.get(job.type, {})}
+    node = _node_backoff(job)
+    if node is not None:
+        # A JSON flow node's own retry policy (engine/flows/compile.py puts it in a task header).
+        base = node["initial_ms"] * (node["multiplier"] ** min(job.failures, 30))
+        return span(min(base, node["max_ms"]) * (1 + random.uniform(-node["jitter"], node["jitter"])))
     base = policy["base_ms"] * (2 ** min(job.failures, 30))
     capped = min(base, policy["cap_ms"])
     # Jitter spreads retries of jobs that failed together (e.g. a downstream outage).
@@ -214,13 +231,19 @@ def fail_job(
         backoff = retry_backoff(job, retry_backoff_ms)
         job.retries, job.failures = max(0, retries), job.failures + 1
         job.error_message = (error_message or "")[:4000]
+        # The attempt's history (a flow's step attempts): when it could start, when it failed, why.
+        previous = job.attempts[-1]["retryAt"] if job.attempts else job.created_at.isoformat()
+        retry_at = (now + backoff) if retries > 0 else None
+        job.attempts = [*job.attempts, {"attempt": job.failures, "startedAt": previous, "endedAt": now.isoformat(),
+                                        "worker": job.worker, "error": job.error_message[:1000],
+                                        "retryAt": retry_at.isoformat() if retry_at else None}][-50:]
         job.worker, job.deadline, job.lease_token = "", None, ""
         if job.retries > 0:
             job.state, job.backoff_until = Job.State.ACTIVATABLE, (now + backoff if backoff else None)
         else:
             job.state = Job.State.FAILED
         job.save(update_fields=["retries", "failures", "error_message", "worker", "deadline", "state", "backoff_until",
-                                "lease_token"])
+                                "lease_token", "attempts"])
         if variables:
             submit(
                 job.tenant_id,

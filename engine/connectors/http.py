@@ -49,9 +49,19 @@ def run_camunda(inv: Invocation) -> Result:
     return Result(send(parse_request(inv.variables), inv))
 
 
+# Task header naming the request header that carries the attempt's idempotency key (JSON flows set it).
+IDEMPOTENCY_HEADER = "flowsync:idempotencyHeader"
+
+
 def run_flowsync(inv: Invocation) -> Result:
     """flowsync:http: without result headers, the result goes into the variable `response`."""
-    value = send(parse_request(inv.variables), inv)
+    request = parse_request(inv.variables)
+    name = inv.headers.get(IDEMPOTENCY_HEADER)
+    if name:
+        # One key per attempt (the job and its retries left), the same when a crashed run's attempt is
+        # sent again: a receiver that dedupes on it sees each attempt at most once.
+        request.headers[name] = f"{inv.job_key}-{inv.retries}"
+    value = send(request, inv)
     return Result(value, {"response": value})
 
 

@@ -11,6 +11,8 @@ from django.db import connection, transaction
 from engine.bpmn import DefinitionError, Problem, parse_bpmn
 from engine.definitions.forms import compile_forms, is_form_resource, store_forms
 from engine.definitions.resources import Resource
+from engine.flows import document as flow_document
+from engine.flows.triggers import sync_triggers
 from engine.graph import Graph
 from engine.keys import next_key
 from engine.models import Deployment, MessageSubscription, ProcessDefinition, SignalSubscription, Timer
@@ -19,10 +21,12 @@ from flowsync.models import Tenant
 
 
 def _compile(resource: Resource) -> list[Graph]:
+    if flow_document.is_flow_resource(resource.name):
+        return [flow_document.load(resource.name, resource.content)[1]]
     if resource.name.lower().endswith((".bpmn", ".bpmn20.xml", ".xml")):
         return parse_bpmn(resource.content, resource.name)
     raise DefinitionError(
-        resource.name, [Problem("unsupported resource type; expected a .bpmn, .form or .schema.json file")]
+        resource.name, [Problem("unsupported resource type; expected a .bpmn, .flow.json, .form or .schema.json file")]
     )
 
 
@@ -70,7 +74,7 @@ def _store(tenant: Tenant, deployment: Deployment, res: Resource, graph: Graph, 
         key=next_key(),
         tenant=tenant,
         deployment=deployment,
-        kind=ProcessDefinition.Kind.BPMN,
+        kind=ProcessDefinition.Kind.DAG if flow_document.is_flow_resource(res.name) else ProcessDefinition.Kind.BPMN,
         bpmn_process_id=graph.process_id,
         name=graph.name,
         version=(latest.version + 1) if latest else 1,
@@ -82,6 +86,8 @@ def _store(tenant: Tenant, deployment: Deployment, res: Resource, graph: Graph, 
         created_at=now,
     )
     open_start_events(definition, graph, now)
+    if definition.kind == ProcessDefinition.Kind.DAG:
+        sync_triggers(tenant, flow_document.parse(res.name, res.content), now)
     return definition
 
 

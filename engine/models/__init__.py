@@ -2,6 +2,7 @@
 
 from engine.models.commands import Command, Event
 from engine.models.definitions import Deployment, ProcessDefinition
+from engine.models.flows import FlowTrigger, WebhookDelivery
 from engine.models.forms import Form
 from engine.models.incidents import Incident
 from engine.models.jobs import Job
@@ -17,6 +18,7 @@ __all__ = [
     "Deployment",
     "ElementInstance",
     "Event",
+    "FlowTrigger",
     "Form",
     "Incident",
     "Job",
@@ -32,4 +34,5 @@ __all__ = [
     "UserTaskCandidate",
     "Variable",
     "WorkerHeartbeat",
+    "WebhookDelivery",
 ]

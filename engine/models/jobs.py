@@ -12,6 +12,9 @@ class Job(ElementWork):
         ERROR_THROWN = "ERROR_THROWN"
         CANCELED = "CANCELED"
 
+    # Task header with a JSON flow node's own retry backoff (initial_ms, multiplier, max_ms, jitter).
+    BACKOFF_HEADER = "flowsync:backoff"
+
     type = models.CharField(max_length=255)
     state = models.CharField(max_length=12, choices=State.choices, default=State.ACTIVATABLE)
     retries = models.IntegerField(default=3)
@@ -24,6 +27,8 @@ class Job(ElementWork):
     # Set when a worker activates the job `withLease`: only that activation may answer for it.
     lease_token = models.CharField(max_length=64, blank=True, default="")
     error_message = models.TextField(blank=True)
+    # One entry per failed attempt: {"attempt", "startedAt", "endedAt", "worker", "error"} (the step history).
+    attempts = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField()
 
     class Meta:

@@ -15,7 +15,10 @@ from typing import Any
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
+from engine.definitions.cache import definition as cached_definition
+from engine.definitions.cache import graph_of
 from engine.definitions.diagram import diagram_for
+from engine.flows.diagram import to_bpmn
 from engine.models import (
     Command,
     ElementInstance,
@@ -274,7 +277,10 @@ def diagram(tenant_ids: list[int], key: int) -> dict[str, Any]:
         )
     )
     ids = set(active) | set(completed) | set(incidents)
-    drawn = diagram_for(instance.definition_id, source) if source and instance.definition.kind == "bpmn" else None
+    if source and instance.definition.kind == ProcessDefinition.Kind.DAG:
+        # A flow is drawn from its graph, written out as BPMN.
+        source = to_bpmn(graph_of(cached_definition(instance.definition_id)))
+    drawn = diagram_for(instance.definition_id, source) if source else None
     return {
         "processInstanceKey": str(key),
         "kind": instance.definition.kind,

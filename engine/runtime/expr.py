@@ -20,11 +20,14 @@ from engine.runtime.state import InstanceRun
 def _compiled(text: str, kind: str, language: str | None) -> Any:
     if kind == "condition":
         return expressions.compile_condition(text, language)
+    if text.lstrip().startswith("cel:"):
+        return expressions.compile_cel(text.lstrip())  # JSON flows write CEL values this way
     return expressions.compile_value(text)
 
 
 def is_expression(text: str | None) -> bool:
-    return bool(text) and text.lstrip().startswith("=")  # type: ignore[union-attr]
+    """`=...` is FEEL; `cel:...` is CEL (what JSON flows compile to; BPMN files write FEEL)."""
+    return bool(text) and text.lstrip().startswith(("=", "cel:"))  # type: ignore[union-attr]
 
 
 def scope_variables(run: InstanceRun, scope_key: int, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -36,7 +39,7 @@ def scope_variables(run: InstanceRun, scope_key: int, extra: dict[str, Any] | No
 
 def evaluate(run: InstanceRun, scope_key: int, text: str, error_type: str = "EXTRACT_VALUE_ERROR",
              extra: dict[str, Any] | None = None) -> Any:
-    """Value of an attribute: static text as is, `=...` evaluated in the scope's variables."""
+    """Value of an attribute: static text as is, `=...`/`cel:...` evaluated in the scope's variables."""
     if not is_expression(text):
         return text
     return _evaluate(_compiled(text, "value", None), run, scope_key, error_type, "evaluate", extra)

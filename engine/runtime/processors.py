@@ -133,6 +133,14 @@ def job_failed(run: InstanceRun, payload: dict[str, Any]) -> None:
         raise CommandRejected(f"job {payload['jobKey']} not found")
     ei = _active_element(run, job.element_instance_key, f"job {job.key}")
     message = str(payload.get("errorMessage") or "") or "No more retries left."
+    code = run.element(ei.element_id).props.get("errorOnFailure")
+    if code:
+        # A JSON flow node with `on_failure: continue`: its failure is caught and the run goes on.
+        try:
+            throw_error(run, ei, code, message, {})
+            return
+        except IncidentRaised:
+            pass
     run.add_incident(ei, "JOB_NO_RETRIES", message, job_key=job.key)
 
 

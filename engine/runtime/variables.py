@@ -39,9 +39,16 @@ def _target(run: InstanceRun, scope_key: int, target: str, value: Any) -> tuple[
     return name, _with_path(run.visible_variables(scope_key).get(name), path, value)
 
 
+def _source(run: InstanceRun, scope_key: int, mapping: dict[str, Any]) -> Any:
+    """A mapping's value: a JSON constant (`value`, written by JSON flows) or its source evaluated."""
+    if "value" in mapping:
+        return copy.deepcopy(mapping["value"])
+    return evaluate(run, scope_key, mapping["source"], IO_MAPPING_ERROR)
+
+
 def apply_inputs(run: InstanceRun, ei: ElementInstance, element: Element) -> None:
     for mapping in element.props.get("inputs", ()):
-        value = evaluate(run, ei.key, mapping["source"], IO_MAPPING_ERROR)
+        value = _source(run, ei.key, mapping)
         name, value = _target(run, ei.key, mapping["target"], value)
         run.set_local_variable(ei.key, name, value)
 
@@ -51,7 +58,7 @@ def apply_outputs(run: InstanceRun, ei: ElementInstance, element: Element) -> No
     if not outputs or ei.flow_scope_key is None:
         return
     # Evaluate every mapping before writing any, so each sees the element's own state.
-    values = [(m["target"], evaluate(run, ei.key, m["source"], IO_MAPPING_ERROR)) for m in outputs]
+    values = [(m["target"], _source(run, ei.key, m)) for m in outputs]
     for target, value in values:
         name, value = _target(run, ei.flow_scope_key, target, value)
         run.propagate_variables(ei.flow_scope_key, {name: value})

@@ -9,17 +9,21 @@ the first sweep after start-up.
 
 from __future__ import annotations
 
+from collections import deque
 from datetime import datetime
 
 from django.db import transaction
 
 from engine.actions.instances import start_instance
+from engine.definitions.cache import graph_of
 from engine.models import Command, ProcessDefinition, Timer
 from engine.store.commands import submit
-from engine.timers.schedule import next_due
+from engine.timers.schedule import first_due, next_due
 from flowsync import metrics
 
 BATCH = 500
+# Missed ticks looked at per firing (a long outage is worked through over several sweeps).
+MISFIRE_SCAN = 10_000
 
 
 def fire_due_timers(now: datetime, limit: int = BATCH) -> int:
@@ -34,6 +38,8 @@ def fire_due_timers(now: datetime, limit: int = BATCH) -> int:
             if timer.process_instance_key is None:
                 # Timer start event: a new instance each time it fires.
                 definition = ProcessDefinition.objects.select_related("tenant").get(key=timer.process_definition_key)
+                if _misfired(timer, definition, now):
+                    continue
                 start_instance(
                     definition.tenant, definition, {}, "timer", timer.due_at, start_element_id=timer.element_id
                 )
@@ -58,6 +64,36 @@ def fire_due_timers(now: datetime, limit: int = BATCH) -> int:
                     timer.due_at,
                 )
         return len(due)
+
+
+def _misfired(timer: Timer, definition: ProcessDefinition, now: datetime) -> bool:
+    """A JSON flow schedule's misfire policy, for ticks missed while nothing ran; True: this tick is skipped.
+
+    `run_once` (the default): of the ticks due now, only the latest runs. `skip`: a tick a whole
+    interval late (the next one is due too) does not run. `catch_up`: each missed tick runs, at most
+    `cap` of them (the oldest beyond are dropped). BPMN timer start events keep catching up each tick.
+    """
+    element = graph_of(definition).elements.get(timer.element_id)
+    misfire = (element.props.get("misfire") if element is not None else None) or {}
+    if not misfire or not timer.spec:
+        return False
+    policy, cap = misfire.get("policy", "run_once"), int(misfire.get("cap", 10))
+    last, count = timer.due_at, 1
+    window: deque[datetime] = deque([last], maxlen=cap)  # the latest `cap` due ticks
+    while count < MISFIRE_SCAN and (following := next_due(timer.spec, last)) <= now:
+        last, count = following, count + 1
+        window.append(last)
+    if count == 1:
+        return False  # on time (no later tick is due yet)
+    if policy == "catch_up":
+        timer.due_at = window[0]  # the oldest missed ticks beyond the cap are dropped
+        return False
+    if policy == "run_once":
+        timer.due_at = last  # one run, for the latest due tick, stands for the missed ones
+        return False
+    timer.due_at = first_due("cycle", timer.spec, now)[0]  # skip: straight to the next tick to come
+    timer.save(update_fields=["due_at"])
+    return True
 
 
 def _advance(timer: Timer) -> None:

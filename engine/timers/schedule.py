@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
@@ -53,11 +54,30 @@ def parse_date(text: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _cron_zone(value: str) -> tuple[str, ZoneInfo | None]:
+    """A cron line and its time zone: `TZ=Europe/Berlin 0 9 * * *` (JSON flows' schedules), else UTC."""
+    if not value.startswith("TZ="):
+        return value, None
+    zone, _, cron = value[3:].partition(" ")
+    try:
+        return cron.strip(), ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise TimerSpecError(f"'{zone}' is not a known time zone (e.g. Europe/Berlin)") from None
+
+
+def _next_cron(value: str, after: datetime) -> datetime:
+    cron, zone = _cron_zone(value)
+    if zone is None:
+        return croniter(cron, after).get_next(datetime)
+    # Ticks are wall-clock times in the zone (09:00 stays 09:00 across daylight saving changes).
+    return croniter(cron, after.astimezone(zone)).get_next(datetime).astimezone(UTC)
+
+
 def _parse_cycle(text: str) -> tuple[int, datetime | None, timedelta | None, str | None]:
     """(repetitions, start, interval, cron): R3/PT10M, R/PT1H, R2/2026-01-01T00:00Z/PT1H, or a cron line."""
     value = text.strip()
-    if not value.upper().startswith("R"):
-        if not croniter.is_valid(value):
+    if not value.upper().startswith("R") or value.startswith("TZ="):
+        if not croniter.is_valid(_cron_zone(value)[0]):
             raise TimerSpecError(f"'{text}' is neither an ISO 8601 cycle (R3/PT10M) nor a cron expression")
         return -1, None, None, value
     parts = value.split("/")
@@ -85,7 +105,7 @@ def first_due(kind: str, value: str, now: datetime) -> tuple[datetime, int]:
         return now + parse_duration(value), 1
     reps, start, interval, cron = _parse_cycle(value)
     if cron is not None:
-        return croniter(cron, now).get_next(datetime), -1
+        return _next_cron(cron, now), -1
     assert interval is not None
     interval = _at_least_minimum(interval)
     if start is not None:
@@ -97,7 +117,7 @@ def next_due(value: str, previous_due: datetime) -> datetime:
     """The next due time of a cycle after one fired at `previous_due`."""
     _, _, interval, cron = _parse_cycle(value)
     if cron is not None:
-        return croniter(cron, previous_due).get_next(datetime)
+        return _next_cron(cron, previous_due)
     assert interval is not None
     return previous_due + _at_least_minimum(interval)
 

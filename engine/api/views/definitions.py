@@ -14,6 +14,9 @@ from engine.api import shapes
 from engine.api.base import ApiView, path_key, principal
 from engine.api.search import Field, Spec
 from engine.api.views.common import SearchView
+from engine.flows.diagram import to_bpmn
+from engine.graph import Graph
+from engine.models import ProcessDefinition
 from engine.queries import definitions as q
 from engine.rights import Right
 
@@ -71,8 +74,10 @@ class ProcessDefinitionXmlView(ApiView):
     def get(self, request: Request, key: str) -> HttpResponse:
         d = q.get_definition(principal(request).tenant_ids, path_key(key, "processDefinitionKey"), with_source=True)
         # text/xml as Camunda's API answers it, but never rendered on this origin (an XML file can
-        # carry XHTML script): a download, in a sandbox with nothing allowed.
-        response = HttpResponse(d.source, content_type="text/xml; charset=utf-8")
+        # carry XHTML script): a download, in a sandbox with nothing allowed. A JSON flow answers
+        # its graph written out as BPMN.
+        source = to_bpmn(Graph.from_json(d.graph)) if d.kind == ProcessDefinition.Kind.DAG else d.source
+        response = HttpResponse(source, content_type="text/xml; charset=utf-8")
         name = re.sub(r"[^A-Za-z0-9_.-]", "_", d.bpmn_process_id)[:100] or "process"
         response["Content-Disposition"] = f'attachment; filename="{name}.bpmn"'
         response["Content-Security-Policy"] = "sandbox; default-src 'none'"

@@ -29,8 +29,8 @@ def leave(run: InstanceRun, ei: ElementInstance, element: Element, first_only: b
         return taken
     if default:
         return [flows[default]]
-    if not element.outgoing:
-        return []
+    if not element.outgoing or element.props.get("allowNone"):
+        return []  # a JSON flow's guarded edges: none taken means the targets are skipped
     raise IncidentRaised(
         "CONDITION_ERROR",
         f"Expected at least one condition of gateway '{element.id}' to evaluate to true, or to have a default "

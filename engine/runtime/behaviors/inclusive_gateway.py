@@ -6,7 +6,17 @@ from engine.runtime.behaviors.base import Behavior
 from engine.runtime.behaviors.gateway_leave import leave
 from engine.runtime.behaviors.parallel_gateway import add_join_token, consume_join_tokens
 from engine.runtime.state import InstanceRun
-from engine.runtime.tokens import activate
+from engine.runtime.tokens import activate, check_scope
+
+# How a JSON flow's join decides from what its upstream nodes did (engine/flows/compile.py writes
+# props "joinRule" and "upstream" {flowId: [node, "ok" | "failed"]}); upstream nodes from which
+# no token arrived were skipped. Each rule gets the sets of succeeded, failed and skipped nodes.
+JOIN_RULES = {
+    "all_success": lambda ok, failed, skipped: not failed and not skipped,
+    "one_success": lambda ok, failed, skipped: bool(ok),
+    "all_done": lambda ok, failed, skipped: True,
+    "none_failed": lambda ok, failed, skipped: not failed,
+}
 
 
 class InclusiveGatewayBehavior(Behavior):
@@ -43,5 +53,27 @@ def fire_ready_joins(run: InstanceRun, scope: ElementInstance) -> None:
         positions += [other for other in (scope.data.get("tokens") or {}) if other != gateway_id]
         if any(gateway_id in graph.successors(p) for p in positions):
             continue
+        arrived = set(tokens.get(gateway_id) or ())
         consume_join_tokens(run, scope.key, gateway)
+        if "joinRule" in gateway.props and not _join_runs(run, gateway, arrived):
+            # The node behind this join is skipped: no token goes on, so what follows sees it skipped too.
+            check_scope(run, scope.key)  # joins waiting on this one may be ready now
+            continue
         activate(run, gateway, scope.key)
+
+
+def _join_runs(run: InstanceRun, gateway: Element, arrived: set[str]) -> bool:
+    upstream: dict[str, list[str]] = gateway.props["upstream"]
+    status: dict[str, str] = {node: "skipped" for node, _ in upstream.values()}
+    for flow_id in arrived:
+        node, outcome = upstream[flow_id]
+        status[node] = "failed" if outcome == "failed" or status[node] == "failed" else "ok"
+    ok = {n for n, s in status.items() if s == "ok"}
+    failed = {n for n, s in status.items() if s == "failed"}
+    skipped = {n for n, s in status.items() if s == "skipped"}
+    runs = JOIN_RULES[gateway.props["joinRule"]](ok, failed, skipped)
+    if not runs:
+        run.record("FLOW_NODE_SKIPPED", elementId=gateway.props.get("node", gateway.id),
+                   joinRule=gateway.props["joinRule"], succeeded=sorted(ok), failed=sorted(failed),
+                   skipped=sorted(skipped))
+    return runs

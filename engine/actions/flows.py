@@ -1,0 +1,391 @@
+"""Flow actions: deploy a document, start a run (manually or by webhook), rotate a trigger's secret.
+
+A webhook delivery is checked in this order, and recorded whatever the outcome:
+disabled → 404-like refusal; body over the limit → 413; authentication (HMAC-SHA256 over
+`<timestamp>.<body>` within the tolerance window, or a bearer token; constant-time compares)
+→ 401; a delivery id seen before for this trigger → 200 with the first run (no new run);
+body not JSON/form → 422; the trigger's filter false → 200, recorded as filtered, no run;
+the trigger's input mapping, then the input against the flow's `inputs` schema → 422;
+else the run starts → 202 (or, with `respond`, the view waits for the run's output).
+A unique index on (trigger, delivery id) of started deliveries means a replay racing the
+original cannot start a second run (its insert waits for the first and fails; the run it created
+is rolled back with it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+from engine import expressions
+from engine.actions.incidents import resolve_incident
+from engine.actions.instances import cancel_instance, find_definition, start_instance
+from engine.actions.jobs import update_job
+from engine.actions.variables import set_variables
+from engine.definitions.cache import definition as cached_definition
+from engine.definitions.cache import graph_of
+from engine.definitions.deploy import deploy
+from engine.definitions.resources import Resource
+from engine.errors import ActionError, Conflict, InvalidInput, NotFound
+from engine.flows import document
+from engine.flows.errors import FlowProblem, pointer
+from engine.flows.triggers import new_secret
+from engine.flows.validate import expression_text
+from engine.keys import next_key
+from engine.models import (
+    FlowTrigger,
+    Incident,
+    ProcessDefinition,
+    ProcessInstance,
+    Timer,
+    Variable,
+    WebhookDelivery,
+)
+from engine.timers import schedule
+from flowsync import ratelimit
+from flowsync.models import Tenant
+
+SIGNATURE_HEADER = "X-FlowSync-Signature"
+TIMESTAMP_HEADER = "X-FlowSync-Timestamp"
+DEFAULT_DELIVERY_HEADER = "X-FlowSync-Delivery"
+DEFAULT_TOLERANCE_SECONDS = 300
+DEFAULT_MAX_BYTES = 256 * 1024
+DEFAULT_RESPOND_MS = 10_000
+RATE_KEY = "flowsync:ratelimit:webhook:{trigger}"
+
+
+class Unauthorized(ActionError):
+    status = 401
+    title = "UNAUTHORIZED"
+
+
+class TooLarge(ActionError):
+    status = 413
+    title = "PAYLOAD_TOO_LARGE"
+
+
+class RateLimited(ActionError):
+    status = 429
+    title = "TOO_MANY_REQUESTS"
+
+    def __init__(self, detail: str, retry_after: int):
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class Unprocessable(ActionError):
+    status = 422
+    title = "INVALID_INPUT"
+
+
+def deploy_flow(tenant: Tenant, doc: Any, now: datetime) -> ProcessDefinition:
+    """Validate and deploy one flow document (a new version unless it equals the latest)."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("id"), str):
+        document.parse("(request)", json.dumps(doc))  # raises with the schema's pointers
+    text = json.dumps(doc, indent=2, sort_keys=True).encode()
+    return deploy(tenant, [Resource(f"{doc['id']}{document.SUFFIX}", text)], now)[1][0]
+
+
+def flow_definition(tenant: Tenant, flow_id: str, version: int | None = None) -> ProcessDefinition:
+    found = find_definition(tenant, process_id=flow_id, version=version)
+    if found.kind != ProcessDefinition.Kind.DAG:
+        raise NotFound(f"'{flow_id}' is a BPMN process, not a flow")
+    return found
+
+
+_documents: dict[int, dict[str, Any]] = {}
+
+
+def _document(definition: ProcessDefinition) -> dict[str, Any]:
+    """The deployed document (definitions never change: cached by key, a bounded handful per process)."""
+    found = _documents.get(definition.key)
+    if found is None or connection.vendor != "postgresql":
+        source = (definition.source if "source" in definition.__dict__ and definition.source else
+                  ProcessDefinition.objects.values_list("source", flat=True).get(key=definition.key))
+        found = json.loads(source)
+        if len(_documents) > 256:
+            _documents.clear()
+        _documents[definition.key] = found
+    return found
+
+
+def check_input(doc: dict[str, Any], value: Any) -> dict[str, Any]:
+    """The run's input, checked against the flow's `inputs` schema; problems carry JSON Pointers."""
+    if not isinstance(value, dict):
+        raise Unprocessable("the input of a run must be a JSON object",
+                            problems=[{"pointer": "", "message": "expected an object"}])
+    schema = doc.get("inputs")
+    if schema:
+        try:
+            errors = list(Draft202012Validator(schema).iter_errors(value))
+        except SchemaError as exc:  # pragma: no cover - deploy checks the schema's shape only loosely
+            raise Unprocessable(f"the flow's inputs schema is not valid: {exc.message}") from None
+        if errors:
+            problems = [FlowProblem(pointer(*e.absolute_path), e.message).as_dict() for e in errors]
+            raise Unprocessable("the input does not match the flow's inputs schema", problems=problems)
+    return value
+
+
+def start_run(tenant: Tenant, flow_id: str, value: Any, actor: str, now: datetime,
+              version: int | None = None) -> ProcessInstance:
+    definition = flow_definition(tenant, flow_id, version)
+    variables = check_input(_document(definition), value if value is not None else {})
+    return start_instance(tenant, definition, variables, actor, now)
+
+
+def rotate_secret(tenant: Tenant, flow_id: str, trigger_id: str, now: datetime) -> FlowTrigger:
+    with transaction.atomic():
+        trigger = FlowTrigger.objects.select_for_update().filter(
+            tenant=tenant, flow_id=flow_id, trigger_id=trigger_id).first()
+        if trigger is None:
+            raise NotFound(f"flow '{flow_id}' has no trigger '{trigger_id}'")
+        trigger.secret, trigger.updated_at = new_secret(), now
+        trigger.save(update_fields=["secret", "updated_at"])
+    return trigger
+
+
+def set_trigger_enabled(tenant: Tenant, flow_id: str, trigger_id: str, enabled: bool, now: datetime) -> FlowTrigger:
+    """Enable or disable a trigger; a schedule's timer (of the latest version) is canceled or opened again."""
+    with transaction.atomic():
+        trigger = FlowTrigger.objects.select_for_update().filter(
+            tenant=tenant, flow_id=flow_id, trigger_id=trigger_id).first()
+        if trigger is None:
+            raise NotFound(f"flow '{flow_id}' has no trigger '{trigger_id}'")
+        trigger.enabled, trigger.updated_at = enabled, now
+        trigger.save(update_fields=["enabled", "updated_at"])
+        if trigger.kind == FlowTrigger.Kind.SCHEDULE:
+            latest = flow_definition(tenant, flow_id)
+            element_id = f"trigger.{trigger_id}"
+            timers = Timer.objects.filter(tenant=tenant, process_definition_key=latest.key, element_id=element_id,
+                                          process_instance_key__isnull=True, state=Timer.State.ACTIVE)
+            if not enabled:
+                timers.update(state=Timer.State.CANCELED)
+            elif not timers.exists() and element_id in (graph := graph_of(cached_definition(latest.key))).elements:
+                cron = graph.elements[element_id].props["event"]["timeCycle"]
+                Timer.objects.create(key=next_key(), tenant=tenant, process_instance_key=None,
+                                     element_instance_key=None, process_definition_key=latest.key,
+                                     element_id=element_id, due_at=schedule.first_due("cycle", cron, now)[0],
+                                     repetitions=-1, spec=cron, created_at=now)
+    return trigger
+
+
+# -- dead letters: runs that failed after their retries (an active incident) ---------------------------
+
+
+def replay_run(tenant: Tenant, key: int, edited: Any, actor: str, now: datetime) -> int:
+    """Run a failed run again from its failed step(s): optional edited variables first, then each failed
+    job gets its node's attempts back and its incident is resolved. Returns the incidents resolved."""
+    instance = ProcessInstance.objects.filter(tenant=tenant, key=key, definition__kind=ProcessDefinition.Kind.DAG,
+                                              state=ProcessInstance.State.ACTIVE).select_related("definition").first()
+    if instance is None:
+        raise NotFound(f"no running flow execution {key}")
+    incidents = list(Incident.objects.filter(process_instance_key=key, state=Incident.State.ACTIVE))
+    if not incidents:
+        raise Conflict(f"execution {key} has not failed; there is nothing to replay")
+    if edited is not None and (not isinstance(edited, dict) or not edited):
+        raise InvalidInput("input must be a non-empty JSON object of the variables to change")
+    tenant_ids = [tenant.pk]
+    doc = _document(instance.definition)
+    attempts = {n["id"]: (n.get("retry") or {}).get("max_attempts", 3) for n in doc["nodes"]}
+    with transaction.atomic():
+        if edited:
+            set_variables(tenant_ids, key, edited, False, actor, now)
+            graph = graph_of(cached_definition(instance.definition_id))
+            root = dict(Variable.objects.filter(process_instance_id=key, scope_key=key).values_list("name", "value"))
+            for incident in incidents:
+                element = graph.elements.get(incident.element_id)
+                inputs = (element.props.get("inputs") if element is not None else None) or []
+                if inputs and incident.element_instance_key:
+                    # The failed step runs again on the edited input: its input mappings are re-evaluated.
+                    local = _mapped(inputs, {**root, **edited}, now)
+                    set_variables(tenant_ids, incident.element_instance_key, local, True, actor, now)
+        for incident in incidents:
+            if incident.job_key is not None and incident.error_type == "JOB_NO_RETRIES":
+                update_job(tenant_ids, incident.job_key, attempts.get(incident.element_id, 3), None, actor, now)
+            resolve_incident(tenant_ids, incident.key, actor, now)
+    return len(incidents)
+
+
+def _mapped(inputs: list[dict[str, Any]], variables: dict[str, Any], now: datetime) -> dict[str, Any]:
+    local: dict[str, Any] = {}
+    for mapping in inputs:
+        if "value" in mapping:
+            value = mapping["value"]
+        else:
+            source = str(mapping["source"]).strip()
+            try:
+                if source.startswith("="):
+                    value = expressions.compile_feel(source).evaluate({**variables, **local}, now=now)
+                elif source.startswith("cel:"):
+                    value = expressions.compile_cel(source).evaluate({**variables, **local}, now=now)
+                else:
+                    value = source
+            except (expressions.EvaluationError, expressions.ExpressionError) as exc:
+                raise InvalidInput(f"with the edited input, '{mapping['target']}' cannot be computed: {exc}") from None
+        name, *path = mapping["target"].split(".")
+        if path:
+            nested = local.setdefault(name, {})
+            for part in path[:-1]:
+                nested = nested.setdefault(part, {})
+            nested[path[-1]] = value
+        else:
+            local[name] = value
+    return local
+
+
+def discard_run(tenant: Tenant, key: int, actor: str, now: datetime) -> None:
+    if not ProcessInstance.objects.filter(tenant=tenant, key=key, definition__kind=ProcessDefinition.Kind.DAG).exists():
+        raise NotFound(f"no flow execution {key}")
+    cancel_instance(tenant, key, actor, now)
+
+
+# -- webhooks -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a webhook request brought, as the view read it."""
+
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+    content_type: str
+    method: str = "POST"
+    query: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    status: int  # 202 started, 200 duplicate or filtered
+    process_instance_key: int | None
+    duplicate: bool
+    filtered: bool = False
+    # > 0: the trigger answers with the run's output, waiting up to this long (the view waits, after commit).
+    respond_ms: int = 0
+    tenant_id: int = 0
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    """`sha256=<hex>` of HMAC-SHA256(secret, "<timestamp>." + body): what a sender puts in the header."""
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def _authenticate(trigger: FlowTrigger, delivery: Delivery, now: datetime) -> tuple[str, str] | None:
+    """None if the request may run the flow, else (outcome, reason)."""
+    if trigger.auth == FlowTrigger.Auth.BEARER:
+        given = delivery.headers.get("authorization", "")
+        expected = f"Bearer {trigger.secret}"
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            return WebhookDelivery.Outcome.UNAUTHORIZED, "missing or wrong bearer token"
+        return None
+    if trigger.auth != FlowTrigger.Auth.HMAC:
+        return None
+    stamp = delivery.headers.get(TIMESTAMP_HEADER.lower(), "")
+    given = delivery.headers.get(SIGNATURE_HEADER.lower(), "")
+    if not stamp.isdigit() or not given:
+        return WebhookDelivery.Outcome.SIGNATURE_BAD, f"missing {TIMESTAMP_HEADER} or {SIGNATURE_HEADER}"
+    tolerance = int(trigger.config.get("tolerance_seconds", DEFAULT_TOLERANCE_SECONDS))
+    if abs(now.timestamp() - int(stamp)) > tolerance:
+        return WebhookDelivery.Outcome.SIGNATURE_BAD, f"timestamp outside the {tolerance} s tolerance window"
+    if not hmac.compare_digest(given.encode(), signature(trigger.secret, stamp, delivery.body).encode()):
+        return WebhookDelivery.Outcome.SIGNATURE_BAD, "signature does not match"
+    return None
+
+
+def _input(delivery: Delivery) -> Any:
+    kind = delivery.content_type.split(";")[0].strip().lower()
+    if kind == "application/x-www-form-urlencoded":
+        return dict(parse_qsl(delivery.body.decode("utf-8", errors="replace"), keep_blank_values=True))
+    if not delivery.body.strip():
+        return {}
+    try:
+        return json.loads(delivery.body)
+    except (ValueError, UnicodeDecodeError):
+        raise Unprocessable("the body must be JSON or form-encoded") from None
+
+
+def _request_context(delivery: Delivery, body: Any) -> dict[str, Any]:
+    """What a trigger's filter and input expressions see."""
+    return {"method": delivery.method, "headers": delivery.headers, "query": delivery.query, "body": body}
+
+
+def _evaluate(text: str, variables: dict[str, Any], now: datetime, what: str) -> Any:
+    source = expression_text(text)
+    try:
+        compiled = expressions.compile_feel(source) if source.startswith("=") else expressions.compile_cel(source)
+        return compiled.evaluate(variables, now=now)
+    except (expressions.EvaluationError, expressions.ExpressionError) as exc:
+        raise Unprocessable(f"the trigger's {what} failed on this delivery: {exc}") from None
+
+
+def receive_webhook(token: str, delivery: Delivery, now: datetime) -> Accepted:
+    """Check, record and (at most once per delivery id) start the trigger's flow."""
+    trigger = FlowTrigger.objects.filter(token=token, kind=FlowTrigger.Kind.WEBHOOK).first()
+    if trigger is None or not token:
+        raise NotFound("no webhook at this address")
+    delivery_id = delivery.headers.get(
+        str(trigger.config.get("delivery_id_header", DEFAULT_DELIVERY_HEADER)).lower(), "")[:255]
+
+    def record(outcome: str, detail: str = "", key: int | None = None) -> None:
+        WebhookDelivery.objects.create(tenant_id=trigger.tenant_id, trigger=trigger, received_at=now,
+                                       delivery_id=delivery_id, outcome=outcome, detail=detail[:1000],
+                                       body_bytes=len(delivery.body), process_instance_key=key)
+
+    if not trigger.enabled:
+        record(WebhookDelivery.Outcome.DISABLED, "the trigger is disabled")
+        raise NotFound("no webhook at this address")
+    limit = int(getattr(settings, "FLOWSYNC_WEBHOOK_MAX_BYTES", DEFAULT_MAX_BYTES))
+    if len(delivery.body) > limit:
+        record(WebhookDelivery.Outcome.REJECTED, f"body over {limit} bytes")
+        raise TooLarge(f"the body has {len(delivery.body)} bytes; a webhook accepts at most {limit}")
+    refused = _authenticate(trigger, delivery, now)
+    if refused is not None:
+        record(*refused)
+        raise Unauthorized(refused[1])
+    if trigger.config.get("rate_limit"):
+        rate = int(trigger.config["rate_limit"])
+        decision = ratelimit.take_key(RATE_KEY.format(trigger=trigger.pk), rate, 2 * rate)
+        if not decision.allowed:
+            record(WebhookDelivery.Outcome.RATE_LIMITED, f"over {rate} deliveries per second")
+            raise RateLimited(f"this webhook takes at most {rate} deliveries per second", decision.retry_after)
+    def first_run() -> int | None:
+        return (WebhookDelivery.objects.filter(trigger=trigger, delivery_id=delivery_id,
+                                               outcome=WebhookDelivery.Outcome.STARTED)
+                .values_list("process_instance_key", flat=True).first())
+
+    if delivery_id and (first := first_run()) is not None:
+        record(WebhookDelivery.Outcome.DUPLICATE, "delivery id seen before", first)
+        return Accepted(200, first, duplicate=True)
+    config = trigger.config
+    respond_ms = int(config.get("respond_timeout_ms", DEFAULT_RESPOND_MS)) if config.get("respond") else 0
+    try:
+        body = _input(delivery)
+        context = _request_context(delivery, body)
+        if "filter" in config and _evaluate(config["filter"], context, now, "filter") is not True:
+            record(WebhookDelivery.Outcome.FILTERED, "the trigger's filter did not accept it")
+            return Accepted(200, None, duplicate=False, filtered=True)
+        if config.get("input"):
+            body = {name: _evaluate(text, context, now, f"input '{name}'") for name, text in config["input"].items()}
+        with transaction.atomic():
+            instance = start_run(trigger.tenant, trigger.flow_id, body, f"webhook:{trigger.trigger_id}", now)
+            # The unique index on (trigger, delivery id) of started deliveries settles a race between a
+            # delivery and its replay: the second insert waits for the first to commit, then fails.
+            record(WebhookDelivery.Outcome.STARTED, "", instance.key)
+    except ActionError as exc:
+        record(WebhookDelivery.Outcome.REJECTED, exc.detail)
+        raise
+    except IntegrityError:
+        first = first_run()
+        record(WebhookDelivery.Outcome.DUPLICATE, "delivery id seen before", first)
+        return Accepted(200, first or 0, duplicate=True)
+    return Accepted(202, instance.key, duplicate=False, respond_ms=respond_ms, tenant_id=trigger.tenant_id)

@@ -1,0 +1,170 @@
+"""Webhook triggers over real HTTP against a live server: signatures, replay, limits, recorded deliveries."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+
+import httpx
+import pytest
+
+from engine.models import ProcessInstance, WebhookDelivery
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+FLOW = {
+    "id": "hooked",
+    "inputs": {"type": "object", "required": ["order"]},
+    "nodes": [{"id": "note", "kind": "transform", "set": {"seen": "order"}}],
+    "triggers": [
+        {"id": "signed", "kind": "webhook", "auth": "hmac", "tolerance_seconds": 60},
+        {"id": "token", "kind": "webhook", "auth": "bearer"},
+    ],
+}
+
+
+@pytest.fixture
+def hooks(live_server, creds):
+    api = httpx.Client(base_url=live_server.url, auth=(creds.client_id, creds.secret), timeout=10)
+    assert api.post("/api/flows/", json=FLOW).status_code == 201
+    triggers = {t["id"]: t for t in api.get("/api/flows/hooked/triggers").json()["items"]}
+    return api, triggers
+
+
+def _sign(secret: str, body: bytes, stamp: int | None = None) -> dict[str, str]:
+    stamp = int(time.time()) if stamp is None else stamp
+    digest = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return {"X-FlowSync-Timestamp": str(stamp), "X-FlowSync-Signature": f"sha256={digest}",
+            "Content-Type": "application/json"}
+
+
+def test_signed_delivery_starts_one_run_and_its_replay_starts_none(hooks):
+    api, triggers = hooks
+    hook = triggers["signed"]
+    assert hook["url"].startswith("http") and "/api/flows/hooks/" in hook["url"] and len(hook["secret"]) > 30
+    body = json.dumps({"order": "A-1"}).encode()
+    headers = {**_sign(hook["secret"], body), "X-FlowSync-Delivery": "d-1"}
+    first = httpx.post(hook["url"], content=body, headers=headers)
+    assert first.status_code == 202, first.text
+    run_id = first.json()["executionId"]
+    again = httpx.post(hook["url"], content=body, headers=headers)
+    assert again.status_code == 200 and again.json() == {"executionId": run_id, "duplicate": True}
+    assert ProcessInstance.objects.count() == 1
+    execution = api.get(f"/api/flows/executions/{run_id}").json()
+    assert execution["input"] == {"order": "A-1"}
+    assert execution["trigger"] == {"kind": "webhook", "id": "signed", "deliveryId": "d-1"}
+    outcomes = [d["outcome"] for d in api.get("/api/flows/hooked/triggers").json()["deliveries"]]
+    assert outcomes == ["duplicate", "started"]
+
+
+def test_bad_signature_is_401_and_starts_nothing(hooks):
+    _, triggers = hooks
+    hook = triggers["signed"]
+    body = b'{"order": "A-2"}'
+    headers = _sign("not-the-secret", body)
+    resp = httpx.post(hook["url"], content=body, headers=headers)
+    assert resp.status_code == 401 and resp.headers["content-type"].startswith("application/problem+json")
+    tampered = _sign(hook["secret"], body)
+    resp = httpx.post(hook["url"], content=b'{"order": "A-3"}', headers=tampered)
+    assert resp.status_code == 401
+    assert httpx.post(hook["url"], content=body, headers={"Content-Type": "application/json"}).status_code == 401
+    assert ProcessInstance.objects.count() == 0
+    assert set(WebhookDelivery.objects.values_list("outcome", flat=True)) == {"signature_bad"}
+
+
+def test_stale_timestamp_is_401(hooks):
+    _, triggers = hooks
+    hook = triggers["signed"]
+    body = b'{"order": "A-4"}'
+    resp = httpx.post(hook["url"], content=body, headers=_sign(hook["secret"], body, int(time.time()) - 600))
+    assert resp.status_code == 401 and "tolerance" in resp.json()["detail"]
+    assert ProcessInstance.objects.count() == 0
+
+
+def test_bearer_trigger_and_form_encoded_body(hooks):
+    _, triggers = hooks
+    hook = triggers["token"]
+    assert httpx.post(hook["url"], data={"order": "F-1"}, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    resp = httpx.post(hook["url"], data={"order": "F-1"}, headers={"Authorization": f"Bearer {hook['secret']}"})
+    assert resp.status_code == 202, resp.text
+    assert ProcessInstance.objects.count() == 1
+
+
+def test_limits_and_bad_bodies_are_4xx_and_recorded(hooks, settings):
+    api, triggers = hooks
+    hook = triggers["signed"]
+    for body, status in ((b"not json", 422), (b'{"other": 1}', 422), (b"[1]", 422)):
+        resp = httpx.post(hook["url"], content=body, headers=_sign(hook["secret"], body))
+        assert resp.status_code == status, (body, resp.text)
+    big = b'{"order": "' + b"x" * (300 * 1024) + b'"}'
+    assert httpx.post(hook["url"], content=big, headers=_sign(hook["secret"], big)).status_code == 413
+    assert httpx.post(hook["url"].rsplit("/", 1)[0] + "/unknown-token", content=b"{}").status_code == 404
+    assert ProcessInstance.objects.count() == 0
+    assert WebhookDelivery.objects.filter(outcome="rejected").count() == 4
+
+
+def test_rotating_the_secret_refuses_the_old_one(hooks):
+    api, triggers = hooks
+    hook = triggers["signed"]
+    rotated = api.post("/api/flows/hooked/triggers/signed/rotate-secret").json()
+    assert rotated["secret"] != hook["secret"] and rotated["url"] == hook["url"]
+    body = b'{"order": "R-1"}'
+    assert httpx.post(hook["url"], content=body, headers=_sign(hook["secret"], body)).status_code == 401
+    assert httpx.post(hook["url"], content=body, headers=_sign(rotated["secret"], body)).status_code == 202
+    assert api.post("/api/flows/hooked/triggers/signed/disable").json()["enabled"] is False
+    assert httpx.post(hook["url"], content=body, headers=_sign(rotated["secret"], body)).status_code == 404
+
+
+RESPONDING = {
+    "id": "answering",
+    "nodes": [{"id": "calc", "kind": "transform", "set": {"total": "qty * 2"}}],
+    "output": {"total": "total", "who": "who"},
+    "triggers": [{"id": "sync", "kind": "webhook", "auth": "none", "respond": True, "respond_timeout_ms": 10000,
+                  "filter": "body.kind == 'order' && headers['x-source'] == 'shop'",
+                  "input": {"qty": "body.count", "who": "query.user"}}],
+}
+
+
+def test_filter_input_mapping_and_respond_with_the_output(live_server, creds, start_worker):
+    api = httpx.Client(base_url=live_server.url, auth=(creds.client_id, creds.secret), timeout=10)
+    assert api.post("/api/flows/", json=RESPONDING).status_code == 201
+    hook = api.get("/api/flows/answering/triggers").json()["items"][0]
+    start_worker()
+    skipped = httpx.post(hook["url"], json={"kind": "refund", "count": 1}, headers={"X-Source": "shop"})
+    assert skipped.status_code == 200 and skipped.json() == {"executionId": None, "filtered": True}
+    assert ProcessInstance.objects.count() == 0
+    answered = httpx.post(hook["url"] + "?user=ada", json={"kind": "order", "count": 21},
+                          headers={"X-Source": "shop"}, timeout=15)
+    assert answered.status_code == 200, answered.text
+    assert answered.json()["status"] == "succeeded" and answered.json()["output"] == {"total": 42, "who": "ada"}
+    outcomes = sorted(WebhookDelivery.objects.values_list("outcome", flat=True))
+    assert outcomes == ["filtered", "started"]
+
+
+def test_event_trigger_starts_a_run_when_its_message_is_published(api):
+    flow = {"id": "on_event", "nodes": [{"id": "a", "kind": "transform", "set": {"seen": "amount"}}],
+            "triggers": [{"id": "created", "kind": "event", "message": "order-created"}]}
+    assert api.post("/api/flows/", flow, format="json").status_code == 201
+    resp = api.post("/v2/messages/publication", {"name": "order-created", "correlationKey": "",
+                                                  "variables": {"amount": 3}}, format="json")
+    assert resp.status_code == 200, resp.text
+    [run] = ProcessInstance.objects.all()
+    execution = api.get(f"/api/flows/executions/{run.key}").json()
+    assert execution["trigger"] == {"kind": "event", "id": "created"}
+
+
+def test_per_trigger_rate_limit_answers_429_and_records_it(live_server, creds, flush_redis):
+    api = httpx.Client(base_url=live_server.url, auth=(creds.client_id, creds.secret), timeout=10)
+    flow = {"id": "limited", "nodes": [{"id": "a", "kind": "transform", "set": {"x": "1"}}],
+            "triggers": [{"id": "slow", "kind": "webhook", "auth": "none", "rate_limit": 1}]}
+    assert api.post("/api/flows/", json=flow).status_code == 201
+    url = api.get("/api/flows/limited/triggers").json()["items"][0]["url"]
+    answers = [httpx.post(url, json={}) for _ in range(4)]
+    statuses = [a.status_code for a in answers]
+    assert statuses.count(202) == 2 and statuses.count(429) == 2, statuses  # burst of two, then refused
+    refused = next(a for a in answers if a.status_code == 429)
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert ProcessInstance.objects.count() == 2
+    assert WebhookDelivery.objects.filter(outcome="rate_limited").count() == 2
