@@ -1,10 +1,14 @@
+import csv
+import json
+from collections.abc import Iterable
 from typing import Any
 
 from django.contrib import admin
-from django.http import HttpRequest
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
 
 from flowsync.admin_scope import TenantScopedAdmin, scoped_pks
-from flowsync.models import ApiKey, Membership, Tenant
+from flowsync.models import ApiKey, AuditEntry, Membership, Tenant
 from flowsync.rights import Right
 
 
@@ -66,3 +70,77 @@ class ApiKeyAdmin(TenantScopedAdmin):
             if obj is None
             else ["tenant", "name", "role", "client_id", "created_at", "last_used_at", "revoked_at"]
         )
+
+
+class AuditExport:
+    """CSV and JSON lines of the selected (or filtered) audit entries, for auditors."""
+
+    COLUMNS = ["id", "created_at", "tenant", "who", "user_id", "api_key_id", "via", "what", "target_type",
+               "target_key", "process_instance_key", "before", "after", "request_id"]
+
+    @staticmethod
+    def row(entry: AuditEntry) -> dict[str, Any]:
+        return {
+            "id": entry.id, "created_at": entry.created_at.isoformat(),
+            "tenant": entry.tenant.tenant_id if entry.tenant_id else None, "who": entry.who,
+            "user_id": entry.user_id, "api_key_id": entry.api_key_id, "via": entry.via, "what": entry.what,
+            "target_type": entry.target_type, "target_key": entry.target_key,
+            "process_instance_key": str(entry.process_instance_key) if entry.process_instance_key else None,
+            "before": entry.before, "after": entry.after, "request_id": entry.request_id,
+        }
+
+    @classmethod
+    def csv(cls, entries: Iterable[AuditEntry]) -> HttpResponse:
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="audit.csv"'
+        writer = csv.DictWriter(response, fieldnames=cls.COLUMNS)
+        writer.writeheader()
+        for entry in entries:
+            row = cls.row(entry)
+            writer.writerow({k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in row.items()})
+        return response
+
+    @classmethod
+    def jsonl(cls, entries: Iterable[AuditEntry]) -> HttpResponse:
+        response = HttpResponse(content_type="application/x-ndjson; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="audit.jsonl"'
+        for entry in entries:
+            response.write(json.dumps(cls.row(entry)) + "\n")
+        return response
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(TenantScopedAdmin):
+    """The audit trail: filterable, exportable, never changed or deleted (append-only)."""
+
+    list_display = ["created_at", "tenant", "who", "via", "what", "target_type", "target_key",
+                    "process_instance_key", "request_id"]
+    list_filter = ["tenant", "via", "what", "target_type"]
+    search_fields = ["=who", "=target_key", "=process_instance_key", "=request_id"]
+    list_select_related = ["tenant"]
+    show_full_result_count = False
+    list_per_page = 100
+    actions = ["export_csv", "export_jsonl"]
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        # Without a delete permission Django drops its bulk delete; the exports stay for anyone who may view.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    @admin.action(description="Export selected entries as CSV", permissions=["view"])
+    def export_csv(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
+        return AuditExport.csv(queryset.select_related("tenant").order_by("id").iterator())
+
+    @admin.action(description="Export selected entries as JSON lines", permissions=["view"])
+    def export_jsonl(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
+        return AuditExport.jsonl(queryset.select_related("tenant").order_by("id").iterator())

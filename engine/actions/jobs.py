@@ -10,6 +10,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 
 from engine.actions.durations import after, span
+from engine.audit import record
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.models import Command, ElementInstance, Job, ProcessInstance, Variable
 from engine.store import sql
@@ -276,6 +277,7 @@ def update_job(
         if job.state in (Job.State.COMPLETED, Job.State.CANCELED, Job.State.ERROR_THROWN):
             raise Conflict(f"job {key} is {job.state} and can no longer be changed")
         fields = []
+        before = {"retries": job.retries, "deadline": job.deadline.isoformat() if job.deadline else None}
         if retries is not None:
             job.retries = retries
             fields.append("retries")
@@ -286,3 +288,7 @@ def update_job(
             fields.append("deadline")
         if fields:
             job.save(update_fields=fields)
+            record(job.tenant_id, actor, "job.update", target_type="job", target_key=key,
+                   instance_key=job.process_instance_key, before={f: before[f] for f in fields},
+                   after={"retries": job.retries, "deadline": job.deadline.isoformat() if job.deadline else None}
+                   if fields else None, now=now)
