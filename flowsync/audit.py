@@ -59,6 +59,8 @@ class Context:
         return user.pk if user is not None and getattr(user, "is_authenticated", False) else None
 
 
+SYSTEM_ACTORS = frozenset({"timer"})
+
 _current: contextvars.ContextVar[Context | None] = contextvars.ContextVar("flowsync_audit", default=None)
 
 
@@ -88,8 +90,13 @@ def record(
     before: Any = None,
     after: Any = None,
     now: datetime | None = None,
-) -> AuditEntry:
-    """Append one entry in the caller's transaction (so a failed change leaves no entry)."""
+) -> AuditEntry | None:
+    """Append one entry in the caller's transaction (so a failed change leaves no entry).
+
+    The engine's own acts (a timer starting an instance) are not a person's or a client's: no entry.
+    """
+    if actor in SYSTEM_ACTORS:
+        return None
     ctx = _current.get()
     tenant_id = tenant if isinstance(tenant, int) or tenant is None else tenant.pk
     return AuditEntry.objects.create(

@@ -17,18 +17,22 @@ from engine.store import sql
 from engine.store.commands import submit
 from engine.store.notify import notify_jobs_available
 from engine.visibility import scope_chain, visible_variables
+from flowsync.models import Tenant
 
 # Two branches, each able to walk its own partial index in key order (one OR'd filter could not):
 # activatable jobs not in backoff, and activated jobs whose lock expired.
+# A suspended tenant's jobs wait (built-in connectors activate here too, not only the API's workers).
+SUSPENDED = "SELECT 1 FROM flowsync_tenant t WHERE t.id = engine_job.tenant_id AND t.suspended"
 ACTIVATE = f"""
 WITH ready AS (
     SELECT key FROM engine_job
     WHERE state = 'ACTIVATABLE' AND tenant_id {{tenant}} AND type = %(type)s
-      AND (backoff_until IS NULL OR backoff_until <= %(now)s)
+      AND (backoff_until IS NULL OR backoff_until <= %(now)s) AND NOT EXISTS ({SUSPENDED})
     ORDER BY key LIMIT %(max)s FOR UPDATE SKIP LOCKED
 ), expired AS (
     SELECT key FROM engine_job
     WHERE state = 'ACTIVATED' AND deadline < %(now)s AND tenant_id {{tenant}} AND type = %(type)s
+      AND NOT EXISTS ({SUSPENDED})
     ORDER BY key LIMIT %(max)s FOR UPDATE SKIP LOCKED
 ), picked AS (
     SELECT key FROM ready UNION ALL SELECT key FROM expired ORDER BY key LIMIT %(max)s
@@ -68,6 +72,7 @@ def activate_jobs(
         jobs = list(
             Job.objects.select_for_update(skip_locked=True)
             .filter(ready | expired, tenant_id__in=tenant_ids, type=job_type)
+            .exclude(tenant_id__in=Tenant.objects.filter(suspended=True).values("pk"))
             .order_by("key")[:max_jobs]
         )
         for job in jobs:

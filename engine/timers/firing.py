@@ -17,6 +17,7 @@ from engine.actions.instances import start_instance
 from engine.models import Command, ProcessDefinition, Timer
 from engine.store.commands import submit
 from engine.timers.schedule import next_due
+from flowsync.models import Tenant
 
 BATCH = 500
 
@@ -26,6 +27,8 @@ def fire_due_timers(now: datetime, limit: int = BATCH) -> int:
         due = list(
             Timer.objects.select_for_update(skip_locked=True)
             .filter(state=Timer.State.ACTIVE, due_at__lte=now)
+            # A suspended tenant's timers stay due; they fire at the first sweep after it is resumed.
+            .exclude(tenant_id__in=Tenant.objects.filter(suspended=True).values("pk"))
             .order_by("due_at", "key")[:limit]
         )
         for timer in due:
