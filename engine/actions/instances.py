@@ -49,6 +49,9 @@ def start_instance(
     """
     if variables is not None and not isinstance(variables, dict):
         raise InvalidInput("variables must be a JSON object")
+    if definition.deactivated:
+        raise Conflict(f"process definition '{definition.bpmn_process_id}' version {definition.version} is "
+                       "deactivated for new instances")
     with transaction.atomic():
         key = next_key()
         instance = new_row(

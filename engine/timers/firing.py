@@ -35,6 +35,9 @@ def fire_due_timers(now: datetime, limit: int = BATCH) -> int:
             if timer.process_instance_key is None:
                 # Timer start event: a new instance each time it fires.
                 definition = ProcessDefinition.objects.select_related("tenant").get(key=timer.process_definition_key)
+                if definition.deactivated:  # no new instances of this version: the firing passes
+                    _advance(timer)
+                    continue
                 start_instance(
                     definition.tenant, definition, {}, "timer", timer.due_at, start_element_id=timer.element_id
                 )
