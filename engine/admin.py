@@ -10,6 +10,7 @@ from collections import defaultdict
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.db.models import QuerySet
@@ -23,8 +24,11 @@ from django.utils.html import format_html
 from engine import rights
 from engine.actions.batches import start_batch
 from engine.actions.definitions import set_deactivated
+from engine.actions.instances import start_instance
 from engine.actions.variables import set_variables
 from engine.audit import Actor
+from engine.bpmn import DefinitionError
+from engine.definitions.deploy import Resource, deploy
 from engine.errors import ActionError
 from engine.models import (
     BatchOperation,
@@ -88,6 +92,54 @@ class VariablesForm(forms.Form):
         if not isinstance(value, dict) or not value:
             raise forms.ValidationError("expected a non-empty JSON object of variable names to values")
         return value
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    def clean(self, data: Any, initial: Any = None) -> list:
+        if isinstance(data, list | tuple):
+            return [super(MultipleFileField, self).clean(d, initial) for d in data]
+        return [super().clean(data, initial)]
+
+
+class DeployForm(forms.Form):
+    tenant = forms.ModelChoiceField(queryset=Tenant.objects.none())
+    files = MultipleFileField(widget=MultipleFileInput(attrs={"accept": ".bpmn,.xml,.form,.json"}),
+                              help_text=".bpmn, .form and .schema.json files, deployed together or not at all")
+
+    def __init__(self, *args: Any, tenants: QuerySet, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["tenant"].queryset = tenants
+        if tenants.count() == 1:
+            self.fields["tenant"].initial = tenants.first()
+
+
+class StartForm(forms.Form):
+    variables = forms.CharField(widget=forms.Textarea(attrs={"rows": 6, "cols": 80}), required=False,
+                                help_text='Optional: a JSON object, e.g. {"orderId": "A-1"}')
+    business_id = forms.CharField(max_length=255, required=False, label="Business id")
+
+    def clean_variables(self) -> dict[str, Any]:
+        raw = self.cleaned_data["variables"].strip()
+        if not raw:
+            return {}
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+        if not isinstance(value, dict):
+            raise forms.ValidationError("expected a JSON object of variable names to values")
+        return value
+
+
+def form_page(admin_: admin.ModelAdmin, request: HttpRequest, title: str, form: forms.Form,
+              **extra: Any) -> TemplateResponse:
+    context = {**admin_.admin_site.each_context(request), "opts": admin_.model._meta, "form": form, "title": title,
+               **extra}
+    return TemplateResponse(request, "admin/engine/form_page.html", context)
 
 
 class ReadOnlyAdmin(TenantScopedAdmin):
@@ -158,6 +210,39 @@ class DeploymentAdmin(ReadOnlyAdmin):
     list_display = ["key", "tenant", "created_at", "resources"]
     list_filter = ["tenant"]
     inlines = [DeployedProcessInline, DeployedFormInline]
+    change_list_template = "admin/engine/deployment/change_list.html"
+
+    def get_urls(self) -> list:
+        return [path("deploy/", self.admin_site.admin_view(self.deploy_view), name="engine_deployment_deploy"),
+                *super().get_urls()]
+
+    def deploy_view(self, request: HttpRequest) -> HttpResponse:
+        """Upload and deploy files; problems are shown as the API reports them (file, line, element, message)."""
+        tenants = Tenant.objects.filter(pk__in=rights.tenant_pks_with(request.user, Right.DEPLOY)).order_by("tenant_id")
+        form = DeployForm(request.POST or None, request.FILES or None, tenants=tenants)
+        problems: list[dict[str, Any]] = []
+        resource = ""
+        if request.method == "POST" and form.is_valid():
+            resources = []
+            for f in form.cleaned_data["files"]:
+                if f.size is not None and f.size > settings.BPMN_MAX_BYTES:
+                    form.add_error("files", f"'{f.name}' is larger than {settings.BPMN_MAX_BYTES} bytes")
+                    break
+                resources.append(Resource(name=(f.name or "resource.bpmn")[:255], content=f.read()))
+            else:
+                tenant = form.cleaned_data["tenant"]
+                try:
+                    rights.require(rights.role_in(request.user, tenant.pk), Right.DEPLOY, "deploy")
+                    deployment, definitions = deploy(tenant, resources, timezone.now(), Actor.of_user(request.user))
+                except DefinitionError as exc:
+                    resource, problems = exc.resource_name, [p.as_dict() for p in exc.problems]
+                except ActionError as exc:
+                    form.add_error(None, exc.detail)
+                else:
+                    names = ", ".join(f"{d.bpmn_process_id} v{d.version}" for d in definitions) or "forms only"
+                    self.message_user(request, f"Deployed {names} (deployment {deployment.key}).")
+                    return HttpResponseRedirect(reverse("admin:engine_deployment_change", args=[deployment.pk]))
+        return form_page(self, request, "Deploy files", form, multipart=True, resource=resource, problems=problems)
 
     def get_queryset(self, request):  # type: ignore[no-untyped-def]
         return super().get_queryset(request).prefetch_related("definitions", "forms")
@@ -175,6 +260,30 @@ class ProcessDefinitionAdmin(ReadOnlyAdmin):
     list_filter = ["tenant", "kind", "deactivated"]
     search_fields = ["bpmn_process_id", "name", "=key"]
     actions = ["deactivate", "reactivate"]
+    change_form_template = "admin/engine/processdefinition/change_form.html"
+
+    def get_urls(self) -> list:
+        return [path("<int:pk>/start/", self.admin_site.admin_view(self.start_view),
+                     name="engine_processdefinition_start"), *super().get_urls()]
+
+    def start_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Start an instance of this version; the result links to it in the Inspector."""
+        definition = get_object_or_404(self.get_queryset(request).select_related("tenant"), pk=pk)
+        form = StartForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                rights.require(rights.role_in(request.user, definition.tenant_id), Right.START, "start instances")
+                instance = start_instance(definition.tenant, definition, form.cleaned_data["variables"],
+                                          Actor.of_user(request.user), timezone.now(),
+                                          business_key=form.cleaned_data["business_id"])
+            except ActionError as exc:
+                form.add_error(None, exc.detail)
+            else:
+                self.message_user(request, format_html("Started instance {} of {} v{}.", inspector_link(instance.key),
+                                                       definition.bpmn_process_id, definition.version))
+                return HttpResponseRedirect(reverse("admin:engine_processdefinition_change", args=[definition.pk]))
+        return form_page(self, request, f"Start {definition.bpmn_process_id} v{definition.version} "
+                                        f"({definition.tenant})", form, original=definition)
 
     def _set(self, request: HttpRequest, queryset: QuerySet, deactivated: bool) -> None:
         changed, actor = 0, Actor.of_user(request.user)

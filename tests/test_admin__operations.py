@@ -5,6 +5,8 @@ batches are idempotent, and a staff user of another tenant sees and touches none
 
 from __future__ import annotations
 
+import html
+
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
@@ -162,3 +164,53 @@ def test_deactivated_version_takes_no_new_instances(flushed):
                     format="json").status_code == 200
     assert list(AuditEntry.objects.filter(what__startswith="definition.").order_by("id").values_list(
         "what", "who")) == [("definition.deactivate", "user:ada"), ("definition.reactivate", "user:ada")]
+
+
+BROKEN = (b'<?xml version="1.0" encoding="UTF-8"?>\n<bpmn:definitions '
+          b'xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="D" targetNamespace="http://x">\n'
+          b'<bpmn:process id="broken" isExecutable="true">\n<bpmn:startEvent id="Start"/>\n'
+          b'<bpmn:serviceTask id="Charge"/>\n<bpmn:sequenceFlow id="f" sourceRef="Start" targetRef="Charge"/>\n'
+          b'</bpmn:process></bpmn:definitions>')
+
+
+def test_deploy_with_problems_inline_then_start_from_the_definition_page(flushed):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.conftest import bpmn_file
+
+    acme = make_tenant("acme").tenant
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=make_tenant("globex").header)
+    api_problem = api.post("/v2/deployments", {"resources": SimpleUploadedFile("broken.bpmn", BROKEN)},
+                           format="multipart").json()
+    ada = staff("ada", acme, Role.INTEGRATOR)
+    assert "Deploy files" in ada.get("/admin/engine/deployment/").content.decode()
+    page = ada.post("/admin/engine/deployment/deploy/", {"tenant": acme.pk,
+                                                          "files": [SimpleUploadedFile("broken.bpmn", BROKEN)]})
+    text = page.content.decode()
+    assert page.status_code == 200 and "deploy-problems" in text
+    for p in api_problem["problems"]:  # exactly what the API reports: file, line, element, message
+        assert html.escape(p["message"]) in text
+        assert (p["elementId"] or "") in text and str(p["line"] or "") in text
+    assert "broken.bpmn" in text and not ProcessDefinition.objects.filter(tenant=acme).exists()
+
+    ok = ada.post("/admin/engine/deployment/deploy/", {
+        "tenant": acme.pk, "files": [SimpleUploadedFile("hello.bpmn", bpmn_file("hello-service-task.bpmn"))]})
+    assert ok.status_code == 302
+    definition = ProcessDefinition.objects.get(tenant=acme)
+    assert AuditEntry.objects.get(what="deploy", tenant=acme).who == "user:ada"
+
+    # An operator may start but not deploy: the tenant is not offered.
+    sam = staff("sam", acme)
+    assert sam.post("/admin/engine/deployment/deploy/", {"tenant": acme.pk}).status_code == 200
+    url = f"/admin/engine/processdefinition/{definition.pk}/start/"
+    assert "Start an instance" in sam.get(f"/admin/engine/processdefinition/{definition.pk}/change/").content.decode()
+    assert "not valid JSON" in sam.post(url, {"variables": "{x", "business_id": ""}).content.decode()
+    started = sam.post(url, {"variables": '{"orderId": "A-1"}', "business_id": "B-1"}, follow=True)
+    instance = ProcessInstance.objects.get(tenant=acme)
+    assert instance.business_key == "B-1"
+    assert f'href="/inspector/instances/{instance.key}/"' in started.content.decode()
+    assert AuditEntry.objects.get(what="instance.start").via == "admin"
+    # Another tenant's staff cannot open the page.
+    gil = staff("gil", Tenant.objects.get(tenant_id="globex"))
+    assert gil.get(url).status_code == 404
