@@ -429,3 +429,7 @@ class BatchOperationAdmin(ReadOnlyAdmin):
     @admin.display(description="failed")
     def failed_count(self, obj: BatchOperation) -> int:
         return len(obj.failed)
+
+
+# The admin's index is the operator's dashboard (engine.queries.dashboard), above the model list.
+admin.site.index_template = "admin/engine/dashboard.html"

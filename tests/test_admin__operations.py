@@ -214,3 +214,17 @@ def test_deploy_with_problems_inline_then_start_from_the_definition_page(flushed
     # Another tenant's staff cannot open the page.
     gil = staff("gil", Tenant.objects.get(tenant_id="globex"))
     assert gil.get(url).status_code == 404
+
+
+def test_dashboard_counts_only_the_users_tenants(flushed):
+    acme, api, keys = seed("acme", 3)
+    job = api.post("/v2/jobs/activation", {"type": "payment", "timeout": 60_000, "maxJobsToActivate": 1},
+                   format="json").json()["jobs"][0]
+    api.post(f"/v2/jobs/{job['jobKey']}/failure", {"retries": 0, "errorMessage": "gone"}, format="json")
+    drain()
+    globex, _, _ = seed("globex", 5)
+    text = staff("sam", acme).get("/admin/").content.decode()
+    board = text.split('id="operator-dashboard"')[1].split("</div>")[0]
+    assert "<td>acme</td><td>order-process</td><td>3</td>" in board and "globex" not in board
+    assert "JOB_NO_RETRIES" in board and "payment" in board and 'href="/inspector/incidents/"' in board
+    assert "<td>5</td>" not in board
