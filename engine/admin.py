@@ -1,12 +1,37 @@
 """Engine state in the admin: read-only, and scoped to the staff user's tenants
-(flowsync.admin_scope). Changes go through engine actions (commands)."""
+(flowsync.admin_scope). Changes go through engine actions (commands): the admin actions below
+start batches (engine.actions.batches) or call one action, with the rights of the user's role in
+the row's tenant (engine.rights) and an audit entry each (via=admin)."""
 
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from typing import Any
+
+from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
-from django.http import HttpResponseRedirect
-from django.urls import reverse
+from django.contrib.admin.helpers import ActionForm
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
+from engine import rights
+from engine.actions.batches import start_batch
+from engine.actions.definitions import set_deactivated
+from engine.actions.instances import start_instance
+from engine.actions.variables import set_variables
+from engine.audit import Actor
+from engine.bpmn import DefinitionError
+from engine.definitions.deploy import Resource, deploy
+from engine.errors import ActionError
 from engine.models import (
+    BatchOperation,
     Command,
     Deployment,
     ElementInstance,
@@ -21,7 +46,103 @@ from engine.models import (
     WorkerHeartbeat,
 )
 from engine.queries import status
+from engine.rights import Right
 from flowsync.admin_scope import TenantScopedAdmin
+from flowsync.models import Tenant
+
+
+def inspector_link(key: int) -> str:
+    try:
+        url = reverse("inspector:instance", args=[key])
+    except NoReverseMatch:
+        return str(key)
+    return format_html('<a href="{}">{}</a>', url, key)
+
+
+def start_batches(admin_: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet, kind: str,
+                  params: dict | None = None) -> None:
+    """One background batch per tenant of the selected rows (all of them already in the user's tenants)."""
+    keys: dict[int, list[int]] = defaultdict(list)
+    for tenant_id, key in queryset.order_by().values_list("tenant_id", "key"):
+        keys[tenant_id].append(key)
+    actor = Actor.of_user(request.user)
+    for tenant in Tenant.objects.filter(pk__in=list(keys)).order_by("tenant_id"):
+        try:
+            batch = start_batch(tenant, rights.role_in(request.user, tenant.pk), kind, keys[tenant.pk], actor, params)
+        except ActionError as exc:
+            admin_.message_user(request, f"{tenant}: {exc.detail}", messages.ERROR)
+            continue
+        url = reverse("admin:engine_batchoperation_change", args=[batch.pk])
+        admin_.message_user(request, format_html(
+            '{}: {} of {} row(s) queued as <a href="{}">batch {}</a>; it shows progress and the result.',
+            tenant, batch.get_kind_display(), len(batch.keys), url, batch.pk))
+
+
+class RetriesActionForm(ActionForm):
+    retries = forms.IntegerField(min_value=1, max_value=1000, required=False, initial=3,
+                                 help_text="new retries (for “retry jobs”)")
+
+
+class VariablesForm(forms.Form):
+    variables = forms.CharField(widget=forms.Textarea(attrs={"rows": 8, "cols": 80}),
+                                help_text='A JSON object, e.g. {"approved": true, "amount": 120}')
+
+    def clean_variables(self) -> dict[str, Any]:
+        try:
+            value = json.loads(self.cleaned_data["variables"])
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+        if not isinstance(value, dict) or not value:
+            raise forms.ValidationError("expected a non-empty JSON object of variable names to values")
+        return value
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    def clean(self, data: Any, initial: Any = None) -> list:
+        if isinstance(data, list | tuple):
+            return [super(MultipleFileField, self).clean(d, initial) for d in data]
+        return [super().clean(data, initial)]
+
+
+class DeployForm(forms.Form):
+    tenant = forms.ModelChoiceField(queryset=Tenant.objects.none())
+    files = MultipleFileField(widget=MultipleFileInput(attrs={"accept": ".bpmn,.xml,.form,.json"}),
+                              help_text=".bpmn, .form and .schema.json files, deployed together or not at all")
+
+    def __init__(self, *args: Any, tenants: QuerySet, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["tenant"].queryset = tenants
+        if tenants.count() == 1:
+            self.fields["tenant"].initial = tenants.first()
+
+
+class StartForm(forms.Form):
+    variables = forms.CharField(widget=forms.Textarea(attrs={"rows": 6, "cols": 80}), required=False,
+                                help_text='Optional: a JSON object, e.g. {"orderId": "A-1"}')
+    business_id = forms.CharField(max_length=255, required=False, label="Business id")
+
+    def clean_variables(self) -> dict[str, Any]:
+        raw = self.cleaned_data["variables"].strip()
+        if not raw:
+            return {}
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+        if not isinstance(value, dict):
+            raise forms.ValidationError("expected a JSON object of variable names to values")
+        return value
+
+
+def form_page(admin_: admin.ModelAdmin, request: HttpRequest, title: str, form: forms.Form,
+              **extra: Any) -> TemplateResponse:
+    context = {**admin_.admin_site.each_context(request), "opts": admin_.model._meta, "form": form, "title": title,
+               **extra}
+    return TemplateResponse(request, "admin/engine/form_page.html", context)
 
 
 class ReadOnlyAdmin(TenantScopedAdmin):
@@ -92,6 +213,39 @@ class DeploymentAdmin(ReadOnlyAdmin):
     list_display = ["key", "tenant", "created_at", "resources"]
     list_filter = ["tenant"]
     inlines = [DeployedProcessInline, DeployedFormInline]
+    change_list_template = "admin/engine/deployment/change_list.html"
+
+    def get_urls(self) -> list:
+        return [path("deploy/", self.admin_site.admin_view(self.deploy_view), name="engine_deployment_deploy"),
+                *super().get_urls()]
+
+    def deploy_view(self, request: HttpRequest) -> HttpResponse:
+        """Upload and deploy files; problems are shown as the API reports them (file, line, element, message)."""
+        tenants = Tenant.objects.filter(pk__in=rights.tenant_pks_with(request.user, Right.DEPLOY)).order_by("tenant_id")
+        form = DeployForm(request.POST or None, request.FILES or None, tenants=tenants)
+        problems: list[dict[str, Any]] = []
+        resource = ""
+        if request.method == "POST" and form.is_valid():
+            resources = []
+            for f in form.cleaned_data["files"]:
+                if f.size is not None and f.size > settings.BPMN_MAX_BYTES:
+                    form.add_error("files", f"'{f.name}' is larger than {settings.BPMN_MAX_BYTES} bytes")
+                    break
+                resources.append(Resource(name=(f.name or "resource.bpmn")[:255], content=f.read()))
+            else:
+                tenant = form.cleaned_data["tenant"]
+                try:
+                    rights.require(rights.role_in(request.user, tenant.pk), Right.DEPLOY, "deploy")
+                    deployment, definitions = deploy(tenant, resources, timezone.now(), Actor.of_user(request.user))
+                except DefinitionError as exc:
+                    resource, problems = exc.resource_name, [p.as_dict() for p in exc.problems]
+                except ActionError as exc:
+                    form.add_error(None, exc.detail)
+                else:
+                    names = ", ".join(f"{d.bpmn_process_id} v{d.version}" for d in definitions) or "forms only"
+                    self.message_user(request, f"Deployed {names} (deployment {deployment.key}).")
+                    return HttpResponseRedirect(reverse("admin:engine_deployment_change", args=[deployment.pk]))
+        return form_page(self, request, "Deploy files", form, multipart=True, resource=resource, problems=problems)
 
     def get_queryset(self, request):  # type: ignore[no-untyped-def]
         return super().get_queryset(request).prefetch_related("definitions", "forms")
@@ -104,17 +258,97 @@ class DeploymentAdmin(ReadOnlyAdmin):
 
 @admin.register(ProcessDefinition)
 class ProcessDefinitionAdmin(ReadOnlyAdmin):
-    list_display = ["bpmn_process_id", "version", "name", "kind", "tenant", "resource_name", "created_at"]
-    list_filter = ["tenant", "kind"]
+    list_display = ["bpmn_process_id", "version", "name", "kind", "deactivated", "tenant", "resource_name",
+                    "created_at"]
+    list_filter = ["tenant", "kind", "deactivated"]
     search_fields = ["bpmn_process_id", "name", "=key"]
+    actions = ["deactivate", "reactivate"]
+    change_form_template = "admin/engine/processdefinition/change_form.html"
+
+    def get_urls(self) -> list:
+        return [path("<int:pk>/start/", self.admin_site.admin_view(self.start_view),
+                     name="engine_processdefinition_start"), *super().get_urls()]
+
+    def start_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Start an instance of this version; the result links to it in the Inspector."""
+        definition = get_object_or_404(self.get_queryset(request).select_related("tenant"), pk=pk)
+        form = StartForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                rights.require(rights.role_in(request.user, definition.tenant_id), Right.START, "start instances")
+                instance = start_instance(definition.tenant, definition, form.cleaned_data["variables"],
+                                          Actor.of_user(request.user), timezone.now(),
+                                          business_key=form.cleaned_data["business_id"])
+            except ActionError as exc:
+                form.add_error(None, exc.detail)
+            else:
+                self.message_user(request, format_html("Started instance {} of {} v{}.", inspector_link(instance.key),
+                                                       definition.bpmn_process_id, definition.version))
+                return HttpResponseRedirect(reverse("admin:engine_processdefinition_change", args=[definition.pk]))
+        return form_page(self, request, f"Start {definition.bpmn_process_id} v{definition.version} "
+                                        f"({definition.tenant})", form, original=definition)
+
+    def _set(self, request: HttpRequest, queryset: QuerySet, deactivated: bool) -> None:
+        changed, actor = 0, Actor.of_user(request.user)
+        for definition in queryset.only("key", "tenant_id"):
+            try:
+                rights.require(rights.role_in(request.user, definition.tenant_id), Right.DEPLOY,
+                               "deactivate or reactivate definitions")
+                changed += set_deactivated([definition.tenant_id], definition.key, deactivated, actor, timezone.now())
+            except ActionError as exc:
+                self.message_user(request, f"{definition.key}: {exc.detail}", messages.ERROR)
+        self.message_user(request, f"{'Deactivated' if deactivated else 'Reactivated'} {changed} definition "
+                                   "version(s) for new instances.")
+
+    @admin.action(description="Deactivate selected versions for new instances", permissions=["view"])
+    def deactivate(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set(request, queryset, True)
+
+    @admin.action(description="Reactivate selected versions for new instances", permissions=["view"])
+    def reactivate(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set(request, queryset, False)
 
 
 @admin.register(ProcessInstance)
 class ProcessInstanceAdmin(ReadOnlyAdmin):
-    list_display = ["key", "definition", "business_key", "state", "has_incident", "start_date", "end_date", "tenant"]
+    list_display = ["key", "definition", "business_key", "state", "has_incident", "start_date", "end_date", "tenant",
+                    "inspect"]
     list_filter = ["state", "has_incident", "tenant"]
     search_fields = ["=key", "business_key", "definition__bpmn_process_id"]
     list_select_related = ["definition", "tenant"]
+    actions = ["cancel_instances"]
+    change_form_template = "admin/engine/processinstance/change_form.html"
+
+    @admin.display(description="Inspector")
+    def inspect(self, obj: ProcessInstance) -> str:
+        return inspector_link(obj.key)
+
+    @admin.action(description="Cancel selected instances (background batch)", permissions=["view"])
+    def cancel_instances(self, request: HttpRequest, queryset: QuerySet) -> None:
+        start_batches(self, request, queryset, BatchOperation.Kind.CANCEL_INSTANCES)
+
+    def get_urls(self) -> list:
+        return [path("<int:pk>/variables/", self.admin_site.admin_view(self.variables_view),
+                     name="engine_processinstance_variables"), *super().get_urls()]
+
+    def variables_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Set variables on the instance (its root scope) through the engine's action."""
+        instance = get_object_or_404(self.get_queryset(request), pk=pk)
+        form = VariablesForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                rights.require(rights.role_in(request.user, instance.tenant_id), Right.OPERATE, "set variables")
+                set_variables([instance.tenant_id], instance.key, form.cleaned_data["variables"], True,
+                              Actor.of_user(request.user), timezone.now())
+            except ActionError as exc:
+                form.add_error(None, exc.detail)
+            else:
+                self.message_user(request, f"Variables {', '.join(sorted(form.cleaned_data['variables']))} set on "
+                                           f"instance {instance.key}; the engine applies them next.")
+                return HttpResponseRedirect(reverse("admin:engine_processinstance_change", args=[instance.pk]))
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "original": instance,
+                   "form": form, "title": f"Set variables on instance {instance.key}"}
+        return TemplateResponse(request, "admin/engine/processinstance/variables.html", context)
 
 
 @admin.register(ElementInstance)
@@ -135,6 +369,16 @@ class JobAdmin(ReadOnlyAdmin):
     list_display = ["key", "type", "state", "retries", "worker", "deadline", "element_id", "process_instance_key"]
     list_filter = ["state", "tenant"]  # not "type": its choices would list other tenants' job types
     search_fields = ["=key", "=process_instance_key", "type"]
+    action_form = RetriesActionForm
+    actions = ["retry_jobs"]
+
+    @admin.action(description="Retry selected jobs with the new retries (background batch)", permissions=["view"])
+    def retry_jobs(self, request: HttpRequest, queryset: QuerySet) -> None:
+        raw = request.POST.get("retries", "")
+        if not raw.isdigit() or int(raw) < 1:
+            self.message_user(request, "Give the new retries (a whole number of at least 1).", messages.ERROR)
+            return
+        start_batches(self, request, queryset, BatchOperation.Kind.RETRY_JOBS, {"retries": int(raw)})
 
 
 @admin.register(Command)
@@ -156,6 +400,43 @@ class IncidentAdmin(ReadOnlyAdmin):
     list_display = ["key", "error_type", "state", "element_id", "process_instance_key", "created_at"]
     list_filter = ["state", "error_type", "tenant"]
     search_fields = ["=key", "=process_instance_key", "error_message"]
+
+    actions = ["resolve_incidents"]
+
+    @admin.action(description="Resolve selected incidents (background batch)", permissions=["view"])
+    def resolve_incidents(self, request: HttpRequest, queryset: QuerySet) -> None:
+        start_batches(self, request, queryset, BatchOperation.Kind.RESOLVE_INCIDENTS)
+
+
+@admin.register(BatchOperation)
+class BatchOperationAdmin(ReadOnlyAdmin):
+    """Batches started here or from the CLI: progress and the result, per key."""
+
+    list_display = ["id", "kind", "tenant", "state", "progress", "done_count", "skipped_count", "failed_count",
+                    "actor", "created_at", "finished_at"]
+    list_filter = ["state", "kind", "tenant"]
+    fields = ["kind", "tenant", "state", "progress", "actor", "via", "request_id", "params", "created_at",
+              "finished_at", "done", "skipped", "failed"]
+    readonly_fields = fields
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    @admin.display(description="done")
+    def done_count(self, obj: BatchOperation) -> int:
+        return len(obj.done)
+
+    @admin.display(description="skipped")
+    def skipped_count(self, obj: BatchOperation) -> int:
+        return len(obj.skipped)
+
+    @admin.display(description="failed")
+    def failed_count(self, obj: BatchOperation) -> int:
+        return len(obj.failed)
+
+
+# The admin's index is the operator's dashboard (engine.queries.dashboard), above the model list.
+admin.site.index_template = "admin/engine/dashboard.html"
 
 
 @admin.register(WorkerHeartbeat)
@@ -187,4 +468,6 @@ class ProcessRetentionAdmin(TenantScopedAdmin):
     list_display = ["bpmn_process_id", "tenant", "days"]
     list_filter = ["tenant"]
     search_fields = ["bpmn_process_id"]
+
+
 from engine import admin_flows  # noqa: E402,F401  (flow triggers and deliveries, superusers only)

@@ -1,11 +1,18 @@
+import csv
+import json
+from collections.abc import Iterable
 from typing import Any
 
-from django.contrib import admin
-from django.http import HttpRequest
+from django.contrib import admin, messages
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
 
 from flowsync.admin_scope import TenantScopedAdmin, scoped_pks
-from flowsync.models import ApiKey, Membership, Tenant
+from flowsync.audit import Actor, record
+from flowsync.models import ApiKey, AuditEntry, Membership, Tenant
 from flowsync.rights import Right
+from flowsync.tenancy import issue_key, revoke_key, rotate_key, set_suspended
 
 
 class MembershipInline(admin.TabularInline):
@@ -29,12 +36,59 @@ class MembershipInline(admin.TabularInline):
         return super().has_delete_permission(request, obj) and self._administers(request, obj)
 
 
+def _administered(request: HttpRequest, queryset: QuerySet, admin_: admin.ModelAdmin) -> QuerySet:
+    """The selected rows in tenants where the user holds ADMINISTER; says so when some were left out."""
+    pks = scoped_pks(request, Right.ADMINISTER)
+    if pks is None:
+        return queryset
+    allowed = queryset.filter(**{f"{admin_.tenant_path}__in": pks})
+    if allowed.count() != queryset.count():
+        admin_.message_user(request, "Some selected rows are in tenants you do not administer; left unchanged.",
+                            messages.WARNING)
+    return allowed
+
+
 @admin.register(Tenant)
 class TenantAdmin(TenantScopedAdmin):
     tenant_path = "pk"
-    list_display = ["tenant_id", "name", "created_at"]
+    list_display = ["tenant_id", "name", "suspended", "created_at"]
+    list_filter = ["suspended"]
     search_fields = ["tenant_id", "name"]
+    readonly_fields = ["suspended"]
     inlines = [MembershipInline]
+    actions = ["suspend", "resume"]
+
+    def save_formset(self, request, form, formset, change):  # type: ignore[no-untyped-def]
+        """Membership (rights) changes go to the audit trail, in the admin's transaction."""
+        super().save_formset(request, form, formset, change)
+        actor, tenant = Actor.of_user(request.user), form.instance
+        for m in formset.new_objects:
+            record(tenant, actor, "membership.add", target_type="user", target_key=m.user.get_username(),
+                   after={"role": m.role})
+        for m, fields in formset.changed_objects:
+            record(tenant, actor, "membership.change", target_type="user", target_key=m.user.get_username(),
+                   after={f: getattr(m, f, None) for f in fields if f == "role"})
+        for m in formset.deleted_objects:
+            record(tenant, actor, "membership.remove", target_type="user", target_key=m.user.get_username(),
+                   before={"role": m.role})
+
+    def _suspend(self, request: HttpRequest, queryset: QuerySet, suspended: bool) -> None:
+        # Suspension is the platform's (billing, abuse): a tenant admin must not lift it themselves.
+        if not request.user.is_superuser:  # type: ignore[union-attr]
+            self.message_user(request, "Only platform admins suspend or resume tenants.", messages.ERROR)
+            return
+        actor = Actor.of_user(request.user)
+        changed = sum(set_suspended(tenant, suspended, actor) for tenant in queryset)
+        self.message_user(request, f"{'Suspended' if suspended else 'Resumed'} {changed} tenant(s)."
+                          + (" Their API answers 403; no jobs are activated and no timers fire." if suspended else ""))
+
+    @admin.action(description="Suspend selected tenants", permissions=["view"])
+    def suspend(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._suspend(request, queryset, True)
+
+    @admin.action(description="Resume selected tenants", permissions=["view"])
+    def resume(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._suspend(request, queryset, False)
 
 
 @admin.register(ApiKey)
@@ -42,21 +96,35 @@ class ApiKeyAdmin(TenantScopedAdmin):
     list_display = ["name", "client_id", "tenant", "role", "created_at", "last_used_at", "revoked_at"]
     list_filter = ["tenant"]
     search_fields = ["name", "client_id"]
-    readonly_fields = ["client_id", "created_at", "last_used_at"]
-    actions = ["revoke"]
+    readonly_fields = ["client_id", "created_at", "last_used_at", "revoked_at"]
+    actions = ["rotate", "revoke"]
 
-    @admin.action(description="Revoke selected API keys")
+    @admin.action(description="Revoke selected API keys", permissions=["change"])
     def revoke(self, request, queryset):  # type: ignore[no-untyped-def]
-        from django.utils import timezone
-
-        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        actor = Actor.of_user(request.user)
+        count = sum(revoke_key(key, actor) for key in _administered(request, queryset, self))
         self.message_user(request, f"Revoked {count} API key(s); their Basic credentials and tokens stop working now.")
+
+    @admin.action(description="Rotate the secret of selected API keys (new secrets shown once)",
+                  permissions=["change"])
+    def rotate(self, request, queryset):  # type: ignore[no-untyped-def]
+        actor = Actor.of_user(request.user)
+        for key in _administered(request, queryset, self).filter(revoked_at__isnull=True):
+            secret = rotate_key(key, actor)
+            self.message_user(request, f"New secret for {key.client_id} (shown only now; the old one and its tokens "
+                                       f"stop working): {secret}", messages.WARNING)
 
     def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
         if change:
-            return super().save_model(request, obj, form, change)
+            with transaction.atomic():
+                super().save_model(request, obj, form, change)
+                if form.changed_data:
+                    record(obj.tenant_id, Actor.of_user(request.user), "api-key.update", target_type="api-key",
+                           target_key=obj.client_id, before={f: form.initial.get(f) for f in form.changed_data},
+                           after={f: form.cleaned_data.get(f) for f in form.changed_data if f != "tenant"})
+            return None
         # A new key gets a generated secret, shown to the operator exactly once.
-        key, secret = ApiKey.issue(obj.tenant, obj.name, obj.role)
+        key, secret = issue_key(obj.tenant, obj.name, obj.role, Actor.of_user(request.user))
         obj.pk, obj.client_id = key.pk, key.client_id
         self.message_user(request, f"API key created. Client id: {key.client_id} — secret (shown only now): {secret}")
 
@@ -66,3 +134,77 @@ class ApiKeyAdmin(TenantScopedAdmin):
             if obj is None
             else ["tenant", "name", "role", "client_id", "created_at", "last_used_at", "revoked_at"]
         )
+
+
+class AuditExport:
+    """CSV and JSON lines of the selected (or filtered) audit entries, for auditors."""
+
+    COLUMNS = ["id", "created_at", "tenant", "who", "user_id", "api_key_id", "via", "what", "target_type",
+               "target_key", "process_instance_key", "before", "after", "request_id"]
+
+    @staticmethod
+    def row(entry: AuditEntry) -> dict[str, Any]:
+        return {
+            "id": entry.id, "created_at": entry.created_at.isoformat(),
+            "tenant": entry.tenant.tenant_id if entry.tenant_id else None, "who": entry.who,
+            "user_id": entry.user_id, "api_key_id": entry.api_key_id, "via": entry.via, "what": entry.what,
+            "target_type": entry.target_type, "target_key": entry.target_key,
+            "process_instance_key": str(entry.process_instance_key) if entry.process_instance_key else None,
+            "before": entry.before, "after": entry.after, "request_id": entry.request_id,
+        }
+
+    @classmethod
+    def csv(cls, entries: Iterable[AuditEntry]) -> HttpResponse:
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="audit.csv"'
+        writer = csv.DictWriter(response, fieldnames=cls.COLUMNS)
+        writer.writeheader()
+        for entry in entries:
+            row = cls.row(entry)
+            writer.writerow({k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in row.items()})
+        return response
+
+    @classmethod
+    def jsonl(cls, entries: Iterable[AuditEntry]) -> HttpResponse:
+        response = HttpResponse(content_type="application/x-ndjson; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="audit.jsonl"'
+        for entry in entries:
+            response.write(json.dumps(cls.row(entry)) + "\n")
+        return response
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(TenantScopedAdmin):
+    """The audit trail: filterable, exportable, never changed or deleted (append-only)."""
+
+    list_display = ["created_at", "tenant", "who", "via", "what", "target_type", "target_key",
+                    "process_instance_key", "request_id"]
+    list_filter = ["tenant", "via", "what", "target_type"]
+    search_fields = ["=who", "=target_key", "=process_instance_key", "=request_id"]
+    list_select_related = ["tenant"]
+    show_full_result_count = False
+    list_per_page = 100
+    actions = ["export_csv", "export_jsonl"]
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        # Without a delete permission Django drops its bulk delete; the exports stay for anyone who may view.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    @admin.action(description="Export selected entries as CSV", permissions=["view"])
+    def export_csv(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
+        return AuditExport.csv(queryset.select_related("tenant").order_by("id").iterator())
+
+    @admin.action(description="Export selected entries as JSON lines", permissions=["view"])
+    def export_jsonl(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
+        return AuditExport.jsonl(queryset.select_related("tenant").order_by("id").iterator())

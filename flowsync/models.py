@@ -27,6 +27,9 @@ class Tenant(models.Model):
     history_retention_days = models.PositiveIntegerField(
         "keep finished instances (days)", default=30, help_text="0 = keep forever."
     )
+    # A suspended tenant: its API answers 403, the engine activates none of its jobs and fires
+    # none of its timers until it is resumed (flowsync.tenancy.suspend / resume, audited).
+    suspended = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["tenant_id"]
@@ -117,3 +120,48 @@ class IdempotentResponse(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.tenant_id})"
+
+
+class AuditEntry(models.Model):
+    """One change made by a person or a client, written in the same transaction as the change.
+
+    Append-only: no surface updates or deletes these rows (the admin shows them read-only).
+    `who` is the actor as recorded on commands ("user:ann", "api:fs_…"); `user_id`/`api_key_id`
+    name the account when known (kept as plain integers so deleting an account keeps its trail).
+    """
+
+    class Via(models.TextChoices):
+        ADMIN = "admin"
+        INSPECTOR = "inspector"
+        TASKLIST = "tasklist"
+        API = "api"
+        CLI = "cli"
+        OTHER = "other"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+    who = models.CharField(max_length=255)
+    user_id = models.IntegerField(null=True, blank=True)
+    api_key_id = models.IntegerField(null=True, blank=True)
+    via = models.CharField(max_length=16, choices=Via.choices, default=Via.OTHER)
+    what = models.CharField(max_length=64)  # e.g. "instance.cancel", "incident.resolve", "api-key.rotate"
+    target_type = models.CharField(max_length=32, blank=True)
+    target_key = models.CharField(max_length=64, blank=True)
+    process_instance_key = models.BigIntegerField(null=True, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "audit entry"
+        verbose_name_plural = "audit entries"
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["tenant", "-id"], name="audit_tenant_idx"),
+            models.Index(fields=["process_instance_key"], name="audit_instance_idx"),
+            models.Index(fields=["what", "-id"], name="audit_what_idx"),
+            models.Index(fields=["who", "-id"], name="audit_who_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.who} {self.what} {self.target_type} {self.target_key}"

@@ -26,6 +26,7 @@ def tenant_admins_group() -> Group:
         Q(content_type__app_label="flowsync", content_type__model__in=_EDIT["flowsync"])
         & ~Q(codename__in=("add_tenant", "delete_tenant"))  # tenants are made by platform admins
         | Q(content_type__app_label__in=_VIEW_APPS, codename__startswith="view_")
+        | Q(content_type__app_label="flowsync", codename="view_auditentry")  # the audit trail, read-only
     )
     group.permissions.set(wanted)
     return group

@@ -4,6 +4,7 @@ from datetime import datetime
 
 from django.db import transaction
 
+from engine.audit import record
 from engine.errors import Conflict, NotFound
 from engine.models import Command, Incident, Job
 from engine.store.commands import submit
@@ -32,3 +33,5 @@ def resolve_incident(tenant_ids: list[int], key: int, actor: str, now: datetime)
             actor,
             now,
         )
+        record(incident.tenant_id, actor, "incident.resolve", target_type="incident", target_key=key,
+               instance_key=incident.process_instance_key, before={"state": incident.state}, now=now)

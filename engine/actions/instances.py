@@ -5,6 +5,7 @@ from typing import Any
 
 from django.db import transaction
 
+from engine.audit import record
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.keys import next_key
 from engine.models import Command, ProcessDefinition, ProcessInstance
@@ -48,6 +49,9 @@ def start_instance(
     """
     if variables is not None and not isinstance(variables, dict):
         raise InvalidInput("variables must be a JSON object")
+    if definition.deactivated:
+        raise Conflict(f"process definition '{definition.bpmn_process_id}' version {definition.version} is "
+                       "deactivated for new instances")
     with transaction.atomic():
         key = next_key()
         instance = new_row(
@@ -71,6 +75,10 @@ def start_instance(
             actor,
             now,
         )
+        record(tenant, actor, "instance.start", target_type="process-instance", target_key=key, instance_key=key,
+               after={"definitionKey": str(definition.key), "bpmnProcessId": definition.bpmn_process_id,
+                      "version": definition.version, "businessKey": business_key or "",
+                      "variables": sorted(variables or {})}, now=now)
     return instance
 
 
@@ -87,3 +95,5 @@ def cancel_instance(tenant: Tenant, key: int, actor: str, now: datetime) -> None
         if instance.state != ProcessInstance.State.ACTIVE:
             raise Conflict(f"process instance {key} is {instance.state}, not ACTIVE")
         submit(tenant, key, Command.Kind.CANCEL_INSTANCE, {}, actor, now)
+        record(tenant, actor, "instance.cancel", target_type="process-instance", target_key=key, instance_key=key,
+               before={"state": instance.state}, now=now)

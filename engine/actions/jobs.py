@@ -11,6 +11,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 
 from engine.actions.durations import after, span
+from engine.audit import record
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.models import Command, ElementInstance, Job, ProcessInstance, Variable
 from engine.store import sql
@@ -18,18 +19,22 @@ from engine.store.commands import submit
 from engine.store.notify import notify_jobs_available
 from engine.visibility import scope_chain, visible_variables
 from flowsync import metrics
+from flowsync.models import Tenant
 
 # Two branches, each able to walk its own partial index in key order (one OR'd filter could not):
 # activatable jobs not in backoff, and activated jobs whose lock expired.
+# A suspended tenant's jobs wait (built-in connectors activate here too, not only the API's workers).
+SUSPENDED = "SELECT 1 FROM flowsync_tenant t WHERE t.id = engine_job.tenant_id AND t.suspended"
 ACTIVATE = f"""
 WITH ready AS (
     SELECT key FROM engine_job
     WHERE state = 'ACTIVATABLE' AND tenant_id {{tenant}} AND type = %(type)s
-      AND (backoff_until IS NULL OR backoff_until <= %(now)s)
+      AND (backoff_until IS NULL OR backoff_until <= %(now)s) AND NOT EXISTS ({SUSPENDED})
     ORDER BY key LIMIT %(max)s FOR UPDATE SKIP LOCKED
 ), expired AS (
     SELECT key FROM engine_job
     WHERE state = 'ACTIVATED' AND deadline < %(now)s AND tenant_id {{tenant}} AND type = %(type)s
+      AND NOT EXISTS ({SUSPENDED})
     ORDER BY key LIMIT %(max)s FOR UPDATE SKIP LOCKED
 ), picked AS (
     SELECT key FROM ready UNION ALL SELECT key FROM expired ORDER BY key LIMIT %(max)s
@@ -69,6 +74,7 @@ def activate_jobs(
         jobs = list(
             Job.objects.select_for_update(skip_locked=True)
             .filter(ready | expired, tenant_id__in=tenant_ids, type=job_type)
+            .exclude(tenant_id__in=Tenant.objects.filter(suspended=True).values("pk"))
             .order_by("key")[:max_jobs]
         )
         for job in jobs:
@@ -313,6 +319,7 @@ def update_job(
         if job.state in (Job.State.COMPLETED, Job.State.CANCELED, Job.State.ERROR_THROWN):
             raise Conflict(f"job {key} is {job.state} and can no longer be changed")
         fields = []
+        before = {"retries": job.retries, "deadline": job.deadline.isoformat() if job.deadline else None}
         if retries is not None:
             job.retries = retries
             fields.append("retries")
@@ -323,3 +330,7 @@ def update_job(
             fields.append("deadline")
         if fields:
             job.save(update_fields=fields)
+            record(job.tenant_id, actor, "job.update", target_type="job", target_key=key,
+                   instance_key=job.process_instance_key, before={f: before[f] for f in fields},
+                   after={"retries": job.retries, "deadline": job.deadline.isoformat() if job.deadline else None}
+                   if fields else None, now=now)

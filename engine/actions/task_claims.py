@@ -14,6 +14,7 @@ from datetime import datetime
 
 from django.db import transaction
 
+from engine.audit import record
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.models import Command, UserTask
 from engine.store.commands import submit
@@ -94,3 +95,5 @@ def _record(tenant_ids: list[int], key: int, assignee: str, actor: str, now: dat
     task = UserTask.objects.filter(key=key, tenant_id__in=tenant_ids).only("tenant_id", "process_instance_key").get()
     submit(task.tenant_id, task.process_instance_key, Command.Kind.ASSIGN_USER_TASK,
            {"userTaskKey": str(key), "assignee": assignee}, actor, now)
+    record(task.tenant_id, actor, "user-task.assign" if assignee else "user-task.unassign", target_type="user-task",
+           target_key=key, instance_key=task.process_instance_key, after={"assignee": assignee}, now=now)

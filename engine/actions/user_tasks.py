@@ -10,6 +10,7 @@ from typing import Any
 from django.db import transaction
 
 from engine.actions.task_claims import claim_task, hand_over_task, unclaim_task
+from engine.audit import record
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.models import Command, UserTask
 from engine.rights import check_completion
@@ -42,6 +43,9 @@ def complete_user_task(tenant_ids: list[int], key: int, variables: dict[str, Any
         task.save(update_fields=["state"])
         submit(task.tenant_id, task.process_instance_key, Command.Kind.COMPLETE_USER_TASK,
                {"userTaskKey": str(key), "variables": variables or {}, "completedBy": actor}, actor, now)
+        record(task.tenant_id, actor, "user-task.complete", target_type="user-task", target_key=key,
+               instance_key=task.process_instance_key, before={"assignee": task.assignee},
+               after={"variables": sorted(variables or {})}, now=now)
 
 
 def assign_user_task(tenant_ids: list[int], key: int, assignee: str, actor: str, now: datetime,

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db import transaction
 
+from engine.audit import record
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.models import Command, ElementInstance
 from engine.store.commands import submit
@@ -29,3 +30,6 @@ def set_variables(
                            "variables")
         submit(ei.tenant_id, ei.process_instance_id, Command.Kind.SET_VARIABLES,
                {"scopeKey": str(ei.key), "variables": variables, "local": bool(local)}, actor, now)
+        # Values may be personal data: the trail names what changed, the timeline holds the values.
+        record(ei.tenant_id, actor, "variables.set", target_type="element-instance", target_key=ei.key,
+               instance_key=ei.process_instance_id, after={"names": sorted(variables), "local": bool(local)}, now=now)

@@ -75,10 +75,28 @@ class ApiPrincipal:
                    task_manager_tenants=identity.task_manager_tenants)
 
 
+def _without_suspended(who: ApiPrincipal) -> ApiPrincipal:
+    """A suspended tenant's callers are refused (403 problem); a person in several tenants keeps the others."""
+    suspended = {who.tenant.pk} if who.tenant.suspended else set()
+    if len(who.tenants) > 1:
+        suspended |= set(Tenant.objects.filter(pk__in=list(who.tenants), suspended=True).values_list("pk", flat=True))
+    if not suspended:
+        return who
+    keep = {pk: tid for pk, tid in who.tenant_ids_map().items() if pk not in suspended}
+    if not keep:
+        raise exceptions.PermissionDenied(f"tenant '{who.tenant.tenant_id}' is suspended")
+    tenant = who.tenant if who.tenant.pk in keep else Tenant.objects.get(pk=next(iter(keep)))
+    return replace(who, tenant=tenant, tenants=keep, roles={pk: r for pk, r in who.roles.items() if pk in keep})
+
+
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     """Basic (API key or user), Bearer (OAuth token) and, when enabled, anonymous access."""
 
     def authenticate(self, request):  # type: ignore[no-untyped-def]
+        result = self._authenticate(request)
+        return None if result is None else (_without_suspended(result[0]), result[1])
+
+    def _authenticate(self, request):  # type: ignore[no-untyped-def]
         header = request.META.get("HTTP_AUTHORIZATION", "")
         if not header:
             identity = credentials.anonymous_identity()

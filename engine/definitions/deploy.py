@@ -8,6 +8,7 @@ from datetime import datetime
 
 from django.db import connection, transaction
 
+from engine.audit import record
 from engine.bpmn import DefinitionError, Problem, parse_bpmn
 from engine.definitions.forms import compile_forms, is_form_resource, store_forms
 from engine.definitions.resources import Resource
@@ -30,8 +31,12 @@ def _compile(resource: Resource) -> list[Graph]:
     )
 
 
-def deploy(tenant: Tenant, resources: list[Resource], now: datetime) -> tuple[Deployment, list[ProcessDefinition]]:
-    """Deploy every resource or none. Identical content of the latest version creates no new version."""
+def deploy(
+    tenant: Tenant, resources: list[Resource], now: datetime, actor: str = ""
+) -> tuple[Deployment, list[ProcessDefinition]]:
+    """Deploy every resource or none. Identical content of the latest version creates no new version.
+
+    `actor` (who deploys) is written to the audit trail in the same transaction."""
     if not resources:
         raise DefinitionError("(request)", [Problem("no resources to deploy")])
     # Form resources (.form, .schema.json) are checked and stored beside the processes.
@@ -51,6 +56,10 @@ def deploy(tenant: Tenant, resources: list[Resource], now: datetime) -> tuple[De
         for res, graph in compiled:
             definitions.append(_store(tenant, deployment, res, graph, now))
         store_forms(tenant, deployment, forms, now)
+        record(tenant, actor or "system", "deploy", target_type="deployment", target_key=deployment.key,
+               after={"resources": [r.name for r in resources],
+                      "definitions": [{"key": str(d.key), "bpmnProcessId": d.bpmn_process_id, "version": d.version}
+                                      for d in definitions]}, now=now)
     return deployment, definitions
 
 

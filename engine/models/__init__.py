@@ -1,5 +1,6 @@
 """Engine tables. Every row carries its tenant; keys are 64-bit integers (strings in JSON)."""
 
+from engine.models.batches import BatchOperation
 from engine.models.commands import Command, Event
 from engine.models.definitions import Deployment, ProcessDefinition
 from engine.models.flows import FlowTrigger, WebhookDelivery
@@ -14,6 +15,7 @@ from engine.models.waits import Message, MessageSubscription, SignalSubscription
 from engine.models.workers import WorkerHeartbeat
 
 __all__ = [
+    "BatchOperation",
     "Command",
     "Deployment",
     "ElementInstance",

@@ -31,6 +31,8 @@ class ProcessDefinition(models.Model):
     # The compiled, validated executable graph (engine.graph.Graph as JSON): parsed once.
     graph = models.JSONField()
     created_at = models.DateTimeField()
+    # Deactivated by an operator: no new instances of this version (running ones go on).
+    deactivated = models.BooleanField(default=False)
 
     class Meta:
         constraints = [

@@ -20,6 +20,7 @@ from engine.models import Command, ProcessDefinition, Timer
 from engine.store.commands import submit
 from engine.timers.schedule import first_due, next_due
 from flowsync import metrics
+from flowsync.models import Tenant
 
 BATCH = 500
 # Missed ticks looked at per firing (a long outage is worked through over several sweeps).
@@ -31,6 +32,8 @@ def fire_due_timers(now: datetime, limit: int = BATCH) -> int:
         due = list(
             Timer.objects.select_for_update(skip_locked=True)
             .filter(state=Timer.State.ACTIVE, due_at__lte=now)
+            # A suspended tenant's timers stay due; they fire at the first sweep after it is resumed.
+            .exclude(tenant_id__in=Tenant.objects.filter(suspended=True).values("pk"))
             .order_by("due_at", "key")[:limit]
         )
         for timer in due:
@@ -38,6 +41,9 @@ def fire_due_timers(now: datetime, limit: int = BATCH) -> int:
             if timer.process_instance_key is None:
                 # Timer start event: a new instance each time it fires.
                 definition = ProcessDefinition.objects.select_related("tenant").get(key=timer.process_definition_key)
+                if definition.deactivated:  # no new instances of this version: the firing passes
+                    _advance(timer)
+                    continue
                 if _misfired(timer, definition, now):
                     continue
                 start_instance(

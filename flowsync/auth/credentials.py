@@ -102,12 +102,16 @@ def check_api_key(client_id: str, secret: str) -> ApiKey | None:
     if cached is not None and cached[0] > time.monotonic():
         key = cached[1]
         with connection.cursor() as cur:
-            cur.execute("SELECT secret_hash, revoked_at FROM flowsync_apikey WHERE id = %s", [key.pk])
+            cur.execute(
+                "SELECT k.secret_hash, k.revoked_at, t.suspended FROM flowsync_apikey k"
+                " JOIN flowsync_tenant t ON t.id = k.tenant_id WHERE k.id = %s",
+                [key.pk],
+            )
             row = cur.fetchone()
         if row is None:
             _keys.pop(client_id, None)
             return None
-        key.secret_hash, key.revoked_at = row
+        key.secret_hash, key.revoked_at, key.tenant.suspended = row  # suspension counts at once, like revocation
     else:
         key = ApiKey.objects.select_related("tenant").filter(client_id=client_id).first()
         if key is None:

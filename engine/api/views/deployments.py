@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from engine.api import shapes
-from engine.api.base import ApiView, idempotent, tenant_for
+from engine.api.base import ApiView, idempotent, principal, tenant_for
 from engine.definitions.deploy import Resource, deploy
 from engine.definitions.forms import is_form_resource
 from engine.errors import InvalidInput
@@ -50,7 +50,7 @@ class DeploymentsView(ApiView):
             if not name.isprintable():
                 raise InvalidInput("resource file names must be printable text")
             resources.append(Resource(name=name, content=f.read()))
-        deployment, definitions = deploy(tenant, resources, timezone.now())
+        deployment, definitions = deploy(tenant, resources, timezone.now(), principal(request).actor)
         entries = [_entry(process=shapes.process_definition_ref(d, tenant.tenant_id)) for d in definitions]
         entries += [_entry(form=shapes.form_ref(f, tenant.tenant_id)) for f in _forms(tenant, deployment, resources)]
         return Response({"deploymentKey": str(deployment.key), "tenantId": tenant.tenant_id, "deployments": entries})

@@ -1,0 +1,105 @@
+"""The admin walk of issue 12 in a real browser (Chromium, headless, live server), as a tenant
+integrator who is not a superuser: deploy a file with an error (problems inline), fix and deploy
+it, start an instance, cancel a batch of instances and watch it reach DONE, and find each act in
+the audit list; a staff user of another tenant sees none of it."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import User
+from rest_framework.test import APIClient
+
+from engine.models import BatchOperation, ProcessInstance
+from flowsync.models import AuditEntry, Membership, Role
+from flowsync.staff import make_tenant_admin
+from tests.conftest import BPMN_DIR, make_tenant
+from tests.test_admin__operations import BROKEN
+
+PASSWORD = "pw-walk-123456789"
+
+
+def login(page, url: str, name: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{url}/admin/login/?next=/admin/")
+    page.fill("input[name=username]", name)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url("**/admin/")
+
+
+def staff(name: str, tenant, role: str) -> User:  # type: ignore[no-untyped-def]
+    user = User.objects.create_user(name, password=PASSWORD)
+    make_tenant_admin(user, tenant)
+    Membership.objects.filter(user=user, tenant=tenant).update(role=role)
+    return user
+
+
+def test_integrator_walks_deploy_start_batch_cancel_and_audit(live_server, transactional_db, settings, page,
+                                                              new_context, screenshot, tmp_path):
+    settings.ENGINE_INLINE = True  # the engine and the batches run in the web process
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    acme_creds = make_tenant("acme")
+    acme = acme_creds.tenant
+    globex_creds = make_tenant("globex")
+    staff("ida", acme, Role.INTEGRATOR)
+    staff("gil", globex_creds.tenant, Role.ADMIN)
+
+    login(page, live_server.url, "ida")
+    assert page.locator("#operator-dashboard").is_visible()
+    page.goto(f"{live_server.url}/admin/engine/deployment/")
+    page.click("text=Deploy files")
+    broken, good = tmp_path / "broken.bpmn", tmp_path / "order.bpmn"
+    broken.write_bytes(BROKEN)
+    good.write_bytes((BPMN_DIR / "hello-service-task.bpmn").read_bytes())
+    page.set_input_files("input[name=files]", [str(broken)])
+    page.click("input[type=submit]")
+    page.wait_for_selector("#deploy-problems")
+    assert "Charge" in page.inner_text("#deploy-problems") and "broken.bpmn" in page.inner_text("#deploy-problems")
+    screenshot(page, "admin-01-deploy-problems")
+    page.set_input_files("input[name=files]", [str(good)])
+    page.click("input[type=submit]")
+    page.wait_for_selector("text=Deployed order-process v1")
+
+    page.goto(f"{live_server.url}/admin/engine/processdefinition/")
+    page.click("text=order-process")
+    page.click("text=Start an instance")
+    page.fill("textarea[name=variables]", '{"orderId": "A-1"}')
+    page.fill("input[name=business_id]", "WALK-1")
+    page.click("input[type=submit]")
+    page.wait_for_selector("text=Started instance")
+    first = ProcessInstance.objects.get(business_key="WALK-1")
+    assert page.locator(f"a[href='/inspector/instances/{first.key}/']").count() == 1
+    screenshot(page, "admin-02-started")
+
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=acme_creds.header)
+    for i in range(40):
+        api.post("/v2/process-instances", {"processDefinitionId": "order-process", "businessId": f"B{i}"},
+                 format="json")
+    page.goto(f"{live_server.url}/admin/engine/processinstance/?state__exact=ACTIVE")
+    page.click("#action-toggle")
+    page.select_option("select[name=action]", "cancel_instances")
+    page.click("button[name=index]")
+    page.wait_for_selector("text=queued as")
+    page.click("text=batch")
+    page.wait_for_selector("text=DONE")
+    assert "41/41" in page.content()
+    screenshot(page, "admin-03-batch-done")
+    assert BatchOperation.objects.get().state == "DONE"
+    assert ProcessInstance.objects.filter(tenant=acme, state="ACTIVE").count() == 0
+
+    page.goto(f"{live_server.url}/admin/flowsync/auditentry/?what=instance.cancel")
+    assert page.locator("#result_list tbody tr").count() == 41
+    page.goto(f"{live_server.url}/admin/flowsync/auditentry/")
+    text = page.inner_text("#result_list")
+    for what in ("deploy", "instance.start", "instance.cancel"):
+        assert what in text
+    screenshot(page, "admin-04-audit")
+    assert AuditEntry.objects.filter(tenant=acme, who="user:ida", via="admin").count() == 1 + 1 + 41
+
+    other = new_context().new_page()
+    login(other, live_server.url, "gil")
+    other.goto(f"{live_server.url}/admin/flowsync/auditentry/")
+    assert "user:ida" not in other.content()
+    other.goto(f"{live_server.url}/admin/engine/batchoperation/")
+    assert "user:ida" not in other.content()
+    other.goto(f"{live_server.url}/admin/engine/processinstance/")
+    assert "WALK-1" not in other.content()

@@ -1,0 +1,120 @@
+"""The audit trail (issue 12): every change through an action writes one append-only entry in the
+same transaction, naming who, the surface and the request; auditors filter and export it in the
+admin, scoped to their tenants, and nobody changes or deletes an entry."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.test import Client
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from engine.actions.instances import cancel_instance
+from engine.audit import Actor, acting
+from flowsync.models import AuditEntry, Membership, Role, Tenant
+from flowsync.staff import make_tenant_admin
+from tests.conftest import deploy_file, make_tenant
+
+pytestmark = pytest.mark.django_db
+
+
+def started(tenant_id: str) -> tuple[Tenant, APIClient, int]:
+    creds = make_tenant(tenant_id)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=creds.header)
+    assert deploy_file(api, "hello-service-task.bpmn").status_code == 200
+    response = api.post("/v2/process-instances", {"processDefinitionId": "order-process"}, format="json",
+                        HTTP_X_REQUEST_ID="req-start-1")
+    assert response.status_code == 200, response.content
+    return creds.tenant, api, int(response.json()["processInstanceKey"])
+
+
+def test_api_changes_are_recorded_with_who_via_and_request_id(db):
+    tenant, api, key = started("acme")
+    assert api.post(f"/v2/process-instances/{key}/cancellation", HTTP_X_REQUEST_ID="req-cancel-9").status_code == 204
+    entries = list(AuditEntry.objects.filter(tenant=tenant).order_by("id"))
+    assert [e.what for e in entries] == ["deploy", "instance.start", "instance.cancel"]
+    start, cancel = entries[1], entries[2]
+    assert start.via == cancel.via == "api" and start.who.startswith("api:")
+    assert start.request_id == "req-start-1" and cancel.request_id == "req-cancel-9"
+    assert cancel.target_type == "process-instance" and cancel.target_key == str(key)
+    assert cancel.process_instance_key == key and cancel.before == {"state": "ACTIVE"}
+    # A refused change (already being cancelled is fine, a second cancel of a finished one is not) adds nothing.
+    from engine.runtime.loop import drain
+
+    drain()
+    assert api.post(f"/v2/process-instances/{key}/cancellation").status_code == 409
+    assert AuditEntry.objects.filter(tenant=tenant).count() == 3
+
+
+def test_entry_is_written_in_the_changes_transaction(db):
+    tenant, _api, key = started("acme")
+    before = AuditEntry.objects.count()
+
+    class Boom(Exception):
+        pass
+
+    # The change and its entry commit or roll back together: no entry outlives a failed change.
+    with pytest.raises(Boom), transaction.atomic():
+        cancel_instance(tenant, key, "user:ann", timezone.now())
+        assert AuditEntry.objects.filter(what="instance.cancel").count() == 1
+        raise Boom
+    assert AuditEntry.objects.count() == before
+    from engine.models import Command
+
+    assert not Command.objects.filter(kind=Command.Kind.CANCEL_INSTANCE).exists()
+
+
+def test_actor_and_acting_name_the_account_and_surface(db):
+    tenant, _api, key = started("acme")
+    ann = User.objects.create_user("ann")
+    with acting("cli", request_id="cli-1"):
+        cancel_instance(tenant, key, Actor.of_user(ann), timezone.now())
+    entry = AuditEntry.objects.get(what="instance.cancel")
+    assert (entry.who, entry.user_id, entry.via, entry.request_id) == ("user:ann", ann.pk, "cli", "cli-1")
+
+
+def auditor(name: str, tenant: Tenant, role: str = Role.OPERATOR) -> Client:
+    user = User.objects.create_user(name, password="pw-123456789")
+    make_tenant_admin(user, tenant)
+    Membership.objects.filter(user=user, tenant=tenant).update(role=role)
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_admin_lists_and_exports_only_the_users_tenants_and_never_changes_entries(db, settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    acme, _, acme_key = started("acme")
+    globex, _, globex_key = started("globex")
+    client = auditor("olga", acme)
+    page = client.get("/admin/flowsync/auditentry/?what=instance.start")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert str(acme_key) in text and str(globex_key) not in text
+    assert "globex" not in client.get("/admin/flowsync/auditentry/").content.decode()
+
+    ids = [str(pk) for pk in AuditEntry.objects.values_list("pk", flat=True)]  # globex's ids are ignored
+    csv_response = client.post("/admin/flowsync/auditentry/", {"action": "export_csv", "_selected_action": ids})
+    assert csv_response["Content-Type"].startswith("text/csv")
+    body = csv_response.content.decode()
+    assert body.splitlines()[0].startswith("id,created_at,tenant,who")
+    assert str(acme_key) in body and str(globex_key) not in body
+    lines = client.post("/admin/flowsync/auditentry/", {"action": "export_jsonl", "_selected_action": ids})
+    rows = [json.loads(line) for line in lines.content.decode().splitlines()]
+    assert {r["tenant"] for r in rows} == {"acme"} and {r["what"] for r in rows} == {"deploy", "instance.start"}
+
+    # Append-only: no add, change or delete, not even for a tenant admin.
+    admin_client = auditor("adam", acme, Role.ADMIN)
+    entry = AuditEntry.objects.filter(tenant=acme).first()
+    assert admin_client.post(f"/admin/flowsync/auditentry/{entry.pk}/delete/", {"post": "yes"}).status_code == 403
+    admin_client.post(f"/admin/flowsync/auditentry/{entry.pk}/change/", {"who": "nobody"})
+    admin_client.post("/admin/flowsync/auditentry/", {"action": "delete_selected", "_selected_action": [entry.pk],
+                                                       "post": "yes"})
+    entry.refresh_from_db()
+    assert entry.who.startswith("api:")
+    assert "delete_selected" not in admin_client.get("/admin/flowsync/auditentry/").content.decode()
