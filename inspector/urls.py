@@ -11,6 +11,7 @@ urlpatterns = [
     path("instances/<int:key>/diagram.json", views.instance_diagram, name="diagram"),
     path("instances/<int:key>/cancel/", views.instance_cancel, name="cancel"),
     path("instances/<int:key>/variables/", views.instance_variable, name="set-variable"),
+    path("instances/<int:key>/modify/", views.instance_modify, name="modify"),
     path("incidents/", views.incident_list, name="incidents"),
     path("incidents/retry/", views.incident_batch_retry, name="retry-incidents"),
     path("incidents/<int:key>/retry/", views.incident_retry, name="retry-incident"),

@@ -37,7 +37,8 @@ class Move:
     target_element_id: str
     source_key: int | None = None  # one element instance …
     source_element_id: str | None = None  # … or every active instance of an element
-    # "direct" (ancestor_key), "inferred" (the target's scope is looked up), "sourceParent" (the source's scope)
+    # "direct" (ancestor_key), "inferred" (the target's scope is looked up), "sourceParent" (the source's scope),
+    # "auto" (sourceParent when the target is in the source's scope, else inferred)
     ancestor: str = "inferred"
     ancestor_key: int | None = None
     variables: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
@@ -147,8 +148,11 @@ def modify_instance(tenant_ids: list[int], key: int, modification: Modification,
             sources = _move_sources(active, instance, m)
             for source in sources:
                 add_terminate(source)
-                ancestor_key = m.ancestor_key if m.ancestor == "direct" else (
-                    source.flow_scope_key if m.ancestor == "sourceParent" else None)
+                ancestor = m.ancestor
+                if ancestor == "auto":  # the source's own scope when the target lives there (Inspector)
+                    ancestor = "sourceParent" if _same_scope(graph, active, source, m.target_element_id) else "inferred"
+                ancestor_key = m.ancestor_key if ancestor == "direct" else (
+                    source.flow_scope_key if ancestor == "sourceParent" else None)
                 _check_activation(graph, active, instance, m.target_element_id, ancestor_key)
                 _check_variables(graph, m.target_element_id, m.variables)
                 activations.append(_payload_activation(m.target_element_id, ancestor_key, m.variables))
@@ -171,3 +175,11 @@ def _move_sources(active: dict[int, ElementInstance], instance: ProcessInstance,
     if not found:
         raise InvalidInput(f"element '{m.source_element_id}' has no active instance to move")
     return [_terminable(active, instance, ei.key) for ei in found]
+
+
+def _same_scope(graph: Graph, active: dict[int, ElementInstance], source: ElementInstance, target_id: str) -> bool:
+    target = graph.elements.get(target_id)
+    scope = active.get(source.flow_scope_key) if source.flow_scope_key is not None else None
+    if target is None or scope is None:
+        return False
+    return scope.element_id == (target.parent or graph.process_id)
