@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.instance_list, name="instances"),
     path("tenant/", views.switch_tenant, name="switch-tenant"),
     path("instances/<int:key>/", views.instance_detail, name="instance"),
+    path("instances/<int:key>/live/", views.instance_live, name="live"),
     path("instances/<int:key>/diagram.json", views.instance_diagram, name="diagram"),
     path("instances/<int:key>/cancel/", views.instance_cancel, name="cancel"),
     path("instances/<int:key>/variables/", views.instance_variable, name="set-variable"),

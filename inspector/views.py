@@ -28,6 +28,7 @@ from inspector.forms import IncidentFilterForm, InstanceFilterForm, ModifyForm, 
 from inspector.operations import modify, retry_incident, retry_incidents, set_process_variable
 
 MAX_BATCH = 500
+LIVE_SECONDS = 3  # how often an open page refreshes its live regions (htmx polling)
 
 
 def _ctx(request: HttpRequest) -> InspectorContext:
@@ -87,16 +88,42 @@ def _render_detail(request: HttpRequest, ctx: InspectorContext, detail: q.Instan
                    variable_form: VariableForm | None = None, status: int = 200,
                    modify_form: ModifyForm | None = None) -> HttpResponse:
     return render(request, "inspector/instance_detail.html", {
+        **_live_context(ctx, detail),
         "modify_form": modify_form or _modify_form(detail),
         "ctx": ctx,
-        "d": detail,
-        "i": detail.instance,
-        "timeline": q.timeline(ctx.tenant_ids, detail.instance.key),
         "variable_form": variable_form or VariableForm(),
         "retry_form": RetryForm(),
         "editable": detail.instance.state == "ACTIVE",
         "nav": "instances",
     }, status=status)
+
+
+def _live_context(ctx: InspectorContext, detail: q.InstanceDetail) -> dict[str, Any]:
+    """What the refreshed regions of an instance page show (the whole page draws them the same way)."""
+    timeline = q.timeline(ctx.tenant_ids, detail.instance.key)
+    return {
+        "d": detail,
+        "i": detail.instance,
+        "timeline": timeline,
+        "names": q.element_names(detail.instance),
+        "refreshed_at": timezone.localtime(),
+        # Changes whenever the engine wrote something: the diagram redraws its overlays then.
+        "live_version": f"{timeline[-1].event_id if timeline else 0}-{len(detail.active_incidents)}",
+        "live_seconds": LIVE_SECONDS,
+    }
+
+
+@require_GET
+@inspector_view
+def instance_live(request: HttpRequest, key: int) -> HttpResponse:
+    """The instance page's live regions (htmx polls this); 286 once the instance ended stops the polling."""
+    ctx = _ctx(request)
+    detail = q.instance_detail(ctx.tenant_ids, key)
+    ended = detail.instance.state != "ACTIVE"
+    return render(request, "inspector/_instance_live.html", {
+        **_live_context(ctx, detail), "ctx": ctx, "oob": True, "editable": not ended,
+        "retry_form": RetryForm(),
+    }, status=286 if ended else 200)
 
 
 @require_GET

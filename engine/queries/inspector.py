@@ -369,6 +369,12 @@ class ModificationOptions:
     targets: list[tuple[str, str]]  # activatable elements: (id, "Name (id)")
 
 
+def element_names(instance: ProcessInstance) -> dict[str, str]:
+    """Element id → its name (or its id when unnamed), for tables that show names with ids on hover."""
+    graph = graph_of(cached_definition(instance.definition_id))
+    return {element_id: element.name or element_id for element_id, element in graph.elements.items()}
+
+
 def modification_options(detail: InstanceDetail) -> ModificationOptions:
     instance = detail.instance
     graph = graph_of(cached_definition(instance.definition_id))
