@@ -19,7 +19,7 @@ from engine.runtime import tokens
 from engine.runtime.errors import CommandRejected
 from engine.runtime.state import InstanceRun
 from engine.runtime.termination import terminate, terminate_instance
-from engine.runtime.tokens import ACTIVE, is_body, is_inner
+from engine.runtime.tokens import ACTIVE, TERMINATED, is_body, is_inner
 
 
 def _scope_for(run: InstanceRun, element: Element, ancestor_key: int | None) -> ElementInstance:
@@ -117,6 +117,23 @@ def modify_instance(run: InstanceRun, payload: dict[str, Any]) -> None:
                 emptied.append(ei.flow_scope_key)
     for scope_key in emptied:
         _end_if_empty(run, scope_key)
+    _resolve_orphaned_incidents(run)
+
+
+def _resolve_orphaned_incidents(run: InstanceRun) -> None:
+    """An incident of an element instance that was terminated is resolved with it (Zeebe does the same)."""
+    for incident in run.incidents.values():
+        if incident.state != incident.State.ACTIVE:
+            continue
+        ei = run.elements.get(incident.element_instance_key)
+        if ei is None or ei.state != TERMINATED:
+            continue
+        incident.state, incident.resolved_at = incident.State.RESOLVED, run.now
+        run.touch("incidents", incident)
+        run.record("INCIDENT_RESOLVED", ei, incidentKey=str(incident.key), reason="element terminated")
+    if run.instance.has_incident and not any(i.state == i.State.ACTIVE for i in run.incidents.values()):
+        run.instance.has_incident = False
+        run.instance_dirty = True
 
 
 def _end_if_empty(run: InstanceRun, scope_key: int) -> None:

@@ -166,3 +166,20 @@ def test_the_engine_checks_again_when_the_instance_moved_meanwhile(engine):
     assert cmd.state == "REJECTED"
     assert f"{task_a} is not an active element instance" in cmd.error
     assert engine.active(key) == Counter(["modification", "Task_B"])
+
+
+def test_terminating_an_element_with_an_incident_resolves_the_incident(engine):
+    from engine.actions.jobs import activate_jobs, fail_job
+    from engine.models import Incident
+
+    engine.deploy("modification")
+    key = engine.start("modification", items=[1])
+    [job] = activate_jobs([engine.tenant.pk], "mod-a", "test", 60_000, 1, engine.now())
+    fail_job([engine.tenant.pk], job.key, 0, "down", None, None, "test", engine.now())
+    drain()
+    assert engine.instance(key).has_incident
+    cmd = modify(engine, key, moves=[Move("Task_B", source_element_id="Task_A")])
+    assert cmd.state == "PROCESSED", cmd.error
+    assert not engine.instance(key).has_incident
+    assert Incident.objects.get(process_instance_key=key).state == "RESOLVED"
+    assert engine.active(key) == Counter(["modification", "Task_B"])
