@@ -82,3 +82,46 @@ class RetryForm(forms.Form):
 class IncidentFilterForm(forms.Form):
     state = forms.ChoiceField(required=False, choices=[*Incident.State.choices, ("all", "All")])
     process = forms.CharField(required=False, max_length=255)
+
+
+class ModifyForm(forms.Form):
+    """Move a token, activate an element or terminate an element instance (one modification)."""
+
+    OPERATIONS = [("move", "Move a token"), ("activate", "Activate an element"), ("terminate", "Terminate a token")]
+
+    operation = forms.ChoiceField(choices=OPERATIONS, initial="move")
+    source = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label="Token")
+    target = forms.ChoiceField(required=False, label="Target element")
+    variables = forms.CharField(
+        required=False, max_length=100_000, label="Variables of the target (JSON object)",
+        widget=forms.Textarea(attrs={"rows": 2, "spellcheck": "false"}),
+    )
+
+    def __init__(self, *args, sources: list[tuple[int, str]], targets: list[tuple[str, str]],
+                 **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.fields["source"].choices = [("", "—"), *sources]
+        self.fields["target"].choices = [("", "—"), *targets]
+
+    def clean(self):  # type: ignore[no-untyped-def]
+        data = super().clean()
+        operation = data.get("operation")
+        if operation in ("move", "terminate") and not data.get("source"):
+            self.add_error("source", "Choose the token (active element instance).")
+        if operation in ("move", "activate") and not data.get("target"):
+            self.add_error("target", "Choose the element to activate.")
+        raw = (data.get("variables") or "").strip()
+        data["parsed_variables"] = {}
+        if raw:
+            if operation == "terminate":
+                self.add_error("variables", "A termination takes no variables.")
+            else:
+                try:
+                    parsed = json.loads(raw)
+                except ValueError:
+                    parsed = None
+                if not isinstance(parsed, dict):
+                    self.add_error("variables", 'Write a JSON object, e.g. {"approved": true}.')
+                else:
+                    data["parsed_variables"] = parsed
+        return data

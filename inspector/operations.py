@@ -15,6 +15,7 @@ from django.db import transaction
 
 from engine.actions.incidents import resolve_incident
 from engine.actions.jobs import update_job
+from engine.actions.modification import Activate, Modification, Move, modify_instance
 from engine.errors import ActionError, Conflict, InvalidInput
 from engine.models import Command, Incident, Job, ProcessInstance
 from engine.queries.common import get_or_404
@@ -90,3 +91,19 @@ def set_process_variable(
                            "takes variables")
         submit(instance.tenant_id, instance.key, Command.Kind.SET_VARIABLES,
                {"scopeKey": str(instance.key), "variables": {name: value}, "local": True}, actor, now)
+
+
+def modify(tenant_ids: list[int], instance_key: int, operation: str, source: int | None, target: str,
+           variables: dict[str, Any], actor: str, now: datetime) -> None:
+    """One Inspector repair as a modification: move a token, activate an element, or terminate a token.
+    Variables go to the activated element's own scope."""
+    local = [(target, variables)] if variables else []
+    if operation == "move" and source is not None:
+        change = Modification(moves=[Move(target, source_key=source, ancestor="auto", variables=local)])
+    elif operation == "activate":
+        change = Modification(activate=[Activate(target, variables=local)])
+    elif operation == "terminate" and source is not None:
+        change = Modification(terminate_keys=[source])
+    else:
+        raise InvalidInput("choose what to change")
+    modify_instance(tenant_ids, instance_key, change, actor, now)

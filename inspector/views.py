@@ -7,6 +7,7 @@ message, never a 500; every page works without JavaScript except the diagram.
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -24,10 +25,11 @@ from engine.queries import status
 from engine.rights import Right
 from flowsync.sessions import switch_tenant as switch_session_tenant
 from inspector.access import InspectorContext, inspector_view, operator_tenants
-from inspector.forms import IncidentFilterForm, InstanceFilterForm, RetryForm, VariableForm
-from inspector.operations import retry_incident, retry_incidents, set_process_variable
+from inspector.forms import IncidentFilterForm, InstanceFilterForm, ModifyForm, RetryForm, VariableForm
+from inspector.operations import modify, retry_incident, retry_incidents, set_process_variable
 
 MAX_BATCH = 500
+LIVE_SECONDS = 3  # how often an open page refreshes its live regions (htmx polling)
 
 
 def _ctx(request: HttpRequest) -> InspectorContext:
@@ -76,18 +78,53 @@ def instance_detail(request: HttpRequest, key: int) -> HttpResponse:
     return _render_detail(request, ctx, detail)
 
 
+def _modify_form(detail: q.InstanceDetail, data: Any = None) -> ModifyForm | None:
+    if detail.instance.state != "ACTIVE":
+        return None
+    options = q.modification_options(detail)
+    return ModifyForm(data, sources=options.sources, targets=options.targets)
+
+
 def _render_detail(request: HttpRequest, ctx: InspectorContext, detail: q.InstanceDetail,
-                   variable_form: VariableForm | None = None, status: int = 200) -> HttpResponse:
+                   variable_form: VariableForm | None = None, status: int = 200,
+                   modify_form: ModifyForm | None = None) -> HttpResponse:
     return render(request, "inspector/instance_detail.html", {
+        **_live_context(ctx, detail),
+        "modify_form": modify_form or _modify_form(detail),
         "ctx": ctx,
-        "d": detail,
-        "i": detail.instance,
-        "timeline": q.timeline(ctx.tenant_ids, detail.instance.key),
         "variable_form": variable_form or VariableForm(),
         "retry_form": RetryForm(),
         "editable": detail.instance.state == "ACTIVE",
         "nav": "instances",
     }, status=status)
+
+
+def _live_context(ctx: InspectorContext, detail: q.InstanceDetail) -> dict[str, Any]:
+    """What the refreshed regions of an instance page show (the whole page draws them the same way)."""
+    timeline = q.timeline(ctx.tenant_ids, detail.instance.key)
+    return {
+        "d": detail,
+        "i": detail.instance,
+        "timeline": timeline,
+        "names": q.element_names(detail.instance),
+        "refreshed_at": timezone.localtime(),
+        # Changes whenever the engine wrote something: the diagram redraws its overlays then.
+        "live_version": f"{timeline[-1].event_id if timeline else 0}-{len(detail.active_incidents)}",
+        "live_seconds": LIVE_SECONDS,
+    }
+
+
+@require_GET
+@inspector_view
+def instance_live(request: HttpRequest, key: int) -> HttpResponse:
+    """The instance page's live regions (htmx polls this); 286 once the instance ended stops the polling."""
+    ctx = _ctx(request)
+    detail = q.instance_detail(ctx.tenant_ids, key)
+    ended = detail.instance.state != "ACTIVE"
+    return render(request, "inspector/_instance_live.html", {
+        **_live_context(ctx, detail), "ctx": ctx, "oob": True, "editable": not ended,
+        "retry_form": RetryForm(),
+    }, status=286 if ended else 200)
 
 
 @require_GET
@@ -135,6 +172,30 @@ def instance_variable(request: HttpRequest, key: int) -> HttpResponse:
     # page-level message repeating it.
     detail = q.instance_detail(ctx.tenant_ids, key)
     return _render_detail(request, ctx, detail, variable_form=form, status=400)
+
+
+@require_POST
+@inspector_view
+def instance_modify(request: HttpRequest, key: int) -> HttpResponse:
+    """Move / activate / terminate (operate right); a refusal is shown on the form, nothing changed."""
+    ctx = _ctx(request)
+    detail = q.instance_detail(ctx.tenant_ids, key)
+    form = _modify_form(detail, request.POST)
+    if form is None:
+        messages.error(request, f"Process instance {key} is {detail.instance.state}; only an active one can change.")
+        return redirect(_instance_url(key))
+    if form.is_valid():
+        d = form.cleaned_data
+        try:
+            ctx.require(Right.OPERATE, "modify process instances")
+            modify(ctx.tenant_ids, key, d["operation"], d.get("source"), d.get("target") or "",
+                   d["parsed_variables"], ctx.actor, timezone.now())
+        except ActionError as exc:
+            form.add_error(None, exc.detail)
+        else:
+            messages.success(request, "The modification was sent to the engine; the diagram shows its result.")
+            return redirect(_instance_url(key, "modify"))
+    return _render_detail(request, ctx, detail, modify_form=form, status=400)
 
 
 @require_POST

@@ -566,6 +566,8 @@ def document() -> None:
         "getProcessInstance", (200, ref("ProcessInstanceResult")), keyed=True, tag="Process instance"))
     view(instances.ProcessInstanceCancellationView, post=_no_content(
         "cancelProcessInstance", 409, 503, request=_req(r.OperationReference), tag="Process instance"))
+    view(instances.ProcessInstanceModificationView, post=_no_content(
+        "modifyProcessInstance", 409, 503, request=_req(r.ModifyProcessInstance), tag="Process instance"))
     view(elements.ElementInstanceSearchView, post=_search(
         "ElementInstanceSearchQuery", "ElementInstanceSearchQueryResult", "Element instance",
         "searchElementInstances"))

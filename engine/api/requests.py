@@ -213,3 +213,67 @@ class SetVariables(Strict):
 
     variables = serializers.DictField()
     local = serializers.BooleanField(required=False, default=False)
+
+
+class VariableInstruction(Strict):
+    variables = ObjectField(default=dict)
+    scopeId = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=255, default="")
+
+
+class ActivateInstruction(Strict):
+    elementId = serializers.CharField(max_length=255)
+    variableInstructions = serializers.ListField(child=VariableInstruction(), required=False, default=list,
+                                                 max_length=100)
+    ancestorElementInstanceKey = KeyField(required=False, allow_null=True)
+
+
+class TerminateInstruction(Strict):
+    """By key (`elementInstanceKey`) or by element id (`elementId`: every active instance of it)."""
+
+    elementInstanceKey = KeyField(required=False)
+    elementId = serializers.CharField(required=False, max_length=255)
+
+    def validate(self, attrs):  # type: ignore[no-untyped-def]
+        if ("elementInstanceKey" in attrs) == ("elementId" in attrs):
+            raise serializers.ValidationError("give exactly one of elementInstanceKey and elementId")
+        return attrs
+
+
+class SourceElementInstruction(Strict):
+    sourceType = serializers.ChoiceField(choices=["byId", "byKey"])
+    sourceElementId = serializers.CharField(required=False, max_length=255)
+    sourceElementInstanceKey = KeyField(required=False)
+
+    def validate(self, attrs):  # type: ignore[no-untyped-def]
+        needed = "sourceElementId" if attrs["sourceType"] == "byId" else "sourceElementInstanceKey"
+        if needed not in attrs:
+            raise serializers.ValidationError({needed: ["required for sourceType " + attrs["sourceType"]]})
+        return attrs
+
+
+class AncestorScopeInstruction(Strict):
+    ancestorScopeType = serializers.ChoiceField(choices=["direct", "inferred", "sourceParent"])
+    ancestorElementInstanceKey = KeyField(required=False)
+
+    def validate(self, attrs):  # type: ignore[no-untyped-def]
+        if attrs["ancestorScopeType"] == "direct" and "ancestorElementInstanceKey" not in attrs:
+            raise serializers.ValidationError({"ancestorElementInstanceKey": ["required for ancestorScopeType direct"]})
+        return attrs
+
+
+class MoveInstruction(Strict):
+    sourceElementInstruction = SourceElementInstruction()
+    targetElementId = serializers.CharField(max_length=255)
+    ancestorScopeInstruction = AncestorScopeInstruction(required=False)
+    variableInstructions = serializers.ListField(child=VariableInstruction(), required=False, default=list,
+                                                 max_length=100)
+
+
+class ModifyProcessInstance(Strict):
+    ignored = frozenset({"operationReference"})
+
+    activateInstructions = serializers.ListField(child=ActivateInstruction(), required=False, default=list,
+                                                 max_length=1000)
+    moveInstructions = serializers.ListField(child=MoveInstruction(), required=False, default=list, max_length=1000)
+    terminateInstructions = serializers.ListField(child=TerminateInstruction(), required=False, default=list,
+                                                  max_length=1000)

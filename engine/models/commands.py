@@ -29,6 +29,7 @@ class Command(models.Model):
         CORRELATE_MESSAGE = "CORRELATE_MESSAGE"
         TRIGGER_SIGNAL = "TRIGGER_SIGNAL"
         CONTINUE = "CONTINUE"  # an instance that used its step budget picks its work up again
+        MODIFY_INSTANCE = "MODIFY_INSTANCE"  # activate / terminate elements (engine/runtime/modification.py)
 
     class State(models.TextChoices):
         PENDING = "PENDING"

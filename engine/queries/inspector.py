@@ -30,6 +30,7 @@ from engine.models import (
     UserTask,
     Variable,
 )
+from engine.modification import activation_refusal
 from engine.queries.common import get_or_404
 from engine.queries.instances import instances
 
@@ -359,3 +360,44 @@ def incident_jobs(incidents: list[Incident]) -> dict[int, Job]:
     keys = {i.job_key for i in incidents if i.job_key}
     return {j.key: j for j in Job.objects.filter(key__in=keys)} if keys else {}
 
+
+
+# -- modification ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class ModificationOptions:
+    """What the instance page offers to move, terminate and activate (engine/modification.py decides)."""
+
+    sources: list[tuple[int, str]]  # active element instances: (key, "Name (id) · key")
+    targets: list[tuple[str, str]]  # activatable elements: (id, "Name (id)")
+
+
+def element_names(instance: ProcessInstance) -> dict[str, str]:
+    """Element id → its name (or its id when unnamed), for tables that show names with ids on hover."""
+    graph = graph_of(cached_definition(instance.definition_id))
+    return {element_id: element.name or element_id for element_id, element in graph.elements.items()}
+
+
+def modification_options(detail: InstanceDetail) -> ModificationOptions:
+    instance = detail.instance
+    graph = graph_of(cached_definition(instance.definition_id))
+    by_key = {e.key: e for e in detail.elements}
+
+    def label(element_id: str) -> str:
+        element = graph.elements.get(element_id)
+        name = element.name if element is not None else ""
+        return f"{name} ({element_id})" if name else element_id
+
+    sources = []
+    for e in detail.elements:
+        if e.state != ElementInstance.State.ACTIVE or e.key == instance.key:
+            continue
+        scope = by_key.get(e.flow_scope_key) if e.flow_scope_key is not None else None
+        if scope is not None and scope.element_type == "MULTI_INSTANCE_BODY" and scope.element_id == e.element_id:
+            continue  # one instance of a multi-instance activity: its body is what can be moved
+        sources.append((e.key, f"{label(e.element_id)} · {e.key}"))
+    targets = [(element_id, label(element_id)) for element_id in sorted(
+        graph.elements, key=lambda i: (graph.elements[i].name or i).lower()) if activation_refusal(graph, element_id)
+        is None]
+    return ModificationOptions(sources, targets)

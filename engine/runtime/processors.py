@@ -10,6 +10,7 @@ from engine.runtime import budget, steps, tokens, waits
 from engine.runtime.behaviors.call_activity import CallActivityBehavior
 from engine.runtime.catching import throw_error
 from engine.runtime.errors import CommandRejected, IncidentRaised
+from engine.runtime.modification import modify_instance
 from engine.runtime.registry import behavior_for
 from engine.runtime.state import InstanceRun
 from engine.runtime.termination import terminate_instance
@@ -220,6 +221,7 @@ PROCESSORS: dict[str, Callable[[InstanceRun, dict[str, Any]], None]] = {
     Command.Kind.CORRELATE_MESSAGE: waits.correlate_message,
     Command.Kind.TRIGGER_SIGNAL: waits.trigger_signal,
     Command.Kind.CONTINUE: budget.continue_command,
+    Command.Kind.MODIFY_INSTANCE: modify_instance,
 }
 
 

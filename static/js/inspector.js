@@ -25,10 +25,25 @@
     return span;
   }
 
+  var MARKERS = ["fs-completed", "fs-active", "fs-incident"];
+
   function decorate(viewer, elements) {
     var canvas = viewer.get("canvas");
     var overlays = viewer.get("overlays");
     var registry = viewer.get("elementRegistry");
+    // A live refresh redraws the state: the previous markers and badges go first.
+    overlays.remove({ type: "fs-tokens" });
+    overlays.remove({ type: "fs-incidents" });
+    registry.getAll().forEach(function (shape) {
+      MARKERS.forEach(function (m) { canvas.removeMarker(shape.id, m); });
+      // Names are drawn on the shapes; the id shows on hover.
+      var gfx = registry.getGraphics(shape.id);
+      if (gfx && shape.businessObject && shape.businessObject.id && !gfx.querySelector("title")) {
+        var title = document.createElementNS("http://www.w3.org/2000/svg", "title");
+        title.textContent = (shape.businessObject.name ? shape.businessObject.name + " — " : "") + shape.businessObject.id;
+        gfx.insertBefore(title, gfx.firstChild);
+      }
+    });
     Object.keys(elements).forEach(function (id) {
       var state = elements[id];
       if (!registry.get(id)) { return; }
@@ -73,6 +88,7 @@
           }
           viewer.get("canvas").zoom("fit-viewport", "auto");
           decorate(viewer, data.elements || {});
+          container.fsViewer = viewer;
           container.dataset.ready = "true";
         });
       })
@@ -83,8 +99,38 @@
       });
   }
 
+  // Live page: when the refreshed regions say the engine wrote something, redraw the overlays only
+  // (the diagram keeps its zoom and scroll).
+  function refresh(container) {
+    var viewer = container.fsViewer;
+    if (!viewer) { return; }
+    fetch(container.dataset.diagramUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (data) {
+        if (!data) { return; }
+        decorate(viewer, data.elements || {});
+        container.dataset.version = container.dataset.pending || "";
+      })
+      .catch(function () { /* the next refresh tries again */ });
+  }
+
+  function watch(container) {
+    var stamp = document.getElementById("live-stamp");
+    container.dataset.version = stamp ? stamp.dataset.version || "" : "";
+    document.body.addEventListener("htmx:afterOnLoad", function () {
+      window.setTimeout(function () {
+        var current = document.getElementById("live-stamp");
+        var version = current ? current.dataset.version || "" : "";
+        if (version && version !== container.dataset.version) {
+          container.dataset.pending = version;
+          refresh(container);
+        }
+      }, 0);
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     var container = document.getElementById("diagram");
-    if (container) { load(container); }
+    if (container) { load(container); watch(container); }
   });
 })();
