@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from engine.expressions import EvaluationError, ExpressionError, compile_feel
+from engine.expressions import EvaluationError, ExpressionError, InvocationError, compile_feel
 
 from .errors import DecisionError
 from .model import BoxedContext, BoxedList, Decision, DecisionTable, Definitions, Literal, Logic, Unsupported
@@ -77,6 +77,8 @@ def evaluate_text(text: str, variables: Mapping[str, Any]) -> Any:
         return None
     try:
         expression = compile_feel(text)
+    except InvocationError:
+        return None  # FEEL: a call with the wrong arguments is null
     except ExpressionError as exc:
         raise DecisionError(f"cannot compile {text!r}: {exc}", unsupported=True) from None
     try:

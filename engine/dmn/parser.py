@@ -53,7 +53,7 @@ def parse_dmn(data: bytes, resource_name: str) -> Definitions:
             definitions.input_data[child.get("id", "")] = child.get("name", "")
         elif kind == "decision":
             decision = _decision(child)
-            definitions.decisions[decision.id] = decision
+            definitions.decisions[decision.id or decision.name] = decision
     return definitions
 
 
@@ -88,7 +88,7 @@ def _decision(element: etree._Element) -> Decision:
             elif local(ref.tag) == "requiredInput":
                 inputs.append(_href(ref))
     return Decision(
-        id=element.get("id", ""),
+        id=element.get("id") or element.get("name", ""),
         name=element.get("name", ""),
         logic=_logic_of(element),
         required_decisions=tuple(decisions),

@@ -6,8 +6,8 @@ Recursive descent over FEEL's precedence levels, lowest first:
     <  + -  <  * /  <  **  <  unary -  <  postfix (.name  [index]  (args))  <  primary
 
 Constructs outside the supported subset are refused here, with the construct named and the
-column given: ranges and intervals (`1..5`), `instance of`, function definitions, named
-arguments, invoking anything but a built-in by name, unary tests (`< 5`), temporal literals.
+column given: ranges and intervals (`1..5`), `instance of`, function definitions,
+invoking anything but a built-in by name, unary tests (`< 5`), temporal literals.
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ class Index(Node):
 class Call(Node):
     name: str
     args: tuple[Node, ...]
+    names: tuple[str, ...] = ()  # parameter names when the call names its arguments (all or none)
 
 
 @dataclass(frozen=True)
@@ -347,15 +348,21 @@ class _Parser:
     def call(self, name: Token) -> Node:
         self.expect("op", "(", "")
         args: list[Node] = []
+        names: list[str] = []
         if not self.accept("op", ")"):
             while True:
                 if self.token.kind == "name" and self.peek().kind == "op" and self.peek().value == ":":
-                    raise self.unsupported("named arguments", self.token)
+                    names.append(self.advance().value)
+                    self.advance()
+                elif names:
+                    raise self.error("positional argument after named ones", self.token)
                 args.append(self.expression())
+                if names and len(names) != len(args):
+                    raise self.error("mix of named and positional arguments", self.token)
                 if self.accept("op", ")"):
                     break
                 self.expect("op", ",", f"between the arguments of {name.value}()")
-        return Call(name.start, name.value, tuple(args))
+        return Call(name.start, name.value, tuple(args), tuple(names))
 
     def list_literal(self, open_token: Token) -> Node:
         items: list[Node] = []
