@@ -7,11 +7,13 @@ Recursive descent over FEEL's precedence levels, lowest first:
 
 Constructs outside the supported subset are refused here, with the construct named and the
 column given: ranges and intervals (`1..5`), `instance of`, function definitions,
-invoking anything but a built-in by name, unary tests (`< 5`), temporal literals.
+invoking anything but a built-in by name, unary tests (`< 5`). A temporal literal
+(`@"2024-01-01"`) is read as the call of date(), date and time(), duration() or time().
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .errors import ExpressionError
@@ -319,6 +321,9 @@ class _Parser:
         if token.kind == "string":
             self.advance()
             return Literal(token.start, token.value)
+        if token.kind == "temporal":
+            self.advance()
+            return Call(token.start, _temporal_function(token.value), (Literal(token.start, token.value),))
         if token.kind == "name":
             self.advance()
             if self.at("op", "("):
@@ -390,6 +395,20 @@ class _Parser:
                     break
                 self.expect("op", ",", "between context entries")
         return Context(open_token.start, tuple(entries))
+
+
+_DATE = re.compile(r"-?\d{4,}-\d\d-\d\d")
+
+
+def _temporal_function(text: str) -> str:
+    """Which constructor an @"..." literal stands for, read from its shape as FEEL says."""
+    if text.startswith(("P", "-P")):
+        return "duration"
+    if _DATE.fullmatch(text):
+        return "date"
+    if "T" in text:
+        return "date and time"
+    return "time"
 
 
 def describe(token: Token) -> str:

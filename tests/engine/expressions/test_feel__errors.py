@@ -30,7 +30,6 @@ def compile_error(text: str) -> ExpressionError:
         ("=[1..5]", "range (..)", 4),
         ("=for i in 1..3 return i", "range (..)", 12),
         ("=function(a) a + 1", "function definition", 2),
-        ('=@"2024-01-01"', 'temporal literal (@"...")', 2),
         ("=< 5", "unary test (< ...)", 2),
         ("=x in < 5", "unary test (in < ...)", 7),
         ("=? > 1", "unary test input ?", 2),

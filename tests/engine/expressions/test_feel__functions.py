@@ -215,6 +215,9 @@ def test_wrong_argument_types_raise() -> None:
         ('=month of year(date("2024-05-01"))', "May"),
         ('=week of year(date("2024-01-01"))', 1),
         ("=date(2024, 2, 29)", "2024-02-29"),
+        ('=@"2024-02-29"', "2024-02-29"),
+        ('=@"2024-02-29T10:00:00Z" > @"2024-02-29T09:00:00Z"', True),
+        ('=@"P1DT2H"', "P1DT2H"),
     ],
 )
 def test_dmn_builtins_and_named_arguments(text: str, expected: object) -> None:
