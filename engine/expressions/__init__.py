@@ -30,7 +30,7 @@ Semantics in short (details in feel.py and feel_operators.py):
   date-times and durations are ISO 8601 strings.
 """
 
-from .errors import EvaluationError, ExpressionError
+from .errors import EvaluationError, ExpressionError, InvocationError
 from .expression import (
     Expression,
     compile_cel,
@@ -44,6 +44,7 @@ __all__ = [
     "EvaluationError",
     "Expression",
     "ExpressionError",
+    "InvocationError",
     "compile_cel",
     "compile_condition",
     "compile_expression",

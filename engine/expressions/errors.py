@@ -22,6 +22,14 @@ class ExpressionError(ValueError):
         super().__init__(f"{message} in expression {text!r}")
 
 
+class InvocationError(ExpressionError):
+    """Deploy time: a built-in called with the wrong number of arguments or an unknown parameter name.
+
+    FEEL evaluates such a call to null; BPMN refuses it at deploy (the file is surely wrong),
+    a DMN decision may take FEEL's null instead.
+    """
+
+
 class EvaluationError(Exception):
     """Run time: a type error, a condition that is not a boolean, a missing clock, ...
 

@@ -38,8 +38,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 
 from .cel import transpilable_name
-from .errors import ExpressionError
-from .feel_builtins import BUILTINS
+from .errors import ExpressionError, InvocationError
+from .feel_builtins import BUILTINS, PARAMETERS
 from .feel_parser import (
     COMPARISONS,
     Between,
@@ -345,6 +345,9 @@ class _Translator:
         builtin = BUILTINS.get(name)
         if builtin is None:
             raise self.error(f"unknown or unsupported FEEL function '{name}()'", node)
+        if node.names:
+            node = self.positional(node, PARAMETERS.get(name, ()))
+            args = node.args
         self.arity(node, builtin.min_args, builtin.max_args)
         texts = [self.sub(arg, TERNARY) for arg in args]
         if builtin.pack == "varargs" and len(texts) != 1 or builtin.pack == "all":
@@ -353,6 +356,21 @@ class _Translator:
             texts = [texts[0], "[" + ", ".join(texts[1:]) + "]"]
         return f"{builtin.function.__name__}({', '.join(texts)})", MEMBER
 
+    def positional(self, node: Call, parameters: tuple[str, ...]) -> Call:
+        """The call with its named arguments in parameter order (a gap before the last is an error)."""
+        unknown = [name for name in node.names if name not in parameters]
+        if unknown:
+            raise self.invocation_error(f"{node.name}() has no parameter {unknown[0]!r}", node)
+        given = dict(zip(node.names, node.args, strict=True))
+        last = max(parameters.index(name) for name in given)
+        missing = [name for name in parameters[: last + 1] if name not in given]
+        if missing:
+            raise self.invocation_error(f"{node.name}() is missing the argument {missing[0]!r}", node)
+        return Call(node.pos, node.name, tuple(given[name] for name in parameters[: last + 1]))
+
+    def invocation_error(self, message: str, node: Node) -> InvocationError:
+        return InvocationError(self.text, f"{message} at column {node.pos + 1}", node.pos + 1)
+
     def arity(self, node: Call, low: int, high: int | None) -> None:
         count = len(node.args)
         if count < low or (high is not None and count > high):
@@ -360,7 +378,7 @@ class _Translator:
                 str(low) if low == high else f"{low} to {high}" if high is not None else f"at least {low}"
             )
             plural = "" if expected == "1" else "s"
-            raise self.error(f"{node.name}() takes {expected} argument{plural}, got {count}", node)
+            raise self.invocation_error(f"{node.name}() takes {expected} argument{plural}, got {count}", node)
 
     def is_defined(self, arg: Node) -> str:
         keys: list[str] = []

@@ -8,6 +8,7 @@ TypeError with a message naming the function (see feel_operators for why).
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -221,7 +222,18 @@ def feel_string_join(items: Any, delimiter: Any = "", prefix: Any = "", suffix: 
     return celtypes.StringType(prefix + delimiter.join(parts) + suffix)
 
 
-def _regex(pattern: str) -> Any:
+def _regex(pattern: str, flags: Any = None) -> Any:
+    if flags is not None:
+        letters = string_arg("regular expression flags", flags)
+        if set(letters) - set("ismxq"):
+            raise fail(f"unknown regular expression flags {letters!r} (i, s, m, x, q)")
+        if "q" in letters:
+            pattern = re2.escape(pattern)
+        if "x" in letters:
+            pattern = re2.sub(r"\s+", "", pattern)  # XPath x: whitespace in the pattern is ignored
+        inline = "".join(letter for letter in letters if letter in "ism")
+        if inline:
+            pattern = f"(?{inline}){pattern}"
     try:
         return re2.compile(pattern)  # RE2: linear time, so a pattern in a model cannot hang a worker
     except re2.error as error:
@@ -229,19 +241,19 @@ def _regex(pattern: str) -> Any:
 
 
 @builtin
-def feel_matches(text: Any, pattern: Any) -> Any:
+def feel_matches(text: Any, pattern: Any, flags: Any = None) -> Any:
     args = _strings("matches()", text, pattern)
-    return None if args is None else BoolType(_regex(args[1]).search(args[0]) is not None)
+    return None if args is None else BoolType(_regex(args[1], flags).search(args[0]) is not None)
 
 
 @builtin
-def feel_replace(text: Any, pattern: Any, replacement: Any) -> Any:
+def feel_replace(text: Any, pattern: Any, replacement: Any, flags: Any = None) -> Any:
     args = _strings("replace()", text, pattern, replacement)
     if args is None:
         return None
     # FEEL (XPath) writes group references as $1; RE2/Python as \1.
     template = re2.sub(r"\$(\d)", r"\\\1", args[2].replace("\\", "\\\\"))
-    return celtypes.StringType(_regex(args[1]).sub(template, args[0]))
+    return celtypes.StringType(_regex(args[1], flags).sub(template, args[0]))
 
 
 @builtin
@@ -502,10 +514,18 @@ def feel_date_and_time(text: Any) -> Any:
 
 
 @builtin
-def feel_date(text: Any) -> Any:
+def feel_date(text: Any, month: Any = None, day: Any = None) -> Any:
     """Dates are ISO strings (YYYY-MM-DD) here: they compare correctly and stay JSON."""
     if text is None:
         return None
+    if month is not None or day is not None:
+        if month is None or day is None:
+            return None
+        year, month_number, day_number = numbers("date()", text, month, day)
+        try:
+            return celtypes.StringType(dt.date(int(year), int(month_number), int(day_number)).isoformat())
+        except ValueError:
+            raise fail("date() got a day that does not exist") from None
     if is_timestamp(text):
         return celtypes.StringType(text.date().isoformat())
     try:
@@ -522,6 +542,194 @@ def feel_duration(text: Any) -> Any:
         return celtypes.DurationType(parse_duration(string_arg("duration()", text)))
     except ValueError as error:
         raise fail(f"duration(): {error}") from None
+
+
+# --- more numbers, lists, contexts and dates (the DMN built-ins) ------------------------------
+
+
+@builtin
+def feel_log(value: Any) -> Any:
+    if value is None:
+        return None
+    (x,) = numbers("log()", value)
+    if x <= 0:
+        raise fail("log() of a number that is not positive")
+    return number(math.log(x))
+
+
+@builtin
+def feel_exp(value: Any) -> Any:
+    if value is None:
+        return None
+    (x,) = numbers("exp()", value)
+    return number(math.exp(x))
+
+
+@builtin
+def feel_product(items: Any) -> Any:
+    values = _number_list("product()", items)
+    return None if not values else number(math.prod(values))
+
+
+@builtin
+def feel_median(items: Any) -> Any:
+    values = _number_list("median()", items)
+    if not values:
+        return None
+    ordered_values = sorted(values)
+    middle = len(ordered_values) // 2
+    if len(ordered_values) % 2:
+        return number(ordered_values[middle])
+    return feel_divide(number(ordered_values[middle - 1] + ordered_values[middle]), number(2))
+
+
+@builtin
+def feel_stddev(items: Any) -> Any:
+    values = _number_list("stddev()", items)
+    if not values or len(values) < 2:
+        return None
+    mean = sum(values) / len(values)
+    return number(math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)))
+
+
+@builtin
+def feel_mode(items: Any) -> Any:
+    values = _number_list("mode()", items)
+    if values is None:
+        return None
+    counts: dict[float, int] = {}
+    for value in values:
+        counts[value] = counts.get(value, 0) + 1
+    top = max(counts.values(), default=0)
+    return celtypes.ListType([number(v) for v in sorted(v for v, c in counts.items() if c == top)])
+
+
+def _position(name: str, length: int, position: Any) -> int:
+    """A 1-based FEEL position (negative counts from the end) as a 0-based index."""
+    (p,) = numbers(name, position)
+    if p != int(p) or p == 0 or abs(p) > length:
+        raise fail(f"{name} position {format_number(p)} is outside the list")
+    return int(p) - 1 if p > 0 else length + int(p)
+
+
+@builtin
+def feel_insert_before(items: Any, position: Any, item: Any) -> Any:
+    if items is None or position is None:
+        return None
+    values = list(list_arg("insert before()", items))
+    values.insert(_position("insert before()", len(values), position), item)
+    return celtypes.ListType(values)
+
+
+@builtin
+def feel_remove(items: Any, position: Any) -> Any:
+    if items is None or position is None:
+        return None
+    values = list(list_arg("remove()", items))
+    del values[_position("remove()", len(values), position)]
+    return celtypes.ListType(values)
+
+
+@builtin
+def feel_list_replace(items: Any, position: Any, item: Any) -> Any:
+    if items is None or position is None:
+        return None
+    values = list(list_arg("list replace()", items))
+    values[_position("list replace()", len(values), position)] = item
+    return celtypes.ListType(values)
+
+
+@builtin
+def feel_union(lists: Any) -> Any:
+    if any(items is None for items in lists):
+        return None
+    return feel_distinct_values(feel_concatenate(lists))
+
+
+def _context_arg(name: str, value: Any) -> Mapping[Any, Any]:
+    if not isinstance(value, Mapping):
+        raise fail(f"{name} expects a context, got {describe_type(value)}")
+    return value
+
+
+@builtin
+def feel_get_entries(context: Any) -> Any:
+    if context is None:
+        return None
+    entries = _context_arg("get entries()", context)
+    return celtypes.ListType(
+        [celtypes.MapType({celtypes.StringType("key"): k, celtypes.StringType("value"): v}) for k, v in entries.items()]
+    )
+
+
+@builtin
+def feel_context(entries: Any) -> Any:
+    if entries is None:
+        return None
+    result: dict[Any, Any] = {}
+    for entry in list_arg("context()", entries):
+        pairs = _context_arg("context()", entry)
+        if set(map(str, pairs)) != {"key", "value"}:
+            raise fail("context() expects entries with exactly a key and a value")
+        key = pairs[celtypes.StringType("key")]
+        string_arg("context()", key)
+        if key in result:
+            raise fail(f"context() got the key {str(key)!r} twice")
+        result[key] = pairs[celtypes.StringType("value")]
+    return celtypes.MapType(result)
+
+
+@builtin
+def feel_context_put(context: Any, key: Any, value: Any) -> Any:
+    if context is None or key is None:
+        return None
+    result = dict(_context_arg("context put()", context))
+    result[celtypes.StringType(string_arg("context put()", key))] = value
+    return celtypes.MapType(result)
+
+
+@builtin
+def feel_context_merge(contexts: Any) -> Any:
+    if contexts is None:
+        return None
+    result: dict[Any, Any] = {}
+    for context in list_arg("context merge()", contexts):
+        result.update(_context_arg("context merge()", context))
+    return celtypes.MapType(result)
+
+
+def _date_arg(name: str, value: Any) -> Any:
+    if is_timestamp(value):
+        return value.date()
+    try:
+        return parse_datetime(string_arg(name, value)).date()
+    except ValueError:
+        raise fail(f"{name} expects a date") from None
+
+
+@builtin
+def feel_day_of_year(value: Any) -> Any:
+    return None if value is None else number(_date_arg("day of year()", value).timetuple().tm_yday)
+
+
+@builtin
+def feel_day_of_week(value: Any) -> Any:
+    if value is None:
+        return None
+    day = _date_arg("day of week()", value).strftime("%A")
+    return celtypes.StringType(day)
+
+
+@builtin
+def feel_month_of_year(value: Any) -> Any:
+    if value is None:
+        return None
+    return celtypes.StringType(_date_arg("month of year()", value).strftime("%B"))
+
+
+@builtin
+def feel_week_of_year(value: Any) -> Any:
+    return None if value is None else number(_date_arg("week of year()", value).isocalendar()[1])
 
 
 # --- the tables ---------------------------------------------------------------------------------
@@ -560,8 +768,8 @@ BUILTINS: dict[str, Builtin] = {
     "substring before": Builtin(feel_substring_before, 2, 2),
     "substring after": Builtin(feel_substring_after, 2, 2),
     "string join": Builtin(feel_string_join, 1, 4),
-    "matches": Builtin(feel_matches, 2, 2),
-    "replace": Builtin(feel_replace, 3, 3),
+    "matches": Builtin(feel_matches, 2, 3),
+    "replace": Builtin(feel_replace, 3, 4),
     "split": Builtin(feel_split, 2, 2),
     # numbers
     "abs": Builtin(feel_abs, 1, 1),
@@ -594,8 +802,94 @@ BUILTINS: dict[str, Builtin] = {
     "sublist": Builtin(feel_sublist, 2, 3),
     # dates, times, durations (now() and today() read the engine clock: feel.py binds them)
     "date and time": Builtin(feel_date_and_time, 1, 1),
-    "date": Builtin(feel_date, 1, 1),
+    "date": Builtin(feel_date, 1, 3),
     "duration": Builtin(feel_duration, 1, 1),
+    # the rest of DMN's built-ins
+    "log": Builtin(feel_log, 1, 1),
+    "exp": Builtin(feel_exp, 1, 1),
+    "product": Builtin(feel_product, 1, None, "varargs"),
+    "median": Builtin(feel_median, 1, None, "varargs"),
+    "stddev": Builtin(feel_stddev, 1, None, "varargs"),
+    "mode": Builtin(feel_mode, 1, None, "varargs"),
+    "insert before": Builtin(feel_insert_before, 3, 3),
+    "remove": Builtin(feel_remove, 2, 2),
+    "list replace": Builtin(feel_list_replace, 3, 3),
+    "union": Builtin(feel_union, 1, None, "all"),
+    "get entries": Builtin(feel_get_entries, 1, 1),
+    "context": Builtin(feel_context, 1, 1),
+    "context put": Builtin(feel_context_put, 3, 3),
+    "context merge": Builtin(feel_context_merge, 1, 1),
+    "day of year": Builtin(feel_day_of_year, 1, 1),
+    "day of week": Builtin(feel_day_of_week, 1, 1),
+    "month of year": Builtin(feel_month_of_year, 1, 1),
+    "week of year": Builtin(feel_week_of_year, 1, 1),
+}
+
+# Parameter names (DMN 1.5, chapter 10.3.4), for calls that name their arguments.
+PARAMETERS: dict[str, tuple[str, ...]] = {
+    "string": ("from",),
+    "number": ("from",),
+    "get or else": ("value", "default"),
+    "get value": ("m", "key"),
+    "contains": ("string", "match"),
+    "starts with": ("string", "match"),
+    "ends with": ("string", "match"),
+    "upper case": ("string",),
+    "lower case": ("string",),
+    "trim": ("string",),
+    "string length": ("string",),
+    "substring": ("string", "start position", "length"),
+    "substring before": ("string", "match"),
+    "substring after": ("string", "match"),
+    "string join": ("list", "delimiter"),
+    "matches": ("input", "pattern", "flags"),
+    "replace": ("input", "pattern", "replacement", "flags"),
+    "split": ("string", "delimiter"),
+    "abs": ("n",),
+    "floor": ("n", "scale"),
+    "ceiling": ("n", "scale"),
+    "decimal": ("n", "scale"),
+    "round half up": ("n", "scale"),
+    "round half down": ("n", "scale"),
+    "round up": ("n", "scale"),
+    "round down": ("n", "scale"),
+    "modulo": ("dividend", "divisor"),
+    "sqrt": ("number",),
+    "log": ("number",),
+    "exp": ("number",),
+    "odd": ("number",),
+    "even": ("number",),
+    "count": ("list",),
+    "sum": ("list",),
+    "mean": ("list",),
+    "min": ("list",),
+    "max": ("list",),
+    "all": ("list",),
+    "any": ("list",),
+    "product": ("list",),
+    "median": ("list",),
+    "stddev": ("list",),
+    "mode": ("list",),
+    "list contains": ("list", "element"),
+    "distinct values": ("list",),
+    "flatten": ("list",),
+    "reverse": ("list",),
+    "index of": ("list", "match"),
+    "sublist": ("list", "start position", "length"),
+    "insert before": ("list", "position", "newItem"),
+    "remove": ("list", "position"),
+    "list replace": ("list", "position", "newItem"),
+    "date and time": ("from",),
+    "date": ("from",),
+    "duration": ("from",),
+    "get entries": ("m",),
+    "context": ("entries",),
+    "context put": ("context", "key", "value"),
+    "context merge": ("contexts",),
+    "day of year": ("date",),
+    "day of week": ("date",),
+    "month of year": ("date",),
+    "week of year": ("date",),
 }
 
 # The celpy function table of every FEEL program.

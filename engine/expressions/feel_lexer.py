@@ -64,7 +64,7 @@ _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "'": "'", "\\": "\\", "b"
 
 @dataclass(frozen=True, slots=True)
 class Token:
-    kind: str  # "number" | "string" | "name" | "keyword" | "op" | "end"
+    kind: str  # "number" | "string" | "temporal" | "name" | "keyword" | "op" | "end"
     value: str  # number text, decoded string, name (words joined by one space), keyword, operator
     start: int  # offset of the first character in the whole source text
     end: int
@@ -178,8 +178,12 @@ class _Lexer:
                 self.tokens.append(Token("op", operator, position, position + len(operator)))
                 return position + len(operator)
         char = text[position]
-        if char == "@":
-            raise self.error("unsupported FEEL construct 'temporal literal (@\"...\")'", position)
+        if char == "@" and text.startswith('"', position + 1):
+            # @"2024-01-01": a temporal literal, the string token marked as such.
+            end = self.string(position + 1)
+            literal = self.tokens.pop()
+            self.tokens.append(Token("temporal", literal.value, position, end))
+            return end
         if char == "?":
             raise self.error("unsupported FEEL construct 'unary test input ?'", position)
         if char == "!":

@@ -6,12 +6,14 @@ Recursive descent over FEEL's precedence levels, lowest first:
     <  + -  <  * /  <  **  <  unary -  <  postfix (.name  [index]  (args))  <  primary
 
 Constructs outside the supported subset are refused here, with the construct named and the
-column given: ranges and intervals (`1..5`), `instance of`, function definitions, named
-arguments, invoking anything but a built-in by name, unary tests (`< 5`), temporal literals.
+column given: ranges and intervals (`1..5`), `instance of`, function definitions,
+invoking anything but a built-in by name, unary tests (`< 5`). A temporal literal
+(`@"2024-01-01"`) is read as the call of date(), date and time(), duration() or time().
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .errors import ExpressionError
@@ -62,6 +64,7 @@ class Index(Node):
 class Call(Node):
     name: str
     args: tuple[Node, ...]
+    names: tuple[str, ...] = ()  # parameter names when the call names its arguments (all or none)
 
 
 @dataclass(frozen=True)
@@ -318,6 +321,9 @@ class _Parser:
         if token.kind == "string":
             self.advance()
             return Literal(token.start, token.value)
+        if token.kind == "temporal":
+            self.advance()
+            return Call(token.start, _temporal_function(token.value), (Literal(token.start, token.value),))
         if token.kind == "name":
             self.advance()
             if self.at("op", "("):
@@ -347,15 +353,21 @@ class _Parser:
     def call(self, name: Token) -> Node:
         self.expect("op", "(", "")
         args: list[Node] = []
+        names: list[str] = []
         if not self.accept("op", ")"):
             while True:
                 if self.token.kind == "name" and self.peek().kind == "op" and self.peek().value == ":":
-                    raise self.unsupported("named arguments", self.token)
+                    names.append(self.advance().value)
+                    self.advance()
+                elif names:
+                    raise self.error("positional argument after named ones", self.token)
                 args.append(self.expression())
+                if names and len(names) != len(args):
+                    raise self.error("mix of named and positional arguments", self.token)
                 if self.accept("op", ")"):
                     break
                 self.expect("op", ",", f"between the arguments of {name.value}()")
-        return Call(name.start, name.value, tuple(args))
+        return Call(name.start, name.value, tuple(args), tuple(names))
 
     def list_literal(self, open_token: Token) -> Node:
         items: list[Node] = []
@@ -383,6 +395,20 @@ class _Parser:
                     break
                 self.expect("op", ",", "between context entries")
         return Context(open_token.start, tuple(entries))
+
+
+_DATE = re.compile(r"-?\d{4,}-\d\d-\d\d")
+
+
+def _temporal_function(text: str) -> str:
+    """Which constructor an @"..." literal stands for, read from its shape as FEEL says."""
+    if text.startswith(("P", "-P")):
+        return "duration"
+    if _DATE.fullmatch(text):
+        return "date"
+    if "T" in text:
+        return "date and time"
+    return "time"
 
 
 def describe(token: Token) -> str:

@@ -187,3 +187,38 @@ def test_wrong_argument_types_raise() -> None:
         value('=matches("a", "(")')
     with pytest.raises(EvaluationError, match=r"sum\(\) expects numbers"):
         value('=sum([1, "2"])')
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('=substring(string: "foobar", start position: 3)', "obar"),
+        ('=substring(start position: 3, string: "foobar", length: 2)', "ob"),
+        ("=sqrt(number: 16)", 4),
+        ('=matches("Hello", "^hello$", "i")', True),
+        ('=replace("a.b", ".", "#", "q")', "a#b"),
+        ("=log(1)", 0),
+        ("=median([3, 1, 2, 4])", 2.5),
+        ("=stddev(2, 4, 7, 5)", 2.0816659994661326),
+        ("=product(2, 3, 4)", 24),
+        ("=mode([1, 2, 2, 3, 3])", [2, 3]),
+        ("=insert before([1, 3], 2, 2)", [1, 2, 3]),
+        ("=remove([1, 2, 3], -1)", [1, 2]),
+        ("=list replace([1, 2, 3], 2, 9)", [1, 9, 3]),
+        ("=union([1, 2], [2, 3])", [1, 2, 3]),
+        ('=get entries({a: 1})', [{"key": "a", "value": 1}]),
+        ('=context([{key: "a", value: 1}])', {"a": 1}),
+        ('=context put({a: 1}, "b", 2)', {"a": 1, "b": 2}),
+        ("=context merge([{a: 1}, {a: 2, b: 3}])", {"a": 2, "b": 3}),
+        ('=day of year(date("2024-02-01"))', 32),
+        ('=day of week(date("2024-05-01"))', "Wednesday"),
+        ('=month of year(date("2024-05-01"))', "May"),
+        ('=week of year(date("2024-01-01"))', 1),
+        ("=date(2024, 2, 29)", "2024-02-29"),
+        ('=@"2024-02-29"', "2024-02-29"),
+        ('=@"2024-02-29T10:00:00Z" > @"2024-02-29T09:00:00Z"', True),
+        ('=@"P1DT2H"', "P1DT2H"),
+    ],
+)
+def test_dmn_builtins_and_named_arguments(text: str, expected: object) -> None:
+    assert value(text) == expected

@@ -1,0 +1,87 @@
+"""The decision requirements graph: required decisions first, each once, then the decision."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from engine.expressions import EvaluationError, ExpressionError, InvocationError, compile_feel
+
+from .errors import DecisionError
+from .model import BoxedContext, BoxedList, Decision, DecisionTable, Definitions, Literal, Logic, Unsupported
+from .tables import evaluate_table
+
+
+def evaluate(definitions: Definitions, decision: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """Evaluate the decision (id or name) and what it requires; {decision name: result}.
+
+    A value in `inputs` under a decision's name stands for that decision (it is not evaluated).
+    Raises DecisionError.
+    """
+    target = definitions.find(decision)
+    if target is None:
+        raise DecisionError(f"no decision {decision!r} in the model")
+    results: dict[str, Any] = {}
+    _evaluate_decision(definitions, target, dict(inputs), results, ())
+    return results
+
+
+def _evaluate_decision(
+    definitions: Definitions, decision: Decision, scope: dict[str, Any], results: dict[str, Any], path: tuple[str, ...]
+) -> Any:
+    if decision.name in results:
+        return results[decision.name]
+    if decision.id in path:
+        raise DecisionError(f"decision {decision.name!r} requires itself")
+    for required in decision.required_decisions:
+        other = definitions.decisions.get(required)
+        if other is None:
+            raise DecisionError(
+                f"decision {decision.name!r} requires {required!r}, which is not in the model", unsupported=True
+            )
+        if other.name not in scope:
+            scope[other.name] = _evaluate_decision(definitions, other, scope, results, (*path, decision.id))
+    if decision.name in scope and decision.name not in results and path:
+        value = scope[decision.name]
+    elif decision.logic is None:
+        raise DecisionError(f"decision {decision.name!r} has no decision logic")
+    else:
+        value = evaluate_logic(decision.logic, scope)
+    results[decision.name] = value
+    return value
+
+
+def evaluate_logic(logic: Logic, variables: Mapping[str, Any]) -> Any:
+    if isinstance(logic, Literal):
+        return evaluate_text(logic.text, variables)
+    if isinstance(logic, DecisionTable):
+        return evaluate_table(logic, variables, evaluate_text)
+    if isinstance(logic, BoxedContext):
+        scope = dict(variables)
+        context: dict[str, Any] = {}
+        for name, entry in logic.entries:
+            value = evaluate_logic(entry, scope)
+            if name is None:
+                return value
+            context[name] = scope[name] = value
+        return context
+    if isinstance(logic, BoxedList):
+        return [evaluate_logic(item, variables) for item in logic.items]
+    assert isinstance(logic, Unsupported)
+    raise DecisionError(f"{logic.kind} is not supported yet", unsupported=True)
+
+
+def evaluate_text(text: str, variables: Mapping[str, Any]) -> Any:
+    """A FEEL expression's value; a run-time type error gives null (FEEL semantics)."""
+    if not text.strip():
+        return None
+    try:
+        expression = compile_feel(text)
+    except InvocationError:
+        return None  # FEEL: a call with the wrong arguments is null
+    except ExpressionError as exc:
+        raise DecisionError(f"cannot compile {text!r}: {exc}", unsupported=True) from None
+    try:
+        return expression.evaluate(variables)
+    except EvaluationError:
+        return None

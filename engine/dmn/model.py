@@ -1,0 +1,87 @@
+"""The parsed decision model: plain frozen dataclasses, built once per deployment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Literal:
+    """A literal expression: FEEL text (compiled lazily, so one bad cell fails only its decision)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class BoxedContext:
+    # (name, logic); a None name is the context's result entry
+    entries: tuple[tuple[str | None, Logic], ...]
+
+
+@dataclass(frozen=True)
+class BoxedList:
+    items: tuple[Logic, ...]
+
+
+@dataclass(frozen=True)
+class Input:
+    expression: str
+    values: str | None  # allowed input values (unary tests), unused by evaluation
+
+
+@dataclass(frozen=True)
+class Output:
+    name: str
+    values: tuple[str, ...]  # output values, highest priority first (PRIORITY / OUTPUT ORDER)
+    default: str | None
+
+
+@dataclass(frozen=True)
+class Rule:
+    inputs: tuple[str, ...]  # unary-test text per input column
+    outputs: tuple[str, ...]  # FEEL text per output column
+
+
+@dataclass(frozen=True)
+class DecisionTable:
+    hit_policy: str  # UNIQUE, ANY, PRIORITY, FIRST, RULE ORDER, OUTPUT ORDER, COLLECT
+    aggregation: str | None  # SUM, MIN, MAX, COUNT (COLLECT only)
+    inputs: tuple[Input, ...]
+    outputs: tuple[Output, ...]
+    rules: tuple[Rule, ...]
+
+
+@dataclass(frozen=True)
+class Unsupported:
+    """Logic this engine does not evaluate yet; evaluating it raises DecisionError."""
+
+    kind: str
+
+
+Logic = Literal | BoxedContext | BoxedList | DecisionTable | Unsupported
+
+
+@dataclass(frozen=True)
+class Decision:
+    id: str
+    name: str
+    logic: Logic | None
+    required_decisions: tuple[str, ...] = ()  # ids
+    required_inputs: tuple[str, ...] = ()  # ids
+
+
+@dataclass(frozen=True)
+class Definitions:
+    id: str
+    name: str
+    namespace: str
+    decisions: dict[str, Decision] = field(default_factory=dict)  # by id
+    input_data: dict[str, str] = field(default_factory=dict)  # id -> name
+
+    def find(self, id_or_name: str) -> Decision | None:
+        if id_or_name in self.decisions:
+            return self.decisions[id_or_name]
+        for decision in self.decisions.values():
+            if decision.name == id_or_name:
+                return decision
+        return None

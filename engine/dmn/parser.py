@@ -1,0 +1,155 @@
+"""DMN XML -> model. Namespaces of DMN 1.1–1.5 are all read; elements are matched by local name."""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from engine.bpmn.errors import DefinitionError, Problem
+from engine.bpmn.xml import local, parse_xml
+
+from .model import (
+    BoxedContext,
+    BoxedList,
+    Decision,
+    DecisionTable,
+    Definitions,
+    Input,
+    Literal,
+    Logic,
+    Output,
+    Rule,
+    Unsupported,
+)
+from .unary import split_top_level
+
+_LOGIC = frozenset(
+    {
+        "literalExpression",
+        "decisionTable",
+        "context",
+        "list",
+        "invocation",
+        "relation",
+        "functionDefinition",
+        "conditional",
+        "filter",
+        "for",
+        "every",
+        "some",
+    }
+)
+_HIT_POLICIES = frozenset({"UNIQUE", "ANY", "PRIORITY", "FIRST", "RULE ORDER", "OUTPUT ORDER", "COLLECT"})
+
+
+def parse_dmn(data: bytes, resource_name: str) -> Definitions:
+    """Parse a .dmn resource; raises DefinitionError for malformed XML or a non-DMN document."""
+    root = parse_xml(data, resource_name)
+    if local(root.tag) != "definitions":
+        raise DefinitionError(resource_name, [Problem(f"root element is <{local(root.tag)}>, not <definitions>")])
+    definitions = Definitions(id=root.get("id", ""), name=root.get("name", ""), namespace=root.get("namespace", ""))
+    for child in root:
+        kind = local(child.tag)
+        if kind == "inputData":
+            definitions.input_data[child.get("id", "")] = child.get("name", "")
+        elif kind == "decision":
+            decision = _decision(child)
+            definitions.decisions[decision.id or decision.name] = decision
+    return definitions
+
+
+def _children(element: etree._Element, name: str) -> list[etree._Element]:
+    return [child for child in element if local(child.tag) == name]
+
+
+def _child(element: etree._Element, name: str) -> etree._Element | None:
+    found = _children(element, name)
+    return found[0] if found else None
+
+
+def _text(element: etree._Element | None) -> str | None:
+    """The <text> of an element holding one (literalExpression, inputEntry, …)."""
+    if element is None:
+        return None
+    text = _child(element, "text")
+    return (text.text or "") if text is not None else None
+
+
+def _href(element: etree._Element) -> str:
+    return element.get("href", "").rsplit("#", 1)[-1]
+
+
+def _decision(element: etree._Element) -> Decision:
+    decisions: list[str] = []
+    inputs: list[str] = []
+    for requirement in _children(element, "informationRequirement"):
+        for ref in requirement:
+            if local(ref.tag) == "requiredDecision":
+                decisions.append(_href(ref))
+            elif local(ref.tag) == "requiredInput":
+                inputs.append(_href(ref))
+    return Decision(
+        id=element.get("id") or element.get("name", ""),
+        name=element.get("name", ""),
+        logic=_logic_of(element),
+        required_decisions=tuple(decisions),
+        required_inputs=tuple(inputs),
+    )
+
+
+def _logic_of(element: etree._Element) -> Logic | None:
+    for child in element:
+        if local(child.tag) in _LOGIC:
+            return _logic(child)
+    return None
+
+
+def _logic(element: etree._Element) -> Logic:
+    kind = local(element.tag)
+    if kind == "literalExpression":
+        return Literal(_text(element) or "")
+    if kind == "decisionTable":
+        return _table(element)
+    if kind == "context":
+        entries = []
+        for entry in _children(element, "contextEntry"):
+            variable = _child(entry, "variable")
+            logic = _logic_of(entry)
+            entries.append((variable.get("name") if variable is not None else None, logic or Literal("null")))
+        return BoxedContext(tuple(entries))
+    if kind == "list":
+        return BoxedList(tuple(_logic(child) for child in element if local(child.tag) in _LOGIC))
+    return Unsupported(kind)
+
+
+def _table(element: etree._Element) -> Logic:
+    policy = element.get("hitPolicy", "UNIQUE").upper()
+    if policy not in _HIT_POLICIES:
+        return Unsupported(f"hit policy {policy}")
+    inputs = tuple(
+        Input(_text(_child(item, "inputExpression")) or "null", _text(_child(item, "inputValues")))
+        for item in _children(element, "input")
+    )
+    outputs = []
+    for item in _children(element, "output"):
+        values = _text(_child(item, "outputValues"))
+        outputs.append(
+            Output(
+                name=item.get("name", ""),
+                values=tuple(split_top_level(values)) if values else (),
+                default=_text(_child(item, "defaultOutputEntry")),
+            )
+        )
+    rules = tuple(
+        Rule(
+            inputs=tuple(_text(entry) or "-" for entry in _children(rule, "inputEntry")),
+            outputs=tuple(_text(entry) or "null" for entry in _children(rule, "outputEntry")),
+        )
+        for rule in _children(element, "rule")
+    )
+    return DecisionTable(
+        hit_policy=policy,
+        aggregation=(element.get("aggregation") or "").upper() or None,
+        inputs=inputs,
+        outputs=tuple(outputs),
+        rules=rules,
+    )

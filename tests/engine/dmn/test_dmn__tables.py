@@ -1,0 +1,96 @@
+"""Decision tables: hit policies, unary tests, defaults and required decisions, on small models."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.bpmn.errors import DefinitionError
+from engine.dmn import DecisionError, evaluate, parse_dmn
+
+NS = "https://www.omg.org/spec/DMN/20230324/MODEL/"
+
+
+def table(policy: str, rules: list[tuple[str, str]], *, aggregation: str = "", output_values: str = "") -> bytes:
+    rows = "".join(
+        f"<rule><inputEntry><text>{test}</text></inputEntry><outputEntry><text>{out}</text></outputEntry></rule>"
+        for test, out in rules
+    )
+    values = f"<outputValues><text>{output_values}</text></outputValues>" if output_values else ""
+    agg = f' aggregation="{aggregation}"' if aggregation else ""
+    return f"""<?xml version="1.0"?>
+<definitions xmlns="{NS}" id="d" name="d" namespace="n">
+  <inputData id="i_x" name="x"/>
+  <decision id="dec" name="Result">
+    <informationRequirement><requiredInput href="#i_x"/></informationRequirement>
+    <decisionTable hitPolicy="{policy}"{agg}>
+      <input><inputExpression><text>x</text></inputExpression></input>
+      <output name="out">{values}</output>
+      {rows}
+    </decisionTable>
+  </decision>
+  <decision id="twice" name="Twice">
+    <informationRequirement><requiredDecision href="#dec"/></informationRequirement>
+    <literalExpression><text>Result * 2</text></literalExpression>
+  </decision>
+</definitions>""".encode()
+
+
+def run(model: bytes, x: object, decision: str = "Result") -> object:
+    return evaluate(parse_dmn(model, "t.dmn"), decision, {"x": x})[decision]
+
+
+RULES = [("&lt; 10", "1"), ("[5..20]", "2"), ("&gt;= 15, 100", "3"), ("-", "4")]
+
+
+@pytest.mark.parametrize(
+    ("policy", "aggregation", "x", "expected"),
+    [
+        ("FIRST", "", 7, 1),
+        ("RULE ORDER", "", 7, [1, 2, 4]),
+        ("COLLECT", "", 16, [2, 3, 4]),
+        ("COLLECT", "SUM", 16, 9),
+        ("COLLECT", "MIN", 16, 2),
+        ("COLLECT", "MAX", 100, 4),
+        ("COLLECT", "COUNT", 7, 3),
+    ],
+)
+def test_hit_policies(policy: str, aggregation: str, x: int, expected: object) -> None:
+    assert run(table(policy, RULES, aggregation=aggregation), x) == expected
+
+
+def test_priority_and_output_order_follow_the_output_values() -> None:
+    rules = [("&lt; 10", '"low"'), ("&lt; 20", '"high"'), ("-", '"mid"')]
+    values = '"high", "mid", "low"'
+    assert run(table("PRIORITY", rules, output_values=values), 5) == "high"
+    assert run(table("OUTPUT ORDER", rules, output_values=values), 5) == ["high", "mid", "low"]
+    assert run(table("PRIORITY", rules, output_values=values), 50) == "mid"
+
+
+def test_unique_refuses_two_hits_and_any_refuses_different_outputs() -> None:
+    with pytest.raises(DecisionError, match="UNIQUE"):
+        run(table("UNIQUE", RULES), 7)
+    with pytest.raises(DecisionError, match="ANY"):
+        run(table("ANY", RULES), 7)
+    assert run(table("ANY", [("&lt; 10", "1"), ("&lt; 20", "1")]), 5) == 1
+
+
+def test_unary_tests_negation_null_question_mark_and_lists() -> None:
+    rules = [('not("a", "b")', '"neither"'), ("null", '"null"'), ("? &gt; 3", '"big"'), ("[1, 2]", '"list"')]
+    model = table("FIRST", rules)
+    assert run(model, "c") == "neither"
+    assert run(model, "a") is None
+    assert run(model, 5) == "neither"  # a number is neither string
+    assert run(table("FIRST", rules[1:]), None) == "null"
+    assert run(table("FIRST", rules[2:]), 5) == "big"
+    assert run(table("FIRST", rules[2:]), 2) == "list"
+
+
+def test_no_match_is_null_and_required_decisions_run_first() -> None:
+    model = table("UNIQUE", [("&lt; 10", "1")])
+    assert run(model, 50) is None
+    assert run(model, 3, "Twice") == 2
+
+
+def test_doctype_is_refused() -> None:
+    with pytest.raises(DefinitionError):
+        parse_dmn(b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><definitions/>', "t.dmn")
