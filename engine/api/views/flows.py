@@ -19,6 +19,7 @@ from engine.flows.document import parse
 from engine.flows.schema import SCHEMA
 from engine.models import FlowTrigger, ProcessDefinition, WebhookDelivery
 from engine.queries import flows as q
+from engine.rights import Right
 from engine.store.notify import ended_channel, wait_until
 
 
@@ -64,12 +65,16 @@ class FlowSchemaView(APIView):
 
 
 class FlowValidateView(FlowApiView):
+    rights = {"POST": Right.READ}
+
     def post(self, request: Request) -> Response:
         doc = parse("(request)", request.body or b"")
         return Response({"valid": True, "id": doc["id"]})
 
 
 class FlowsView(FlowApiView):
+    rights = {"GET": Right.READ, "POST": Right.DEPLOY}
+
     def get(self, request: Request) -> Response:
         return Response({"items": [_flow(d) for d in q.flows(principal(request).tenant_ids)]})
 
@@ -80,6 +85,8 @@ class FlowsView(FlowApiView):
 
 
 class FlowView(FlowApiView):
+    rights = {"GET": Right.READ}
+
     def get(self, request: Request, flow_id: str) -> Response:
         tenant_ids = principal(request).tenant_ids
         found = q.versions(tenant_ids, flow_id)
@@ -91,11 +98,15 @@ class FlowView(FlowApiView):
 
 
 class FlowVersionsView(FlowApiView):
+    rights = {"GET": Right.READ}
+
     def get(self, request: Request, flow_id: str) -> Response:
         return Response({"items": [_flow(d) for d in q.versions(principal(request).tenant_ids, flow_id)]})
 
 
 class FlowVersionView(FlowApiView):
+    rights = {"GET": Right.READ}
+
     def get(self, request: Request, flow_id: str, version: int) -> Response:
         found = [d for d in q.versions(principal(request).tenant_ids, flow_id) if d.version == version]
         if not found:
@@ -104,6 +115,8 @@ class FlowVersionView(FlowApiView):
 
 
 class FlowTriggersView(FlowApiView):
+    rights = {"GET": Right.READ}
+
     def get(self, request: Request, flow_id: str) -> Response:
         tenant_ids = principal(request).tenant_ids
         fires = q.next_fire_times(tenant_ids, flow_id)
@@ -113,6 +126,7 @@ class FlowTriggersView(FlowApiView):
 
 class FlowTriggerActionView(FlowApiView):
     """POST .../triggers/<id>/rotate-secret, /enable, /disable."""
+    rights = {"POST": Right.DEPLOY}
 
     def post(self, request: Request, flow_id: str, trigger_id: str, action: str) -> Response:
         tenant, now = principal(request).tenant, timezone.now()
@@ -132,6 +146,7 @@ def _delivery(d: WebhookDelivery) -> dict[str, Any]:
 
 
 class FlowRunsView(FlowApiView):
+    rights = {"GET": Right.READ, "POST": Right.START}
     submits_commands = True
 
     def get(self, request: Request, flow_id: str) -> Response:
@@ -153,11 +168,15 @@ class FlowRunsView(FlowApiView):
 
 
 class ExecutionView(FlowApiView):
+    rights = {"GET": Right.READ}
+
     def get(self, request: Request, key: str) -> Response:
         return Response(q.execution(principal(request).tenant_ids, path_key(key, "execution id")))
 
 
 class ExecutionStepsView(FlowApiView):
+    rights = {"GET": Right.READ}
+
     def get(self, request: Request, key: str) -> Response:
         return Response({"items": q.steps(principal(request).tenant_ids, path_key(key, "execution id"))})
 
@@ -196,6 +215,7 @@ class WebhookView(APIView):
 
 class DeadLettersView(FlowApiView):
     """GET: runs that failed after their retries, by flow and error code (`?flow=`, `?code=`)."""
+    rights = {"GET": Right.READ}
 
     def get(self, request: Request) -> Response:
         flow_id, code = request.query_params.get("flow"), request.query_params.get("code")
@@ -204,6 +224,7 @@ class DeadLettersView(FlowApiView):
 
 class DeadLettersReplayView(FlowApiView):
     """POST {"flow"?, "code"?}: replay every dead letter matching the filter."""
+    rights = {"POST": Right.OPERATE}
 
     submits_commands = True
 
@@ -222,6 +243,7 @@ class DeadLettersReplayView(FlowApiView):
 
 class ExecutionActionView(FlowApiView):
     """POST .../executions/<id>/replay {"input"?: variables to change} or .../discard."""
+    rights = {"POST": Right.OPERATE}
 
     submits_commands = True
 
@@ -239,6 +261,7 @@ class ExecutionActionView(FlowApiView):
 
 class FlowDiffView(FlowApiView):
     """GET /api/flows/<id>/diff?from=1&to=2 (default: the previous version against the latest)."""
+    rights = {"GET": Right.READ}
 
     def get(self, request: Request, flow_id: str) -> Response:
         found = {d.version: d for d in q.versions(principal(request).tenant_ids, flow_id)}
