@@ -35,8 +35,9 @@ PROGRESS_EVERY = 10
 
 def start_batch(
     tenant: Tenant, role: str | None, kind: str, keys: list[int], actor: str, params: dict | None = None,
+    *, queue: bool = True,
 ) -> BatchOperation:
-    """Store and queue a batch; Forbidden unless `role` may operate in the tenant."""
+    """Store and queue a batch (queue=False: the caller runs it); Forbidden unless `role` may operate there."""
     rights.require(role, Right.OPERATE, "operate on instances, incidents or jobs")
     if kind == BatchOperation.Kind.RETRY_JOBS:
         retries = (params or {}).get("retries")
@@ -48,7 +49,8 @@ def start_batch(
         user_id=getattr(actor, "user_id", None), via=ctx.via if ctx else "other",
         request_id=ctx.request_id if ctx else "", created_at=timezone.now(),
     )
-    transaction.on_commit(lambda: _queue(batch.pk))
+    if queue:
+        transaction.on_commit(lambda: _queue(batch.pk))
     return batch
 
 

@@ -155,8 +155,7 @@ class Command(BaseCommand):
 
     def _batch(self, kind: str, keys: list[int], params: dict | None = None) -> dict[str, Any]:
         """Many keys: one batch, run here and now (the same code the admin's background jobs run)."""
-        batch = start_batch(self.tenant, self.role, kind, keys, self.actor, params)
-        batch = run_batch(batch.pk)  # idempotent: a queued run of it later handles nothing twice
+        batch = run_batch(start_batch(self.tenant, self.role, kind, keys, self.actor, params, queue=False).pk)
         return {"batch": batch.pk, "done": batch.done, "skipped": batch.skipped, "failed": batch.failed}
 
     # -- verbs ------------------------------------------------------------------------------------
