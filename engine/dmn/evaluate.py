@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import Any
 
-from engine.expressions import EvaluationError, ExpressionError, InvocationError, compile_feel
+from engine.expressions import EvaluationError, ExpressionError, FeelFunction, InvocationError, compile_feel
 
 from .errors import DecisionError
-from .model import BoxedContext, BoxedList, Decision, DecisionTable, Definitions, Literal, Logic, Unsupported
+from .model import (
+    BoxedContext,
+    BoxedList,
+    Decision,
+    DecisionTable,
+    Definitions,
+    FunctionDefinition,
+    Invocation,
+    Literal,
+    Logic,
+    Unsupported,
+)
 from .tables import evaluate_table
 
 
@@ -22,7 +34,11 @@ def evaluate(definitions: Definitions, decision: str, inputs: Mapping[str, Any])
     if target is None:
         raise DecisionError(f"no decision {decision!r} in the model")
     results: dict[str, Any] = {}
-    _evaluate_decision(definitions, target, dict(inputs), results, ())
+    # Business knowledge models are functions every expression of the model may call by name.
+    library: dict[str, Any] = {}
+    for name, function in definitions.knowledge.items():
+        library[name] = function_value(name, function, library)
+    _evaluate_decision(definitions, target, {**library, **inputs}, results, ())
     return results
 
 
@@ -67,8 +83,44 @@ def evaluate_logic(logic: Logic, variables: Mapping[str, Any]) -> Any:
         return context
     if isinstance(logic, BoxedList):
         return [evaluate_logic(item, variables) for item in logic.items]
+    if isinstance(logic, FunctionDefinition):
+        return function_value("function", logic, variables)
+    if isinstance(logic, Invocation):
+        return _invoke(logic, variables)
     assert isinstance(logic, Unsupported)
     raise DecisionError(f"{logic.kind} is not supported yet", unsupported=True)
+
+
+MAX_CALL_DEPTH = 16
+_calls = threading.local()
+
+
+def function_value(name: str, function: FunctionDefinition, closure: Mapping[str, Any]) -> FeelFunction:
+    """A boxed function as a value FEEL can call; its body sees the closure and its parameters."""
+
+    def call(values: list[Any]) -> Any:
+        # The FEEL -> CEL translation evaluates both branches of an `if`, so recursion does
+        # not stop at its base case; a depth bound turns that into an error, not a hang.
+        depth = getattr(_calls, "depth", 0)
+        if depth >= MAX_CALL_DEPTH:
+            raise DecisionError(f"{name}() calls nest deeper than {MAX_CALL_DEPTH}", unsupported=True)
+        _calls.depth = depth + 1
+        try:
+            return evaluate_logic(function.body, {**closure, **dict(zip(function.parameters, values, strict=True))})
+        finally:
+            _calls.depth = depth
+
+    return FeelFunction(name, function.parameters, call)
+
+
+def _invoke(invocation: Invocation, variables: Mapping[str, Any]) -> Any:
+    function = evaluate_text(invocation.function, variables)
+    if not isinstance(function, FeelFunction):
+        return None  # FEEL: invoking something that is not a function is null
+    given = {name: evaluate_logic(logic, variables) if logic else None for name, logic in invocation.bindings}
+    if set(given) - set(function.parameters):
+        return None
+    return function.call([given.get(name) for name in function.parameters])
 
 
 def evaluate_text(text: str, variables: Mapping[str, Any]) -> Any:
@@ -76,7 +128,7 @@ def evaluate_text(text: str, variables: Mapping[str, Any]) -> Any:
     if not text.strip():
         return None
     try:
-        expression = compile_feel(text)
+        expression = compile_feel(text, user_functions=True)
     except InvocationError:
         return None  # FEEL: a call with the wrong arguments is null
     except ExpressionError as exc:

@@ -52,13 +52,29 @@ class DecisionTable:
 
 
 @dataclass(frozen=True)
+class FunctionDefinition:
+    """A boxed function (a BKM's encapsulated logic): parameters and the body."""
+
+    parameters: tuple[str, ...]
+    body: Logic
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """A boxed invocation: the function's name (FEEL text) and its arguments by parameter name."""
+
+    function: str
+    bindings: tuple[tuple[str, Logic | None], ...]
+
+
+@dataclass(frozen=True)
 class Unsupported:
     """Logic this engine does not evaluate yet; evaluating it raises DecisionError."""
 
     kind: str
 
 
-Logic = Literal | BoxedContext | BoxedList | DecisionTable | Unsupported
+Logic = Literal | BoxedContext | BoxedList | DecisionTable | FunctionDefinition | Invocation | Unsupported
 
 
 @dataclass(frozen=True)
@@ -76,6 +92,7 @@ class Definitions:
     name: str
     namespace: str
     decisions: dict[str, Decision] = field(default_factory=dict)  # by id
+    knowledge: dict[str, FunctionDefinition] = field(default_factory=dict)  # BKMs by name
     input_data: dict[str, str] = field(default_factory=dict)  # id -> name
 
     def find(self, id_or_name: str) -> Decision | None:

@@ -13,7 +13,9 @@ from .model import (
     Decision,
     DecisionTable,
     Definitions,
+    FunctionDefinition,
     Input,
+    Invocation,
     Literal,
     Logic,
     Output,
@@ -54,6 +56,10 @@ def parse_dmn(data: bytes, resource_name: str) -> Definitions:
         elif kind == "decision":
             decision = _decision(child)
             definitions.decisions[decision.id or decision.name] = decision
+        elif kind == "businessKnowledgeModel":
+            logic = _child(child, "encapsulatedLogic")
+            if logic is not None:
+                definitions.knowledge[child.get("name", "")] = _function(logic)
     return definitions
 
 
@@ -118,7 +124,25 @@ def _logic(element: etree._Element) -> Logic:
         return BoxedContext(tuple(entries))
     if kind == "list":
         return BoxedList(tuple(_logic(child) for child in element if local(child.tag) in _LOGIC))
+    if kind == "functionDefinition":
+        return _function(element)
+    if kind == "invocation":
+        target = _child(element, "literalExpression")
+        bindings = []
+        for binding in _children(element, "binding"):
+            parameter = _child(binding, "parameter")
+            bindings.append((parameter.get("name", "") if parameter is not None else "", _logic_of(binding)))
+        return Invocation(_text(target) or "", tuple(bindings))
     return Unsupported(kind)
+
+
+def _function(element: etree._Element) -> FunctionDefinition:
+    parameters = tuple(p.get("name", "") for p in _children(element, "formalParameter"))
+    kind = element.get("kind", "FEEL")
+    body = _logic_of(element)
+    if kind not in ("FEEL", "F") or body is None:
+        return FunctionDefinition(parameters, Unsupported(f"function of kind {kind}"))
+    return FunctionDefinition(parameters, body)
 
 
 def _table(element: etree._Element) -> Logic:

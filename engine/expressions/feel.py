@@ -101,10 +101,14 @@ class Translation:
         return [root.ident for root in self.roots]
 
 
-def translate(text: str, start: int = 0) -> Translation:
-    """Translate the FEEL expression text[start:]; raises ExpressionError."""
+def translate(text: str, start: int = 0, *, user_functions: bool = False) -> Translation:
+    """Translate the FEEL expression text[start:]; raises ExpressionError.
+
+    With user_functions, a call of a name that is no built-in calls the variable of that name
+    (a FeelFunction, as DMN binds its business knowledge models); otherwise it is refused.
+    """
     tree = parse(text, start)
-    translator = _Translator(text, _names_in(tree))
+    translator = _Translator(text, _names_in(tree), user_functions=user_functions)
     cel, _ = translator.emit(tree)
     roots = tuple(translator.roots.values())
     reference = None
@@ -154,6 +158,7 @@ class _Translator:
     idents: dict[str, str] = field(default_factory=dict)  # FEEL name -> CEL identifier
     scopes: list[set[str]] = field(default_factory=list)  # local names, innermost last
     flags: set[str] = field(default_factory=set)
+    user_functions: bool = False
 
     def error(self, message: str, node: Node | int) -> ExpressionError:
         position = node if isinstance(node, int) else node.pos
@@ -343,6 +348,11 @@ class _Translator:
             self.arity(node, 1, 1)
             return self.is_defined(args[0]), MEMBER
         builtin = BUILTINS.get(name)
+        if builtin is None and self.user_functions:
+            function = self.name(Name(node.pos, name, name))
+            names = "[" + ", ".join(cel_string(n) for n in node.names) + "]"
+            texts = [self.sub(arg, TERNARY) for arg in args]
+            return f"feel_invoke({function}, {names}, [{', '.join(texts)}])", MEMBER
         if builtin is None:
             raise self.error(f"unknown or unsupported FEEL function '{name}()'", node)
         if node.names:

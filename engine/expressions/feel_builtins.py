@@ -47,7 +47,7 @@ from .feel_operators import (
     string_arg,
 )
 from .temporal import format_datetime, format_duration, parse_datetime, parse_duration
-from .values import format_number
+from .values import FeelFunction, format_number, to_cel, to_plain
 
 # --- conversion ---------------------------------------------------------------------------------
 
@@ -732,6 +732,23 @@ def feel_week_of_year(value: Any) -> Any:
     return None if value is None else number(_date_arg("week of year()", value).isocalendar()[1])
 
 
+@builtin
+def feel_invoke(function: Any, names: Any, args: Any) -> Any:
+    """A call of a function value (user functions: see FeelFunction); names are [] or one per argument."""
+    if not isinstance(function, FeelFunction):
+        raise fail(f"{describe_type(function)} is not a function")
+    values = [to_plain(arg) for arg in args]
+    if names:
+        given = dict(zip([str(n) for n in names], values, strict=True))
+        unknown = set(given) - set(function.parameters)
+        if unknown:
+            raise fail(f"{function.name}() has no parameter {sorted(unknown)[0]!r}")
+        values = [given.get(name) for name in function.parameters]
+    elif len(values) != len(function.parameters):
+        raise fail(f"{function.name}() takes {len(function.parameters)} arguments, got {len(values)}")
+    return to_cel(function.call(values))
+
+
 # --- the tables ---------------------------------------------------------------------------------
 
 
@@ -896,4 +913,5 @@ PARAMETERS: dict[str, tuple[str, ...]] = {
 FEEL_FUNCTIONS: dict[str, Callable[..., Any]] = {
     **OPERATORS,
     **{entry.function.__name__: entry.function for entry in BUILTINS.values()},
+    "feel_invoke": feel_invoke,
 }

@@ -94,3 +94,29 @@ def test_no_match_is_null_and_required_decisions_run_first() -> None:
 def test_doctype_is_refused() -> None:
     with pytest.raises(DefinitionError):
         parse_dmn(b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><definitions/>', "t.dmn")
+
+
+BKM_MODEL = f"""<?xml version="1.0"?>
+<definitions xmlns="{NS}" id="d" name="d" namespace="n">
+  <inputData id="i_x" name="x"/>
+  <businessKnowledgeModel id="b" name="Double It">
+    <encapsulatedLogic>
+      <formalParameter name="n"/>
+      <literalExpression><text>n * 2</text></literalExpression>
+    </encapsulatedLogic>
+  </businessKnowledgeModel>
+  <decision id="lit" name="Literal Call">
+    <literalExpression><text>Double It(x) + Double It(n: 1)</text></literalExpression>
+  </decision>
+  <decision id="boxed" name="Boxed Call">
+    <invocation>
+      <literalExpression><text>Double It</text></literalExpression>
+      <binding><parameter name="n"/><literalExpression><text>x + 1</text></literalExpression></binding>
+    </invocation>
+  </decision>
+</definitions>""".encode()
+
+
+def test_business_knowledge_models_are_called_from_feel_and_boxed_invocations() -> None:
+    assert run(BKM_MODEL, 5, "Literal Call") == 12
+    assert run(BKM_MODEL, 5, "Boxed Call") == 12
