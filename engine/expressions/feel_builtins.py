@@ -749,6 +749,20 @@ def feel_invoke(function: Any, names: Any, args: Any) -> Any:
     return to_cel(function.call(values))
 
 
+@builtin
+def feel_is(a: Any, b: Any) -> Any:
+    """is(a, b): the same kind of value and equal; date-times must also share their offset."""
+    if a is None or b is None:
+        return BoolType(a is None and b is None)
+    if is_timestamp(a) or is_timestamp(b):
+        return BoolType(is_timestamp(a) and is_timestamp(b) and a == b and a.utcoffset() == b.utcoffset())
+    if is_number(a) and is_number(b):
+        return BoolType(cel_equal(a, b))
+    if type(a) is not type(b):
+        return FALSE
+    return BoolType(cel_equal(a, b))
+
+
 # --- the tables ---------------------------------------------------------------------------------
 
 
@@ -840,6 +854,7 @@ BUILTINS: dict[str, Builtin] = {
     "day of week": Builtin(feel_day_of_week, 1, 1),
     "month of year": Builtin(feel_month_of_year, 1, 1),
     "week of year": Builtin(feel_week_of_year, 1, 1),
+    "is": Builtin(feel_is, 2, 2),
 }
 
 # Parameter names (DMN 1.5, chapter 10.3.4), for calls that name their arguments.
@@ -907,6 +922,7 @@ PARAMETERS: dict[str, tuple[str, ...]] = {
     "day of week": ("date",),
     "month of year": ("date",),
     "week of year": ("date",),
+    "is": ("value1", "value2"),
 }
 
 # The celpy function table of every FEEL program.
