@@ -13,6 +13,7 @@ from .model import (
     BoxedContext,
     BoxedList,
     Decision,
+    DecisionService,
     DecisionTable,
     Definitions,
     FunctionDefinition,
@@ -30,16 +31,58 @@ def evaluate(definitions: Definitions, decision: str, inputs: Mapping[str, Any])
     A value in `inputs` under a decision's name stands for that decision (it is not evaluated).
     Raises DecisionError.
     """
+    # Business knowledge models and decision services are functions every expression may call.
+    library: dict[str, Any] = {}
+    for name, function in definitions.knowledge.items():
+        library[name] = function_value(name, function, library)
+    for name, service in definitions.services.items():
+        library[name] = _service_function(definitions, service, library)
+    service = definitions.service(decision)
+    if service is not None and definitions.find(decision) is None:
+        value = _evaluate_service(definitions, service, library, inputs)
+        return {service.name: value}
     target = definitions.find(decision)
     if target is None:
         raise DecisionError(f"no decision {decision!r} in the model")
     results: dict[str, Any] = {}
-    # Business knowledge models are functions every expression of the model may call by name.
-    library: dict[str, Any] = {}
-    for name, function in definitions.knowledge.items():
-        library[name] = function_value(name, function, library)
     _evaluate_decision(definitions, target, {**library, **inputs}, results, ())
     return results
+
+
+def _service_parameters(definitions: Definitions, service: DecisionService) -> tuple[str, ...]:
+    data = [definitions.input_data.get(ref, ref) for ref in service.input_data]
+    decisions = [
+        definitions.decisions[ref].name if ref in definitions.decisions else ref for ref in service.input_decisions
+    ]
+    return (*data, *decisions)
+
+
+def _evaluate_service(
+    definitions: Definitions, service: DecisionService, library: Mapping[str, Any], inputs: Mapping[str, Any]
+) -> Any:
+    """The service's output decisions from its parameters; input decisions are given, never evaluated."""
+    scope: dict[str, Any] = {**library}
+    scope.update({name: None for name in _service_parameters(definitions, service)})
+    scope.update(inputs)
+    results: dict[str, Any] = {}
+    outputs = []
+    for ref in service.outputs:
+        decision = definitions.decisions.get(ref)
+        if decision is None:
+            raise DecisionError(f"decision service {service.name!r} outputs {ref!r}, which is not in the model")
+        outputs.append((decision.name, _evaluate_decision(definitions, decision, dict(scope), results, ())))
+    if len(outputs) == 1:
+        return outputs[0][1]
+    return dict(outputs)
+
+
+def _service_function(definitions: Definitions, service: DecisionService, library: Mapping[str, Any]) -> FeelFunction:
+    parameters = _service_parameters(definitions, service)
+
+    def call(values: list[Any]) -> Any:
+        return _evaluate_service(definitions, service, library, dict(zip(parameters, values, strict=True)))
+
+    return FeelFunction(service.name, parameters, call)
 
 
 def _evaluate_decision(

@@ -87,13 +87,30 @@ class Decision:
 
 
 @dataclass(frozen=True)
+class DecisionService:
+    """A decision service: output decisions evaluated from given input data and input decisions."""
+
+    id: str
+    name: str
+    outputs: tuple[str, ...]  # decision ids
+    input_decisions: tuple[str, ...]  # decision ids
+    input_data: tuple[str, ...]  # input data ids
+
+
+@dataclass(frozen=True)
 class Definitions:
     id: str
     name: str
     namespace: str
     decisions: dict[str, Decision] = field(default_factory=dict)  # by id
     knowledge: dict[str, FunctionDefinition] = field(default_factory=dict)  # BKMs by name
+    services: dict[str, DecisionService] = field(default_factory=dict)  # by name
     input_data: dict[str, str] = field(default_factory=dict)  # id -> name
+
+    def service(self, id_or_name: str) -> DecisionService | None:
+        if id_or_name in self.services:
+            return self.services[id_or_name]
+        return next((s for s in self.services.values() if s.id == id_or_name), None)
 
     def find(self, id_or_name: str) -> Decision | None:
         if id_or_name in self.decisions:

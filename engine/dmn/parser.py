@@ -11,6 +11,7 @@ from .model import (
     BoxedContext,
     BoxedList,
     Decision,
+    DecisionService,
     DecisionTable,
     Definitions,
     FunctionDefinition,
@@ -56,6 +57,16 @@ def parse_dmn(data: bytes, resource_name: str) -> Definitions:
         elif kind == "decision":
             decision = _decision(child)
             definitions.decisions[decision.id or decision.name] = decision
+        elif kind == "decisionService":
+            refs = {name: tuple(_href(ref) for ref in _children(child, name))
+                    for name in ("outputDecision", "inputDecision", "inputData")}
+            definitions.services[child.get("name", "")] = DecisionService(
+                id=child.get("id", ""),
+                name=child.get("name", ""),
+                outputs=refs["outputDecision"],
+                input_decisions=refs["inputDecision"],
+                input_data=refs["inputData"],
+            )
         elif kind == "businessKnowledgeModel":
             logic = _child(child, "encapsulatedLogic")
             if logic is not None:

@@ -120,3 +120,26 @@ BKM_MODEL = f"""<?xml version="1.0"?>
 def test_business_knowledge_models_are_called_from_feel_and_boxed_invocations() -> None:
     assert run(BKM_MODEL, 5, "Literal Call") == 12
     assert run(BKM_MODEL, 5, "Boxed Call") == 12
+
+
+SERVICE_MODEL = f"""<?xml version="1.0"?>
+<definitions xmlns="{NS}" id="d" name="d" namespace="n">
+  <inputData id="i_x" name="x"/>
+  <decisionService id="s" name="Greet">
+    <outputDecision href="#out"/>
+    <inputDecision href="#who"/>
+  </decisionService>
+  <decision id="who" name="Who"><literalExpression><text>"world"</text></literalExpression></decision>
+  <decision id="out" name="Greeting">
+    <informationRequirement><requiredDecision href="#who"/></informationRequirement>
+    <literalExpression><text>"hello " + Who</text></literalExpression>
+  </decision>
+  <decision id="call" name="Call"><literalExpression><text>Greet("you")</text></literalExpression></decision>
+</definitions>""".encode()
+
+
+def test_decision_services_take_their_input_decisions_as_parameters() -> None:
+    definitions = parse_dmn(SERVICE_MODEL, "t.dmn")
+    assert evaluate(definitions, "Greeting", {})["Greeting"] == "hello world"
+    assert evaluate(definitions, "Greet", {"Who": "there"})["Greet"] == "hello there"
+    assert evaluate(definitions, "Call", {})["Call"] == "hello you"
