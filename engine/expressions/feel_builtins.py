@@ -252,7 +252,7 @@ def feel_replace(text: Any, pattern: Any, replacement: Any, flags: Any = None) -
     if args is None:
         return None
     # FEEL (XPath) writes group references as $1; RE2/Python as \1.
-    template = re2.sub(r"\$(\d)", r"\\\1", args[2].replace("\\", "\\\\"))
+    template = re2.sub(r"\$(\d)", r"\\g<\1>", args[2].replace("\\", "\\\\"))
     return celtypes.StringType(_regex(args[1], flags).sub(template, args[0]))
 
 

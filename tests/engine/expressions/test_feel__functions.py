@@ -218,6 +218,7 @@ def test_wrong_argument_types_raise() -> None:
         ('=@"2024-02-29"', "2024-02-29"),
         ('=@"2024-02-29T10:00:00Z" > @"2024-02-29T09:00:00Z"', True),
         ('=@"P1DT2H"', "P1DT2H"),
+        ('=replace("facetiously", "[iouy]", "[$0]")', "facet[i][o][u]sl[y]"),
         ("=is(1, 1.0)", True),
         ('=is(1, "1")', False),
         ('=is(@"2024-01-01T10:00:00+01:00", @"2024-01-01T09:00:00Z")', False),
