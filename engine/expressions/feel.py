@@ -159,6 +159,8 @@ class _Translator:
     scopes: list[set[str]] = field(default_factory=list)  # local names, innermost last
     flags: set[str] = field(default_factory=set)
     user_functions: bool = False
+    # CEL identifiers of the elements of enclosing filters written without `item` ([a > 1]).
+    implicit: list[str] = field(default_factory=list)
 
     def error(self, message: str, node: Node | int) -> ExpressionError:
         position = node if isinstance(node, int) else node.pos
@@ -224,6 +226,9 @@ class _Translator:
         return cel_string(value), MEMBER
 
     def emit_name(self, node: Name) -> tuple[str, int]:
+        if self.implicit and not self.is_local(node.name):
+            # FEEL: inside a filter, the element's context entries are in scope before variables.
+            return f"feel_member_or({self.implicit[-1]}, {cel_string(node.name)}, {self.name(node)})", MEMBER
         return self.name(node), MEMBER
 
     def emit_listlit(self, node: ListLit) -> tuple[str, int]:
@@ -264,11 +269,14 @@ class _Translator:
             with_item = self.scoped(["item"], lambda: self.condition(index))
             return f"feel_as_list({base}).filter({self.ident('item')}, {with_item})", MEMBER
         if _is_boolean(index):
-            raise self.error(
-                "unsupported FEEL construct 'list filter on element properties': refer to the element "
-                "as item, e.g. items[item.price > 10]",
-                node,
-            )
+            base = self.sub(node.base, TERNARY)
+            element = self.ident("item")
+            self.implicit.append(element)
+            try:
+                with_item = self.scoped(["item"], lambda: self.condition(index))
+            finally:
+                self.implicit.pop()
+            return f"feel_as_list({base}).filter({element}, {with_item})", MEMBER
         return f"feel_index({self.sub(node.base, TERNARY)}, {self.sub(index, TERNARY)})", MEMBER
 
     def emit_unary(self, node: Unary) -> tuple[str, int]:

@@ -34,7 +34,6 @@ def compile_error(text: str) -> ExpressionError:
         ("=x in < 5", "unary test (in < ...)", 7),
         ("=? > 1", "unary test input ?", 2),
         ("=x.f(1)", "invoking an expression (only built-in functions can be called)", 5),
-        ("=items[price > 10]", "list filter on element properties", 7),
     ],
 )
 def test_unsupported_constructs_are_named_with_their_column(text: str, construct: str, column: int) -> None:
