@@ -73,6 +73,7 @@ _CEL_RESERVED = frozenset(
 )
 _SIMPLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _INT64 = (-(2**63), 2**63 - 1)
+_MAX_INLINED = 10_000  # characters of CEL a context entry may grow to by inlining the entries it reads
 _BOOLEAN_CALLS = frozenset(
     {"not", "is defined", "contains", "starts with", "ends with", "list contains", "matches"}
 )
@@ -161,6 +162,8 @@ class _Translator:
     user_functions: bool = False
     # CEL identifiers of the elements of enclosing filters written without `item` ([a > 1]).
     implicit: list[str] = field(default_factory=list)
+    # Entries of enclosing context literals, by key: their CEL text, inlined where a later entry reads them.
+    entries: list[dict[str, str]] = field(default_factory=list)
 
     def error(self, message: str, node: Node | int) -> ExpressionError:
         position = node if isinstance(node, int) else node.pos
@@ -226,6 +229,10 @@ class _Translator:
         return cel_string(value), MEMBER
 
     def emit_name(self, node: Name) -> tuple[str, int]:
+        if not self.is_local(node.name):
+            for entries in reversed(self.entries):
+                if node.name in entries:
+                    return f"({entries[node.name]})", MEMBER
         if self.implicit and not self.is_local(node.name):
             # FEEL: inside a filter, the element's context entries are in scope before variables.
             return f"feel_member_or({self.implicit[-1]}, {cel_string(node.name)}, {self.name(node)})", MEMBER
@@ -237,18 +244,22 @@ class _Translator:
     def emit_context(self, node: Context) -> tuple[str, int]:
         keys: list[str] = []
         entries = []
-        for key, position, value in node.entries:
-            if key in keys:
-                raise self.error(f"duplicate context key {key!r}", position)
-            earlier = _names_in(value) & set(keys)
-            if earlier:
-                raise self.error(
-                    f"context entry {key!r} refers to the earlier entry {sorted(earlier)[0]!r}; "
-                    "entries that refer to each other are not supported",
-                    position,
-                )
-            keys.append(key)
-            entries.append(f"{cel_string(key)}: {self.sub(value, TERNARY)}")
+        # A later entry may read an earlier one by name (FEEL): its CEL text is inlined there
+        # (expressions are pure, so evaluating it twice gives the same value).
+        earlier: dict[str, str] = {}
+        self.entries.append(earlier)
+        try:
+            for key, position, value in node.entries:
+                if key in keys:
+                    raise self.error(f"duplicate context key {key!r}", position)
+                keys.append(key)
+                text = self.sub(value, TERNARY)
+                if len(text) > _MAX_INLINED:
+                    raise self.error("context entries that read each other grow too large", position)
+                earlier[key] = text
+                entries.append(f"{cel_string(key)}: {text}")
+        finally:
+            self.entries.pop()
         return "{" + ", ".join(entries) + "}", MEMBER
 
     def emit_path(self, node: Path) -> tuple[str, int]:
