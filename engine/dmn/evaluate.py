@@ -10,7 +10,10 @@ from engine.expressions import EvaluationError, ExpressionError, FeelFunction, I
 
 from .errors import DecisionError
 from .model import (
+    BoxedConditional,
     BoxedContext,
+    BoxedFilter,
+    BoxedIterator,
     BoxedList,
     Decision,
     DecisionService,
@@ -126,6 +129,8 @@ def evaluate_logic(logic: Logic, variables: Mapping[str, Any]) -> Any:
         return context
     if isinstance(logic, BoxedList):
         return [evaluate_logic(item, variables) for item in logic.items]
+    if isinstance(logic, BoxedFilter | BoxedIterator | BoxedConditional):
+        return _evaluate_boxed(logic, variables)
     if isinstance(logic, FunctionDefinition):
         return function_value("function", logic, variables)
     if isinstance(logic, Invocation):
@@ -136,6 +141,33 @@ def evaluate_logic(logic: Logic, variables: Mapping[str, Any]) -> Any:
 
 MAX_CALL_DEPTH = 16
 _calls = threading.local()
+
+
+def _evaluate_boxed(logic: BoxedFilter | BoxedIterator | BoxedConditional, variables: Mapping[str, Any]) -> Any:
+    if isinstance(logic, BoxedConditional):
+        branch = logic.then if evaluate_logic(logic.condition, variables) is True else logic.otherwise
+        return evaluate_logic(branch, variables)
+    source = evaluate_logic(logic.source, variables)
+    items = source if isinstance(source, list) else [source]
+    if isinstance(logic, BoxedFilter):
+        kept = []
+        for item in items:
+            scope = {**variables, **(item if isinstance(item, dict) else {}), "item": item}
+            verdict = evaluate_logic(logic.match, scope)
+            if verdict is not None and not isinstance(verdict, bool):
+                return None  # FEEL: a filter that is not a boolean makes the whole filter null
+            if verdict is True:
+                kept.append(item)
+        return kept
+    values = [evaluate_logic(logic.body, {**variables, logic.variable: item}) for item in items]
+    if logic.kind == "for":
+        return values
+    if any(value is not None and not isinstance(value, bool) for value in values):
+        return None
+    wanted = logic.kind == "some"  # some: any true decides; every: any false decides
+    if any(value is wanted for value in values):
+        return wanted
+    return (not wanted) if all(isinstance(value, bool) for value in values) else None
 
 
 def function_value(name: str, function: FunctionDefinition, closure: Mapping[str, Any]) -> FeelFunction:

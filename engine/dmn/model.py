@@ -68,13 +68,49 @@ class Invocation:
 
 
 @dataclass(frozen=True)
+class BoxedFilter:
+    """DMN 1.5 boxed filter: the elements of `source` for which `match` is true (`item` is the element)."""
+
+    source: Logic
+    match: Logic
+
+
+@dataclass(frozen=True)
+class BoxedIterator:
+    """DMN 1.5 boxed for / some / every over `source`, the element named `variable`."""
+
+    kind: str  # "for" | "some" | "every"
+    variable: str
+    source: Logic
+    body: Logic
+
+
+@dataclass(frozen=True)
+class BoxedConditional:
+    condition: Logic
+    then: Logic
+    otherwise: Logic
+
+
+@dataclass(frozen=True)
 class Unsupported:
     """Logic this engine does not evaluate yet; evaluating it raises DecisionError."""
 
     kind: str
 
 
-Logic = Literal | BoxedContext | BoxedList | DecisionTable | FunctionDefinition | Invocation | Unsupported
+Logic = (
+    Literal
+    | BoxedContext
+    | BoxedList
+    | DecisionTable
+    | FunctionDefinition
+    | Invocation
+    | BoxedFilter
+    | BoxedIterator
+    | BoxedConditional
+    | Unsupported
+)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,10 @@ from engine.bpmn.errors import DefinitionError, Problem
 from engine.bpmn.xml import local, parse_xml
 
 from .model import (
+    BoxedConditional,
     BoxedContext,
+    BoxedFilter,
+    BoxedIterator,
     BoxedList,
     Decision,
     DecisionService,
@@ -137,6 +140,16 @@ def _logic(element: etree._Element) -> Logic:
         return BoxedList(tuple(_logic(child) for child in element if local(child.tag) in _LOGIC))
     if kind == "functionDefinition":
         return _function(element)
+    if kind in ("filter", "for", "some", "every", "conditional"):
+        parts = {local(child.tag): _logic_of(child) for child in element}
+        if kind == "filter" and parts.get("in") and parts.get("match"):
+            return BoxedFilter(parts["in"], parts["match"])  # type: ignore[arg-type]
+        body = parts.get("return" if kind == "for" else "satisfies")
+        if kind != "conditional" and parts.get("in") and body:
+            return BoxedIterator(kind, element.get("iteratorVariable", ""), parts["in"], body)  # type: ignore[arg-type]
+        if kind == "conditional" and parts.get("if") and parts.get("then") and parts.get("else"):
+            return BoxedConditional(parts["if"], parts["then"], parts["else"])  # type: ignore[arg-type]
+        return Unsupported(f"incomplete {kind}")
     if kind == "invocation":
         target = _child(element, "literalExpression")
         bindings = []

@@ -143,3 +143,39 @@ def test_decision_services_take_their_input_decisions_as_parameters() -> None:
     assert evaluate(definitions, "Greeting", {})["Greeting"] == "hello world"
     assert evaluate(definitions, "Greet", {"Who": "there"})["Greet"] == "hello there"
     assert evaluate(definitions, "Call", {})["Call"] == "hello you"
+
+
+def _lit(text: str) -> str:
+    return f"<literalExpression><text>{text}</text></literalExpression>"
+
+
+BOXED_MODEL = f"""<?xml version="1.0"?>
+<definitions xmlns="{NS}" id="d" name="d" namespace="n">
+  <decision id="f" name="Filter">
+    <filter><in>{_lit("[{{a: 1}}, {{a: 5}}]")}</in><match>{_lit("a &gt; 2")}</match></filter>
+  </decision>
+  <decision id="s" name="Some">
+    <some iteratorVariable="e"><in>{_lit("[1, 2]")}</in><satisfies>{_lit("e = 2")}</satisfies></some>
+  </decision>
+  <decision id="v" name="Every">
+    <every iteratorVariable="e"><in>{_lit("[1, 2]")}</in><satisfies>{_lit("e = 2")}</satisfies></every>
+  </decision>
+  <decision id="o" name="For">
+    <for iteratorVariable="e"><in>{_lit("[1, 2]")}</in><return>{_lit("e * 10")}</return></for>
+  </decision>
+  <decision id="c" name="Conditional">
+    <conditional><if>{_lit("1 &gt; 2")}</if><then>{_lit('"yes"')}</then><else>{_lit('"no"')}</else></conditional>
+  </decision>
+  <decision id="bad" name="Bad Filter">
+    <filter><in>{_lit("[1, 2]")}</in><match>{_lit('"not a boolean"')}</match></filter>
+  </decision>
+</definitions>""".encode()
+
+
+@pytest.mark.parametrize(
+    ("decision", "expected"),
+    [("Filter", [{"a": 5}]), ("Some", True), ("Every", False), ("For", [10, 20]), ("Conditional", "no"),
+     ("Bad Filter", None)],
+)
+def test_dmn_15_boxed_filter_iterators_and_conditional(decision: str, expected: object) -> None:
+    assert evaluate(parse_dmn(BOXED_MODEL, "t.dmn"), decision, {})[decision] == expected
