@@ -152,7 +152,7 @@ def _lit(text: str) -> str:
 BOXED_MODEL = f"""<?xml version="1.0"?>
 <definitions xmlns="{NS}" id="d" name="d" namespace="n">
   <decision id="f" name="Filter">
-    <filter><in>{_lit("[{{a: 1}}, {{a: 5}}]")}</in><match>{_lit("a &gt; 2")}</match></filter>
+    <filter><in>{_lit("[{a: 1}, {a: 5}]")}</in><match>{_lit("a &gt; 2")}</match></filter>
   </decision>
   <decision id="s" name="Some">
     <some iteratorVariable="e"><in>{_lit("[1, 2]")}</in><satisfies>{_lit("e = 2")}</satisfies></some>
