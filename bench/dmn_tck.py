@@ -141,9 +141,6 @@ def run(directory: Path) -> Report:
             if definitions is None:
                 report.outcomes.append(Outcome(relative, name, "errored", model_error))
                 continue
-            if case.get("type") == "decisionService":
-                report.outcomes.append(Outcome(relative, name, "errored", "decision services are not supported"))
-                continue
             inputs = {n.get("name"): read_value(n) for n in case if _local(n.tag) == "inputNode"}
             status, reason = "passed", ""
             for node in (n for n in case if _local(n.tag) == "resultNode"):
@@ -151,9 +148,16 @@ def run(directory: Path) -> Report:
                 expected_el = next((c for c in node if _local(c.tag) == "expected"), None)
                 expected = read_value(expected_el) if expected_el is not None else None
                 try:
-                    actual = evaluate(definitions, node.get("name"), inputs)[
-                        definitions.find(node.get("name")).name  # type: ignore[union-attr]
-                    ]
+                    result_name = node.get("name", "")
+                    service = case.get("invocableName") if case.get("type") == "decisionService" else None
+                    if service:
+                        # Through the service: input decisions it does not get are null, not evaluated.
+                        value = evaluate(definitions, service, inputs)[service]
+                        several = isinstance(value, dict) and result_name in value and result_name != service
+                        actual = value[result_name] if several else value
+                    else:
+                        decision = definitions.find(result_name)
+                        actual = evaluate(definitions, result_name, inputs)[decision.name if decision else result_name]
                 except DecisionError as exc:
                     if exc.unsupported:
                         status, reason = "errored", f"{node.get('name')}: {exc}"

@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import Any
 
-from engine.expressions import EvaluationError, ExpressionError, InvocationError, compile_feel
+from engine.expressions import EvaluationError, ExpressionError, FeelFunction, InvocationError, compile_feel
 
 from .errors import DecisionError
-from .model import BoxedContext, BoxedList, Decision, DecisionTable, Definitions, Literal, Logic, Unsupported
+from .model import (
+    BoxedConditional,
+    BoxedContext,
+    BoxedFilter,
+    BoxedIterator,
+    BoxedList,
+    Decision,
+    DecisionService,
+    DecisionTable,
+    Definitions,
+    FunctionDefinition,
+    Invocation,
+    Literal,
+    Logic,
+    Unsupported,
+)
 from .tables import evaluate_table
 
 
@@ -18,12 +34,58 @@ def evaluate(definitions: Definitions, decision: str, inputs: Mapping[str, Any])
     A value in `inputs` under a decision's name stands for that decision (it is not evaluated).
     Raises DecisionError.
     """
+    # Business knowledge models and decision services are functions every expression may call.
+    library: dict[str, Any] = {}
+    for name, function in definitions.knowledge.items():
+        library[name] = function_value(name, function, library)
+    for name, service in definitions.services.items():
+        library[name] = _service_function(definitions, service, library)
+    service = definitions.service(decision)
+    if service is not None and definitions.find(decision) is None:
+        value = _evaluate_service(definitions, service, library, inputs)
+        return {service.name: value}
     target = definitions.find(decision)
     if target is None:
         raise DecisionError(f"no decision {decision!r} in the model")
     results: dict[str, Any] = {}
-    _evaluate_decision(definitions, target, dict(inputs), results, ())
+    _evaluate_decision(definitions, target, {**library, **inputs}, results, ())
     return results
+
+
+def _service_parameters(definitions: Definitions, service: DecisionService) -> tuple[str, ...]:
+    data = [definitions.input_data.get(ref, ref) for ref in service.input_data]
+    decisions = [
+        definitions.decisions[ref].name if ref in definitions.decisions else ref for ref in service.input_decisions
+    ]
+    return (*data, *decisions)
+
+
+def _evaluate_service(
+    definitions: Definitions, service: DecisionService, library: Mapping[str, Any], inputs: Mapping[str, Any]
+) -> Any:
+    """The service's output decisions from its parameters; input decisions are given, never evaluated."""
+    scope: dict[str, Any] = {**library}
+    scope.update({name: None for name in _service_parameters(definitions, service)})
+    scope.update(inputs)
+    results: dict[str, Any] = {}
+    outputs = []
+    for ref in service.outputs:
+        decision = definitions.decisions.get(ref)
+        if decision is None:
+            raise DecisionError(f"decision service {service.name!r} outputs {ref!r}, which is not in the model")
+        outputs.append((decision.name, _evaluate_decision(definitions, decision, dict(scope), results, ())))
+    if len(outputs) == 1:
+        return outputs[0][1]
+    return dict(outputs)
+
+
+def _service_function(definitions: Definitions, service: DecisionService, library: Mapping[str, Any]) -> FeelFunction:
+    parameters = _service_parameters(definitions, service)
+
+    def call(values: list[Any]) -> Any:
+        return _evaluate_service(definitions, service, library, dict(zip(parameters, values, strict=True)))
+
+    return FeelFunction(service.name, parameters, call)
 
 
 def _evaluate_decision(
@@ -67,8 +129,73 @@ def evaluate_logic(logic: Logic, variables: Mapping[str, Any]) -> Any:
         return context
     if isinstance(logic, BoxedList):
         return [evaluate_logic(item, variables) for item in logic.items]
+    if isinstance(logic, BoxedFilter | BoxedIterator | BoxedConditional):
+        return _evaluate_boxed(logic, variables)
+    if isinstance(logic, FunctionDefinition):
+        return function_value("function", logic, variables)
+    if isinstance(logic, Invocation):
+        return _invoke(logic, variables)
     assert isinstance(logic, Unsupported)
     raise DecisionError(f"{logic.kind} is not supported yet", unsupported=True)
+
+
+MAX_CALL_DEPTH = 16
+_calls = threading.local()
+
+
+def _evaluate_boxed(logic: BoxedFilter | BoxedIterator | BoxedConditional, variables: Mapping[str, Any]) -> Any:
+    if isinstance(logic, BoxedConditional):
+        branch = logic.then if evaluate_logic(logic.condition, variables) is True else logic.otherwise
+        return evaluate_logic(branch, variables)
+    source = evaluate_logic(logic.source, variables)
+    items = source if isinstance(source, list) else [source]
+    if isinstance(logic, BoxedFilter):
+        kept = []
+        for item in items:
+            scope = {**variables, **(item if isinstance(item, dict) else {}), "item": item}
+            verdict = evaluate_logic(logic.match, scope)
+            if verdict is not None and not isinstance(verdict, bool):
+                return None  # FEEL: a filter that is not a boolean makes the whole filter null
+            if verdict is True:
+                kept.append(item)
+        return kept
+    values = [evaluate_logic(logic.body, {**variables, logic.variable: item}) for item in items]
+    if logic.kind == "for":
+        return values
+    if any(value is not None and not isinstance(value, bool) for value in values):
+        return None
+    wanted = logic.kind == "some"  # some: any true decides; every: any false decides
+    if any(value is wanted for value in values):
+        return wanted
+    return (not wanted) if all(isinstance(value, bool) for value in values) else None
+
+
+def function_value(name: str, function: FunctionDefinition, closure: Mapping[str, Any]) -> FeelFunction:
+    """A boxed function as a value FEEL can call; its body sees the closure and its parameters."""
+
+    def call(values: list[Any]) -> Any:
+        # The FEEL -> CEL translation evaluates both branches of an `if`, so recursion does
+        # not stop at its base case; a depth bound turns that into an error, not a hang.
+        depth = getattr(_calls, "depth", 0)
+        if depth >= MAX_CALL_DEPTH:
+            raise DecisionError(f"{name}() calls nest deeper than {MAX_CALL_DEPTH}", unsupported=True)
+        _calls.depth = depth + 1
+        try:
+            return evaluate_logic(function.body, {**closure, **dict(zip(function.parameters, values, strict=True))})
+        finally:
+            _calls.depth = depth
+
+    return FeelFunction(name, function.parameters, call)
+
+
+def _invoke(invocation: Invocation, variables: Mapping[str, Any]) -> Any:
+    function = evaluate_text(invocation.function, variables)
+    if not isinstance(function, FeelFunction):
+        return None  # FEEL: invoking something that is not a function is null
+    given = {name: evaluate_logic(logic, variables) if logic else None for name, logic in invocation.bindings}
+    if set(given) - set(function.parameters):
+        return None
+    return function.call([given.get(name) for name in function.parameters])
 
 
 def evaluate_text(text: str, variables: Mapping[str, Any]) -> Any:
@@ -76,7 +203,7 @@ def evaluate_text(text: str, variables: Mapping[str, Any]) -> Any:
     if not text.strip():
         return None
     try:
-        expression = compile_feel(text)
+        expression = compile_feel(text, user_functions=True)
     except InvocationError:
         return None  # FEEL: a call with the wrong arguments is null
     except ExpressionError as exc:

@@ -52,13 +52,65 @@ class DecisionTable:
 
 
 @dataclass(frozen=True)
+class FunctionDefinition:
+    """A boxed function (a BKM's encapsulated logic): parameters and the body."""
+
+    parameters: tuple[str, ...]
+    body: Logic
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """A boxed invocation: the function's name (FEEL text) and its arguments by parameter name."""
+
+    function: str
+    bindings: tuple[tuple[str, Logic | None], ...]
+
+
+@dataclass(frozen=True)
+class BoxedFilter:
+    """DMN 1.5 boxed filter: the elements of `source` for which `match` is true (`item` is the element)."""
+
+    source: Logic
+    match: Logic
+
+
+@dataclass(frozen=True)
+class BoxedIterator:
+    """DMN 1.5 boxed for / some / every over `source`, the element named `variable`."""
+
+    kind: str  # "for" | "some" | "every"
+    variable: str
+    source: Logic
+    body: Logic
+
+
+@dataclass(frozen=True)
+class BoxedConditional:
+    condition: Logic
+    then: Logic
+    otherwise: Logic
+
+
+@dataclass(frozen=True)
 class Unsupported:
     """Logic this engine does not evaluate yet; evaluating it raises DecisionError."""
 
     kind: str
 
 
-Logic = Literal | BoxedContext | BoxedList | DecisionTable | Unsupported
+Logic = (
+    Literal
+    | BoxedContext
+    | BoxedList
+    | DecisionTable
+    | FunctionDefinition
+    | Invocation
+    | BoxedFilter
+    | BoxedIterator
+    | BoxedConditional
+    | Unsupported
+)
 
 
 @dataclass(frozen=True)
@@ -71,12 +123,30 @@ class Decision:
 
 
 @dataclass(frozen=True)
+class DecisionService:
+    """A decision service: output decisions evaluated from given input data and input decisions."""
+
+    id: str
+    name: str
+    outputs: tuple[str, ...]  # decision ids
+    input_decisions: tuple[str, ...]  # decision ids
+    input_data: tuple[str, ...]  # input data ids
+
+
+@dataclass(frozen=True)
 class Definitions:
     id: str
     name: str
     namespace: str
     decisions: dict[str, Decision] = field(default_factory=dict)  # by id
+    knowledge: dict[str, FunctionDefinition] = field(default_factory=dict)  # BKMs by name
+    services: dict[str, DecisionService] = field(default_factory=dict)  # by name
     input_data: dict[str, str] = field(default_factory=dict)  # id -> name
+
+    def service(self, id_or_name: str) -> DecisionService | None:
+        if id_or_name in self.services:
+            return self.services[id_or_name]
+        return next((s for s in self.services.values() if s.id == id_or_name), None)
 
     def find(self, id_or_name: str) -> Decision | None:
         if id_or_name in self.decisions:

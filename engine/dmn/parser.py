@@ -8,12 +8,18 @@ from engine.bpmn.errors import DefinitionError, Problem
 from engine.bpmn.xml import local, parse_xml
 
 from .model import (
+    BoxedConditional,
     BoxedContext,
+    BoxedFilter,
+    BoxedIterator,
     BoxedList,
     Decision,
+    DecisionService,
     DecisionTable,
     Definitions,
+    FunctionDefinition,
     Input,
+    Invocation,
     Literal,
     Logic,
     Output,
@@ -54,6 +60,20 @@ def parse_dmn(data: bytes, resource_name: str) -> Definitions:
         elif kind == "decision":
             decision = _decision(child)
             definitions.decisions[decision.id or decision.name] = decision
+        elif kind == "decisionService":
+            refs = {name: tuple(_href(ref) for ref in _children(child, name))
+                    for name in ("outputDecision", "inputDecision", "inputData")}
+            definitions.services[child.get("name", "")] = DecisionService(
+                id=child.get("id", ""),
+                name=child.get("name", ""),
+                outputs=refs["outputDecision"],
+                input_decisions=refs["inputDecision"],
+                input_data=refs["inputData"],
+            )
+        elif kind == "businessKnowledgeModel":
+            logic = _child(child, "encapsulatedLogic")
+            if logic is not None:
+                definitions.knowledge[child.get("name", "")] = _function(logic)
     return definitions
 
 
@@ -118,7 +138,35 @@ def _logic(element: etree._Element) -> Logic:
         return BoxedContext(tuple(entries))
     if kind == "list":
         return BoxedList(tuple(_logic(child) for child in element if local(child.tag) in _LOGIC))
+    if kind == "functionDefinition":
+        return _function(element)
+    if kind in ("filter", "for", "some", "every", "conditional"):
+        parts = {local(child.tag): _logic_of(child) for child in element}
+        if kind == "filter" and parts.get("in") and parts.get("match"):
+            return BoxedFilter(parts["in"], parts["match"])  # type: ignore[arg-type]
+        body = parts.get("return" if kind == "for" else "satisfies")
+        if kind != "conditional" and parts.get("in") and body:
+            return BoxedIterator(kind, element.get("iteratorVariable", ""), parts["in"], body)  # type: ignore[arg-type]
+        if kind == "conditional" and parts.get("if") and parts.get("then") and parts.get("else"):
+            return BoxedConditional(parts["if"], parts["then"], parts["else"])  # type: ignore[arg-type]
+        return Unsupported(f"incomplete {kind}")
+    if kind == "invocation":
+        target = _child(element, "literalExpression")
+        bindings = []
+        for binding in _children(element, "binding"):
+            parameter = _child(binding, "parameter")
+            bindings.append((parameter.get("name", "") if parameter is not None else "", _logic_of(binding)))
+        return Invocation(_text(target) or "", tuple(bindings))
     return Unsupported(kind)
+
+
+def _function(element: etree._Element) -> FunctionDefinition:
+    parameters = tuple(p.get("name", "") for p in _children(element, "formalParameter"))
+    kind = element.get("kind", "FEEL")
+    body = _logic_of(element)
+    if kind not in ("FEEL", "F") or body is None:
+        return FunctionDefinition(parameters, Unsupported(f"function of kind {kind}"))
+    return FunctionDefinition(parameters, body)
 
 
 def _table(element: etree._Element) -> Logic:

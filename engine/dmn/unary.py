@@ -80,7 +80,7 @@ def feel_equal(left: Any, right: Any) -> bool:
 
 def _compile(text: str) -> Any:
     try:
-        return compile_feel(text)
+        return compile_feel(text, user_functions=True)
     except ExpressionError as exc:
         raise DecisionError(f"cannot compile {text!r}: {exc}", unsupported=True) from None
 

@@ -39,11 +39,13 @@ from .expression import (
     compile_feel,
     compile_value,
 )
+from .values import FeelFunction
 
 __all__ = [
     "EvaluationError",
     "Expression",
     "ExpressionError",
+    "FeelFunction",
     "InvocationError",
     "compile_cel",
     "compile_condition",

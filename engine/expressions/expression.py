@@ -59,7 +59,7 @@ class Expression:
     """A compiled expression. Build it with compile_value/feel/cel/condition, not directly."""
 
     source: str  # as written in the file, e.g. "=amount > 100"
-    dialect: str  # "feel" | "cel" | "static"
+    dialect: str  # "feel" | "feel-functions" (user functions callable, for DMN) | "cel" | "static"
     cel: str | None  # the CEL it compiled to (None for static)
     _plan: _Plan = field(default=_STATIC, compare=False, repr=False)
 
@@ -207,9 +207,13 @@ def compile_value(text: str) -> Expression:
     return Expression(text, "static", None)
 
 
-def compile_feel(text: str) -> Expression:
-    """A FEEL expression, with or without its leading "=" (whitespace after it is allowed)."""
-    return _compile("feel", text)
+def compile_feel(text: str, *, user_functions: bool = False) -> Expression:
+    """A FEEL expression, with or without its leading "=" (whitespace after it is allowed).
+
+    user_functions: a call of an unknown name calls the variable of that name (DMN binds its
+    business knowledge models as FeelFunction values); BPMN leaves it off, so a typo is refused.
+    """
+    return _compile("feel-functions" if user_functions else "feel", text)
 
 
 def compile_cel(text: str) -> Expression:
@@ -234,20 +238,20 @@ def compile_expression(source: str, dialect: str) -> Expression:
     """Re-create an expression from what the engine stores: its source and dialect."""
     if dialect == "static":
         return Expression(source, "static", None)
-    if dialect in ("feel", "cel"):
+    if dialect in ("feel", "feel-functions", "cel"):
         return _compile(dialect, source)
     raise ValueError(f"unknown expression dialect {dialect!r}")
 
 
 @functools.lru_cache(maxsize=8192)
 def _compile(dialect: str, text: str) -> Expression:
-    body_start = _body_start(text, "=" if dialect == "feel" else "cel:")
+    body_start = _body_start(text, "cel:" if dialect == "cel" else "=")
     if text[body_start:].strip() == "":
         raise ExpressionError(text, "empty expression", body_start + 1)
-    if dialect == "feel":
-        translation = translate(text, body_start)
+    if dialect != "cel":
+        translation = translate(text, body_start, user_functions=dialect == "feel-functions")
         plan = _feel_plan(text, translation)
-        expression = Expression(text, "feel", translation.cel, plan)
+        expression = Expression(text, dialect, translation.cel, plan)
     else:
         cel_text = text[body_start:]
         plan = _cel_plan(text, cel_text, body_start)

@@ -73,6 +73,7 @@ _CEL_RESERVED = frozenset(
 )
 _SIMPLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _INT64 = (-(2**63), 2**63 - 1)
+_MAX_INLINED = 10_000  # characters of CEL a context entry may grow to by inlining the entries it reads
 _BOOLEAN_CALLS = frozenset(
     {"not", "is defined", "contains", "starts with", "ends with", "list contains", "matches"}
 )
@@ -101,10 +102,14 @@ class Translation:
         return [root.ident for root in self.roots]
 
 
-def translate(text: str, start: int = 0) -> Translation:
-    """Translate the FEEL expression text[start:]; raises ExpressionError."""
+def translate(text: str, start: int = 0, *, user_functions: bool = False) -> Translation:
+    """Translate the FEEL expression text[start:]; raises ExpressionError.
+
+    With user_functions, a call of a name that is no built-in calls the variable of that name
+    (a FeelFunction, as DMN binds its business knowledge models); otherwise it is refused.
+    """
     tree = parse(text, start)
-    translator = _Translator(text, _names_in(tree))
+    translator = _Translator(text, _names_in(tree), user_functions=user_functions)
     cel, _ = translator.emit(tree)
     roots = tuple(translator.roots.values())
     reference = None
@@ -154,6 +159,11 @@ class _Translator:
     idents: dict[str, str] = field(default_factory=dict)  # FEEL name -> CEL identifier
     scopes: list[set[str]] = field(default_factory=list)  # local names, innermost last
     flags: set[str] = field(default_factory=set)
+    user_functions: bool = False
+    # CEL identifiers of the elements of enclosing filters written without `item` ([a > 1]).
+    implicit: list[str] = field(default_factory=list)
+    # Entries of enclosing context literals, by key: their CEL text, inlined where a later entry reads them.
+    entries: list[dict[str, str]] = field(default_factory=list)
 
     def error(self, message: str, node: Node | int) -> ExpressionError:
         position = node if isinstance(node, int) else node.pos
@@ -219,6 +229,13 @@ class _Translator:
         return cel_string(value), MEMBER
 
     def emit_name(self, node: Name) -> tuple[str, int]:
+        if not self.is_local(node.name):
+            for entries in reversed(self.entries):
+                if node.name in entries:
+                    return f"({entries[node.name]})", MEMBER
+        if self.implicit and not self.is_local(node.name):
+            # FEEL: inside a filter, the element's context entries are in scope before variables.
+            return f"feel_member_or({self.implicit[-1]}, {cel_string(node.name)}, {self.name(node)})", MEMBER
         return self.name(node), MEMBER
 
     def emit_listlit(self, node: ListLit) -> tuple[str, int]:
@@ -227,18 +244,22 @@ class _Translator:
     def emit_context(self, node: Context) -> tuple[str, int]:
         keys: list[str] = []
         entries = []
-        for key, position, value in node.entries:
-            if key in keys:
-                raise self.error(f"duplicate context key {key!r}", position)
-            earlier = _names_in(value) & set(keys)
-            if earlier:
-                raise self.error(
-                    f"context entry {key!r} refers to the earlier entry {sorted(earlier)[0]!r}; "
-                    "entries that refer to each other are not supported",
-                    position,
-                )
-            keys.append(key)
-            entries.append(f"{cel_string(key)}: {self.sub(value, TERNARY)}")
+        # A later entry may read an earlier one by name (FEEL): its CEL text is inlined there
+        # (expressions are pure, so evaluating it twice gives the same value).
+        earlier: dict[str, str] = {}
+        self.entries.append(earlier)
+        try:
+            for key, position, value in node.entries:
+                if key in keys:
+                    raise self.error(f"duplicate context key {key!r}", position)
+                keys.append(key)
+                text = self.sub(value, TERNARY)
+                if len(text) > _MAX_INLINED:
+                    raise self.error("context entries that read each other grow too large", position)
+                earlier[key] = text
+                entries.append(f"{cel_string(key)}: {text}")
+        finally:
+            self.entries.pop()
         return "{" + ", ".join(entries) + "}", MEMBER
 
     def emit_path(self, node: Path) -> tuple[str, int]:
@@ -259,11 +280,14 @@ class _Translator:
             with_item = self.scoped(["item"], lambda: self.condition(index))
             return f"feel_as_list({base}).filter({self.ident('item')}, {with_item})", MEMBER
         if _is_boolean(index):
-            raise self.error(
-                "unsupported FEEL construct 'list filter on element properties': refer to the element "
-                "as item, e.g. items[item.price > 10]",
-                node,
-            )
+            base = self.sub(node.base, TERNARY)
+            element = self.ident("item")
+            self.implicit.append(element)
+            try:
+                with_item = self.scoped(["item"], lambda: self.condition(index))
+            finally:
+                self.implicit.pop()
+            return f"feel_as_list({base}).filter({element}, {with_item})", MEMBER
         return f"feel_index({self.sub(node.base, TERNARY)}, {self.sub(index, TERNARY)})", MEMBER
 
     def emit_unary(self, node: Unary) -> tuple[str, int]:
@@ -343,6 +367,11 @@ class _Translator:
             self.arity(node, 1, 1)
             return self.is_defined(args[0]), MEMBER
         builtin = BUILTINS.get(name)
+        if builtin is None and self.user_functions:
+            function = self.name(Name(node.pos, name, name))
+            names = "[" + ", ".join(cel_string(n) for n in node.names) + "]"
+            texts = [self.sub(arg, TERNARY) for arg in args]
+            return f"feel_invoke({function}, {names}, [{', '.join(texts)}])", MEMBER
         if builtin is None:
             raise self.error(f"unknown or unsupported FEEL function '{name}()'", node)
         if node.names:

@@ -47,7 +47,7 @@ from .feel_operators import (
     string_arg,
 )
 from .temporal import format_datetime, format_duration, parse_datetime, parse_duration
-from .values import format_number
+from .values import FeelFunction, format_number, to_cel, to_plain
 
 # --- conversion ---------------------------------------------------------------------------------
 
@@ -252,7 +252,7 @@ def feel_replace(text: Any, pattern: Any, replacement: Any, flags: Any = None) -
     if args is None:
         return None
     # FEEL (XPath) writes group references as $1; RE2/Python as \1.
-    template = re2.sub(r"\$(\d)", r"\\\1", args[2].replace("\\", "\\\\"))
+    template = re2.sub(r"\$(\d)", r"\\g<\1>", args[2].replace("\\", "\\\\"))
     return celtypes.StringType(_regex(args[1], flags).sub(template, args[0]))
 
 
@@ -732,6 +732,37 @@ def feel_week_of_year(value: Any) -> Any:
     return None if value is None else number(_date_arg("week of year()", value).isocalendar()[1])
 
 
+@builtin
+def feel_invoke(function: Any, names: Any, args: Any) -> Any:
+    """A call of a function value (user functions: see FeelFunction); names are [] or one per argument."""
+    if not isinstance(function, FeelFunction):
+        raise fail(f"{describe_type(function)} is not a function")
+    values = [to_plain(arg) for arg in args]
+    if names:
+        given = dict(zip([str(n) for n in names], values, strict=True))
+        unknown = set(given) - set(function.parameters)
+        if unknown:
+            raise fail(f"{function.name}() has no parameter {sorted(unknown)[0]!r}")
+        values = [given.get(name) for name in function.parameters]
+    elif len(values) != len(function.parameters):
+        raise fail(f"{function.name}() takes {len(function.parameters)} arguments, got {len(values)}")
+    return to_cel(function.call(values))
+
+
+@builtin
+def feel_is(a: Any, b: Any) -> Any:
+    """is(a, b): the same kind of value and equal; date-times must also share their offset."""
+    if a is None or b is None:
+        return BoolType(a is None and b is None)
+    if is_timestamp(a) or is_timestamp(b):
+        return BoolType(is_timestamp(a) and is_timestamp(b) and a == b and a.utcoffset() == b.utcoffset())
+    if is_number(a) and is_number(b):
+        return BoolType(cel_equal(a, b))
+    if type(a) is not type(b):
+        return FALSE
+    return BoolType(cel_equal(a, b))
+
+
 # --- the tables ---------------------------------------------------------------------------------
 
 
@@ -823,6 +854,7 @@ BUILTINS: dict[str, Builtin] = {
     "day of week": Builtin(feel_day_of_week, 1, 1),
     "month of year": Builtin(feel_month_of_year, 1, 1),
     "week of year": Builtin(feel_week_of_year, 1, 1),
+    "is": Builtin(feel_is, 2, 2),
 }
 
 # Parameter names (DMN 1.5, chapter 10.3.4), for calls that name their arguments.
@@ -890,10 +922,12 @@ PARAMETERS: dict[str, tuple[str, ...]] = {
     "day of week": ("date",),
     "month of year": ("date",),
     "week of year": ("date",),
+    "is": ("value1", "value2"),
 }
 
 # The celpy function table of every FEEL program.
 FEEL_FUNCTIONS: dict[str, Callable[..., Any]] = {
     **OPERATORS,
     **{entry.function.__name__: entry.function for entry in BUILTINS.values()},
+    "feel_invoke": feel_invoke,
 }

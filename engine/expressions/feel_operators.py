@@ -338,6 +338,13 @@ def _member(value: Any, key: str) -> Any:
     raise fail(f"cannot read {str(key)!r} of {describe_type(value)}")
 
 
+def feel_member_or(item: Any, key: Any, outer: Any) -> Any:
+    """A name inside a filter without `item`: the element's entry of that name, else the variable."""
+    if isinstance(item, Mapping) and key in item:
+        return dict.get(item, key)
+    return outer
+
+
 @builtin
 def feel_get(value: Any, *keys: Any) -> Any:
     """`a.b.c`: null-safe path navigation (a missing entry or a null on the way gives null)."""
@@ -393,6 +400,7 @@ def feel_is_defined(defined: Any, name: Any, value: Any, *keys: Any) -> Any:
 
 # CEL's operators as FEEL computes them, and the helpers the translator emits.
 OPERATORS: dict[str, Callable[..., Any]] = {
+    "feel_member_or": feel_member_or,
     "_+_": feel_add,
     "_-_": feel_subtract,
     "_*_": feel_multiply,

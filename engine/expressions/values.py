@@ -49,6 +49,24 @@ def to_cel(value: Any) -> CelValue:
     return _to_cel_other(value)
 
 
+class FeelFunction:
+    """A function a FEEL expression may call by name (a DMN business knowledge model, a decision service).
+
+    `call` takes and returns plain Python values; `parameters` are the names in order, so
+    named arguments can be placed. It passes through to_cel and to_plain unchanged.
+    """
+
+    __slots__ = ("call", "name", "parameters")
+
+    def __init__(self, name: str, parameters: tuple[str, ...], call: Any) -> None:
+        self.name = name
+        self.parameters = parameters
+        self.call = call
+
+    def __repr__(self) -> str:
+        return f"FeelFunction({self.name}({', '.join(self.parameters)}))"
+
+
 def _to_cel_other(value: Any) -> CelValue:
     # celpy values (e.g. results of an earlier evaluation) pass through unchanged. BoolType
     # subclasses int, so this must be checked before the generic int/float cases below.
@@ -74,6 +92,8 @@ def _to_cel_other(value: Any) -> CelValue:
         return celtypes.MapType({celtypes.StringType(str(k)): to_cel(v) for k, v in value.items()})
     if isinstance(value, list | tuple):
         return celtypes.ListType([to_cel(v) for v in value])
+    if isinstance(value, FeelFunction):
+        return value
     raise EvaluationError(f"a variable of type {type(value).__name__} cannot be used in an expression")
 
 
@@ -127,6 +147,8 @@ def to_plain(value: CelValue) -> Any:
         return format_datetime(value)
     if isinstance(value, dt.timedelta):
         return format_duration(value)
+    if isinstance(value, FeelFunction):
+        return value
     raise EvaluationError(f"the result is a {type(value).__name__}, which cannot be stored as a variable")
 
 

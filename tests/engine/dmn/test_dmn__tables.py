@@ -94,3 +94,88 @@ def test_no_match_is_null_and_required_decisions_run_first() -> None:
 def test_doctype_is_refused() -> None:
     with pytest.raises(DefinitionError):
         parse_dmn(b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><definitions/>', "t.dmn")
+
+
+BKM_MODEL = f"""<?xml version="1.0"?>
+<definitions xmlns="{NS}" id="d" name="d" namespace="n">
+  <inputData id="i_x" name="x"/>
+  <businessKnowledgeModel id="b" name="Double It">
+    <encapsulatedLogic>
+      <formalParameter name="n"/>
+      <literalExpression><text>n * 2</text></literalExpression>
+    </encapsulatedLogic>
+  </businessKnowledgeModel>
+  <decision id="lit" name="Literal Call">
+    <literalExpression><text>Double It(x) + Double It(n: 1)</text></literalExpression>
+  </decision>
+  <decision id="boxed" name="Boxed Call">
+    <invocation>
+      <literalExpression><text>Double It</text></literalExpression>
+      <binding><parameter name="n"/><literalExpression><text>x + 1</text></literalExpression></binding>
+    </invocation>
+  </decision>
+</definitions>""".encode()
+
+
+def test_business_knowledge_models_are_called_from_feel_and_boxed_invocations() -> None:
+    assert run(BKM_MODEL, 5, "Literal Call") == 12
+    assert run(BKM_MODEL, 5, "Boxed Call") == 12
+
+
+SERVICE_MODEL = f"""<?xml version="1.0"?>
+<definitions xmlns="{NS}" id="d" name="d" namespace="n">
+  <inputData id="i_x" name="x"/>
+  <decisionService id="s" name="Greet">
+    <outputDecision href="#out"/>
+    <inputDecision href="#who"/>
+  </decisionService>
+  <decision id="who" name="Who"><literalExpression><text>"world"</text></literalExpression></decision>
+  <decision id="out" name="Greeting">
+    <informationRequirement><requiredDecision href="#who"/></informationRequirement>
+    <literalExpression><text>"hello " + Who</text></literalExpression>
+  </decision>
+  <decision id="call" name="Call"><literalExpression><text>Greet("you")</text></literalExpression></decision>
+</definitions>""".encode()
+
+
+def test_decision_services_take_their_input_decisions_as_parameters() -> None:
+    definitions = parse_dmn(SERVICE_MODEL, "t.dmn")
+    assert evaluate(definitions, "Greeting", {})["Greeting"] == "hello world"
+    assert evaluate(definitions, "Greet", {"Who": "there"})["Greet"] == "hello there"
+    assert evaluate(definitions, "Call", {})["Call"] == "hello you"
+
+
+def _lit(text: str) -> str:
+    return f"<literalExpression><text>{text}</text></literalExpression>"
+
+
+BOXED_MODEL = f"""<?xml version="1.0"?>
+<definitions xmlns="{NS}" id="d" name="d" namespace="n">
+  <decision id="f" name="Filter">
+    <filter><in>{_lit("[{a: 1}, {a: 5}]")}</in><match>{_lit("a &gt; 2")}</match></filter>
+  </decision>
+  <decision id="s" name="Some">
+    <some iteratorVariable="e"><in>{_lit("[1, 2]")}</in><satisfies>{_lit("e = 2")}</satisfies></some>
+  </decision>
+  <decision id="v" name="Every">
+    <every iteratorVariable="e"><in>{_lit("[1, 2]")}</in><satisfies>{_lit("e = 2")}</satisfies></every>
+  </decision>
+  <decision id="o" name="For">
+    <for iteratorVariable="e"><in>{_lit("[1, 2]")}</in><return>{_lit("e * 10")}</return></for>
+  </decision>
+  <decision id="c" name="Conditional">
+    <conditional><if>{_lit("1 &gt; 2")}</if><then>{_lit('"yes"')}</then><else>{_lit('"no"')}</else></conditional>
+  </decision>
+  <decision id="bad" name="Bad Filter">
+    <filter><in>{_lit("[1, 2]")}</in><match>{_lit('"not a boolean"')}</match></filter>
+  </decision>
+</definitions>""".encode()
+
+
+@pytest.mark.parametrize(
+    ("decision", "expected"),
+    [("Filter", [{"a": 5}]), ("Some", True), ("Every", False), ("For", [10, 20]), ("Conditional", "no"),
+     ("Bad Filter", None)],
+)
+def test_dmn_15_boxed_filter_iterators_and_conditional(decision: str, expected: object) -> None:
+    assert evaluate(parse_dmn(BOXED_MODEL, "t.dmn"), decision, {})[decision] == expected

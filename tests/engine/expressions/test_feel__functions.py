@@ -218,6 +218,16 @@ def test_wrong_argument_types_raise() -> None:
         ('=@"2024-02-29"', "2024-02-29"),
         ('=@"2024-02-29T10:00:00Z" > @"2024-02-29T09:00:00Z"', True),
         ('=@"P1DT2H"', "P1DT2H"),
+        ('=replace("facetiously", "[iouy]", "[$0]")', "facet[i][o][u]sl[y]"),
+        ("=[{a: 1}, {a: 2}, {a: 3}][a >= 2]", [{"a": 2}, {"a": 3}]),
+        ("=[{a: 1}, {b: 2}][b > 1]", [{"b": 2}]),
+        ("=[1, 2][true]", [1, 2]),
+        ("={a: 1 + 2, b: 3, c: {d: a + b}}", {"a": 3, "b": 3, "c": {"d": 6}}),
+        ("={a: 1, b: a + 1}.b", 2),
+        ("=is(1, 1.0)", True),
+        ('=is(1, "1")', False),
+        ('=is(@"2024-01-01T10:00:00+01:00", @"2024-01-01T09:00:00Z")', False),
+        ('=is(@"2024-01-01", @"2024-01-01")', True),
     ],
 )
 def test_dmn_builtins_and_named_arguments(text: str, expected: object) -> None:
