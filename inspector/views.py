@@ -65,6 +65,7 @@ def instance_list(request: HttpRequest) -> HttpResponse:
         "next_url": "?" + urlencode({**base, "after": page.next_cursor}) if page.next_cursor else "",
         "prev_url": "?" + urlencode({**base, "before": page.prev_cursor}) if page.prev_cursor else "",
         "states": q.STATES,
+        "var_ops": q.VARIABLE_OPS,
         "nav": "instances",
     }, status=200 if valid else 400)
 

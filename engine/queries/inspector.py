@@ -13,11 +13,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from engine.definitions.cache import definition as cached_definition
 from engine.definitions.cache import graph_of
 from engine.definitions.diagram import diagram_for
+from engine.errors import InvalidInput
 from engine.models import (
     Command,
     ElementInstance,
@@ -51,6 +54,7 @@ class InstanceFilters:
     key: int | None = None  # process instance key
     var_name: str = ""
     var_value: Any = None  # the parsed JSON value; only used with var_name
+    var_op: str = "="  # one of VARIABLE_OPS
     started_from: dt.datetime | None = None  # inclusive
     started_to: dt.datetime | None = None  # exclusive
 
@@ -77,18 +81,51 @@ def filtered_instances(tenant_ids: list[int], filters: InstanceFilters) -> Query
     if filters.key is not None:
         qs = qs.filter(key=filters.key)
     if filters.var_name:
-        qs = qs.filter(
-            Exists(
-                Variable.objects.filter(
-                    process_instance_id=OuterRef("key"), name=filters.var_name, value=filters.var_value
-                )
-            )
-        )
+        qs = qs.filter(variable_match(tenant_ids, filters.var_name, filters.var_op, filters.var_value))
     if filters.started_from is not None:
         qs = qs.filter(start_date__gte=filters.started_from)
     if filters.started_to is not None:
         qs = qs.filter(start_date__lt=filters.started_to)
     return qs
+
+
+VARIABLE_OPS = {"=": "equals", ">": "greater than", "<": "less than", "contains": "contains"}
+EQ_INDEXED_LENGTH = 512  # engine/migrations/0008: longer values are not in var_search_eq_idx
+
+
+def variable_match(tenant_ids: list[int], name: str, op: str, value: Any) -> Q:
+    """Instances with a variable (any scope) `name` op `value`, found through the variable search indexes.
+
+    The predicates repeat the partial indexes' conditions (engine/migrations/0008) so PostgreSQL uses them:
+    the matching variables are found first, then their instances (no scan over instances or variables).
+    """
+    if connection.vendor != "postgresql":
+        if op != "=":
+            raise InvalidInput(f"searching by '{op}' needs PostgreSQL")
+        return Q(Exists(Variable.objects.filter(process_instance_id=OuterRef("key"), name=name, value=value)))
+    where = ["tenant_id = ANY(%s)", "name = %s"]
+    params: list[Any] = [list(tenant_ids), name]
+    if op == "=":
+        text = json.dumps(value)
+        if isinstance(value, (str, int, float, bool)) and len(text) <= EQ_INDEXED_LENGTH:
+            where.append("jsonb_typeof(value) IN ('string', 'number', 'boolean') AND octet_length(value::text) <= 512")
+        where.append("value = %s::jsonb")
+        params.append(text)
+    elif op in (">", "<"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidInput(f"'{op}' compares numbers; give a number")
+        where.append(f"jsonb_typeof(value) = 'number' AND (value)::numeric {op} %s")
+        params.append(value)
+    elif op == "contains":
+        if not isinstance(value, str) or not value:
+            raise InvalidInput("'contains' looks for text; give a non-empty string")
+        escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where.append("jsonb_typeof(value) = 'string' AND (value #>> '{}') ILIKE %s")
+        params.append(f"%{escaped}%")
+    else:
+        raise InvalidInput(f"unknown comparison '{op}'")
+    sql = "SELECT process_instance_id FROM engine_variable WHERE " + " AND ".join(where)
+    return Q(key__in=RawSQL(sql, params))
 
 
 def instance_counts(qs: QuerySet[ProcessInstance]) -> dict[str, int]:
