@@ -66,6 +66,7 @@ def instance_list(request: HttpRequest) -> HttpResponse:
         "prev_url": "?" + urlencode({**base, "before": page.prev_cursor}) if page.prev_cursor else "",
         "states": q.STATES,
         "var_ops": q.VARIABLE_OPS,
+        "live_seconds": LIVE_SECONDS,
         "nav": "instances",
     }, status=200 if valid else 400)
 
@@ -246,6 +247,7 @@ def incident_list(request: HttpRequest) -> HttpResponse:
         "next_url": "?" + urlencode({**base, "after": page.next_cursor}) if page.next_cursor else "",
         "first_url": "?" + urlencode(base) if request.GET.get("after") else "",
         "retry_form": RetryForm(),
+        "live_seconds": LIVE_SECONDS,
         "nav": "incidents",
     })
 
