@@ -22,6 +22,7 @@ class InstanceFilterForm(forms.Form):
     )
     business_key = forms.CharField(required=False, max_length=255, label="Business key")
     key = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1, label="Instance key")
+    active_element = forms.CharField(required=False, max_length=255, label="Active element id")
     var_name = forms.CharField(required=False, max_length=255, label="Variable name")
     var_op = forms.ChoiceField(required=False, choices=list(VARIABLE_OPS.items()), label="Comparison")
     var_value = forms.CharField(required=False, max_length=10_000, label="Variable value (JSON)")
@@ -68,6 +69,7 @@ class InstanceFilterForm(forms.Form):
             var_name=(d.get("var_name") or "").strip(),
             var_value=d.get("parsed_value"),
             var_op=d.get("var_op") or "=",
+            active_element=(d.get("active_element") or "").strip(),
             started_from=_day_start(d.get("started_from")),
             started_to=_day_start(d.get("started_to"), 1),
         )

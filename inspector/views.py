@@ -285,6 +285,15 @@ def incident_batch_retry(request: HttpRequest) -> HttpResponse:
     return redirect(back)
 
 
+@require_GET
+@inspector_view
+def definition_list(request: HttpRequest) -> HttpResponse:
+    ctx = _ctx(request)
+    return render(request, "inspector/definition_list.html", {
+        "ctx": ctx, "processes": q.definitions_overview(ctx.tenant_ids), "nav": "definitions",
+    })
+
+
 @require_POST
 @login_required
 def switch_tenant(request: HttpRequest) -> HttpResponse:

@@ -55,6 +55,7 @@ class InstanceFilters:
     var_name: str = ""
     var_value: Any = None  # the parsed JSON value; only used with var_name
     var_op: str = "="  # one of VARIABLE_OPS
+    active_element: str = ""  # element id with an active token
     started_from: dt.datetime | None = None  # inclusive
     started_to: dt.datetime | None = None  # exclusive
 
@@ -62,7 +63,7 @@ class InstanceFilters:
     def active(self) -> bool:
         return any(
             (self.process, self.version is not None, self.state, self.incident is not None, self.business_key,
-             self.key is not None, self.var_name, self.started_from, self.started_to)
+             self.key is not None, self.var_name, self.started_from, self.started_to, self.active_element)
         )
 
 
@@ -82,6 +83,10 @@ def filtered_instances(tenant_ids: list[int], filters: InstanceFilters) -> Query
         qs = qs.filter(key=filters.key)
     if filters.var_name:
         qs = qs.filter(variable_match(tenant_ids, filters.var_name, filters.var_op, filters.var_value))
+    if filters.active_element:
+        tokens = ElementInstance.objects.filter(process_instance_id=OuterRef("key"), state=ElementInstance.State.ACTIVE,
+                                                element_id=filters.active_element)
+        qs = qs.filter(Exists(tokens))
     if filters.started_from is not None:
         qs = qs.filter(start_date__gte=filters.started_from)
     if filters.started_to is not None:
@@ -217,6 +222,37 @@ def definition_choices(tenant_ids: list[int]) -> list[tuple[str, str, list[int]]
             found[process_id] = (name or process_id, [])
         found[process_id][1].append(version)
     return sorted(((pid, name, versions) for pid, (name, versions) in found.items()), key=lambda c: c[1].lower())
+
+
+@dataclass
+class DefinitionVersion:
+    definition: ProcessDefinition
+    running: int = 0
+    completed: int = 0
+    terminated: int = 0
+    with_incident: int = 0
+
+
+def definitions_overview(tenant_ids: list[int]) -> list[tuple[str, str, list[DefinitionVersion]]]:
+    """Each process (id, latest name) with its versions newest first and their instance counts (two queries)."""
+    rows = list(ProcessDefinition.objects.filter(tenant_id__in=tenant_ids).defer("source", "graph")
+                .order_by("bpmn_process_id", "-version"))
+    counts = {
+        c["definition_id"]: c
+        for c in ProcessInstance.objects.filter(tenant_id__in=tenant_ids).order_by().values("definition_id").annotate(
+            running=Count("key", filter=Q(state=ProcessInstance.State.ACTIVE)),
+            completed=Count("key", filter=Q(state=ProcessInstance.State.COMPLETED)),
+            terminated=Count("key", filter=Q(state=ProcessInstance.State.TERMINATED)),
+            with_incident=Count("key", filter=Q(state=ProcessInstance.State.ACTIVE, has_incident=True)),
+        )
+    }
+    grouped: dict[str, tuple[str, list[DefinitionVersion]]] = {}
+    for d in rows:
+        c = counts.get(d.key, {})
+        entry = grouped.setdefault(d.bpmn_process_id, (d.name or d.bpmn_process_id, []))
+        entry[1].append(DefinitionVersion(d, c.get("running", 0), c.get("completed", 0), c.get("terminated", 0),
+                                          c.get("with_incident", 0)))
+    return sorted(((pid, name, versions) for pid, (name, versions) in grouped.items()), key=lambda g: g[1].lower())
 
 
 # -- one instance -------------------------------------------------------------------------------------
