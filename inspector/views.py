@@ -18,10 +18,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from engine.actions.batches import cancel_batch, create_batch
 from engine.actions.instances import cancel_instance
 from engine.errors import ActionError
-from engine.queries import batches as batch_queries
 from engine.queries import inspector as q
 from engine.rights import Right
 from flowsync.sessions import switch_tenant as switch_session_tenant
@@ -293,56 +291,6 @@ def definition_list(request: HttpRequest) -> HttpResponse:
     ctx = _ctx(request)
     return render(request, "inspector/definition_list.html", {
         "ctx": ctx, "processes": q.definitions_overview(ctx.tenant_ids), "nav": "definitions",
-    })
-
-
-BATCH_KINDS = {"cancel": "CANCEL_PROCESS_INSTANCE", "resolve": "RESOLVE_INCIDENT"}
-
-
-@require_POST
-@inspector_view
-def batch_create(request: HttpRequest) -> HttpResponse:
-    """A batch over the whole search result (every page), from the filters the list was showing."""
-    ctx = _ctx(request)
-    form = InstanceFilterForm(request.POST)
-    kind = BATCH_KINDS.get(request.POST.get("operation", ""))
-    if kind is None or not form.is_valid():
-        messages.error(request, "The batch was not started: choose an operation and valid filters.")
-        return redirect("inspector:instances")
-    try:
-        ctx.require(Right.OPERATE, "run batch operations")
-        qs = q.filtered_instances(ctx.tenant_ids, form.filters())
-        if kind == "CANCEL_PROCESS_INSTANCE":
-            keys = list(qs.filter(state="ACTIVE").order_by().values_list("key", flat=True))
-        else:
-            keys = q.active_incident_keys(ctx.tenant_ids, qs)
-        query = urlencode({k: v for k, v in request.POST.items() if k in form.fields and v})
-        batch = create_batch(ctx.tenant, kind, keys, ctx.actor, timezone.now(), f"Inspector: ?{query}")
-    except ActionError as exc:
-        messages.error(request, f"The batch was not started: {exc.detail}")
-        return redirect("inspector:instances")
-    return redirect("inspector:batch", key=batch.key)
-
-
-@require_http_methods(["GET", "POST"])
-@inspector_view
-def batch_detail(request: HttpRequest, key: int) -> HttpResponse:
-    ctx = _ctx(request)
-    batch = batch_queries.get_batch(ctx.tenant_ids, key)
-    if request.method == "POST":
-        try:
-            ctx.require(Right.OPERATE, "cancel batch operations")
-            cancel_batch(ctx.tenant_ids, key, timezone.now())
-        except ActionError as exc:
-            messages.error(request, exc.detail)
-        else:
-            messages.success(request, f"Batch {key} was cancelled; what had not run is skipped.")
-        return redirect("inspector:batch", key=key)
-    progress = batch_queries.progress(batch)
-    return render(request, "inspector/batch_detail.html", {
-        "ctx": ctx, "b": batch, "p": progress, "failed": batch_queries.failed_items(batch),
-        "done_pct": int(100 * (progress["total"] - progress["PENDING"]) / progress["total"]) if progress["total"]
-        else 100, "live_seconds": LIVE_SECONDS, "nav": "instances",
     })
 
 

@@ -19,7 +19,3 @@ def progress(batch: BatchOperation) -> dict[str, int]:
         counts[state] = n
     counts["total"] = sum(counts.values())
     return counts
-
-
-def failed_items(batch: BatchOperation, limit: int = 200) -> list[BatchOperationItem]:
-    return list(batch.items.filter(state=BatchOperationItem.State.FAILED).order_by("id")[:limit])

@@ -133,13 +133,6 @@ def variable_match(tenant_ids: list[int], name: str, op: str, value: Any) -> Q:
     return Q(key__in=RawSQL(sql, params))
 
 
-def active_incident_keys(tenant_ids: list[int], qs: QuerySet[ProcessInstance]) -> list[int]:
-    """The active incidents of the instances a filtered list finds (all pages)."""
-    return list(Incident.objects.filter(tenant_id__in=tenant_ids, state=Incident.State.ACTIVE,
-                                        process_instance_key__in=qs.order_by().values("key"))
-                .values_list("key", flat=True))
-
-
 def instance_counts(qs: QuerySet[ProcessInstance]) -> dict[str, int]:
     """Totals of a filtered list by state and incident, in one query."""
     return qs.order_by().aggregate(
