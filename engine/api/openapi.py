@@ -18,7 +18,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from engine.api import requests as r
 from engine.api import search, shapes
 from engine.api.views import (
-    batches,
     cluster,
     definitions,
     deployments,
@@ -567,21 +566,6 @@ def document() -> None:
         "getProcessInstance", (200, ref("ProcessInstanceResult")), keyed=True, tag="Process instance"))
     view(instances.ProcessInstanceCancellationView, post=_no_content(
         "cancelProcessInstance", 409, 503, request=_req(r.OperationReference), tag="Process instance"))
-    batch_filter = obj({"filter": COMPONENTS["ProcessInstanceSearchQuery"]["properties"]["filter"],
-                        "operationReference": LONG}, required=["filter"], closed=True)
-    batch_created = obj({"batchOperationKey": KEY, "batchOperationType": STR})
-    view(batches.InstanceCancellationBatchView, post=op(
-        "cancelProcessInstancesBatchOperation", (200, batch_created), request=_req(batch_filter),
-        tag="Batch operation"))
-    view(batches.IncidentResolutionBatchView, post=op(
-        "resolveIncidentsBatchOperation", (200, batch_created), request=_req(batch_filter), tag="Batch operation"))
-    view(batches.BatchOperationView, get=op("getBatchOperation", (200, obj({
-        "batchOperationKey": KEY, "state": enum("ACTIVE", "COMPLETED", "CANCELED"), "batchOperationType": STR,
-        "startDate": DATE, "endDate": nul(DATE), "actorType": STR, "actorId": STR, "operationsTotalCount": INT,
-        "operationsFailedCount": INT, "operationsCompletedCount": INT, "errors": {"type": "array", "items": OBJECT},
-    })), keyed=True, tag="Batch operation"))
-    view(batches.BatchOperationCancellationView, post=_no_content(
-        "cancelBatchOperation", 409, request=_req(r.OperationReference), tag="Batch operation"))
     view(instances.ProcessInstanceModificationView, post=_no_content(
         "modifyProcessInstance", 409, 503, request=_req(r.ModifyProcessInstance), tag="Process instance"))
     view(elements.ElementInstanceSearchView, post=_search(
