@@ -1,6 +1,5 @@
 """Engine tables. Every row carries its tenant; keys are 64-bit integers (strings in JSON)."""
 
-from engine.models.batches import BatchOperation, BatchOperationItem
 from engine.models.commands import Command, Event
 from engine.models.definitions import Deployment, ProcessDefinition
 from engine.models.forms import Form
@@ -12,8 +11,6 @@ from engine.models.user_tasks import UserTask, UserTaskCandidate
 from engine.models.waits import Message, MessageSubscription, SignalSubscription, Timer
 
 __all__ = [
-    "BatchOperation",
-    "BatchOperationItem",
     "Command",
     "Deployment",
     "ElementInstance",
