@@ -9,7 +9,7 @@ from django import forms
 from django.utils import timezone
 
 from engine.models import Incident, ProcessInstance
-from engine.queries.inspector import SORTS, InstanceFilters
+from engine.queries.inspector import SORTS, VARIABLE_OPS, InstanceFilters
 
 
 class InstanceFilterForm(forms.Form):
@@ -22,7 +22,9 @@ class InstanceFilterForm(forms.Form):
     )
     business_key = forms.CharField(required=False, max_length=255, label="Business key")
     key = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1, label="Instance key")
+    active_element = forms.CharField(required=False, max_length=255, label="Active element id")
     var_name = forms.CharField(required=False, max_length=255, label="Variable name")
+    var_op = forms.ChoiceField(required=False, choices=list(VARIABLE_OPS.items()), label="Comparison")
     var_value = forms.CharField(required=False, max_length=10_000, label="Variable value (JSON)")
     started_from = forms.DateField(required=False, label="Started from", widget=forms.DateInput(attrs={"type": "date"}))
     started_to = forms.DateField(required=False, label="Started until", widget=forms.DateInput(attrs={"type": "date"}))
@@ -37,10 +39,18 @@ class InstanceFilterForm(forms.Form):
             if not raw:
                 self.add_error("var_value", "Give the value to look for, as JSON (e.g. \"gold\", 42, true).")
             else:
+                op = data.get("var_op") or "="
                 try:
-                    data["parsed_value"] = json.loads(raw)
+                    parsed = json.loads(raw)
                 except ValueError:
-                    self.add_error("var_value", "Not valid JSON; write strings in double quotes, e.g. \"gold\".")
+                    if op != "contains":
+                        self.add_error("var_value", "Not valid JSON; write strings in double quotes, e.g. \"gold\".")
+                    parsed = raw  # 'contains' takes plain text too
+                if op in (">", "<") and (isinstance(parsed, bool) or not isinstance(parsed, (int, float))):
+                    self.add_error("var_value", "Greater / less than compare numbers: give a number, e.g. 100.")
+                elif op == "contains" and not isinstance(parsed, str):
+                    parsed = raw
+                data["parsed_value"] = parsed
         start, end = data.get("started_from"), data.get("started_to")
         if start and end and end < start:
             self.add_error("started_to", "The end of the range is before its start.")
@@ -58,6 +68,8 @@ class InstanceFilterForm(forms.Form):
             key=d.get("key"),
             var_name=(d.get("var_name") or "").strip(),
             var_value=d.get("parsed_value"),
+            var_op=d.get("var_op") or "=",
+            active_element=(d.get("active_element") or "").strip(),
             started_from=_day_start(d.get("started_from")),
             started_to=_day_start(d.get("started_to"), 1),
         )

@@ -13,6 +13,7 @@ urlpatterns = [
     path("instances/<int:key>/cancel/", views.instance_cancel, name="cancel"),
     path("instances/<int:key>/variables/", views.instance_variable, name="set-variable"),
     path("instances/<int:key>/modify/", views.instance_modify, name="modify"),
+    path("definitions/", views.definition_list, name="definitions"),
     path("incidents/", views.incident_list, name="incidents"),
     path("incidents/retry/", views.incident_batch_retry, name="retry-incidents"),
     path("incidents/<int:key>/retry/", views.incident_retry, name="retry-incident"),

@@ -66,6 +66,8 @@ def instance_list(request: HttpRequest) -> HttpResponse:
         "next_url": "?" + urlencode({**base, "after": page.next_cursor}) if page.next_cursor else "",
         "prev_url": "?" + urlencode({**base, "before": page.prev_cursor}) if page.prev_cursor else "",
         "states": q.STATES,
+        "var_ops": q.VARIABLE_OPS,
+        "live_seconds": LIVE_SECONDS,
         "nav": "instances",
     }, status=200 if valid else 400)
 
@@ -246,6 +248,7 @@ def incident_list(request: HttpRequest) -> HttpResponse:
         "next_url": "?" + urlencode({**base, "after": page.next_cursor}) if page.next_cursor else "",
         "first_url": "?" + urlencode(base) if request.GET.get("after") else "",
         "retry_form": RetryForm(),
+        "live_seconds": LIVE_SECONDS,
         "nav": "incidents",
     })
 
@@ -281,6 +284,15 @@ def incident_batch_retry(request: HttpRequest) -> HttpResponse:
     for key, detail in result.failed.items():
         messages.error(request, f"Incident {key}: {detail}")
     return redirect(back)
+
+
+@require_GET
+@inspector_view
+def definition_list(request: HttpRequest) -> HttpResponse:
+    ctx = _ctx(request)
+    return render(request, "inspector/definition_list.html", {
+        "ctx": ctx, "processes": q.definitions_overview(ctx.tenant_ids), "nav": "definitions",
+    })
 
 
 @require_POST

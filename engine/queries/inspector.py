@@ -13,11 +13,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from engine.definitions.cache import definition as cached_definition
 from engine.definitions.cache import graph_of
 from engine.definitions.diagram import diagram_for
+from engine.errors import InvalidInput
 from engine.flows.diagram import to_bpmn
 from engine.models import (
     Command,
@@ -52,6 +55,8 @@ class InstanceFilters:
     key: int | None = None  # process instance key
     var_name: str = ""
     var_value: Any = None  # the parsed JSON value; only used with var_name
+    var_op: str = "="  # one of VARIABLE_OPS
+    active_element: str = ""  # element id with an active token
     started_from: dt.datetime | None = None  # inclusive
     started_to: dt.datetime | None = None  # exclusive
 
@@ -59,7 +64,7 @@ class InstanceFilters:
     def active(self) -> bool:
         return any(
             (self.process, self.version is not None, self.state, self.incident is not None, self.business_key,
-             self.key is not None, self.var_name, self.started_from, self.started_to)
+             self.key is not None, self.var_name, self.started_from, self.started_to, self.active_element)
         )
 
 
@@ -78,18 +83,55 @@ def filtered_instances(tenant_ids: list[int], filters: InstanceFilters) -> Query
     if filters.key is not None:
         qs = qs.filter(key=filters.key)
     if filters.var_name:
-        qs = qs.filter(
-            Exists(
-                Variable.objects.filter(
-                    process_instance_id=OuterRef("key"), name=filters.var_name, value=filters.var_value
-                )
-            )
-        )
+        qs = qs.filter(variable_match(tenant_ids, filters.var_name, filters.var_op, filters.var_value))
+    if filters.active_element:
+        tokens = ElementInstance.objects.filter(process_instance_id=OuterRef("key"), state=ElementInstance.State.ACTIVE,
+                                                element_id=filters.active_element)
+        qs = qs.filter(Exists(tokens))
     if filters.started_from is not None:
         qs = qs.filter(start_date__gte=filters.started_from)
     if filters.started_to is not None:
         qs = qs.filter(start_date__lt=filters.started_to)
     return qs
+
+
+VARIABLE_OPS = {"=": "equals", ">": "greater than", "<": "less than", "contains": "contains"}
+EQ_INDEXED_LENGTH = 512  # engine/migrations/0008: longer values are not in var_search_eq_idx
+
+
+def variable_match(tenant_ids: list[int], name: str, op: str, value: Any) -> Q:
+    """Instances with a variable (any scope) `name` op `value`, found through the variable search indexes.
+
+    The predicates repeat the partial indexes' conditions (engine/migrations/0008) so PostgreSQL uses them:
+    the matching variables are found first, then their instances (no scan over instances or variables).
+    """
+    if connection.vendor != "postgresql":
+        if op != "=":
+            raise InvalidInput(f"searching by '{op}' needs PostgreSQL")
+        return Q(Exists(Variable.objects.filter(process_instance_id=OuterRef("key"), name=name, value=value)))
+    where = ["tenant_id = ANY(%s)", "name = %s"]
+    params: list[Any] = [list(tenant_ids), name]
+    if op == "=":
+        text = json.dumps(value)
+        if isinstance(value, (str, int, float, bool)) and len(text) <= EQ_INDEXED_LENGTH:
+            where.append("jsonb_typeof(value) IN ('string', 'number', 'boolean') AND octet_length(value::text) <= 512")
+        where.append("value = %s::jsonb")
+        params.append(text)
+    elif op in (">", "<"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidInput(f"'{op}' compares numbers; give a number")
+        where.append(f"jsonb_typeof(value) = 'number' AND (value)::numeric {op} %s")
+        params.append(value)
+    elif op == "contains":
+        if not isinstance(value, str) or not value:
+            raise InvalidInput("'contains' looks for text; give a non-empty string")
+        escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where.append("jsonb_typeof(value) = 'string' AND (value #>> '{}') ILIKE %s")
+        params.append(f"%{escaped}%")
+    else:
+        raise InvalidInput(f"unknown comparison '{op}'")
+    sql = "SELECT process_instance_id FROM engine_variable WHERE " + " AND ".join(where)
+    return Q(key__in=RawSQL(sql, params))
 
 
 def instance_counts(qs: QuerySet[ProcessInstance]) -> dict[str, int]:
@@ -181,6 +223,37 @@ def definition_choices(tenant_ids: list[int]) -> list[tuple[str, str, list[int]]
             found[process_id] = (name or process_id, [])
         found[process_id][1].append(version)
     return sorted(((pid, name, versions) for pid, (name, versions) in found.items()), key=lambda c: c[1].lower())
+
+
+@dataclass
+class DefinitionVersion:
+    definition: ProcessDefinition
+    running: int = 0
+    completed: int = 0
+    terminated: int = 0
+    with_incident: int = 0
+
+
+def definitions_overview(tenant_ids: list[int]) -> list[tuple[str, str, list[DefinitionVersion]]]:
+    """Each process (id, latest name) with its versions newest first and their instance counts (two queries)."""
+    rows = list(ProcessDefinition.objects.filter(tenant_id__in=tenant_ids).defer("source", "graph")
+                .order_by("bpmn_process_id", "-version"))
+    counts = {
+        c["definition_id"]: c
+        for c in ProcessInstance.objects.filter(tenant_id__in=tenant_ids).order_by().values("definition_id").annotate(
+            running=Count("key", filter=Q(state=ProcessInstance.State.ACTIVE)),
+            completed=Count("key", filter=Q(state=ProcessInstance.State.COMPLETED)),
+            terminated=Count("key", filter=Q(state=ProcessInstance.State.TERMINATED)),
+            with_incident=Count("key", filter=Q(state=ProcessInstance.State.ACTIVE, has_incident=True)),
+        )
+    }
+    grouped: dict[str, tuple[str, list[DefinitionVersion]]] = {}
+    for d in rows:
+        c = counts.get(d.key, {})
+        entry = grouped.setdefault(d.bpmn_process_id, (d.name or d.bpmn_process_id, []))
+        entry[1].append(DefinitionVersion(d, c.get("running", 0), c.get("completed", 0), c.get("terminated", 0),
+                                          c.get("with_incident", 0)))
+    return sorted(((pid, name, versions) for pid, (name, versions) in grouped.items()), key=lambda g: g[1].lower())
 
 
 # -- one instance -------------------------------------------------------------------------------------

@@ -61,3 +61,32 @@ def test_live_incident_then_move_the_token(live_server, transactional_db, creds,
     screenshot(page, "inspector-live-02-token-moved")
     assert errors == []
     assert ElementInstance.objects.get(key=charge.key).state == "TERMINATED"
+
+
+def test_lists_refresh_by_themselves_and_keep_ticked_boxes(live_server, transactional_db, creds, settings, page):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    flow = Flow(creds.tenant)
+    flow.deploy()
+    first = flow.start("ORD-1")
+    first_incident = flow.fail_to_incident(first)
+    make_user("olga", {creds.tenant: Membership.Role.OPERATOR})
+    page.goto(f"{live_server.url}/accounts/login/?next=/inspector/")
+    page.fill("input[name=username]", "olga")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/inspector/")
+    page.fill("#f-bk", "ORD")  # typed, not applied: the refresh must not lose it
+    page.evaluate("window.__sameDocument = true")
+    second = flow.start("ORD-2")
+    page.wait_for_selector(f"[data-instance-link]:text('{second}')")
+    assert page.input_value("#f-bk") == "ORD"
+    assert page.evaluate("window.__sameDocument") is True
+
+    page.goto(f"{live_server.url}/inspector/incidents/")
+    page.check(f"#sel-{first_incident.key}")
+    page.evaluate("window.__sameDocument = true")
+    second_incident = flow.fail_to_incident(second)
+    page.wait_for_selector(f"tr[data-incident='{second_incident.key}']")
+    assert page.is_checked(f"#sel-{first_incident.key}")
+    assert not page.is_checked(f"#sel-{second_incident.key}")
+    assert page.evaluate("window.__sameDocument") is True

@@ -1,0 +1,41 @@
+"""The definitions page: each process with its versions and running / incident / completed / terminated
+counts per version, linking to the instances of one version; and the active-element filter."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.actions.instances import cancel_instance
+from engine.runtime.loop import drain
+
+pytestmark = pytest.mark.django_db
+
+
+def test_versions_with_their_counts(op_client, flow, other_flow):
+    v1_running = flow.start("A")
+    v1_incident = flow.start("B")
+    flow.fail_to_incident(v1_incident)
+    flow.deploy("inspect-order.bpmn")  # the same file again: no new version
+    cancelled = flow.start("C")
+    cancel_instance(flow.tenant, cancelled, "op", flow.now())
+    drain()
+    other_flow.start("X")  # another tenant's instance is not counted
+    response = op_client.get("/inspector/definitions/")
+    assert response.status_code == 200
+    [(pid, name, versions)] = response.context["processes"]
+    assert (pid, name) == ("inspect-order", "Inspect order")
+    [v] = versions
+    assert (v.running, v.with_incident, v.completed, v.terminated) == (2, 1, 0, 1)
+    html = response.content.decode()
+    assert "?process=inspect-order&amp;version=1&amp;state=ACTIVE&amp;incident=yes" in html
+    assert v1_running  # started above
+
+
+def test_filter_by_active_element(op_client, flow):
+    at_charge = flow.start("A")
+    at_ship = flow.start("B")
+    flow.complete_charge(at_ship)
+    keys = {i.key for i in op_client.get("/inspector/", {"active_element": "Ship"}).context["page"].items}
+    assert keys == {at_ship}
+    keys = {i.key for i in op_client.get("/inspector/", {"active_element": "Charge"}).context["page"].items}
+    assert keys == {at_charge}
