@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db import transaction
 
+from engine.audit import record
 from engine.definitions.cache import definition as cached_definition
 from engine.definitions.cache import graph_of
 from engine.errors import Conflict, InvalidInput, NotFound
@@ -158,8 +159,11 @@ def modify_instance(tenant_ids: list[int], key: int, modification: Modification,
                 activations.append(_payload_activation(m.target_element_id, ancestor_key, m.variables))
         if not activations and not terminate:
             raise InvalidInput("the modification has no instructions")
-        return submit(instance.tenant_id, instance.key, Command.Kind.MODIFY_INSTANCE,
-                      {"activate": activations, "terminate": [str(k) for k in terminate]}, actor, now)
+        payload = {"activate": activations, "terminate": [str(k) for k in terminate]}
+        command = submit(instance.tenant_id, instance.key, Command.Kind.MODIFY_INSTANCE, payload, actor, now)
+        record(instance.tenant_id, actor, "instance.modify", target_type="process-instance", target_key=instance.key,
+               instance_key=instance.key, after=payload, now=now)
+        return command
 
 
 def _is_inner(active: dict[int, ElementInstance], ei: ElementInstance) -> bool:

@@ -67,6 +67,23 @@ def test_move_with_the_camunda_body(api, waiting):  # type: ignore[no-untyped-de
 
 
 @pytest.mark.django_db
+def test_a_modification_is_audited_and_a_refused_one_is_not(api, waiting):  # type: ignore[no-untyped-def]
+    from flowsync.models import AuditEntry
+
+    refused = api.post(f"/v2/process-instances/{waiting}/modification",
+                       {"activateInstructions": [{"elementId": "Nope"}]}, format="json")
+    assert refused.status_code == 400
+    assert not AuditEntry.objects.filter(what="instance.modify").exists()
+    resp = api.post(f"/v2/process-instances/{waiting}/modification",
+                    {"terminateInstructions": [{"elementId": "Task_A"}],
+                     "activateInstructions": [{"elementId": "Task_B"}]}, format="json")
+    assert resp.status_code == 204, resp.content
+    [entry] = AuditEntry.objects.filter(what="instance.modify")
+    assert (entry.process_instance_key, entry.via) == (int(waiting), "api")
+    assert entry.after["activate"][0]["elementId"] == "Task_B"
+
+
+@pytest.mark.django_db
 def test_move_instruction_and_terminate_by_element_id(api, waiting):  # type: ignore[no-untyped-def]
     resp = api.post(f"/v2/process-instances/{waiting}/modification", {"moveInstructions": [{
         "sourceElementInstruction": {"sourceType": "byId", "sourceElementId": "Task_A"},
