@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -104,11 +105,13 @@ class WorkerProcess:
             "FLOWSYNC_ENGINE_SWEEP_SECONDS": "0.5",
             **(extra_env or {}),
         }
+        # A file, not a pipe: nobody reads a pipe until the end, and a full one blocks every log write.
+        self.log = tempfile.TemporaryFile("w+")
         self.proc = subprocess.Popen(
             [sys.executable, "manage.py", "engine_worker"],
             cwd=ROOT,
             env=env,
-            stdout=subprocess.PIPE,
+            stdout=self.log,
             stderr=subprocess.STDOUT,
             text=True,
         )
@@ -123,7 +126,12 @@ class WorkerProcess:
 
     def output(self) -> str:
         self.kill(signal.SIGTERM)
-        return self.proc.stdout.read() if self.proc.stdout else ""
+        return self.log_text()
+
+    def log_text(self) -> str:
+        """What the process wrote so far (it keeps running)."""
+        self.log.seek(0)
+        return self.log.read()
 
 
 @pytest.fixture

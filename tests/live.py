@@ -6,6 +6,7 @@ import os
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 
 import httpx
@@ -34,11 +35,13 @@ class WebServer:
             "DJANGO_SETTINGS_MODULE": "flowsync.settings",
             **extra_env,
         }
+        # A file, not a pipe: nobody reads a pipe until the end, and a full one blocks every log write.
+        self.log = tempfile.TemporaryFile("w+")
         self.proc = subprocess.Popen(
             [str(ROOT / ".venv/bin/gunicorn"), "flowsync.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
              "--workers", str(workers), "--threads", str(threads), "--graceful-timeout", str(graceful),
              "--log-level", "warning", "--config", str(ROOT / "gunicorn.conf.py")],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, text=True,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -64,4 +67,5 @@ class WebServer:
 
     def output(self) -> str:
         self.stop()
-        return self.proc.stdout.read() if self.proc.stdout else ""
+        self.log.seek(0)
+        return self.log.read()

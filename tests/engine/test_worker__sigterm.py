@@ -30,7 +30,7 @@ def test_sigterm_mid_drain_finishes_the_batch_and_exits_at_once(creds, start_wor
     worker.proc.send_signal(signal.SIGTERM)
     worker.proc.wait(timeout=20)
     stopped_in = time.monotonic() - signalled
-    assert worker.proc.returncode == 0, worker.proc.stdout.read() if worker.proc.stdout else ""
+    assert worker.proc.returncode == 0, worker.log_text()
     assert stopped_in < 3, stopped_in
     # It stopped between batches: work is left, and nothing is half applied (one transaction per batch).
     pending = Command.objects.filter(state="PENDING").count()

@@ -62,6 +62,6 @@ def test_a_killed_worker_is_shown_lost_and_the_other_applies_its_work(api, start
     report = flowsync_status()
     assert "STOPPED" in report and "Backlog: 0 pending commands" in report
     # Off a terminal the worker logs JSON lines, each naming the worker.
-    lines = [json.loads(line) for line in survivor.proc.stdout.read().splitlines() if line.strip()]
+    lines = [json.loads(line) for line in survivor.log_text().splitlines() if line.strip()]
     assert any(line["message"] == "sweep applied 1 pending commands" for line in lines), lines
     assert {line.get("worker") for line in lines} == {WorkerHeartbeat.objects.get(pid=survivor.proc.pid).id}
