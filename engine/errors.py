@@ -33,3 +33,27 @@ class Forbidden(ActionError):
 
     status = 403
     title = "FORBIDDEN"
+
+
+class Unauthorized(ActionError):
+    status = 401
+    title = "UNAUTHORIZED"
+
+
+class TooLarge(ActionError):
+    status = 413
+    title = "PAYLOAD_TOO_LARGE"
+
+
+class RateLimited(ActionError):
+    status = 429
+    title = "TOO_MANY_REQUESTS"
+
+    def __init__(self, detail: str, retry_after: int):
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class Unprocessable(ActionError):
+    status = 422
+    title = "INVALID_INPUT"

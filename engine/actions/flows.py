@@ -36,7 +36,16 @@ from engine.definitions.cache import definition as cached_definition
 from engine.definitions.cache import graph_of
 from engine.definitions.deploy import deploy
 from engine.definitions.resources import Resource
-from engine.errors import ActionError, Conflict, InvalidInput, NotFound
+from engine.errors import (
+    ActionError,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    RateLimited,
+    TooLarge,
+    Unauthorized,
+    Unprocessable,
+)
 from engine.flows import document
 from engine.flows.errors import FlowProblem, pointer
 from engine.flows.triggers import new_secret
@@ -62,30 +71,6 @@ DEFAULT_TOLERANCE_SECONDS = 300
 DEFAULT_MAX_BYTES = 256 * 1024
 DEFAULT_RESPOND_MS = 10_000
 RATE_KEY = "flowsync:ratelimit:webhook:{trigger}"
-
-
-class Unauthorized(ActionError):
-    status = 401
-    title = "UNAUTHORIZED"
-
-
-class TooLarge(ActionError):
-    status = 413
-    title = "PAYLOAD_TOO_LARGE"
-
-
-class RateLimited(ActionError):
-    status = 429
-    title = "TOO_MANY_REQUESTS"
-
-    def __init__(self, detail: str, retry_after: int):
-        super().__init__(detail)
-        self.retry_after = retry_after
-
-
-class Unprocessable(ActionError):
-    status = 422
-    title = "INVALID_INPUT"
 
 
 def deploy_flow(tenant: Tenant, doc: Any, now: datetime) -> ProcessDefinition:

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from engine.actions import flows as actions
 from engine.api.base import ApiView, idempotent, path_key, principal
 from engine.api.problems import TooManyRequests
-from engine.errors import InvalidInput, NotFound
+from engine.errors import InvalidInput, NotFound, RateLimited
 from engine.flows.document import parse
 from engine.flows.schema import SCHEMA
 from engine.models import FlowTrigger, ProcessDefinition, WebhookDelivery
@@ -199,7 +199,7 @@ class WebhookView(APIView):
         )
         try:
             accepted = actions.receive_webhook(token, delivery, timezone.now())
-        except actions.RateLimited as exc:
+        except RateLimited as exc:
             raise TooManyRequests(exc.detail, retry_after=exc.retry_after) from None
         if accepted.filtered:
             return Response({"executionId": None, "filtered": True}, status=200)
