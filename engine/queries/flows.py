@@ -29,6 +29,7 @@ from engine.models import (
     Job,
     ProcessDefinition,
     ProcessInstance,
+    StepLog,
     Timer,
     Variable,
     WebhookDelivery,
@@ -184,6 +185,9 @@ def steps(tenant_ids: list[int], key: int) -> list[dict[str, Any]]:
     skipped = {r["elementId"] for records in Event.objects.filter(process_instance_key=key)
                .values_list("records", flat=True) for r in records if r.get("intent") == "FLOW_NODE_SKIPPED"}
     variables = dict(Variable.objects.filter(process_instance_id=key, scope_key=key).values_list("name", "value"))
+    logs: dict[tuple[int, int], list[str]] = {
+        (job_key, attempt): lines for job_key, attempt, lines in
+        StepLog.objects.filter(process_instance_key=key).values_list("job_key", "attempt", "lines")}
     ended = instance.state != ProcessInstance.State.ACTIVE
     out = []
     for node in doc["nodes"]:
@@ -206,7 +210,7 @@ def steps(tenant_ids: list[int], key: int) -> list[dict[str, Any]]:
             "status": status,
             "startedAt": ei.start_date if ei else None,
             "endedAt": ei.end_date if ei else None,
-            "attempts": _attempts(ei, job, status),
+            "attempts": _with_logs(_attempts(ei, job, status), job, logs),
             "error": (incident.error_message if incident else (job.error_message if job and status == "failed"
                                                                  else None)),
             "result": _result(node, variables) if status == "succeeded" else None,
@@ -225,6 +229,14 @@ def _attempts(ei: ElementInstance | None, job: Job | None, status: str) -> list[
                       "startedAt": job.attempts[-1].get("retryAt") if job.attempts else job.created_at,
                       "endedAt": ei.end_date, "error": None})
     return found
+
+
+def _with_logs(attempts: list[dict[str, Any]], job: Job | None, logs: dict[tuple[int, int], list[str]]
+               ) -> list[dict[str, Any]]:
+    """Each attempt with what its connector sent and got (http nodes; truncated, secrets masked)."""
+    for attempt in attempts:
+        attempt["log"] = logs.get((job.key, attempt["attempt"]), []) if job is not None else []
+    return attempts
 
 
 def _result(node: dict[str, Any], variables: dict[str, Any]) -> Any:
