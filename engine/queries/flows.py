@@ -157,10 +157,18 @@ def execution(tenant_ids: list[int], key: int) -> dict[str, Any]:
 
 def _trigger(key: int, tenant_ids: list[int], created: Command | None, flow_id: str) -> dict[str, Any]:
     delivery = (WebhookDelivery.objects.filter(tenant_id__in=tenant_ids, process_instance_key=key,
-                                               outcome=WebhookDelivery.Outcome.STARTED)
+                                               outcome__in=[WebhookDelivery.Outcome.STARTED,
+                                                            WebhookDelivery.Outcome.REPLAYED])
                 .select_related("trigger").first())
     if delivery is not None:
-        return {"kind": "webhook", "id": delivery.trigger.trigger_id, "deliveryId": delivery.delivery_id or None}
+        shown = {"kind": "webhook", "id": delivery.trigger.trigger_id, "deliveryId": delivery.delivery_id or None}
+        if delivery.outcome == WebhookDelivery.Outcome.REPLAYED:
+            shown["replayedBy"] = created.actor if created else ""
+        return shown
+    chained = created.payload.get("chain") if created else None
+    if chained:  # an event trigger on another run's end (engine/runtime/chains.py)
+        return {"kind": "event", "id": chained["trigger"], "after": {
+            "flow": chained["flow"], "executionId": chained["executionId"], "status": chained["status"]}}
     start = (created.payload.get("startElementId") or "") if created else ""
     if start.startswith("trigger."):
         trigger_id = start.removeprefix("trigger.")
