@@ -2,6 +2,7 @@
 
 from django.db import models
 
+from engine.models.definitions import ProcessDefinition
 from flowsync.models import Tenant
 
 
@@ -100,3 +101,11 @@ class StepLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.element_id} attempt {self.attempt}"
+
+
+class Flow(ProcessDefinition):
+    """JSON flow versions (definitions of kind DAG) as the admin lists them: start a run, (de)activate a flow."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "flow"
