@@ -1,15 +1,15 @@
 """Flow actions: deploy a document, start a run (manually or by webhook), rotate a trigger's secret.
 
 A webhook delivery is checked in this order, and recorded whatever the outcome:
-disabled → 404-like refusal; body over the limit → 413; authentication (HMAC-SHA256 over
-`<timestamp>.<body>` within the tolerance window, or a bearer token; constant-time compares)
-→ 401; a delivery id seen before for this trigger → 200 with the first run (no new run);
-body not JSON/form → 422; the trigger's filter false → 200, recorded as filtered, no run;
-the trigger's input mapping, then the input against the flow's `inputs` schema → 422;
-else the run starts → 202 (or, with `respond`, the view waits for the run's output).
-A unique index on (trigger, delivery id) of started deliveries means a replay racing the
-original cannot start a second run (its insert waits for the first and fails; the run it created
-is rolled back with it).
+disabled → 404 (410 when the whole flow is deactivated); body over the limit → 413;
+authentication (HMAC-SHA256 over `<timestamp>.<body>` within the tolerance window, or a bearer
+token; constant-time compares) → 401; rate limit → 429; body not JSON/form → 422; the trigger's
+filter false → 200, recorded as filtered, no run; the trigger's input mapping, then the input
+against the flow's `inputs` schema → 422; else the run starts → 202 (or, with `respond`, the view
+waits for the run's output). A delivery id already started for this trigger → 200 with the first
+run: a unique index on (trigger, delivery id) of started deliveries refuses the second start (a
+replay racing the original waits for the first insert and fails; the run it created is rolled
+back with it), so the common case, a new delivery, needs no look-up first.
 """
 
 from __future__ import annotations
@@ -402,7 +402,7 @@ def replay_delivery(tenant_ids: list[int], delivery_pk: int, actor: str, now: da
 
 def receive_webhook(token: str, delivery: Delivery, now: datetime) -> Accepted:
     """Check, record and (at most once per delivery id) start the trigger's flow."""
-    trigger = FlowTrigger.objects.filter(token=token, kind=FlowTrigger.Kind.WEBHOOK).first()
+    trigger = FlowTrigger.objects.filter(token=token, kind=FlowTrigger.Kind.WEBHOOK).select_related("tenant").first()
     if trigger is None or not token:
         raise NotFound("no webhook at this address")
     delivery_id = delivery.headers.get(
@@ -441,9 +441,8 @@ def receive_webhook(token: str, delivery: Delivery, now: datetime) -> Accepted:
                                                outcome=WebhookDelivery.Outcome.STARTED)
                 .values_list("process_instance_key", flat=True).first())
 
-    if delivery_id and (first := first_run()) is not None:
-        record(WebhookDelivery.Outcome.DUPLICATE, "delivery id seen before", first)
-        return Accepted(200, first, duplicate=True)
+    # No look-up of the delivery id first: the unique index refuses a second start (below), so a new
+    # delivery — the common case — costs no extra statement and a duplicate costs a rolled-back start.
     config = trigger.config
     respond_ms = int(config.get("respond_timeout_ms", DEFAULT_RESPOND_MS)) if config.get("respond") else 0
     try:
@@ -462,5 +461,5 @@ def receive_webhook(token: str, delivery: Delivery, now: datetime) -> Accepted:
     except IntegrityError:
         first = first_run()
         record(WebhookDelivery.Outcome.DUPLICATE, "delivery id seen before", first)
-        return Accepted(200, first or 0, duplicate=True)
+        return Accepted(200, first or 0, duplicate=True, tenant_id=trigger.tenant_id)
     return Accepted(202, instance.key, duplicate=False, respond_ms=respond_ms, tenant_id=trigger.tenant_id)

@@ -196,8 +196,19 @@ def _run(jobs: list[Job], now: datetime | None) -> None:
     invocations = _invocations(jobs, now or timezone.now())
     with ThreadPoolExecutor(max_workers=min(CONCURRENCY, len(jobs)), thread_name_prefix="connector") as pool:
         futures = {pool.submit(_execute, inv): job for job, inv in zip(jobs, invocations, strict=True)}
-        for future in as_completed(futures):
-            _report(futures[future], future.result(), now or timezone.now())
+        logs = [_report(futures[future], future.result(), now or timezone.now()) for future in as_completed(futures)]
+    _keep_logs([entry for entry in logs if entry is not None])
+
+
+def _keep_logs(logs: list[StepLog]) -> None:
+    """The steps' logs of one run of jobs, in one INSERT (a diagnostic, written after the outcomes:
+    a crash in between loses only them)."""
+    if not logs:
+        return
+    try:
+        StepLog.objects.bulk_create(logs)
+    except DatabaseError:
+        log.warning("could not keep the logs of %d connector jobs", len(logs))
 
 
 def _execute(inv: Invocation) -> Outcome:
@@ -218,7 +229,8 @@ def _execute(inv: Invocation) -> Outcome:
     return replace(decide(inv, result, None), log=result.log)
 
 
-def _report(job: Job, outcome: Outcome, now: datetime) -> None:
+def _report(job: Job, outcome: Outcome, now: datetime) -> StepLog | None:
+    """Complete, fail or throw; the step's log to keep, if the connector wrote one."""
     tenants = [job.tenant_id]
     try:
         if outcome.kind == "complete":
@@ -231,18 +243,14 @@ def _report(job: Job, outcome: Outcome, now: datetime) -> None:
     except (Conflict, NotFound) as exc:
         # Canceled (a boundary event, the instance) or taken over after our lock expired: nothing to do.
         log.info("connector job %s changed while it ran: %s", job.key, exc)
-        return
+        return None
     except Exception:  # noqa: BLE001 - the others' outcomes still count; this one's lock expires
         log.exception("could not report the outcome of connector job %s", job.key)
-        return
-    if outcome.log:
-        # The step's log (a diagnostic, written after the outcome: a crash in between loses only it).
-        try:
-            StepLog.objects.create(tenant_id=job.tenant_id, process_instance_key=job.process_instance_key,
-                                   job_key=job.key, element_id=job.element_id, attempt=job.failures + 1,
-                                   created_at=now, lines=list(outcome.log))
-        except DatabaseError:
-            log.warning("could not keep the log of connector job %s", job.key)
+        return None
+    if not outcome.log:
+        return None
+    return StepLog(tenant_id=job.tenant_id, process_instance_key=job.process_instance_key, job_key=job.key,
+                   element_id=job.element_id, attempt=job.failures + 1, created_at=now, lines=list(outcome.log))
 
 
 def _invocations(jobs: list[Job], now: datetime) -> list[Invocation]:
