@@ -9,8 +9,8 @@ the flow, then:
 2. open loop at a rising rate (50, 100 webhooks/s; the target is stated at 100/s): webhook-to-
    completion p50/p99 (the run's end minus its start, both the server's clock) and the webhook's
    own answer time (202);
-3. the synchronous "respond to webhook" mode (a second trigger with `respond: true`): the answer
-   time of a webhook that waits for the run's output, one sender at a time.
+3. (between 1 and 2) the synchronous "respond to webhook" mode (a second trigger with `respond:
+   true`): the answer time of a webhook that waits for the run's output, one sender at a time.
 The load average is printed with the figures: on a shared machine they are only comparable with it.
 """
 
@@ -127,8 +127,9 @@ def main(seconds: float, engine_workers: int) -> None:
     counter = iter(range(10**9))
     client = httpx.Client(timeout=30, limits=httpx.Limits(max_connections=64))
     run_id = f"{time.time():.0f}"
+    timed_out: list[int] = []
 
-    def send(hook=trigger, expect: int = 202) -> float:  # type: ignore[no-untyped-def]
+    def send(hook=trigger, expect: tuple[int, ...] = (202,)) -> float:  # type: ignore[no-untyped-def]
         n = next(counter)
         body = json.dumps({"id": str(n), "qty": n % 7, "price": 30}).encode()
         stamp = str(int(time.time()))
@@ -137,7 +138,9 @@ def main(seconds: float, engine_workers: int) -> None:
         resp = client.post(f"http://127.0.0.1:{port}/api/flows/hooks/{hook.token}", content=body, headers={
             "Content-Type": "application/json", "X-FlowSync-Timestamp": stamp, "X-FlowSync-Signature": f"sha256={sig}",
             "X-FlowSync-Delivery": f"b{run_id}-{n}"})
-        assert resp.status_code == expect, resp.text
+        assert resp.status_code in expect, resp.text
+        if resp.status_code == 202 and hook is sync:
+            timed_out.append(n)  # the run was still going when the respond timeout ran out
         return time.perf_counter() - began
 
     def completed_between(start, end) -> list[float]:  # type: ignore[no-untyped-def]
@@ -179,6 +182,12 @@ def main(seconds: float, engine_workers: int) -> None:
             print(f"closed loop, {senders:2d} senders: {sent / seconds:6.1f} webhooks/s accepted, "
                   f"{len(done) / seconds:6.1f} runs/s completed ({len(done)}/{sent}); "
                   f"server+engine CPU {cpu * 1000 / max(1, len(done)):.1f} ms per run; {load()}", flush=True)
+        # Before the open loop, whose backlog on a slow machine would sit in front of these runs.
+        responded = [send(sync, (200, 202)) for _ in range(int(5 * seconds))]
+        print(f"respond-to-webhook (waits for the run's output), one sender: p50 "
+              f"{percentile(responded, 50) * 1000:.0f} ms, p99 {percentile(responded, 99) * 1000:.0f} ms "
+              f"({len(responded)} calls, {len(timed_out)} answered 202 after the respond timeout); {load()}",
+              flush=True)
         for rate in (50, 100):
             start = timezone.now()
             with ThreadPoolExecutor(32) as pool:
@@ -197,10 +206,6 @@ def main(seconds: float, engine_workers: int) -> None:
                   f"p99 {percentile(done, 99) * 1000:.0f} ms ({len(done)}/{len(answers)} completed); "
                   f"202 answer p50 {percentile(answers, 50) * 1000:.0f} ms, "
                   f"p99 {percentile(answers, 99) * 1000:.0f} ms; {load()}", flush=True)
-        responded = [send(sync, 200) for _ in range(int(5 * seconds))]
-        print(f"respond-to-webhook (waits for the run's output), one sender: p50 "
-              f"{percentile(responded, 50) * 1000:.0f} ms, p99 {percentile(responded, 99) * 1000:.0f} ms "
-              f"({len(responded)} calls); {load()}", flush=True)
     finally:
         for p in procs:
             p.terminate()
