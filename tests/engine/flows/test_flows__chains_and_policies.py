@@ -14,6 +14,7 @@ from engine.flows.validate import validate
 from engine.models import Event, FlowTrigger, Incident, Job, ProcessDefinition, ProcessInstance, StepLog, Timer
 from engine.runtime import extra_rows
 from engine.runtime.loop import drain
+from engine.store import retention
 from engine.timers.firing import fire_due_timers
 
 pytestmark = pytest.mark.django_db
@@ -107,6 +108,14 @@ def test_each_attempt_keeps_what_was_sent_and_got_with_secrets_masked(flows, fla
     assert logs[1][0].startswith("-> POST http://127.0.0.1") and "X-Trace" in text and '"order":"A-1"' in text
     assert any(line.startswith("<- 500") for line in logs[1])
     assert any(line.startswith("<- 200") for line in logs[2]) and any('"calls":2' in line for line in logs[2])
+
+
+def test_step_logs_go_with_their_run_when_history_expires(flows, flaky):
+    key = flows.run(_doc([{"id": "call", "kind": "http", "url": f"{flaky.url}/fail/0/kept"}]))
+    assert StepLog.objects.filter(process_instance_key=key).count() == 1
+    ProcessInstance.objects.filter(key=key).update(end_date=flows.now - timedelta(days=400))
+    assert retention.cleanup(flows.now).instances == 1
+    assert not StepLog.objects.filter(process_instance_key=key).exists()
 
 
 # -- subflows by pinned version -------------------------------------------------------------------------
