@@ -71,6 +71,14 @@ def _job_props(node: dict[str, Any], job_type: str, headers: dict[str, str]) -> 
 
 
 def _node_element(node: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    kind, props = _kind_element(node)
+    if node.get("output"):
+        # Output mappings: what the node produced stays local to it; only these variables reach the run.
+        props["outputs"] = [{"source": expression_text(v), "target": k} for k, v in node["output"].items()]
+    return kind, props
+
+
+def _kind_element(node: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     kind = node["kind"]
     if kind == "http":
         headers = {"resultVariable": node.get("result", node["id"])}

@@ -47,6 +47,11 @@ COMMON: dict[str, Any] = {
     "description": {"type": "string"},
     "join": {"enum": list(JOIN_RULES)},
 }
+# Output mapping of nodes that produce a result: only these variables reach the run (a FEEL/CEL expression each,
+# over the run's variables and what the node produced).
+OUTPUT = {"output": {"type": "object", "minProperties": 1, "additionalProperties": EXPRESSION,
+                     "propertyNames": {"pattern": ID_PATTERN},
+                     "description": "variable → expression over what the node produced; only these reach the run"}}
 # Options of nodes that do work that can fail (a job or a call out).
 WORK: dict[str, Any] = {
     "retry": RETRY,
@@ -57,6 +62,7 @@ WORK: dict[str, Any] = {
 # kind → (its own options, required options). One entry per node kind.
 KINDS: dict[str, tuple[dict[str, Any], list[str]]] = {
     "http": ({
+        **OUTPUT,
         **WORK,
         "method": {"enum": ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]},
         "url": {"type": "string", "minLength": 1, **VALUE},
@@ -77,12 +83,14 @@ KINDS: dict[str, tuple[dict[str, Any], list[str]]] = {
     "switch": ({}, []),
     "delay": ({"duration": DURATION, "until": {"type": "string", "minLength": 1, **VALUE}}, []),
     "job": ({
+        **OUTPUT,
         **WORK,
         "type": {"type": "string", "minLength": 1},
         "headers": {"type": "object", "additionalProperties": {"type": "string"}},
         "inputs": {"type": "object", "propertyNames": {"pattern": ID_PATTERN}},
     }, ["type"]),
     "user_task": ({
+        **OUTPUT,
         "timeout": DURATION,
         "on_failure": WORK["on_failure"],
         "assignee": {"type": "string"},
@@ -98,12 +106,14 @@ KINDS: dict[str, tuple[dict[str, Any], list[str]]] = {
         "from": {"type": "string"},
     }, ["to"]),
     "wait_for_event": ({
+        **OUTPUT,
         "timeout": DURATION,
         "on_failure": WORK["on_failure"],
         "message": {"type": "string", "minLength": 1},
         "correlation": {"type": "string", "minLength": 1, **VALUE},
     }, ["message"]),
     "subflow": ({
+        **OUTPUT,
         "timeout": DURATION,
         "on_failure": WORK["on_failure"],
         "flow": {"type": "string", "minLength": 1, "description": "id of a flow or a BPMN process"},

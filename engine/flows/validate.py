@@ -212,8 +212,9 @@ def _expressions(doc: dict[str, Any]) -> list[FlowProblem]:
             for name, value in (node.get(group) or {}).items():
                 if isinstance(value, str):
                     _check(problems, pointer(*at, group, name), value, "value")
-        for name, value in (node.get("set") or {}).items():
-            _check(problems, pointer(*at, "set", name), value, "expression")
+        for group in ("set", "output"):
+            for name, value in (node.get(group) or {}).items():
+                _check(problems, pointer(*at, group, name), value, "expression")
         if "expression" in node:
             _check(problems, pointer(*at, "expression"), node["expression"], "expression")
         for key in ("duration", "timeout"):

@@ -248,6 +248,8 @@ def _with_logs(attempts: list[dict[str, Any]], job: Job | None, logs: dict[tuple
 
 
 def _result(node: dict[str, Any], variables: dict[str, Any]) -> Any:
+    if node.get("output"):
+        return {name: variables.get(name) for name in node["output"]}
     if node["kind"] == "http":
         return variables.get(node.get("result", node["id"]))
     if node["kind"] == "transform":

@@ -118,6 +118,19 @@ def test_step_logs_go_with_their_run_when_history_expires(flows, flaky):
     assert not StepLog.objects.filter(process_instance_key=key).exists()
 
 
+def test_output_mappings_keep_only_the_mapped_variables(flows, flaky):
+    flows.deploy(_doc([{"id": "c", "kind": "transform", "set": {"inner": "21", "noise": "1"}}], id="child"))
+    key = flows.run(_doc([
+        {"id": "call", "kind": "http", "url": f"{flaky.url}/fail/0/out", "output": {"calls": "call.body.calls"}},
+        {"id": "sub", "kind": "subflow", "flow": "child", "output": {"doubled": "inner * 2"}},
+    ], [{"from": "call", "to": "sub"}]))
+    variables = flows.variables(key)
+    assert variables["calls"] == 1 and variables["doubled"] == 42
+    assert "call" not in variables and "noise" not in variables and "inner" not in variables
+    bad = _doc([{"id": "call", "kind": "http", "url": "http://x", "output": {"a": "call.body +"}}])
+    assert [p.pointer for p in validate(bad)] == ["/nodes/0/output/a"]
+
+
 # -- subflows by pinned version -------------------------------------------------------------------------
 
 
