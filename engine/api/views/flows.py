@@ -167,7 +167,7 @@ class FlowActivationView(FlowApiView):
         if action not in ("activate", "deactivate"):
             raise NotFound(f"no flow action '{action}'; use activate or deactivate")
         who = principal(request)
-        changed = actions.set_flow_active(who.tenant_ids, flow_id, action == "activate", who.name, timezone.now())
+        changed = actions.set_flow_active([who.tenant.pk], flow_id, action == "activate", who.name, timezone.now())
         return Response({"id": flow_id, "active": action == "activate", "versionsChanged": changed})
 
 
