@@ -27,6 +27,7 @@ from celpy import CELParseError, celtypes
 
 import engine.expressions.cel as cel
 
+from . import feel_temporal
 from .cel import Program
 from .cel_functions import CEL_FUNCTIONS
 from .errors import EvaluationError, ExpressionError
@@ -165,8 +166,8 @@ class Expression:
                     "the expression reads the clock (now), but no clock was given", self.source
                 )
             clock = celtypes.TimestampType(now if now.tzinfo is not None else now.replace(tzinfo=dt.UTC))
-            bindings[NOW] = clock
-            bindings[TODAY] = celtypes.StringType(clock.date().isoformat())
+            bindings[NOW] = feel_temporal.from_python(clock)
+            bindings[TODAY] = feel_temporal.from_python(clock.date())
             if clock_variable:
                 bindings["now"] = clock
                 missing.remove("now")

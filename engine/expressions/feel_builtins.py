@@ -8,7 +8,6 @@ TypeError with a message naming the function (see feel_operators for why).
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from typing import Any
 import re2
 from celpy import celtypes
 
+from . import feel_temporal
 from .cel_functions import cel_equal, describe_type, is_number, ordered
 from .feel_operators import (
     FALSE,
@@ -38,15 +38,13 @@ from .feel_operators import (
     feel_and,
     feel_divide,
     feel_or,
-    is_duration,
-    is_timestamp,
+    is_temporal,
     list_arg,
     number,
     numbers,
     plain_number,
     string_arg,
 )
-from .temporal import format_datetime, format_duration, parse_datetime, parse_duration
 from .values import FeelFunction, format_number, to_cel, to_plain
 
 # --- conversion ---------------------------------------------------------------------------------
@@ -62,15 +60,21 @@ def feel_text(value: Any) -> str:
         return format_number(plain_number(value))
     if value is None:
         return "null"
-    if is_timestamp(value):
-        return format_datetime(value)
-    if is_duration(value):
-        return format_duration(value)
+    if is_temporal(value):
+        return str(feel_temporal.from_python(value))
     if isinstance(value, list):
         return "[" + ", ".join(_quoted(item) for item in value) + "]"
     if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{key}:{_quoted(item)}" for key, item in value.items()) + "}"
+        return "{" + ", ".join(f"{_key_text(key)}: {_quoted(item)}" for key, item in value.items()) + "}"
     raise fail(f"string() cannot convert {describe_type(value)}")
+
+
+def _key_text(key: Any) -> str:
+    """A context key as FEEL writes it: bare when it is a plain name, else a string literal."""
+    text = str(key)
+    if text and all(char.isalnum() or char in "_ " for char in text) and not text[0].isdigit():
+        return text
+    return _quoted(text)
 
 
 def _quoted(value: Any) -> str:
@@ -320,8 +324,9 @@ def feel_ceiling(value: Any, scale: Any = 0) -> Any:
 def feel_abs(value: Any) -> Any:
     if value is None:
         return None
-    if is_duration(value):
-        return celtypes.DurationType(abs(value))
+    if is_temporal(value):
+        duration = feel_temporal.from_python(value)
+        return feel_temporal.negate(duration) if str(duration).startswith("-") else duration
     (x,) = numbers("abs()", value)
     return number(abs(x))
 
@@ -499,49 +504,45 @@ def feel_sublist(items: Any, start: Any, length: Any = None) -> Any:
 # --- dates, times, durations --------------------------------------------------------------------
 
 
-@builtin
-def feel_date_and_time(text: Any) -> Any:
-    if text is None:
-        return None
-    if is_timestamp(text):
-        return text
-    try:
-        return celtypes.TimestampType(parse_datetime(string_arg("date and time()", text)))
-    except ValueError:
-        raise fail(
-            f"date and time() cannot read {str(text)!r}: expected ISO 8601 such as 2024-05-01T10:00:00Z"
-        ) from None
+def temporal(function: Callable[..., Any], name: str) -> Callable[..., Any]:
+    """A temporal constructor as a FEEL function: null in, null out; bad text is a TypeError."""
 
-
-@builtin
-def feel_date(text: Any, month: Any = None, day: Any = None) -> Any:
-    """Dates are ISO strings (YYYY-MM-DD) here: they compare correctly and stay JSON."""
-    if text is None:
-        return None
-    if month is not None or day is not None:
-        if month is None or day is None:
+    @builtin
+    def call(*args: Any) -> Any:
+        if args and all(arg is None for arg in args):
             return None
-        year, month_number, day_number = numbers("date()", text, month, day)
         try:
-            return celtypes.StringType(dt.date(int(year), int(month_number), int(day_number)).isoformat())
-        except ValueError:
-            raise fail("date() got a day that does not exist") from None
-    if is_timestamp(text):
-        return celtypes.StringType(text.date().isoformat())
-    try:
-        return celtypes.StringType(parse_datetime(string_arg("date()", text)).date().isoformat())
-    except ValueError:
-        raise fail(f"date() cannot read {str(text)!r}: expected ISO 8601 such as 2024-05-01") from None
+            return function(*args)
+        except ValueError as error:
+            raise fail(f"{name}(): {error}") from None
+
+    call.__name__ = call.__qualname__ = "feel_" + name.replace(" ", "_")
+    return call
 
 
-@builtin
-def feel_duration(text: Any) -> Any:
-    if text is None:
-        return None
-    try:
-        return celtypes.DurationType(parse_duration(string_arg("duration()", text)))
-    except ValueError as error:
-        raise fail(f"duration(): {error}") from None
+def _date(value: Any, month: Any = None, day: Any = None) -> Any:
+    if month is None and day is None:
+        return feel_temporal.date_of(value)
+    return feel_temporal.date_from_parts(value, month, day)
+
+
+def _date_and_time(value: Any, time: Any = None) -> Any:
+    if time is None:
+        return feel_temporal.date_time_of(value)
+    return feel_temporal.date_time_from(value, time)
+
+
+def _time(value: Any, minute: Any = None, second: Any = None, offset: Any = None) -> Any:
+    if minute is None and second is None:
+        return feel_temporal.time_of(value)
+    return feel_temporal.time_from_parts(value, minute, second, offset)
+
+
+feel_date = temporal(_date, "date")
+feel_date_and_time = temporal(_date_and_time, "date and time")
+feel_time = temporal(_time, "time")
+feel_duration = temporal(feel_temporal.duration_of, "duration")
+feel_years_and_months_duration = temporal(feel_temporal.months_between, "years and months duration")
 
 
 # --- more numbers, lists, contexts and dates (the DMN built-ins) ------------------------------
@@ -698,38 +699,50 @@ def feel_context_merge(contexts: Any) -> Any:
     return celtypes.MapType(result)
 
 
+_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August",
+                "September", "October", "November", "December")
+
+
 def _date_arg(name: str, value: Any) -> Any:
-    if is_timestamp(value):
-        return value.date()
     try:
-        return parse_datetime(string_arg(name, value)).date()
-    except ValueError:
+        return feel_temporal.date_of(value)
+    except (TypeError, ValueError):
         raise fail(f"{name} expects a date") from None
 
 
 @builtin
 def feel_day_of_year(value: Any) -> Any:
-    return None if value is None else number(_date_arg("day of year()", value).timetuple().tm_yday)
+    if value is None:
+        return None
+    date = _date_arg("day of year()", value)
+    return number(date.epoch_day - feel_temporal.Date(date.year, 1, 1).epoch_day + 1)
 
 
 @builtin
 def feel_day_of_week(value: Any) -> Any:
     if value is None:
         return None
-    day = _date_arg("day of week()", value).strftime("%A")
-    return celtypes.StringType(day)
+    return celtypes.StringType(_DAY_NAMES[feel_temporal.member(_date_arg("day of week()", value), "weekday") - 1])
 
 
 @builtin
 def feel_month_of_year(value: Any) -> Any:
     if value is None:
         return None
-    return celtypes.StringType(_date_arg("month of year()", value).strftime("%B"))
+    return celtypes.StringType(_MONTH_NAMES[_date_arg("month of year()", value).month - 1])
 
 
 @builtin
 def feel_week_of_year(value: Any) -> Any:
-    return None if value is None else number(_date_arg("week of year()", value).isocalendar()[1])
+    if value is None:
+        return None
+    date = _date_arg("week of year()", value)
+    # ISO 8601 week: the week (Monday first) holding the year's first Thursday is week 1.
+    weekday = feel_temporal.member(date, "weekday")
+    thursday = date.epoch_day - weekday + 4
+    year = feel_temporal.Date.of_epoch_day(thursday).year
+    return number((thursday - feel_temporal.Date(year, 1, 1).epoch_day) // 7 + 1)
 
 
 @builtin
@@ -754,8 +767,8 @@ def feel_is(a: Any, b: Any) -> Any:
     """is(a, b): the same kind of value and equal; date-times must also share their offset."""
     if a is None or b is None:
         return BoolType(a is None and b is None)
-    if is_timestamp(a) or is_timestamp(b):
-        return BoolType(is_timestamp(a) and is_timestamp(b) and a == b and a.utcoffset() == b.utcoffset())
+    if is_temporal(a) or is_temporal(b):
+        return BoolType(is_temporal(a) and is_temporal(b) and feel_temporal.identical(a, b))
     if is_number(a) and is_number(b):
         return BoolType(cel_equal(a, b))
     if type(a) is not type(b):
@@ -832,9 +845,11 @@ BUILTINS: dict[str, Builtin] = {
     "index of": Builtin(feel_index_of, 2, 2),
     "sublist": Builtin(feel_sublist, 2, 3),
     # dates, times, durations (now() and today() read the engine clock: feel.py binds them)
-    "date and time": Builtin(feel_date_and_time, 1, 1),
+    "date and time": Builtin(feel_date_and_time, 1, 2),
     "date": Builtin(feel_date, 1, 3),
+    "time": Builtin(feel_time, 1, 4),
     "duration": Builtin(feel_duration, 1, 1),
+    "years and months duration": Builtin(feel_years_and_months_duration, 2, 2),
     # the rest of DMN's built-ins
     "log": Builtin(feel_log, 1, 1),
     "exp": Builtin(feel_exp, 1, 1),
@@ -913,7 +928,9 @@ PARAMETERS: dict[str, tuple[str, ...]] = {
     "list replace": ("list", "position", "newItem"),
     "date and time": ("from",),
     "date": ("from",),
+    "time": ("from",),
     "duration": ("from",),
+    "years and months duration": ("from", "to"),
     "get entries": ("m",),
     "context": ("entries",),
     "context put": ("context", "key", "value"),

@@ -27,6 +27,7 @@ from typing import Any
 from celpy import celtypes
 from celpy.evaluation import CELEvalError
 
+from . import feel_temporal
 from .cel_functions import cel_equal, describe_type, is_number, ordered
 from .values import FALSE, TRUE, cel_double, cel_int, cel_str, format_number
 
@@ -100,11 +101,19 @@ def list_arg(name: str, value: Any) -> list[Any]:
 
 
 def is_timestamp(value: Any) -> bool:
-    return isinstance(value, dt.datetime)
+    return isinstance(value, dt.datetime | feel_temporal.DateTime)
 
 
 def is_duration(value: Any) -> bool:
-    return isinstance(value, dt.timedelta)
+    return isinstance(value, dt.timedelta | feel_temporal.DayTime | feel_temporal.YearMonth)
+
+
+_TEMPORAL = (*feel_temporal.TEMPORAL, dt.date, dt.timedelta)
+
+
+def is_temporal(value: Any) -> bool:
+    """A FEEL temporal value, or a Python date/time/duration (the engine clock) that becomes one."""
+    return isinstance(value, _TEMPORAL)
 
 
 # --- operators ----------------------------------------------------------------------------------
@@ -118,12 +127,8 @@ def feel_add(a: Any, b: Any) -> Any:
         return None
     if is_number(a) and is_number(b):
         return number(plain_number(a) + plain_number(b))
-    if is_timestamp(a) and is_duration(b):
-        return celtypes.TimestampType(a + b)
-    if is_duration(a) and is_timestamp(b):
-        return celtypes.TimestampType(b + a)
-    if is_duration(a) and is_duration(b):
-        return celtypes.DurationType(a + b)
+    if is_temporal(a) or is_temporal(b):
+        return feel_temporal.add(a, b)
     hint = " (convert with string())" if isinstance(a, str) or isinstance(b, str) else ""
     raise fail(f"cannot add {describe_type(a)} and {describe_type(b)}{hint}")
 
@@ -134,12 +139,8 @@ def feel_subtract(a: Any, b: Any) -> Any:
         return None
     if is_number(a) and is_number(b):
         return number(plain_number(a) - plain_number(b))
-    if is_timestamp(a) and is_timestamp(b):
-        return celtypes.DurationType(a - b)
-    if is_timestamp(a) and is_duration(b):
-        return celtypes.TimestampType(a - b)
-    if is_duration(a) and is_duration(b):
-        return celtypes.DurationType(a - b)
+    if is_temporal(a) or is_temporal(b):
+        return feel_temporal.subtract(a, b)
     raise fail(f"cannot subtract {describe_type(b)} from {describe_type(a)}")
 
 
@@ -149,10 +150,8 @@ def feel_multiply(a: Any, b: Any) -> Any:
         return None
     if is_number(a) and is_number(b):
         return number(plain_number(a) * plain_number(b))
-    if is_duration(a) and is_number(b):
-        return celtypes.DurationType(a * plain_number(b))
-    if is_number(a) and is_duration(b):
-        return celtypes.DurationType(b * plain_number(a))
+    if is_temporal(a) or is_temporal(b):
+        return number(result) if is_number(result := feel_temporal.multiply(a, b)) else result
     raise fail(f"cannot multiply {describe_type(a)} by {describe_type(b)}")
 
 
@@ -160,14 +159,8 @@ def feel_multiply(a: Any, b: Any) -> Any:
 def feel_divide(a: Any, b: Any) -> Any:
     if a is None or b is None:
         return None
-    if is_duration(a) and is_duration(b):
-        if not b:
-            raise fail("division by zero")
-        return number(a / b)
-    if is_duration(a) and is_number(b):
-        if not b:
-            raise fail("division by zero")
-        return celtypes.DurationType(a / plain_number(b))
+    if is_temporal(a) or is_temporal(b):
+        return number(result) if is_number(result := feel_temporal.divide(a, b)) else result
     x, y = numbers("'/'", a, b)
     if y == 0:
         raise fail("division by zero")
@@ -199,8 +192,8 @@ def feel_negate(a: Any) -> Any:
         return None
     if is_number(a):
         return number(-plain_number(a))
-    if is_duration(a):
-        return celtypes.DurationType(-a)
+    if is_temporal(a):
+        return feel_temporal.negate(a)
     raise fail(f"cannot negate {describe_type(a)}")
 
 
@@ -291,9 +284,9 @@ def feel_ge(a: Any, b: Any) -> Any:
 def feel_between(value: Any, low: Any, high: Any) -> Any:
     if value is None or low is None or high is None:
         return None
-    x, lo = ordered(value, low, "between")
-    x, hi = ordered(value, high, "between")
-    return TRUE if lo <= x <= hi else FALSE
+    low_value, x = ordered(low, value, "between")
+    y, high_value = ordered(value, high, "between")
+    return TRUE if low_value <= x and y <= high_value else FALSE
 
 
 @binary
@@ -306,23 +299,6 @@ def feel_in(value: Any, container: Any) -> Any:
 
 # --- paths, indexes, iteration ------------------------------------------------------------------
 
-_DATETIME_PROPERTIES: dict[str, Callable[[dt.datetime], int]] = {
-    "year": lambda v: v.year,
-    "month": lambda v: v.month,
-    "day": lambda v: v.day,
-    "hour": lambda v: v.hour,
-    "minute": lambda v: v.minute,
-    "second": lambda v: v.second,
-    "weekday": lambda v: v.isoweekday(),
-}
-_DURATION_PROPERTIES: dict[str, Callable[[dt.timedelta], int]] = {
-    "days": lambda v: v.days,
-    "hours": lambda v: v.seconds // 3600,
-    "minutes": lambda v: v.seconds // 60 % 60,
-    "seconds": lambda v: v.seconds % 60,
-}
-
-
 def _member(value: Any, key: str) -> Any:
     if value is None:
         return None
@@ -331,10 +307,9 @@ def _member(value: Any, key: str) -> Any:
         return dict.get(value, key)
     if isinstance(value, list):  # FEEL projection: [{a: 1}, {a: 2}].a is [1, 2]
         return celtypes.ListType([_member(item, key) for item in value])
-    if is_timestamp(value) and key in _DATETIME_PROPERTIES:
-        return number(_DATETIME_PROPERTIES[key](value))
-    if is_duration(value) and key in _DURATION_PROPERTIES:
-        return number(_DURATION_PROPERTIES[key](value))
+    if is_temporal(value):
+        result = feel_temporal.member(value, key)
+        return number(result) if is_number(result) else cel_str(result) if isinstance(result, str) else result
     raise fail(f"cannot read {str(key)!r} of {describe_type(value)}")
 
 

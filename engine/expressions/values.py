@@ -20,6 +20,7 @@ from typing import Any
 
 from celpy import celtypes
 
+from . import feel_temporal
 from .errors import EvaluationError
 from .temporal import format_datetime, format_duration
 
@@ -92,7 +93,7 @@ def _to_cel_other(value: Any) -> CelValue:
         return celtypes.MapType({celtypes.StringType(str(k)): to_cel(v) for k, v in value.items()})
     if isinstance(value, list | tuple):
         return celtypes.ListType([to_cel(v) for v in value])
-    if isinstance(value, FeelFunction):
+    if isinstance(value, FeelFunction) or feel_temporal.is_temporal(value):
         return value
     raise EvaluationError(f"a variable of type {type(value).__name__} cannot be used in an expression")
 
@@ -149,6 +150,8 @@ def to_plain(value: CelValue) -> Any:
         return format_duration(value)
     if isinstance(value, FeelFunction):
         return value
+    if feel_temporal.is_temporal(value):
+        return str(value)  # FEEL's string() text, which is ISO 8601
     raise EvaluationError(f"the result is a {type(value).__name__}, which cannot be stored as a variable")
 
 
