@@ -6,7 +6,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from engine.expressions import EvaluationError, ExpressionError, FeelFunction, InvocationError, compile_feel
+from engine.expressions import EvaluationError, ExpressionError, FeelFunction, InvocationError, as_json, compile_feel
 
 from .errors import DecisionError
 from .model import (
@@ -43,13 +43,13 @@ def evaluate(definitions: Definitions, decision: str, inputs: Mapping[str, Any])
     service = definitions.service(decision)
     if service is not None and definitions.find(decision) is None:
         value = _evaluate_service(definitions, service, library, inputs)
-        return {service.name: value}
+        return {service.name: as_json(value)}
     target = definitions.find(decision)
     if target is None:
         raise DecisionError(f"no decision {decision!r} in the model")
     results: dict[str, Any] = {}
     _evaluate_decision(definitions, target, {**library, **inputs}, results, ())
-    return results
+    return as_json(results)  # dates and durations as ISO text: results become JSON variables
 
 
 def _service_parameters(definitions: Definitions, service: DecisionService) -> tuple[str, ...]:
@@ -209,6 +209,6 @@ def evaluate_text(text: str, variables: Mapping[str, Any]) -> Any:
     except ExpressionError as exc:
         raise DecisionError(f"cannot compile {text!r}: {exc}", unsupported=True) from None
     try:
-        return expression.evaluate(variables)
+        return expression.evaluate(variables, feel_values=True)
     except EvaluationError:
         return None

@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from engine.expressions import EvaluationError, ExpressionError, compile_feel
+from engine.expressions.feel_temporal import equal as temporal_equal
+from engine.expressions.feel_temporal import is_temporal
 
 from .errors import DecisionError
 
@@ -75,6 +77,8 @@ def feel_equal(left: Any, right: Any) -> bool:
         return len(left) == len(right) and all(feel_equal(a, b) for a, b in zip(left, right, strict=True))
     if isinstance(left, dict) and isinstance(right, dict):
         return left.keys() == right.keys() and all(feel_equal(left[k], right[k]) for k in left)
+    if is_temporal(left) or is_temporal(right):
+        return temporal_equal(left, right)
     return type(left) is type(right) and left == right
 
 
@@ -90,7 +94,7 @@ def _bool_test(feel: str) -> Test:
 
     def test(value: Any, variables: Mapping[str, Any]) -> bool:
         try:
-            return expression.evaluate({**variables, INPUT: value}) is True
+            return expression.evaluate({**variables, INPUT: value}, feel_values=True) is True
         except EvaluationError:
             return False  # FEEL: a comparison of mismatched types is null, which does not match
 
@@ -114,7 +118,7 @@ def _expression_test(text: str) -> Test:
 
     def test(value: Any, variables: Mapping[str, Any]) -> bool:
         try:
-            result = expression.evaluate({**variables, INPUT: value})
+            result = expression.evaluate({**variables, INPUT: value}, feel_values=True)
         except EvaluationError:
             return False
         if uses_input:

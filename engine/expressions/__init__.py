@@ -39,7 +39,7 @@ from .expression import (
     compile_feel,
     compile_value,
 )
-from .values import FeelFunction
+from .values import FeelFunction, as_json
 
 __all__ = [
     "EvaluationError",
@@ -47,6 +47,7 @@ __all__ = [
     "ExpressionError",
     "FeelFunction",
     "InvocationError",
+    "as_json",
     "compile_cel",
     "compile_condition",
     "compile_expression",

@@ -33,7 +33,7 @@ from .cel_functions import CEL_FUNCTIONS
 from .errors import EvaluationError, ExpressionError
 from .feel import DEFINED, NOW, TODAY, Root, Translation, translate
 from .feel_builtins import FEEL_FUNCTIONS
-from .values import copy_plain, format_number, to_cel, to_plain
+from .values import as_json, copy_plain, format_number, to_cel, to_plain
 
 _NOTHING: Any = object()
 
@@ -74,16 +74,24 @@ class Expression:
         """The variables the expression reads (their names as written)."""
         return tuple(root.candidates[0] for root in self._plan.roots)
 
-    def evaluate(self, variables: Mapping[str, Any], *, now: dt.datetime | None = None) -> Any:
-        """The value, as plain JSON-able Python. `now` is the engine clock, for now()/today()."""
+    def evaluate(
+        self, variables: Mapping[str, Any], *, now: dt.datetime | None = None, feel_values: bool = False
+    ) -> Any:
+        """The value, as plain JSON-able Python. `now` is the engine clock, for now()/today().
+
+        feel_values keeps FEEL's temporal values (feel_temporal) as objects instead of ISO text,
+        for callers that feed results into further FEEL (DMN chains decisions that way).
+        """
         plan = self._plan
         if self.dialect == "static":
             return self.source
         if plan.constant is not _NOTHING:
-            return copy_plain(plan.constant)
-        if plan.reference is not None:
-            return self._read(variables, *plan.reference)
-        return self._run(variables, now)
+            value = copy_plain(plan.constant)
+        elif plan.reference is not None:
+            value = self._read(variables, *plan.reference)
+        else:
+            value = self._run(variables, now)
+        return value if feel_values else as_json(value)
 
     def evaluate_bool(self, variables: Mapping[str, Any], *, now: dt.datetime | None = None) -> bool:
         """For conditions: the value must be true or false (null is an error, as in Camunda)."""

@@ -148,11 +148,25 @@ def to_plain(value: CelValue) -> Any:
         return format_datetime(value)
     if isinstance(value, dt.timedelta):
         return format_duration(value)
-    if isinstance(value, FeelFunction):
-        return value
-    if feel_temporal.is_temporal(value):
-        return str(value)  # FEEL's string() text, which is ISO 8601
+    if isinstance(value, FeelFunction) or feel_temporal.is_temporal(value):
+        return value  # as_json() writes temporal values as text where JSON is needed
     raise EvaluationError(f"the result is a {type(value).__name__}, which cannot be stored as a variable")
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def as_json(value: Any) -> Any:
+    """A plain value with FEEL temporal values written as their ISO 8601 text (variables are JSON)."""
+    if type(value) in _SCALARS:
+        return value
+    if isinstance(value, dict):
+        return {key: as_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [as_json(item) for item in value]
+    if feel_temporal.is_temporal(value):
+        return str(value)
+    return value
 
 
 def _key(key: Any) -> str:
