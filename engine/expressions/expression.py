@@ -33,7 +33,7 @@ from .cel_functions import CEL_FUNCTIONS
 from .errors import EvaluationError, ExpressionError
 from .feel import DEFINED, NOW, TODAY, Root, Translation, translate
 from .feel_builtins import FEEL_FUNCTIONS
-from .values import as_json, copy_plain, format_number, to_cel, to_plain
+from .values import FeelFunction, as_json, copy_plain, format_number, to_cel, to_plain
 
 _NOTHING: Any = object()
 
@@ -286,12 +286,37 @@ def _feel_plan(text: str, translation: Translation) -> _Plan:
     _check_depth(text, tree)
     return _Plan(
         roots=translation.roots,
-        program=Program(tree, FEEL_FUNCTIONS, names=translation.idents + [NOW, TODAY, DEFINED]),
+        program=Program(tree, _FEEL_TABLE, names=translation.idents + [NOW, TODAY, DEFINED]),
         reference=translation.reference,
         uses_now=translation.uses_now,
         uses_today=translation.uses_today,
         uses_defined=translation.uses_defined,
     )
+
+
+def feel_lambda(body: Any, parameters: Any, captured: Any) -> Any:
+    """A FEEL function definition's value: the body, compiled once, with the names it captured.
+
+    Called by FEEL programs (feel.py emits it); the body runs as its own expression, so a
+    type error inside it fails the call, which the caller sees as an error (FEEL: null).
+    """
+    expression = _compile("feel-functions", str(body))
+    scope = {str(key): to_plain(value) for key, value in captured.items()}
+    names = tuple(str(name) for name in parameters)
+
+    def call(values: list[Any]) -> Any:
+        try:
+            return expression.evaluate({**scope, **dict(zip(names, values, strict=True))}, feel_values=True)
+        except EvaluationError as error:
+            raise TypeError(error.message) from None
+        except RecursionError:
+            raise TypeError("function calls nest too deeply") from None
+
+    return FeelFunction("function", names, call)
+
+
+# FEEL programs call the built-ins, the operators, and feel_lambda (which compiles, so lives here).
+_FEEL_TABLE = {**FEEL_FUNCTIONS, "feel_lambda": feel_lambda}
 
 
 def _cel_plan(text: str, cel_text: str, offset: int) -> _Plan:

@@ -47,9 +47,12 @@ from .feel_parser import (
     Call,
     Context,
     For,
+    FunctionDef,
     If,
     In,
     Index,
+    InstanceOf,
+    Invoke,
     Iteration,
     ListLit,
     Literal,
@@ -57,6 +60,7 @@ from .feel_parser import (
     Node,
     Path,
     Quantified,
+    Range,
     Unary,
     parse,
 )
@@ -354,8 +358,46 @@ class _Translator:
         finally:
             self.scopes.pop()
 
+    def emit_range(self, node: Range) -> tuple[str, int]:
+        low, high = self.sub(node.low, TERNARY), self.sub(node.high, TERNARY)
+        flags = f"{'true' if node.closed_low else 'false'}, {'true' if node.closed_high else 'false'}"
+        return f"feel_range({low}, {high}, {flags})", MEMBER
+
+    def emit_instanceof(self, node: InstanceOf) -> tuple[str, int]:
+        return f"feel_instance_of({self.sub(node.value, TERNARY)}, {cel_string(node.type)})", MEMBER
+
+    def emit_invoke(self, node: Invoke) -> tuple[str, int]:
+        return self.invoke(self.sub(node.target, TERNARY), node.names, node.args), MEMBER
+
+    def invoke(self, function: str, names: tuple[str, ...], args: tuple[Node, ...]) -> str:
+        texts = [self.sub(arg, TERNARY) for arg in args]
+        return f"feel_invoke({function}, [{', '.join(cel_string(n) for n in names)}], [{', '.join(texts)}])"
+
+    def emit_functiondef(self, node: FunctionDef) -> tuple[str, int]:
+        """A function value: its body is compiled on its own (FEEL text), closing over what it reads.
+
+        The names the body reads, other than its parameters, are captured when the function is
+        created: iteration variables, earlier context entries, and the expression's variables.
+        """
+        try:
+            body = translate(node.text, user_functions=True)
+        except ExpressionError as error:
+            raise self.error(f"in the function body: {error.message}", node) from None
+        captured: dict[str, str] = {}
+        for root in body.roots:
+            name = root.candidates[-1]
+            if name in node.parameters or name in captured:
+                continue
+            captured[name] = self.emit_name(Name(node.pos, name, root.candidates[0]))[0]
+        parameters = "[" + ", ".join(cel_string(p) for p in node.parameters) + "]"
+        scope = "{" + ", ".join(f"{cel_string(k)}: {v}" for k, v in captured.items()) + "}"
+        return f"feel_lambda({cel_string(node.text)}, {parameters}, {scope})", MEMBER
+
     def emit_call(self, node: Call) -> tuple[str, int]:
         name, args = node.name, node.args
+        if self.is_local(name) or any(name in entries for entries in self.entries):
+            # A function held by an iteration variable, a parameter or an earlier context entry.
+            return self.invoke(self.emit_name(Name(node.pos, name, name))[0], node.names, args), MEMBER
         if name in ("now", "today"):
             self.arity(node, 0, 0)
             self.flags.add(name)
@@ -368,10 +410,7 @@ class _Translator:
             return self.is_defined(args[0]), MEMBER
         builtin = BUILTINS.get(name)
         if builtin is None and self.user_functions:
-            function = self.name(Name(node.pos, name, name))
-            names = "[" + ", ".join(cel_string(n) for n in node.names) + "]"
-            texts = [self.sub(arg, TERNARY) for arg in args]
-            return f"feel_invoke({function}, {names}, [{', '.join(texts)}])", MEMBER
+            return self.invoke(self.name(Name(node.pos, name, name)), node.names, args), MEMBER
         if builtin is None:
             raise self.error(f"unknown or unsupported FEEL function '{name}()'", node)
         if node.names:

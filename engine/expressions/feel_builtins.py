@@ -633,11 +633,64 @@ def feel_remove(items: Any, position: Any) -> Any:
 
 @builtin
 def feel_list_replace(items: Any, position: Any, item: Any) -> Any:
+    """list replace(list, position or match function, newItem)."""
     if items is None or position is None:
         return None
     values = list(list_arg("list replace()", items))
+    if isinstance(position, FeelFunction):
+        # match(item, newItem) decides which elements are replaced; it must answer true or false.
+        if len(position.parameters) != 2:
+            raise fail("list replace() expects a match function of two parameters")
+        replaced = []
+        for value in values:
+            verdict = call_function(position, [value, item])
+            if not isinstance(verdict, bool):
+                raise fail("list replace(): the match function must return true or false")
+            replaced.append(item if verdict else value)
+        return celtypes.ListType(replaced)
     values[_position("list replace()", len(values), position)] = item
     return celtypes.ListType(values)
+
+
+def call_function(function: FeelFunction, args: list[Any]) -> Any:
+    """Call a function value with celpy arguments; the plain result (temporal values kept)."""
+    return function.call([to_plain(arg) for arg in args])
+
+
+@builtin
+def feel_sort(items: Any, precedes: Any = None) -> Any:
+    """sort(list, precedes): precedes(a, b) is true when a comes first; without it, natural order."""
+    if items is None:
+        return None
+    values = list(list_arg("sort()", items))
+    if precedes is None:
+        return celtypes.ListType(sorted(values, key=functools.cmp_to_key(_natural)))
+    if not isinstance(precedes, FeelFunction) or len(precedes.parameters) != 2:
+        raise fail("sort() expects a function of two parameters")
+
+    def compare(a: Any, b: Any) -> int:
+        if call_function(precedes, [a, b]) is True:
+            return -1
+        return 1 if call_function(precedes, [b, a]) is True else 0
+
+    return celtypes.ListType(sorted(values, key=functools.cmp_to_key(compare)))
+
+
+@builtin
+def feel_numbers_from(low: Any, high: Any) -> Any:
+    """The domain of `for i in low..high`: whole numbers, ascending or descending."""
+    first, last = numbers("a for range", low, high)
+    if first != int(first) or last != int(last):
+        raise fail("the bounds of a for range must be whole numbers")
+    if abs(last - first) > 1_000_000:
+        raise fail("a for range is limited to a million numbers")
+    step = 1 if last >= first else -1
+    return celtypes.ListType([number(n) for n in range(int(first), int(last) + step, step)])
+
+
+def _natural(a: Any, b: Any) -> int:
+    x, y = ordered(a, b, "sort()")
+    return (x > y) - (x < y)
 
 
 @builtin
@@ -860,6 +913,8 @@ BUILTINS: dict[str, Builtin] = {
     "insert before": Builtin(feel_insert_before, 3, 3),
     "remove": Builtin(feel_remove, 2, 2),
     "list replace": Builtin(feel_list_replace, 3, 3),
+    "sort": Builtin(feel_sort, 1, 2),
+    "feel numbers from": Builtin(feel_numbers_from, 2, 2),  # only the parser writes this name
     "union": Builtin(feel_union, 1, None, "all"),
     "get entries": Builtin(feel_get_entries, 1, 1),
     "context": Builtin(feel_context, 1, 1),
@@ -926,6 +981,7 @@ PARAMETERS: dict[str, tuple[str, ...]] = {
     "insert before": ("list", "position", "newItem"),
     "remove": ("list", "position"),
     "list replace": ("list", "position", "newItem"),
+    "sort": ("list", "precedes"),
     "date and time": ("from",),
     "date": ("from",),
     "time": ("from",),

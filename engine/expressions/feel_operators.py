@@ -29,7 +29,7 @@ from celpy.evaluation import CELEvalError
 
 from . import feel_temporal
 from .cel_functions import cel_equal, describe_type, is_number, ordered
-from .values import FALSE, TRUE, cel_double, cel_int, cel_str, format_number
+from .values import FALSE, TRUE, FeelFunction, FeelRange, cel_double, cel_int, cel_str, format_number
 
 BoolType = celtypes.BoolType
 
@@ -291,10 +291,93 @@ def feel_between(value: Any, low: Any, high: Any) -> Any:
 
 @binary
 def feel_in(value: Any, container: Any) -> Any:
-    """`x in [1, 2]` is membership; `x in y` with a non-list y is equality."""
+    """`x in [1, 2]` is membership, `x in [1..5]` a range test; `x in y` otherwise is equality."""
+    if isinstance(container, FeelRange):
+        return in_range(value, container)
     if isinstance(container, list):
-        return TRUE if any(cel_equal(value, item) for item in container) else FALSE
+        return TRUE if any(in_range(value, item) if isinstance(item, FeelRange) else cel_equal(value, item)
+                           for item in container) else FALSE
     return TRUE if cel_equal(value, container) else FALSE
+
+
+def in_range(value: Any, bounds: FeelRange) -> Any:
+    if value is None:
+        return None
+    if bounds.low is not None:
+        low, x = ordered(bounds.low, value, "in")
+        if not (low <= x if bounds.closed_low else low < x):
+            return FALSE
+    if bounds.high is not None:
+        x, high = ordered(value, bounds.high, "in")
+        if not (x <= high if bounds.closed_high else x < high):
+            return FALSE
+    return TRUE
+
+
+@builtin
+def feel_range(low: Any, high: Any, closed_low: Any, closed_high: Any) -> Any:
+    if low is None and high is None:
+        raise fail("a range needs at least one bound")
+    if low is not None and high is not None:
+        ordered(low, high, "..")  # both ends of one kind
+    return FeelRange(low, high, bool(closed_low), bool(closed_high))
+
+
+_SIMPLE_TYPES: dict[str, Callable[[Any], bool]] = {
+    "number": is_number,
+    "string": lambda v: isinstance(v, str),
+    "boolean": lambda v: isinstance(v, BoolType | bool),
+    "date": lambda v: isinstance(v, feel_temporal.Date),
+    "time": lambda v: isinstance(v, feel_temporal.Time),
+    "date and time": lambda v: isinstance(v, feel_temporal.DateTime),
+    "days and time duration": lambda v: isinstance(v, feel_temporal.DayTime),
+    "years and months duration": lambda v: isinstance(v, feel_temporal.YearMonth),
+    "list": lambda v: isinstance(v, list),
+    "context": lambda v: isinstance(v, Mapping),
+    "function": lambda v: isinstance(v, FeelFunction),
+    "range": lambda v: isinstance(v, FeelRange),
+    "Any": lambda v: v is not None,
+    "Null": lambda v: v is None,
+}
+
+
+def instance_of(value: Any, type_name: str) -> bool:
+    """`value instance of type_name`, DMN 1.5 10.3.2.9 (names as the parser normalises them)."""
+    if type_name in _SIMPLE_TYPES:
+        return _SIMPLE_TYPES[type_name](value)
+    base, _, parameters = type_name.partition("<")
+    if base == "list" and parameters:
+        inner = parameters[: parameters.rindex(">")]
+        return isinstance(value, list) and all(instance_of(item, inner) for item in value)
+    if base == "range" and parameters:
+        inner = parameters[: parameters.rindex(">")]
+        bound = value.low if isinstance(value, FeelRange) and value.low is not None else getattr(value, "high", None)
+        return isinstance(value, FeelRange) and instance_of(bound, inner)
+    if base == "context" and parameters:
+        if not isinstance(value, Mapping):
+            return False
+        entries = _split_entries(parameters[: parameters.rindex(">")])
+        return all(key in value and instance_of(value[key], kind) for key, kind in entries)
+    if base == "function":
+        return isinstance(value, FeelFunction)
+    return False  # a type this engine does not know (an item definition): no value is one
+
+
+def _split_entries(text: str) -> list[tuple[str, str]]:
+    entries, depth, start = [], 0, 0
+    for index, char in enumerate(text + ","):
+        depth += {"<": 1, ">": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            key, _, kind = text[start:index].partition(":")
+            entries.append((key.strip(), kind.strip()))
+            start = index + 1
+    return entries
+
+
+def feel_instance_of(value: Any, type_name: Any) -> Any:
+    if isinstance(value, CELEvalError):
+        return value
+    return TRUE if instance_of(value, str(type_name)) else FALSE
 
 
 # --- paths, indexes, iteration ------------------------------------------------------------------
@@ -392,7 +475,17 @@ OPERATORS: dict[str, Callable[..., Any]] = {
     "_>=_": feel_ge,
     **{
         helper.__name__: helper
-        for helper in (feel_power, feel_between, feel_in, feel_get, feel_index, feel_as_list, feel_flatten1)
+        for helper in (
+            feel_power,
+            feel_between,
+            feel_in,
+            feel_get,
+            feel_index,
+            feel_as_list,
+            feel_flatten1,
+            feel_range,
+            feel_instance_of,
+        )
     },
     "feel_is_defined": feel_is_defined,
 }

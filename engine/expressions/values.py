@@ -68,6 +68,29 @@ class FeelFunction:
         return f"FeelFunction({self.name}({', '.join(self.parameters)}))"
 
 
+class FeelRange:
+    """A FEEL range value ([1..5], (a..b]): what `in` tests against and `instance of range` sees."""
+
+    __slots__ = ("closed_high", "closed_low", "high", "low")
+
+    def __init__(self, low: Any, high: Any, closed_low: bool, closed_high: bool) -> None:
+        self.low, self.high, self.closed_low, self.closed_high = low, high, closed_low, closed_high
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FeelRange) and (self.low, self.high, self.closed_low, self.closed_high) == (
+            other.low,
+            other.high,
+            other.closed_low,
+            other.closed_high,
+        )
+
+    def __hash__(self) -> int:
+        return hash((FeelRange, self.closed_low, self.closed_high))
+
+    def __repr__(self) -> str:
+        return f"{'[' if self.closed_low else '('}{self.low!r}..{self.high!r}{']' if self.closed_high else ')'}"
+
+
 def _to_cel_other(value: Any) -> CelValue:
     # celpy values (e.g. results of an earlier evaluation) pass through unchanged. BoolType
     # subclasses int, so this must be checked before the generic int/float cases below.
@@ -93,7 +116,7 @@ def _to_cel_other(value: Any) -> CelValue:
         return celtypes.MapType({celtypes.StringType(str(k)): to_cel(v) for k, v in value.items()})
     if isinstance(value, list | tuple):
         return celtypes.ListType([to_cel(v) for v in value])
-    if isinstance(value, FeelFunction) or feel_temporal.is_temporal(value):
+    if isinstance(value, FeelFunction | FeelRange) or feel_temporal.is_temporal(value):
         return value
     raise EvaluationError(f"a variable of type {type(value).__name__} cannot be used in an expression")
 
@@ -148,7 +171,7 @@ def to_plain(value: CelValue) -> Any:
         return format_datetime(value)
     if isinstance(value, dt.timedelta):
         return format_duration(value)
-    if isinstance(value, FeelFunction) or feel_temporal.is_temporal(value):
+    if isinstance(value, FeelFunction | FeelRange) or feel_temporal.is_temporal(value):
         return value  # as_json() writes temporal values as text where JSON is needed
     raise EvaluationError(f"the result is a {type(value).__name__}, which cannot be stored as a variable")
 
