@@ -8,6 +8,7 @@ TypeError with a message naming the function (see feel_operators for why).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
