@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextvars
+import datetime as dt
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -26,14 +28,30 @@ from .model import (
     Unsupported,
 )
 from .tables import evaluate_table
+from .types import coerce_input, coerce_result
+
+# The clock of the evaluation in progress (evaluate(now=...)), for now() and today() deep inside it.
+_clock: contextvars.ContextVar[dt.datetime | None] = contextvars.ContextVar("dmn_clock", default=None)
 
 
-def evaluate(definitions: Definitions, decision: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+def evaluate(
+    definitions: Definitions, decision: str, inputs: Mapping[str, Any], *, now: dt.datetime | None = None
+) -> dict[str, Any]:
     """Evaluate the decision (id or name) and what it requires; {decision name: result}.
 
     A value in `inputs` under a decision's name stands for that decision (it is not evaluated).
-    Raises DecisionError.
+    Inputs are converted to their declared typeRef (see types.py). `now` is the clock now()
+    and today() read (the engine's; without one they are null). Raises DecisionError.
     """
+    token = _clock.set(now)
+    try:
+        typed = {name: coerce_input(value, definitions.types.get(name)) for name, value in inputs.items()}
+        return _evaluate(definitions, decision, typed)
+    finally:
+        _clock.reset(token)
+
+
+def _evaluate(definitions: Definitions, decision: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
     # Business knowledge models and decision services are functions every expression may call.
     library: dict[str, Any] = {}
     for name, function in definitions.knowledge.items():
@@ -108,7 +126,7 @@ def _evaluate_decision(
     elif decision.logic is None:
         raise DecisionError(f"decision {decision.name!r} has no decision logic")
     else:
-        value = evaluate_logic(decision.logic, scope)
+        value = coerce_result(evaluate_logic(decision.logic, scope), definitions.types.get(decision.name))
     results[decision.name] = value
     return value
 
@@ -209,6 +227,6 @@ def evaluate_text(text: str, variables: Mapping[str, Any]) -> Any:
     except ExpressionError as exc:
         raise DecisionError(f"cannot compile {text!r}: {exc}", unsupported=True) from None
     try:
-        return expression.evaluate(variables, feel_values=True)
+        return expression.evaluate(variables, now=_clock.get(), feel_values=True)
     except EvaluationError:
         return None

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field, fields
 
 from .cel import transpilable_name
 from .errors import ExpressionError, InvocationError
-from .feel_builtins import BUILTINS, PARAMETERS
+from .feel_builtins import ALTERNATIVE_PARAMETERS, BUILTINS, PARAMETERS
 from .feel_parser import (
     COMPARISONS,
     Between,
@@ -414,7 +414,11 @@ class _Translator:
         if builtin is None:
             raise self.error(f"unknown or unsupported FEEL function '{name}()'", node)
         if node.names:
-            node = self.positional(node, PARAMETERS.get(name, ()))
+            parameters = PARAMETERS.get(name, ())
+            alternative = ALTERNATIVE_PARAMETERS.get(name, ())
+            if alternative and not set(node.names) <= set(parameters) and set(node.names) <= set(alternative):
+                parameters = alternative
+            node = self.positional(node, parameters)
             args = node.args
         self.arity(node, builtin.min_args, builtin.max_args)
         texts = [self.sub(arg, TERNARY) for arg in args]

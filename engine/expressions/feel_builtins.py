@@ -510,7 +510,7 @@ def temporal(function: Callable[..., Any], name: str) -> Callable[..., Any]:
 
     @builtin
     def call(*args: Any) -> Any:
-        if args and all(arg is None for arg in args):
+        if any(arg is None for arg in args):
             return None
         try:
             return function(*args)
@@ -637,7 +637,7 @@ def feel_list_replace(items: Any, position: Any, item: Any) -> Any:
     """list replace(list, position or match function, newItem)."""
     if items is None or position is None:
         return None
-    values = list(list_arg("list replace()", items))
+    values = list(singleton_list(items))
     if isinstance(position, FeelFunction):
         # match(item, newItem) decides which elements are replaced; it must answer true or false.
         if len(position.parameters) != 2:
@@ -649,8 +649,15 @@ def feel_list_replace(items: Any, position: Any, item: Any) -> Any:
                 raise fail("list replace(): the match function must return true or false")
             replaced.append(item if verdict else value)
         return celtypes.ListType(replaced)
+    if is_number(position):
+        position = int(position)  # DMN: a position with a fraction is truncated
     values[_position("list replace()", len(values), position)] = item
     return celtypes.ListType(values)
+
+
+def singleton_list(value: Any) -> list[Any]:
+    """DMN's implicit conversion where a list is expected: a single value is a list of one."""
+    return value if isinstance(value, list) else [value]
 
 
 def call_function(function: FeelFunction, args: list[Any]) -> Any:
@@ -722,10 +729,10 @@ def feel_context(entries: Any) -> Any:
     if entries is None:
         return None
     result: dict[Any, Any] = {}
-    for entry in list_arg("context()", entries):
+    for entry in singleton_list(entries):
         pairs = _context_arg("context()", entry)
-        if set(map(str, pairs)) != {"key", "value"}:
-            raise fail("context() expects entries with exactly a key and a value")
+        if not {"key", "value"} <= set(map(str, pairs)):
+            raise fail("context() expects entries with a key and a value")
         key = pairs[celtypes.StringType("key")]
         string_arg("context()", key)
         if key in result:
@@ -748,7 +755,7 @@ def feel_context_merge(contexts: Any) -> Any:
     if contexts is None:
         return None
     result: dict[Any, Any] = {}
-    for context in list_arg("context merge()", contexts):
+    for context in singleton_list(contexts):
         result.update(_context_arg("context merge()", context))
     return celtypes.MapType(result)
 
@@ -997,6 +1004,14 @@ PARAMETERS: dict[str, tuple[str, ...]] = {
     "month of year": ("date",),
     "week of year": ("date",),
     "is": ("value1", "value2"),
+}
+
+# Other signatures a call with named arguments may use (the first that has every name given).
+ALTERNATIVE_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "date": ("year", "month", "day"),
+    "date and time": ("date", "time"),
+    "time": ("hour", "minute", "second", "offset"),
+    "list replace": ("list", "match", "newItem"),
 }
 
 # The celpy function table of every FEEL program.

@@ -532,7 +532,7 @@ def _temporal_function(text: str) -> str:
         return "duration"
     if _DATE.fullmatch(text):
         return "date"
-    if "T" in text:
+    if _DATE.match(text):
         return "date and time"
     return "time"
 

@@ -75,11 +75,18 @@ def month_length(year: int, month: int) -> int:
 # --- values -------------------------------------------------------------------------------------
 
 
+MAX_YEAR = 999_999_999  # the largest year FEEL (like java.time) represents
+
+
 @dataclass(frozen=True, slots=True)
 class Date:
     year: int
     month: int
     day: int
+
+    def __post_init__(self) -> None:
+        if abs(self.year) > MAX_YEAR:
+            raise TypeError(f"the year {self.year} is out of range")
 
     @property
     def epoch_day(self) -> int:
@@ -705,8 +712,8 @@ def months_between(start: Any, end: Any) -> YearMonth:
         raise TypeError("years and months duration() expects two dates or date-times")
     a, b = _date_time(start), _date_time(end)
     months = (b.date.year - a.date.year) * 12 + (b.date.month - a.date.month)
-    # A month counts only when its day (and time) is reached, in either direction.
-    rest_a, rest_b = (a.date.day, a.time.of_day), (b.date.day, b.time.of_day)
+    # A month counts only when its day is reached, in either direction (the time of day is ignored).
+    rest_a, rest_b = a.date.day, b.date.day
     if months > 0 and rest_b < rest_a:
         months -= 1
     elif months < 0 and rest_b > rest_a:
