@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import (
@@ -24,10 +25,9 @@ from decimal import (
 )
 from typing import Any
 
-import re2
 from celpy import celtypes
 
-from . import feel_temporal
+from . import feel_regex, feel_temporal
 from .cel_functions import cel_equal, describe_type, is_number, ordered
 from .feel_operators import (
     FALSE,
@@ -228,27 +228,26 @@ def feel_string_join(items: Any, delimiter: Any = "", prefix: Any = "", suffix: 
 
 
 def _regex(pattern: str, flags: Any = None) -> Any:
-    if flags is not None:
-        letters = string_arg("regular expression flags", flags)
-        if set(letters) - set("ismxq"):
-            raise fail(f"unknown regular expression flags {letters!r} (i, s, m, x, q)")
-        if "q" in letters:
-            pattern = re2.escape(pattern)
-        if "x" in letters:
-            pattern = re2.sub(r"\s+", "", pattern)  # XPath x: whitespace in the pattern is ignored
-        inline = "".join(letter for letter in letters if letter in "ism")
-        if inline:
-            pattern = f"(?{inline}){pattern}"
+    letters = "" if flags is None else string_arg("regular expression flags", flags)
     try:
-        return re2.compile(pattern)  # RE2: linear time, so a pattern in a model cannot hang a worker
-    except re2.error as error:
-        raise fail(f"invalid regular expression {pattern!r}: {error}") from None
+        return feel_regex.compile_pattern(pattern, letters)
+    except feel_regex.RegexError as error:
+        raise fail(str(error)) from None
+
+
+def _regex_call(function: Callable[..., Any], *args: Any) -> Any:
+    try:
+        return function(*args)
+    except feel_regex.RegexError as error:
+        raise fail(str(error)) from None
 
 
 @builtin
 def feel_matches(text: Any, pattern: Any, flags: Any = None) -> Any:
     args = _strings("matches()", text, pattern)
-    return None if args is None else BoolType(_regex(args[1], flags).search(args[0]) is not None)
+    if args is None:
+        return None
+    return BoolType(_regex_call(feel_regex.search, _regex(args[1], flags), args[0]))
 
 
 @builtin
@@ -256,9 +255,9 @@ def feel_replace(text: Any, pattern: Any, replacement: Any, flags: Any = None) -
     args = _strings("replace()", text, pattern, replacement)
     if args is None:
         return None
-    # FEEL (XPath) writes group references as $1; RE2/Python as \1.
-    template = re2.sub(r"\$(\d)", r"\\g<\1>", args[2].replace("\\", "\\\\"))
-    return celtypes.StringType(_regex(args[1], flags).sub(template, args[0]))
+    # FEEL (XPath) writes group references as $1 ($0: the whole match); regex as \g<1>.
+    template = re.sub(r"\$(\d)", r"\\g<\1>", args[2].replace("\\", "\\\\"))
+    return celtypes.StringType(_regex_call(feel_regex.substitute, _regex(args[1], flags), template, args[0]))
 
 
 @builtin
@@ -266,7 +265,8 @@ def feel_split(text: Any, delimiter: Any) -> Any:
     args = _strings("split()", text, delimiter)
     if args is None:
         return None
-    return celtypes.ListType([celtypes.StringType(part) for part in _regex(args[1]).split(args[0])])
+    parts = _regex_call(feel_regex.split, _regex(args[1]), args[0])
+    return celtypes.ListType([celtypes.StringType(part) for part in parts])
 
 
 # --- numbers ------------------------------------------------------------------------------------
