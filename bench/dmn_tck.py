@@ -11,7 +11,8 @@ unsupported construct, a model that does not parse). Printed per directory and i
 
 Comparison: numbers by value with a relative tolerance of 1e-9 (the engine computes in binary
 floating point, the TCK expects 34-digit decimals); date/time values as the ISO text the engine
-returns; a resultNode marked errorResult="true" expects null or an evaluation error.
+returns; a resultNode marked errorResult="true" expects null or an evaluation error. Inputs
+typed xsd:date, dateTime, time or duration are given as FEEL values, as the TCK means them.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import secrets
 import sys
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -83,28 +85,35 @@ def _number(text: str) -> Any:
     )
 
 
-def read_value(element: etree._Element) -> Any:
-    """A TCK <value>, <list> or component-bearing element as plain Python (the engine's shapes)."""
+def read_value(element: etree._Element, temporal: Callable[[str, str], Any] | None = None) -> Any:
+    """A TCK <value>, <list> or component-bearing element as plain Python (the engine's shapes).
+
+    temporal(kind, text) reads xsd:date, dateTime, time and duration values as the engine's FEEL
+    values (inputs: the TCK means a FEEL date, not text); without it they stay text (expected
+    results, compared with the ISO text the engine returns).
+    """
     if element.get(XSI + "nil") == "true":
         return None
     children = [c for c in element if isinstance(c.tag, str)]
     components = [c for c in children if _local(c.tag) == "component"]
     if components:
-        return {c.get("name"): read_value(c) for c in components}
+        return {c.get("name"): read_value(c, temporal) for c in components}
     lists = [c for c in children if _local(c.tag) == "list"]
     if lists:
-        return [read_value(item) for item in lists[0] if _local(item.tag) == "item"]
+        return [read_value(item, temporal) for item in lists[0] if _local(item.tag) == "item"]
     if _local(element.tag) == "list":
-        return [read_value(item) for item in element if _local(item.tag) == "item"]
+        return [read_value(item, temporal) for item in element if _local(item.tag) == "item"]
     values = [c for c in children if _local(c.tag) == "value"]
     if values:
-        return read_value(values[0])
+        return read_value(values[0], temporal)
     kind = (element.get(XSI + "type") or "").split(":")[-1]
     text = element.text or ""
     if kind in ("decimal", "double", "float", "integer", "int", "long"):
         return _number(text)
     if kind == "boolean":
         return text.strip() == "true"
+    if temporal is not None and kind in ("date", "dateTime", "time", "duration"):
+        return temporal(kind, text.strip())
     return text
 
 
@@ -123,6 +132,20 @@ def same(expected: Any, actual: Any) -> bool:
 def run(directory: Path) -> Report:
     from engine.bpmn.errors import DefinitionError
     from engine.dmn import DecisionError, evaluate, parse_dmn
+    from engine.expressions import feel_temporal
+
+    readers = {
+        "date": feel_temporal.parse_date,
+        "dateTime": feel_temporal.parse_date_time,
+        "time": feel_temporal.parse_time,
+        "duration": feel_temporal.parse_duration,
+    }
+
+    def temporal(kind: str, text: str) -> Any:
+        try:
+            return readers[kind](text)
+        except ValueError:
+            return text
 
     report = Report()
     now = dt.datetime.now(dt.UTC)  # the TCK's today() and now() cases read the real clock
@@ -143,7 +166,7 @@ def run(directory: Path) -> Report:
             if definitions is None:
                 report.outcomes.append(Outcome(relative, name, "errored", model_error))
                 continue
-            inputs = {n.get("name"): read_value(n) for n in case if _local(n.tag) == "inputNode"}
+            inputs = {n.get("name"): read_value(n, temporal) for n in case if _local(n.tag) == "inputNode"}
             status, reason = "passed", ""
             for node in (n for n in case if _local(n.tag) == "resultNode"):
                 expects_error = node.get("errorResult") == "true"

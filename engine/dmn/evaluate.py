@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
+import re
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -207,7 +208,10 @@ def function_value(name: str, function: FunctionDefinition, closure: Mapping[str
 
 
 def _invoke(invocation: Invocation, variables: Mapping[str, Any]) -> Any:
-    function = evaluate_text(invocation.function, variables)
+    # The function is usually named, and a name may hold characters FEEL text cannot spell
+    # without knowing the names in scope ("Pre-bureau risk category table"): look it up first.
+    name = invocation.function.strip()
+    function = variables[name] if name in variables else evaluate_text(invocation.function, variables)
     if not isinstance(function, FeelFunction):
         return None  # FEEL: invoking something that is not a function is null
     given = {name: evaluate_logic(logic, variables) if logic else None for name, logic in invocation.bindings}
@@ -216,10 +220,32 @@ def _invoke(invocation: Invocation, variables: Mapping[str, Any]) -> Any:
     return function.call([given.get(name) for name in function.parameters])
 
 
+# Characters DMN names may hold that FEEL text reads as operators ("Pre-bureau risk category").
+_SPECIAL = re.compile(r"[-+*/'.]")
+
+
+def quote_names(text: str, names: list[str]) -> str:
+    """The text with the names in scope that hold such characters written in backticks.
+
+    FEEL resolves `Pre-bureau risk category` against the names in scope; the FEEL parser works
+    without a scope, so the decision graph, which knows it, quotes them (outside strings).
+    """
+    names = sorted((name for name in names if name in text), key=len, reverse=True)
+    if not names:
+        return text
+    pattern = re.compile("|".join(re.escape(name) for name in names))
+    parts = re.split(r'("(?:[^"\\]|\\.)*"|`[^`]*`)', text)
+    return "".join(
+        part if index % 2 else pattern.sub(lambda match: f"`{match.group()}`", part)
+        for index, part in enumerate(parts)
+    )
+
+
 def evaluate_text(text: str, variables: Mapping[str, Any]) -> Any:
     """A FEEL expression's value; a run-time type error gives null (FEEL semantics)."""
     if not text.strip():
         return None
+    text = quote_names(text, [name for name in variables if _SPECIAL.search(name)])
     try:
         expression = compile_feel(text, user_functions=True)
     except InvocationError:
