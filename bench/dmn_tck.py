@@ -22,9 +22,9 @@ import math
 import os
 import secrets
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
