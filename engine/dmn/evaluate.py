@@ -102,7 +102,11 @@ def _service_function(definitions: Definitions, service: DecisionService, librar
     parameters = _service_parameters(definitions, service)
 
     def call(values: list[Any]) -> Any:
-        return _evaluate_service(definitions, service, library, dict(zip(parameters, values, strict=True)))
+        given = dict(zip(parameters, values, strict=True))
+        typed = {name: coerce_input(value, definitions.types.get(name)) for name, value in given.items()}
+        if any(typed[name] is None and given[name] is not None for name in given):
+            return None  # an argument of the wrong type: the service is not invoked (DMN 1.5, 10.4)
+        return _evaluate_service(definitions, service, library, typed)
 
     return FeelFunction(service.name, parameters, call)
 

@@ -233,6 +233,10 @@ class _Translator:
         return cel_string(value), MEMBER
 
     def emit_name(self, node: Name) -> tuple[str, int]:
+        if node.name == "item" and self.implicit and self.ident("item") == self.implicit[-1]:
+            # The filter's element, unless it is a context with an entry named item (FEEL).
+            element = self.implicit[-1]
+            return f"feel_member_or({element}, {cel_string('item')}, {element})", MEMBER
         if not self.is_local(node.name):
             for entries in reversed(self.entries):
                 if node.name in entries:
@@ -254,8 +258,8 @@ class _Translator:
         self.entries.append(earlier)
         try:
             for key, position, value in node.entries:
-                if key in keys:
-                    raise self.error(f"duplicate context key {key!r}", position)
+                if key in keys:  # FEEL: null; BPMN refuses it at deploy (see InvocationError)
+                    raise self.invocation_error(f"duplicate context key {key!r}", position)
                 keys.append(key)
                 text = self.sub(value, TERNARY)
                 if len(text) > _MAX_INLINED:
@@ -279,11 +283,7 @@ class _Translator:
         literal = index.operand if isinstance(index, Unary) else index
         if isinstance(literal, Literal) and is_number_literal(literal.value):
             return f"feel_index({self.sub(node.base, TERNARY)}, {self.sub(index, TERNARY)})", MEMBER
-        if "item" in _names_in(index) and not self.is_local("item"):
-            base = self.sub(node.base, TERNARY)
-            with_item = self.scoped(["item"], lambda: self.condition(index))
-            return f"feel_as_list({base}).filter({self.ident('item')}, {with_item})", MEMBER
-        if _is_boolean(index):
+        if ("item" in _names_in(index) and not self.is_local("item")) or _is_boolean(index):
             base = self.sub(node.base, TERNARY)
             element = self.ident("item")
             self.implicit.append(element)
@@ -440,8 +440,9 @@ class _Translator:
             raise self.invocation_error(f"{node.name}() is missing the argument {missing[0]!r}", node)
         return Call(node.pos, node.name, tuple(given[name] for name in parameters[: last + 1]))
 
-    def invocation_error(self, message: str, node: Node) -> InvocationError:
-        return InvocationError(self.text, f"{message} at column {node.pos + 1}", node.pos + 1)
+    def invocation_error(self, message: str, node: Node | int) -> InvocationError:
+        position = node if isinstance(node, int) else node.pos
+        return InvocationError(self.text, f"{message} at column {position + 1}", position + 1)
 
     def arity(self, node: Call, low: int, high: int | None) -> None:
         count = len(node.args)

@@ -21,7 +21,9 @@ from decimal import (
     ROUND_HALF_EVEN,
     ROUND_HALF_UP,
     ROUND_UP,
+    Context,
     Decimal,
+    localcontext,
 )
 from typing import Any
 
@@ -278,8 +280,12 @@ def _rounded(value: Any, scale: Any, rounding: str, name: str) -> Any:
     x, digits = numbers(name, value, scale)
     if int(digits) != digits:
         raise fail(f"{name} expects a whole number of digits")
+    if not -6111 <= digits <= 6176:  # the scale range of DMN's decimal128 numbers
+        raise fail(f"{name} scale {format_number(digits)} is outside -6111..6176")
     exact = Decimal(repr(x)) if isinstance(x, float) else Decimal(x)
-    result = exact.quantize(Decimal(1).scaleb(-int(digits)), rounding=rounding)
+    # Enough precision for any scale in range (the default 28 digits fails beyond that).
+    with localcontext(Context(prec=6300, Emin=-7000, Emax=7000)):
+        result = exact.quantize(Decimal(1).scaleb(-int(digits)), rounding=rounding)
     # Rounding to a whole number, or rounding an int, gives an int; otherwise a decimal.
     if digits <= 0 or (isinstance(x, int) and result == result.to_integral_value()):
         return number(int(result))

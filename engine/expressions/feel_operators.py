@@ -82,13 +82,21 @@ def plain_number(value: Any) -> int | float:
 
 
 def numbers(name: str, *values: Any) -> list[int | float]:
+    if name.endswith("()"):  # a function's arguments convert from a singleton list; operands do not
+        values = tuple(_single(value) for value in values)
     for value in values:
         if not is_number(value):
             raise fail(f"{name} expects numbers, got {describe_type(value)}")
     return [plain_number(v) for v in values]
 
 
+def _single(value: Any) -> Any:
+    """DMN's implicit conversion from a singleton list where one value is expected: ["a"] is "a"."""
+    return value[0] if isinstance(value, list) and len(value) == 1 else value
+
+
 def string_arg(name: str, value: Any) -> str:
+    value = _single(value)
     if not isinstance(value, str):
         raise fail(f"{name} expects a string, got {describe_type(value)}")
     return str(value)

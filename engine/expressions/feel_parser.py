@@ -490,6 +490,14 @@ class _Parser:
                 self.expect("op", ",", f"between the arguments of {what}")
         return tuple(args), tuple(names)
 
+    def key_with_symbols(self, first: Token) -> str:
+        """A context key that holds FEEL's extra name symbols (`foo+bar`, `a-b`): its text up to ':'."""
+        while self.token.kind in ("name", "number") or (self.token.kind == "op" and self.token.value in "+-*/."):
+            self.advance()
+        if not self.at("op", ":"):
+            return first.value
+        return " ".join(self.text[first.start : self.token.start].split())
+
     def list_literal(self, open_token: Token) -> Node:
         items: list[Node] = []
         if not self.accept("op", "]"):
@@ -510,8 +518,11 @@ class _Parser:
                 if key.kind not in ("name", "string"):
                     raise self.error(f"expected a context key, found {describe(key)}", key)
                 self.advance()
-                self.expect("op", ":", f"after the context key {key.value!r}")
-                entries.append((key.value, key.start, self.expression()))
+                name = key.value
+                if key.kind == "name" and not self.at("op", ":"):
+                    name = self.key_with_symbols(key)
+                self.expect("op", ":", f"after the context key {name!r}")
+                entries.append((name, key.start, self.expression()))
                 if self.accept("op", "}"):
                     break
                 self.expect("op", ",", "between context entries")
