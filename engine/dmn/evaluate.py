@@ -162,7 +162,7 @@ def evaluate_logic(logic: Logic, variables: Mapping[str, Any]) -> Any:
     raise DecisionError(f"{logic.kind} is not supported yet", unsupported=True)
 
 
-MAX_CALL_DEPTH = 16
+MAX_CALL_DEPTH = 60
 _calls = threading.local()
 
 
@@ -197,8 +197,8 @@ def function_value(name: str, function: FunctionDefinition, closure: Mapping[str
     """A boxed function as a value FEEL can call; its body sees the closure and its parameters."""
 
     def call(values: list[Any]) -> Any:
-        # The FEEL -> CEL translation evaluates both branches of an `if`, so recursion does
-        # not stop at its base case; a depth bound turns that into an error, not a hang.
+        # A recursive model without a base case must fail with a clear error, not exhaust
+        # Python's stack (each level of FEEL call takes a dozen frames).
         depth = getattr(_calls, "depth", 0)
         if depth >= MAX_CALL_DEPTH:
             raise DecisionError(f"{name}() calls nest deeper than {MAX_CALL_DEPTH}", unsupported=True)

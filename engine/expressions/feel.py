@@ -1,4 +1,4 @@
-"""FEEL (the subset real Camunda 8 files use) translated to CEL source, once, at deploy time.
+"""FEEL translated to CEL source, once, at deploy time.
 
 `translate(text)` parses the FEEL expression in `text` (after its "=") and returns CEL source
 plus what evaluation must bind. The CEL runs with feel_builtins.FEEL_FUNCTIONS, whose
@@ -29,6 +29,10 @@ write it in backticks or rename the variable.
 
 Local names bound by `for`, `some`, `every` and filters (`item`) become CEL macro variables.
 `now()` and `today()` read the engine clock that evaluation receives, never the wall clock.
+A function definition (`function(a) a + 1`) becomes `feel_lambda(body text, parameters,
+captured names)`: its body is compiled as an expression of its own, and calls of it (or of any
+value: `f(1)`, `(function(a) a)(1)`) go through feel_invoke. CEL has no lambdas; the body's
+compiled form is cached like any expression, so creating the function costs a dictionary.
 """
 
 from __future__ import annotations
