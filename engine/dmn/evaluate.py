@@ -62,13 +62,13 @@ def _evaluate(definitions: Definitions, decision: str, inputs: Mapping[str, Any]
     service = definitions.service(decision)
     if service is not None and definitions.find(decision) is None:
         value = _evaluate_service(definitions, service, library, inputs)
-        return {service.name: as_json(value)}
+        return {service.name: as_json(value, strict=False)}
     target = definitions.find(decision)
     if target is None:
         raise DecisionError(f"no decision {decision!r} in the model")
     results: dict[str, Any] = {}
     _evaluate_decision(definitions, target, {**library, **inputs}, results, ())
-    return as_json(results)  # dates and durations as ISO text: results become JSON variables
+    return as_json(results, strict=False)  # dates and durations as ISO text: results become JSON variables
 
 
 def _service_parameters(definitions: Definitions, service: DecisionService) -> tuple[str, ...]:

@@ -91,7 +91,12 @@ class Expression:
             value = self._read(variables, *plan.reference)
         else:
             value = self._run(variables, now)
-        return value if feel_values else as_json(value)
+        if feel_values:
+            return value
+        try:
+            return as_json(value)
+        except EvaluationError as error:
+            raise EvaluationError(error.message, self.source) from None
 
     def evaluate_bool(self, variables: Mapping[str, Any], *, now: dt.datetime | None = None) -> bool:
         """For conditions: the value must be true or false (null is an error, as in Camunda)."""

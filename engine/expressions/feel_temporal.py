@@ -369,9 +369,10 @@ def from_python(value: Any) -> Any:
 def _time_key(value: Time) -> int:
     offset = value.zone
     if isinstance(offset, str):
-        # A time with a zone name has today's offset in that zone (no date to pick another).
-        today = dt.datetime.now(zone_info(offset)).utcoffset()
-        offset = int(today.total_seconds()) if today is not None else 0
+        # A time with a zone name has no date to pick an offset by: take the zone's offset on a
+        # fixed day (2000-01-01), so the answer never depends on when it is computed.
+        fixed = dt.datetime(2000, 1, 1, value.hour, value.minute, tzinfo=zone_info(offset)).utcoffset()
+        offset = int(fixed.total_seconds()) if fixed is not None else 0
     return value.of_day - (offset or 0) * NANOS
 
 

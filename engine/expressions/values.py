@@ -179,16 +179,25 @@ def to_plain(value: CelValue) -> Any:
 _SCALARS = (str, int, float, bool, type(None))
 
 
-def as_json(value: Any) -> Any:
-    """A plain value with FEEL temporal values written as their ISO 8601 text (variables are JSON)."""
+def as_json(value: Any, *, strict: bool = True) -> Any:
+    """A plain value with FEEL temporal values written as their ISO 8601 text (variables are JSON).
+
+    A function or a range has no JSON form: EvaluationError, or null when not strict (DMN,
+    whose decisions may compute a library of functions along the way).
+    """
     if type(value) in _SCALARS:
         return value
     if isinstance(value, dict):
-        return {key: as_json(item) for key, item in value.items()}
+        return {key: as_json(item, strict=strict) for key, item in value.items()}
     if isinstance(value, list):
-        return [as_json(item) for item in value]
+        return [as_json(item, strict=strict) for item in value]
     if feel_temporal.is_temporal(value):
         return str(value)
+    if isinstance(value, FeelFunction | FeelRange) and not strict:
+        return None
+    if isinstance(value, FeelFunction | FeelRange):
+        kind = "function" if isinstance(value, FeelFunction) else "range"
+        raise EvaluationError(f"the result holds a {kind}, which cannot be stored as a variable")
     return value
 
 

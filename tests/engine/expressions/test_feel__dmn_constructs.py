@@ -81,6 +81,9 @@ def test_constructs(text: str, expected: object) -> None:
         '=matches("a", "hello[]world")',
         "=(1)(2)",  # invoking something that is not a function
         '=date("2024-01-01") in [1..5]',
+        "=function(a) a",  # a function or a range cannot be stored as a variable (JSON)
+        "={f: function(a) a}",
+        "=[1..5]",
     ],
 )
 def test_errors(text: str) -> None:
