@@ -13,6 +13,7 @@ Modules:
     feel_builtins.py   FEEL built-in functions as celpy functions
     feel_temporal.py   FEEL's date, time, date and time and the two durations
     feel_regex.py      XPath regular expressions (matches, replace, split) on `regex`, with a timeout
+    feel_ranges.py     the range functions (before, after, meets, overlaps, includes...) and range()
     cel.py             celpy parsing, programs (a lazy ternary), the scan for variables and functions
     cel_functions.py   the CEL dialect's function table; equality and ordering for both
     values.py          celpy values <-> plain JSON-able Python, in one place

@@ -418,10 +418,13 @@ class _Translator:
         if builtin is None:
             raise self.error(f"unknown or unsupported FEEL function '{name}()'", node)
         if node.names:
-            parameters = PARAMETERS.get(name, ())
-            alternative = ALTERNATIVE_PARAMETERS.get(name, ())
-            if alternative and not set(node.names) <= set(parameters) and set(node.names) <= set(alternative):
-                parameters = alternative
+            # Several signatures may take the same names (before(point, range) and before(range,
+            # point)): the one naming them in the order written wins, else the first with them all.
+            signatures = [PARAMETERS.get(name, ()), *ALTERNATIVE_PARAMETERS.get(name, ())]
+            parameters = next(
+                (s for s in signatures if s[: len(node.names)] == node.names),
+                next((s for s in signatures if set(node.names) <= set(s)), signatures[0]),
+            )
             node = self.positional(node, parameters)
             args = node.args
         self.arity(node, builtin.min_args, builtin.max_args)

@@ -48,6 +48,7 @@ from .feel_operators import (
     plain_number,
     string_arg,
 )
+from .feel_ranges import RANGE_FUNCTIONS, RANGE_PARAMETERS, feel_range_of
 from .values import FeelFunction, format_number, to_cel, to_plain
 
 # --- conversion ---------------------------------------------------------------------------------
@@ -939,6 +940,8 @@ BUILTINS: dict[str, Builtin] = {
     "month of year": Builtin(feel_month_of_year, 1, 1),
     "week of year": Builtin(feel_week_of_year, 1, 1),
     "is": Builtin(feel_is, 2, 2),
+    "range": Builtin(feel_range_of, 1, 1),
+    **{name: Builtin(function, 2, 2) for name, function in RANGE_FUNCTIONS.items()},
 }
 
 # Parameter names (DMN 1.5, chapter 10.3.4), for calls that name their arguments.
@@ -1010,14 +1013,17 @@ PARAMETERS: dict[str, tuple[str, ...]] = {
     "month of year": ("date",),
     "week of year": ("date",),
     "is": ("value1", "value2"),
+    "range": ("from",),
+    **{name: signatures[0] for name, signatures in RANGE_PARAMETERS.items()},
 }
 
 # Other signatures a call with named arguments may use (the first that has every name given).
-ALTERNATIVE_PARAMETERS: dict[str, tuple[str, ...]] = {
-    "date": ("year", "month", "day"),
-    "date and time": ("date", "time"),
-    "time": ("hour", "minute", "second", "offset"),
-    "list replace": ("list", "match", "newItem"),
+ALTERNATIVE_PARAMETERS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "date": (("year", "month", "day"),),
+    "date and time": (("date", "time"),),
+    "time": (("hour", "minute", "second", "offset"),),
+    "list replace": (("list", "match", "newItem"),),
+    **{name: signatures[1:] for name, signatures in RANGE_PARAMETERS.items() if signatures[1:]},
 }
 
 # The celpy function table of every FEEL program.
