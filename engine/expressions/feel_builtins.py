@@ -93,11 +93,24 @@ def feel_string(value: Any) -> Any:
 
 
 @builtin
-def feel_number(value: Any) -> Any:
-    """number("12") is 12, number("1.5") is 1.5; text that is not a number gives null."""
+def feel_number(value: Any, grouping: Any = None, decimal: Any = None) -> Any:
+    """number("12") is 12, number("1.5") is 1.5; text that is not a number gives null.
+
+    number("1 000,5", " ", ",") names the grouping separator (space, comma, period or null)
+    and the decimal separator (period or comma, not the grouping one).
+    """
     if value is None or is_number(value):
         return value
     text = string_arg("number()", value).strip()
+    if grouping is not None or decimal is not None:
+        if grouping not in (None, " ", ",", ".") or decimal not in (None, ".", ","):
+            raise fail("number(): the grouping separator is one of space , . and the decimal one . or ,")
+        if grouping is not None and grouping == decimal:
+            raise fail("number(): the grouping and decimal separators must differ")
+        if grouping is not None:
+            text = text.replace(str(grouping), "")
+        if decimal is not None:
+            text = text.replace(str(decimal), ".")
     try:
         return number(int(text))
     except ValueError:
@@ -419,6 +432,8 @@ def _extreme(items: Any, name: str, pick: Callable[..., Any]) -> Any:
     first = values[0]
     for value in values[1:]:
         ordered(first, value, name)  # all of one comparable kind, or a clear error
+    if feel_temporal.is_temporal(first):  # dates, durations...: FEEL's own order
+        return pick(values, key=functools.cmp_to_key(_natural))
     return pick(values, key=lambda v: plain_number(v) if is_number(v) else v)
 
 
@@ -865,7 +880,7 @@ class Builtin:
 BUILTINS: dict[str, Builtin] = {
     # conversion and context access
     "string": Builtin(feel_string, 1, 1),
-    "number": Builtin(feel_number, 1, 1),
+    "number": Builtin(feel_number, 1, 3),
     "get or else": Builtin(feel_get_or_else, 2, 2),
     "get value": Builtin(feel_get_value, 2, 2),
     # strings
@@ -947,7 +962,7 @@ BUILTINS: dict[str, Builtin] = {
 # Parameter names (DMN 1.5, chapter 10.3.4), for calls that name their arguments.
 PARAMETERS: dict[str, tuple[str, ...]] = {
     "string": ("from",),
-    "number": ("from",),
+    "number": ("from", "grouping separator", "decimal separator"),
     "get or else": ("value", "default"),
     "get value": ("m", "key"),
     "contains": ("string", "match"),

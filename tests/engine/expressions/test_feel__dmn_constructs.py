@@ -77,6 +77,8 @@ def value(text: str, variables: dict[str, object] | None = None) -> object:
         ('=matches("a+b", "a+b", "q")', True),
         ('=replace("abc", "(b)", "[$1]")', "a[b]c"),
         ('=split("a1b22c", "\\d+")', ["a", "b", "c"]),
+        ('=number("1 000,5", " ", ",")', 1000.5),
+        ('=number(from: "1.000", grouping separator: ".", decimal separator: ",")', 1000),
         # characters beyond the BMP count as one
         ('=string length("\\U01F40E")', 1),
         ('=string length("\\ud83d\\udc0e\\uD83D\\uDE00")', 2),
