@@ -8,6 +8,7 @@ import pytest
 
 from engine.expressions import EvaluationError, compile_feel, compile_value
 from engine.expressions.feel_temporal import Date, DateTime, DayTime, Time, YearMonth, parse_literal
+from engine.timers import schedule
 from tests.engine.expressions.support import runner  # noqa: F401 (runs each test under both runners)
 
 ERROR = "error"  # FEEL's null for a type error; the BPMN side raises (an incident) instead
@@ -126,3 +127,12 @@ def test_literals_parse_by_shape() -> None:
     assert parse_literal("PT1M") == DayTime(60 * 10**9)
     assert parse_literal("10:00:00Z") == Time(10, 0, 0, 0, 0)
     assert parse_literal("2024-05-01T10:00:00@Etc/GMT") == DateTime(Date(2024, 5, 1), Time(10, 0, 0, 0, "Etc/GMT"))
+
+
+def test_a_zoned_feel_date_time_is_a_timer_date() -> None:
+    text = value('=date and time("2026-07-01T09:00:00@Europe/Berlin")')
+    assert text == "2026-07-01T09:00:00@Europe/Berlin"
+    assert schedule.parse_date(str(text)) == dt.datetime(2026, 7, 1, 7, 0, tzinfo=dt.UTC)
+    assert schedule.parse_date(str(value('=date and time("2026-07-01T09:00:00")'))) == dt.datetime(
+        2026, 7, 1, 9, 0, tzinfo=dt.UTC
+    )  # a local date-time is taken as UTC, the engine's zone
