@@ -17,8 +17,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from engine.expressions import EvaluationError, ExpressionError, compile_feel
+from engine.expressions.feel_operators import in_range
 from engine.expressions.feel_temporal import equal as temporal_equal
 from engine.expressions.feel_temporal import is_temporal
+from engine.expressions.values import FeelRange
 
 from .errors import DecisionError
 
@@ -123,6 +125,11 @@ def _expression_test(text: str) -> Test:
             return False
         if uses_input:
             return result is True
+        if isinstance(result, FeelRange):  # range("[1..5]"), or any expression giving a range
+            try:
+                return bool(in_range(value, result))
+            except TypeError:
+                return False
         if isinstance(result, list) and not isinstance(value, list):
             return any(feel_equal(value, item) for item in result)
         if result is True and not isinstance(value, bool):
