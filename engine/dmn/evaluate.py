@@ -202,6 +202,10 @@ def function_value(name: str, function: FunctionDefinition, closure: Mapping[str
         depth = getattr(_calls, "depth", 0)
         if depth >= MAX_CALL_DEPTH:
             raise DecisionError(f"{name}() calls nest deeper than {MAX_CALL_DEPTH}", unsupported=True)
+        typed = [coerce_input(value, kind) for value, kind in zip(values, function.types, strict=False)]
+        if any(after is None and before is not None for before, after in zip(values, typed, strict=False)):
+            return None  # an argument that does not conform to its parameter's type (DMN: null)
+        values = typed + list(values[len(typed) :])
         _calls.depth = depth + 1
         try:
             return evaluate_logic(function.body, {**closure, **dict(zip(function.parameters, values, strict=True))})

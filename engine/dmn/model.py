@@ -57,6 +57,7 @@ class FunctionDefinition:
 
     parameters: tuple[str, ...]
     body: Logic
+    types: tuple[str | None, ...] = ()  # the parameters' typeRefs, where declared
 
 
 @dataclass(frozen=True)

@@ -184,11 +184,12 @@ def _logic(element: etree._Element) -> Logic:
 
 def _function(element: etree._Element) -> FunctionDefinition:
     parameters = tuple(p.get("name", "") for p in _children(element, "formalParameter"))
+    types = tuple(p.get("typeRef") for p in _children(element, "formalParameter"))
     kind = element.get("kind", "FEEL")
     body = _logic_of(element)
     if kind not in ("FEEL", "F") or body is None:
         return FunctionDefinition(parameters, Unsupported(f"function of kind {kind}"))
-    return FunctionDefinition(parameters, body)
+    return FunctionDefinition(parameters, body, types)
 
 
 def _table(element: etree._Element) -> Logic:

@@ -32,6 +32,18 @@ MODEL = f"""<?xml version="1.0"?>
     <variable name="Wrong" typeRef="string"/>
     <literalExpression><text>1 + 1</text></literalExpression>
   </decision>
+  <businessKnowledgeModel id="bkm" name="double">
+    <encapsulatedLogic>
+      <formalParameter name="x" typeRef="number"/>
+      <literalExpression><text>x * 2</text></literalExpression>
+    </encapsulatedLogic>
+  </businessKnowledgeModel>
+  <inputData id="i_v" name="V"><variable name="V"/></inputData>
+  <decision id="doubled" name="Doubled">
+    <informationRequirement><requiredInput href="#i_v"/></informationRequirement>
+    <knowledgeRequirement><requiredKnowledge href="#bkm"/></knowledgeRequirement>
+    <literalExpression><text>double(V)</text></literalExpression>
+  </decision>
   <decision id="today" name="Today">
     <variable name="Today" typeRef="date"/>
     <literalExpression><text>today()</text></literalExpression>
@@ -60,3 +72,9 @@ def test_today_reads_the_clock_the_evaluation_is_given() -> None:
     now = dt.datetime(2026, 12, 2, 23, 30, tzinfo=dt.UTC)
     assert evaluate(definitions, "Today", {}, now=now) == {"Today": "2026-12-02"}
     assert evaluate(definitions, "Today", {}) == {"Today": None}  # no clock: FEEL's null
+
+
+def test_a_business_knowledge_model_argument_of_the_wrong_type_gives_null() -> None:
+    definitions = parse_dmn(MODEL, "types.dmn")
+    assert evaluate(definitions, "Doubled", {"V": 4}) == {"Doubled": 8}
+    assert evaluate(definitions, "Doubled", {"V": "4"}) == {"Doubled": None}
