@@ -408,6 +408,9 @@ class IncidentAdmin(ReadOnlyAdmin):
         start_batches(self, request, queryset, BatchOperation.Kind.RESOLVE_INCIDENTS)
 
 
+BATCH_LIVE_SECONDS = 2  # a running batch's page refreshes this often (htmx polling)
+
+
 @admin.register(BatchOperation)
 class BatchOperationAdmin(ReadOnlyAdmin):
     """Batches started here or from the CLI: progress and the result, per key."""
@@ -419,8 +422,16 @@ class BatchOperationAdmin(ReadOnlyAdmin):
               "finished_at", "done", "skipped", "failed"]
     readonly_fields = fields
 
+    change_form_template = "admin/engine/batchoperation/change_form.html"
+
     def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):  # type: ignore[no-untyped-def]
+        batch = self.get_queryset(request).filter(pk=object_id).only("keys", "done", "skipped", "failed").first()
+        handled = len(batch.done) + len(batch.skipped) + len(batch.failed) if batch else 0
+        return super().change_view(request, object_id, form_url,
+                                   {**(extra_context or {}), "handled": handled, "live_seconds": BATCH_LIVE_SECONDS})
 
     @admin.display(description="done")
     def done_count(self, obj: BatchOperation) -> int:
