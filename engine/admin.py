@@ -63,12 +63,22 @@ def start_batches(admin_: admin.ModelAdmin, request: HttpRequest, queryset: Quer
                   params: dict | None = None) -> None:
     """One background batch per tenant of the selected rows (all of them already in the user's tenants)."""
     keys: dict[int, list[int]] = defaultdict(list)
-    for tenant_id, key in queryset.order_by().values_list("tenant_id", "key"):
+    processes: dict[int, str] = {}
+    for tenant_id, key, process_id in queryset.order_by().values_list("tenant_id", "key", admin_.process_path):
         keys[tenant_id].append(key)
+        processes[key] = process_id
     actor = Actor.of_user(request.user)
     for tenant in Tenant.objects.filter(pk__in=list(keys)).order_by("tenant_id"):
+        allowed = rights.rights_of(request.user, tenant.pk)
+        # Per-process grants (engine.rights): only the rows of processes this user may operate on.
+        mine = [k for k in keys[tenant.pk] if allowed.allows_on(Right.OPERATE, processes[k])]
+        if len(mine) < len(keys[tenant.pk]):
+            admin_.message_user(request, f"{tenant}: {len(keys[tenant.pk]) - len(mine)} selected row(s) belong to "
+                                         "processes you may not operate on; left unchanged.", messages.WARNING)
+        if not mine and allowed.anywhere(Right.OPERATE):
+            continue
         try:
-            batch = start_batch(tenant, rights.role_in(request.user, tenant.pk), kind, keys[tenant.pk], actor, params)
+            batch = start_batch(tenant, allowed, kind, mine, actor, params)
         except ActionError as exc:
             admin_.message_user(request, f"{tenant}: {exc.detail}", messages.ERROR)
             continue
@@ -258,6 +268,8 @@ class DeploymentAdmin(ReadOnlyAdmin):
 
 @admin.register(ProcessDefinition)
 class ProcessDefinitionAdmin(ReadOnlyAdmin):
+    process_path = "bpmn_process_id"
+    process_rights = (Right.READ, Right.START)  # a START grant shows the definition to start it from
     list_display = ["bpmn_process_id", "version", "name", "kind", "deactivated", "tenant", "resource_name",
                     "created_at"]
     list_filter = ["tenant", "kind", "deactivated"]
@@ -275,7 +287,8 @@ class ProcessDefinitionAdmin(ReadOnlyAdmin):
         form = StartForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                rights.require(rights.role_in(request.user, definition.tenant_id), Right.START, "start instances")
+                rights.require_on(rights.rights_of(request.user, definition.tenant_id), Right.START,
+                                  definition.bpmn_process_id, "start instances")
                 instance = start_instance(definition.tenant, definition, form.cleaned_data["variables"],
                                           Actor.of_user(request.user), timezone.now(),
                                           business_key=form.cleaned_data["business_id"])
@@ -311,6 +324,7 @@ class ProcessDefinitionAdmin(ReadOnlyAdmin):
 
 @admin.register(ProcessInstance)
 class ProcessInstanceAdmin(ReadOnlyAdmin):
+    process_path = "definition__bpmn_process_id"
     list_display = ["key", "definition", "business_key", "state", "has_incident", "start_date", "end_date", "tenant",
                     "inspect"]
     list_filter = ["state", "has_incident", "tenant"]
@@ -337,7 +351,8 @@ class ProcessInstanceAdmin(ReadOnlyAdmin):
         form = VariablesForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                rights.require(rights.role_in(request.user, instance.tenant_id), Right.OPERATE, "set variables")
+                rights.require_on(rights.rights_of(request.user, instance.tenant_id), Right.OPERATE,
+                                  instance.definition.bpmn_process_id, "set variables")
                 set_variables([instance.tenant_id], instance.key, form.cleaned_data["variables"], True,
                               Actor.of_user(request.user), timezone.now())
             except ActionError as exc:
@@ -366,6 +381,7 @@ class VariableAdmin(ReadOnlyAdmin):
 
 @admin.register(Job)
 class JobAdmin(ReadOnlyAdmin):
+    process_path = "bpmn_process_id"
     list_display = ["key", "type", "state", "retries", "worker", "deadline", "element_id", "process_instance_key"]
     list_filter = ["state", "tenant"]  # not "type": its choices would list other tenants' job types
     search_fields = ["=key", "=process_instance_key", "type"]
@@ -397,6 +413,7 @@ class EventAdmin(ReadOnlyAdmin):
 
 @admin.register(Incident)
 class IncidentAdmin(ReadOnlyAdmin):
+    process_path = "bpmn_process_id"
     list_display = ["key", "error_type", "state", "element_id", "process_instance_key", "created_at"]
     list_filter = ["state", "error_type", "tenant"]
     search_fields = ["=key", "=process_instance_key", "error_message"]

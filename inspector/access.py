@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import zoneinfo
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any
 
@@ -33,10 +33,15 @@ class InspectorContext:
     actor: str
     tz: zoneinfo.ZoneInfo
     role: str = Membership.Role.ADMIN  # the person's role in `tenant` (admin for superusers)
+    grants: rights.Grants = field(default_factory=dict)  # per-process grants in `tenant` (engine.rights)
 
-    def require(self, right: Right, what: str) -> None:
-        """Forbidden (shown as a message, nothing changed) unless the role grants `right`."""
-        rights.require(self.role, right, what)
+    def require(self, right: Right, what: str, process_id: str | None = None) -> None:
+        """Forbidden (shown as a message, nothing changed) unless the role grants `right`, or a grant does on
+        `process_id` (the process of the instance, incident or job acted on)."""
+        if process_id is None:
+            rights.require(self.role, right, what)
+        else:
+            rights.require_on(rights.Rights(self.role, self.grants), right, process_id, what)
 
     @property
     def tenant_ids(self) -> list[int]:
@@ -62,7 +67,8 @@ def resolve(request: HttpRequest) -> InspectorContext | None:
         tenant = tenants[0]
     tz = zone(request.session.get(SESSION_TZ)) or zoneinfo.ZoneInfo(settings.TIME_ZONE)
     role = rights.role_in(request.user, tenant.pk) or Membership.Role.MEMBER
-    return InspectorContext(tenant, tenants, request.user.get_username(), tz, role)
+    grants = rights.grants_of(request.user, [tenant.pk]).get(tenant.pk, {})
+    return InspectorContext(tenant, tenants, request.user.get_username(), tz, role, grants)
 
 
 def inspector_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

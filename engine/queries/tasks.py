@@ -62,14 +62,16 @@ class Viewer:
     username: str
     groups: tuple[str, ...] = ()
     can_see_all: bool = False
+    # Processes whose tasks count as offered to this viewer (a per-process WORK_TASKS grant, engine.rights).
+    processes: frozenset[str] = frozenset()
 
     def lists(self) -> tuple[str, ...]:
         return LISTS if self.can_see_all else LISTS[:3]
 
     def is_candidate(self, task: UserTask) -> bool:
-        return self.username in (task.candidate_users or []) or bool(
-            set(self.groups) & set(task.candidate_groups or [])
-        )
+        offered_by_name = self.username in (task.candidate_users or []) or bool(
+            set(self.groups) & set(task.candidate_groups or []))
+        return offered_by_name or task.bpmn_process_id in self.processes
 
     def can_view(self, task: UserTask) -> bool:
         """Assigned or offered to me (even if someone claimed it since), completed by me, or see-all."""
@@ -92,6 +94,8 @@ class Viewer:
         offered = Q(candidate_users__contains=[self.username])
         for group in self.groups:
             offered |= Q(candidate_groups__contains=[group])
+        if self.processes:
+            offered |= Q(bpmn_process_id__in=sorted(self.processes))
         return Q(tenant_id=self.tenant_id) & (Q(assignee=self.username) | Q(completed_by=self.username) | offered)
 
 
@@ -197,7 +201,10 @@ def task_list(viewer: Viewer, list_name: str, sort: str | None = None) -> QueryS
     if list_name == "assigned":
         return qs.filter(assignee=viewer.username, state=CREATED)
     if list_name == "offered":
-        offered = Q(key__in=candidate_task_keys(viewer)) if sort in INDEX_SORTS else offered_to(viewer)
+        if viewer.processes:  # granted processes' tasks too (rare: no index trick needed)
+            offered = Q(key__in=candidate_task_keys(viewer)) | Q(bpmn_process_id__in=sorted(viewer.processes))
+        else:
+            offered = Q(key__in=candidate_task_keys(viewer)) if sort in INDEX_SORTS else offered_to(viewer)
         return qs.filter(offered, state=CREATED, assignee="")
     if list_name == "completed":
         # The Tasklist completes only tasks the person holds, so completed_by == assignee there;
