@@ -13,6 +13,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
+from django.contrib.admin.views.main import ChangeList
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -47,6 +48,7 @@ from engine.models import (
 )
 from engine.queries import status
 from engine.rights import Right
+from flowsync.admin_keyset import KeysetAdmin
 from flowsync.admin_scope import TenantScopedAdmin
 from flowsync.models import Tenant
 
@@ -155,9 +157,8 @@ def form_page(admin_: admin.ModelAdmin, request: HttpRequest, title: str, form: 
     return TemplateResponse(request, "admin/engine/form_page.html", context)
 
 
-class ReadOnlyAdmin(TenantScopedAdmin):
-    list_per_page = 50
-    show_full_result_count = False  # COUNT(*) over millions of rows is the slow part of a changelist
+class ReadOnlyAdmin(KeysetAdmin, TenantScopedAdmin):
+    """Engine tables: read-only, tenant-scoped, keyset-paginated (fast at millions of rows, no full COUNT)."""
 
     def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False
@@ -474,6 +475,9 @@ class WorkerHeartbeatAdmin(ReadOnlyAdmin):
     list_display = ["id", "state", "host", "pid", "version", "started_at", "last_seen", "commands_applied",
                     "current_batch"]
     ordering = ["-last_seen"]
+
+    def get_changelist(self, request, **kwargs):  # type: ignore[no-untyped-def]
+        return ChangeList  # a few rows: Django's own list, ordered by last_seen
 
     @admin.display(description="state")
     def state(self, obj: WorkerHeartbeat) -> str:

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
+from flowsync.admin_keyset import KeysetAdmin
 from flowsync.admin_scope import TenantScopedAdmin, scoped_pks
 from flowsync.audit import Actor, record
 from flowsync.models import ApiKey, AuditEntry, Membership, ProcessAccess, Tenant
@@ -267,7 +268,7 @@ class AuditExport:
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(TenantScopedAdmin):
+class AuditEntryAdmin(KeysetAdmin, TenantScopedAdmin):
     """The audit trail: filterable, exportable, never changed or deleted (append-only)."""
 
     list_display = ["created_at", "tenant", "who", "via", "what", "target_type", "target_key",
@@ -275,7 +276,6 @@ class AuditEntryAdmin(TenantScopedAdmin):
     list_filter = ["tenant", "via", "what", "target_type"]
     search_fields = ["=who", "=target_key", "=process_instance_key", "=request_id"]
     list_select_related = ["tenant"]
-    show_full_result_count = False
     list_per_page = 100
     actions = ["export_csv", "export_jsonl"]
 
