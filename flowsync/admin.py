@@ -7,7 +7,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
@@ -267,13 +267,37 @@ class AuditExport:
         return response
 
 
+class WhatFilter(admin.SimpleListFilter):
+    """The audit verbs, found by a skip scan of the (what, -id) index: one index probe per distinct verb
+    instead of Django's SELECT DISTINCT over every entry (seconds at a million rows). The verbs are a
+    fixed vocabulary, not tenant data."""
+
+    title = "what"
+    parameter_name = "what"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        table = connection.ops.quote_name(AuditEntry._meta.db_table)
+        with connection.cursor() as cur:
+            cur.execute(f"""WITH RECURSIVE w(what) AS (
+                (SELECT what FROM {table} ORDER BY what LIMIT 1)
+                UNION ALL
+                SELECT (SELECT a.what FROM {table} a WHERE a.what > w.what ORDER BY a.what LIMIT 1)
+                FROM w WHERE w.what IS NOT NULL
+            ) SELECT what FROM w WHERE what IS NOT NULL""")
+            return [(w, w) for (w,) in cur.fetchall()]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(what=self.value()) if self.value() else queryset
+
+
 @admin.register(AuditEntry)
 class AuditEntryAdmin(KeysetAdmin, TenantScopedAdmin):
     """The audit trail: filterable, exportable, never changed or deleted (append-only)."""
 
     list_display = ["created_at", "tenant", "who", "via", "what", "target_type", "target_key",
                     "process_instance_key", "request_id"]
-    list_filter = ["tenant", "via", "what", "target_type"]
+    # Every filter and search below is served by an index (fast at millions of entries).
+    list_filter = ["tenant", "via", WhatFilter]
     search_fields = ["=who", "=target_key", "=process_instance_key", "=request_id"]
     list_select_related = ["tenant"]
     list_per_page = 100

@@ -163,6 +163,9 @@ class AuditEntry(models.Model):
             models.Index(fields=["process_instance_key"], name="audit_instance_idx"),
             models.Index(fields=["what", "-id"], name="audit_what_idx"),
             models.Index(fields=["who", "-id"], name="audit_who_idx"),
+            # The admin's search (flowsync.admin.AuditEntryAdmin): by target key or request id.
+            models.Index(fields=["target_key"], name="audit_target_idx"),
+            models.Index(fields=["request_id"], name="audit_request_idx"),
         ]
 
     def __str__(self) -> str:

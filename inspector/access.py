@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import zoneinfo
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
@@ -33,15 +33,16 @@ class InspectorContext:
     actor: str
     tz: zoneinfo.ZoneInfo
     role: str = Membership.Role.ADMIN  # the person's role in `tenant` (admin for superusers)
-    grants: rights.Grants = field(default_factory=dict)  # per-process grants in `tenant` (engine.rights)
+    user: Any = None  # the person (their per-process grants are read only when a repair needs them)
 
     def require(self, right: Right, what: str, process_id: str | None = None) -> None:
         """Forbidden (shown as a message, nothing changed) unless the role grants `right`, or a grant does on
         `process_id` (the process of the instance, incident or job acted on)."""
-        if process_id is None:
+        if process_id is None or rights.allows(self.role, right):
             rights.require(self.role, right, what)
         else:
-            rights.require_on(rights.Rights(self.role, self.grants), right, process_id, what)
+            grants = rights.grants_of(self.user, [self.tenant.pk]).get(self.tenant.pk, {})
+            rights.require_on(rights.Rights(self.role, grants), right, process_id, what)
 
     @property
     def tenant_ids(self) -> list[int]:
@@ -67,8 +68,7 @@ def resolve(request: HttpRequest) -> InspectorContext | None:
         tenant = tenants[0]
     tz = zone(request.session.get(SESSION_TZ)) or zoneinfo.ZoneInfo(settings.TIME_ZONE)
     role = rights.role_in(request.user, tenant.pk) or Membership.Role.MEMBER
-    grants = rights.grants_of(request.user, [tenant.pk]).get(tenant.pk, {})
-    return InspectorContext(tenant, tenants, request.user.get_username(), tz, role, grants)
+    return InspectorContext(tenant, tenants, request.user.get_username(), tz, role, request.user)
 
 
 def inspector_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
