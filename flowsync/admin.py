@@ -212,6 +212,9 @@ class ProcessAccessAdmin(TenantScopedAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return ["tenant", "process_id"] if obj else []
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # take rights back on the form (each revocation is audited), not by deleting the row
+
     @admin.display(description="grants")
     def grants(self, obj: ProcessAccess) -> str:
         rows = obj.user_grants.select_related("user", "permission").order_by("user__username")

@@ -67,6 +67,7 @@ def resolve(request: HttpRequest) -> TasklistContext | None:
         groups=groups,
         can_see_all=manages_tasks(user, current.role),
         processes=grants_of(user, [tenant.pk]).get(tenant.pk, {}).get(Right.WORK_TASKS, frozenset()),
+        works=allows(current.role, Right.WORK_TASKS) or user.is_superuser,  # type: ignore[union-attr]
     )
     tz = zone(request.session.get(SESSION_TZ))
     return TasklistContext(tenant, tenants, viewer, tz or zoneinfo.ZoneInfo(settings.TIME_ZONE), tz is not None,

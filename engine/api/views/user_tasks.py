@@ -140,7 +140,8 @@ def viewer(who: ApiPrincipal, tenant_pk: int) -> Viewer:
     """The caller as the Tasklist sees a person: see-all (and manage) with MANAGE_TASKS, else its own tasks."""
     return Viewer(tenant_id=tenant_pk, username=who.name, groups=who.groups,
                   can_see_all=who.may(Right.MANAGE_TASKS, tenant_pk),
-                  processes=who.rights_in(tenant_pk).grants.get(Right.WORK_TASKS, frozenset()))
+                  processes=who.rights_in(tenant_pk).grants.get(Right.WORK_TASKS, frozenset()),
+                  works=who.may(Right.WORK_TASKS, tenant_pk))
 
 
 def visible_task(request: Request, key: str) -> tuple[UserTask, Viewer]:

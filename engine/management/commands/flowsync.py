@@ -335,7 +335,8 @@ class Command(BaseCommand):
         return Viewer(tenant_id=self.tenant.pk, username=self.user.get_username(),
                       groups=tuple(sorted(self.user.groups.values_list("name", flat=True))),
                       can_see_all=rights.manages_tasks(self.user, self.role),
-                      processes=self.rights.grants.get(Right.WORK_TASKS, frozenset()))
+                      processes=self.rights.grants.get(Right.WORK_TASKS, frozenset()),
+                      works=self.rights.allows(Right.WORK_TASKS))
 
     def _task(self, viewer: Viewer, rest: list[str]) -> UserTask:
         key = self._keys(rest, "user task")[0]
