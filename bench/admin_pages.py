@@ -1,12 +1,13 @@
 """The operator's admin pages on a big database: changelists and the dashboard, p50 / p99.
 
-    .venv/bin/python bench/admin_pages.py [instances] [requests_per_page]
+    .venv/bin/python bench/admin_pages.py [instances] [requests_per_page] [--reuse]
 
 Builds its own database (flowsync_bench_admin): one tenant with five deployed processes, then,
 set-based (INSERT … SELECT generate_series, seconds not minutes): `instances` process instances
 (default 1,000,000; 90% completed, 10% active, 2% with an incident), instances/10 incidents,
 instances/10 jobs, as many audit entries as instances, instances/5 commands and events;
-VACUUM ANALYZE. Then it signs in as a tenant operator who is not a superuser (the scoped path)
+VACUUM ANALYZE (`--reuse`: keep the database the last run filled; migrations and data as
+they are). Then it signs in as a tenant operator who is not a superuser (the scoped path)
 and requests each page `requests_per_page` times (default 20) through the Django test client in
 this process: full request (session, auth, scoping, queries, template), no network. Prints per
 page p50 / p99 wall time, the CPU time of this process per request, and the SQL statements per
@@ -18,6 +19,7 @@ Last run: see docs/admin.md ("Speed").
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 import time
 from pathlib import Path
@@ -117,16 +119,32 @@ def operator():  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
-    per_page = int(sys.argv[2]) if len(sys.argv) > 2 else 20
-    setup_django()
+    reuse = "--reuse" in sys.argv  # time the pages again on the database the last run filled
+    args = [a for a in sys.argv[1:] if a != "--reuse"]
+    n = int(args[0]) if args else 1_000_000
+    per_page = int(args[1]) if len(args) > 1 else 20
+    if reuse:
+        os.environ["DATABASE_URL"] = os.environ["BENCH_DATABASE_URL"]
+        os.environ["DJANGO_SETTINGS_MODULE"] = "flowsync.settings"
+        os.environ.setdefault("FLOWSYNC_SECRET_KEY", secrets.token_urlsafe(50))
+        os.environ.setdefault("FLOWSYNC_LOG_LEVEL", "WARNING")
+        sys.path.insert(0, str(ROOT))
+        import django
+
+        django.setup()
+        from django.contrib.auth.models import User
+
+        User.objects.filter(username="olga").delete()
+    else:
+        setup_django()
     from django.conf import settings
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
     settings.ALLOWED_HOSTS = ["*"]
-    seed(n)
+    if not reuse:
+        seed(n)
     client = Client()
     client.force_login(operator())
     deep = BASE + n // 2  # a page from the middle of the instances: keyset, no OFFSET

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.test import Client
@@ -242,3 +242,22 @@ def test_tasklist_offers_the_granted_process_tasks(world):
     client.post(f"/tasks/{mine.key}/claim/")
     assert UserTask.objects.get(key=mine.key).assignee == "pia"
     assert UserTask.objects.get(key=theirs.key).assignee == ""
+
+
+def test_an_auditor_works_only_the_tasks_of_a_granted_process(world):
+    """No WORK_TASKS by role: nothing offered by group, on any surface, until a grant; then that process only."""
+    Membership.objects.filter(user=world.pia).update(role=Role.AUDITOR)
+    world.pia.groups.add(Group.objects.create(name="clerks"))  # a candidate of every task, by group
+    api = as_pia()
+    assert api.post("/v2/user-tasks/search", {}, format="json").status_code == 403
+    client = Client()
+    client.force_login(world.pia)
+    mine, theirs = world.task(world.mine), world.task(world.theirs)
+    assert str(theirs.key) not in client.get("/tasks/offered/").content.decode()
+    world.grant(Right.WORK_TASKS)
+    api = as_pia()
+    tasks = api.post("/v2/user-tasks/search", {}, format="json").json()["items"]
+    assert {t["processDefinitionId"] for t in tasks} == {"granted"}
+    page = client.get("/tasks/offered/").content.decode()
+    assert str(mine.key) in page and str(theirs.key) not in page
+    assert {t["processDefinitionId"] for t in cli("tasks", "list", "--as", "pia")[1]} == {"granted"}

@@ -156,6 +156,7 @@ def visible_task(request: Request, key: str) -> tuple[UserTask, Viewer]:
 
 class UserTaskSearchView(SearchView):
     rights = {"POST": Right.WORK_TASKS}
+    per_process = frozenset({"POST"})  # a WORK_TASKS grant lets in; the Viewer limits what is seen
     spec = SPEC
 
     def queryset(self, request: Request):  # type: ignore[no-untyped-def]
@@ -171,6 +172,7 @@ class UserTaskSearchView(SearchView):
 
 class UserTaskView(ApiView):
     rights = {"GET": Right.WORK_TASKS}
+    per_process = frozenset({"GET"})  # a WORK_TASKS grant lets in; Viewer limits what is seen
 
     def get(self, request: Request, key: str) -> Response:
         task, _ = visible_task(request, key)
@@ -181,6 +183,7 @@ class UserTaskFormView(ApiView):
     """The task's form: embedded Camunda forms (`zeebe:userTaskForm`) come from the deployed process;
     204 when the task has no form."""
     rights = {"GET": Right.WORK_TASKS}
+    per_process = frozenset({"GET"})  # a WORK_TASKS grant lets in; Viewer limits what is seen
 
     def get(self, request: Request, key: str) -> Response:
         who = principal(request)
@@ -197,6 +200,7 @@ class UserTaskFormView(ApiView):
 
 class UserTaskAssignmentView(ApiView):
     rights = {"POST": Right.WORK_TASKS}
+    per_process = frozenset({"POST"})  # a WORK_TASKS grant lets in; Viewer limits what is seen
     submits_commands = True
 
     def post(self, request: Request, key: str) -> Response:
@@ -220,6 +224,7 @@ class UserTaskAssignmentView(ApiView):
 
 class UserTaskAssigneeView(ApiView):
     rights = {"DELETE": Right.WORK_TASKS}
+    per_process = frozenset({"DELETE"})  # a WORK_TASKS grant lets in; Viewer limits what is seen
     submits_commands = True
 
     def delete(self, request: Request, key: str) -> Response:
@@ -234,6 +239,7 @@ class UserTaskAssigneeView(ApiView):
 
 class UserTaskCompletionView(ApiView):
     rights = {"POST": Right.WORK_TASKS}
+    per_process = frozenset({"POST"})  # a WORK_TASKS grant lets in; Viewer limits what is seen
     submits_commands = True
 
     def post(self, request: Request, key: str) -> Response:
