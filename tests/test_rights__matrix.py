@@ -282,6 +282,8 @@ def test_browser(world: World, op: tuple[str, Op], role: str) -> None:
         refused = cell.refused_status
         if role == AUDITOR and _surface == "inspector":  # the page, the redirect or the form says no
             refused = {"cancel an instance": 200, "retry an incident": 302, "set a variable": 400}[cell.name]
+        elif role == AUDITOR:  # works no tasks: none is offered to them, so none is found
+            refused = 404
         assert response.status_code == refused, (cell.name, role, response.status_code)
         assert cell.state(world) == before, (cell.name, role)
 
