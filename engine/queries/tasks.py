@@ -204,7 +204,8 @@ def task_list(viewer: Viewer, list_name: str, sort: str | None = None) -> QueryS
         return qs.filter(assignee=viewer.username, state=CREATED)
     if list_name == "offered":
         if not viewer.works:  # no WORK_TASKS by role: only the granted processes' tasks
-            offered = Q(bpmn_process_id__in=sorted(viewer.processes))
+            # (never an empty IN: counts() composes this query's SQL, which an empty IN cannot give)
+            offered = Q(bpmn_process_id__in=sorted(viewer.processes) or [""])
         elif viewer.processes:  # granted processes' tasks too (rare: no index trick needed)
             offered = Q(key__in=candidate_task_keys(viewer)) | Q(bpmn_process_id__in=sorted(viewer.processes))
         else:
