@@ -13,6 +13,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
+from django.contrib.admin.views.main import ChangeList
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -47,6 +48,7 @@ from engine.models import (
 )
 from engine.queries import status
 from engine.rights import Right
+from flowsync.admin_keyset import KeysetAdmin
 from flowsync.admin_scope import TenantScopedAdmin
 from flowsync.models import Tenant
 
@@ -63,12 +65,22 @@ def start_batches(admin_: admin.ModelAdmin, request: HttpRequest, queryset: Quer
                   params: dict | None = None) -> None:
     """One background batch per tenant of the selected rows (all of them already in the user's tenants)."""
     keys: dict[int, list[int]] = defaultdict(list)
-    for tenant_id, key in queryset.order_by().values_list("tenant_id", "key"):
+    processes: dict[int, str] = {}
+    for tenant_id, key, process_id in queryset.order_by().values_list("tenant_id", "key", admin_.process_path):
         keys[tenant_id].append(key)
+        processes[key] = process_id
     actor = Actor.of_user(request.user)
     for tenant in Tenant.objects.filter(pk__in=list(keys)).order_by("tenant_id"):
+        allowed = rights.rights_of(request.user, tenant.pk)
+        # Per-process grants (engine.rights): only the rows of processes this user may operate on.
+        mine = [k for k in keys[tenant.pk] if allowed.allows_on(Right.OPERATE, processes[k])]
+        if len(mine) < len(keys[tenant.pk]):
+            admin_.message_user(request, f"{tenant}: {len(keys[tenant.pk]) - len(mine)} selected row(s) belong to "
+                                         "processes you may not operate on; left unchanged.", messages.WARNING)
+        if not mine and allowed.anywhere(Right.OPERATE):
+            continue
         try:
-            batch = start_batch(tenant, rights.role_in(request.user, tenant.pk), kind, keys[tenant.pk], actor, params)
+            batch = start_batch(tenant, allowed, kind, mine, actor, params)
         except ActionError as exc:
             admin_.message_user(request, f"{tenant}: {exc.detail}", messages.ERROR)
             continue
@@ -145,9 +157,8 @@ def form_page(admin_: admin.ModelAdmin, request: HttpRequest, title: str, form: 
     return TemplateResponse(request, "admin/engine/form_page.html", context)
 
 
-class ReadOnlyAdmin(TenantScopedAdmin):
-    list_per_page = 50
-    show_full_result_count = False  # COUNT(*) over millions of rows is the slow part of a changelist
+class ReadOnlyAdmin(KeysetAdmin, TenantScopedAdmin):
+    """Engine tables: read-only, tenant-scoped, keyset-paginated (fast at millions of rows, no full COUNT)."""
 
     def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False
@@ -258,6 +269,8 @@ class DeploymentAdmin(ReadOnlyAdmin):
 
 @admin.register(ProcessDefinition)
 class ProcessDefinitionAdmin(ReadOnlyAdmin):
+    process_path = "bpmn_process_id"
+    process_rights = (Right.READ, Right.START)  # a START grant shows the definition to start it from
     list_display = ["bpmn_process_id", "version", "name", "kind", "deactivated", "tenant", "resource_name",
                     "created_at"]
     list_filter = ["tenant", "kind", "deactivated"]
@@ -275,7 +288,8 @@ class ProcessDefinitionAdmin(ReadOnlyAdmin):
         form = StartForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                rights.require(rights.role_in(request.user, definition.tenant_id), Right.START, "start instances")
+                rights.require_on(rights.rights_of(request.user, definition.tenant_id), Right.START,
+                                  definition.bpmn_process_id, "start instances")
                 instance = start_instance(definition.tenant, definition, form.cleaned_data["variables"],
                                           Actor.of_user(request.user), timezone.now(),
                                           business_key=form.cleaned_data["business_id"])
@@ -311,10 +325,12 @@ class ProcessDefinitionAdmin(ReadOnlyAdmin):
 
 @admin.register(ProcessInstance)
 class ProcessInstanceAdmin(ReadOnlyAdmin):
+    process_path = "definition__bpmn_process_id"
     list_display = ["key", "definition", "business_key", "state", "has_incident", "start_date", "end_date", "tenant",
                     "inspect"]
     list_filter = ["state", "has_incident", "tenant"]
-    search_fields = ["=key", "business_key", "definition__bpmn_process_id"]
+    # Exact matches (an index serves the key; "contains" would scan millions of rows).
+    search_fields = ["=business_key", "=definition__bpmn_process_id"]
     list_select_related = ["definition", "tenant"]
     actions = ["cancel_instances"]
     change_form_template = "admin/engine/processinstance/change_form.html"
@@ -322,6 +338,13 @@ class ProcessInstanceAdmin(ReadOnlyAdmin):
     @admin.display(description="Inspector")
     def inspect(self, obj: ProcessInstance) -> str:
         return inspector_link(obj.key)
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        """A number is an instance key (the primary key: one probe); anything else a business id or process id."""
+        term = search_term.strip()
+        if term.isdigit():
+            return queryset.filter(key=int(term)), False
+        return super().get_search_results(request, queryset, search_term)
 
     @admin.action(description="Cancel selected instances (background batch)", permissions=["view"])
     def cancel_instances(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -337,7 +360,8 @@ class ProcessInstanceAdmin(ReadOnlyAdmin):
         form = VariablesForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                rights.require(rights.role_in(request.user, instance.tenant_id), Right.OPERATE, "set variables")
+                rights.require_on(rights.rights_of(request.user, instance.tenant_id), Right.OPERATE,
+                                  instance.definition.bpmn_process_id, "set variables")
                 set_variables([instance.tenant_id], instance.key, form.cleaned_data["variables"], True,
                               Actor.of_user(request.user), timezone.now())
             except ActionError as exc:
@@ -366,6 +390,7 @@ class VariableAdmin(ReadOnlyAdmin):
 
 @admin.register(Job)
 class JobAdmin(ReadOnlyAdmin):
+    process_path = "bpmn_process_id"
     list_display = ["key", "type", "state", "retries", "worker", "deadline", "element_id", "process_instance_key"]
     list_filter = ["state", "tenant"]  # not "type": its choices would list other tenants' job types
     search_fields = ["=key", "=process_instance_key", "type"]
@@ -388,15 +413,29 @@ class CommandAdmin(ReadOnlyAdmin):
     search_fields = ["=id", "=process_instance_key"]
 
 
+class CommandKindFilter(admin.SimpleListFilter):
+    """The command kinds (a fixed vocabulary): no SELECT DISTINCT over millions of events."""
+
+    title = "command kind"
+    parameter_name = "command_kind"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return list(Command.Kind.choices)
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(command_kind=self.value()) if self.value() else queryset
+
+
 @admin.register(Event)
 class EventAdmin(ReadOnlyAdmin):
     list_display = ["id", "command_kind", "process_instance_key", "created_at"]
-    list_filter = ["command_kind"]
+    list_filter = [CommandKindFilter]
     search_fields = ["=process_instance_key"]
 
 
 @admin.register(Incident)
 class IncidentAdmin(ReadOnlyAdmin):
+    process_path = "bpmn_process_id"
     list_display = ["key", "error_type", "state", "element_id", "process_instance_key", "created_at"]
     list_filter = ["state", "error_type", "tenant"]
     search_fields = ["=key", "=process_instance_key", "error_message"]
@@ -406,6 +445,9 @@ class IncidentAdmin(ReadOnlyAdmin):
     @admin.action(description="Resolve selected incidents (background batch)", permissions=["view"])
     def resolve_incidents(self, request: HttpRequest, queryset: QuerySet) -> None:
         start_batches(self, request, queryset, BatchOperation.Kind.RESOLVE_INCIDENTS)
+
+
+BATCH_LIVE_SECONDS = 2  # a running batch's page refreshes this often (htmx polling)
 
 
 @admin.register(BatchOperation)
@@ -419,8 +461,16 @@ class BatchOperationAdmin(ReadOnlyAdmin):
               "finished_at", "done", "skipped", "failed"]
     readonly_fields = fields
 
+    change_form_template = "admin/engine/batchoperation/change_form.html"
+
     def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):  # type: ignore[no-untyped-def]
+        batch = self.get_queryset(request).filter(pk=object_id).only("keys", "done", "skipped", "failed").first()
+        handled = len(batch.done) + len(batch.skipped) + len(batch.failed) if batch else 0
+        return super().change_view(request, object_id, form_url,
+                                   {**(extra_context or {}), "handled": handled, "live_seconds": BATCH_LIVE_SECONDS})
 
     @admin.display(description="done")
     def done_count(self, obj: BatchOperation) -> int:
@@ -446,6 +496,9 @@ class WorkerHeartbeatAdmin(ReadOnlyAdmin):
     list_display = ["id", "state", "host", "pid", "version", "started_at", "last_seen", "commands_applied",
                     "current_batch"]
     ordering = ["-last_seen"]
+
+    def get_changelist(self, request, **kwargs):  # type: ignore[no-untyped-def]
+        return ChangeList  # a few rows: Django's own list, ordered by last_seen
 
     @admin.display(description="state")
     def state(self, obj: WorkerHeartbeat) -> str:

@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
 from flowsync.models import Tenant
-from flowsync.rights import Right, tenant_pks_with
+from flowsync.rights import Right, grants_of, tenant_pks_with, tenant_roles
 
 
 def scoped_pks(request: HttpRequest, right: Right) -> list[int] | None:
@@ -27,6 +27,22 @@ def scoped_pks(request: HttpRequest, right: Right) -> list[int] | None:
     if right not in cache:
         cache[right] = tenant_pks_with(user, right)
     return cache[right]
+
+
+def granted(request: HttpRequest, *wanted: Right) -> dict[int, frozenset[str]]:
+    """Tenant pk → process ids this staff user was granted one of `wanted` on (django-guardian, flowsync.rights)."""
+    cache = request.__dict__.setdefault("_flowsync_admin_grants", {})
+    if "all" not in cache:
+        user = request.user
+        cache["all"] = grants_of(user, list(tenant_roles(user))) if not user.is_superuser else {}  # type: ignore[union-attr]
+    found = {pk: frozenset().union(*(by.get(r, frozenset()) for r in wanted)) for pk, by in cache["all"].items()}
+    return {pk: processes for pk, processes in found.items() if processes}
+
+
+def _path(obj: Any, path: str) -> Any:
+    for part in path.split("__"):
+        obj = getattr(obj, part, None)
+    return obj
 
 
 class TenantFilter(admin.SimpleListFilter):
@@ -53,18 +69,31 @@ class TenantScopedAdmin(admin.ModelAdmin):
     tenant_path = "tenant"
     # The right that lets a user change rows (engine tables are read-only for everyone).
     edit_right = Right.ADMINISTER
+    # Rows that belong to one process (its process id's path): a per-process grant of one of
+    # `process_rights` shows them too.
+    process_path: str | None = None
+    process_rights: tuple[Right, ...] = (Right.READ,)
 
     def _tenant_of(self, obj: Any) -> int | None:
         return obj.pk if self.tenant_path == "pk" else getattr(obj, f"{self.tenant_path}_id", None)
 
     def _in(self, request: HttpRequest, obj: Any, right: Right) -> bool:
         pks = scoped_pks(request, right)
-        return pks is None or obj is None or self._tenant_of(obj) in pks
+        if pks is None or obj is None or self._tenant_of(obj) in pks:
+            return True
+        return bool(right == Right.READ and self.process_path and _path(obj, self.process_path)
+                    in granted(request, *self.process_rights).get(self._tenant_of(obj), ()))
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         qs = super().get_queryset(request)
         pks = scoped_pks(request, Right.READ)
-        return qs if pks is None else qs.filter(**{f"{self.tenant_path}__in": pks})
+        if pks is None:
+            return qs
+        scope = Q(**{f"{self.tenant_path}__in": pks})
+        if self.process_path:
+            for tenant_pk, processes in granted(request, *self.process_rights).items():
+                scope |= Q(**{self.tenant_path: tenant_pk, f"{self.process_path}__in": sorted(processes)})
+        return qs.filter(scope)
 
     def get_list_filter(self, request: HttpRequest) -> Any:
         return [TenantFilter if f == "tenant" else f for f in super().get_list_filter(request)]

@@ -7,6 +7,7 @@ import secrets
 
 from django.conf import settings
 from django.db import models
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 DEFAULT_TENANT_ID = "<default>"
 
@@ -42,6 +43,7 @@ class Role(models.TextChoices):
     """A person's or a client's role in one tenant; what each may do is engine.rights.ROLE_RIGHTS."""
 
     MEMBER = "member", "Member (works user tasks)"
+    AUDITOR = "auditor", "Auditor (reads, changes nothing)"
     OPERATOR = "operator", "Operator"
     INTEGRATOR = "integrator", "Integrator (deploys, runs workers)"
     ADMIN = "admin", "Admin"
@@ -161,7 +163,45 @@ class AuditEntry(models.Model):
             models.Index(fields=["process_instance_key"], name="audit_instance_idx"),
             models.Index(fields=["what", "-id"], name="audit_what_idx"),
             models.Index(fields=["who", "-id"], name="audit_who_idx"),
+            # The admin's search (flowsync.admin.AuditEntryAdmin): by target key or request id.
+            models.Index(fields=["target_key"], name="audit_target_idx"),
+            models.Index(fields=["request_id"], name="audit_request_idx"),
         ]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.who} {self.what} {self.target_type} {self.target_key}"
+
+
+class ProcessAccess(models.Model):
+    """One process id of a tenant, across all its versions: the object per-process rights hang on.
+
+    django-guardian grants a tenant's member one of the permissions below on it (flowsync.rights:
+    start it, read its instances, operate on them, work its user tasks); they add to the member's
+    role in that tenant and only there.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="process_access")
+    process_id = models.CharField("process id", max_length=255)
+
+    class Meta:
+        verbose_name = "process rights"
+        verbose_name_plural = "process rights"
+        constraints = [models.UniqueConstraint(fields=["tenant", "process_id"], name="uniq_process_access")]
+        permissions = [
+            ("read_process", "read its instances, incidents and jobs"),
+            ("start_process", "start instances"),
+            ("operate_process", "operate on its instances (cancel, set variables, modify, resolve, retry)"),
+            ("work_process_tasks", "work its user tasks (as if offered to them)"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.process_id} @ {self.tenant_id}"
+
+
+# Direct foreign keys instead of guardian's generic tables: one indexed join per check.
+class ProcessUserGrant(UserObjectPermissionBase):
+    content_object = models.ForeignKey(ProcessAccess, on_delete=models.CASCADE, related_name="user_grants")
+
+
+class ProcessGroupGrant(GroupObjectPermissionBase):
+    content_object = models.ForeignKey(ProcessAccess, on_delete=models.CASCADE, related_name="group_grants")

@@ -7,24 +7,37 @@ OAuth client's from the key's role (``ApiKey.role``, integrator unless set other
 superusers hold every right in every tenant. Surfaces ask ``allows(role, right)`` (or the
 helpers below) and refuse with a 403 problem / a clear page; rows of other tenants stay 404.
 
-| right          | member | operator | integrator | admin |
-| -------------- | ------ | -------- | ---------- | ----- |
-| WORK_TASKS     | yes    | yes      | yes        | yes   |
-| MANAGE_TASKS   |        | yes      | yes        | yes   |
-| READ           |        | yes      | yes        | yes   |
-| START          |        | yes      | yes        | yes   |
-| OPERATE        |        | yes      | yes        | yes   |
-| DEPLOY         |        |          | yes        | yes   |
-| WORK_JOBS      |        |          | yes        | yes   |
-| ADMINISTER     |        |          |            | yes   |
+| right          | member | auditor | operator | integrator | admin |
+| -------------- | ------ | ------- | -------- | ---------- | ----- |
+| WORK_TASKS     | yes    |         | yes      | yes        | yes   |
+| MANAGE_TASKS   |        |         | yes      | yes        | yes   |
+| READ           |        | yes     | yes      | yes        | yes   |
+| START          |        |         | yes      | yes        | yes   |
+| OPERATE        |        |         | yes      | yes        | yes   |
+| DEPLOY         |        |         |          | yes        | yes   |
+| WORK_JOBS      |        |         |          | yes        | yes   |
+| ADMINISTER     |        |         |          |            | yes   |
+
+Per-process grants (django-guardian on ``ProcessAccess``, one row per process id of a tenant) add
+READ, START, OPERATE or WORK_TASKS on that one process id, all its versions, to a member of the
+tenant: ``Rights`` (``rights_of``) is the role plus those grants, and every surface asks it
+``allows_on(right, process_id)`` for a process-bound act and ``processes(right)`` to scope a list.
+A grant never reaches another tenant, nor acts that are not bound to one process (deploy,
+messages, signals, API keys).
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from flowsync.models import Membership, Role, Tenant
+from django.contrib.auth.models import Permission
+from django.db import transaction
+
+from flowsync.audit import record
+from flowsync.models import Membership, ProcessAccess, ProcessGroupGrant, ProcessUserGrant, Role, Tenant
 
 
 class Right(enum.StrEnum):
@@ -41,6 +54,7 @@ class Right(enum.StrEnum):
 _OPERATOR = frozenset({Right.WORK_TASKS, Right.MANAGE_TASKS, Right.READ, Right.START, Right.OPERATE})
 ROLE_RIGHTS: dict[str, frozenset[Right]] = {
     Role.MEMBER: frozenset({Right.WORK_TASKS}),
+    Role.AUDITOR: frozenset({Right.READ}),
     Role.OPERATOR: _OPERATOR,
     Role.INTEGRATOR: _OPERATOR | {Right.DEPLOY, Right.WORK_JOBS},
     Role.ADMIN: frozenset(Right),
@@ -83,3 +97,81 @@ def tenant_pks_with(user: Any, right: Right) -> list[int]:
 def tenants_with(user: Any, right: Right) -> list[Tenant]:
     """The tenants in which this user holds `right`, by name."""
     return list(Tenant.objects.filter(pk__in=tenant_pks_with(user, right)).order_by("name", "tenant_id"))
+
+
+# -- per-process grants (django-guardian) -----------------------------------------------------------
+
+PERMISSION_OF: dict[Right, str] = {
+    Right.READ: "read_process",
+    Right.START: "start_process",
+    Right.OPERATE: "operate_process",
+    Right.WORK_TASKS: "work_process_tasks",
+}
+RIGHT_OF = {codename: right for right, codename in PERMISSION_OF.items()}
+Grants = Mapping[Right, frozenset[str]]  # right → the process ids it is granted on
+
+
+@dataclass(frozen=True)
+class Rights:
+    """What one principal may do in one tenant: its role's rights everywhere, plus per-process grants."""
+
+    role: str | None
+    grants: Grants = field(default_factory=dict)
+
+    def allows(self, right: Right) -> bool:
+        """Tenant-wide (every process, and acts bound to none)."""
+        return allows(self.role, right)
+
+    def allows_on(self, right: Right, process_id: str) -> bool:
+        return self.allows(right) or process_id in self.grants.get(right, ())
+
+    def anywhere(self, right: Right) -> bool:
+        """Tenant-wide or on at least one process (lets a surface in; each act then checks its process)."""
+        return self.allows(right) or bool(self.grants.get(right))
+
+    def processes(self, right: Right) -> frozenset[str] | None:
+        """The process ids a list is limited to; None: no limit (the role grants it tenant-wide)."""
+        return None if self.allows(right) else self.grants.get(right, frozenset())
+
+
+def grants_of(user: Any, tenant_pks: list[int]) -> dict[int, dict[Right, frozenset[str]]]:
+    """Tenant pk → right → process ids granted to the user or one of their groups (one indexed query)."""
+    if not getattr(user, "is_authenticated", False) or user.is_superuser or not tenant_pks:
+        return {}
+    found: dict[int, dict[Right, set[str]]] = {}
+    columns = ("content_object__tenant_id", "permission__codename", "content_object__process_id")
+    mine = ProcessUserGrant.objects.filter(user=user, content_object__tenant_id__in=tenant_pks).values_list(*columns)
+    groups = ProcessGroupGrant.objects.filter(group__user=user, content_object__tenant_id__in=tenant_pks)
+    for tenant_pk, codename, process_id in mine.union(groups.values_list(*columns), all=True):  # one query
+        if codename in RIGHT_OF:
+            found.setdefault(tenant_pk, {}).setdefault(RIGHT_OF[codename], set()).add(process_id)
+    return {pk: {r: frozenset(p) for r, p in by.items()} for pk, by in found.items()}
+
+
+def rights_of(user: Any, tenant_pk: int) -> Rights:
+    """The user's rights in one tenant; grants count only for members of that tenant."""
+    role = role_in(user, tenant_pk)
+    if role is None:
+        return Rights(None)
+    return Rights(role, grants_of(user, [tenant_pk]).get(tenant_pk, {}))
+
+
+def set_grant(tenant: Tenant, process_id: str, user: Any, right: Right, granted: bool, actor: str) -> bool:
+    """Grant (or take back) `right` on one process id to a member of the tenant; audited; False if unchanged."""
+    if right not in PERMISSION_OF:
+        raise ValueError(f"'{right}' cannot be granted per process")
+    if not Membership.objects.filter(tenant=tenant, user=user).exists():
+        raise ValueError(f"{user.get_username()} is not a member of tenant '{tenant.tenant_id}'")
+    permission = Permission.objects.get(content_type__app_label="flowsync", codename=PERMISSION_OF[right])
+    with transaction.atomic():
+        target, _ = ProcessAccess.objects.get_or_create(tenant=tenant, process_id=process_id)
+        if granted:
+            changed = ProcessUserGrant.objects.get_or_create(user=user, permission=permission,
+                                                             content_object=target)[1]
+        else:
+            changed = bool(ProcessUserGrant.objects.filter(user=user, permission=permission,
+                                                           content_object=target).delete()[0])
+        if changed:
+            record(tenant, actor, "rights.grant" if granted else "rights.revoke", target_type="process",
+                   target_key=process_id, after={"user": user.get_username(), "right": str(right)})
+    return changed

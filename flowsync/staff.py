@@ -13,10 +13,11 @@ from django.contrib.auth.models import Group, Permission
 from django.db.models import Q
 
 from flowsync.models import Membership, Role, Tenant
+from flowsync.rights import PERMISSION_OF
 
 TENANT_ADMINS_GROUP = "FlowSync tenant admins"
 # Edit memberships and API keys of their tenants; read engine tables (the admin shows them read-only).
-_EDIT = {"flowsync": ("membership", "apikey", "tenant")}
+_EDIT = {"flowsync": ("membership", "apikey", "tenant", "processaccess")}
 _VIEW_APPS = ("engine",)
 
 
@@ -25,6 +26,7 @@ def tenant_admins_group() -> Group:
     wanted = Permission.objects.filter(
         Q(content_type__app_label="flowsync", content_type__model__in=_EDIT["flowsync"])
         & ~Q(codename__in=("add_tenant", "delete_tenant"))  # tenants are made by platform admins
+        & ~Q(codename__in=list(PERMISSION_OF.values()))  # per-process rights are granted per object, never globally
         | Q(content_type__app_label__in=_VIEW_APPS, codename__startswith="view_")
         | Q(content_type__app_label="flowsync", codename="view_auditentry")  # the audit trail, read-only
     )

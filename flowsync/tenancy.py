@@ -6,6 +6,7 @@ key calls these; nobody updates those rows by hand.
 
 from __future__ import annotations
 
+import re
 import secrets
 
 from django.db import transaction
@@ -13,6 +14,20 @@ from django.utils import timezone
 
 from flowsync.audit import record
 from flowsync.models import ApiKey, Role, Tenant, hash_secret
+
+TENANT_ID = re.compile(r"^[\w.-]{1,31}$")
+
+
+def create_tenant(tenant_id: str, name: str, actor: str) -> Tenant:
+    """A new tenant (Camunda's tenant id rule: letters, digits, `_`, `.`, `-`, at most 31); audited."""
+    if not TENANT_ID.match(tenant_id or ""):
+        raise ValueError(f"'{tenant_id}' is not a valid tenant id (letters, digits, _ . -, at most 31)")
+    with transaction.atomic():
+        tenant, created = Tenant.objects.get_or_create(tenant_id=tenant_id, defaults={"name": name or tenant_id})
+        if not created:
+            raise ValueError(f"tenant '{tenant_id}' exists already")
+        record(tenant, actor, "tenant.create", target_type="tenant", target_key=tenant_id, after={"name": tenant.name})
+    return tenant
 
 
 def set_suspended(tenant: Tenant, suspended: bool, actor: str) -> bool:

@@ -33,10 +33,16 @@ class InspectorContext:
     actor: str
     tz: zoneinfo.ZoneInfo
     role: str = Membership.Role.ADMIN  # the person's role in `tenant` (admin for superusers)
+    user: Any = None  # the person (their per-process grants are read only when a repair needs them)
 
-    def require(self, right: Right, what: str) -> None:
-        """Forbidden (shown as a message, nothing changed) unless the role grants `right`."""
-        rights.require(self.role, right, what)
+    def require(self, right: Right, what: str, process_id: str | None = None) -> None:
+        """Forbidden (shown as a message, nothing changed) unless the role grants `right`, or a grant does on
+        `process_id` (the process of the instance, incident or job acted on)."""
+        if process_id is None or rights.allows(self.role, right):
+            rights.require(self.role, right, what)
+        else:
+            grants = rights.grants_of(self.user, [self.tenant.pk]).get(self.tenant.pk, {})
+            rights.require_on(rights.Rights(self.role, grants), right, process_id, what)
 
     @property
     def tenant_ids(self) -> list[int]:
@@ -62,7 +68,7 @@ def resolve(request: HttpRequest) -> InspectorContext | None:
         tenant = tenants[0]
     tz = zone(request.session.get(SESSION_TZ)) or zoneinfo.ZoneInfo(settings.TIME_ZONE)
     role = rights.role_in(request.user, tenant.pk) or Membership.Role.MEMBER
-    return InspectorContext(tenant, tenants, request.user.get_username(), tz, role)
+    return InspectorContext(tenant, tenants, request.user.get_username(), tz, role, request.user)
 
 
 def inspector_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

@@ -16,11 +16,11 @@ from django.db import transaction
 from engine.actions.incidents import resolve_incident
 from engine.actions.jobs import update_job
 from engine.actions.modification import Activate, Modification, Move, modify_instance
+from engine.actions.variables import set_variables
 from engine.errors import ActionError, Conflict, InvalidInput
-from engine.models import Command, Incident, Job, ProcessInstance
+from engine.models import Incident, Job, ProcessInstance
 from engine.queries.common import get_or_404
 from engine.queries.work import incidents
-from engine.store.commands import submit
 
 NO_RETRIES = "JOB_NO_RETRIES"
 
@@ -89,8 +89,8 @@ def set_process_variable(
         if instance.state != ProcessInstance.State.ACTIVE:
             raise Conflict(f"process instance {instance_key} is {instance.state}; only an active instance "
                            "takes variables")
-        submit(instance.tenant_id, instance.key, Command.Kind.SET_VARIABLES,
-               {"scopeKey": str(instance.key), "variables": {name: value}, "local": True}, actor, now)
+        # The engine action (the process instance's root scope): the same command and audit entry as the API.
+        set_variables([instance.tenant_id], instance.key, {name: value}, True, actor, now)
 
 
 def modify(tenant_ids: list[int], instance_key: int, operation: str, source: int | None, target: str,

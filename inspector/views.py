@@ -24,7 +24,7 @@ from engine.models import ProcessDefinition
 from engine.queries import flows as flow_queries
 from engine.queries import inspector as q
 from engine.queries import status
-from engine.rights import Right
+from engine.rights import Right, process_of
 from flowsync.sessions import switch_tenant as switch_session_tenant
 from inspector.access import InspectorContext, inspector_view, operator_tenants
 from inspector.forms import IncidentFilterForm, InstanceFilterForm, ModifyForm, RetryForm, VariableForm
@@ -150,7 +150,7 @@ def instance_cancel(request: HttpRequest, key: int) -> HttpResponse:
             messages.error(request, "Tick the box to confirm the cancellation.")
         else:
             try:
-                ctx.require(Right.OPERATE, "cancel process instances")
+                ctx.require(Right.OPERATE, "cancel process instances", instance.definition.bpmn_process_id)
                 cancel_instance(ctx.tenant, key, ctx.actor, timezone.now())
             except ActionError as exc:
                 messages.error(request, exc.detail)
@@ -168,7 +168,7 @@ def instance_variable(request: HttpRequest, key: int) -> HttpResponse:
     if form.is_valid():
         name = form.cleaned_data["name"]
         try:
-            ctx.require(Right.OPERATE, "set variables")
+            ctx.require(Right.OPERATE, "set variables", process_of(ctx.tenant_ids, instance=key))
             set_process_variable(ctx.tenant_ids, key, name, form.cleaned_data["value"], ctx.actor, timezone.now())
         except ActionError as exc:
             form.add_error("value" if exc.status == 400 else None, exc.detail)
@@ -194,7 +194,7 @@ def instance_modify(request: HttpRequest, key: int) -> HttpResponse:
     if form.is_valid():
         d = form.cleaned_data
         try:
-            ctx.require(Right.OPERATE, "modify process instances")
+            ctx.require(Right.OPERATE, "modify process instances", detail.instance.definition.bpmn_process_id)
             modify(ctx.tenant_ids, key, d["operation"], d.get("source"), d.get("target") or "",
                    d["parsed_variables"], ctx.actor, timezone.now())
         except ActionError as exc:
@@ -215,7 +215,7 @@ def incident_retry(request: HttpRequest, key: int) -> HttpResponse:
         messages.error(request, "Retries must be a whole number from 1 to 1000.")
     else:
         try:
-            ctx.require(Right.OPERATE, "resolve incidents")
+            ctx.require(Right.OPERATE, "resolve incidents", incident.bpmn_process_id)
             retry_incident(ctx.tenant_ids, key, form.cleaned_data.get("retries"), ctx.actor, timezone.now())
         except ActionError as exc:
             messages.error(request, f"Incident {key} was not resolved: {exc.detail}")
@@ -277,13 +277,18 @@ def incident_batch_retry(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "Retries must be a whole number from 1 to 1000.")
         return redirect(back)
-    try:
-        ctx.require(Right.OPERATE, "resolve incidents")
-    except ActionError as exc:
-        messages.error(request, exc.detail)
-        return redirect(back)
-    result = retry_incidents(ctx.tenant_ids, sorted(set(keys)), form.cleaned_data.get("retries"), ctx.actor,
-                             timezone.now())
+    # Per incident: the role's OPERATE, or a grant on the incident's process (engine.rights).
+    processes = dict(q.incident_list(ctx.tenant_ids, "all").filter(key__in=keys).values_list("key", "bpmn_process_id"))
+    allowed, refused = [], {}
+    for key in sorted(set(keys)):
+        try:
+            ctx.require(Right.OPERATE, "resolve incidents", processes.get(key))
+        except ActionError as exc:
+            refused[key] = exc.detail
+        else:
+            allowed.append(key)
+    result = retry_incidents(ctx.tenant_ids, allowed, form.cleaned_data.get("retries"), ctx.actor, timezone.now())
+    result.failed.update(refused)
     if result.done:
         messages.success(request, f"{len(result.done)} incident(s) resolved; the engine retries them.")
     for key, detail in result.failed.items():

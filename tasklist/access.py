@@ -24,7 +24,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from engine.queries.tasks import Viewer
-from engine.rights import Right, allows, manages_tasks
+from engine.rights import Right, allows, grants_of, manages_tasks
 from flowsync.models import Membership, Tenant
 from flowsync.sessions import SESSION_TENANT, SESSION_TZ, zone
 
@@ -66,6 +66,8 @@ def resolve(request: HttpRequest) -> TasklistContext | None:
         username=user.get_username(),
         groups=groups,
         can_see_all=manages_tasks(user, current.role),
+        processes=grants_of(user, [tenant.pk]).get(tenant.pk, {}).get(Right.WORK_TASKS, frozenset()),
+        works=allows(current.role, Right.WORK_TASKS) or user.is_superuser,  # type: ignore[union-attr]
     )
     tz = zone(request.session.get(SESSION_TZ))
     return TasklistContext(tenant, tenants, viewer, tz or zoneinfo.ZoneInfo(settings.TIME_ZONE), tz is not None,

@@ -6,8 +6,10 @@ the audit list; a staff user of another tenant sees none of it."""
 from __future__ import annotations
 
 from django.contrib.auth.models import User
+from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
+from engine.actions.batches import run_batch, start_batch
 from engine.models import BatchOperation, ProcessInstance
 from flowsync.models import AuditEntry, Membership, Role
 from flowsync.staff import make_tenant_admin
@@ -103,3 +105,28 @@ def test_integrator_walks_deploy_start_batch_cancel_and_audit(live_server, trans
     assert "user:ida" not in other.content()
     other.goto(f"{live_server.url}/admin/engine/processinstance/")
     assert "WALK-1" not in other.content()
+
+
+def test_batch_page_refreshes_itself_until_done(live_server, transactional_db, settings, page):
+    """The batch's page polls (htmx) while the batch runs and stops once it is DONE: no reload."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    creds = make_tenant("acme")
+    staff("ida", creds.tenant, Role.OPERATOR)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=creds.header)
+    api.post("/v2/deployments", {"resources": [SimpleUploadedFile(
+        "order.bpmn", (BPMN_DIR / "hello-service-task.bpmn").read_bytes())]}, format="multipart")
+    keys = [int(api.post("/v2/process-instances", {"processDefinitionId": "order-process"},
+                         format="json").json()["processInstanceKey"]) for _ in range(5)]
+    # Stored, not yet run (as while it waits for a worker).
+    batch = start_batch(creds.tenant, Role.OPERATOR, BatchOperation.Kind.CANCEL_INSTANCES, keys, "user:ida",
+                        queue=False)
+    login(page, live_server.url, "ida")
+    page.goto(f"{live_server.url}/admin/engine/batchoperation/{batch.pk}/change/")
+    assert "0/5 · QUEUED" in page.inner_text("#batch-live")
+    page.evaluate("window.notReloaded = true")
+    run_batch(batch.pk)
+    page.wait_for_selector("#batch-live:has-text('5/5 · DONE')", timeout=10_000)
+    assert page.evaluate("window.notReloaded") is True  # swapped in place, not a reload
+    assert page.locator("#batch-progress").get_attribute("value") == "5"
+    assert page.locator("#batch-live[hx-trigger]").count() == 0  # DONE: polling stopped

@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 
 from engine.actions.instances import cancel_instance
 from engine.audit import Actor, acting
+from engine.runtime.loop import drain
 from flowsync.models import AuditEntry, Membership, Role, Tenant
 from flowsync.staff import make_tenant_admin
 from tests.conftest import deploy_file, make_tenant
@@ -118,3 +119,29 @@ def test_admin_lists_and_exports_only_the_users_tenants_and_never_changes_entrie
     entry.refresh_from_db()
     assert entry.who.startswith("api:")
     assert "delete_selected" not in admin_client.get("/admin/flowsync/auditentry/").content.decode()
+
+
+def test_message_publish_signal_broadcast_and_inspector_variable_edit_are_recorded(db, settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    tenant, api, key = started("acme")
+    published = api.post("/v2/messages/publication", {"name": "paid", "correlationKey": "o-1", "timeToLive": 0,
+                                                      "variables": {"iban": "secret"}}, format="json")
+    assert published.status_code == 200, published.content
+    assert api.post("/v2/signals/broadcast", {"signalName": "stop", "variables": {"why": "x"}},
+                    format="json").status_code == 200
+    message = AuditEntry.objects.get(what="message.publish")
+    assert message.target_key == published.json()["messageKey"] and message.via == "api"
+    assert message.after["name"] == "paid" and message.after["variables"] == ["iban"]
+    assert "secret" not in json.dumps(message.after)  # names, never values
+    signal = AuditEntry.objects.get(what="signal.broadcast")
+    assert signal.after == {"name": "stop", "variables": ["why"], "subscriptions": 0}
+
+    # The Inspector's own variable edit goes through the engine action: same command, same entry.
+    drain()
+    client = auditor("otto", tenant)
+    response = client.post(f"/inspector/instances/{key}/variables/", {"name": "total", "value": "42"})
+    assert response.status_code == 302, response.content
+    entry = AuditEntry.objects.get(what="variables.set")
+    otto = User.objects.get(username="otto")
+    assert (entry.via, entry.user_id, entry.process_instance_key) == ("inspector", otto.pk, key)
+    assert entry.after == {"names": ["total"], "local": True}

@@ -34,11 +34,16 @@ PROGRESS_EVERY = 10
 
 
 def start_batch(
-    tenant: Tenant, role: str | None, kind: str, keys: list[int], actor: str, params: dict | None = None,
-    *, queue: bool = True,
+    tenant: Tenant, role: str | rights.Rights | None, kind: str, keys: list[int], actor: str,
+    params: dict | None = None, *, queue: bool = True,
 ) -> BatchOperation:
-    """Store and queue a batch (queue=False: the caller runs it); Forbidden unless `role` may operate there."""
-    rights.require(role, Right.OPERATE, "operate on instances, incidents or jobs")
+    """Store and queue a batch (queue=False: the caller runs it); Forbidden unless `role` may operate there
+    (given `Rights` with per-process grants, the caller has kept only keys of processes it may operate on)."""
+    if isinstance(role, rights.Rights):
+        if not role.anywhere(Right.OPERATE):
+            rights.require(role.role, Right.OPERATE, "operate on instances, incidents or jobs")
+    else:
+        rights.require(role, Right.OPERATE, "operate on instances, incidents or jobs")
     if kind == BatchOperation.Kind.RETRY_JOBS:
         retries = (params or {}).get("retries")
         if not isinstance(retries, int) or isinstance(retries, bool) or retries < 1:

@@ -17,6 +17,7 @@ from django.db.models import Q
 
 from engine.actions.durations import after
 from engine.actions.instances import start_instance
+from engine.audit import record
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.keys import next_key
 from engine.messages.correlation import hand_over
@@ -65,6 +66,7 @@ def publish_message(
             expires_at=after(now, ttl_ms),
         )
         correlated = _correlate(message, actor, now)
+        _audit(message, "message.publish", actor, correlated, now)
     _count(tenant, correlated)
     return message.key
 
@@ -88,8 +90,17 @@ def correlate_message(
         instances = _correlate(message, actor, now)
         if not instances:
             raise NotFound(f"no process instance waits for message '{name}' with correlation key '{correlation_key}'")
+        _audit(message, "message.correlate", actor, instances, now)
     _count(tenant, instances)
     return message.key, instances[0]
+
+
+def _audit(message: Message, what: str, actor: str, instances: list[int], now: datetime) -> None:
+    # Variable names only (values may be personal data); the instances it reached or started.
+    record(message.tenant_id, actor, what, target_type="message", target_key=message.key,
+           instance_key=instances[0] if len(instances) == 1 else None,
+           after={"name": message.name, "correlationKey": message.correlation_key, "messageId": message.message_id,
+                  "variables": sorted(message.variables or {}), "instances": [str(k) for k in instances]}, now=now)
 
 
 def _count(tenant: Tenant, correlated: list[int]) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 from django.db import transaction
 
 from engine.actions.instances import start_instance
+from engine.audit import record
 from engine.errors import InvalidInput
 from engine.keys import next_key
 from engine.models import Command, ProcessDefinition, SignalSubscription
@@ -45,4 +46,6 @@ def broadcast_signal(tenant: Tenant, name: str, variables: dict[str, Any] | None
                 actor,
                 now,
             )
+        record(tenant, actor, "signal.broadcast", target_type="signal", target_key=signal_key,
+               after={"name": name, "variables": sorted(variables or {}), "subscriptions": len(subs)}, now=now)
     return signal_key

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from rest_framework import authentication, exceptions
@@ -36,6 +37,17 @@ class ApiPrincipal:
     roles: dict[int, str] = field(default_factory=dict)  # tenant pk → role (engine.rights)
     groups: tuple[str, ...] = ()
     task_manager_tenants: frozenset[int] = frozenset()  # flowsync.rights.manages_tasks, per tenant
+    grants: Mapping[int, rights.Grants] = field(default_factory=dict)  # per-process grants, per tenant
+
+    def rights_in(self, tenant_pk: int) -> rights.Rights:
+        """Role and per-process grants in one tenant (engine.rights.require_on checks a process-bound act)."""
+        return rights.Rights(self.roles.get(tenant_pk), self.grants.get(tenant_pk, {}))
+
+    def may_somewhere(self, right: Right, tenant_pk: int | None = None) -> bool:
+        """Holds `right` tenant-wide or on some process (views that check each act's process let it in)."""
+        if tenant_pk is None:
+            return any(self.may_somewhere(right, pk) for pk in self.roles)
+        return self.may(right, tenant_pk) or self.rights_in(tenant_pk).anywhere(right)
 
     def may(self, right: Right, tenant_pk: int | None = None) -> bool:
         """Holds `right` in that tenant (in any of its tenants when None)."""
@@ -45,10 +57,12 @@ class ApiPrincipal:
             return True
         return rights.allows(self.roles.get(tenant_pk), right)
 
-    def narrowed(self, right: Right) -> ApiPrincipal:
+    def narrowed(self, right: Right, per_process: bool = False) -> ApiPrincipal:
         """The same caller, seeing only the tenants where it holds `right` (so a row of a tenant where
-        its role falls short is not found, and nothing there changes)."""
-        keep = {pk: tid for pk, tid in self.tenant_ids_map().items() if self.may(right, pk)}
+        its role falls short is not found, and nothing there changes); `per_process`: or holds it on a
+        process there (the view then checks each act's process)."""
+        holds = self.may_somewhere if per_process else self.may
+        keep = {pk: tid for pk, tid in self.tenant_ids_map().items() if holds(right, pk)}
         if keep == self.tenant_ids_map():
             return self
         tenant = self.tenant if self.tenant.pk in keep else Tenant.objects.get(pk=next(iter(keep)))
@@ -72,7 +86,7 @@ class ApiPrincipal:
     def of(cls, identity: credentials.Identity) -> ApiPrincipal:
         return cls(name=identity.name, tenant=identity.tenant, tenants=dict(identity.tenants), kind=identity.kind,
                    roles=dict(identity.roles), groups=identity.groups,
-                   task_manager_tenants=identity.task_manager_tenants)
+                   task_manager_tenants=identity.task_manager_tenants, grants=identity.grants)
 
 
 def _without_suspended(who: ApiPrincipal) -> ApiPrincipal:

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.db.models import Q
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -23,6 +24,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
+from engine import rights
 from engine.api.auth import ApiKeyAuthentication, ApiPrincipal
 from engine.api.parsers import LenientJSONParser
 from engine.api.problems import (
@@ -99,6 +101,8 @@ class ApiView(APIView):
     # The right (engine.rights) each HTTP method of the view needs; None: any authenticated caller.
     # Every method a view serves must be listed, so a new endpoint cannot forget its rule.
     rights: ClassVar[Mapping[str, Right | None]] = {}
+    # Methods whose view checks the right on the process of each act (per-process grants count there).
+    per_process: ClassVar[frozenset[str]] = frozenset()
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         limit = int(getattr(settings, "FLOWSYNC_API_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES))
@@ -130,10 +134,12 @@ class ApiView(APIView):
         who = request.user
         if right is None or not isinstance(who, ApiPrincipal):
             return
-        if not who.may(right):
+        # A view that checks the process of each act (engine.rights.require_on) lets per-process grants in.
+        per_process = method in self.per_process
+        if not (who.may_somewhere(right) if per_process else who.may(right)):
             roles = sorted(set(who.roles.values())) or ["none"]
             raise PermissionDenied(f"this {who.kind} (role {', '.join(roles)}) may not {RIGHT_NAMES[right]}")
-        request.user = who.narrowed(right)
+        request.user = who.narrowed(right, per_process)
 
 
 RIGHT_NAMES = {
@@ -151,6 +157,22 @@ RIGHT_NAMES = {
 # -- helpers --------------------------------------------------------------------------------------
 def principal(request: Request) -> ApiPrincipal:
     return request.user  # type: ignore[return-value]
+
+
+def require_on(request: Request, right: Right, tenant_pk: int, process_id: str | None, what: str) -> None:
+    """403 unless the caller holds `right` in that tenant, tenant-wide or on this process (engine.rights)."""
+    rights.require_on(principal(request).rights_in(tenant_pk), right, process_id, what)
+
+
+def readable(request: Request, process_field: str) -> Q:
+    """The rows the caller may read: a tenant's all where its role reads, else those of processes it was
+    granted READ on (the rest are not found, like another tenant's)."""
+    who, scope = principal(request), Q(pk__in=[])
+    for pk in who.tenant_ids:
+        processes = who.rights_in(pk).processes(Right.READ)
+        limit = {} if processes is None else {f"{process_field}__in": sorted(processes)}
+        scope |= Q(tenant_id=pk, **limit)
+    return scope
 
 
 def tenant_for(request: Request, tenant_id: str | None) -> Tenant:

@@ -62,14 +62,18 @@ class Viewer:
     username: str
     groups: tuple[str, ...] = ()
     can_see_all: bool = False
+    # Processes whose tasks count as offered to this viewer (a per-process WORK_TASKS grant, engine.rights).
+    processes: frozenset[str] = frozenset()
+    # The role's WORK_TASKS: without it (an auditor) nothing is offered by name or group, only by grant.
+    works: bool = True
 
     def lists(self) -> tuple[str, ...]:
         return LISTS if self.can_see_all else LISTS[:3]
 
     def is_candidate(self, task: UserTask) -> bool:
-        return self.username in (task.candidate_users or []) or bool(
-            set(self.groups) & set(task.candidate_groups or [])
-        )
+        offered_by_name = self.username in (task.candidate_users or []) or bool(
+            set(self.groups) & set(task.candidate_groups or []))
+        return (self.works and offered_by_name) or task.bpmn_process_id in self.processes
 
     def can_view(self, task: UserTask) -> bool:
         """Assigned or offered to me (even if someone claimed it since), completed by me, or see-all."""
@@ -89,9 +93,11 @@ class Viewer:
         """`can_view` as a filter over the tenant's tasks (for searches, e.g. the API's)."""
         if self.can_see_all:
             return Q(tenant_id=self.tenant_id)
-        offered = Q(candidate_users__contains=[self.username])
-        for group in self.groups:
+        offered = Q(candidate_users__contains=[self.username]) if self.works else Q(pk__in=[])
+        for group in self.groups if self.works else ():
             offered |= Q(candidate_groups__contains=[group])
+        if self.processes:
+            offered |= Q(bpmn_process_id__in=sorted(self.processes))
         return Q(tenant_id=self.tenant_id) & (Q(assignee=self.username) | Q(completed_by=self.username) | offered)
 
 
@@ -197,7 +203,13 @@ def task_list(viewer: Viewer, list_name: str, sort: str | None = None) -> QueryS
     if list_name == "assigned":
         return qs.filter(assignee=viewer.username, state=CREATED)
     if list_name == "offered":
-        offered = Q(key__in=candidate_task_keys(viewer)) if sort in INDEX_SORTS else offered_to(viewer)
+        if not viewer.works:  # no WORK_TASKS by role: only the granted processes' tasks
+            # (never an empty IN: counts() composes this query's SQL, which an empty IN cannot give)
+            offered = Q(bpmn_process_id__in=sorted(viewer.processes) or [""])
+        elif viewer.processes:  # granted processes' tasks too (rare: no index trick needed)
+            offered = Q(key__in=candidate_task_keys(viewer)) | Q(bpmn_process_id__in=sorted(viewer.processes))
+        else:
+            offered = Q(key__in=candidate_task_keys(viewer)) if sort in INDEX_SORTS else offered_to(viewer)
         return qs.filter(offered, state=CREATED, assignee="")
     if list_name == "completed":
         # The Tasklist completes only tasks the person holds, so completed_by == assignee there;

@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
@@ -19,7 +20,7 @@ from django.db import connection
 from django.utils import timezone
 
 from flowsync.models import DEFAULT_TENANT_ID, ApiKey, Membership, Role, Tenant
-from flowsync.rights import Right, allows, manages_tasks
+from flowsync.rights import Grants, Right, allows, grants_of, manages_tasks
 
 PASSWORD_CACHE_SECONDS = 60.0
 PASSWORD_CACHE_SIZE = 1024
@@ -38,6 +39,8 @@ class Identity:
     groups: tuple[str, ...] = ()
     # Tenants where this caller manages tasks (flowsync.rights.manages_tasks: role or the see-all grant).
     task_manager_tenants: frozenset[int] = frozenset()
+    # A user's per-process grants (flowsync.rights.grants_of): tenant pk → right → process ids.
+    grants: Mapping[int, Grants] = field(default_factory=dict)
 
 
 class _PasswordCache:
@@ -156,7 +159,7 @@ def user_identity(user: object) -> Identity | None:
     managed = frozenset(pk for pk, role in roles.items() if manages_tasks(user, role))
     default = next((m.tenant for m in memberships if m.tenant.tenant_id == DEFAULT_TENANT_ID), memberships[0].tenant)
     return Identity(name=user.get_username(), kind="user", tenant=default, tenants=tenants,  # type: ignore[attr-defined]
-                    roles=roles, groups=groups, task_manager_tenants=managed)
+                    roles=roles, groups=groups, task_manager_tenants=managed, grants=grants_of(user, list(tenants)))
 
 
 def anonymous_identity() -> Identity | None:

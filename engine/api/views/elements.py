@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from engine.actions.variables import set_variables
 from engine.api import requests, shapes
-from engine.api.base import ApiView, path_key, principal, valid
+from engine.api.base import ApiView, path_key, principal, require_on, valid
 from engine.api.search import Field, Spec
 from engine.api.shapes import ELEMENT_TYPES
 from engine.api.views.common import SearchView
@@ -21,7 +21,7 @@ from engine.errors import InvalidInput
 from engine.models import ElementInstance
 from engine.queries import definitions as definition_queries
 from engine.queries import instances as q
-from engine.rights import Right
+from engine.rights import Right, process_of
 
 ELEMENT_SPEC = Spec(
     fields={
@@ -93,7 +93,7 @@ class ElementInstanceVariablesView(ApiView):
     """PUT: set variables on an element instance's scope; `local` keeps them there, otherwise
     each goes to the nearest scope that already has it (Camunda's propagation rule)."""
     rights = {"PUT": Right.OPERATE}
-
+    per_process = frozenset({"PUT"})
     submits_commands = True
 
     def put(self, request: Request, key: str) -> Response:
@@ -102,6 +102,8 @@ class ElementInstanceVariablesView(ApiView):
             raise InvalidInput("variables: give at least one variable")
         who = principal(request)
         ei = q.get_element_instance(who.tenant_ids, path_key(key, "elementInstanceKey"))
+        require_on(request, Right.OPERATE, ei.tenant_id, process_of([ei.tenant_id], instance=ei.process_instance_id),
+                   "set variables")
         set_variables(who.tenant_ids, ei.key, data["variables"], data["local"], who.actor, timezone.now())
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -11,11 +11,11 @@ from rest_framework.response import Response
 
 from engine.actions.incidents import resolve_incident
 from engine.api import requests, shapes
-from engine.api.base import ApiView, path_key, principal, valid
+from engine.api.base import ApiView, path_key, principal, readable, require_on, valid
 from engine.api.search import Field, Spec
 from engine.api.views.common import SearchView
 from engine.queries import work as q
-from engine.queries.common import root_keys
+from engine.queries.common import get_or_404, root_keys
 from engine.rights import Right
 
 SPEC = Spec(
@@ -61,9 +61,10 @@ def _rows(request: Request, rows: list[Any]) -> list[dict[str, Any]]:
 
 class IncidentSearchView(SearchView):
     spec = SPEC
+    per_process = frozenset({"POST"})
 
     def queryset(self, request: Request):  # type: ignore[no-untyped-def]
-        return q.incidents(principal(request).tenant_ids)
+        return q.incidents(principal(request).tenant_ids).filter(readable(request, "bpmn_process_id"))
 
     def shape_page(self, request: Request, rows: list[Any]) -> list[dict[str, Any]]:
         return _rows(request, rows)
@@ -71,19 +72,23 @@ class IncidentSearchView(SearchView):
 
 class IncidentView(ApiView):
     rights = {"GET": Right.READ}
+    per_process = frozenset({"GET"})
 
     def get(self, request: Request, key: str) -> Response:
-        incident = q.get_incident(principal(request).tenant_ids, path_key(key, "incidentKey"))
+        incident = get_or_404(q.incidents(principal(request).tenant_ids).filter(readable(request, "bpmn_process_id")),
+                              path_key(key, "incidentKey"), "incident")
         return Response(_rows(request, [incident])[0])
 
 
 class IncidentResolutionView(ApiView):
     rights = {"POST": Right.OPERATE}
+    per_process = frozenset({"POST"})
     submits_commands = True
 
     def post(self, request: Request, key: str) -> Response:
         valid(requests.OperationReference, request.data)
         who = principal(request)
         incident = q.get_incident(who.tenant_ids, path_key(key, "incidentKey"))
+        require_on(request, Right.OPERATE, incident.tenant_id, incident.bpmn_process_id, "resolve incidents")
         resolve_incident(who.tenant_ids, incident.key, who.actor, timezone.now())
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from engine.actions import instances as instance_actions
 from engine.actions import modification as modification_actions
 from engine.api import requests, shapes
-from engine.api.base import ApiView, idempotent, path_key, principal, tenant_for, valid
+from engine.api.base import ApiView, idempotent, path_key, principal, readable, require_on, tenant_for, valid
 from engine.api.problems import DeadlineExceeded
 from engine.api.search import Field, Spec, fail, field_q
 from engine.api.views.common import SearchView
@@ -23,6 +23,7 @@ from engine.errors import Conflict, NotFound
 from engine.models import ElementInstance, Incident, ProcessDefinition, ProcessInstance
 from engine.queries import definitions as definition_queries
 from engine.queries import instances as q
+from engine.queries.common import get_or_404
 from engine.rights import Right
 from engine.store.notify import ended_channel, wait_until
 
@@ -109,6 +110,7 @@ SPEC = Spec(
 
 class ProcessInstancesView(ApiView):
     rights = {"POST": Right.START}
+    per_process = frozenset({"POST"})
     submits_commands = True
 
     @idempotent
@@ -132,6 +134,7 @@ class ProcessInstancesView(ApiView):
                     version=data.get("processDefinitionVersion"),
                     key=data.get("processDefinitionKey"),
                 )
+        require_on(request, Right.START, tenant.pk, definition.bpmn_process_id, "start instances")
         instance = instance_actions.start_instance(
             tenant,
             definition,
@@ -181,18 +184,23 @@ class ProcessInstancesView(ApiView):
 
 class ProcessInstanceView(ApiView):
     rights = {"GET": Right.READ}
+    per_process = frozenset({"GET"})
 
     def get(self, request: Request, key: str) -> Response:
         who = principal(request)
-        instance = q.get_instance(who.tenant_ids, path_key(key, "processInstanceKey"))
+        instance = get_or_404(q.instances(who.tenant_ids).filter(readable(request, "definition__bpmn_process_id")),
+                              path_key(key, "processInstanceKey"), "process instance")
         return Response(shapes.process_instance(instance, who.tenant_id_of(instance.tenant_id)))
 
 
 class ProcessInstanceSearchView(SearchView):
     spec = SPEC
+    per_process = frozenset({"POST"})
 
     def queryset(self, request: Request):  # type: ignore[no-untyped-def]
-        return q.instances(principal(request).tenant_ids).annotate(_suspended=Value(None, output_field=DateTimeField()))
+        return q.instances(principal(request).tenant_ids).filter(
+            readable(request, "definition__bpmn_process_id")
+        ).annotate(_suspended=Value(None, output_field=DateTimeField()))
 
     def shape_page(self, request: Request, rows: list[Any]) -> list[dict[str, Any]]:
         who = principal(request)
@@ -201,12 +209,14 @@ class ProcessInstanceSearchView(SearchView):
 
 class ProcessInstanceCancellationView(ApiView):
     rights = {"POST": Right.OPERATE}
+    per_process = frozenset({"POST"})
     submits_commands = True
 
     def post(self, request: Request, key: str) -> Response:
         valid(requests.OperationReference, request.data)
         who = principal(request)
         instance = q.get_instance(who.tenant_ids, path_key(key, "processInstanceKey"))
+        require_on(request, Right.OPERATE, instance.tenant_id, instance.definition.bpmn_process_id, "cancel instances")
         instance_actions.cancel_instance(instance.tenant, instance.key, who.actor, timezone.now())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -243,12 +253,14 @@ class ProcessInstanceModificationView(ApiView):
     """Activate / terminate / move element instances of one running instance, atomically."""
 
     rights = {"POST": Right.OPERATE}
+    per_process = frozenset({"POST"})
     submits_commands = True
 
     def post(self, request: Request, key: str) -> Response:
         data = valid(requests.ModifyProcessInstance, request.data)
         who = principal(request)
         instance = q.get_instance(who.tenant_ids, path_key(key, "processInstanceKey"))
+        require_on(request, Right.OPERATE, instance.tenant_id, instance.definition.bpmn_process_id, "modify instances")
         modification_actions.modify_instance([instance.tenant_id], instance.key, _modification(data), who.actor,
                                              timezone.now())
         return Response(status=status.HTTP_204_NO_CONTENT)

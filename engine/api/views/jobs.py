@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from engine.actions import jobs as job_actions
 from engine.actions.jobs import fail_job, throw_error, update_job
 from engine.api import requests, shapes
-from engine.api.base import ApiView, path_key, principal, valid
+from engine.api.base import ApiView, path_key, principal, require_on, valid
 from engine.api.search import Field, Spec
 from engine.api.views.common import SearchView
 from engine.models import Job
@@ -142,12 +142,14 @@ class JobErrorView(ApiView):
 
 class JobView(ApiView):
     rights = {"PATCH": Right.OPERATE}
+    per_process = frozenset({"PATCH"})
     submits_commands = True
 
     def patch(self, request: Request, key: str) -> Response:
         data = valid(requests.UpdateJob, request.data)
         who = principal(request)
         job = q.get_job(who.tenant_ids, path_key(key, "jobKey"))
+        require_on(request, Right.OPERATE, job.tenant_id, job.bpmn_process_id, "change jobs")
         change = data["changeset"]
         update_job(
             who.tenant_ids,

@@ -25,7 +25,7 @@ from engine.models import UserTask
 from engine.queries import work as q
 from engine.queries.common import root_keys
 from engine.queries.tasks import Viewer
-from engine.rights import Right
+from engine.rights import Right, check_assignment
 
 
 def _candidate(column: str) -> Any:
@@ -139,7 +139,9 @@ def _rows(request: Request, rows: list[UserTask]) -> list[dict[str, Any]]:
 def viewer(who: ApiPrincipal, tenant_pk: int) -> Viewer:
     """The caller as the Tasklist sees a person: see-all (and manage) with MANAGE_TASKS, else its own tasks."""
     return Viewer(tenant_id=tenant_pk, username=who.name, groups=who.groups,
-                  can_see_all=who.may(Right.MANAGE_TASKS, tenant_pk))
+                  can_see_all=who.may(Right.MANAGE_TASKS, tenant_pk),
+                  processes=who.rights_in(tenant_pk).grants.get(Right.WORK_TASKS, frozenset()),
+                  works=who.may(Right.WORK_TASKS, tenant_pk))
 
 
 def visible_task(request: Request, key: str) -> tuple[UserTask, Viewer]:
@@ -154,6 +156,7 @@ def visible_task(request: Request, key: str) -> tuple[UserTask, Viewer]:
 
 class UserTaskSearchView(SearchView):
     rights = {"POST": Right.WORK_TASKS}
+    per_process = frozenset({"POST"})  # a WORK_TASKS grant lets in; the Viewer limits what is seen
     spec = SPEC
 
     def queryset(self, request: Request):  # type: ignore[no-untyped-def]
@@ -169,6 +172,7 @@ class UserTaskSearchView(SearchView):
 
 class UserTaskView(ApiView):
     rights = {"GET": Right.WORK_TASKS}
+    per_process = frozenset({"GET"})  # a WORK_TASKS grant lets in; Viewer limits what is seen
 
     def get(self, request: Request, key: str) -> Response:
         task, _ = visible_task(request, key)
@@ -179,6 +183,7 @@ class UserTaskFormView(ApiView):
     """The task's form: embedded Camunda forms (`zeebe:userTaskForm`) come from the deployed process;
     204 when the task has no form."""
     rights = {"GET": Right.WORK_TASKS}
+    per_process = frozenset({"GET"})  # a WORK_TASKS grant lets in; Viewer limits what is seen
 
     def get(self, request: Request, key: str) -> Response:
         who = principal(request)
@@ -195,6 +200,7 @@ class UserTaskFormView(ApiView):
 
 class UserTaskAssignmentView(ApiView):
     rights = {"POST": Right.WORK_TASKS}
+    per_process = frozenset({"POST"})  # a WORK_TASKS grant lets in; Viewer limits what is seen
     submits_commands = True
 
     def post(self, request: Request, key: str) -> Response:
@@ -202,12 +208,8 @@ class UserTaskAssignmentView(ApiView):
         who = principal(request)
         task, seen_by = visible_task(request, key)
         allow_override = data.get("allowOverride")
-        if not seen_by.can_see_all:
-            # Without MANAGE_TASKS a person may only claim a task offered to them (as in the Tasklist).
-            if data["assignee"] != who.name or task.assignee not in ("", who.name) or not (
-                seen_by.can_claim(task) or task.assignee == who.name
-            ):
-                raise Forbidden("without the right to manage tasks you may only claim a task offered to you")
+        if not check_assignment(seen_by.can_see_all, who.name, data["assignee"], task.assignee,
+                                seen_by.can_claim(task)):
             allow_override = False
         assign(
             who.tenant_ids,
@@ -222,6 +224,7 @@ class UserTaskAssignmentView(ApiView):
 
 class UserTaskAssigneeView(ApiView):
     rights = {"DELETE": Right.WORK_TASKS}
+    per_process = frozenset({"DELETE"})  # a WORK_TASKS grant lets in; Viewer limits what is seen
     submits_commands = True
 
     def delete(self, request: Request, key: str) -> Response:
@@ -236,6 +239,7 @@ class UserTaskAssigneeView(ApiView):
 
 class UserTaskCompletionView(ApiView):
     rights = {"POST": Right.WORK_TASKS}
+    per_process = frozenset({"POST"})  # a WORK_TASKS grant lets in; Viewer limits what is seen
     submits_commands = True
 
     def post(self, request: Request, key: str) -> Response:
