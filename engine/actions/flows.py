@@ -61,7 +61,7 @@ from engine.models import (
     WebhookDelivery,
 )
 from engine.timers import schedule
-from flowsync import ratelimit
+from flowsync import metrics, ratelimit
 from flowsync.models import Tenant
 
 SIGNATURE_HEADER = "X-FlowSync-Signature"
@@ -325,6 +325,9 @@ def receive_webhook(token: str, delivery: Delivery, now: datetime) -> Accepted:
         WebhookDelivery.objects.create(tenant_id=trigger.tenant_id, trigger=trigger, received_at=now,
                                        delivery_id=delivery_id, outcome=outcome, detail=detail[:1000],
                                        body_bytes=len(delivery.body), process_instance_key=key)
+        # Counted once it commits: a 'started' rolled back for a duplicate is counted as the duplicate.
+        transaction.on_commit(lambda: metrics.webhook_deliveries.labels(
+            metrics.tenant_label(trigger.tenant_id), outcome).inc())
 
     if not trigger.enabled:
         record(WebhookDelivery.Outcome.DISABLED, "the trigger is disabled")

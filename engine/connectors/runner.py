@@ -27,6 +27,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
+from opentelemetry.trace import SpanKind
 
 from engine.actions.jobs import activate_jobs, complete_job, fail_job, throw_error, variables_for_jobs
 from engine.connectors.base import ConnectorError, Invocation, Outcome
@@ -35,7 +36,7 @@ from engine.connectors.results import decide
 from engine.definitions.cache import definition, graph_of
 from engine.errors import Conflict, NotFound
 from engine.models import Job
-from flowsync import redis
+from flowsync import redis, tracing
 
 log = logging.getLogger("flowsync.connectors")
 
@@ -192,9 +193,21 @@ def _activate(tenant_ids: list[int], now: datetime) -> list[Job]:
 def _run(jobs: list[Job], now: datetime | None) -> None:
     invocations = _invocations(jobs, now or timezone.now())
     with ThreadPoolExecutor(max_workers=min(CONCURRENCY, len(jobs)), thread_name_prefix="connector") as pool:
-        futures = {pool.submit(_execute, inv): job for job, inv in zip(jobs, invocations, strict=True)}
+        futures = {pool.submit(_traced, inv, job.traceparent): job for job, inv in zip(jobs, invocations, strict=True)}
         for future in as_completed(futures):
-            _report(futures[future], future.result(), now or timezone.now())
+            job = futures[future]
+            # Reported in the job's trace: the completion's command carries it on to the engine.
+            with tracing.span(f"connector.report {job.type}", parent=job.traceparent, **{"flowsync.job.key": job.key}):
+                _report(job, future.result(), now or timezone.now())
+
+
+def _traced(inv: Invocation, parent: str) -> Outcome:
+    with tracing.span(f"connector.run {inv.job_type}", parent=parent, kind=SpanKind.CLIENT,
+                      **{"flowsync.job.key": inv.job_key}) as span:
+        outcome = _execute(inv)
+        if outcome.kind != "complete":
+            tracing.failed(span, outcome.message or outcome.kind)
+        return outcome
 
 
 def _execute(inv: Invocation) -> Outcome:
