@@ -257,7 +257,8 @@ FLOWSYNC_HEARTBEAT_LOST_SECONDS = float(os.environ.get("FLOWSYNC_HEARTBEAT_LOST_
 # worker looks (0 = never; `manage.py flowsync_cleanup` still works) and for how long at most.
 FLOWSYNC_RETENTION_INTERVAL_SECONDS = float(os.environ.get("FLOWSYNC_RETENTION_INTERVAL_SECONDS", "300"))
 FLOWSYNC_RETENTION_SECONDS_PER_RUN = float(os.environ.get("FLOWSYNC_RETENTION_SECONDS_PER_RUN", "1"))
-# Archive what the cleanup deletes first, as JSON lines per tenant and day (engine/store/archive.py); empty = no.
+# Archive what the cleanup deletes first, as JSON lines per tenant and day (engine/store/archive.py), in a
+# directory or an S3-compatible bucket (s3://bucket/prefix; AWS_ENDPOINT_URL etc. as for any boto3 client); empty = no.
 FLOWSYNC_RETENTION_EXPORT_DIR = os.environ.get("FLOWSYNC_RETENTION_EXPORT_DIR", "")
 
 # API tuning: the defaults live beside the code that uses them; the environment overrides.

@@ -28,7 +28,6 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
@@ -156,7 +155,7 @@ def _batch(tenant: Tenant, cutoff: datetime.datetime, batch_size: int, export_di
         if doomed:
             if export_dir:
                 # Written and flushed to disk before the rows go: a failed write keeps them.
-                archive.export(Path(export_dir), tenant, doomed)
+                archive.export(export_dir, tenant, doomed)
             rows["user_task_candidates"] = _delete(UserTaskCandidate.objects.filter(
                 task__process_instance_key__in=doomed))
             for table, model, field_name in OWNED:
