@@ -145,6 +145,11 @@ if DATABASE_URL:
         DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
             None if _prepare == "off" else int(_prepare)
         )
+        if os.environ.get("FLOWSYNC_DB_POOLER", "") == "transaction":
+            # Behind PgBouncer in transaction mode a session lasts one transaction: no prepared
+            # statements (PgBouncer < 1.21), no server-side cursors (QuerySet.iterator()).
+            DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
+            DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 else:
     DATABASES = {
         "default": {
@@ -154,6 +159,10 @@ else:
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Engine workers LISTEN for wake-ups on a connection of their own, held for the process's life: through
+# a transaction-mode PgBouncer a LISTEN is lost (the server connection goes back to the pool), so there
+# it must be a direct URL to PostgreSQL. Empty: DATABASE_URL.
+FLOWSYNC_LISTEN_DATABASE_URL = os.environ.get("FLOWSYNC_LISTEN_DATABASE_URL", "")
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 # Inline engine: commands are applied in the web process right after the request's

@@ -86,8 +86,8 @@ def _moment(text: str) -> datetime.datetime | None:
 
 def partitions(table: str) -> list[Partition]:
     """The partitions of one log table, oldest first (the DEFAULT partition last)."""
-    with connection.cursor() as cur:
-        # Bounds printed in UTC whatever the session's zone.
+    with transaction.atomic(), connection.cursor() as cur:
+        # Bounds printed in UTC whatever the session's zone (for this transaction only).
         cur.execute("SELECT set_config('TimeZone', 'UTC', true)")
         cur.execute(
             "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i "
