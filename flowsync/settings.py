@@ -269,6 +269,10 @@ FLOWSYNC_RETENTION_SECONDS_PER_RUN = float(os.environ.get("FLOWSYNC_RETENTION_SE
 # Archive what the cleanup deletes first, as JSON lines per tenant and day (engine/store/archive.py), in a
 # directory or an S3-compatible bucket (s3://bucket/prefix; AWS_ENDPOINT_URL etc. as for any boto3 client); empty = no.
 FLOWSYNC_RETENTION_EXPORT_DIR = os.environ.get("FLOWSYNC_RETENTION_EXPORT_DIR", "")
+# Time partitions of the command and event logs on PostgreSQL (engine/store/partitions.py): days per
+# partition (changing it affects partitions created from then on) and how many are created ahead.
+FLOWSYNC_PARTITION_DAYS = env_int("FLOWSYNC_PARTITION_DAYS", 7)
+FLOWSYNC_PARTITIONS_AHEAD = env_int("FLOWSYNC_PARTITIONS_AHEAD", 4)
 
 # API tuning: the defaults live beside the code that uses them; the environment overrides.
 if "FLOWSYNC_API_ALLOW_ANONYMOUS" in os.environ:

@@ -66,7 +66,7 @@ def enabled() -> bool:
 
 
 def interval() -> datetime.timedelta:
-    return datetime.timedelta(days=max(1, int(getattr(settings, "FLOWSYNC_PARTITION_DAYS", 7))))
+    return datetime.timedelta(days=max(1, settings.FLOWSYNC_PARTITION_DAYS))
 
 
 def interval_start(moment: datetime.datetime) -> datetime.datetime:
@@ -107,7 +107,7 @@ def ensure(now: datetime.datetime) -> list[str]:
     """Create the partition holding `now` and FLOWSYNC_PARTITIONS_AHEAD after it where missing; their names."""
     if not enabled():
         return []
-    ahead = int(getattr(settings, "FLOWSYNC_PARTITIONS_AHEAD", 4))
+    ahead = settings.FLOWSYNC_PARTITIONS_AHEAD
     first = interval_start(now)
     made = []
     for table in TABLES:
@@ -115,8 +115,12 @@ def ensure(now: datetime.datetime) -> list[str]:
         for k in range(ahead + 1):
             lower = first + interval() * k
             upper = lower + interval()
-            if any(_overlaps(p, lower, upper) for p in existing):
-                continue
+            overlapping = [p for p in existing if _overlaps(p, lower, upper)]
+            if overlapping:
+                # Only the legacy partition ends inside an interval (it ends on a Monday): fill the rest.
+                if len(overlapping) > 1 or overlapping[0].upper is None or overlapping[0].upper >= upper:
+                    continue
+                lower = overlapping[0].upper
             made.append(_create(table, lower, upper))
     if made:
         log.info("created log partitions %s", ", ".join(made))
