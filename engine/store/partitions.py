@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime
 import logging
 import re
+import time
 from dataclasses import dataclass
 
 import psycopg
@@ -44,6 +45,9 @@ EPOCH = datetime.datetime(2000, 1, 3, tzinfo=datetime.UTC)
 # A partition whose range ended this long ago can no longer receive rows (logged_at is a transaction's start).
 SETTLED = datetime.timedelta(days=1)
 DROP_LOCK_TIMEOUT_MS = 500
+RECHECK_SECONDS = 3600.0
+# Partitions found still needed, and when this process may read them again.
+_recheck_at: dict[str, float] = {}
 
 
 @dataclass(frozen=True)
@@ -146,17 +150,22 @@ def _create(table: str, lower: datetime.datetime, upper: datetime.datetime) -> s
     return name
 
 
-def drop_expired(now: datetime.datetime) -> dict[str, int]:
-    """Drop every settled partition none of whose rows is still needed; rows dropped per table
-    ('commands', 'events')."""
+def drop_expired(now: datetime.datetime, before: datetime.datetime) -> dict[str, int]:
+    """Drop every settled partition ending before `before` none of whose rows is still needed; rows dropped
+    per table ('commands', 'events'). `before` is the latest retention cutoff: a row logged after it
+    belongs to an instance that cannot have been deleted yet, so later partitions are not even read."""
     if not enabled():
         return {}
     dropped: dict[str, int] = {}
     for table in TABLES:
         for p in partitions(table):
-            if p.default or p.upper is None or p.upper > now - SETTLED:
+            if p.default or p.upper is None or p.upper > min(now - SETTLED, before):
+                continue
+            if _recheck_at.get(p.name, 0.0) > time.monotonic():
                 continue
             if _needed(p):
+                # Reading a big partition to find it still needed costs a scan: not again for an hour.
+                _recheck_at[p.name] = time.monotonic() + RECHECK_SECONDS
                 continue
             rows = _drop(p)
             if rows is not None:

@@ -87,8 +87,9 @@ def cleanup(now: datetime.datetime, batch_size: int = BATCH_SIZE, seconds: float
             removed.rows["messages"] += gone
         if gone < batch_size * 10:
             break
-    if skip and tenant is None and not removed.more:
-        removed.rows.update(partitions.drop_expired(now))
+    latest = log_cutoff(now)
+    if skip and tenant is None and not removed.more and latest is not None:
+        removed.rows.update(partitions.drop_expired(now, latest))
     if removed.rows:
         add = {(table,): n for table, n in removed.rows.items()}
         metrics.add(metrics.cleanup_rows, add)
@@ -96,6 +97,13 @@ def cleanup(now: datetime.datetime, batch_size: int = BATCH_SIZE, seconds: float
                  ", ".join(f"{table} {n}" for table, n in sorted(removed.rows.items()) if n),
                  "; more left for the next run" if removed.more else "")
     return removed
+
+
+def log_cutoff(now: datetime.datetime) -> datetime.datetime | None:
+    """The latest cutoff of any retention (the shortest one): log rows written after it belong to instances
+    no retention can have deleted yet. None when everything is kept forever."""
+    cutoffs = [cutoff for _, cutoff, _ in _plan(now, None)]
+    return max(cutoffs) if cutoffs else None
 
 
 def _plan(now: datetime.datetime, only: Tenant | None) -> list[tuple[Tenant, datetime.datetime, Q]]:

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.utils import timezone
 
-from engine.store import partitions
+from engine.store import partitions, retention
 
 
 class Command(BaseCommand):
@@ -22,8 +22,9 @@ class Command(BaseCommand):
         now = timezone.now()
         for name in partitions.ensure(now):
             self.stdout.write(f"created {name}")
-        if options["drop"]:
-            for table, rows in sorted(partitions.drop_expired(now).items()):
+        latest = retention.log_cutoff(now)
+        if options["drop"] and latest is not None:
+            for table, rows in sorted(partitions.drop_expired(now, latest).items()):
                 self.stdout.write(f"dropped {rows} {table}")
         with connection.cursor() as cur:
             for table in partitions.TABLES:
