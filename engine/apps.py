@@ -11,6 +11,8 @@ class EngineConfig(AppConfig):
         from engine.connectors.runner import schedule
         from engine.runtime import loop
         from engine.store import wake
+        from flowsync import tracing
 
+        tracing.configure_from_environment()  # FLOWSYNC_TRACING=otlp: web and engine processes alike
         wake.install_inline_drain(loop.drain)
         loop.install_after_commit(schedule)

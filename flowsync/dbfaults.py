@@ -48,6 +48,10 @@ def is_connection_fault(exc: BaseException | None) -> bool:
     while exc is not None and seen < 10:
         if isinstance(exc, _FAULTS):
             return True
+        # Behind PgBouncer, a server connection that died mid-transaction answers the COMMIT with more
+        # than one result: the client's protocol state is lost, as with a broken connection.
+        if isinstance(exc, psycopg.InternalError) and "results from command" in str(exc):
+            return True
         exc = exc.__cause__ or exc.__context__
         seen += 1
     return False

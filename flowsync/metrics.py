@@ -58,6 +58,10 @@ http_seconds = Histogram("flowsync_http_request_seconds", "HTTP request latency 
 api_refused = Counter(
     "flowsync_api_refused_requests_total", "API requests refused to protect the service", ["tenant", "reason"]
 )
+webhook_deliveries = Counter(
+    "flowsync_webhook_deliveries_total", "Flow webhook deliveries by outcome (their sum: deliveries received)",
+    ["tenant", "outcome"],
+)
 cleanup_rows = Counter("flowsync_retention_removed_rows_total", "Rows removed by history cleanup", ["table"])
 
 

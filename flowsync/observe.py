@@ -15,8 +15,9 @@ from collections.abc import Callable
 from django.conf import settings
 from django.core.signals import request_finished
 from django.http import HttpRequest, HttpResponse
+from opentelemetry.trace import SpanKind
 
-from flowsync import logs, metrics
+from flowsync import logs, metrics, tracing
 
 REQUEST_ID_HEADER = "X-Request-Id"
 access = logging.getLogger("flowsync.access")
@@ -37,9 +38,19 @@ class RequestObservationMiddleware:
         logs.clear()
         logs.bind(request_id=request_id)
         started = time.perf_counter()
-        response = self.get_response(request)
-        match = getattr(request, "resolver_match", None)
-        route = (match.route or match.view_name or "unnamed") if match is not None else "unmatched"
+        # A server span per request (tracing on), continuing the caller's W3C traceparent if it sent one.
+        with tracing.span(f"{request.method} request", parent=request.headers.get("traceparent", ""),
+                          kind=SpanKind.SERVER, **{"http.request.method": request.method,
+                                                   "flowsync.request_id": request_id}) as span:
+            response = self.get_response(request)
+            match = getattr(request, "resolver_match", None)
+            route = (match.route or match.view_name or "unnamed") if match is not None else "unmatched"
+            if span is not None:
+                span.update_name(f"{request.method} {route}")
+                span.set_attribute("http.route", route)
+                span.set_attribute("http.response.status_code", response.status_code)
+                if response.status_code >= 500:
+                    tracing.failed(span, f"HTTP {response.status_code}")
         seconds = time.perf_counter() - started
         metrics.http_requests.labels(request.method or "", route, str(response.status_code)).inc()
         metrics.http_seconds.labels(route).observe(seconds)

@@ -145,6 +145,11 @@ if DATABASE_URL:
         DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
             None if _prepare == "off" else int(_prepare)
         )
+        if os.environ.get("FLOWSYNC_DB_POOLER", "") == "transaction":
+            # Behind PgBouncer in transaction mode a session lasts one transaction: no prepared
+            # statements (PgBouncer < 1.21), no server-side cursors (QuerySet.iterator()).
+            DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
+            DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 else:
     DATABASES = {
         "default": {
@@ -154,6 +159,10 @@ else:
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Engine workers LISTEN for wake-ups on a connection of their own, held for the process's life: through
+# a transaction-mode PgBouncer a LISTEN is lost (the server connection goes back to the pool), so there
+# it must be a direct URL to PostgreSQL. Empty: DATABASE_URL.
+FLOWSYNC_LISTEN_DATABASE_URL = os.environ.get("FLOWSYNC_LISTEN_DATABASE_URL", "")
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 # Inline engine: commands are applied in the web process right after the request's
@@ -257,8 +266,13 @@ FLOWSYNC_HEARTBEAT_LOST_SECONDS = float(os.environ.get("FLOWSYNC_HEARTBEAT_LOST_
 # worker looks (0 = never; `manage.py flowsync_cleanup` still works) and for how long at most.
 FLOWSYNC_RETENTION_INTERVAL_SECONDS = float(os.environ.get("FLOWSYNC_RETENTION_INTERVAL_SECONDS", "300"))
 FLOWSYNC_RETENTION_SECONDS_PER_RUN = float(os.environ.get("FLOWSYNC_RETENTION_SECONDS_PER_RUN", "1"))
-# Archive what the cleanup deletes first, as JSON lines per tenant and day (engine/store/archive.py); empty = no.
+# Archive what the cleanup deletes first, as JSON lines per tenant and day (engine/store/archive.py), in a
+# directory or an S3-compatible bucket (s3://bucket/prefix; AWS_ENDPOINT_URL etc. as for any boto3 client); empty = no.
 FLOWSYNC_RETENTION_EXPORT_DIR = os.environ.get("FLOWSYNC_RETENTION_EXPORT_DIR", "")
+# Time partitions of the command and event logs on PostgreSQL (engine/store/partitions.py): days per
+# partition (changing it affects partitions created from then on) and how many are created ahead.
+FLOWSYNC_PARTITION_DAYS = env_int("FLOWSYNC_PARTITION_DAYS", 7)
+FLOWSYNC_PARTITIONS_AHEAD = env_int("FLOWSYNC_PARTITIONS_AHEAD", 4)
 
 # API tuning: the defaults live beside the code that uses them; the environment overrides.
 if "FLOWSYNC_API_ALLOW_ANONYMOUS" in os.environ:

@@ -12,6 +12,10 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 if [ "$want_dev" = "--dev" ] && [ ! -x /usr/bin/chromium ]; then need_apt+=(chromium); fi
 # promtool (tests check /metrics with `promtool check metrics`) comes with Debian's prometheus package.
 if [ "$want_dev" = "--dev" ] && ! command -v promtool >/dev/null; then need_apt+=(prometheus); fi
+# PgBouncer: tests/ops/test_pgbouncer__transaction_pool.py runs the API and an engine worker through it.
+if [ "$want_dev" = "--dev" ] && ! command -v pgbouncer >/dev/null && [ ! -x /usr/sbin/pgbouncer ]; then
+  need_apt+=(pgbouncer)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "==> apt-get install ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

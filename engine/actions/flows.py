@@ -64,7 +64,7 @@ from engine.models import (
     WebhookDelivery,
 )
 from engine.timers import schedule
-from flowsync import ratelimit
+from flowsync import metrics, ratelimit
 from flowsync.models import Tenant
 
 SIGNATURE_HEADER = "X-FlowSync-Signature"
@@ -416,6 +416,9 @@ def receive_webhook(token: str, delivery: Delivery, now: datetime) -> Accepted:
                                        body_bytes=len(delivery.body), process_instance_key=key,
                                        body=delivery.body if keep else None, headers=kept_headers(delivery.headers),
                                        content_type=delivery.content_type[:255])
+        # Counted once it commits: a 'started' rolled back for a duplicate is counted as the duplicate.
+        transaction.on_commit(lambda: metrics.webhook_deliveries.labels(
+            metrics.tenant_label(trigger.tenant_id), outcome).inc())
 
     if not trigger.enabled:
         record(WebhookDelivery.Outcome.DISABLED, "the trigger is disabled")

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Q
+from opentelemetry.trace import SpanKind
 
 from engine.actions.durations import after, span
 from engine.audit import record
@@ -18,7 +19,7 @@ from engine.store import sql
 from engine.store.commands import submit
 from engine.store.notify import notify_jobs_available
 from engine.visibility import scope_chain, visible_variables
-from flowsync import metrics
+from flowsync import metrics, tracing
 from flowsync.models import Tenant
 
 # Two branches, each able to walk its own partial index in key order (one OR'd filter could not):
@@ -37,12 +38,12 @@ WITH ready AS (
       AND NOT EXISTS ({SUSPENDED})
     ORDER BY key LIMIT %(max)s FOR UPDATE SKIP LOCKED
 ), picked AS (
-    SELECT key FROM ready UNION ALL SELECT key FROM expired ORDER BY key LIMIT %(max)s
+    SELECT key, false AS timed_out FROM ready UNION ALL SELECT key, true FROM expired ORDER BY key LIMIT %(max)s
 )
 UPDATE engine_job AS j SET state = 'ACTIVATED', worker = %(worker)s, deadline = %(deadline)s, backoff_until = NULL,
     lease_token = gen_random_uuid()::text
 FROM picked WHERE j.key = picked.key
-RETURNING {", ".join("j." + f.column for f in Job._meta.concrete_fields)}
+RETURNING {", ".join("j." + f.column for f in Job._meta.concrete_fields)}, picked.timed_out
 """
 # One tenant (the usual case) as an equality, so the (tenant, type, key) index gives the order.
 ACTIVATE_ONE_TENANT = ACTIVATE.format(tenant="= %(tenants)s")
@@ -66,8 +67,10 @@ def activate_jobs(
         one = len(tenant_ids) == 1
         params = {"tenants": tenant_ids[0] if one else list(tenant_ids), "type": job_type, "now": now,
                   "max": max_jobs, "worker": worker[:255], "deadline": deadline}
-        jobs = sql.run(Job, ACTIVATE_ONE_TENANT if one else ACTIVATE_TENANTS, params)
-        return _activated(sorted(jobs, key=lambda j: j.key), now)
+        rows = sql.execute(ACTIVATE_ONE_TENANT if one else ACTIVATE_TENANTS, params)
+        jobs = sql.instances(Job, [row[:-1] for row in rows])
+        timed_out = [job for job, row in zip(jobs, rows, strict=True) if row[-1]]
+        return _activated(sorted(jobs, key=lambda j: j.key), now, timed_out)
     with transaction.atomic():
         ready = Q(state=Job.State.ACTIVATABLE) & (Q(backoff_until__isnull=True) | Q(backoff_until__lte=now))
         expired = Q(state=Job.State.ACTIVATED, deadline__lt=now)
@@ -77,18 +80,27 @@ def activate_jobs(
             .exclude(tenant_id__in=Tenant.objects.filter(suspended=True).values("pk"))
             .order_by("key")[:max_jobs]
         )
+        timed_out = [job for job in jobs if job.state == Job.State.ACTIVATED]
         for job in jobs:
             job.state, job.worker, job.deadline, job.backoff_until = Job.State.ACTIVATED, worker[:255], deadline, None
             job.lease_token = str(uuid.uuid4())
         Job.objects.bulk_update(jobs, ["state", "worker", "deadline", "backoff_until", "lease_token"])
-    return _activated(jobs, now)
+    return _activated(jobs, now, timed_out)
 
 
-def _activated(jobs: list[Job], now: datetime) -> list[Job]:
+def _activated(jobs: list[Job], now: datetime, timed_out: list[Job]) -> list[Job]:
     """Count the activations and their hand-off latency (created → activated; a re-activation after an
-    expired lock counts from creation too)."""
+    expired lock counts from creation too), and the activations whose lock had run out (timed out)."""
     if jobs:
+        if tracing.enabled():
+            for job in jobs:  # the activation joins the trace of the command that created the job
+                with tracing.span(f"job.activated {job.type}", parent=job.traceparent, kind=SpanKind.CONSUMER,
+                                  **{"flowsync.job.key": job.key, "flowsync.job.worker": job.worker}):
+                    pass
         tally: dict[tuple[str, str, str], int] = {}
+        for job in timed_out:
+            label = (metrics.tenant_label(job.tenant_id), job.type, "timed_out")
+            tally[label] = tally.get(label, 0) + 1
         for job in jobs:
             label = (metrics.tenant_label(job.tenant_id), job.type, "activated")
             tally[label] = tally.get(label, 0) + 1

@@ -29,6 +29,7 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.db.models import Q
 from django.utils import timezone
+from opentelemetry.trace import SpanKind
 
 from engine.actions.jobs import activate_jobs, complete_job, fail_job, throw_error, variables_for_jobs
 from engine.connectors import policy
@@ -38,7 +39,7 @@ from engine.connectors.results import decide
 from engine.definitions.cache import definition, graph_of
 from engine.errors import Conflict, NotFound
 from engine.models import Job, StepLog
-from flowsync import redis
+from flowsync import redis, tracing
 
 log = logging.getLogger("flowsync.connectors")
 
@@ -195,9 +196,15 @@ def _activate(tenant_ids: list[int], now: datetime) -> list[Job]:
 def _run(jobs: list[Job], now: datetime | None) -> None:
     invocations = _invocations(jobs, now or timezone.now())
     with ThreadPoolExecutor(max_workers=min(CONCURRENCY, len(jobs)), thread_name_prefix="connector") as pool:
-        futures = {pool.submit(_execute, inv): job for job, inv in zip(jobs, invocations, strict=True)}
-        logs = [_report(futures[future], future.result(), now or timezone.now()) for future in as_completed(futures)]
+        futures = {pool.submit(_traced, inv, job.traceparent): job for job, inv in zip(jobs, invocations, strict=True)}
+        logs = [_traced_report(futures[future], future.result(), now) for future in as_completed(futures)]
     _keep_logs([entry for entry in logs if entry is not None])
+
+
+def _traced_report(job: Job, outcome: Outcome, now: datetime | None) -> StepLog | None:
+    # Reported in the job's trace: the completion's command carries it on to the engine.
+    with tracing.span(f"connector.report {job.type}", parent=job.traceparent, **{"flowsync.job.key": job.key}):
+        return _report(job, outcome, now or timezone.now())
 
 
 def _keep_logs(logs: list[StepLog]) -> None:
@@ -209,6 +216,15 @@ def _keep_logs(logs: list[StepLog]) -> None:
         StepLog.objects.bulk_create(logs)
     except DatabaseError:
         log.warning("could not keep the logs of %d connector jobs", len(logs))
+
+
+def _traced(inv: Invocation, parent: str) -> Outcome:
+    with tracing.span(f"connector.run {inv.job_type}", parent=parent, kind=SpanKind.CLIENT,
+                      **{"flowsync.job.key": inv.job_key}) as span:
+        outcome = _execute(inv)
+        if outcome.kind != "complete":
+            tracing.failed(span, outcome.message or outcome.kind)
+        return outcome
 
 
 def _execute(inv: Invocation) -> Outcome:

@@ -48,6 +48,9 @@ class Command(models.Model):
     processed_at = models.DateTimeField(null=True, blank=True)
     keys = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True)
+    # W3C traceparent of the request or engine command that wrote it: the engine's span for this command
+    # joins that trace (flowsync/tracing.py); '' when tracing is off.
+    traceparent = models.CharField(max_length=55, blank=True, default="", db_default="")
 
     class Meta:
         indexes = [

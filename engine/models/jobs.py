@@ -26,6 +26,9 @@ class Job(ElementWork):
     custom_headers = models.JSONField(default=dict, blank=True)
     # Set when a worker activates the job `withLease`: only that activation may answer for it.
     lease_token = models.CharField(max_length=64, blank=True, default="")
+    # W3C traceparent of the engine command that created the job: its activation and run join that
+    # trace (flowsync/tracing.py); '' when tracing is off.
+    traceparent = models.CharField(max_length=55, blank=True, default="", db_default="")
     error_message = models.TextField(blank=True)
     # One entry per failed attempt: {"attempt", "startedAt", "endedAt", "worker", "error"} (the step history).
     attempts = models.JSONField(default=list, blank=True)

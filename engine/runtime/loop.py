@@ -23,7 +23,7 @@ from engine.definitions.cache import definition as cached_definition
 from engine.definitions.cache import graph_of
 from engine.keys import KeySource
 from engine.models import Command, ElementInstance, Event, Incident, Job, ProcessInstance, Variable
-from engine.runtime import batch_metrics, budget, extra_rows, processors
+from engine.runtime import batch_metrics, budget, extra_rows, traced
 from engine.runtime.errors import CommandRejected
 from engine.runtime.state import InstanceRun
 from engine.store import flush, sql
@@ -74,9 +74,12 @@ def process_batch(limit: int) -> int:
     # collector would run hundreds of times for nothing. Reference counting frees them.
     gc_was_enabled = gc.isenabled()
     gc.disable()
+    done = 0
     try:
-        return _process_batch(limit)
+        done = _process_batch(limit)
+        return done
     finally:
+        traced.batch_ended(done)
         batch_metrics.progress.batch = 0
         if gc_was_enabled:
             gc.enable()
@@ -87,6 +90,7 @@ def _process_batch(limit: int) -> int:
         instances = _claim(limit)
         if not instances:
             return 0
+        traced.batch_started(len(instances))  # a span for the batch when tracing is on (ended by process_batch)
         keys = [pi.key for pi in instances]
         read = sql.Read(
             Command,
@@ -123,7 +127,7 @@ def apply_commands(instances: Iterable[ProcessInstance], commands: list[Command]
         run.keys = KeySource(cmd.keys if replay else None)
         run.records = []
         try:
-            processors.apply(run, cmd)
+            traced.apply(run, cmd)  # processors.apply, in a span when tracing is on
         except CommandRejected as exc:
             cmd.state, cmd.error = Command.State.REJECTED, str(exc)
         except Exception:  # noqa: BLE001 - an engine bug must not lose the rest of the batch

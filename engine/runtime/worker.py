@@ -67,6 +67,10 @@ def clean_history(interval: float) -> float:
 
 
 def _listen() -> psycopg.Connection:
+    if settings.FLOWSYNC_LISTEN_DATABASE_URL:  # DATABASE_URL goes through a transaction-mode pooler
+        conn = psycopg.connect(settings.FLOWSYNC_LISTEN_DATABASE_URL, autocommit=True)
+        conn.execute(f"LISTEN {CHANNEL}")
+        return conn
     wanted = ("dbname", "user", "password", "host", "port", "sslmode", "sslrootcert", "sslcert", "sslkey")
     params = {k: v for k, v in connections["default"].get_connection_params().items() if k in wanted}
     conn = psycopg.connect(**params, autocommit=True)

@@ -9,6 +9,10 @@ over at most `batch_size` trees, with the roots locked `SKIP LOCKED` (two worker
 once take different trees). Rows are deleted by the per-instance indexes every table has; no
 table is rewritten and no lock is held long.
 
+On PostgreSQL, commands and events are partitioned by time (engine/store/partitions.py): the
+trees' rows there stay behind, invisible (no instance names them), until their whole partition is
+dropped, which is instant. The cleanup also creates the partitions of the weeks ahead.
+
 Tenant.history_retention_days: days to keep (0 = keep forever); ProcessRetention overrides it
 for one process (the top-level instance's process decides for its whole tree). Run from the engine workers'
 sweep (engine/runtime/worker.py) and by hand with `manage.py flowsync_cleanup`. With
@@ -24,14 +28,13 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
 from engine.models import Command, Message, ProcessInstance, ProcessRetention, UserTaskCandidate
-from engine.store import archive
+from engine.store import archive, partitions
 from engine.store.archive import OWNED
 from flowsync import metrics
 from flowsync.models import Tenant
@@ -61,13 +64,17 @@ def cleanup(now: datetime.datetime, batch_size: int = BATCH_SIZE, seconds: float
     """Delete expired history, batch after batch, until none is left or `seconds` are spent."""
     removed = Removed()
     export_dir = getattr(settings, "FLOWSYNC_RETENTION_EXPORT_DIR", "")
+    # Partitioned commands and events go by whole partitions (below), not row by row.
+    skip = partitions.LOGS if partitions.enabled() else ()
+    if skip:
+        partitions.ensure(now)  # the weeks ahead exist before anything is written in them
     deadline = None if seconds is None else time.monotonic() + seconds
     for each, cutoff, which in _plan(now, tenant):
         while True:
             if deadline is not None and time.monotonic() >= deadline:
                 removed.more = True
                 break
-            taken, full = _batch(each, cutoff, batch_size, export_dir, which)
+            taken, full = _batch(each, cutoff, batch_size, export_dir, which, skip)
             removed.rows.update(taken)
             if not full:
                 break
@@ -80,6 +87,9 @@ def cleanup(now: datetime.datetime, batch_size: int = BATCH_SIZE, seconds: float
             removed.rows["messages"] += gone
         if gone < batch_size * 10:
             break
+    latest = log_cutoff(now)
+    if skip and tenant is None and not removed.more and latest is not None:
+        removed.rows.update(partitions.drop_expired(now, latest))
     if removed.rows:
         add = {(table,): n for table, n in removed.rows.items()}
         metrics.add(metrics.cleanup_rows, add)
@@ -87,6 +97,13 @@ def cleanup(now: datetime.datetime, batch_size: int = BATCH_SIZE, seconds: float
                  ", ".join(f"{table} {n}" for table, n in sorted(removed.rows.items()) if n),
                  "; more left for the next run" if removed.more else "")
     return removed
+
+
+def log_cutoff(now: datetime.datetime) -> datetime.datetime | None:
+    """The latest cutoff of any retention (the shortest one): log rows written after it belong to instances
+    no retention can have deleted yet. None when everything is kept forever."""
+    cutoffs = [cutoff for _, cutoff, _ in _plan(now, None)]
+    return max(cutoffs) if cutoffs else None
 
 
 def _plan(now: datetime.datetime, only: Tenant | None) -> list[tuple[Tenant, datetime.datetime, Q]]:
@@ -111,7 +128,7 @@ def _plan(now: datetime.datetime, only: Tenant | None) -> list[tuple[Tenant, dat
 
 
 def _batch(tenant: Tenant, cutoff: datetime.datetime, batch_size: int, export_dir: str = "",
-           which: Q | None = None) -> tuple[Counter, bool]:
+           which: Q | None = None, skip: tuple[str, ...] = ()) -> tuple[Counter, bool]:
     """One transaction: up to batch_size expired trees of one tenant. Returns (rows removed, batch was full)."""
     with transaction.atomic():
         roots = list(
@@ -146,10 +163,12 @@ def _batch(tenant: Tenant, cutoff: datetime.datetime, batch_size: int, export_di
         if doomed:
             if export_dir:
                 # Written and flushed to disk before the rows go: a failed write keeps them.
-                archive.export(Path(export_dir), tenant, doomed)
+                archive.export(export_dir, tenant, doomed)
             rows["user_task_candidates"] = _delete(UserTaskCandidate.objects.filter(
                 task__process_instance_key__in=doomed))
             for table, model, field_name in OWNED:
+                if table in skip:
+                    continue
                 rows[table] = _delete(model.objects.filter(**{f"{field_name}__in": doomed}))
             rows["process_instances"] = _delete(ProcessInstance.objects.filter(key__in=doomed))
         # A batch of kept trees only is not "full": retrying it at once would find the same trees.

@@ -9,8 +9,10 @@ import time
 
 import httpx
 import pytest
+from django.test import Client
 
 from engine.models import ProcessInstance, WebhookDelivery
+from tests.ops.test_metrics__exposition import promtool_problems, sample
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -40,7 +42,9 @@ def _sign(secret: str, body: bytes, stamp: int | None = None) -> dict[str, str]:
             "Content-Type": "application/json"}
 
 
-def test_signed_delivery_starts_one_run_and_its_replay_starts_none(hooks):
+def test_signed_delivery_starts_one_run_and_its_replay_starts_none(hooks, settings):
+    settings.FLOWSYNC_METRICS_PUBLIC = True
+    before = Client().get("/metrics").content.decode()
     api, triggers = hooks
     hook = triggers["signed"]
     assert hook["url"].startswith("http") and "/api/flows/hooks/" in hook["url"] and len(hook["secret"]) > 30
@@ -57,6 +61,14 @@ def test_signed_delivery_starts_one_run_and_its_replay_starts_none(hooks):
     assert execution["trigger"] == {"kind": "webhook", "id": "signed", "deliveryId": "d-1"}
     outcomes = [d["outcome"] for d in api.get("/api/flows/hooked/triggers").json()["deliveries"]]
     assert outcomes == ["duplicate", "started"]
+    unsigned = httpx.post(hook["url"], content=body, headers={"Content-Type": "application/json"})
+    assert unsigned.status_code == 401
+    after = Client().get("/metrics").content.decode()
+    assert promtool_problems(after) == ""
+    for outcome in ("started", "duplicate", "signature_bad"):
+        grew = (sample(after, "flowsync_webhook_deliveries_total", tenant="<default>", outcome=outcome)
+                - sample(before, "flowsync_webhook_deliveries_total", tenant="<default>", outcome=outcome))
+        assert grew == 1, outcome
 
 
 def test_bad_signature_is_401_and_starts_nothing(hooks):

@@ -107,7 +107,19 @@ def test_jobs_whose_lock_ran_out_are_shown(api, settings):
                                             "maxJobsToActivate": 5}, format="json").json()["jobs"]
     assert len(jobs) == 1
     time.sleep(0.05)
-    assert sample(scrape(), "flowsync_jobs_lock_expired", tenant="<default>", type="payment") == 1
+    before = scrape()
+    assert sample(before, "flowsync_jobs_lock_expired", tenant="<default>", type="payment") == 1
+    # Activated again by another worker: that activation is counted as the first one's time-out.
+    again = api.post("/v2/jobs/activation", {"type": "payment", "worker": "w2", "timeout": 10000,
+                                             "maxJobsToActivate": 5}, format="json").json()["jobs"]
+    assert [j["jobKey"] for j in again] == [jobs[0]["jobKey"]]
+    after = scrape()
+    assert promtool_problems(after) == ""
+    assert (sample(after, "flowsync_jobs_total", type="payment", event="timed_out")
+            - sample(before, "flowsync_jobs_total", type="payment", event="timed_out")) == 1
+    assert (sample(after, "flowsync_jobs_total", type="payment", event="activated")
+            - sample(before, "flowsync_jobs_total", type="payment", event="activated")) == 1
+    assert sample(after, "flowsync_jobs_lock_expired", tenant="<default>", type="payment") == 0
 
 
 def test_refused_requests_are_counted_by_reason(api, settings):
