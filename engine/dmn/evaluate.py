@@ -26,6 +26,7 @@ from .model import (
     Unsupported,
 )
 from .tables import evaluate_table
+from .trace import decision_evaluated, decision_started
 
 
 def evaluate(definitions: Definitions, decision: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -108,7 +109,9 @@ def _evaluate_decision(
     elif decision.logic is None:
         raise DecisionError(f"decision {decision.name!r} has no decision logic")
     else:
+        decision_started(decision)
         value = evaluate_logic(decision.logic, scope)
+        decision_evaluated(decision, value)
     results[decision.name] = value
     return value
 
