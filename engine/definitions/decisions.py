@@ -230,11 +230,11 @@ def instance_rows(evaluation: Evaluation, evaluation_key: int, now: datetime,
         row = rows.get(record.decision.id)
         if row is None:
             continue
-        out.append(DecisionInstance(index=len(out) + 1, state=DecisionInstance.State.EVALUATED, decision_id=row.key,
+        out.append(DecisionInstance(index=len(out) + 1, state=DecisionInstance.State.EVALUATED, decision=row,
                                     result=record.result, inputs=record.inputs, matched_rules=record.matched_rules,
                                     **common))
     if evaluation.failure is not None:
         failed = evaluation.failed or definition
-        out.append(DecisionInstance(index=len(out) + 1, state=DecisionInstance.State.FAILED, decision_id=failed.key,
+        out.append(DecisionInstance(index=len(out) + 1, state=DecisionInstance.State.FAILED, decision=failed,
                                     evaluation_failure=evaluation.failure[:4000], result=None, **common))
     return out
