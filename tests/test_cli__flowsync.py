@@ -109,3 +109,18 @@ def test_keys_tenants_and_batches(flush_redis):
     assert {"api-key.create", "api-key.rotate", "api-key.revoke", "tenant.suspend", "tenant.resume"} <= whats
     unknown = cli("incidents", "frobnicate", "--tenant", "acme")
     assert unknown.returncode == 1 and "list, resolve" in unknown.stderr
+
+
+def test_deploy_dmn_beside_bpmn(flush_redis):
+    make_tenant("acme")
+    files = ROOT / "tests" / "api" / "bpmn"
+    deployed = cli("deploy", "--tenant", "acme", "--json", str(files / "insurance-application.bpmn"),
+                   str(files / "risk-rating.dmn"))
+    assert deployed.returncode == 0, deployed.stderr
+    process, decision = json.loads(deployed.stdout)
+    assert process["processDefinitionId"] == "InsuranceApplication"
+    assert (decision["decisionDefinitionId"], decision["version"], decision["resource"]) == (
+        "risk", 1, "risk-rating.dmn")
+    broken = files / "risk-rating.dmn"
+    bad = cli("deploy", "--tenant", "acme", "--json", str(ROOT / "README.md"), str(broken))
+    assert bad.returncode == 1 and json.loads(bad.stderr)["status"] == 400
