@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from engine.actions.incidents import resolve_incident
 from engine.actions.variables import set_variables
 from engine.bpmn import DefinitionError
 from engine.definitions.deploy import Resource, deploy
-from engine.models import DecisionDefinition, DecisionInstance, Incident, Job
+from engine.models import DecisionDefinition, DecisionInstance, Incident, Job, ProcessInstance
 from engine.runtime.loop import drain
+from engine.store import retention
 
 pytestmark = pytest.mark.django_db
 HERE = Path(__file__).resolve().parent
@@ -134,3 +138,36 @@ def test_a_business_rule_task_with_a_task_definition_stays_a_job(engine, creds):
     engine.complete_jobs("rules", {"risk": {"level": "high"}})
     engine.assert_clean_end(key)
     assert "End_Rejected" in engine.completion_order(key)
+
+
+def test_a_decision_step_costs_two_statements_more_than_a_script_step(engine, creds):
+    """Resolving the called version (one indexed SELECT) and inserting its decision instances (one
+    INSERT for all); the parsed model is cached per deployed file."""
+    bpmn = (HERE / "bpmn" / "business-rule-task.bpmn").read_bytes()
+    script = (bpmn.replace(b"businessRuleTask", b"scriptTask")
+              .replace(b'<zeebe:calledDecision decisionId="risk" resultVariable="risk" />',
+                       b'<zeebe:script expression="={level: &quot;low&quot;}" resultVariable="risk" />')
+              .replace(b'id="business-rule-task"', b'id="script-twin"'))
+    deploy(creds.tenant, [Resource("risk.dmn", (HERE / "dmn" / "risk.dmn").read_bytes()),
+                          Resource("brt.bpmn", bpmn), Resource("script.bpmn", script)], engine.now())
+
+    def statements(process_id: str) -> int:
+        engine.start(process_id, amount=1, applicant={"country": "DE"})  # warm the caches
+        with CaptureQueriesContext(connection) as queries:
+            key = engine.start(process_id, amount=1, applicant={"country": "DE"})
+        engine.assert_clean_end(key)
+        return len(queries)
+
+    assert statements("business-rule-task") - statements("script-twin") == 2
+
+
+def test_history_cleanup_takes_the_decision_instances_with_their_process_instance(engine):
+    engine.deploy_with_decisions(["business-rule-task"], ["risk"])
+    key = engine.start("business-rule-task", amount=1, applicant={"country": "DE"})
+    engine.assert_clean_end(key)
+    assert DecisionInstance.objects.filter(process_instance_key=key).count() == 2
+    instance = ProcessInstance.objects.get(key=key)
+    ProcessInstance.objects.filter(key=key).update(end_date=instance.end_date - timedelta(days=60))
+    removed = retention.cleanup(engine.now())
+    assert removed.rows["decision_instances"] == 2 and removed.instances == 1
+    assert not DecisionInstance.objects.filter(process_instance_key=key).exists()
