@@ -164,9 +164,13 @@ _lock_models = Lock()
 
 
 def model_of(requirements_key: int) -> tuple[Definitions, dict[str, DecisionDefinition]]:
-    """The parsed model of a deployed DRG and its decision rows by decision id (LRU-cached by key)."""
+    """The parsed model of a deployed DRG and its decision rows by decision id.
+
+    LRU-cached by key on PostgreSQL, where a key names one deployed file forever; on SQLite (embedded
+    mode) a key drawn in a rolled-back transaction is drawn again, so nothing is cached there."""
+    cached = connection.vendor == "postgresql"
     with _lock_models:
-        found = _models.get(requirements_key)
+        found = _models.get(requirements_key) if cached else None
         if found is not None:
             _models.move_to_end(requirements_key)
             return found
@@ -174,6 +178,8 @@ def model_of(requirements_key: int) -> tuple[Definitions, dict[str, DecisionDefi
     model = parse_dmn(drg.source.encode(), drg.resource_name)
     rows = {d.decision_id: d for d in DecisionDefinition.objects.filter(requirements_id=requirements_key)
             .select_related("requirements").defer("requirements__source")}
+    if not cached:
+        return model, rows
     with _lock_models:
         _models[requirements_key] = (model, rows)
         while len(_models) > settings.DEFINITION_CACHE_SIZE:

@@ -140,6 +140,7 @@ def test_a_business_rule_task_with_a_task_definition_stays_a_job(engine, creds):
     assert "End_Rejected" in engine.completion_order(key)
 
 
+@pytest.mark.postgres  # the parsed model is cached on PostgreSQL only (see engine/definitions/decisions.py)
 def test_a_decision_step_costs_two_statements_more_than_a_script_step(engine, creds):
     """Resolving the called version (one indexed SELECT) and inserting its decision instances (one
     INSERT for all); the parsed model is cached per deployed file."""
