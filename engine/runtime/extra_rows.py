@@ -92,8 +92,7 @@ def flush(runs: list[InstanceRun], replay: bool) -> None:
     if replay:
         return  # children and their commands were written when the commands first ran
     evaluated = [d for run in runs for d in run.decision_instances]
-    if evaluated:
-        DecisionInstance.objects.bulk_create(evaluated)
+    bulk.insert(DecisionInstance, evaluated)
     spawned = [pi for run in runs for pi in run.spawned]
     if spawned:
         ProcessInstance.objects.bulk_create(spawned)

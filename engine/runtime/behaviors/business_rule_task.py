@@ -54,8 +54,8 @@ class BusinessRuleTaskBehavior(Behavior):
 
 def _called(run: InstanceRun, ei: ElementInstance, props: dict) -> DecisionDefinition:  # type: ignore[type-arg]
     if props.get("decisionKey"):  # bindingType="deployment", resolved when the process was deployed
-        found = DecisionDefinition.objects.filter(key=int(props["decisionKey"]), tenant_id=run.tenant_id).first()
-        if found is not None:
+        found = decisions.decision_by_key(int(props["decisionKey"]))
+        if found is not None and found.tenant_id == run.tenant_id:
             return found
     decision_id = evaluate(run, ei.key, props["decisionId"], CALLED_DECISION_ERROR)
     if not isinstance(decision_id, str) or not decision_id:
