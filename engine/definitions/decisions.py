@@ -27,6 +27,7 @@ from engine.definitions.resources import Resource
 from engine.dmn import DecisionError, evaluate, parse_dmn
 from engine.dmn.model import Decision, DecisionTable, Definitions, Literal, Unsupported
 from engine.dmn.trace import DecisionRecord, to_json, tracing
+from engine.dmn.unary import compile_tests
 from engine.expressions import ExpressionError, InvocationError, compile_feel
 from engine.keys import next_key
 from engine.models import DecisionDefinition, DecisionInstance, DecisionRequirements, Deployment
@@ -85,12 +86,23 @@ def compile_dmn(resource: Resource) -> Definitions:
             pass  # a call with the wrong arguments is null at run time, as FEEL says
         except ExpressionError as exc:
             problem(f"FEEL expression '{text[:200]}' in <{local(holder.tag)}>: {exc}", holder)
+    for el in root.iter("{*}inputEntry"):
+        text = (_text_of(el) or "").strip()
+        try:
+            compile_tests(text)
+        except DecisionError as exc:
+            problem(f"unary tests '{text[:200]}' in <inputEntry>: {exc}", el)
     cycle = _cycle(model)
     if cycle and not problems:
         problem(f"decisions require each other in a cycle: {' -> '.join(cycle)}", root)
     if problems:
         raise DefinitionError(resource.name, problems)
     return model
+
+
+def _text_of(element: etree._Element) -> str | None:
+    found = element.find("{*}text")
+    return None if found is None else (found.text or "")
 
 
 def _cycle(model: Definitions) -> list[str]:

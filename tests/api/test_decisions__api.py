@@ -26,10 +26,12 @@ def evaluate(api, **body):  # type: ignore[no-untyped-def]
 
 
 def test_bad_dmn_is_a_problem_with_line_and_element_and_writes_nothing(api):
-    broken = DMN.replace(b'<text>&lt;=25</text>', b'<text>&lt;=25</text>', 1).replace(
-        b'<text>age</text>', b'<text>age +* 2</text>')
+    broken = DMN.replace(b'<text>age</text>', b'<text>age +* 2</text>')
     body = assert_problem(deploy_file(api, "risk-rating.dmn", broken), 400)
     assert "In_Age_Expr" in body["detail"] and "line" in body["detail"], body
+    bad_test = DMN.replace(b'<text>&lt;=25</text>', b'<text>&lt;= (25</text>')
+    body = assert_problem(deploy_file(api, "risk-rating.dmn", bad_test), 400)
+    assert "R1_Age" in body["detail"] and "unary tests" in body["detail"], body
     unknown = DMN.replace(b'<requiredInput href="#Input_Age" />', b'<requiredDecision href="#nowhere" />')
     body = assert_problem(deploy_file(api, "risk-rating.dmn", unknown), 400)
     assert "requires decision 'nowhere'" in body["detail"] and "line" in body["detail"], body
