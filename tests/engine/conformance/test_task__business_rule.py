@@ -172,3 +172,36 @@ def test_history_cleanup_takes_the_decision_instances_with_their_process_instanc
     removed = retention.cleanup(engine.now())
     assert removed.rows["decision_instances"] == 2 and removed.instances == 1
     assert not DecisionInstance.objects.filter(process_instance_key=key).exists()
+
+
+def test_the_decided_line_manager_is_assigned_the_approval(engine):
+    """Output mappings apply to a business rule task as to any task: the result stays local, the
+    mapping's target goes up and assigns the next user task."""
+    engine.deploy_with_decisions(["absence-request"], ["line-manager"])
+    key = engine.start("absence-request", department="marketing", employeeName="Ada")
+    [task] = engine.user_tasks(key)
+    assert (task.element_id, task.assignee) == ("ApproveAbsenceTask", "Paul")
+    assert engine.variables(key) == {"department": "marketing", "employeeName": "Ada", "assignedLineManager": "Paul"}
+    # No rule matches: the decision is null (not a failure), and so is the assignee.
+    other = engine.start("absence-request", department="legal", employeeName="Bo")
+    [task] = engine.user_tasks(other)
+    assert task.assignee in ("", None) and engine.variables(other)["assignedLineManager"] is None
+
+
+def test_a_multi_instance_business_rule_task_decides_per_item(engine, creds):
+    """Sequential, so each item's result is collected before the next overwrites it (the result goes up
+    like any task's result, as in Camunda; a parallel body would need an output mapping)."""
+    bpmn = (HERE / "bpmn" / "business-rule-task.bpmn").read_bytes().replace(
+        b'<bpmn:incoming>Flow_1</bpmn:incoming><bpmn:outgoing>Flow_2</bpmn:outgoing>',
+        b'<bpmn:incoming>Flow_1</bpmn:incoming><bpmn:outgoing>Flow_2</bpmn:outgoing>'
+        b'<bpmn:multiInstanceLoopCharacteristics isSequential="true"><bpmn:extensionElements><zeebe:loopCharacteristics '
+        b'inputCollection="=applicants" inputElement="applicant" outputCollection="risks" outputElement="=risk" />'
+        b'</bpmn:extensionElements></bpmn:multiInstanceLoopCharacteristics>').replace(
+        b'=risk.level = "high"', b'=some r in risks satisfies r.level = "high"')
+    deploy(creds.tenant, [Resource("risk.dmn", (HERE / "dmn" / "risk.dmn").read_bytes()),
+                          Resource("mi.bpmn", bpmn)], engine.now())
+    key = engine.start("business-rule-task", amount=1, applicants=[{"country": "DE"}, {"country": "XX"}])
+    engine.assert_clean_end(key)
+    assert [r["level"] for r in engine.variables(key)["risks"]] == ["low", "high"]
+    assert "End_Rejected" in engine.completion_order(key)
+    assert DecisionInstance.objects.filter(process_instance_key=key, decision__decision_id="risk").count() == 2
