@@ -194,7 +194,8 @@ def test_a_multi_instance_business_rule_task_decides_per_item(engine, creds):
     bpmn = (HERE / "bpmn" / "business-rule-task.bpmn").read_bytes().replace(
         b'<bpmn:incoming>Flow_1</bpmn:incoming><bpmn:outgoing>Flow_2</bpmn:outgoing>',
         b'<bpmn:incoming>Flow_1</bpmn:incoming><bpmn:outgoing>Flow_2</bpmn:outgoing>'
-        b'<bpmn:multiInstanceLoopCharacteristics isSequential="true"><bpmn:extensionElements><zeebe:loopCharacteristics '
+        b'<bpmn:multiInstanceLoopCharacteristics isSequential="true"><bpmn:extensionElements>'
+        b'<zeebe:loopCharacteristics '
         b'inputCollection="=applicants" inputElement="applicant" outputCollection="risks" outputElement="=risk" />'
         b'</bpmn:extensionElements></bpmn:multiInstanceLoopCharacteristics>').replace(
         b'=risk.level = "high"', b'=some r in risks satisfies r.level = "high"')
