@@ -614,7 +614,7 @@ def document() -> None:
         "getDecisionDefinitionXml", (200, STR), keyed=True, tag="Decision definition", ok_media="text/xml"))
     view(decisions.DecisionEvaluationView, post=op(
         "evaluateDecision", (200, ref("EvaluateDecisionResult")), 403, 404, request=_req(
-            ref("DecisionEvaluationRequest")), tag="Decision definition",
+            ref("DecisionEvaluationRequest")), idempotent=True, tag="Decision definition",
         summary="Evaluate a decision by decisionDefinitionId (latest version) or decisionDefinitionKey; "
                 "a failing evaluation is recorded and answered 400 with the reason"))
     view(decisions.DecisionRequirementsSearchView, post=_search(

@@ -127,3 +127,25 @@ def test_rights_per_view(api, creds):
     assert_problem(evaluate(member, decisionDefinitionId="risk", variables=GOOD), 403)
     assert_problem(member.post("/v2/decision-definitions/search", {}, format="json"), 403)
     assert_problem(member.get("/v2/decision-instances/1-1"), 403)
+
+
+def test_required_decisions_are_evaluated_and_listed_and_instances_found_by_key(api):
+    dmn = (Path(__file__).resolve().parents[1] / "engine" / "conformance" / "dmn" / "risk.dmn").read_bytes()
+    deploy_file(api, "risk.dmn", dmn)
+    headers = {"HTTP_IDEMPOTENCY_KEY": "eval-1"}
+    body = {"decisionDefinitionId": "risk", "variables": {"amount": 5000, "applicant": {"country": "DE"}}}
+    first = api.post("/v2/decision-definitions/evaluation", body, format="json", **headers).json()
+    assert [d["decisionDefinitionId"] for d in first["evaluatedDecisions"]] == ["band", "risk"]
+    assert first["output"] == '{"level":"medium","reason":"large amount"}'
+    # The same Idempotency-Key and body: the first answer again, nothing recorded twice.
+    again = api.post("/v2/decision-definitions/evaluation", body, format="json", **headers).json()
+    assert again == first and DecisionInstance.objects.count() == 2
+    band = first["evaluatedDecisions"][0]["decisionEvaluationInstanceKey"]
+    found = api.post("/v2/decision-instances/search", {"filter": {"decisionEvaluationInstanceKey": band}},
+                     format="json").json()["items"]
+    assert [(i["decisionDefinitionId"], i["rootDecisionDefinitionKey"]) for i in found] == [
+        ("band", first["decisionDefinitionKey"])]
+    by_evaluation = api.post("/v2/decision-instances/search", {
+        "filter": {"decisionEvaluationKey": first["decisionEvaluationKey"]},
+        "sort": [{"field": "decisionEvaluationInstanceKey", "order": "DESC"}]}, format="json").json()["items"]
+    assert [i["decisionDefinitionId"] for i in by_evaluation] == ["risk", "band"]

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 
 from engine.actions import decisions as actions
 from engine.api import requests, shapes
-from engine.api.base import ApiView, path_key, principal, tenant_for, valid
+from engine.api.base import ApiView, idempotent, path_key, principal, tenant_for, valid
 from engine.api.search import Field, Spec, fail
 from engine.api.views.common import SearchView
 from engine.queries import decisions as q
@@ -165,6 +165,7 @@ class DecisionEvaluationView(ApiView):
 
     rights = {"POST": Right.START}
 
+    @idempotent
     def post(self, request: Request) -> Response:
         data = valid(requests.EvaluateDecision, request.data)
         who = principal(request)
