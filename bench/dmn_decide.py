@@ -62,10 +62,10 @@ def main() -> None:
     brt_ms, brt_sql = run("business-rule-task")
     script_ms, script_sql = run("script-twin")
     decision = DecisionDefinition.objects.select_related("requirements").get(tenant=t, decision_id="risk")
-    evaluate_definition(decision, variables)
+    evaluate_definition(decision, variables, timezone.now())
     cpu, count = time.process_time(), 2000
     for _ in range(count):
-        evaluate_definition(decision, variables)
+        evaluate_definition(decision, variables, timezone.now())
     per_second = count / (time.process_time() - cpu)
     print(f"load average {os.getloadavg()[0]:.2f}; {n} instances per twin")
     print(f"business rule task: {brt_ms:.2f} ms CPU, {brt_sql} SQL statements per instance")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from inspector import views
+from inspector import flows, views
 
 app_name = "inspector"
 
@@ -14,6 +14,7 @@ urlpatterns = [
     path("instances/<int:key>/variables/", views.instance_variable, name="set-variable"),
     path("instances/<int:key>/modify/", views.instance_modify, name="modify"),
     path("definitions/", views.definition_list, name="definitions"),
+    path("flows/<str:flow_id>/start/", flows.flow_start, name="flow-start"),
     path("incidents/", views.incident_list, name="incidents"),
     path("incidents/retry/", views.incident_batch_retry, name="retry-incidents"),
     path("incidents/<int:key>/retry/", views.incident_retry, name="retry-incident"),

@@ -34,7 +34,7 @@ def find_decision(tenant_ids: list[int], tenant: Tenant | None, decision_id: str
 def evaluate(definition: DecisionDefinition, variables: dict[str, Any], now: datetime
              ) -> tuple[decisions.Evaluation, int, list[DecisionInstance]]:
     """Evaluate and record; a failed evaluation is recorded too, then refused as bad input (400)."""
-    evaluation = decisions.evaluate_definition(definition, variables)
+    evaluation = decisions.evaluate_definition(definition, variables, now)
     key = next_key()
     rows = decisions.instance_rows(evaluation, key, now)
     with transaction.atomic():

@@ -246,12 +246,14 @@ class Evaluation:
     failed: DecisionDefinition | None = None
 
 
-def evaluate_definition(definition: DecisionDefinition, variables: Mapping[str, Any]) -> Evaluation:
-    """Evaluate a deployed decision (and the decisions it requires) against the variables."""
+def evaluate_definition(definition: DecisionDefinition, variables: Mapping[str, Any],
+                        now: datetime) -> Evaluation:
+    """Evaluate a deployed decision (and the decisions it requires) against the variables; `now` is
+    the clock FEEL's now() and today() read (the step's time in the engine)."""
     model, rows = model_of(definition.requirements_id)
     with tracing() as trace:
         try:
-            results = evaluate(model, definition.decision_id, dict(variables))
+            results = evaluate(model, definition.decision_id, dict(variables), now=now)
         except (DecisionError, ArithmeticError, TypeError, ValueError, RecursionError) as exc:
             failed = trace.failed.id if trace.failed is not None else definition.decision_id
             message = str(exc) or type(exc).__name__

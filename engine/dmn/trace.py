@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from engine.expressions import FeelFunction
+from engine.expressions import FeelFunction, as_json
 
 from .model import Decision, DecisionTable, Rule
 
@@ -115,8 +115,12 @@ def _rule(table: DecisionTable, rule: Rule, result: Any) -> dict[str, Any]:
 
 
 def to_json(value: Any) -> Any:
-    """A FEEL value as JSON data (variables, stored results): numbers stay numbers, temporals become
-    ISO 8601 text, functions null."""
+    """A FEEL value as JSON data (variables, stored results): FEEL temporals as ISO 8601 text (the
+    expression layer's as_json), functions and ranges null, numbers stay numbers."""
+    return _plain(as_json(value, strict=False))
+
+
+def _plain(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
@@ -126,9 +130,9 @@ def to_json(value: Any) -> Any:
             return None
         return int(value) if value == value.to_integral_value() and abs(value) < 2**63 else float(value)
     if isinstance(value, dict):
-        return {str(k): to_json(v) for k, v in value.items()}
+        return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [to_json(v) for v in value]
+        return [_plain(v) for v in value]
     if isinstance(value, dt.date | dt.time | dt.datetime):
         return value.isoformat()
     if isinstance(value, FeelFunction):

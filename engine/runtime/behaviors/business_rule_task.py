@@ -31,7 +31,7 @@ class BusinessRuleTaskBehavior(Behavior):
             _JOB.activate(run, ei, element)
             return
         definition = _called(run, ei, props)
-        evaluation = decisions.evaluate_definition(definition, run.visible_variables(ei.key))
+        evaluation = decisions.evaluate_definition(definition, run.visible_variables(ei.key), run.now)
         evaluation_key = run.keys.take()
         run.decision_instances.extend(decisions.instance_rows(
             evaluation, evaluation_key, run.now, process_definition_key=run.definition.key,

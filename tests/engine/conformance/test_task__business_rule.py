@@ -206,3 +206,19 @@ def test_a_multi_instance_business_rule_task_decides_per_item(engine, creds):
     assert [r["level"] for r in engine.variables(key)["risks"]] == ["low", "high"]
     assert "End_Rejected" in engine.completion_order(key)
     assert DecisionInstance.objects.filter(process_instance_key=key, decision__decision_id="risk").count() == 2
+
+
+def test_today_in_a_decision_is_the_steps_date(engine, creds):
+    dmn = b'''<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="clock" name="Clock" namespace="x">
+  <decision id="risk" name="Risk"><literalExpression id="Today"><text>{level: "low", day: today()}</text>
+  </literalExpression></decision>
+</definitions>'''
+    deploy(creds.tenant, [Resource("clock.dmn", dmn),
+                          Resource("brt.bpmn", (HERE / "bpmn" / "business-rule-task.bpmn").read_bytes())],
+           engine.now())
+    key = engine.start("business-rule-task")
+    engine.assert_clean_end(key)
+    started = ProcessInstance.objects.get(key=key).start_date
+    assert engine.variables(key)["risk"] == {"level": "low", "day": started.date().isoformat()}
+    assert DecisionInstance.objects.get(process_instance_key=key).decision.decision_type == "LITERAL_EXPRESSION"
