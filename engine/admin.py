@@ -34,6 +34,9 @@ from engine.errors import ActionError
 from engine.models import (
     BatchOperation,
     Command,
+    DecisionDefinition,
+    DecisionInstance,
+    DecisionRequirements,
     Deployment,
     ElementInstance,
     Event,
@@ -122,8 +125,8 @@ class MultipleFileField(forms.FileField):
 
 class DeployForm(forms.Form):
     tenant = forms.ModelChoiceField(queryset=Tenant.objects.none())
-    files = MultipleFileField(widget=MultipleFileInput(attrs={"accept": ".bpmn,.xml,.form,.json"}),
-                              help_text=".bpmn, .form and .schema.json files, deployed together or not at all")
+    files = MultipleFileField(widget=MultipleFileInput(attrs={"accept": ".bpmn,.xml,.dmn,.form,.json"}),
+                              help_text=".bpmn, .dmn, .form and .schema.json files, deployed together or not at all")
 
     def __init__(self, *args: Any, tenants: QuerySet, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -211,6 +214,14 @@ class DeployedProcessInline(ReadOnlyInline):
     readonly_fields = fields
 
 
+class DeployedDecisionsInline(ReadOnlyInline):
+    model = DecisionRequirements
+    verbose_name = "deployed decision requirements (DMN)"
+    verbose_name_plural = "Deployed decisions (DMN)"
+    fields = ["resource_name", "decision_requirements_id", "version", "name", "key"]
+    readonly_fields = fields
+
+
 class DeployedFormInline(ReadOnlyInline):
     model = Form
     verbose_name = "deployed form"
@@ -223,7 +234,7 @@ class DeployedFormInline(ReadOnlyInline):
 class DeploymentAdmin(ReadOnlyAdmin):
     list_display = ["key", "tenant", "created_at", "resources"]
     list_filter = ["tenant"]
-    inlines = [DeployedProcessInline, DeployedFormInline]
+    inlines = [DeployedProcessInline, DeployedDecisionsInline, DeployedFormInline]
     change_list_template = "admin/engine/deployment/change_list.html"
 
     def get_urls(self) -> list:
@@ -253,18 +264,50 @@ class DeploymentAdmin(ReadOnlyAdmin):
                 except ActionError as exc:
                     form.add_error(None, exc.detail)
                 else:
-                    names = ", ".join(f"{d.bpmn_process_id} v{d.version}" for d in definitions) or "forms only"
+                    names = ", ".join(f"{d.bpmn_process_id} v{d.version}" for d in definitions) or "decisions or forms"
                     self.message_user(request, f"Deployed {names} (deployment {deployment.key}).")
                     return HttpResponseRedirect(reverse("admin:engine_deployment_change", args=[deployment.pk]))
         return form_page(self, request, "Deploy files", form, multipart=True, resource=resource, problems=problems)
 
     def get_queryset(self, request):  # type: ignore[no-untyped-def]
-        return super().get_queryset(request).prefetch_related("definitions", "forms")
+        return super().get_queryset(request).prefetch_related("definitions", "forms", "decision_requirements")
 
     @admin.display(description="Resources")
     def resources(self, obj: Deployment) -> str:
-        names = sorted({d.resource_name for d in obj.definitions.all()} | {f.resource_name for f in obj.forms.all()})
+        names = sorted({d.resource_name for d in obj.definitions.all()} | {f.resource_name for f in obj.forms.all()}
+                       | {r.resource_name for r in obj.decision_requirements.all()})
         return ", ".join(names) or "—"
+
+
+@admin.register(DecisionDefinition)
+class DecisionDefinitionAdmin(ReadOnlyAdmin):
+    list_display = ["decision_id", "version", "name", "decision_type", "version_tag", "tenant", "requirements",
+                    "created_at"]
+    list_filter = ["tenant", "decision_type"]
+    search_fields = ["decision_id", "name", "=key"]
+    list_select_related = ["tenant", "requirements"]
+
+
+@admin.register(DecisionRequirements)
+class DecisionRequirementsAdmin(ReadOnlyAdmin):
+    list_display = ["decision_requirements_id", "version", "name", "resource_name", "tenant", "created_at"]
+    list_filter = ["tenant"]
+    search_fields = ["decision_requirements_id", "name", "resource_name", "=key"]
+    exclude = ["source"]
+
+
+@admin.register(DecisionInstance)
+class DecisionInstanceAdmin(ReadOnlyAdmin):
+    """Every decision evaluated (by a business rule task or on request), with its inputs and matched rules."""
+
+    list_display = ["__str__", "decision", "state", "process_instance", "element_id", "tenant", "evaluation_date"]
+    list_filter = ["tenant", "state"]
+    search_fields = ["=evaluation_key", "=process_instance_key", "decision__decision_id"]
+    list_select_related = ["tenant", "decision"]
+
+    @admin.display(description="Process instance")
+    def process_instance(self, obj: DecisionInstance) -> str:
+        return inspector_link(obj.process_instance_key) if obj.process_instance_key else "—"
 
 
 @admin.register(ProcessDefinition)

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from engine.actions.instances import cancel_instance
 from engine.errors import ActionError
 from engine.models import ProcessDefinition
+from engine.queries import decisions as decision_queries
 from engine.queries import flows as flow_queries
 from engine.queries import inspector as q
 from engine.queries import status
@@ -95,6 +96,7 @@ def _render_detail(request: HttpRequest, ctx: InspectorContext, detail: q.Instan
     return render(request, "inspector/instance_detail.html", {
         **_live_context(ctx, detail),
         "modify_form": modify_form or _modify_form(detail),
+        "decisions": decision_queries.instance_evaluations(ctx.tenant_ids, detail.instance.key),
         "ctx": ctx,
         "variable_form": variable_form or VariableForm(),
         "retry_form": RetryForm(),
@@ -302,6 +304,7 @@ def definition_list(request: HttpRequest) -> HttpResponse:
     ctx = _ctx(request)
     return render(request, "inspector/definition_list.html", {
         "ctx": ctx, "processes": q.definitions_overview(ctx.tenant_ids), "nav": "definitions",
+        "decisions": decision_queries.decision_definitions(ctx.tenant_ids).order_by("decision_id", "-version")[:500],
     })
 
 

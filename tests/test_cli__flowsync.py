@@ -216,3 +216,19 @@ def tmp_bpmn(content: bytes) -> Path:
     path = Path(tempfile.mkdtemp()) / "review.bpmn"
     path.write_bytes(content)
     return path
+
+
+@pytest.mark.django_db
+def test_deploy_dmn_beside_bpmn(flush_redis):
+    make_tenant("acme")
+    files = ROOT / "tests" / "api" / "bpmn"
+    deployed = run("deploy", "--tenant", "acme", "--json", str(files / "insurance-application.bpmn"),
+                   str(files / "risk-rating.dmn"))
+    assert deployed.returncode == 0, deployed.stderr
+    process, decision = json.loads(deployed.stdout)
+    assert process["processDefinitionId"] == "InsuranceApplication"
+    assert (decision["decisionDefinitionId"], decision["version"], decision["resource"]) == (
+        "risk", 1, "risk-rating.dmn")
+    broken = files / "risk-rating.dmn"
+    bad = run("deploy", "--tenant", "acme", "--json", str(ROOT / "README.md"), str(broken))
+    assert bad.returncode == 1 and json.loads(bad.stderr)["status"] == 400

@@ -19,6 +19,7 @@ from engine.api import requests as r
 from engine.api import search, shapes
 from engine.api.views import (
     cluster,
+    decisions,
     definitions,
     deployments,
     elements,
@@ -145,8 +146,8 @@ COMPONENTS: dict[str, Schema] = {
                 "items": obj(
                     {
                         "processDefinition": nul(ref("ProcessDefinitionDeployment")),
-                        "decisionDefinition": nul(OBJECT),
-                        "decisionRequirements": nul(OBJECT),
+                        "decisionDefinition": nul(ref("DeploymentDecisionResult")),
+                        "decisionRequirements": nul(ref("DeploymentDecisionRequirementsResult")),
                         "form": nul(ref("DeploymentFormResult")),
                         "resource": nul(OBJECT),
                     }
@@ -349,8 +350,60 @@ COMPONENTS: dict[str, Schema] = {
     "MessageCorrelationResult": obj({"tenantId": TENANT, "messageKey": KEY, "processInstanceKey": KEY}),
     "SignalBroadcastResult": obj({"tenantId": TENANT, "signalKey": KEY}),
     "JobActivationResult": obj({"jobs": {"type": "array", "items": ref("ActivatedJobResult")}}),
+    **{
+        "DeploymentDecisionResult": obj({
+            "decisionDefinitionId": STR, "version": INT, "name": STR, "tenantId": TENANT,
+            "decisionRequirementsId": STR, "decisionDefinitionKey": KEY, "decisionRequirementsKey": KEY}),
+        "DeploymentDecisionRequirementsResult": obj({
+            "decisionRequirementsId": STR, "decisionRequirementsName": STR, "version": INT, "resourceName": STR,
+            "tenantId": TENANT, "decisionRequirementsKey": KEY}),
+        "DecisionDefinitionResult": obj({
+            "decisionDefinitionId": STR, "decisionDefinitionKey": KEY, "decisionRequirementsId": STR,
+            "decisionRequirementsKey": KEY, "decisionRequirementsName": STR, "decisionRequirementsVersion": INT,
+            "name": STR, "tenantId": TENANT, "version": INT}),
+        "DecisionRequirementsResult": obj({
+            "decisionRequirementsId": STR, "decisionRequirementsKey": KEY, "decisionRequirementsName": STR,
+            "resourceName": STR, "tenantId": TENANT, "version": INT}),
+        "EvaluatedDecisionInputItem": obj({"inputId": STR, "inputName": STR, "inputValue": STR}),
+        "EvaluatedDecisionOutputItem": obj({"outputId": STR, "outputName": STR, "outputValue": STR,
+                                            "ruleId": nul(STR), "ruleIndex": nul(INT)}),
+        "MatchedDecisionRuleItem": obj({"ruleId": STR, "ruleIndex": INT, "evaluatedOutputs": {
+            "type": "array", "items": ref("EvaluatedDecisionOutputItem")}}),
+        "EvaluatedDecisionResult": obj({
+            "decisionDefinitionId": STR, "decisionDefinitionName": STR, "decisionDefinitionVersion": INT,
+            "decisionDefinitionType": STR, "output": STR, "tenantId": TENANT,
+            "matchedRules": {"type": "array", "items": ref("MatchedDecisionRuleItem")},
+            "evaluatedInputs": {"type": "array", "items": ref("EvaluatedDecisionInputItem")},
+            "decisionDefinitionKey": KEY, "decisionEvaluationInstanceKey": STR}),
+        "EvaluateDecisionResult": obj({
+            "decisionDefinitionId": STR, "decisionDefinitionKey": KEY, "decisionDefinitionName": STR,
+            "decisionDefinitionVersion": INT, "decisionEvaluationKey": KEY, "decisionInstanceKey": KEY,
+            "decisionRequirementsId": STR, "decisionRequirementsKey": KEY,
+            "evaluatedDecisions": {"type": "array", "items": ref("EvaluatedDecisionResult")},
+            "failedDecisionDefinitionId": nul(STR), "failureMessage": nul(STR), "output": STR, "tenantId": TENANT}),
+        "DecisionEvaluationRequest": obj({
+            "decisionDefinitionId": STR, "decisionDefinitionKey": KEY, "variables": nul(OBJECT), "tenantId": TENANT},
+            required=[], closed=True),
+    },
 }
-for _name in ("ProcessDefinition", "ProcessInstance", "ElementInstance", "Variable", "Incident", "Job", "UserTask"):
+_DECISION_INSTANCE: dict[str, Schema] = {
+    "businessId": nul(STR), "decisionDefinitionId": STR, "decisionDefinitionKey": KEY,
+    "decisionDefinitionName": STR,
+    "decisionDefinitionType": enum("DECISION_TABLE", "LITERAL_EXPRESSION", "UNKNOWN", "UNSPECIFIED"),
+    "decisionDefinitionVersion": INT, "decisionEvaluationInstanceKey": STR, "decisionEvaluationKey": KEY,
+    "elementInstanceKey": nul(KEY), "evaluationDate": DATE, "evaluationFailure": nul(STR),
+    "processDefinitionKey": nul(KEY), "processInstanceKey": nul(KEY), "result": STR,
+    "rootDecisionDefinitionKey": KEY, "rootProcessInstanceKey": nul(KEY),
+    "state": enum("EVALUATED", "FAILED", "UNKNOWN", "UNSPECIFIED"), "tenantId": TENANT,
+}
+COMPONENTS["DecisionInstanceResult"] = obj(_DECISION_INSTANCE)
+COMPONENTS["DecisionInstanceGetQueryResult"] = obj({
+    **_DECISION_INSTANCE,
+    "evaluatedInputs": {"type": "array", "items": ref("EvaluatedDecisionInputItem")},
+    "matchedRules": {"type": "array", "items": ref("MatchedDecisionRuleItem")},
+})
+for _name in ("ProcessDefinition", "ProcessInstance", "ElementInstance", "Variable", "Incident", "Job", "UserTask",
+              "DecisionDefinition", "DecisionRequirements", "DecisionInstance"):
     _item = "VariableSearchResult" if _name == "Variable" else f"{_name}SearchResult" if _name == "Job" else (
         f"{_name}Result")
     COMPONENTS[f"{_name}SearchQueryResult"] = items_of(_item)
@@ -417,6 +470,8 @@ CUSTOM_FILTERS: dict[str, Schema] = {
     "candidateUser": _CANDIDATE,
     "candidateUsers": _CANDIDATE,
     "value": _VARIABLE_VALUE,
+    "decisionEvaluationInstanceKey": {"oneOf": [{"type": "string", "pattern": "^[0-9]{1,19}-[0-9]{1,5}$"}, obj(
+        {"$eq": {"type": "string", "pattern": "^[0-9]{1,19}-[0-9]{1,5}$"}}, closed=True)]},
 }
 PAGE_REQUEST = obj(
     {
@@ -455,6 +510,9 @@ SEARCHES = {
     "JobSearchQuery": jobs.SPEC,
     "IncidentSearchQuery": incidents.SPEC,
     "UserTaskSearchQuery": user_tasks.SPEC,
+    "DecisionDefinitionSearchQuery": decisions.DEFINITION_SPEC,
+    "DecisionRequirementsSearchQuery": decisions.REQUIREMENTS_SPEC,
+    "DecisionInstanceSearchQuery": decisions.INSTANCE_SPEC,
 }
 COMPONENTS.update({name: search_request(spec) for name, spec in SEARCHES.items()})
 
@@ -545,8 +603,38 @@ def document() -> None:
     }
     view(deployments.DeploymentsView, post=op(
         "createDeployment", (200, ref("DeploymentResult")), 403, 503, request=deploy_body, idempotent=True,
-        tag="Deployment", summary="Deploy BPMN resources (multipart parts named 'resources')",
+        tag="Deployment", summary="Deploy BPMN, DMN and form resources (multipart parts named 'resources')",
     ))
+    view(decisions.DecisionDefinitionSearchView, post=_search(
+        "DecisionDefinitionSearchQuery", "DecisionDefinitionSearchQueryResult", "Decision definition",
+        "searchDecisionDefinitions"))
+    view(decisions.DecisionDefinitionView, get=op(
+        "getDecisionDefinition", (200, ref("DecisionDefinitionResult")), keyed=True, tag="Decision definition"))
+    view(decisions.DecisionDefinitionXmlView, get=op(
+        "getDecisionDefinitionXml", (200, STR), keyed=True, tag="Decision definition", ok_media="text/xml"))
+    view(decisions.DecisionEvaluationView, post=op(
+        "evaluateDecision", (200, ref("EvaluateDecisionResult")), 403, 404, request=_req(
+            ref("DecisionEvaluationRequest")), idempotent=True, tag="Decision definition",
+        summary="Evaluate a decision by decisionDefinitionId (latest version) or decisionDefinitionKey; "
+                "a failing evaluation is recorded and answered 400 with the reason"))
+    view(decisions.DecisionRequirementsSearchView, post=_search(
+        "DecisionRequirementsSearchQuery", "DecisionRequirementsSearchQueryResult", "Decision requirements",
+        "searchDecisionRequirements"))
+    view(decisions.DecisionRequirementsView, get=op(
+        "getDecisionRequirements", (200, ref("DecisionRequirementsResult")), keyed=True,
+        tag="Decision requirements"))
+    view(decisions.DecisionRequirementsXmlView, get=op(
+        "getDecisionRequirementsXml", (200, STR), keyed=True, tag="Decision requirements", ok_media="text/xml"))
+    view(decisions.DecisionInstanceSearchView, post=_search(
+        "DecisionInstanceSearchQuery", "DecisionInstanceSearchQueryResult", "Decision instance",
+        "searchDecisionInstances"))
+    view(decisions.DecisionInstanceView, get=extend_schema(
+        operation_id="getDecisionInstance", tags=["Decision instance"],
+        parameters=[OpenApiParameter("key", str, OpenApiParameter.PATH, pattern="^[0-9]+-[0-9]+$",
+                                     description="A decisionEvaluationInstanceKey: evaluation key, '-', index.")],
+        responses={(200, "application/json"): ref("DecisionInstanceGetQueryResult"),
+                   **{(c, "application/problem+json"): {**PROBLEM, "description": ERROR_TEXT[c]}
+                      for c in (400, 401, 404, 413, 415, 429)}}))
     view(definitions.ProcessDefinitionSearchView, post=_search(
         "ProcessDefinitionSearchQuery", "ProcessDefinitionSearchQueryResult", "Process definition",
         "searchProcessDefinitions"))

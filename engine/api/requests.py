@@ -277,3 +277,16 @@ class ModifyProcessInstance(Strict):
     moveInstructions = serializers.ListField(child=MoveInstruction(), required=False, default=list, max_length=1000)
     terminateInstructions = serializers.ListField(child=TerminateInstruction(), required=False, default=list,
                                                   max_length=1000)
+
+
+class EvaluateDecision(Strict):
+    decisionDefinitionId = serializers.CharField(required=False, max_length=255)
+    decisionDefinitionKey = KeyField(required=False)
+    variables = ObjectField(default=dict)
+    tenantId = serializers.CharField(required=False, max_length=31)
+
+    def validate(self, attrs):  # type: ignore[no-untyped-def]
+        given = [n for n in ("decisionDefinitionId", "decisionDefinitionKey") if n in attrs]
+        if len(given) != 1:
+            raise serializers.ValidationError("give exactly one of decisionDefinitionId and decisionDefinitionKey")
+        return attrs

@@ -7,6 +7,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from engine.models import (
+    DecisionDefinition,
+    DecisionInstance,
+    DecisionRequirements,
     ElementInstance,
     Form,
     Incident,
@@ -286,4 +289,124 @@ def user_task(t: UserTask, tenant_id: str, root_key: int | None) -> dict[str, An
         "businessId": t.business_key or None,
         "formKey": None,
         "tags": [],
+    }
+
+
+# -- decisions (DMN) ------------------------------------------------------------------------------
+def decision_definition_ref(d: DecisionDefinition, tenant_id: str) -> dict[str, Any]:
+    """A decision in a deployment response (DeploymentDecisionResult)."""
+    return {
+        "decisionDefinitionId": d.decision_id,
+        "version": d.version,
+        "name": d.name,
+        "tenantId": tenant_id,
+        "decisionRequirementsId": d.requirements.decision_requirements_id,
+        "decisionDefinitionKey": key(d.key),
+        "decisionRequirementsKey": key(d.requirements_id),
+    }
+
+
+def decision_requirements_ref(r: DecisionRequirements, tenant_id: str) -> dict[str, Any]:
+    """A decision requirements graph in a deployment response (DeploymentDecisionRequirementsResult)."""
+    return {
+        "decisionRequirementsId": r.decision_requirements_id,
+        "decisionRequirementsName": r.name,
+        "version": r.version,
+        "resourceName": r.resource_name,
+        "tenantId": tenant_id,
+        "decisionRequirementsKey": key(r.key),
+    }
+
+
+def decision_definition(d: DecisionDefinition, tenant_id: str) -> dict[str, Any]:
+    r = d.requirements
+    return {
+        "decisionDefinitionId": d.decision_id,
+        "decisionDefinitionKey": key(d.key),
+        "decisionRequirementsId": r.decision_requirements_id,
+        "decisionRequirementsKey": key(r.key),
+        "decisionRequirementsName": r.name,
+        "decisionRequirementsVersion": r.version,
+        "name": d.name,
+        "tenantId": tenant_id,
+        "version": d.version,
+    }
+
+
+def decision_requirements(r: DecisionRequirements, tenant_id: str) -> dict[str, Any]:
+    return {
+        "decisionRequirementsId": r.decision_requirements_id,
+        "decisionRequirementsKey": key(r.key),
+        "decisionRequirementsName": r.name,
+        "resourceName": r.resource_name,
+        "tenantId": tenant_id,
+        "version": r.version,
+    }
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def decision_instance(di: DecisionInstance, tenant_id: str, detail: bool = False) -> dict[str, Any]:
+    d = di.decision
+    out = {
+        "businessId": di.business_id or None,
+        "decisionDefinitionId": d.decision_id,
+        "decisionDefinitionKey": key(d.key),
+        "decisionDefinitionName": d.name,
+        "decisionDefinitionType": d.decision_type,
+        "decisionDefinitionVersion": d.version,
+        "decisionEvaluationInstanceKey": f"{di.evaluation_key}-{di.index}",
+        "decisionEvaluationKey": key(di.evaluation_key),
+        "elementInstanceKey": key(di.element_instance_key),
+        "evaluationDate": date(di.evaluation_date),
+        "evaluationFailure": di.evaluation_failure or None,
+        "processDefinitionKey": key(di.process_definition_key),
+        "processInstanceKey": key(di.process_instance_key),
+        "result": _json_text(di.result),
+        "rootDecisionDefinitionKey": key(di.root_decision_key),
+        "rootProcessInstanceKey": key(di.root_process_instance_key),
+        "state": di.state,
+        "tenantId": tenant_id,
+    }
+    if detail:
+        out["evaluatedInputs"] = di.inputs
+        out["matchedRules"] = di.matched_rules
+    return out
+
+
+def decision_evaluation(definition: DecisionDefinition, evaluation_key: int, output: Any,
+                        rows: list[DecisionInstance], tenant_id: str) -> dict[str, Any]:
+    """The answer of POST /v2/decision-definitions/evaluation (EvaluateDecisionResult)."""
+    r = definition.requirements
+    return {
+        "decisionDefinitionId": definition.decision_id,
+        "decisionDefinitionKey": key(definition.key),
+        "decisionDefinitionName": definition.name,
+        "decisionDefinitionVersion": definition.version,
+        "decisionEvaluationKey": key(evaluation_key),
+        "decisionInstanceKey": key(evaluation_key),
+        "decisionRequirementsId": r.decision_requirements_id,
+        "decisionRequirementsKey": key(r.key),
+        "evaluatedDecisions": [_evaluated(row, row.decision, tenant_id) for row in rows],
+        "failedDecisionDefinitionId": None,
+        "failureMessage": None,
+        "output": _json_text(output),
+        "tenantId": tenant_id,
+    }
+
+
+def _evaluated(row: DecisionInstance, d: DecisionDefinition, tenant_id: str) -> dict[str, Any]:
+    return {
+        "decisionDefinitionId": d.decision_id,
+        "decisionDefinitionName": d.name,
+        "decisionDefinitionVersion": d.version,
+        "decisionDefinitionType": d.decision_type,
+        "output": _json_text(row.result),
+        "tenantId": tenant_id,
+        "matchedRules": row.matched_rules,
+        "evaluatedInputs": row.inputs,
+        "decisionDefinitionKey": key(d.key),
+        "decisionEvaluationInstanceKey": f"{row.evaluation_key}-{row.index}",
     }

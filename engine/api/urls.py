@@ -4,7 +4,17 @@ triggers — get their own prefix, not this one.)"""
 from django.urls import path
 
 from engine.api import openapi
-from engine.api.views import cluster, definitions, deployments, elements, incidents, instances, jobs, messages
+from engine.api.views import (
+    cluster,
+    decisions,
+    definitions,
+    deployments,
+    elements,
+    incidents,
+    instances,
+    jobs,
+    messages,
+)
 from engine.api.views import user_tasks as tasks
 
 urlpatterns = [
@@ -15,6 +25,15 @@ urlpatterns = [
     path("process-definitions/search", definitions.ProcessDefinitionSearchView.as_view()),
     path("process-definitions/<str:key>", definitions.ProcessDefinitionView.as_view()),
     path("process-definitions/<str:key>/xml", definitions.ProcessDefinitionXmlView.as_view()),
+    path("decision-definitions/search", decisions.DecisionDefinitionSearchView.as_view()),
+    path("decision-definitions/evaluation", decisions.DecisionEvaluationView.as_view()),
+    path("decision-definitions/<str:key>", decisions.DecisionDefinitionView.as_view()),
+    path("decision-definitions/<str:key>/xml", decisions.DecisionDefinitionXmlView.as_view()),
+    path("decision-requirements/search", decisions.DecisionRequirementsSearchView.as_view()),
+    path("decision-requirements/<str:key>", decisions.DecisionRequirementsView.as_view()),
+    path("decision-requirements/<str:key>/xml", decisions.DecisionRequirementsXmlView.as_view()),
+    path("decision-instances/search", decisions.DecisionInstanceSearchView.as_view()),
+    path("decision-instances/<str:key>", decisions.DecisionInstanceView.as_view()),
     path("process-instances", instances.ProcessInstancesView.as_view()),
     path("process-instances/search", instances.ProcessInstanceSearchView.as_view()),
     path("process-instances/<str:key>", instances.ProcessInstanceView.as_view()),

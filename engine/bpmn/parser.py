@@ -320,6 +320,33 @@ def _script_task(el: etree._Element, ctx: _Context) -> dict[str, Any] | None:
     return _activity(el, ctx, {"script": expression, "resultVariable": script["resultVariable"].strip()})
 
 
+def _business_rule_task(el: etree._Element, ctx: _Context) -> dict[str, Any] | None:
+    called = zeebe.called_decision(el)
+    if called is None:
+        return _job_task(el, ctx)  # a business rule task with a zeebe:taskDefinition is a job for a worker
+    decision_id, result = called["decisionId"].strip(), called["resultVariable"].strip()
+    if not decision_id or not result:
+        ctx.problem("zeebe:calledDecision needs a decisionId and a resultVariable", el)
+        return None
+    binding = called["bindingType"]
+    if binding not in ("latest", "deployment", "versionTag"):
+        ctx.problem(f"zeebe:calledDecision bindingType must be latest, deployment or versionTag, got '{binding}'", el)
+        return None
+    if binding == "versionTag" and not called["versionTag"].strip():
+        ctx.problem("zeebe:calledDecision bindingType=\"versionTag\" needs a versionTag", el)
+        return None
+    if binding != "latest" and decision_id.startswith("="):
+        ctx.problem(f"zeebe:calledDecision bindingType=\"{binding}\" needs a static decisionId", el)
+        return None
+    checked = ctx.expression(el, "zeebe:calledDecision decisionId", decision_id)
+    if checked is None:
+        return None
+    props = {"decisionId": checked, "resultVariable": result, "bindingType": binding}
+    if binding == "versionTag":
+        props["versionTag"] = called["versionTag"].strip()
+    return _activity(el, ctx, props)
+
+
 def _user_task(el: etree._Element, ctx: _Context) -> dict[str, Any] | None:
     props = zeebe.user_task(el)
     for attr in ("assignee", "candidateGroups", "candidateUsers", "dueDate", "followUpDate", "priority", "formId"):
@@ -378,7 +405,7 @@ ELEMENT_PARSERS: dict[str, Callable[[etree._Element, _Context], dict[str, Any] |
     "boundaryEvent": _boundary_event,
     "serviceTask": _job_task,
     "sendTask": _job_task,
-    "businessRuleTask": _job_task,
+    "businessRuleTask": _business_rule_task,
     "scriptTask": _script_task,
     "userTask": _user_task,
     "manualTask": _pass_through,

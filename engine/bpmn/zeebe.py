@@ -18,7 +18,6 @@ Z = f"{{{ZEEBE_NS}}}"
 UNSUPPORTED = {
     "executionListeners": "execution listeners",
     "taskListeners": "task listeners",
-    "calledDecision": "DMN decisions (zeebe:calledDecision); use a zeebe:taskDefinition job instead",
     "adHoc": "ad-hoc subprocesses",
 }
 
@@ -85,6 +84,19 @@ def called_element(el: etree._Element) -> dict[str, Any] | None:
         "propagateAllChildVariables": found.get("propagateAllChildVariables", "true").lower() != "false",
         "propagateAllParentVariables": found.get("propagateAllParentVariables", "true").lower() != "false",
         "bindingType": found.get("bindingType", "latest"),
+    }
+
+
+def called_decision(el: etree._Element) -> dict[str, str] | None:
+    """`zeebe:calledDecision` on a business rule task: the decision evaluated in the step itself."""
+    found = extension(el, "calledDecision")
+    if found is None:
+        return None
+    return {
+        "decisionId": found.get("decisionId", ""),
+        "resultVariable": found.get("resultVariable", ""),
+        "bindingType": found.get("bindingType", "latest"),
+        "versionTag": found.get("versionTag", ""),
     }
 
 

@@ -4,19 +4,29 @@ from __future__ import annotations
 
 import hashlib
 import zlib
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import connection, transaction
 
 from engine.audit import record
 from engine.bpmn import DefinitionError, Problem, parse_bpmn
+from engine.definitions import decisions as dmn
 from engine.definitions.forms import compile_forms, is_form_resource, store_forms
 from engine.definitions.resources import Resource
 from engine.flows import document as flow_document
 from engine.flows.triggers import sync_triggers
 from engine.graph import Graph
 from engine.keys import next_key
-from engine.models import Deployment, MessageSubscription, ProcessDefinition, SignalSubscription, Timer
+from engine.models import (
+    DecisionDefinition,
+    DecisionRequirements,
+    Deployment,
+    MessageSubscription,
+    ProcessDefinition,
+    SignalSubscription,
+    Timer,
+)
 from engine.timers import schedule
 from flowsync.models import Tenant
 
@@ -27,21 +37,40 @@ def _compile(resource: Resource) -> list[Graph]:
     if resource.name.lower().endswith((".bpmn", ".bpmn20.xml", ".xml")):
         return parse_bpmn(resource.content, resource.name)
     raise DefinitionError(
-        resource.name, [Problem("unsupported resource type; expected a .bpmn, .flow.json, .form or .schema.json file")]
+        resource.name,
+        [Problem("unsupported resource type; expected a .bpmn, .dmn, .flow.json, .form or .schema.json file")]
     )
+
+
+@dataclass
+class Deployed:
+    deployment: Deployment
+    processes: list[ProcessDefinition]
+    # (decision requirements, its decisions) per .dmn file: new versions, or the unchanged latest
+    decisions: list[tuple[DecisionRequirements, list[DecisionDefinition]]] = field(default_factory=list)
 
 
 def deploy(
     tenant: Tenant, resources: list[Resource], now: datetime, actor: str = ""
 ) -> tuple[Deployment, list[ProcessDefinition]]:
+    """Deploy every resource or none (see deploy_all); the deployment and its process definitions."""
+    deployed = deploy_all(tenant, resources, now, actor)
+    return deployed.deployment, deployed.processes
+
+
+def deploy_all(tenant: Tenant, resources: list[Resource], now: datetime, actor: str = "") -> Deployed:
     """Deploy every resource or none. Identical content of the latest version creates no new version.
 
     `actor` (who deploys) is written to the audit trail in the same transaction."""
     if not resources:
         raise DefinitionError("(request)", [Problem("no resources to deploy")])
-    # Form resources (.form, .schema.json) are checked and stored beside the processes.
+    # Form resources (.form, .schema.json) are checked and stored beside the processes, and so are
+    # DMN resources (.dmn).
     forms = compile_forms([res for res in resources if is_form_resource(res.name)])
-    compiled = [(res, graph) for res in resources if not is_form_resource(res.name) for graph in _compile(res)]
+    models = [(res, dmn.compile_dmn(res)) for res in resources if dmn.is_dmn_resource(res.name)]
+    _check_decision_ids(models)
+    compiled = [(res, graph) for res in resources
+                if not is_form_resource(res.name) and not dmn.is_dmn_resource(res.name) for graph in _compile(res)]
     seen: set[str] = set()
     for res, graph in compiled:
         if graph.process_id in seen:
@@ -49,18 +78,59 @@ def deploy(
                 res.name, [Problem(f"process id '{graph.process_id}' is deployed twice in one request")]
             )
         seen.add(graph.process_id)
+    in_request = {decision_id for _, model in models for decision_id in model.decisions}
+    for res, graph in compiled:
+        _check_deployment_binding(res, graph, in_request)
 
     with transaction.atomic():
         deployment = Deployment.objects.create(key=next_key(), tenant=tenant, created_at=now)
+        decisions = [dmn.store(tenant, deployment, res, model, now) for res, model in models]
+        by_id = {row.decision_id: row.key for _, rows in decisions for row in rows}
         definitions = []
         for res, graph in compiled:
+            for element in graph.elements.values():
+                # bindingType="deployment": the decision deployed with this process, fixed now.
+                if element.props.get("bindingType") == "deployment" and "decisionId" in element.props:
+                    element.props["decisionKey"] = str(by_id[element.props["decisionId"]])
             definitions.append(_store(tenant, deployment, res, graph, now))
         store_forms(tenant, deployment, forms, now)
         record(tenant, actor or "system", "deploy", target_type="deployment", target_key=deployment.key,
                after={"resources": [r.name for r in resources],
                       "definitions": [{"key": str(d.key), "bpmnProcessId": d.bpmn_process_id, "version": d.version}
-                                      for d in definitions]}, now=now)
-    return deployment, definitions
+                                      for d in definitions],
+                      "decisions": [{"key": str(d.key), "decisionId": d.decision_id, "version": d.version}
+                                    for _, rows in decisions for d in rows]}, now=now)
+    return Deployed(deployment, definitions, decisions)
+
+
+def _check_decision_ids(models: list) -> None:  # type: ignore[type-arg]
+    """One request may not carry a decision requirements id or a decision id twice."""
+    drgs: set[str] = set()
+    ids: set[str] = set()
+    for res, model in models:
+        if model.id in drgs:
+            raise DefinitionError(res.name, [Problem(
+                f"decision requirements id '{model.id}' is deployed twice in one request")])
+        drgs.add(model.id)
+        for decision_id in model.decisions:
+            if decision_id in ids:
+                raise DefinitionError(res.name, [Problem(
+                    f"decision id '{decision_id}' is deployed twice in one request", element_id=decision_id,
+                    element_kind="decision")])
+            ids.add(decision_id)
+
+
+def _check_deployment_binding(res: Resource, graph: Graph, in_request: set[str]) -> None:
+    """Camunda 8: a business rule task bound to its deployment needs the decision in the same request."""
+    problems = [
+        Problem(f"zeebe:calledDecision bindingType=\"deployment\" needs decision '{e.props['decisionId']}' in "
+                "the same deployment", element_id=e.id, element_kind=e.kind, line=e.line)
+        for e in graph.elements.values()
+        if e.props.get("bindingType") == "deployment" and "decisionId" in e.props
+        and e.props["decisionId"] not in in_request
+    ]
+    if problems:
+        raise DefinitionError(res.name, problems)
 
 
 def _store(tenant: Tenant, deployment: Deployment, res: Resource, graph: Graph, now: datetime) -> ProcessDefinition:

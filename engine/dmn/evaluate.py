@@ -29,6 +29,7 @@ from .model import (
     Unsupported,
 )
 from .tables import evaluate_table
+from .trace import decision_evaluated, decision_started
 from .types import coerce_input, coerce_result
 
 # The clock of the evaluation in progress (evaluate(now=...)), for now() and today() deep inside it.
@@ -131,7 +132,9 @@ def _evaluate_decision(
     elif decision.logic is None:
         raise DecisionError(f"decision {decision.name!r} has no decision logic")
     else:
+        decision_started(decision)
         value = coerce_result(evaluate_logic(decision.logic, scope), definitions.types.get(decision.name))
+        decision_evaluated(decision, value)
     results[decision.name] = value
     return value
 

@@ -27,6 +27,8 @@ class BoxedList:
 class Input:
     expression: str
     values: str | None  # allowed input values (unary tests), unused by evaluation
+    id: str = ""
+    label: str = ""
 
 
 @dataclass(frozen=True)
@@ -34,12 +36,15 @@ class Output:
     name: str
     values: tuple[str, ...]  # output values, highest priority first (PRIORITY / OUTPUT ORDER)
     default: str | None
+    id: str = ""
+    label: str = ""
 
 
 @dataclass(frozen=True)
 class Rule:
     inputs: tuple[str, ...]  # unary-test text per input column
     outputs: tuple[str, ...]  # FEEL text per output column
+    id: str = ""
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,7 @@ class Decision:
     logic: Logic | None
     required_decisions: tuple[str, ...] = ()  # ids
     required_inputs: tuple[str, ...] = ()  # ids
+    version_tag: str = ""  # zeebe:versionTag (Camunda 8 bindingType="versionTag")
 
 
 @dataclass(frozen=True)

@@ -135,7 +135,16 @@ def _decision(element: etree._Element) -> Decision:
         logic=_logic_of(element),
         required_decisions=tuple(decisions),
         required_inputs=tuple(inputs),
+        version_tag=_version_tag(element),
     )
+
+
+def _version_tag(element: etree._Element) -> str:
+    for extension in _children(element, "extensionElements"):
+        for child in extension:
+            if local(child.tag) == "versionTag":
+                return child.get("value", "")
+    return ""
 
 
 def _logic_of(element: etree._Element) -> Logic | None:
@@ -197,7 +206,8 @@ def _table(element: etree._Element) -> Logic:
     if policy not in _HIT_POLICIES:
         return Unsupported(f"hit policy {policy}")
     inputs = tuple(
-        Input(_text(_child(item, "inputExpression")) or "null", _text(_child(item, "inputValues")))
+        Input(_text(_child(item, "inputExpression")) or "null", _text(_child(item, "inputValues")),
+              id=item.get("id", ""), label=item.get("label", ""))
         for item in _children(element, "input")
     )
     outputs = []
@@ -208,12 +218,15 @@ def _table(element: etree._Element) -> Logic:
                 name=item.get("name", ""),
                 values=tuple(split_top_level(values)) if values else (),
                 default=_text(_child(item, "defaultOutputEntry")),
+                id=item.get("id", ""),
+                label=item.get("label", ""),
             )
         )
     rules = tuple(
         Rule(
             inputs=tuple(_text(entry) or "-" for entry in _children(rule, "inputEntry")),
             outputs=tuple(_text(entry) or "null" for entry in _children(rule, "outputEntry")),
+            id=rule.get("id", ""),
         )
         for rule in _children(element, "rule")
     )

@@ -7,6 +7,7 @@ from typing import Any
 
 from .errors import DecisionError
 from .model import DecisionTable
+from .trace import table_evaluated
 from .unary import feel_equal, matches
 
 Evaluate = Callable[[str, Mapping[str, Any]], Any]  # FEEL text, variables -> value (null on error)
@@ -20,6 +21,7 @@ def evaluate_table(table: DecisionTable, variables: Mapping[str, Any], evaluate:
         if all(matches(entry, value, variables) for entry, value in zip(rule.inputs, values, strict=False))
     ]
     results = [_result(table, [evaluate(text, variables) for text in rule.outputs]) for rule in matched]
+    table_evaluated(table, values, matched, results)
     policy = table.hit_policy
     if not results:
         if policy == "COLLECT" and table.aggregation == "COUNT":

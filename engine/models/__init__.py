@@ -2,6 +2,7 @@
 
 from engine.models.batches import BatchOperation
 from engine.models.commands import Command, Event
+from engine.models.decisions import DecisionDefinition, DecisionInstance, DecisionRequirements
 from engine.models.definitions import Deployment, ProcessDefinition
 from engine.models.flows import Flow, FlowTrigger, StepLog, WebhookDelivery
 from engine.models.forms import Form
@@ -17,6 +18,9 @@ from engine.models.workers import WorkerHeartbeat
 __all__ = [
     "BatchOperation",
     "Command",
+    "DecisionDefinition",
+    "DecisionInstance",
+    "DecisionRequirements",
     "Deployment",
     "ElementInstance",
     "Event",

@@ -16,6 +16,7 @@ from django.db.models import Q
 from engine.messages.correlation import correlate_buffered
 from engine.models import (
     Command,
+    DecisionInstance,
     MessageSubscription,
     ProcessInstance,
     SignalSubscription,
@@ -90,6 +91,8 @@ def flush(runs: list[InstanceRun], replay: bool) -> None:
         UserTaskCandidate.objects.filter(task_id__in=closed).delete()
     if replay:
         return  # children and their commands were written when the commands first ran
+    evaluated = [d for run in runs for d in run.decision_instances]
+    bulk.insert(DecisionInstance, evaluated)
     spawned = [pi for run in runs for pi in run.spawned]
     if spawned:
         ProcessInstance.objects.bulk_create(spawned)

@@ -16,6 +16,7 @@ from engine.graph import Element, Graph
 from engine.keys import KeySource
 from engine.models import (
     Command,
+    DecisionInstance,
     ElementInstance,
     Incident,
     Job,
@@ -60,6 +61,7 @@ class InstanceRun:
         self.closed_tasks: list[int] = []  # user tasks whose candidate rows go
         self.spawned: list[ProcessInstance] = []  # child instances (call activities)
         self.outbox: list[Command] = []  # commands to other instances (children, parent)
+        self.decision_instances: list[DecisionInstance] = []  # decisions business rule tasks evaluated
         # Open timers and subscriptions by the element instance that waits (engine/runtime/waits.py).
         self.waits: dict[int, list[tuple[str, Any]]] = {}
         self.timers_by_key: dict[int, Timer] = {}

@@ -29,6 +29,7 @@ except ImportError:  # pragma: no cover - depends on the installation
 
 from engine.models import (
     Command,
+    DecisionInstance,
     ElementInstance,
     Event,
     Incident,
@@ -48,6 +49,7 @@ OWNED = (
     ("user_tasks", UserTask, "process_instance_key"),
     ("jobs", Job, "process_instance_key"),
     ("incidents", Incident, "process_instance_key"),
+    ("decision_instances", DecisionInstance, "process_instance_key"),
     ("timers", Timer, "process_instance_key"),
     ("message_subscriptions", MessageSubscription, "process_instance_key"),
     ("signal_subscriptions", SignalSubscription, "process_instance_key"),

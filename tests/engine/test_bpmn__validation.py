@@ -101,7 +101,16 @@ def test_bad_feel_in_a_script_is_refused():
      "needs an event definition"),
     ('<bpmn:task id="mi"><bpmn:multiInstanceLoopCharacteristics /></bpmn:task>', "mi", "inputCollection"),
     ('<bpmn:businessRuleTask id="dmn"><bpmn:extensionElements><zeebe:calledDecision decisionId="d" '
-     'resultVariable="r" /></bpmn:extensionElements></bpmn:businessRuleTask>', "dmn", "DMN"),
+     '/></bpmn:extensionElements></bpmn:businessRuleTask>', "dmn", "needs a decisionId and a resultVariable"),
+    ('<bpmn:businessRuleTask id="dmn"><bpmn:extensionElements><zeebe:calledDecision decisionId="d" '
+     'resultVariable="r" bindingType="newest" /></bpmn:extensionElements></bpmn:businessRuleTask>', "dmn",
+     "bindingType must be latest, deployment or versionTag"),
+    ('<bpmn:businessRuleTask id="dmn"><bpmn:extensionElements><zeebe:calledDecision decisionId="d" '
+     'resultVariable="r" bindingType="versionTag" /></bpmn:extensionElements></bpmn:businessRuleTask>', "dmn",
+     "needs a versionTag"),
+    ('<bpmn:businessRuleTask id="dmn"><bpmn:extensionElements><zeebe:calledDecision decisionId="=d" '
+     'resultVariable="r" bindingType="deployment" /></bpmn:extensionElements></bpmn:businessRuleTask>', "dmn",
+     "static decisionId"),
 ])
 def test_structural_problems(body, element_id, text):
     found = problems(START_END + body)

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from engine.api import shapes
 from engine.api.base import ApiView, idempotent, principal, tenant_for
-from engine.definitions.deploy import Resource, deploy
+from engine.definitions.deploy import Resource, deploy_all
 from engine.definitions.forms import is_form_resource
 from engine.errors import InvalidInput
 from engine.models import Form
@@ -50,17 +50,22 @@ class DeploymentsView(ApiView):
             if not name.isprintable():
                 raise InvalidInput("resource file names must be printable text")
             resources.append(Resource(name=name, content=f.read()))
-        deployment, definitions = deploy(tenant, resources, timezone.now(), principal(request).actor)
-        entries = [_entry(process=shapes.process_definition_ref(d, tenant.tenant_id)) for d in definitions]
+        deployed = deploy_all(tenant, resources, timezone.now(), principal(request).actor)
+        deployment, tid = deployed.deployment, tenant.tenant_id
+        entries = [_entry(process=shapes.process_definition_ref(d, tid)) for d in deployed.processes]
+        entries += [_entry(decision=shapes.decision_definition_ref(d, tid))
+                    for _, rows in deployed.decisions for d in rows]
+        entries += [_entry(requirements=shapes.decision_requirements_ref(r, tid)) for r, _ in deployed.decisions]
         entries += [_entry(form=shapes.form_ref(f, tenant.tenant_id)) for f in _forms(tenant, deployment, resources)]
         return Response({"deploymentKey": str(deployment.key), "tenantId": tenant.tenant_id, "deployments": entries})
 
 
-def _entry(process: dict | None = None, form: dict | None = None) -> dict:
+def _entry(process: dict | None = None, form: dict | None = None, decision: dict | None = None,
+           requirements: dict | None = None) -> dict:
     return {
         "processDefinition": process,
-        "decisionDefinition": None,
-        "decisionRequirements": None,
+        "decisionDefinition": decision,
+        "decisionRequirements": requirements,
         "form": form,
         "resource": None,
     }

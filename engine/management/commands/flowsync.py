@@ -30,7 +30,7 @@ from engine.actions.user_tasks import assign_user_task, complete_user_task
 from engine.actions.variables import set_variables
 from engine.audit import Actor, acting
 from engine.bpmn import DefinitionError
-from engine.definitions.deploy import Resource, deploy
+from engine.definitions.deploy import Resource, deploy_all
 from engine.errors import ActionError, Forbidden, InvalidInput, NotFound
 from engine.models import BatchOperation, Incident, Job, ProcessDefinition, ProcessInstance, UserTask
 from engine.queries.instances import instance_variables
@@ -219,10 +219,14 @@ class Command(BaseCommand):
             if not path.is_file():
                 raise Problem(400, "INVALID_ARGUMENT", f"no such file: {name}")
             resources.append(Resource(path.name, path.read_bytes()))
-        deployment, definitions = deploy(self.tenant, resources, timezone.now(), self.actor)
+        deployed = deploy_all(self.tenant, resources, timezone.now(), self.actor)
+        deployment = deployed.deployment
         return [{"deploymentKey": str(deployment.key), "processDefinitionKey": str(d.key),
                  "processDefinitionId": d.bpmn_process_id, "version": d.version, "resource": d.resource_name}
-                for d in definitions]
+                for d in deployed.processes] + [
+                {"deploymentKey": str(deployment.key), "decisionDefinitionKey": str(d.key),
+                 "decisionDefinitionId": d.decision_id, "version": d.version, "resource": r.resource_name}
+                for r, rows in deployed.decisions for d in rows]
 
     def do_definitions(self, verb: str, rest: list[str]) -> list[dict[str, Any]]:
         qs = self._readable(ProcessDefinition.objects.filter(tenant=self.tenant), "bpmn_process_id")

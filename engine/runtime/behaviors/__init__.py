@@ -7,6 +7,7 @@ characteristics; it is registered under the body's element type, MULTI_INSTANCE_
 from __future__ import annotations
 
 from engine.runtime.behaviors.base import Behavior
+from engine.runtime.behaviors.business_rule_task import BusinessRuleTaskBehavior
 from engine.runtime.behaviors.call_activity import CallActivityBehavior
 from engine.runtime.behaviors.end_event import EndEventBehavior
 from engine.runtime.behaviors.event_based_gateway import EventBasedGatewayBehavior
@@ -38,7 +39,7 @@ BEHAVIORS: dict[str, Behavior] = {
     "boundaryEvent": BoundaryEventBehavior(),
     "serviceTask": JobTaskBehavior(),
     "sendTask": JobTaskBehavior(),
-    "businessRuleTask": JobTaskBehavior(),
+    "businessRuleTask": BusinessRuleTaskBehavior(),
     "scriptTask": ScriptTaskBehavior(),
     "userTask": UserTaskBehavior(),
     "receiveTask": ReceiveTaskBehavior(),

@@ -17,6 +17,7 @@ from engine.runtime.loop import drain
 from flowsync.models import Tenant
 
 BPMN = Path(__file__).resolve().parent / "bpmn"
+DMN = Path(__file__).resolve().parent / "dmn"
 
 
 class Engine:
@@ -31,6 +32,12 @@ class Engine:
     # -- driving ---------------------------------------------------------------------------------
     def deploy(self, *names: str) -> list[ProcessDefinition]:
         resources = [Resource(f"{n}.bpmn", (BPMN / f"{n}.bpmn").read_bytes()) for n in names]
+        return deploy(self.tenant, resources, self.now())[1]
+
+    def deploy_with_decisions(self, bpmn: list[str], dmn: list[str]) -> list[ProcessDefinition]:
+        """BPMN and DMN files deployed together (one request)."""
+        resources = [Resource(f"{n}.bpmn", (BPMN / f"{n}.bpmn").read_bytes()) for n in bpmn]
+        resources += [Resource(f"{n}.dmn", (DMN / f"{n}.dmn").read_bytes()) for n in dmn]
         return deploy(self.tenant, resources, self.now())[1]
 
     def start(self, process_id: str, **variables: Any) -> int:
