@@ -568,6 +568,8 @@ def document() -> None:
         "cancelProcessInstance", 409, 503, request=_req(r.OperationReference), tag="Process instance"))
     view(instances.ProcessInstanceModificationView, post=_no_content(
         "modifyProcessInstance", 409, 503, request=_req(r.ModifyProcessInstance), tag="Process instance"))
+    view(instances.ProcessInstanceMigrationView, post=_no_content(
+        "migrateProcessInstance", 409, 503, request=_req(r.MigrateProcessInstance), tag="Process instance"))
     view(elements.ElementInstanceSearchView, post=_search(
         "ElementInstanceSearchQuery", "ElementInstanceSearchQueryResult", "Element instance",
         "searchElementInstances"))

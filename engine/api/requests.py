@@ -277,3 +277,17 @@ class ModifyProcessInstance(Strict):
     moveInstructions = serializers.ListField(child=MoveInstruction(), required=False, default=list, max_length=1000)
     terminateInstructions = serializers.ListField(child=TerminateInstruction(), required=False, default=list,
                                                   max_length=1000)
+
+
+class MappingInstruction(Strict):
+    sourceElementId = serializers.CharField(max_length=255)
+    targetElementId = serializers.CharField(max_length=255)
+
+
+class MigrationPlan(Strict):
+    targetProcessDefinitionKey = KeyField()
+    mappingInstructions = serializers.ListField(child=MappingInstruction(), max_length=1000, allow_empty=True)
+
+
+class MigrateProcessInstance(MigrationPlan):
+    ignored = frozenset({"operationReference"})

@@ -20,6 +20,7 @@ urlpatterns = [
     path("process-instances/<str:key>", instances.ProcessInstanceView.as_view()),
     path("process-instances/<str:key>/cancellation", instances.ProcessInstanceCancellationView.as_view()),
     path("process-instances/<str:key>/modification", instances.ProcessInstanceModificationView.as_view()),
+    path("process-instances/<str:key>/migration", instances.ProcessInstanceMigrationView.as_view()),
     path("element-instances/search", elements.ElementInstanceSearchView.as_view()),
     path("element-instances/<str:key>", elements.ElementInstanceView.as_view()),
     path("element-instances/<str:key>/variables", elements.ElementInstanceVariablesView.as_view()),
