@@ -291,3 +291,23 @@ class MigrationPlan(Strict):
 
 class MigrateProcessInstance(MigrationPlan):
     ignored = frozenset({"operationReference"})
+
+
+class BatchFilter(Strict):
+    """A batch operation over the process instances a Camunda process-instance filter matches."""
+
+    ignored = frozenset({"operationReference"})
+    filter = serializers.DictField()
+
+
+class BatchMigration(BatchFilter):
+    migrationPlan = MigrationPlan()
+
+
+class BatchMoveInstruction(Strict):
+    sourceElementId = serializers.CharField(max_length=255)
+    targetElementId = serializers.CharField(max_length=255)
+
+
+class BatchModification(BatchFilter):
+    moveInstructions = serializers.ListField(child=BatchMoveInstruction(), min_length=1, max_length=1000)
