@@ -19,10 +19,13 @@ rows skips what is already done — an instance is never acted on twice.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from engine import rights
@@ -51,6 +54,7 @@ from flowsync.models import Tenant
 log = logging.getLogger(__name__)
 QUEUE = "connectors"  # served by every engine worker (engine_worker runs an RQ worker on it)
 PROGRESS_EVERY = 10
+STALE_SECONDS = 300  # a runner that saved no progress for this long is presumed dead (progress every 10 keys)
 MAX_KEYS = 100_000  # a bigger selection is refused: narrow the filter (keys are stored with the batch)
 
 
@@ -132,10 +136,10 @@ def suspend_batch(batch: BatchOperation, role: str | None, actor: str) -> None:
 
 
 def resume_batch(batch: BatchOperation, role: str | None, actor: str) -> None:
-    """Queue a suspended batch again (or a stalled RUNNING one whose worker died); handled keys are skipped."""
+    """Queue a suspended batch again; handled keys are skipped. (A batch whose worker died is queued
+    again by the engine workers' sweep, `requeue_stale`.)"""
     rights.require(role, Right.OPERATE, "resume batch operations")
-    _transition(batch, actor, "resumed", (BatchOperation.State.SUSPENDED, BatchOperation.State.RUNNING),
-                BatchOperation.State.QUEUED)
+    _transition(batch, actor, "resumed", (BatchOperation.State.SUSPENDED,), BatchOperation.State.QUEUED)
     transaction.on_commit(lambda: _queue(batch.pk))
 
 
@@ -290,20 +294,30 @@ STEPS: dict[str, tuple[Skip, Step]] = {
 }
 
 
-def _stopped(batch: BatchOperation) -> bool:
-    state = BatchOperation.objects.filter(pk=batch.pk).values_list("state", flat=True).first()
-    return state in (BatchOperation.State.SUSPENDED, BatchOperation.State.CANCELED)
+def _checkpoint(batch: BatchOperation, token: str) -> bool:
+    """Save progress (only while this job is the batch's runner); False: stop here (suspended, cancelled,
+    or taken over by another runner after this one went quiet)."""
+    saved = BatchOperation.objects.filter(pk=batch.pk, runner=token).update(
+        done=batch.done, skipped=batch.skipped, failed=batch.failed, heartbeat_at=timezone.now())
+    if not saved:
+        return False
+    return BatchOperation.objects.filter(pk=batch.pk, state=BatchOperation.State.RUNNING).exists()
 
 
 def run_batch(batch_id: int) -> BatchOperation:
     """The background job: handle every key not handled yet, saving progress as it goes."""
     batch = BatchOperation.objects.select_related("tenant").get(pk=batch_id)
-    # Claim it: a suspended, cancelled or finished batch is left alone (a stale queued job, a resume race).
-    if not BatchOperation.objects.filter(pk=batch.pk, state__in=(BatchOperation.State.QUEUED,
-                                                                  BatchOperation.State.RUNNING)).update(
-            state=BatchOperation.State.RUNNING):
+    now = timezone.now()
+    token = uuid.uuid4().hex
+    # Claim it: a queued batch, or a running one whose runner went quiet (a crashed worker). A suspended,
+    # cancelled or finished batch is left alone, and so is one another job runs (a duplicate queued job).
+    claimable = Q(state=BatchOperation.State.QUEUED) | Q(
+        Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=now - timedelta(seconds=STALE_SECONDS)),
+        state=BatchOperation.State.RUNNING)
+    if not BatchOperation.objects.filter(claimable, pk=batch.pk).update(
+            state=BatchOperation.State.RUNNING, runner=token, heartbeat_at=now):
         return batch
-    batch.state = BatchOperation.State.RUNNING
+    batch.refresh_from_db()  # progress a previous runner saved
     skip, step = STEPS[batch.kind]
     actor = Actor(batch.actor, user_id=batch.user_id)
     handled = set(batch.done) | set(batch.skipped) | set(batch.failed)
@@ -321,15 +335,28 @@ def run_batch(batch_id: int) -> BatchOperation:
             except Exception as exc:  # noqa: BLE001 - one bad row must not stop the rest
                 log.exception("batch %s: %s failed", batch.pk, key)
                 batch.failed[key] = f"unexpected error: {exc}"
-            if n % PROGRESS_EVERY == PROGRESS_EVERY - 1:
-                batch.save(update_fields=["done", "skipped", "failed"])
-                if _stopped(batch):
-                    batch.refresh_from_db(fields=["state"])
-                    return batch
-    batch.save(update_fields=["done", "skipped", "failed"])
+            if n % PROGRESS_EVERY == PROGRESS_EVERY - 1 and not _checkpoint(batch, token):
+                batch.refresh_from_db(fields=["state"])
+                return batch
+    _checkpoint(batch, token)
     # Finished, unless an operator stopped it in the meantime (then its state stays theirs).
-    if BatchOperation.objects.filter(pk=batch.pk, state=BatchOperation.State.RUNNING).update(
-            state=BatchOperation.State.DONE, finished_at=timezone.now()):
-        batch.state = BatchOperation.State.DONE
+    BatchOperation.objects.filter(pk=batch.pk, runner=token, state=BatchOperation.State.RUNNING).update(
+        state=BatchOperation.State.DONE, finished_at=timezone.now())
     batch.refresh_from_db(fields=["state", "finished_at"])
     return batch
+
+
+def requeue_stale(now: datetime) -> int:
+    """Queue again the batches nobody works on: running with a quiet runner (its worker died) or queued
+    long ago (the Redis job was lost). Called by the engine workers' sweep; the claim in `run_batch`
+    makes a duplicate job a no-op."""
+    cutoff = now - timedelta(seconds=STALE_SECONDS)
+    stale = list(BatchOperation.objects.filter(
+        Q(state=BatchOperation.State.RUNNING, heartbeat_at__lt=cutoff)
+        | Q(state=BatchOperation.State.QUEUED, created_at__lt=cutoff) & (
+            Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=cutoff))).values_list("pk", flat=True)[:100])
+    for pk in stale:
+        # The heartbeat doubles as "queued again at": the next sweep waits another STALE_SECONDS.
+        BatchOperation.objects.filter(pk=pk, state=BatchOperation.State.QUEUED).update(heartbeat_at=now)
+        _queue(pk)
+    return len(stale)

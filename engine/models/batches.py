@@ -39,6 +39,10 @@ class BatchOperation(models.Model):
     skipped = models.JSONField(default=dict, blank=True)  # key → why (nothing to do: already so)
     failed = models.JSONField(default=dict, blank=True)  # key → problem detail
     created_at = models.DateTimeField()
+    # The job running it (a token) and when it last saved progress: a batch whose runner went quiet
+    # for STALE seconds is queued again by the engine workers' sweep, and the new runner takes over.
+    runner = models.CharField(max_length=32, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -7,6 +7,7 @@ live server + engine worker."""
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -20,10 +21,13 @@ from camunda_orchestration_sdk import (
     ProcessInstanceMigrationBatchOperationPlan,
     ProcessInstanceMigrationBatchOperationRequest,
 )
+from django.utils import timezone
 from rest_framework.test import APIClient
 from rq import SimpleWorker
 
-from engine.models import BatchOperation, ElementInstance, Incident, ProcessInstance
+from engine.actions import batches
+from engine.actions.instances import cancel_instance
+from engine.models import BatchOperation, Command, ElementInstance, Incident, ProcessInstance
 from engine.runtime.loop import drain
 from flowsync import redis
 from flowsync.models import ApiKey, AuditEntry
@@ -241,3 +245,33 @@ def test_the_official_client_runs_batches(live_server, creds, start_worker):  # 
             assert [b.batch_operation_key for b in found.items] == [made.batch_operation_key]
     finally:
         assert worker.proc.poll() is None, worker.output()
+
+
+@pytest.mark.django_db
+def test_a_batch_whose_worker_died_is_taken_over_without_doing_anything_twice(  # type: ignore[no-untyped-def]
+        api, many, django_capture_on_commit_callbacks):
+    keys, _, _ = many
+    made = create(api, "cancellation", {"filter": {"processDefinitionId": "migration"}},
+                  django_capture_on_commit_callbacks)
+    batch = BatchOperation.objects.get(pk=int(made["batchOperationKey"]))
+    redis.queue("connectors").empty()  # the queued job is lost with the worker
+    # The dead runner cancelled 7 instances but saved only 5 before it died.
+    order = [int(k) for k in batch.keys]
+    for key in order[:7]:
+        cancel_instance(batch.tenant, key, "user:olga", timezone.now())
+    stale = timezone.now() - timedelta(seconds=batches.STALE_SECONDS + 1)
+    BatchOperation.objects.filter(pk=batch.pk).update(state="RUNNING", runner="dead", heartbeat_at=stale,
+                                                      done=[str(k) for k in order[:5]])
+    # A job of the same batch while a live runner holds it does nothing.
+    BatchOperation.objects.filter(pk=batch.pk).update(heartbeat_at=timezone.now())
+    assert batches.run_batch(batch.pk).runner == "dead"
+    BatchOperation.objects.filter(pk=batch.pk).update(heartbeat_at=stale)
+    assert batches.requeue_stale(timezone.now()) == 1  # the engine workers' sweep
+    run_queued_batches()
+    batch.refresh_from_db()
+    assert batch.state == "DONE" and batch.runner != "dead"
+    assert len(batch.done) == 23 and set(batch.skipped) == {str(k) for k in order[5:7]}
+    assert set(batch.skipped.values()) == {"cancellation already requested"}
+    commands = Counter(Command.objects.filter(kind="CANCEL_INSTANCE").values_list("process_instance_key", flat=True))
+    assert set(commands) == set(keys) and set(commands.values()) == {1}  # each instance cancelled once
+    assert batches.requeue_stale(timezone.now()) == 0
