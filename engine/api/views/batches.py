@@ -245,6 +245,8 @@ class BatchOperationItemSearchView(ApiView):
         body = request.data if isinstance(request.data, dict) else {}
         filt = body.get("filter") or {}
         page = body.get("page") or {}
+        if not isinstance(page, dict):
+            raise InvalidInput("page: expected an object {from, limit}")
         if not isinstance(filt, dict) or "batchOperationKey" not in filt:
             raise InvalidInput("filter.batchOperationKey is required: items are read one batch at a time")
         batch = _get(request, str(filt["batchOperationKey"]))
@@ -253,7 +255,8 @@ class BatchOperationItemSearchView(ApiView):
             if name in filt:
                 items = [i for i in items if i[name] == str(filt[name])]
         start, limit = page.get("from", 0), page.get("limit", 100)
-        if not isinstance(start, int) or not isinstance(limit, int) or start < 0 or not 0 <= limit <= 10_000:
+        if any(isinstance(v, bool) or not isinstance(v, int) for v in (start, limit)) or start < 0 \
+                or not 0 <= limit <= 10_000:
             raise InvalidInput("page: from and limit must be whole numbers (limit up to 10000)")
         return Response({"items": items[start:start + limit],
                          "page": {"totalItems": len(items), "hasMoreTotalItems": False, "startCursor": None,
