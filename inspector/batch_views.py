@@ -34,6 +34,7 @@ Kind = BatchOperation.Kind
 KINDS = {
     Kind.CANCEL_INSTANCES: "Cancel",
     Kind.RESOLVE_INCIDENTS: "Resolve incidents",
+    Kind.RETRY_JOBS: "Retry failed jobs",
     Kind.MIGRATE_INSTANCES: "Migrate to another version",
     Kind.MODIFY_INSTANCES: "Move tokens (modify)",
     Kind.SET_VARIABLES: "Set variables",
@@ -87,6 +88,11 @@ class Selection:
         return {"scope": self.scope, "filter": self.query} if self.scope == "filter" else {"scope": "selected"}
 
 
+def _open_incidents(ctx: InspectorContext, selection: Selection) -> QuerySet[Incident]:
+    return Incident.objects.filter(tenant_id__in=ctx.tenant_ids, state=Incident.State.ACTIVE,
+                                   process_instance_key__in=selection.instances.values("key")).order_by("key")
+
+
 def _source_definition(selection: Selection) -> ProcessDefinition | None:
     found = list(selection.instances.order_by().values_list("definition_id", flat=True).distinct()[:2])
     return ProcessDefinition.objects.get(pk=found[0]) if len(found) == 1 else None
@@ -131,10 +137,8 @@ def batch_new(request: HttpRequest) -> HttpResponse:
     count = selection.instances.count()
     errors: list[str] = []
     context: dict[str, Any] = {}
-    if kind == Kind.RESOLVE_INCIDENTS:
-        context["incidents"] = Incident.objects.filter(
-            tenant_id__in=ctx.tenant_ids, state=Incident.State.ACTIVE,
-            process_instance_key__in=selection.instances.values("key")).count()
+    if kind in (Kind.RESOLVE_INCIDENTS, Kind.RETRY_JOBS):
+        context["incidents"] = _open_incidents(ctx, selection).count()
     if kind == Kind.MIGRATE_INSTANCES:
         source = _source_definition(selection)
         if source is None and count:
@@ -150,7 +154,14 @@ def batch_new(request: HttpRequest) -> HttpResponse:
             if data.get("confirm") != "yes":
                 errors.append("Tick the box to confirm.")
             if not errors:
-                batch = batches.start_batch(ctx.tenant, ctx.role, kind, selection.keys(), _actor(request), params,
+                keys = selection.keys()
+                # Incidents and jobs are the items of those kinds: the selected instances' open ones.
+                if kind == Kind.RESOLVE_INCIDENTS:
+                    keys = list(_open_incidents(ctx, selection).values_list("key", flat=True)[: batches.MAX_KEYS + 1])
+                elif kind == Kind.RETRY_JOBS:
+                    keys = list(_open_incidents(ctx, selection).filter(job_key__isnull=False)
+                                .values_list("job_key", flat=True)[: batches.MAX_KEYS + 1])
+                batch = batches.start_batch(ctx.tenant, ctx.role, kind, keys, _actor(request), params,
                                             selection=selection.describe())
                 messages.success(request, f"Batch {batch.pk} queued: {KINDS[kind].lower()} for "
                                           f"{len(batch.keys)} item(s).")
@@ -176,6 +187,12 @@ def _params(kind: str, data: QueryDict, context: dict[str, Any], selection: Sele
         if not isinstance(variables, dict) or not variables:
             errors.append('Variables: give a JSON object with at least one name, e.g. {"priority": "high"}.')
         return {"variables": variables}
+    if kind == Kind.RETRY_JOBS:
+        raw = (data.get("retries") or "").strip()
+        if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+            errors.append("Retries: a whole number from 1 to 1000.")
+            return {}
+        return {"retries": int(raw)}
     if kind == Kind.MODIFY_INSTANCES:
         source, target = (data.get("source") or "").strip(), (data.get("target_element") or "").strip()
         if not source or not target:

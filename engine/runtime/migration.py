@@ -16,13 +16,14 @@ from typing import Any
 
 from engine.definitions.cache import definition as cached_definition
 from engine.definitions.cache import graph_of
-from engine.graph import Element
+from engine.graph import Element, Graph
 from engine.migration import Active, Refusal, mapping_refusal, plan
 from engine.models import (
     ElementInstance,
     Incident,
     Job,
     MessageSubscription,
+    ProcessDefinition,
     ProcessInstance,
     SignalSubscription,
     Timer,
@@ -46,7 +47,7 @@ def migrate_instance(run: InstanceRun, payload: dict[str, Any]) -> None:
         raise CommandRejected("instance is not active")
     try:
         target_def = cached_definition(int(payload["targetProcessDefinitionKey"]))
-    except Exception:  # noqa: BLE001 - a definition deleted since the action checked it
+    except ProcessDefinition.DoesNotExist:  # deleted (history cleanup of a tenant) since the action checked it
         raise CommandRejected(f"no process definition {payload.get('targetProcessDefinitionKey')}") from None
     if target_def.tenant_id != run.tenant_id:
         raise CommandRejected("the target process definition belongs to another tenant")
@@ -99,7 +100,7 @@ def _relabel(run: InstanceRun, model: type, row: Any, fields: dict[str, Any]) ->
     run.relabels.append((model, row.key, fields))
 
 
-def _migrate_waits(run: InstanceRun, ei: ElementInstance, mapping: dict[str, str], source: Any) -> None:
+def _migrate_waits(run: InstanceRun, ei: ElementInstance, mapping: dict[str, str], source: Graph) -> None:
     """Keep the waits of catch events mapped to one of the same type; withdraw the rest, open the target's."""
     element = run.element(ei.element_id)
     wanted = {e.id: e for e in listened_events(run, element)}

@@ -14,7 +14,7 @@ from rq import SimpleWorker
 
 from engine.actions.instances import start_instance
 from engine.definitions.deploy import Resource, deploy
-from engine.models import BatchOperation, ElementInstance, ProcessDefinition, ProcessInstance
+from engine.models import BatchOperation, ElementInstance, Incident, Job, ProcessDefinition, ProcessInstance
 from engine.runtime.loop import drain
 from flowsync import redis
 from flowsync.models import AuditEntry, Membership
@@ -195,3 +195,24 @@ def test_tenancy_and_rights(op_client: Client, versions, other_tenant, django_ca
                                                    "confirm": "yes"})
     assert resp.status_code == 403
     assert BatchOperation.objects.count() == 1
+
+
+def test_retry_and_resolve_incidents_of_the_selected_instances(op_client: Client, flow: Flow, flush_redis,
+                                                              django_capture_on_commit_callbacks):  # type: ignore[no-untyped-def]
+    keys = [flow.start(f"INC-{i}") for i in range(3)]
+    incidents = [flow.fail_to_incident(k) for k in keys[:2]]
+    picked = {"instance": [str(k) for k in keys]}
+    preview = op_client.get("/inspector/batches/new/", {"kind": "retry-jobs", **picked}).content.decode()
+    assert '<strong id="batch-incidents">2</strong>' in preview
+    bad = op_client.post("/inspector/batches/new/", {"kind": "retry-jobs", **picked, "retries": "0", "confirm": "yes"})
+    assert bad.status_code == 400 and "Retries" in bad.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        op_client.post("/inspector/batches/new/", {"kind": "retry-jobs", **picked, "retries": "2", "confirm": "yes"})
+    batch = BatchOperation.objects.get()
+    assert sorted(batch.keys) == sorted(str(i.job_key) for i in incidents)  # the items are the failed jobs
+    run_queued_batches()
+    drain()
+    batch.refresh_from_db()
+    assert batch.state == "DONE" and len(batch.done) == 2, (batch.failed, batch.skipped)
+    assert not Incident.objects.filter(state="ACTIVE").exists()
+    assert set(Job.objects.filter(key__in=[i.job_key for i in incidents]).values_list("retries", flat=True)) == {2}
