@@ -11,8 +11,11 @@ this process, as the background job would (engine/actions/batches.run_batch, no 
 It prints, per item: the batch job's CPU time and SQL statements (the check, the command row, the
 audit entry, progress saves), and the engine's CPU time to apply the command.
 
-Last run (2 vCPUs shared with other sessions, load average ~3, PostgreSQL 15), 1000 instances:
-see the report of the session that wrote it (the figures move with the load).
+Last run (2 vCPUs shared with other sessions, load average 21, PostgreSQL 15), 500 instances:
+migrate — batch job 6.6 ms CPU and 11.2 SQL statements per item (25 items/s wall), engine 2.6 ms
+CPU per item (one ORM UPDATE per relabelled row: instance, element instances, job, user task);
+cancel — batch job 4.4 ms CPU and 7.2 statements per item (39 items/s wall), engine 0.2 ms CPU per
+item. Statements are those Django sees (the command INSERT goes through psycopg directly).
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ def main(n: int) -> None:
     ]
     for label, kind, params in plans:
         batch = start_batch(t, "admin", kind, keys, "user:bench", params, queue=False)
+        connection.queries_log.clear()  # the log keeps 9,000 statements: count each batch from zero
         cpu, wall = time.process_time(), time.perf_counter()
         with CaptureQueriesContext(connection) as queries:
             done = run_batch(batch.pk)
