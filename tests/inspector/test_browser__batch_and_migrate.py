@@ -106,3 +106,34 @@ def test_migrate_one_then_fifty_then_cancel_five_hundred(live_server, transactio
     assert AuditEntry.objects.filter(what="instance.cancel", via="inspector").count() == 500
     assert AuditEntry.objects.filter(what="batch.create", via="inspector").count() == 2
     assert BatchOperation.objects.filter(state="DONE").count() == 2
+
+
+def test_ticked_rows_survive_the_live_refresh_and_make_the_batch(live_server, transactional_db, creds, settings,
+                                                                 page):  # type: ignore[no-untyped-def]
+    settings.ENGINE_INLINE = True  # the batch runs at once, inline (no Redis job)
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    flow = Flow(creds.tenant)
+    flow.deploy()
+    first, second, third = (flow.start(f"ORD-{i}") for i in range(3))
+    make_user("olga", {creds.tenant: Membership.Role.OPERATOR})
+    login(page, live_server.url, "/inspector/")
+    page.check(f"#pick-{first}")
+    page.check(f"#pick-{third}")
+    page.select_option("#batch-kind", "cancel-instances")
+    page.evaluate("window.__sameDocument = true")
+    newer = flow.start("ORD-9")  # the list refreshes by itself and shows it
+    page.wait_for_selector(f"[data-instance-link]:text('{newer}')")
+    assert page.is_checked(f"#pick-{first}") and page.is_checked(f"#pick-{third}")
+    assert not page.is_checked(f"#pick-{second}")
+    assert page.input_value("#batch-kind") == "cancel-instances"
+    assert page.evaluate("window.__sameDocument") is True
+    page.click("#batch-form button[type=submit]")
+    assert page.inner_text("#batch-count") == "2"
+    page.click("#batch-start")  # without the confirmation: a form error, nothing started
+    assert "Tick the box to confirm" in page.inner_text("#batch-error")
+    page.check("#confirm")
+    page.click("#batch-start")
+    page.wait_for_selector("#batch-state:text('DONE')")
+    assert page.inner_text("#batch-handled") == "2"
+    assert {ProcessInstance.objects.get(key=k).state for k in (first, third)} == {"TERMINATED"}
+    assert {ProcessInstance.objects.get(key=k).state for k in (second, newer)} == {"ACTIVE"}
