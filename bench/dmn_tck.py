@@ -11,15 +11,18 @@ unsupported construct, a model that does not parse). Printed per directory and i
 
 Comparison: numbers by value with a relative tolerance of 1e-9 (the engine computes in binary
 floating point, the TCK expects 34-digit decimals); date/time values as the ISO text the engine
-returns; a resultNode marked errorResult="true" expects null or an evaluation error.
+returns; a resultNode marked errorResult="true" expects null or an evaluation error. Inputs
+typed xsd:date, dateTime, time or duration are given as FEEL values, as the TCK means them.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import os
 import secrets
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -82,28 +85,35 @@ def _number(text: str) -> Any:
     )
 
 
-def read_value(element: etree._Element) -> Any:
-    """A TCK <value>, <list> or component-bearing element as plain Python (the engine's shapes)."""
+def read_value(element: etree._Element, temporal: Callable[[str, str], Any] | None = None) -> Any:
+    """A TCK <value>, <list> or component-bearing element as plain Python (the engine's shapes).
+
+    temporal(kind, text) reads xsd:date, dateTime, time and duration values as the engine's FEEL
+    values (inputs: the TCK means a FEEL date, not text); without it they stay text (expected
+    results, compared with the ISO text the engine returns).
+    """
     if element.get(XSI + "nil") == "true":
         return None
     children = [c for c in element if isinstance(c.tag, str)]
     components = [c for c in children if _local(c.tag) == "component"]
     if components:
-        return {c.get("name"): read_value(c) for c in components}
+        return {c.get("name"): read_value(c, temporal) for c in components}
     lists = [c for c in children if _local(c.tag) == "list"]
     if lists:
-        return [read_value(item) for item in lists[0] if _local(item.tag) == "item"]
+        return [read_value(item, temporal) for item in lists[0] if _local(item.tag) == "item"]
     if _local(element.tag) == "list":
-        return [read_value(item) for item in element if _local(item.tag) == "item"]
+        return [read_value(item, temporal) for item in element if _local(item.tag) == "item"]
     values = [c for c in children if _local(c.tag) == "value"]
     if values:
-        return read_value(values[0])
+        return read_value(values[0], temporal)
     kind = (element.get(XSI + "type") or "").split(":")[-1]
     text = element.text or ""
     if kind in ("decimal", "double", "float", "integer", "int", "long"):
         return _number(text)
     if kind == "boolean":
         return text.strip() == "true"
+    if temporal is not None and kind in ("date", "dateTime", "time", "duration"):
+        return temporal(kind, text.strip())
     return text
 
 
@@ -122,8 +132,28 @@ def same(expected: Any, actual: Any) -> bool:
 def run(directory: Path) -> Report:
     from engine.bpmn.errors import DefinitionError
     from engine.dmn import DecisionError, evaluate, parse_dmn
+    from engine.expressions import feel_temporal
+
+    readers = {
+        "date": feel_temporal.parse_date,
+        "dateTime": feel_temporal.parse_date_time,
+        "time": feel_temporal.parse_time,
+        "duration": feel_temporal.parse_duration,
+    }
+
+    def temporal(kind: str, text: str) -> Any:
+        try:
+            return readers[kind](text)
+        except ValueError:
+            return text
+
+    def written(kind: str, text: str) -> Any:
+        # An expected date or duration as the engine writes it (P1Y0M is P1Y).
+        value = temporal(kind, text)
+        return text if isinstance(value, str) else str(value)
 
     report = Report()
+    now = dt.datetime.now(dt.UTC)  # the TCK's today() and now() cases read the real clock
     for test_file in sorted(directory.rglob("*-test-*.xml")):
         relative = str(test_file.parent.relative_to(directory))
         tree = etree.parse(str(test_file), etree.XMLParser(resolve_entities=False, no_network=True))
@@ -141,23 +171,24 @@ def run(directory: Path) -> Report:
             if definitions is None:
                 report.outcomes.append(Outcome(relative, name, "errored", model_error))
                 continue
-            inputs = {n.get("name"): read_value(n) for n in case if _local(n.tag) == "inputNode"}
+            inputs = {n.get("name"): read_value(n, temporal) for n in case if _local(n.tag) == "inputNode"}
             status, reason = "passed", ""
             for node in (n for n in case if _local(n.tag) == "resultNode"):
                 expects_error = node.get("errorResult") == "true"
                 expected_el = next((c for c in node if _local(c.tag) == "expected"), None)
-                expected = read_value(expected_el) if expected_el is not None else None
+                expected = read_value(expected_el, written) if expected_el is not None else None
                 try:
                     result_name = node.get("name", "")
                     service = case.get("invocableName") if case.get("type") == "decisionService" else None
                     if service:
                         # Through the service: input decisions it does not get are null, not evaluated.
-                        value = evaluate(definitions, service, inputs)[service]
+                        value = evaluate(definitions, service, inputs, now=now)[service]
                         several = isinstance(value, dict) and result_name in value and result_name != service
                         actual = value[result_name] if several else value
                     else:
                         decision = definitions.find(result_name)
-                        actual = evaluate(definitions, result_name, inputs)[decision.name if decision else result_name]
+                        result = evaluate(definitions, result_name, inputs, now=now)
+                        actual = result[decision.name if decision else result_name]
                 except DecisionError as exc:
                     if exc.unsupported:
                         status, reason = "errored", f"{node.get('name')}: {exc}"

@@ -57,3 +57,10 @@ class RateLimited(ActionError):
 class Unprocessable(ActionError):
     status = 422
     title = "INVALID_INPUT"
+
+
+class Gone(ActionError):
+    """It existed and was switched off on purpose (a deactivated flow's webhook)."""
+
+    status = 410
+    title = "GONE"

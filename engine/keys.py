@@ -70,6 +70,10 @@ class KeySource:
         self._replay = [k for start, count in (recorded or []) for k in range(start, start + count)]
         self._replaying = recorded is not None
 
+    @property
+    def replaying(self) -> bool:
+        return self._replaying
+
     def take(self) -> int:
         if self._replaying:
             key = self._replay.pop(0)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from inspector import batch_views, views
+from inspector import batch_views, flows, views
 
 app_name = "inspector"
 
@@ -19,6 +19,7 @@ urlpatterns = [
     path("batches/<int:pk>/", batch_views.batch_detail, name="batch"),
     path("batches/<int:pk>/<str:action>/", batch_views.batch_steer, name="batch-steer"),
     path("definitions/", views.definition_list, name="definitions"),
+    path("flows/<str:flow_id>/start/", flows.flow_start, name="flow-start"),
     path("incidents/", views.incident_list, name="incidents"),
     path("incidents/retry/", views.incident_batch_retry, name="retry-incidents"),
     path("incidents/<int:key>/retry/", views.incident_retry, name="retry-incident"),

@@ -20,6 +20,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from engine.actions.instances import cancel_instance
 from engine.errors import ActionError
+from engine.models import ProcessDefinition
+from engine.queries import flows as flow_queries
 from engine.queries import inspector as q
 from engine.queries import status
 from engine.rights import Right
@@ -100,6 +102,9 @@ def _render_detail(request: HttpRequest, ctx: InspectorContext, detail: q.Instan
         "retry_form": RetryForm(),
         "editable": detail.instance.state == "ACTIVE",
         "nav": "instances",
+        # A JSON flow run: its steps with each attempt and what the connector sent and got.
+        "flow_steps": (flow_queries.steps(ctx.tenant_ids, detail.instance.key)
+                       if detail.instance.definition.kind == ProcessDefinition.Kind.DAG else None),
     }, status=status)
 
 

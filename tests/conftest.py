@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import ctypes
 import os
 import signal
 import subprocess
@@ -77,6 +78,13 @@ def deploy_file(api: APIClient, name: str, content: bytes | None = None):  # typ
     return api.post("/v2/deployments", {"resources": [upload]}, format="multipart")
 
 
+def die_with_parent() -> None:
+    """preexec_fn for test subprocesses: the kernel kills them when pytest dies, so a killed run leaves no
+    engine worker draining a later run's database."""
+    if sys.platform == "linux":
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+
+
 def test_database_url() -> str:
     db = settings.DATABASES["default"]
     return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
@@ -114,6 +122,7 @@ class WorkerProcess:
             stdout=self.log,
             stderr=subprocess.STDOUT,
             text=True,
+            preexec_fn=die_with_parent,
         )
 
     def kill(self, sig: int = signal.SIGKILL) -> None:

@@ -12,7 +12,7 @@ import time
 import httpx
 from django.conf import settings
 
-from tests.conftest import ROOT, test_database_url
+from tests.conftest import ROOT, die_with_parent, test_database_url
 
 
 def free_port() -> int:
@@ -41,7 +41,7 @@ class WebServer:
             [str(ROOT / ".venv/bin/gunicorn"), "flowsync.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
              "--workers", str(workers), "--threads", str(threads), "--graceful-timeout", str(graceful),
              "--log-level", "warning", "--config", str(ROOT / "gunicorn.conf.py")],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, text=True,
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, text=True, preexec_fn=die_with_parent,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -4,6 +4,12 @@ import os
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/flowsync")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
+# Under pytest-xdist each worker has its own test database (pytest-django adds the worker's suffix) and
+# its own Redis database, counted down from the given one, so one worker's flush never empties another's queues.
+_worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+if _worker:
+    _base, _, _db = os.environ["REDIS_URL"].rpartition("/")
+    os.environ["REDIS_URL"] = f"{_base}/{(int(_db or 0) - _worker) % 16}"
 # Tests drain the engine explicitly or through a real worker process.
 os.environ.setdefault("FLOWSYNC_ENGINE_INLINE", "0")
 # Settings refuse a known key outside DEBUG; worker and server processes the tests start inherit this.

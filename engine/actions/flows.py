@@ -1,15 +1,15 @@
 """Flow actions: deploy a document, start a run (manually or by webhook), rotate a trigger's secret.
 
 A webhook delivery is checked in this order, and recorded whatever the outcome:
-disabled → 404-like refusal; body over the limit → 413; authentication (HMAC-SHA256 over
-`<timestamp>.<body>` within the tolerance window, or a bearer token; constant-time compares)
-→ 401; a delivery id seen before for this trigger → 200 with the first run (no new run);
-body not JSON/form → 422; the trigger's filter false → 200, recorded as filtered, no run;
-the trigger's input mapping, then the input against the flow's `inputs` schema → 422;
-else the run starts → 202 (or, with `respond`, the view waits for the run's output).
-A unique index on (trigger, delivery id) of started deliveries means a replay racing the
-original cannot start a second run (its insert waits for the first and fails; the run it created
-is rolled back with it).
+disabled → 404 (410 when the whole flow is deactivated); body over the limit → 413;
+authentication (HMAC-SHA256 over `<timestamp>.<body>` within the tolerance window, or a bearer
+token; constant-time compares) → 401; rate limit → 429; body not JSON/form → 422; the trigger's
+filter false → 200, recorded as filtered, no run; the trigger's input mapping, then the input
+against the flow's `inputs` schema → 422; else the run starts → 202 (or, with `respond`, the view
+waits for the run's output). A delivery id already started for this trigger → 200 with the first
+run: a unique index on (trigger, delivery id) of started deliveries refuses the second start (a
+replay racing the original waits for the first insert and fails; the run it created is rolled
+back with it), so the common case, a new delivery, needs no look-up first.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ from engine.actions.incidents import resolve_incident
 from engine.actions.instances import cancel_instance, find_definition, start_instance
 from engine.actions.jobs import update_job
 from engine.actions.variables import set_variables
+from engine.audit import record as audit
+from engine.connectors import policy
 from engine.definitions.cache import definition as cached_definition
 from engine.definitions.cache import graph_of
 from engine.definitions.deploy import deploy
@@ -39,6 +41,7 @@ from engine.definitions.resources import Resource
 from engine.errors import (
     ActionError,
     Conflict,
+    Gone,
     InvalidInput,
     NotFound,
     RateLimited,
@@ -69,6 +72,8 @@ TIMESTAMP_HEADER = "X-FlowSync-Timestamp"
 DEFAULT_DELIVERY_HEADER = "X-FlowSync-Delivery"
 DEFAULT_TOLERANCE_SECONDS = 300
 DEFAULT_MAX_BYTES = 256 * 1024
+DEFAULT_KEEP_BYTES = 64 * 1024  # a delivery's body is kept (for replay) up to this size
+MASKED_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", SIGNATURE_HEADER.lower()})
 DEFAULT_RESPOND_MS = 10_000
 RATE_KEY = "flowsync:ratelimit:webhook:{trigger}"
 
@@ -162,6 +167,39 @@ def set_trigger_enabled(tenant: Tenant, flow_id: str, trigger_id: str, enabled: 
                                      element_id=element_id, due_at=schedule.first_due("cycle", cron, now)[0],
                                      repetitions=-1, spec=cron, created_at=now)
     return trigger
+
+
+def _deactivated(trigger: FlowTrigger) -> bool:
+    return not ProcessDefinition.objects.filter(tenant_id=trigger.tenant_id, bpmn_process_id=trigger.flow_id,
+                                                kind=ProcessDefinition.Kind.DAG, deactivated=False).exists()
+
+
+def set_flow_active(tenant_ids: list[int], flow_id: str, active: bool, actor: str, now: datetime) -> int:
+    """Deactivate a whole flow (every version refuses new runs, every trigger is disabled, schedules stop;
+    its webhooks answer 410) or activate it again (the latest document's triggers are enabled again).
+    Running runs go on. Returns the versions changed; audited once per flow."""
+    with transaction.atomic():
+        versions = ProcessDefinition.objects.select_for_update().filter(
+            tenant_id__in=tenant_ids, bpmn_process_id=flow_id, kind=ProcessDefinition.Kind.DAG)
+        found = list(versions.order_by("-version").only("key", "tenant_id", "version", "deactivated"))
+        if not found:
+            raise NotFound(f"no flow '{flow_id}' is deployed")
+        tenant_id = found[0].tenant_id
+        changed = versions.filter(deactivated=active).update(deactivated=not active)
+        tenant = Tenant.objects.get(pk=tenant_id)
+        if active:
+            declared = {t["id"]: t for t in _document(found[0]).get("triggers", [])}
+            for trigger_id, spec in declared.items():
+                if spec.get("enabled", True):
+                    set_trigger_enabled(tenant, flow_id, trigger_id, True, now)
+        else:
+            for trigger_id in FlowTrigger.objects.filter(tenant_id=tenant_id, flow_id=flow_id, enabled=True
+                                                         ).values_list("trigger_id", flat=True):
+                set_trigger_enabled(tenant, flow_id, trigger_id, False, now)
+        if changed:
+            audit(tenant_id, actor, "flow.activate" if active else "flow.deactivate", target_type="flow",
+                  target_key=flow_id, before={"active": not active}, after={"active": active}, now=now)
+    return changed
 
 
 # -- dead letters: runs that failed after their retries (an active incident) ---------------------------
@@ -313,21 +351,76 @@ def _evaluate(text: str, variables: dict[str, Any], now: datetime, what: str) ->
         raise Unprocessable(f"the trigger's {what} failed on this delivery: {exc}") from None
 
 
+def _run_input(trigger: FlowTrigger, delivery: Delivery, now: datetime) -> Any:
+    """The run's input from a delivery (the trigger's filter and input mapping); None: filtered out."""
+    body = _input(delivery)
+    context = _request_context(delivery, body)
+    config = trigger.config
+    if "filter" in config and _evaluate(config["filter"], context, now, "filter") is not True:
+        return None
+    if config.get("input"):
+        body = {name: _evaluate(text, context, now, f"input '{name}'") for name, text in config["input"].items()}
+    return body
+
+
+def kept_headers(headers: dict[str, str]) -> dict[str, str]:
+    """The headers a delivery is kept with: authentication values masked (a replay is not re-authenticated)."""
+    return {name: (policy.MASK if name in MASKED_HEADERS or policy.secret_name(name) else value[:1000])
+            for name, value in headers.items()}
+
+
+def replay_delivery(tenant_ids: list[int], delivery_pk: int, actor: str, now: datetime) -> WebhookDelivery:
+    """Run a recorded delivery again, as an operator: a new run with the kept body and headers (no signature
+    check: the operator's right stands for it), recorded as `replayed`; filter and input mapping apply."""
+    original = (WebhookDelivery.objects.filter(tenant_id__in=tenant_ids, pk=delivery_pk)
+                .select_related("trigger").first())
+    if original is None:
+        raise NotFound(f"no webhook delivery {delivery_pk}")
+    trigger = original.trigger
+    if original.body is None:
+        raise Conflict(f"delivery {delivery_pk} was not kept ({original.body_bytes} bytes, over the "
+                       f"{getattr(settings, 'FLOWSYNC_WEBHOOK_KEEP_BYTES', DEFAULT_KEEP_BYTES)}-byte limit); "
+                       "it cannot be replayed")
+    if not trigger.enabled:
+        raise Conflict(f"trigger '{trigger.trigger_id}' of flow '{trigger.flow_id}' is disabled")
+    delivery = Delivery(headers=dict(original.headers), body=bytes(original.body),
+                        content_type=original.content_type)
+    body = _run_input(trigger, delivery, now)
+    if body is None:
+        raise Conflict("the trigger's filter does not accept this delivery; nothing to run")
+    with transaction.atomic():
+        instance = start_run(trigger.tenant, trigger.flow_id, body, actor, now)
+        replayed = WebhookDelivery.objects.create(
+            tenant_id=trigger.tenant_id, trigger=trigger, received_at=now, delivery_id=original.delivery_id,
+            outcome=WebhookDelivery.Outcome.REPLAYED, detail=f"replay of delivery {original.pk} by {actor}"[:1000],
+            body_bytes=original.body_bytes, process_instance_key=instance.key, body=original.body,
+            headers=original.headers, content_type=original.content_type)
+        audit(trigger.tenant_id, actor, "flow.delivery.replay", target_type="webhook-delivery",
+              target_key=original.pk, instance_key=instance.key, after={"executionId": str(instance.key)}, now=now)
+    return replayed
+
+
 def receive_webhook(token: str, delivery: Delivery, now: datetime) -> Accepted:
     """Check, record and (at most once per delivery id) start the trigger's flow."""
-    trigger = FlowTrigger.objects.filter(token=token, kind=FlowTrigger.Kind.WEBHOOK).first()
+    trigger = FlowTrigger.objects.filter(token=token, kind=FlowTrigger.Kind.WEBHOOK).select_related("tenant").first()
     if trigger is None or not token:
         raise NotFound("no webhook at this address")
     delivery_id = delivery.headers.get(
         str(trigger.config.get("delivery_id_header", DEFAULT_DELIVERY_HEADER)).lower(), "")[:255]
 
+    keep = len(delivery.body) <= int(getattr(settings, "FLOWSYNC_WEBHOOK_KEEP_BYTES", DEFAULT_KEEP_BYTES))
+
     def record(outcome: str, detail: str = "", key: int | None = None) -> None:
         WebhookDelivery.objects.create(tenant_id=trigger.tenant_id, trigger=trigger, received_at=now,
                                        delivery_id=delivery_id, outcome=outcome, detail=detail[:1000],
-                                       body_bytes=len(delivery.body), process_instance_key=key)
+                                       body_bytes=len(delivery.body), process_instance_key=key,
+                                       body=delivery.body if keep else None, headers=kept_headers(delivery.headers),
+                                       content_type=delivery.content_type[:255])
 
     if not trigger.enabled:
         record(WebhookDelivery.Outcome.DISABLED, "the trigger is disabled")
+        if _deactivated(trigger):
+            raise Gone(f"flow '{trigger.flow_id}' is deactivated; this webhook starts no runs")
         raise NotFound("no webhook at this address")
     limit = int(getattr(settings, "FLOWSYNC_WEBHOOK_MAX_BYTES", DEFAULT_MAX_BYTES))
     if len(delivery.body) > limit:
@@ -348,19 +441,15 @@ def receive_webhook(token: str, delivery: Delivery, now: datetime) -> Accepted:
                                                outcome=WebhookDelivery.Outcome.STARTED)
                 .values_list("process_instance_key", flat=True).first())
 
-    if delivery_id and (first := first_run()) is not None:
-        record(WebhookDelivery.Outcome.DUPLICATE, "delivery id seen before", first)
-        return Accepted(200, first, duplicate=True)
+    # No look-up of the delivery id first: the unique index refuses a second start (below), so a new
+    # delivery — the common case — costs no extra statement and a duplicate costs a rolled-back start.
     config = trigger.config
     respond_ms = int(config.get("respond_timeout_ms", DEFAULT_RESPOND_MS)) if config.get("respond") else 0
     try:
-        body = _input(delivery)
-        context = _request_context(delivery, body)
-        if "filter" in config and _evaluate(config["filter"], context, now, "filter") is not True:
+        body = _run_input(trigger, delivery, now)
+        if body is None:
             record(WebhookDelivery.Outcome.FILTERED, "the trigger's filter did not accept it")
             return Accepted(200, None, duplicate=False, filtered=True)
-        if config.get("input"):
-            body = {name: _evaluate(text, context, now, f"input '{name}'") for name, text in config["input"].items()}
         with transaction.atomic():
             instance = start_run(trigger.tenant, trigger.flow_id, body, f"webhook:{trigger.trigger_id}", now)
             # The unique index on (trigger, delivery id) of started deliveries settles a race between a
@@ -372,5 +461,5 @@ def receive_webhook(token: str, delivery: Delivery, now: datetime) -> Accepted:
     except IntegrityError:
         first = first_run()
         record(WebhookDelivery.Outcome.DUPLICATE, "delivery id seen before", first)
-        return Accepted(200, first or 0, duplicate=True)
+        return Accepted(200, first or 0, duplicate=True, tenant_id=trigger.tenant_id)
     return Accepted(202, instance.key, duplicate=False, respond_ms=respond_ms, tenant_id=trigger.tenant_id)

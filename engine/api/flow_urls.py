@@ -11,6 +11,7 @@ urlpatterns = [
     path("executions/<str:key>", flows.ExecutionView.as_view()),
     path("executions/<str:key>/steps", flows.ExecutionStepsView.as_view()),
     path("executions/<str:key>/<str:action>", flows.ExecutionActionView.as_view()),
+    path("deliveries/<str:delivery_id>/replay", flows.DeliveryReplayView.as_view()),
     path("dead-letters", flows.DeadLettersView.as_view()),
     path("dead-letters/replay", flows.DeadLettersReplayView.as_view()),
     path("", flows.FlowsView.as_view()),
@@ -21,4 +22,5 @@ urlpatterns = [
     path("<str:flow_id>/triggers", flows.FlowTriggersView.as_view()),
     path("<str:flow_id>/triggers/<str:trigger_id>/<str:action>", flows.FlowTriggerActionView.as_view()),
     path("<str:flow_id>/runs", flows.FlowRunsView.as_view()),
+    path("<str:flow_id>/<str:action>", flows.FlowActivationView.as_view()),
 ]

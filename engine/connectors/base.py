@@ -31,17 +31,21 @@ class Result:
     value: Any
     # Variables to set when the task has neither a resultVariable nor a resultExpression header.
     variables: dict[str, Any] = field(default_factory=dict)
+    # What the connector sent and got, for the step's log (truncated, secrets masked).
+    log: tuple[str, ...] = ()
 
 
 class ConnectorError(Exception):
     """The connector could not do its work. `retryable` False: a new attempt cannot help (bad input)."""
 
-    def __init__(self, code: str, message: str, *, retryable: bool = True, response: Any = None):
+    def __init__(self, code: str, message: str, *, retryable: bool = True, response: Any = None,
+                 log: tuple[str, ...] = ()):
         super().__init__(message)
         self.code = code
         self.message = message
         self.retryable = retryable
         self.response = response
+        self.log = log
 
 
 @dataclass(frozen=True)
@@ -54,3 +58,4 @@ class Outcome:
     code: str = ""
     retries: int = 0  # fail: retries left
     backoff_ms: int | None = None  # fail: None = the default backoff policy
+    log: tuple[str, ...] = ()  # the connector's log lines for this attempt (kept as the step's log)

@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.core.mail import BadHeaderError, get_connection, send_mail
 from django.core.validators import validate_email
 
+from engine.connectors import policy
 from engine.connectors.base import ConnectorError, Invocation, Result
 
 
@@ -53,6 +54,9 @@ def run(inv: Invocation) -> Result:
     subject = "" if v.get("subject") is None else str(v["subject"])
     body = "" if v.get("body") is None else str(v["body"])
     html = v.get("html")
+    # The step's log: who and what (subject and body clipped), then what the mail server said.
+    sent_lines = (f"-> mail from {sender} to {', '.join(recipients)}", f"-> subject {policy.clip(subject)}",
+                  f"-> body {policy.clip(body)}")
     try:
         connection = get_connection(fail_silently=False, timeout=max(1.0, inv.budget_seconds))
         sent = send_mail(subject, body, sender, recipients, connection=connection,
@@ -60,5 +64,6 @@ def run(inv: Invocation) -> Result:
     except BadHeaderError as exc:
         raise _invalid(f"invalid email header: {exc}") from None
     except (smtplib.SMTPException, OSError) as exc:
-        raise ConnectorError("MAIL_ERROR", f"could not send the email: {exc}") from None
-    return Result({"sent": sent, "to": recipients})
+        raise ConnectorError("MAIL_ERROR", f"could not send the email: {exc}",
+                             log=(*sent_lines, f"<- MAIL_ERROR: {policy.clip(str(exc))}")) from None
+    return Result({"sent": sent, "to": recipients}, log=(*sent_lines, f"<- sent ({sent})"))

@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 from django.conf import settings
 
+from engine.connectors import policy
 from engine.connectors.base import ConnectorError, Invocation, Result
 from engine.connectors.guard import AddressRefused, GuardedTransport, parse_policy
 
@@ -61,8 +62,54 @@ def run_flowsync(inv: Invocation) -> Result:
         # One key per attempt (the job and its retries left), the same when a crashed run's attempt is
         # sent again: a receiver that dedupes on it sees each attempt at most once.
         request.headers[name] = f"{inv.job_key}-{inv.retries}"
-    value = send(request, inv)
-    return Result(value, {"response": value})
+    sent = _sent_lines(request)
+    started = time.monotonic()
+    try:
+        value = send(request, inv)
+    except ConnectorError as exc:
+        took = f"{(time.monotonic() - started) * 1000:.0f} ms"
+        if exc.response is None:
+            exc.log = (*sent, f"<- {exc.code}: {exc.message} ({took})")
+            raise
+        if not policy.expected(inv.headers, exc.response["status"]):
+            exc.log = (*sent, *_got_lines(exc.response, took))
+            raise
+        value = exc.response  # a non-2xx status the node expects: a success
+    took = f"{(time.monotonic() - started) * 1000:.0f} ms"
+    got = _got_lines(value, took)
+    if not policy.expected(inv.headers, value["status"]):
+        raise ConnectorError(str(value["status"]), f"HTTP {value['status']} from {_shown(request)} is not one of "
+                             f"the node's expected statuses", response=value, log=(*sent, *got))
+    return Result(value, {"response": value}, log=(*sent, *got))
+
+
+def _sent_lines(request: Request) -> tuple[str, ...]:
+    """What a step's log shows of the request: secrets (by header/query/field name) masked, body clipped."""
+    lines = [f"-> {_shown(request)}"]
+    if request.params:
+        lines.append(f"-> query {policy.clip(policy.masked(request.params))}")
+    if request.headers:
+        lines.append(f"-> headers {policy.clip(policy.masked(request.headers))}")
+    if request.body is not _NO_BODY:
+        lines.append(f"-> body {policy.clip(_masked_body(request.body))}")
+    return tuple(lines)
+
+
+def _got_lines(value: dict[str, Any], took: str) -> tuple[str, ...]:
+    lines = [f"<- {value['status']} ({took})"]
+    if value.get("headers", {}).get("content-type"):
+        lines.append(f"<- content-type {value['headers']['content-type']}")
+    if value.get("body") is not None:
+        lines.append(f"<- body {policy.clip(_masked_body(value['body']))}")
+    return tuple(lines)
+
+
+def _masked_body(body: Any) -> Any:
+    if isinstance(body, dict):
+        return {k: (policy.MASK if policy.secret_name(str(k)) else _masked_body(v)) for k, v in body.items()}
+    if isinstance(body, list):
+        return [_masked_body(v) for v in body]
+    return body
 
 
 # --- inputs -----------------------------------------------------------------------------------------

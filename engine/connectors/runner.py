@@ -21,20 +21,23 @@ import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.db.models import Q
 from django.utils import timezone
 
 from engine.actions.jobs import activate_jobs, complete_job, fail_job, throw_error, variables_for_jobs
+from engine.connectors import policy
 from engine.connectors.base import ConnectorError, Invocation, Outcome
 from engine.connectors.registry import TYPES, connector_for
 from engine.connectors.results import decide
 from engine.definitions.cache import definition, graph_of
 from engine.errors import Conflict, NotFound
-from engine.models import Job
+from engine.models import Job, StepLog
 from flowsync import redis
 
 log = logging.getLogger("flowsync.connectors")
@@ -193,8 +196,19 @@ def _run(jobs: list[Job], now: datetime | None) -> None:
     invocations = _invocations(jobs, now or timezone.now())
     with ThreadPoolExecutor(max_workers=min(CONCURRENCY, len(jobs)), thread_name_prefix="connector") as pool:
         futures = {pool.submit(_execute, inv): job for job, inv in zip(jobs, invocations, strict=True)}
-        for future in as_completed(futures):
-            _report(futures[future], future.result(), now or timezone.now())
+        logs = [_report(futures[future], future.result(), now or timezone.now()) for future in as_completed(futures)]
+    _keep_logs([entry for entry in logs if entry is not None])
+
+
+def _keep_logs(logs: list[StepLog]) -> None:
+    """The steps' logs of one run of jobs, in one INSERT (a diagnostic, written after the outcomes:
+    a crash in between loses only them)."""
+    if not logs:
+        return
+    try:
+        StepLog.objects.bulk_create(logs)
+    except DatabaseError:
+        log.warning("could not keep the logs of %d connector jobs", len(logs))
 
 
 def _execute(inv: Invocation) -> Outcome:
@@ -203,14 +217,20 @@ def _execute(inv: Invocation) -> Outcome:
     try:
         result = connector.run(inv)
     except ConnectorError as exc:
-        return decide(inv, None, exc)
+        outcome = decide(inv, None, exc)
+        if outcome.kind == "fail" and exc.retryable and outcome.retries and not policy.retries(inv.headers, exc):
+            # The node's retry.on does not list this failure: no more attempts.
+            outcome = replace(outcome, retries=0, message=f"{exc.message} (not retried: retry.on does not "
+                                                          f"list {exc.code})")
+        return replace(outcome, log=exc.log)
     except Exception as exc:  # noqa: BLE001 - a connector bug fails the job (with retries), not the run
         log.exception("connector %s failed on job %s", inv.job_type, inv.job_key)
         return decide(inv, None, ConnectorError("CONNECTOR_ERROR", f"{type(exc).__name__}: {exc}"))
-    return decide(inv, result, None)
+    return replace(decide(inv, result, None), log=result.log)
 
 
-def _report(job: Job, outcome: Outcome, now: datetime) -> None:
+def _report(job: Job, outcome: Outcome, now: datetime) -> StepLog | None:
+    """Complete, fail or throw; the step's log to keep, if the connector wrote one."""
     tenants = [job.tenant_id]
     try:
         if outcome.kind == "complete":
@@ -223,8 +243,14 @@ def _report(job: Job, outcome: Outcome, now: datetime) -> None:
     except (Conflict, NotFound) as exc:
         # Canceled (a boundary event, the instance) or taken over after our lock expired: nothing to do.
         log.info("connector job %s changed while it ran: %s", job.key, exc)
+        return None
     except Exception:  # noqa: BLE001 - the others' outcomes still count; this one's lock expires
         log.exception("could not report the outcome of connector job %s", job.key)
+        return None
+    if not outcome.log:
+        return None
+    return StepLog(tenant_id=job.tenant_id, process_instance_key=job.process_instance_key, job_key=job.key,
+                   element_id=job.element_id, attempt=job.failures + 1, created_at=now, lines=list(outcome.log))
 
 
 def _invocations(jobs: list[Job], now: datetime) -> list[Invocation]:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextvars
+import datetime as dt
+import re
 import threading
 from collections.abc import Mapping
 from typing import Any
 
-from engine.expressions import EvaluationError, ExpressionError, FeelFunction, InvocationError, compile_feel
+from engine.expressions import EvaluationError, ExpressionError, FeelFunction, InvocationError, as_json, compile_feel
 
 from .errors import DecisionError
 from .model import (
@@ -26,14 +29,30 @@ from .model import (
     Unsupported,
 )
 from .tables import evaluate_table
+from .types import coerce_input, coerce_result
+
+# The clock of the evaluation in progress (evaluate(now=...)), for now() and today() deep inside it.
+_clock: contextvars.ContextVar[dt.datetime | None] = contextvars.ContextVar("dmn_clock", default=None)
 
 
-def evaluate(definitions: Definitions, decision: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+def evaluate(
+    definitions: Definitions, decision: str, inputs: Mapping[str, Any], *, now: dt.datetime | None = None
+) -> dict[str, Any]:
     """Evaluate the decision (id or name) and what it requires; {decision name: result}.
 
     A value in `inputs` under a decision's name stands for that decision (it is not evaluated).
-    Raises DecisionError.
+    Inputs are converted to their declared typeRef (see types.py). `now` is the clock now()
+    and today() read (the engine's; without one they are null). Raises DecisionError.
     """
+    token = _clock.set(now)
+    try:
+        typed = {name: coerce_input(value, definitions.types.get(name)) for name, value in inputs.items()}
+        return _evaluate(definitions, decision, typed)
+    finally:
+        _clock.reset(token)
+
+
+def _evaluate(definitions: Definitions, decision: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
     # Business knowledge models and decision services are functions every expression may call.
     library: dict[str, Any] = {}
     for name, function in definitions.knowledge.items():
@@ -43,13 +62,13 @@ def evaluate(definitions: Definitions, decision: str, inputs: Mapping[str, Any])
     service = definitions.service(decision)
     if service is not None and definitions.find(decision) is None:
         value = _evaluate_service(definitions, service, library, inputs)
-        return {service.name: value}
+        return {service.name: as_json(value, strict=False)}
     target = definitions.find(decision)
     if target is None:
         raise DecisionError(f"no decision {decision!r} in the model")
     results: dict[str, Any] = {}
     _evaluate_decision(definitions, target, {**library, **inputs}, results, ())
-    return results
+    return as_json(results, strict=False)  # dates and durations as ISO text: results become JSON variables
 
 
 def _service_parameters(definitions: Definitions, service: DecisionService) -> tuple[str, ...]:
@@ -83,7 +102,11 @@ def _service_function(definitions: Definitions, service: DecisionService, librar
     parameters = _service_parameters(definitions, service)
 
     def call(values: list[Any]) -> Any:
-        return _evaluate_service(definitions, service, library, dict(zip(parameters, values, strict=True)))
+        given = dict(zip(parameters, values, strict=True))
+        typed = {name: coerce_input(value, definitions.types.get(name)) for name, value in given.items()}
+        if any(typed[name] is None and given[name] is not None for name in given):
+            return None  # an argument of the wrong type: the service is not invoked (DMN 1.5, 10.4)
+        return _evaluate_service(definitions, service, library, typed)
 
     return FeelFunction(service.name, parameters, call)
 
@@ -108,7 +131,7 @@ def _evaluate_decision(
     elif decision.logic is None:
         raise DecisionError(f"decision {decision.name!r} has no decision logic")
     else:
-        value = evaluate_logic(decision.logic, scope)
+        value = coerce_result(evaluate_logic(decision.logic, scope), definitions.types.get(decision.name))
     results[decision.name] = value
     return value
 
@@ -139,7 +162,7 @@ def evaluate_logic(logic: Logic, variables: Mapping[str, Any]) -> Any:
     raise DecisionError(f"{logic.kind} is not supported yet", unsupported=True)
 
 
-MAX_CALL_DEPTH = 16
+MAX_CALL_DEPTH = 60
 _calls = threading.local()
 
 
@@ -174,11 +197,15 @@ def function_value(name: str, function: FunctionDefinition, closure: Mapping[str
     """A boxed function as a value FEEL can call; its body sees the closure and its parameters."""
 
     def call(values: list[Any]) -> Any:
-        # The FEEL -> CEL translation evaluates both branches of an `if`, so recursion does
-        # not stop at its base case; a depth bound turns that into an error, not a hang.
+        # A recursive model without a base case must fail with a clear error, not exhaust
+        # Python's stack (each level of FEEL call takes a dozen frames).
         depth = getattr(_calls, "depth", 0)
         if depth >= MAX_CALL_DEPTH:
             raise DecisionError(f"{name}() calls nest deeper than {MAX_CALL_DEPTH}", unsupported=True)
+        typed = [coerce_input(value, kind) for value, kind in zip(values, function.types, strict=False)]
+        if any(after is None and before is not None for before, after in zip(values, typed, strict=False)):
+            return None  # an argument that does not conform to its parameter's type (DMN: null)
+        values = typed + list(values[len(typed) :])
         _calls.depth = depth + 1
         try:
             return evaluate_logic(function.body, {**closure, **dict(zip(function.parameters, values, strict=True))})
@@ -189,7 +216,10 @@ def function_value(name: str, function: FunctionDefinition, closure: Mapping[str
 
 
 def _invoke(invocation: Invocation, variables: Mapping[str, Any]) -> Any:
-    function = evaluate_text(invocation.function, variables)
+    # The function is usually named, and a name may hold characters FEEL text cannot spell
+    # without knowing the names in scope ("Pre-bureau risk category table"): look it up first.
+    name = invocation.function.strip()
+    function = variables[name] if name in variables else evaluate_text(invocation.function, variables)
     if not isinstance(function, FeelFunction):
         return None  # FEEL: invoking something that is not a function is null
     given = {name: evaluate_logic(logic, variables) if logic else None for name, logic in invocation.bindings}
@@ -198,10 +228,32 @@ def _invoke(invocation: Invocation, variables: Mapping[str, Any]) -> Any:
     return function.call([given.get(name) for name in function.parameters])
 
 
+# Characters DMN names may hold that FEEL text reads as operators ("Pre-bureau risk category").
+_SPECIAL = re.compile(r"[-+*/'.]")
+
+
+def quote_names(text: str, names: list[str]) -> str:
+    """The text with the names in scope that hold such characters written in backticks.
+
+    FEEL resolves `Pre-bureau risk category` against the names in scope; the FEEL parser works
+    without a scope, so the decision graph, which knows it, quotes them (outside strings).
+    """
+    names = sorted((name for name in names if name in text), key=len, reverse=True)
+    if not names:
+        return text
+    pattern = re.compile("|".join(re.escape(name) for name in names))
+    parts = re.split(r'("(?:[^"\\]|\\.)*"|`[^`]*`)', text)
+    return "".join(
+        part if index % 2 else pattern.sub(lambda match: f"`{match.group()}`", part)
+        for index, part in enumerate(parts)
+    )
+
+
 def evaluate_text(text: str, variables: Mapping[str, Any]) -> Any:
     """A FEEL expression's value; a run-time type error gives null (FEEL semantics)."""
     if not text.strip():
         return None
+    text = quote_names(text, [name for name in variables if _SPECIAL.search(name)])
     try:
         expression = compile_feel(text, user_functions=True)
     except InvocationError:
@@ -209,6 +261,6 @@ def evaluate_text(text: str, variables: Mapping[str, Any]) -> Any:
     except ExpressionError as exc:
         raise DecisionError(f"cannot compile {text!r}: {exc}", unsupported=True) from None
     try:
-        return expression.evaluate(variables)
+        return expression.evaluate(variables, now=_clock.get(), feel_values=True)
     except EvaluationError:
         return None

@@ -57,6 +57,7 @@ class FunctionDefinition:
 
     parameters: tuple[str, ...]
     body: Logic
+    types: tuple[str | None, ...] = ()  # the parameters' typeRefs, where declared
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,9 @@ class Definitions:
     knowledge: dict[str, FunctionDefinition] = field(default_factory=dict)  # BKMs by name
     services: dict[str, DecisionService] = field(default_factory=dict)  # by name
     input_data: dict[str, str] = field(default_factory=dict)  # id -> name
+    # typeRef of input data and decisions, by name, item definitions resolved to a FEEL type
+    # where they alias one ("tAge" -> "number"); see engine/dmn/types.py.
+    types: dict[str, str] = field(default_factory=dict)
 
     def service(self, id_or_name: str) -> DecisionService | None:
         if id_or_name in self.services:

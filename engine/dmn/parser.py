@@ -53,8 +53,14 @@ def parse_dmn(data: bytes, resource_name: str) -> Definitions:
     if local(root.tag) != "definitions":
         raise DefinitionError(resource_name, [Problem(f"root element is <{local(root.tag)}>, not <definitions>")])
     definitions = Definitions(id=root.get("id", ""), name=root.get("name", ""), namespace=root.get("namespace", ""))
+    aliases = _item_aliases(root)
     for child in root:
         kind = local(child.tag)
+        if kind in ("inputData", "decision"):
+            variable = _child(child, "variable")
+            type_ref = variable.get("typeRef") if variable is not None else None
+            if type_ref:
+                definitions.types[child.get("name", "")] = aliases.get(type_ref, type_ref)
         if kind == "inputData":
             definitions.input_data[child.get("id", "")] = child.get("name", "")
         elif kind == "decision":
@@ -75,6 +81,22 @@ def parse_dmn(data: bytes, resource_name: str) -> Definitions:
             if logic is not None:
                 definitions.knowledge[child.get("name", "")] = _function(logic)
     return definitions
+
+
+def _item_aliases(root: etree._Element) -> dict[str, str]:
+    """Item definitions that only rename a type (no components, not a collection): name -> typeRef."""
+    aliases: dict[str, str] = {}
+    for item in _children(root, "itemDefinition"):
+        type_ref = _child(item, "typeRef")
+        if type_ref is not None and item.get("isCollection") != "true" and type_ref.text:
+            aliases[item.get("name", "")] = type_ref.text.strip()
+        elif item.get("isCollection") == "true":
+            aliases[item.get("name", "")] = "list"
+        elif _children(item, "itemComponent"):
+            aliases[item.get("name", "")] = "context"
+    for _ in range(len(aliases)):  # aliases of aliases
+        aliases = {name: aliases.get(target, target) for name, target in aliases.items()}
+    return aliases
 
 
 def _children(element: etree._Element, name: str) -> list[etree._Element]:
@@ -162,11 +184,12 @@ def _logic(element: etree._Element) -> Logic:
 
 def _function(element: etree._Element) -> FunctionDefinition:
     parameters = tuple(p.get("name", "") for p in _children(element, "formalParameter"))
+    types = tuple(p.get("typeRef") for p in _children(element, "formalParameter"))
     kind = element.get("kind", "FEEL")
     body = _logic_of(element)
     if kind not in ("FEEL", "F") or body is None:
         return FunctionDefinition(parameters, Unsupported(f"function of kind {kind}"))
-    return FunctionDefinition(parameters, body)
+    return FunctionDefinition(parameters, body, types)
 
 
 def _table(element: etree._Element) -> Logic:

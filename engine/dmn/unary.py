@@ -17,6 +17,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from engine.expressions import EvaluationError, ExpressionError, compile_feel
+from engine.expressions.feel_operators import in_range
+from engine.expressions.feel_temporal import equal as temporal_equal
+from engine.expressions.feel_temporal import is_temporal
+from engine.expressions.values import FeelRange
 
 from .errors import DecisionError
 
@@ -75,6 +79,8 @@ def feel_equal(left: Any, right: Any) -> bool:
         return len(left) == len(right) and all(feel_equal(a, b) for a, b in zip(left, right, strict=True))
     if isinstance(left, dict) and isinstance(right, dict):
         return left.keys() == right.keys() and all(feel_equal(left[k], right[k]) for k in left)
+    if is_temporal(left) or is_temporal(right):
+        return temporal_equal(left, right)
     return type(left) is type(right) and left == right
 
 
@@ -90,7 +96,7 @@ def _bool_test(feel: str) -> Test:
 
     def test(value: Any, variables: Mapping[str, Any]) -> bool:
         try:
-            return expression.evaluate({**variables, INPUT: value}) is True
+            return expression.evaluate({**variables, INPUT: value}, feel_values=True) is True
         except EvaluationError:
             return False  # FEEL: a comparison of mismatched types is null, which does not match
 
@@ -114,11 +120,16 @@ def _expression_test(text: str) -> Test:
 
     def test(value: Any, variables: Mapping[str, Any]) -> bool:
         try:
-            result = expression.evaluate({**variables, INPUT: value})
+            result = expression.evaluate({**variables, INPUT: value}, feel_values=True)
         except EvaluationError:
             return False
         if uses_input:
             return result is True
+        if isinstance(result, FeelRange):  # range("[1..5]"), or any expression giving a range
+            try:
+                return bool(in_range(value, result))
+            except TypeError:
+                return False
         if isinstance(result, list) and not isinstance(value, list):
             return any(feel_equal(value, item) for item in result)
         if result is True and not isinstance(value, bool):

@@ -1,25 +1,31 @@
-"""The engine's expression layer: CEL natively, and the FEEL subset real Camunda 8 files use.
+"""The engine's expression layer: CEL natively, and FEEL (DMN 1.5 chapter 10) for BPMN and DMN.
 
     expr = compile_value("=amount > 100")       # at deploy time; raises ExpressionError
     expr.evaluate_bool({"amount": 150})         # at run time; raises EvaluationError
 
 Modules:
-    expression.py      Expression and the compile_* functions (caching, shortcuts, binding)
+    expression.py      Expression and the compile_* functions (caching, shortcuts, binding);
+                       feel_lambda, the value of a FEEL function definition
     feel_lexer.py      FEEL tokens, including the rule for names with spaces
-    feel_parser.py     FEEL syntax tree; refuses constructs outside the subset
+    feel_parser.py     FEEL syntax tree (functions, ranges, instance of, invocation...)
     feel.py            FEEL syntax tree -> CEL source; how variables are resolved
-    feel_operators.py  FEEL semantics of operators, paths and indexes as celpy functions
+    feel_operators.py  FEEL semantics of operators, paths, indexes, ranges, instance of
     feel_builtins.py   FEEL built-in functions as celpy functions
-    cel.py             celpy parsing, programs, the scan for variables and functions
+    feel_temporal.py   FEEL's date, time, date and time and the two durations
+    feel_regex.py      XPath regular expressions (matches, replace, split) on `regex`, with a timeout
+    feel_ranges.py     the range functions (before, after, meets, overlaps, includes...) and range()
+    cel.py             celpy parsing, programs (a lazy ternary), the scan for variables and functions
     cel_functions.py   the CEL dialect's function table; equality and ordering for both
     values.py          celpy values <-> plain JSON-able Python, in one place
-    temporal.py        ISO 8601 date-times and durations
+    temporal.py        ISO 8601 text <-> Python date-times and durations (timers, connectors)
     errors.py          ExpressionError (deploy time), EvaluationError (run time)
 
 Semantics in short (details in feel.py and feel_operators.py):
 - A variable that is not set reads as null, in FEEL and in CEL alike; `x = null` is then true.
 - FEEL: null flows through operators and functions (null + 1 is null); operands of the wrong
   type raise EvaluationError (FEEL would give null), so bad data surfaces as an incident.
+  DMN (engine/dmn) takes FEEL's null instead.
+- FEEL `if` evaluates only the branch its condition picks.
 - CEL keeps CEL's semantics (strict arithmetic, `int` names the type), plus comparisons
   across int and double and `x != null` for any x, as in the current CEL specification.
 - A condition (evaluate_bool) must be exactly true or false; null is an EvaluationError.
@@ -27,7 +33,9 @@ Semantics in short (details in feel.py and feel_operators.py):
   expression that reads the clock without one raises EvaluationError. The engine never
   reads the wall clock inside processors.
 - Results are plain Python: ints stay ints, decimals are floats, contexts are dicts,
-  date-times and durations are ISO 8601 strings.
+  dates, times, date-times and durations are their ISO 8601 text ("2024-05-01",
+  "2024-05-01T10:00:00@Europe/Paris", "P1Y2M"), unless evaluate(feel_values=True) asks for
+  the feel_temporal values themselves (DMN passes them from decision to decision).
 """
 
 from .errors import EvaluationError, ExpressionError, InvocationError
@@ -39,7 +47,7 @@ from .expression import (
     compile_feel,
     compile_value,
 )
-from .values import FeelFunction
+from .values import FeelFunction, as_json
 
 __all__ = [
     "EvaluationError",
@@ -47,6 +55,7 @@ __all__ = [
     "ExpressionError",
     "FeelFunction",
     "InvocationError",
+    "as_json",
     "compile_cel",
     "compile_condition",
     "compile_expression",

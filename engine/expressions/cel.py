@@ -30,13 +30,22 @@ import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from string import Template
 from typing import Any
 
 import celpy
 import celpy.evaluation
 import lark
 from celpy import celtypes
-from celpy.evaluation import Activation, CELEvalError, Evaluator, Transpiler, TranspilerTree
+from celpy.evaluation import (
+    Activation,
+    CELEvalError,
+    Evaluator,
+    Phase1Transpiler,
+    Phase2Transpiler,
+    Transpiler,
+    TranspilerTree,
+)
 
 from .values import FALSE, TRUE, CelValue, cel_double, cel_int, cel_str
 
@@ -219,7 +228,7 @@ class Program:
 
 def _transpile(tree: lark.Tree, functions: Mapping[str, Function]) -> Callable[[Any], Any] | None:
     try:
-        transpiler = Transpiler(ast=_transpiler_tree(tree), activation=Activation(functions=dict(functions)))
+        transpiler = _LazyTernary(ast=_transpiler_tree(tree), activation=Activation(functions=dict(functions)))
         transpiler.transpile()
         *statements, final = transpiler.source_text.strip().split("\n")
         match = _FINAL_STATEMENT.fullmatch(final)
@@ -227,6 +236,8 @@ def _transpile(tree: lark.Tree, functions: Mapping[str, Function]) -> Callable[[
             return None
         namespace = dict(vars(celpy.evaluation))
         namespace["celpy"] = _GENERATED_CODE_CELPY
+        namespace["_fs_taken"] = _taken
+        namespace["_fs_other"] = _other
         for function in functions.values():  # generated code calls them as module.qualname
             package = function.__module__.split(".")[0]
             namespace.setdefault(package, importlib.import_module(package))
@@ -235,6 +246,61 @@ def _transpile(tree: lark.Tree, functions: Mapping[str, Function]) -> Callable[[
         return namespace["_fs_entry"]
     except Exception:  # any transpiler limitation: the interpreter handles the expression
         return None
+
+
+class _LazyTernary(Transpiler):
+    """celpy's transpiler, except that `c ? a : b` evaluates only the branch `c` picks.
+
+    celpy's generated code computes both branches and then picks one (its interpreter does
+    not); FEEL's `if` must not, or a recursive function never reaches its base case.
+    """
+
+    def transpile(self) -> None:
+        _LazyTernaryPhase1(self).visit(self.ast)
+        phase_2 = Phase2Transpiler(self)
+        phase_2.visit(self.ast)
+        self.source_text = "\n".join(phase_2.statements(self.ast))
+
+
+def _taken(condition: Any) -> bool:
+    """Whether `condition ? a : b` takes `a` (an error or a non-boolean takes neither branch)."""
+    return isinstance(condition, celtypes.BoolType | bool) and bool(condition)
+
+
+def _other(condition: Any) -> bool:
+    """Whether `condition ? a : b` takes `b`."""
+    return isinstance(condition, celtypes.BoolType | bool) and not condition
+
+
+class _LazyTernaryPhase1(Phase1Transpiler):
+    def expr(self, tree: TranspilerTree) -> None:
+        if len(tree.children) != 3:
+            super().expr(tree)
+            return
+        n = tree.expr_number
+        function = self.func_name("_?_:_")
+        # Like celpy's interpreter: the branch not taken is false, never evaluated.
+        taken = "_fs_taken(c)"
+        statements = (
+            "# expr:\n"
+            "ex_${n}_c = lambda activation: ${cond}\n"
+            "ex_${n}_l = lambda activation: ${left}\n"
+            "ex_${n}_r = lambda activation: ${rght}\n"
+            f"ex_${{n}}_p = lambda activation, c: {function}(c, "
+            f"celpy.evaluation.result(activation, ex_${{n}}_l) if {taken} else celpy.celtypes.BoolType(False), "
+            f"celpy.evaluation.result(activation, ex_${{n}}_r) if _fs_other(c) else celpy.celtypes.BoolType(False))\n"
+            "ex_${n} = lambda activation: ex_${n}_p(activation, celpy.evaluation.result(activation, ex_${n}_c))"
+        )
+        tree.checked_exception = (
+            Template(statements),
+            {
+                "n": lambda tree: str(tree.expr_number),
+                "cond": lambda tree: tree.children[0].transpiled,
+                "left": lambda tree: tree.children[1].transpiled,
+                "rght": lambda tree: tree.children[2].transpiled,
+            },
+        )
+        tree.transpiled = f"ex_{n}(activation)"
 
 
 class _Forward:

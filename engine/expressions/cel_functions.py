@@ -17,6 +17,8 @@ from typing import Any
 from celpy import celtypes
 from celpy.evaluation import CELEvalError
 
+from . import feel_temporal
+
 Function = Callable[..., Any]
 
 
@@ -52,6 +54,8 @@ def cel_equal(a: Any, b: Any) -> bool:
         return len(a) == len(b) and all(cel_equal(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, Mapping) and isinstance(b, Mapping):
         return a.keys() == b.keys() and all(cel_equal(a[k], b[k]) for k in a)
+    if feel_temporal.is_temporal(a) or feel_temporal.is_temporal(b):
+        return feel_temporal.equal(a, b)
     kind_a = _comparable_kind(a)
     if kind_a != _comparable_kind(b):
         return False
@@ -60,6 +64,8 @@ def cel_equal(a: Any, b: Any) -> bool:
 
 def ordered(a: Any, b: Any, operator: str) -> tuple[Any, Any]:
     """The operands as values Python can order, or TypeError when CEL cannot order them."""
+    if feel_temporal.is_temporal(a) or feel_temporal.is_temporal(b):
+        return feel_temporal.compare(a, b), 0  # FEEL's temporal values order by their own rules
     kind = _comparable_kind(a)
     if kind != _comparable_kind(b) or kind not in (
         "number",
@@ -89,6 +95,8 @@ def describe_type(value: Any) -> str:
         return "list"
     if isinstance(value, Mapping):
         return "context"
+    if feel_temporal.is_temporal(value):
+        return feel_temporal.kind_name(value)
     return kind
 
 

@@ -23,7 +23,8 @@ class ExpressionError(ValueError):
 
 
 class InvocationError(ExpressionError):
-    """Deploy time: a built-in called with the wrong number of arguments or an unknown parameter name.
+    """Deploy time: a built-in called with the wrong number of arguments or an unknown parameter name,
+    or a context literal that names a key twice.
 
     FEEL evaluates such a call to null; BPMN refuses it at deploy (the file is surely wrong),
     a DMN decision may take FEEL's null instead.

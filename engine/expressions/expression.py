@@ -27,12 +27,13 @@ from celpy import CELParseError, celtypes
 
 import engine.expressions.cel as cel
 
+from . import feel_temporal
 from .cel import Program
 from .cel_functions import CEL_FUNCTIONS
 from .errors import EvaluationError, ExpressionError
 from .feel import DEFINED, NOW, TODAY, Root, Translation, translate
 from .feel_builtins import FEEL_FUNCTIONS
-from .values import copy_plain, format_number, to_cel, to_plain
+from .values import FeelFunction, as_json, copy_plain, format_number, to_cel, to_plain
 
 _NOTHING: Any = object()
 
@@ -73,16 +74,29 @@ class Expression:
         """The variables the expression reads (their names as written)."""
         return tuple(root.candidates[0] for root in self._plan.roots)
 
-    def evaluate(self, variables: Mapping[str, Any], *, now: dt.datetime | None = None) -> Any:
-        """The value, as plain JSON-able Python. `now` is the engine clock, for now()/today()."""
+    def evaluate(
+        self, variables: Mapping[str, Any], *, now: dt.datetime | None = None, feel_values: bool = False
+    ) -> Any:
+        """The value, as plain JSON-able Python. `now` is the engine clock, for now()/today().
+
+        feel_values keeps FEEL's temporal values (feel_temporal) as objects instead of ISO text,
+        for callers that feed results into further FEEL (DMN chains decisions that way).
+        """
         plan = self._plan
         if self.dialect == "static":
             return self.source
         if plan.constant is not _NOTHING:
-            return copy_plain(plan.constant)
-        if plan.reference is not None:
-            return self._read(variables, *plan.reference)
-        return self._run(variables, now)
+            value = copy_plain(plan.constant)
+        elif plan.reference is not None:
+            value = self._read(variables, *plan.reference)
+        else:
+            value = self._run(variables, now)
+        if feel_values:
+            return value
+        try:
+            return as_json(value)
+        except EvaluationError as error:
+            raise EvaluationError(error.message, self.source) from None
 
     def evaluate_bool(self, variables: Mapping[str, Any], *, now: dt.datetime | None = None) -> bool:
         """For conditions: the value must be true or false (null is an error, as in Camunda)."""
@@ -165,8 +179,8 @@ class Expression:
                     "the expression reads the clock (now), but no clock was given", self.source
                 )
             clock = celtypes.TimestampType(now if now.tzinfo is not None else now.replace(tzinfo=dt.UTC))
-            bindings[NOW] = clock
-            bindings[TODAY] = celtypes.StringType(clock.date().isoformat())
+            bindings[NOW] = feel_temporal.from_python(clock)
+            bindings[TODAY] = feel_temporal.from_python(clock.date())
             if clock_variable:
                 bindings["now"] = clock
                 missing.remove("now")
@@ -277,12 +291,37 @@ def _feel_plan(text: str, translation: Translation) -> _Plan:
     _check_depth(text, tree)
     return _Plan(
         roots=translation.roots,
-        program=Program(tree, FEEL_FUNCTIONS, names=translation.idents + [NOW, TODAY, DEFINED]),
+        program=Program(tree, _FEEL_TABLE, names=translation.idents + [NOW, TODAY, DEFINED]),
         reference=translation.reference,
         uses_now=translation.uses_now,
         uses_today=translation.uses_today,
         uses_defined=translation.uses_defined,
     )
+
+
+def feel_lambda(body: Any, parameters: Any, captured: Any) -> Any:
+    """A FEEL function definition's value: the body, compiled once, with the names it captured.
+
+    Called by FEEL programs (feel.py emits it); the body runs as its own expression, so a
+    type error inside it fails the call, which the caller sees as an error (FEEL: null).
+    """
+    expression = _compile("feel-functions", str(body))
+    scope = {str(key): to_plain(value) for key, value in captured.items()}
+    names = tuple(str(name) for name in parameters)
+
+    def call(values: list[Any]) -> Any:
+        try:
+            return expression.evaluate({**scope, **dict(zip(names, values, strict=True))}, feel_values=True)
+        except EvaluationError as error:
+            raise TypeError(error.message) from None
+        except RecursionError:
+            raise TypeError("function calls nest too deeply") from None
+
+    return FeelFunction("function", names, call)
+
+
+# FEEL programs call the built-ins, the operators, and feel_lambda (which compiles, so lives here).
+_FEEL_TABLE = {**FEEL_FUNCTIONS, "feel_lambda": feel_lambda}
 
 
 def _cel_plan(text: str, cel_text: str, offset: int) -> _Plan:

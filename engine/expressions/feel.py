@@ -1,4 +1,4 @@
-"""FEEL (the subset real Camunda 8 files use) translated to CEL source, once, at deploy time.
+"""FEEL translated to CEL source, once, at deploy time.
 
 `translate(text)` parses the FEEL expression in `text` (after its "=") and returns CEL source
 plus what evaluation must bind. The CEL runs with feel_builtins.FEEL_FUNCTIONS, whose
@@ -29,6 +29,10 @@ write it in backticks or rename the variable.
 
 Local names bound by `for`, `some`, `every` and filters (`item`) become CEL macro variables.
 `now()` and `today()` read the engine clock that evaluation receives, never the wall clock.
+A function definition (`function(a) a + 1`) becomes `feel_lambda(body text, parameters,
+captured names)`: its body is compiled as an expression of its own, and calls of it (or of any
+value: `f(1)`, `(function(a) a)(1)`) go through feel_invoke. CEL has no lambdas; the body's
+compiled form is cached like any expression, so creating the function costs a dictionary.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from dataclasses import dataclass, field, fields
 
 from .cel import transpilable_name
 from .errors import ExpressionError, InvocationError
-from .feel_builtins import BUILTINS, PARAMETERS
+from .feel_builtins import ALTERNATIVE_PARAMETERS, BUILTINS, PARAMETERS
 from .feel_parser import (
     COMPARISONS,
     Between,
@@ -47,9 +51,12 @@ from .feel_parser import (
     Call,
     Context,
     For,
+    FunctionDef,
     If,
     In,
     Index,
+    InstanceOf,
+    Invoke,
     Iteration,
     ListLit,
     Literal,
@@ -57,6 +64,7 @@ from .feel_parser import (
     Node,
     Path,
     Quantified,
+    Range,
     Unary,
     parse,
 )
@@ -229,6 +237,10 @@ class _Translator:
         return cel_string(value), MEMBER
 
     def emit_name(self, node: Name) -> tuple[str, int]:
+        if node.name == "item" and self.implicit and self.ident("item") == self.implicit[-1]:
+            # The filter's element, unless it is a context with an entry named item (FEEL).
+            element = self.implicit[-1]
+            return f"feel_member_or({element}, {cel_string('item')}, {element})", MEMBER
         if not self.is_local(node.name):
             for entries in reversed(self.entries):
                 if node.name in entries:
@@ -250,8 +262,8 @@ class _Translator:
         self.entries.append(earlier)
         try:
             for key, position, value in node.entries:
-                if key in keys:
-                    raise self.error(f"duplicate context key {key!r}", position)
+                if key in keys:  # FEEL: null; BPMN refuses it at deploy (see InvocationError)
+                    raise self.invocation_error(f"duplicate context key {key!r}", position)
                 keys.append(key)
                 text = self.sub(value, TERNARY)
                 if len(text) > _MAX_INLINED:
@@ -275,11 +287,7 @@ class _Translator:
         literal = index.operand if isinstance(index, Unary) else index
         if isinstance(literal, Literal) and is_number_literal(literal.value):
             return f"feel_index({self.sub(node.base, TERNARY)}, {self.sub(index, TERNARY)})", MEMBER
-        if "item" in _names_in(index) and not self.is_local("item"):
-            base = self.sub(node.base, TERNARY)
-            with_item = self.scoped(["item"], lambda: self.condition(index))
-            return f"feel_as_list({base}).filter({self.ident('item')}, {with_item})", MEMBER
-        if _is_boolean(index):
+        if ("item" in _names_in(index) and not self.is_local("item")) or _is_boolean(index):
             base = self.sub(node.base, TERNARY)
             element = self.ident("item")
             self.implicit.append(element)
@@ -354,8 +362,46 @@ class _Translator:
         finally:
             self.scopes.pop()
 
+    def emit_range(self, node: Range) -> tuple[str, int]:
+        low, high = self.sub(node.low, TERNARY), self.sub(node.high, TERNARY)
+        flags = f"{'true' if node.closed_low else 'false'}, {'true' if node.closed_high else 'false'}"
+        return f"feel_range({low}, {high}, {flags})", MEMBER
+
+    def emit_instanceof(self, node: InstanceOf) -> tuple[str, int]:
+        return f"feel_instance_of({self.sub(node.value, TERNARY)}, {cel_string(node.type)})", MEMBER
+
+    def emit_invoke(self, node: Invoke) -> tuple[str, int]:
+        return self.invoke(self.sub(node.target, TERNARY), node.names, node.args), MEMBER
+
+    def invoke(self, function: str, names: tuple[str, ...], args: tuple[Node, ...]) -> str:
+        texts = [self.sub(arg, TERNARY) for arg in args]
+        return f"feel_invoke({function}, [{', '.join(cel_string(n) for n in names)}], [{', '.join(texts)}])"
+
+    def emit_functiondef(self, node: FunctionDef) -> tuple[str, int]:
+        """A function value: its body is compiled on its own (FEEL text), closing over what it reads.
+
+        The names the body reads, other than its parameters, are captured when the function is
+        created: iteration variables, earlier context entries, and the expression's variables.
+        """
+        try:
+            body = translate(node.text, user_functions=True)
+        except ExpressionError as error:
+            raise self.error(f"in the function body: {error.message}", node) from None
+        captured: dict[str, str] = {}
+        for root in body.roots:
+            name = root.candidates[-1]
+            if name in node.parameters or name in captured:
+                continue
+            captured[name] = self.emit_name(Name(node.pos, name, root.candidates[0]))[0]
+        parameters = "[" + ", ".join(cel_string(p) for p in node.parameters) + "]"
+        scope = "{" + ", ".join(f"{cel_string(k)}: {v}" for k, v in captured.items()) + "}"
+        return f"feel_lambda({cel_string(node.text)}, {parameters}, {scope})", MEMBER
+
     def emit_call(self, node: Call) -> tuple[str, int]:
         name, args = node.name, node.args
+        if self.is_local(name) or any(name in entries for entries in self.entries):
+            # A function held by an iteration variable, a parameter or an earlier context entry.
+            return self.invoke(self.emit_name(Name(node.pos, name, name))[0], node.names, args), MEMBER
         if name in ("now", "today"):
             self.arity(node, 0, 0)
             self.flags.add(name)
@@ -368,14 +414,18 @@ class _Translator:
             return self.is_defined(args[0]), MEMBER
         builtin = BUILTINS.get(name)
         if builtin is None and self.user_functions:
-            function = self.name(Name(node.pos, name, name))
-            names = "[" + ", ".join(cel_string(n) for n in node.names) + "]"
-            texts = [self.sub(arg, TERNARY) for arg in args]
-            return f"feel_invoke({function}, {names}, [{', '.join(texts)}])", MEMBER
+            return self.invoke(self.name(Name(node.pos, name, name)), node.names, args), MEMBER
         if builtin is None:
             raise self.error(f"unknown or unsupported FEEL function '{name}()'", node)
         if node.names:
-            node = self.positional(node, PARAMETERS.get(name, ()))
+            # Several signatures may take the same names (before(point, range) and before(range,
+            # point)): the one naming them in the order written wins, else the first with them all.
+            signatures = [PARAMETERS.get(name, ()), *ALTERNATIVE_PARAMETERS.get(name, ())]
+            parameters = next(
+                (s for s in signatures if s[: len(node.names)] == node.names),
+                next((s for s in signatures if set(node.names) <= set(s)), signatures[0]),
+            )
+            node = self.positional(node, parameters)
             args = node.args
         self.arity(node, builtin.min_args, builtin.max_args)
         texts = [self.sub(arg, TERNARY) for arg in args]
@@ -397,8 +447,9 @@ class _Translator:
             raise self.invocation_error(f"{node.name}() is missing the argument {missing[0]!r}", node)
         return Call(node.pos, node.name, tuple(given[name] for name in parameters[: last + 1]))
 
-    def invocation_error(self, message: str, node: Node) -> InvocationError:
-        return InvocationError(self.text, f"{message} at column {node.pos + 1}", node.pos + 1)
+    def invocation_error(self, message: str, node: Node | int) -> InvocationError:
+        position = node if isinstance(node, int) else node.pos
+        return InvocationError(self.text, f"{message} at column {position + 1}", position + 1)
 
     def arity(self, node: Call, low: int, high: int | None) -> None:
         count = len(node.args)

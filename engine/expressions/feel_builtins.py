@@ -8,8 +8,9 @@ TypeError with a message naming the function (see feel_operators for why).
 
 from __future__ import annotations
 
-import datetime as dt
+import functools
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import (
@@ -20,13 +21,15 @@ from decimal import (
     ROUND_HALF_EVEN,
     ROUND_HALF_UP,
     ROUND_UP,
+    Context,
     Decimal,
+    localcontext,
 )
 from typing import Any
 
-import re2
 from celpy import celtypes
 
+from . import feel_regex, feel_temporal
 from .cel_functions import cel_equal, describe_type, is_number, ordered
 from .feel_operators import (
     FALSE,
@@ -38,15 +41,14 @@ from .feel_operators import (
     feel_and,
     feel_divide,
     feel_or,
-    is_duration,
-    is_timestamp,
+    is_temporal,
     list_arg,
     number,
     numbers,
     plain_number,
     string_arg,
 )
-from .temporal import format_datetime, format_duration, parse_datetime, parse_duration
+from .feel_ranges import RANGE_FUNCTIONS, RANGE_PARAMETERS, feel_range_of
 from .values import FeelFunction, format_number, to_cel, to_plain
 
 # --- conversion ---------------------------------------------------------------------------------
@@ -62,15 +64,21 @@ def feel_text(value: Any) -> str:
         return format_number(plain_number(value))
     if value is None:
         return "null"
-    if is_timestamp(value):
-        return format_datetime(value)
-    if is_duration(value):
-        return format_duration(value)
+    if is_temporal(value):
+        return str(feel_temporal.from_python(value))
     if isinstance(value, list):
         return "[" + ", ".join(_quoted(item) for item in value) + "]"
     if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{key}:{_quoted(item)}" for key, item in value.items()) + "}"
+        return "{" + ", ".join(f"{_key_text(key)}: {_quoted(item)}" for key, item in value.items()) + "}"
     raise fail(f"string() cannot convert {describe_type(value)}")
+
+
+def _key_text(key: Any) -> str:
+    """A context key as FEEL writes it: bare when it is a plain name, else a string literal."""
+    text = str(key)
+    if text and all(char.isalnum() or char in "_ " for char in text) and not text[0].isdigit():
+        return text
+    return _quoted(text)
 
 
 def _quoted(value: Any) -> str:
@@ -85,11 +93,24 @@ def feel_string(value: Any) -> Any:
 
 
 @builtin
-def feel_number(value: Any) -> Any:
-    """number("12") is 12, number("1.5") is 1.5; text that is not a number gives null."""
+def feel_number(value: Any, grouping: Any = None, decimal: Any = None) -> Any:
+    """number("12") is 12, number("1.5") is 1.5; text that is not a number gives null.
+
+    number("1 000,5", " ", ",") names the grouping separator (space, comma, period or null)
+    and the decimal separator (period or comma, not the grouping one).
+    """
     if value is None or is_number(value):
         return value
     text = string_arg("number()", value).strip()
+    if grouping is not None or decimal is not None:
+        if grouping not in (None, " ", ",", ".") or decimal not in (None, ".", ","):
+            raise fail("number(): the grouping separator is one of space , . and the decimal one . or ,")
+        if grouping is not None and grouping == decimal:
+            raise fail("number(): the grouping and decimal separators must differ")
+        if grouping is not None:
+            text = text.replace(str(grouping), "")
+        if decimal is not None:
+            text = text.replace(str(decimal), ".")
     try:
         return number(int(text))
     except ValueError:
@@ -223,27 +244,26 @@ def feel_string_join(items: Any, delimiter: Any = "", prefix: Any = "", suffix: 
 
 
 def _regex(pattern: str, flags: Any = None) -> Any:
-    if flags is not None:
-        letters = string_arg("regular expression flags", flags)
-        if set(letters) - set("ismxq"):
-            raise fail(f"unknown regular expression flags {letters!r} (i, s, m, x, q)")
-        if "q" in letters:
-            pattern = re2.escape(pattern)
-        if "x" in letters:
-            pattern = re2.sub(r"\s+", "", pattern)  # XPath x: whitespace in the pattern is ignored
-        inline = "".join(letter for letter in letters if letter in "ism")
-        if inline:
-            pattern = f"(?{inline}){pattern}"
+    letters = "" if flags is None else string_arg("regular expression flags", flags)
     try:
-        return re2.compile(pattern)  # RE2: linear time, so a pattern in a model cannot hang a worker
-    except re2.error as error:
-        raise fail(f"invalid regular expression {pattern!r}: {error}") from None
+        return feel_regex.compile_pattern(pattern, letters)
+    except feel_regex.RegexError as error:
+        raise fail(str(error)) from None
+
+
+def _regex_call(function: Callable[..., Any], *args: Any) -> Any:
+    try:
+        return function(*args)
+    except feel_regex.RegexError as error:
+        raise fail(str(error)) from None
 
 
 @builtin
 def feel_matches(text: Any, pattern: Any, flags: Any = None) -> Any:
     args = _strings("matches()", text, pattern)
-    return None if args is None else BoolType(_regex(args[1], flags).search(args[0]) is not None)
+    if args is None:
+        return None
+    return BoolType(_regex_call(feel_regex.search, _regex(args[1], flags), args[0]))
 
 
 @builtin
@@ -251,9 +271,9 @@ def feel_replace(text: Any, pattern: Any, replacement: Any, flags: Any = None) -
     args = _strings("replace()", text, pattern, replacement)
     if args is None:
         return None
-    # FEEL (XPath) writes group references as $1; RE2/Python as \1.
-    template = re2.sub(r"\$(\d)", r"\\g<\1>", args[2].replace("\\", "\\\\"))
-    return celtypes.StringType(_regex(args[1], flags).sub(template, args[0]))
+    # FEEL (XPath) writes group references as $1 ($0: the whole match); regex as \g<1>.
+    template = re.sub(r"\$(\d)", r"\\g<\1>", args[2].replace("\\", "\\\\"))
+    return celtypes.StringType(_regex_call(feel_regex.substitute, _regex(args[1], flags), template, args[0]))
 
 
 @builtin
@@ -261,7 +281,8 @@ def feel_split(text: Any, delimiter: Any) -> Any:
     args = _strings("split()", text, delimiter)
     if args is None:
         return None
-    return celtypes.ListType([celtypes.StringType(part) for part in _regex(args[1]).split(args[0])])
+    parts = _regex_call(feel_regex.split, _regex(args[1]), args[0])
+    return celtypes.ListType([celtypes.StringType(part) for part in parts])
 
 
 # --- numbers ------------------------------------------------------------------------------------
@@ -273,8 +294,12 @@ def _rounded(value: Any, scale: Any, rounding: str, name: str) -> Any:
     x, digits = numbers(name, value, scale)
     if int(digits) != digits:
         raise fail(f"{name} expects a whole number of digits")
+    if not -6111 <= digits <= 6176:  # the scale range of DMN's decimal128 numbers
+        raise fail(f"{name} scale {format_number(digits)} is outside -6111..6176")
     exact = Decimal(repr(x)) if isinstance(x, float) else Decimal(x)
-    result = exact.quantize(Decimal(1).scaleb(-int(digits)), rounding=rounding)
+    # Enough precision for any scale in range (the default 28 digits fails beyond that).
+    with localcontext(Context(prec=6300, Emin=-7000, Emax=7000)):
+        result = exact.quantize(Decimal(1).scaleb(-int(digits)), rounding=rounding)
     # Rounding to a whole number, or rounding an int, gives an int; otherwise a decimal.
     if digits <= 0 or (isinstance(x, int) and result == result.to_integral_value()):
         return number(int(result))
@@ -320,8 +345,9 @@ def feel_ceiling(value: Any, scale: Any = 0) -> Any:
 def feel_abs(value: Any) -> Any:
     if value is None:
         return None
-    if is_duration(value):
-        return celtypes.DurationType(abs(value))
+    if is_temporal(value):
+        duration = feel_temporal.from_python(value)
+        return feel_temporal.negate(duration) if str(duration).startswith("-") else duration
     (x,) = numbers("abs()", value)
     return number(abs(x))
 
@@ -406,6 +432,8 @@ def _extreme(items: Any, name: str, pick: Callable[..., Any]) -> Any:
     first = values[0]
     for value in values[1:]:
         ordered(first, value, name)  # all of one comparable kind, or a clear error
+    if feel_temporal.is_temporal(first):  # dates, durations...: FEEL's own order
+        return pick(values, key=functools.cmp_to_key(_natural))
     return pick(values, key=lambda v: plain_number(v) if is_number(v) else v)
 
 
@@ -499,49 +527,45 @@ def feel_sublist(items: Any, start: Any, length: Any = None) -> Any:
 # --- dates, times, durations --------------------------------------------------------------------
 
 
-@builtin
-def feel_date_and_time(text: Any) -> Any:
-    if text is None:
-        return None
-    if is_timestamp(text):
-        return text
-    try:
-        return celtypes.TimestampType(parse_datetime(string_arg("date and time()", text)))
-    except ValueError:
-        raise fail(
-            f"date and time() cannot read {str(text)!r}: expected ISO 8601 such as 2024-05-01T10:00:00Z"
-        ) from None
+def temporal(function: Callable[..., Any], name: str) -> Callable[..., Any]:
+    """A temporal constructor as a FEEL function: null in, null out; bad text is a TypeError."""
 
-
-@builtin
-def feel_date(text: Any, month: Any = None, day: Any = None) -> Any:
-    """Dates are ISO strings (YYYY-MM-DD) here: they compare correctly and stay JSON."""
-    if text is None:
-        return None
-    if month is not None or day is not None:
-        if month is None or day is None:
+    @builtin
+    def call(*args: Any) -> Any:
+        if any(arg is None for arg in args):
             return None
-        year, month_number, day_number = numbers("date()", text, month, day)
         try:
-            return celtypes.StringType(dt.date(int(year), int(month_number), int(day_number)).isoformat())
-        except ValueError:
-            raise fail("date() got a day that does not exist") from None
-    if is_timestamp(text):
-        return celtypes.StringType(text.date().isoformat())
-    try:
-        return celtypes.StringType(parse_datetime(string_arg("date()", text)).date().isoformat())
-    except ValueError:
-        raise fail(f"date() cannot read {str(text)!r}: expected ISO 8601 such as 2024-05-01") from None
+            return function(*args)
+        except ValueError as error:
+            raise fail(f"{name}(): {error}") from None
+
+    call.__name__ = call.__qualname__ = "feel_" + name.replace(" ", "_")
+    return call
 
 
-@builtin
-def feel_duration(text: Any) -> Any:
-    if text is None:
-        return None
-    try:
-        return celtypes.DurationType(parse_duration(string_arg("duration()", text)))
-    except ValueError as error:
-        raise fail(f"duration(): {error}") from None
+def _date(value: Any, month: Any = None, day: Any = None) -> Any:
+    if month is None and day is None:
+        return feel_temporal.date_of(value)
+    return feel_temporal.date_from_parts(value, month, day)
+
+
+def _date_and_time(value: Any, time: Any = None) -> Any:
+    if time is None:
+        return feel_temporal.date_time_of(value)
+    return feel_temporal.date_time_from(value, time)
+
+
+def _time(value: Any, minute: Any = None, second: Any = None, offset: Any = None) -> Any:
+    if minute is None and second is None:
+        return feel_temporal.time_of(value)
+    return feel_temporal.time_from_parts(value, minute, second, offset)
+
+
+feel_date = temporal(_date, "date")
+feel_date_and_time = temporal(_date_and_time, "date and time")
+feel_time = temporal(_time, "time")
+feel_duration = temporal(feel_temporal.duration_of, "duration")
+feel_years_and_months_duration = temporal(feel_temporal.months_between, "years and months duration")
 
 
 # --- more numbers, lists, contexts and dates (the DMN built-ins) ------------------------------
@@ -632,11 +656,71 @@ def feel_remove(items: Any, position: Any) -> Any:
 
 @builtin
 def feel_list_replace(items: Any, position: Any, item: Any) -> Any:
+    """list replace(list, position or match function, newItem)."""
     if items is None or position is None:
         return None
-    values = list(list_arg("list replace()", items))
+    values = list(singleton_list(items))
+    if isinstance(position, FeelFunction):
+        # match(item, newItem) decides which elements are replaced; it must answer true or false.
+        if len(position.parameters) != 2:
+            raise fail("list replace() expects a match function of two parameters")
+        replaced = []
+        for value in values:
+            verdict = call_function(position, [value, item])
+            if not isinstance(verdict, bool):
+                raise fail("list replace(): the match function must return true or false")
+            replaced.append(item if verdict else value)
+        return celtypes.ListType(replaced)
+    if is_number(position):
+        position = int(position)  # DMN: a position with a fraction is truncated
     values[_position("list replace()", len(values), position)] = item
     return celtypes.ListType(values)
+
+
+def singleton_list(value: Any) -> list[Any]:
+    """DMN's implicit conversion where a list is expected: a single value is a list of one."""
+    return value if isinstance(value, list) else [value]
+
+
+def call_function(function: FeelFunction, args: list[Any]) -> Any:
+    """Call a function value with celpy arguments; the plain result (temporal values kept)."""
+    return function.call([to_plain(arg) for arg in args])
+
+
+@builtin
+def feel_sort(items: Any, precedes: Any = None) -> Any:
+    """sort(list, precedes): precedes(a, b) is true when a comes first; without it, natural order."""
+    if items is None:
+        return None
+    values = list(list_arg("sort()", items))
+    if precedes is None:
+        return celtypes.ListType(sorted(values, key=functools.cmp_to_key(_natural)))
+    if not isinstance(precedes, FeelFunction) or len(precedes.parameters) != 2:
+        raise fail("sort() expects a function of two parameters")
+
+    def compare(a: Any, b: Any) -> int:
+        if call_function(precedes, [a, b]) is True:
+            return -1
+        return 1 if call_function(precedes, [b, a]) is True else 0
+
+    return celtypes.ListType(sorted(values, key=functools.cmp_to_key(compare)))
+
+
+@builtin
+def feel_numbers_from(low: Any, high: Any) -> Any:
+    """The domain of `for i in low..high`: whole numbers, ascending or descending."""
+    first, last = numbers("a for range", low, high)
+    if first != int(first) or last != int(last):
+        raise fail("the bounds of a for range must be whole numbers")
+    if abs(last - first) > 1_000_000:
+        raise fail("a for range is limited to a million numbers")
+    step = 1 if last >= first else -1
+    return celtypes.ListType([number(n) for n in range(int(first), int(last) + step, step)])
+
+
+def _natural(a: Any, b: Any) -> int:
+    x, y = ordered(a, b, "sort()")
+    return (x > y) - (x < y)
 
 
 @builtin
@@ -667,10 +751,10 @@ def feel_context(entries: Any) -> Any:
     if entries is None:
         return None
     result: dict[Any, Any] = {}
-    for entry in list_arg("context()", entries):
+    for entry in singleton_list(entries):
         pairs = _context_arg("context()", entry)
-        if set(map(str, pairs)) != {"key", "value"}:
-            raise fail("context() expects entries with exactly a key and a value")
+        if not {"key", "value"} <= set(map(str, pairs)):
+            raise fail("context() expects entries with a key and a value")
         key = pairs[celtypes.StringType("key")]
         string_arg("context()", key)
         if key in result:
@@ -693,43 +777,55 @@ def feel_context_merge(contexts: Any) -> Any:
     if contexts is None:
         return None
     result: dict[Any, Any] = {}
-    for context in list_arg("context merge()", contexts):
+    for context in singleton_list(contexts):
         result.update(_context_arg("context merge()", context))
     return celtypes.MapType(result)
 
 
+_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August",
+                "September", "October", "November", "December")
+
+
 def _date_arg(name: str, value: Any) -> Any:
-    if is_timestamp(value):
-        return value.date()
     try:
-        return parse_datetime(string_arg(name, value)).date()
-    except ValueError:
+        return feel_temporal.date_of(value)
+    except (TypeError, ValueError):
         raise fail(f"{name} expects a date") from None
 
 
 @builtin
 def feel_day_of_year(value: Any) -> Any:
-    return None if value is None else number(_date_arg("day of year()", value).timetuple().tm_yday)
+    if value is None:
+        return None
+    date = _date_arg("day of year()", value)
+    return number(date.epoch_day - feel_temporal.Date(date.year, 1, 1).epoch_day + 1)
 
 
 @builtin
 def feel_day_of_week(value: Any) -> Any:
     if value is None:
         return None
-    day = _date_arg("day of week()", value).strftime("%A")
-    return celtypes.StringType(day)
+    return celtypes.StringType(_DAY_NAMES[feel_temporal.member(_date_arg("day of week()", value), "weekday") - 1])
 
 
 @builtin
 def feel_month_of_year(value: Any) -> Any:
     if value is None:
         return None
-    return celtypes.StringType(_date_arg("month of year()", value).strftime("%B"))
+    return celtypes.StringType(_MONTH_NAMES[_date_arg("month of year()", value).month - 1])
 
 
 @builtin
 def feel_week_of_year(value: Any) -> Any:
-    return None if value is None else number(_date_arg("week of year()", value).isocalendar()[1])
+    if value is None:
+        return None
+    date = _date_arg("week of year()", value)
+    # ISO 8601 week: the week (Monday first) holding the year's first Thursday is week 1.
+    weekday = feel_temporal.member(date, "weekday")
+    thursday = date.epoch_day - weekday + 4
+    year = feel_temporal.Date.of_epoch_day(thursday).year
+    return number((thursday - feel_temporal.Date(year, 1, 1).epoch_day) // 7 + 1)
 
 
 @builtin
@@ -754,8 +850,8 @@ def feel_is(a: Any, b: Any) -> Any:
     """is(a, b): the same kind of value and equal; date-times must also share their offset."""
     if a is None or b is None:
         return BoolType(a is None and b is None)
-    if is_timestamp(a) or is_timestamp(b):
-        return BoolType(is_timestamp(a) and is_timestamp(b) and a == b and a.utcoffset() == b.utcoffset())
+    if is_temporal(a) or is_temporal(b):
+        return BoolType(is_temporal(a) and is_temporal(b) and feel_temporal.identical(a, b))
     if is_number(a) and is_number(b):
         return BoolType(cel_equal(a, b))
     if type(a) is not type(b):
@@ -784,7 +880,7 @@ class Builtin:
 BUILTINS: dict[str, Builtin] = {
     # conversion and context access
     "string": Builtin(feel_string, 1, 1),
-    "number": Builtin(feel_number, 1, 1),
+    "number": Builtin(feel_number, 1, 3),
     "get or else": Builtin(feel_get_or_else, 2, 2),
     "get value": Builtin(feel_get_value, 2, 2),
     # strings
@@ -832,9 +928,11 @@ BUILTINS: dict[str, Builtin] = {
     "index of": Builtin(feel_index_of, 2, 2),
     "sublist": Builtin(feel_sublist, 2, 3),
     # dates, times, durations (now() and today() read the engine clock: feel.py binds them)
-    "date and time": Builtin(feel_date_and_time, 1, 1),
+    "date and time": Builtin(feel_date_and_time, 1, 2),
     "date": Builtin(feel_date, 1, 3),
+    "time": Builtin(feel_time, 1, 4),
     "duration": Builtin(feel_duration, 1, 1),
+    "years and months duration": Builtin(feel_years_and_months_duration, 2, 2),
     # the rest of DMN's built-ins
     "log": Builtin(feel_log, 1, 1),
     "exp": Builtin(feel_exp, 1, 1),
@@ -845,6 +943,8 @@ BUILTINS: dict[str, Builtin] = {
     "insert before": Builtin(feel_insert_before, 3, 3),
     "remove": Builtin(feel_remove, 2, 2),
     "list replace": Builtin(feel_list_replace, 3, 3),
+    "sort": Builtin(feel_sort, 1, 2),
+    "feel numbers from": Builtin(feel_numbers_from, 2, 2),  # only the parser writes this name
     "union": Builtin(feel_union, 1, None, "all"),
     "get entries": Builtin(feel_get_entries, 1, 1),
     "context": Builtin(feel_context, 1, 1),
@@ -855,12 +955,14 @@ BUILTINS: dict[str, Builtin] = {
     "month of year": Builtin(feel_month_of_year, 1, 1),
     "week of year": Builtin(feel_week_of_year, 1, 1),
     "is": Builtin(feel_is, 2, 2),
+    "range": Builtin(feel_range_of, 1, 1),
+    **{name: Builtin(function, 2, 2) for name, function in RANGE_FUNCTIONS.items()},
 }
 
 # Parameter names (DMN 1.5, chapter 10.3.4), for calls that name their arguments.
 PARAMETERS: dict[str, tuple[str, ...]] = {
     "string": ("from",),
-    "number": ("from",),
+    "number": ("from", "grouping separator", "decimal separator"),
     "get or else": ("value", "default"),
     "get value": ("m", "key"),
     "contains": ("string", "match"),
@@ -911,9 +1013,12 @@ PARAMETERS: dict[str, tuple[str, ...]] = {
     "insert before": ("list", "position", "newItem"),
     "remove": ("list", "position"),
     "list replace": ("list", "position", "newItem"),
+    "sort": ("list", "precedes"),
     "date and time": ("from",),
     "date": ("from",),
+    "time": ("from",),
     "duration": ("from",),
+    "years and months duration": ("from", "to"),
     "get entries": ("m",),
     "context": ("entries",),
     "context put": ("context", "key", "value"),
@@ -923,6 +1028,17 @@ PARAMETERS: dict[str, tuple[str, ...]] = {
     "month of year": ("date",),
     "week of year": ("date",),
     "is": ("value1", "value2"),
+    "range": ("from",),
+    **{name: signatures[0] for name, signatures in RANGE_PARAMETERS.items()},
+}
+
+# Other signatures a call with named arguments may use (the first that has every name given).
+ALTERNATIVE_PARAMETERS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "date": (("year", "month", "day"),),
+    "date and time": (("date", "time"),),
+    "time": (("hour", "minute", "second", "offset"),),
+    "list replace": (("list", "match", "newItem"),),
+    **{name: signatures[1:] for name, signatures in RANGE_PARAMETERS.items() if signatures[1:]},
 }
 
 # The celpy function table of every FEEL program.

@@ -33,8 +33,9 @@ _KEYWORD_FUNCTION = re.compile(
     r"(date\s+and\s+time|get\s+or\s+else|years\s+and\s+months\s+duration)(?=\s*\()"
 )
 _INSTANCE_OF = re.compile(r"instance\s+of\b")
-_FIRST_WORD = re.compile(r"[^\W\d]\w*")
-_NEXT_WORD = re.compile(r"[ \t]+(\w+)")
+# FEEL names may use any character beyond the Basic Multilingual Plane (🐎 is a name).
+_FIRST_WORD = re.compile(r"(?:[^\W\d]|[\U00010000-\U000EFFFF])(?:\w|[\U00010000-\U000EFFFF])*")
+_NEXT_WORD = re.compile(r"[ \t]+((?:\w|[\U00010000-\U000EFFFF])+)")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?|\.\d+")
 _OPERATORS = (
     "**",
@@ -155,13 +156,20 @@ class _Lexer:
         while index < len(text):
             char = text[index]
             if char == '"':
-                self.tokens.append(Token("string", "".join(chars), position, index + 1))
+                self.tokens.append(Token("string", self.finish_string(chars), position, index + 1))
                 return index + 1
             if char == "\\" and index + 1 < len(text):
                 code = text[index + 1]
                 if code == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", text[index + 2 : index + 6]):
                     chars.append(chr(int(text[index + 2 : index + 6], 16)))
                     index += 6
+                    continue
+                if code == "U" and re.fullmatch(r"[0-9a-fA-F]{6}", text[index + 2 : index + 8]):
+                    point = int(text[index + 2 : index + 8], 16)
+                    if point > 0x10FFFF:
+                        raise self.error(f"\\U{text[index + 2 : index + 8]} is beyond Unicode", index)
+                    chars.append(chr(point))
+                    index += 8
                     continue
                 # Unknown escapes stay as written: regular expressions such as "\d+" keep working.
                 chars.append(_ESCAPES.get(code, "\\" + code))
@@ -170,6 +178,13 @@ class _Lexer:
             chars.append(char)
             index += 1
         raise self.error("unterminated string", position)
+
+    def finish_string(self, chars: list[str]) -> str:
+        """The string's text, with UTF-16 surrogate pairs written as \\uD83D\\uDCA9 joined into one character."""
+        text = "".join(chars)
+        if not any("\ud800" <= char <= "\udfff" for char in text):
+            return text
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
     def operator(self, position: int) -> int:
         text = self.text

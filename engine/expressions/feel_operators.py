@@ -27,8 +27,9 @@ from typing import Any
 from celpy import celtypes
 from celpy.evaluation import CELEvalError
 
+from . import feel_temporal
 from .cel_functions import cel_equal, describe_type, is_number, ordered
-from .values import FALSE, TRUE, cel_double, cel_int, cel_str, format_number
+from .values import FALSE, TRUE, FeelFunction, FeelRange, cel_double, cel_int, cel_str, format_number
 
 BoolType = celtypes.BoolType
 
@@ -81,13 +82,21 @@ def plain_number(value: Any) -> int | float:
 
 
 def numbers(name: str, *values: Any) -> list[int | float]:
+    if name.endswith("()"):  # a function's arguments convert from a singleton list; operands do not
+        values = tuple(_single(value) for value in values)
     for value in values:
         if not is_number(value):
             raise fail(f"{name} expects numbers, got {describe_type(value)}")
     return [plain_number(v) for v in values]
 
 
+def _single(value: Any) -> Any:
+    """DMN's implicit conversion from a singleton list where one value is expected: ["a"] is "a"."""
+    return value[0] if isinstance(value, list) and len(value) == 1 else value
+
+
 def string_arg(name: str, value: Any) -> str:
+    value = _single(value)
     if not isinstance(value, str):
         raise fail(f"{name} expects a string, got {describe_type(value)}")
     return str(value)
@@ -100,11 +109,19 @@ def list_arg(name: str, value: Any) -> list[Any]:
 
 
 def is_timestamp(value: Any) -> bool:
-    return isinstance(value, dt.datetime)
+    return isinstance(value, dt.datetime | feel_temporal.DateTime)
 
 
 def is_duration(value: Any) -> bool:
-    return isinstance(value, dt.timedelta)
+    return isinstance(value, dt.timedelta | feel_temporal.DayTime | feel_temporal.YearMonth)
+
+
+_TEMPORAL = (*feel_temporal.TEMPORAL, dt.date, dt.timedelta)
+
+
+def is_temporal(value: Any) -> bool:
+    """A FEEL temporal value, or a Python date/time/duration (the engine clock) that becomes one."""
+    return isinstance(value, _TEMPORAL)
 
 
 # --- operators ----------------------------------------------------------------------------------
@@ -118,12 +135,8 @@ def feel_add(a: Any, b: Any) -> Any:
         return None
     if is_number(a) and is_number(b):
         return number(plain_number(a) + plain_number(b))
-    if is_timestamp(a) and is_duration(b):
-        return celtypes.TimestampType(a + b)
-    if is_duration(a) and is_timestamp(b):
-        return celtypes.TimestampType(b + a)
-    if is_duration(a) and is_duration(b):
-        return celtypes.DurationType(a + b)
+    if is_temporal(a) or is_temporal(b):
+        return feel_temporal.add(a, b)
     hint = " (convert with string())" if isinstance(a, str) or isinstance(b, str) else ""
     raise fail(f"cannot add {describe_type(a)} and {describe_type(b)}{hint}")
 
@@ -134,12 +147,8 @@ def feel_subtract(a: Any, b: Any) -> Any:
         return None
     if is_number(a) and is_number(b):
         return number(plain_number(a) - plain_number(b))
-    if is_timestamp(a) and is_timestamp(b):
-        return celtypes.DurationType(a - b)
-    if is_timestamp(a) and is_duration(b):
-        return celtypes.TimestampType(a - b)
-    if is_duration(a) and is_duration(b):
-        return celtypes.DurationType(a - b)
+    if is_temporal(a) or is_temporal(b):
+        return feel_temporal.subtract(a, b)
     raise fail(f"cannot subtract {describe_type(b)} from {describe_type(a)}")
 
 
@@ -149,10 +158,8 @@ def feel_multiply(a: Any, b: Any) -> Any:
         return None
     if is_number(a) and is_number(b):
         return number(plain_number(a) * plain_number(b))
-    if is_duration(a) and is_number(b):
-        return celtypes.DurationType(a * plain_number(b))
-    if is_number(a) and is_duration(b):
-        return celtypes.DurationType(b * plain_number(a))
+    if is_temporal(a) or is_temporal(b):
+        return number(result) if is_number(result := feel_temporal.multiply(a, b)) else result
     raise fail(f"cannot multiply {describe_type(a)} by {describe_type(b)}")
 
 
@@ -160,14 +167,8 @@ def feel_multiply(a: Any, b: Any) -> Any:
 def feel_divide(a: Any, b: Any) -> Any:
     if a is None or b is None:
         return None
-    if is_duration(a) and is_duration(b):
-        if not b:
-            raise fail("division by zero")
-        return number(a / b)
-    if is_duration(a) and is_number(b):
-        if not b:
-            raise fail("division by zero")
-        return celtypes.DurationType(a / plain_number(b))
+    if is_temporal(a) or is_temporal(b):
+        return number(result) if is_number(result := feel_temporal.divide(a, b)) else result
     x, y = numbers("'/'", a, b)
     if y == 0:
         raise fail("division by zero")
@@ -199,8 +200,8 @@ def feel_negate(a: Any) -> Any:
         return None
     if is_number(a):
         return number(-plain_number(a))
-    if is_duration(a):
-        return celtypes.DurationType(-a)
+    if is_temporal(a):
+        return feel_temporal.negate(a)
     raise fail(f"cannot negate {describe_type(a)}")
 
 
@@ -291,37 +292,103 @@ def feel_ge(a: Any, b: Any) -> Any:
 def feel_between(value: Any, low: Any, high: Any) -> Any:
     if value is None or low is None or high is None:
         return None
-    x, lo = ordered(value, low, "between")
-    x, hi = ordered(value, high, "between")
-    return TRUE if lo <= x <= hi else FALSE
+    low_value, x = ordered(low, value, "between")
+    y, high_value = ordered(value, high, "between")
+    return TRUE if low_value <= x and y <= high_value else FALSE
 
 
 @binary
 def feel_in(value: Any, container: Any) -> Any:
-    """`x in [1, 2]` is membership; `x in y` with a non-list y is equality."""
+    """`x in [1, 2]` is membership, `x in [1..5]` a range test; `x in y` otherwise is equality."""
+    if isinstance(container, FeelRange):
+        return in_range(value, container)
     if isinstance(container, list):
-        return TRUE if any(cel_equal(value, item) for item in container) else FALSE
+        return TRUE if any(in_range(value, item) if isinstance(item, FeelRange) else cel_equal(value, item)
+                           for item in container) else FALSE
     return TRUE if cel_equal(value, container) else FALSE
 
 
+def in_range(value: Any, bounds: FeelRange) -> Any:
+    if value is None:
+        return None
+    if bounds.low is not None:
+        low, x = ordered(bounds.low, value, "in")
+        if not (low <= x if bounds.closed_low else low < x):
+            return FALSE
+    if bounds.high is not None:
+        x, high = ordered(value, bounds.high, "in")
+        if not (x <= high if bounds.closed_high else x < high):
+            return FALSE
+    return TRUE
+
+
+@builtin
+def feel_range(low: Any, high: Any, closed_low: Any, closed_high: Any) -> Any:
+    if low is None and high is None:
+        raise fail("a range needs at least one bound")
+    if low is not None and high is not None:
+        ordered(low, high, "..")  # both ends of one kind
+    return FeelRange(low, high, bool(closed_low), bool(closed_high))
+
+
+_SIMPLE_TYPES: dict[str, Callable[[Any], bool]] = {
+    "number": is_number,
+    "string": lambda v: isinstance(v, str),
+    "boolean": lambda v: isinstance(v, BoolType | bool),
+    "date": lambda v: isinstance(v, feel_temporal.Date),
+    "time": lambda v: isinstance(v, feel_temporal.Time),
+    "date and time": lambda v: isinstance(v, feel_temporal.DateTime),
+    "days and time duration": lambda v: isinstance(v, feel_temporal.DayTime),
+    "years and months duration": lambda v: isinstance(v, feel_temporal.YearMonth),
+    "list": lambda v: isinstance(v, list),
+    "context": lambda v: isinstance(v, Mapping),
+    "function": lambda v: isinstance(v, FeelFunction),
+    "range": lambda v: isinstance(v, FeelRange),
+    "Any": lambda v: v is not None,
+    "Null": lambda v: v is None,
+}
+
+
+def instance_of(value: Any, type_name: str) -> bool:
+    """`value instance of type_name`, DMN 1.5 10.3.2.9 (names as the parser normalises them)."""
+    if type_name in _SIMPLE_TYPES:
+        return _SIMPLE_TYPES[type_name](value)
+    base, _, parameters = type_name.partition("<")
+    if base == "list" and parameters:
+        inner = parameters[: parameters.rindex(">")]
+        return isinstance(value, list) and all(instance_of(item, inner) for item in value)
+    if base == "range" and parameters:
+        inner = parameters[: parameters.rindex(">")]
+        bound = value.low if isinstance(value, FeelRange) and value.low is not None else getattr(value, "high", None)
+        return isinstance(value, FeelRange) and instance_of(bound, inner)
+    if base == "context" and parameters:
+        if not isinstance(value, Mapping):
+            return False
+        entries = _split_entries(parameters[: parameters.rindex(">")])
+        return all(key in value and instance_of(value[key], kind) for key, kind in entries)
+    if base == "function":
+        return isinstance(value, FeelFunction)
+    return False  # a type this engine does not know (an item definition): no value is one
+
+
+def _split_entries(text: str) -> list[tuple[str, str]]:
+    entries, depth, start = [], 0, 0
+    for index, char in enumerate(text + ","):
+        depth += {"<": 1, ">": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            key, _, kind = text[start:index].partition(":")
+            entries.append((key.strip(), kind.strip()))
+            start = index + 1
+    return entries
+
+
+def feel_instance_of(value: Any, type_name: Any) -> Any:
+    if isinstance(value, CELEvalError):
+        return value
+    return TRUE if instance_of(value, str(type_name)) else FALSE
+
+
 # --- paths, indexes, iteration ------------------------------------------------------------------
-
-_DATETIME_PROPERTIES: dict[str, Callable[[dt.datetime], int]] = {
-    "year": lambda v: v.year,
-    "month": lambda v: v.month,
-    "day": lambda v: v.day,
-    "hour": lambda v: v.hour,
-    "minute": lambda v: v.minute,
-    "second": lambda v: v.second,
-    "weekday": lambda v: v.isoweekday(),
-}
-_DURATION_PROPERTIES: dict[str, Callable[[dt.timedelta], int]] = {
-    "days": lambda v: v.days,
-    "hours": lambda v: v.seconds // 3600,
-    "minutes": lambda v: v.seconds // 60 % 60,
-    "seconds": lambda v: v.seconds % 60,
-}
-
 
 def _member(value: Any, key: str) -> Any:
     if value is None:
@@ -331,10 +398,9 @@ def _member(value: Any, key: str) -> Any:
         return dict.get(value, key)
     if isinstance(value, list):  # FEEL projection: [{a: 1}, {a: 2}].a is [1, 2]
         return celtypes.ListType([_member(item, key) for item in value])
-    if is_timestamp(value) and key in _DATETIME_PROPERTIES:
-        return number(_DATETIME_PROPERTIES[key](value))
-    if is_duration(value) and key in _DURATION_PROPERTIES:
-        return number(_DURATION_PROPERTIES[key](value))
+    if is_temporal(value):
+        result = feel_temporal.member(value, key)
+        return number(result) if is_number(result) else cel_str(result) if isinstance(result, str) else result
     raise fail(f"cannot read {str(key)!r} of {describe_type(value)}")
 
 
@@ -417,7 +483,17 @@ OPERATORS: dict[str, Callable[..., Any]] = {
     "_>=_": feel_ge,
     **{
         helper.__name__: helper
-        for helper in (feel_power, feel_between, feel_in, feel_get, feel_index, feel_as_list, feel_flatten1)
+        for helper in (
+            feel_power,
+            feel_between,
+            feel_in,
+            feel_get,
+            feel_index,
+            feel_as_list,
+            feel_flatten1,
+            feel_range,
+            feel_instance_of,
+        )
     },
     "feel_is_defined": feel_is_defined,
 }

@@ -5,9 +5,11 @@ Recursive descent over FEEL's precedence levels, lowest first:
     if/for/some/every  <  or  <  and  <  comparison (= != < <= > >= between in)
     <  + -  <  * /  <  **  <  unary -  <  postfix (.name  [index]  (args))  <  primary
 
+Function definitions (`function(a, b) a + b`) keep the source text of their body, which is
+compiled on its own when the function is created (feel.py). `x instance of T` keeps T as
+written. Ranges (`[1..5]`, `(a..b]`, `]1..5[`) are values that `in` tests against.
 Constructs outside the supported subset are refused here, with the construct named and the
-column given: ranges and intervals (`1..5`), `instance of`, function definitions,
-invoking anything but a built-in by name, unary tests (`< 5`). A temporal literal
+column given: unary tests (`< 5`) outside decision tables. A temporal literal
 (`@"2024-01-01"`) is read as the call of date(), date and time(), duration() or time().
 """
 
@@ -93,6 +95,36 @@ class In(Node):
 
 
 @dataclass(frozen=True)
+class FunctionDef(Node):
+    parameters: tuple[str, ...]
+    body: Node
+    text: str  # the body's source text
+
+
+@dataclass(frozen=True)
+class InstanceOf(Node):
+    value: Node
+    type: str  # as written, words joined by single spaces: "date and time", "list<number>"
+
+
+@dataclass(frozen=True)
+class Invoke(Node):
+    """The call of a value that is not a name: `(function(a) a)(1)`, `ctx.f(2)`."""
+
+    target: Node
+    args: tuple[Node, ...]
+    names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Range(Node):
+    low: Node
+    high: Node
+    closed_low: bool
+    closed_high: bool
+
+
+@dataclass(frozen=True)
 class If(Node):
     condition: Node
     then: Node
@@ -129,6 +161,7 @@ class _Parser:
         self.text = text
         self.tokens = tokens
         self.index = 0
+        self.range_depth = 0  # inside the high bound of a range
 
     # --- token helpers
 
@@ -179,11 +212,7 @@ class _Parser:
     def refused(self, token: Token) -> ExpressionError | None:
         """The error for a token that starts a construct outside the subset, if it does."""
         if token.kind == "op" and token.value == "..":
-            return self.unsupported("range (..)", token)
-        if token.kind == "keyword" and token.value == "instance of":
-            return self.unsupported("instance of", token)
-        if token.kind == "keyword" and token.value == "function":
-            return self.unsupported("function definition", token)
+            return self.unsupported("range (..) outside brackets", token)
         return None
 
     # --- grammar
@@ -227,7 +256,11 @@ class _Parser:
             raise self.error(f"expected a variable name after '{keyword}', found {describe(name)}", name)
         self.advance()
         self.expect("keyword", "in", f"after '{keyword} {name.value}'")
-        return Iteration(name.value, name.start, self.expression())
+        domain = self.expression()
+        if keyword == "for" and self.accept("op", ".."):
+            # `for i in 1..3`: the whole numbers from one bound to the other (either direction).
+            domain = Call(domain.pos, "feel numbers from", (domain, self.expression()))
+        return Iteration(name.value, name.start, domain)
 
     def disjunction(self) -> Node:
         node = self.conjunction()
@@ -260,8 +293,40 @@ class _Parser:
                 raise self.unsupported(f"unary test (in {self.token.value} ...)", self.token)
             return In(token.start, node, self.additive())
         if token.kind == "keyword" and token.value == "instance of":
-            raise self.unsupported("instance of", token)
+            self.advance()
+            return InstanceOf(token.start, node, self.type_name())
         return node
+
+    def type_name(self) -> str:
+        """A type after `instance of`, read from the source text (it may contain keywords)."""
+        text, end = self.type_text(self.token.start)
+        while self.token.kind != "end" and self.token.start < end:
+            self.advance()
+        return text
+
+    def type_text(self, position: int) -> tuple[str, int]:
+        match = _TYPE.match(self.text, position)
+        if match is None or not match.group().strip():
+            raise self.error("expected a type name", position)
+        name, end = " ".join(match.group().split()), match.end()
+        rest = self.text[end:]
+        if rest.lstrip().startswith("<"):
+            end += len(rest) - len(rest.lstrip())
+            depth, index = 0, end
+            while index < len(self.text):
+                depth += {"<": 1, ">": -1}.get(self.text[index], 0)
+                index += 1
+                if depth == 0:
+                    break
+            if depth:
+                raise self.error("unclosed '<' in the type", end)
+            name += re.sub(r"\s*([<>,:])\s*", r"\1", " ".join(self.text[end:index].split()))
+            end = index
+            rest = self.text[end:]
+            if rest.lstrip().startswith("->"):
+                result, end = self.type_text(end + len(rest) - len(rest.lstrip()) + 2)
+                name += "->" + result
+        return name, end
 
     def additive(self) -> Node:
         node = self.multiplicative()
@@ -299,6 +364,8 @@ class _Parser:
                     raise self.error(f"expected a name after '.', found {describe(key)}", key)
                 self.advance()
                 node = Path(token.start, node, key.value)
+            elif self.at("op", "[") and self.closes_range():
+                return node
             elif self.accept("op", "["):
                 index = self.expression()
                 if self.at("op", ".."):
@@ -306,9 +373,8 @@ class _Parser:
                 self.expect("op", "]", "to close the index")
                 node = Index(token.start, node, index)
             elif self.at("op", "("):
-                raise self.unsupported(
-                    "invoking an expression (only built-in functions can be called)", token
-                )
+                args, names = self.arguments("the call")
+                node = Invoke(token.start, node, args, names)
             else:
                 return node
 
@@ -338,19 +404,74 @@ class _Parser:
             if token.value == "not" and self.peek().kind == "op" and self.peek().value == "(":
                 self.advance()
                 return self.call(token)
+            if token.value == "function":
+                return self.function_definition()
         if self.accept("op", "("):
             node = self.expression()
             if self.at("op", ".."):
-                raise self.unsupported("range (..)", self.token)
+                return self.range(token, node)
             self.expect("op", ")", "to close the parenthesis")
             return node
         if self.accept("op", "["):
             return self.list_literal(token)
+        if self.at("op", "]"):  # ]a..b[ : a range open at its start
+            self.advance()
+            node = self.expression()
+            if not self.at("op", ".."):
+                raise self.error(f"expected '..' in the range, found {describe(self.token)}", self.token)
+            return self.range(token, node)
         if self.accept("op", "{"):
             return self.context(token)
         raise self.unexpected(token)
 
+    def closes_range(self) -> bool:
+        """Whether a '[' is the end of a range open at its end (`]1..5[`), not an index."""
+        if not self.range_depth:
+            return False
+        following = self.peek()
+        return following.kind in ("end", "keyword") or (following.kind == "op" and following.value in ",)]}")
+
+    def range(self, open_token: Token, low: Node) -> Node:
+        self.expect("op", "..", "in the range")
+        self.range_depth += 1
+        try:
+            high = self.expression()
+        finally:
+            self.range_depth -= 1
+        close = self.token
+        if not (close.kind == "op" and close.value in (")", "]", "[")):
+            raise self.error(f"expected ']', ')' or '[' to close the range, found {describe(close)}", close)
+        self.advance()
+        return Range(open_token.start, low, high, open_token.value == "[", close.value == "]")
+
+    def function_definition(self) -> Node:
+        token = self.advance()
+        self.expect("op", "(", "after 'function'")
+        parameters: list[str] = []
+        if not self.accept("op", ")"):
+            while True:
+                name = self.token
+                if name.kind != "name":
+                    raise self.error(f"expected a parameter name, found {describe(name)}", name)
+                self.advance()
+                if self.accept("op", ":"):  # a parameter type: read and ignored
+                    self.type_name()
+                parameters.append(name.value)
+                if self.accept("op", ")"):
+                    break
+                self.expect("op", ",", "between parameters")
+        if self.token.kind == "name" and self.token.value == "external":
+            raise self.unsupported("external function", self.token)
+        start = self.token.start
+        body = self.expression()
+        end = self.tokens[self.index - 1].end
+        return FunctionDef(token.start, tuple(parameters), body, self.text[start:end])
+
     def call(self, name: Token) -> Node:
+        args, names = self.arguments(f"{name.value}()")
+        return Call(name.start, name.value, args, names)
+
+    def arguments(self, what: str) -> tuple[tuple[Node, ...], tuple[str, ...]]:
         self.expect("op", "(", "")
         args: list[Node] = []
         names: list[str] = []
@@ -366,16 +487,24 @@ class _Parser:
                     raise self.error("mix of named and positional arguments", self.token)
                 if self.accept("op", ")"):
                     break
-                self.expect("op", ",", f"between the arguments of {name.value}()")
-        return Call(name.start, name.value, tuple(args), tuple(names))
+                self.expect("op", ",", f"between the arguments of {what}")
+        return tuple(args), tuple(names)
+
+    def key_with_symbols(self, first: Token) -> str:
+        """A context key that holds FEEL's extra name symbols (`foo+bar`, `a-b`): its text up to ':'."""
+        while self.token.kind in ("name", "number") or (self.token.kind == "op" and self.token.value in "+-*/."):
+            self.advance()
+        if not self.at("op", ":"):
+            return first.value
+        return " ".join(self.text[first.start : self.token.start].split())
 
     def list_literal(self, open_token: Token) -> Node:
         items: list[Node] = []
         if not self.accept("op", "]"):
             while True:
                 items.append(self.expression())
-                if self.at("op", ".."):
-                    raise self.unsupported("range (..)", self.token)
+                if self.at("op", "..") and not items[1:]:
+                    return self.range(open_token, items[0])
                 if self.accept("op", "]"):
                     break
                 self.expect("op", ",", "between list items")
@@ -389,8 +518,11 @@ class _Parser:
                 if key.kind not in ("name", "string"):
                     raise self.error(f"expected a context key, found {describe(key)}", key)
                 self.advance()
-                self.expect("op", ":", f"after the context key {key.value!r}")
-                entries.append((key.value, key.start, self.expression()))
+                name = key.value
+                if key.kind == "name" and not self.at("op", ":"):
+                    name = self.key_with_symbols(key)
+                self.expect("op", ":", f"after the context key {name!r}")
+                entries.append((name, key.start, self.expression()))
                 if self.accept("op", "}"):
                     break
                 self.expect("op", ",", "between context entries")
@@ -398,6 +530,11 @@ class _Parser:
 
 
 _DATE = re.compile(r"-?\d{4,}-\d\d-\d\d")
+# A type name's words (keywords included: `date and time`); <...> parameters are read by type_name().
+_TYPE = re.compile(
+    r"\s*(?:date and time|days and time duration|years and months duration"
+    r"|[^\W\d]\w*(?:[ \t]+(?!and\b|or\b|then\b|else\b|return\b|satisfies\b|in\b)[^\W\d]\w*)*)"
+)
 
 
 def _temporal_function(text: str) -> str:
@@ -406,7 +543,7 @@ def _temporal_function(text: str) -> str:
         return "duration"
     if _DATE.fullmatch(text):
         return "date"
-    if "T" in text:
+    if _DATE.match(text):
         return "date and time"
     return "time"
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from celpy import celtypes
 
+from . import feel_temporal
 from .errors import EvaluationError
 from .temporal import format_datetime, format_duration
 
@@ -67,6 +68,29 @@ class FeelFunction:
         return f"FeelFunction({self.name}({', '.join(self.parameters)}))"
 
 
+class FeelRange:
+    """A FEEL range value ([1..5], (a..b]): what `in` tests against and `instance of range` sees."""
+
+    __slots__ = ("closed_high", "closed_low", "high", "low")
+
+    def __init__(self, low: Any, high: Any, closed_low: bool, closed_high: bool) -> None:
+        self.low, self.high, self.closed_low, self.closed_high = low, high, closed_low, closed_high
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FeelRange) and (self.low, self.high, self.closed_low, self.closed_high) == (
+            other.low,
+            other.high,
+            other.closed_low,
+            other.closed_high,
+        )
+
+    def __hash__(self) -> int:
+        return hash((FeelRange, self.closed_low, self.closed_high))
+
+    def __repr__(self) -> str:
+        return f"{'[' if self.closed_low else '('}{self.low!r}..{self.high!r}{']' if self.closed_high else ')'}"
+
+
 def _to_cel_other(value: Any) -> CelValue:
     # celpy values (e.g. results of an earlier evaluation) pass through unchanged. BoolType
     # subclasses int, so this must be checked before the generic int/float cases below.
@@ -92,7 +116,7 @@ def _to_cel_other(value: Any) -> CelValue:
         return celtypes.MapType({celtypes.StringType(str(k)): to_cel(v) for k, v in value.items()})
     if isinstance(value, list | tuple):
         return celtypes.ListType([to_cel(v) for v in value])
-    if isinstance(value, FeelFunction):
+    if isinstance(value, FeelFunction | FeelRange) or feel_temporal.is_temporal(value):
         return value
     raise EvaluationError(f"a variable of type {type(value).__name__} cannot be used in an expression")
 
@@ -147,9 +171,34 @@ def to_plain(value: CelValue) -> Any:
         return format_datetime(value)
     if isinstance(value, dt.timedelta):
         return format_duration(value)
-    if isinstance(value, FeelFunction):
-        return value
+    if isinstance(value, FeelFunction | FeelRange) or feel_temporal.is_temporal(value):
+        return value  # as_json() writes temporal values as text where JSON is needed
     raise EvaluationError(f"the result is a {type(value).__name__}, which cannot be stored as a variable")
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def as_json(value: Any, *, strict: bool = True) -> Any:
+    """A plain value with FEEL temporal values written as their ISO 8601 text (variables are JSON).
+
+    A function or a range has no JSON form: EvaluationError, or null when not strict (DMN,
+    whose decisions may compute a library of functions along the way).
+    """
+    if type(value) in _SCALARS:
+        return value
+    if isinstance(value, dict):
+        return {key: as_json(item, strict=strict) for key, item in value.items()}
+    if isinstance(value, list):
+        return [as_json(item, strict=strict) for item in value]
+    if feel_temporal.is_temporal(value):
+        return str(value)
+    if isinstance(value, FeelFunction | FeelRange) and not strict:
+        return None
+    if isinstance(value, FeelFunction | FeelRange):
+        kind = "function" if isinstance(value, FeelFunction) else "range"
+        raise EvaluationError(f"the result holds a {kind}, which cannot be stored as a variable")
+    return value
 
 
 def _key(key: Any) -> str:

@@ -9,7 +9,7 @@ Node kind → graph element:
     delay         intermediateCatchEvent with a timer
     user_task     userTask (Tasklist)
     wait_for_event intermediateCatchEvent with a message
-    subflow       callActivity (latest version of a flow or BPMN process)
+    subflow       callActivity (latest or pinned version of a flow or BPMN process)
     fail          terminate endEvent that sets `flowError` = {code, message, node}
 
 Generated elements carry a `.` in their id (node ids cannot): `flow.start`, `<node>.join` (an
@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from engine.connectors.policy import EXPECTED_HEADER, RETRY_ON_HEADER
 from engine.flows.validate import expression_text, is_value_expression
 from engine.graph import Element, Flow, Graph
 from engine.models import Job
@@ -60,6 +61,8 @@ def _job_props(node: dict[str, Any], job_type: str, headers: dict[str, str]) -> 
             "initial_ms": _ms(backoff.get("initial", "PT1S")), "multiplier": backoff.get("multiplier", 2),
             "max_ms": _ms(backoff.get("max", "PT5M")), "jitter": backoff.get("jitter", 0),
         })
+    if retry.get("on"):
+        headers[RETRY_ON_HEADER] = json.dumps(retry["on"])
     props: dict[str, Any] = {"jobType": job_type, "retries": str(retry.get("max_attempts", DEFAULT_ATTEMPTS)),
                              "headers": headers, "inputs": []}
     if node.get("on_failure") == "continue":
@@ -68,9 +71,19 @@ def _job_props(node: dict[str, Any], job_type: str, headers: dict[str, str]) -> 
 
 
 def _node_element(node: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    kind, props = _kind_element(node)
+    if node.get("output"):
+        # Output mappings: what the node produced stays local to it; only these variables reach the run.
+        props["outputs"] = [{"source": expression_text(v), "target": k} for k, v in node["output"].items()]
+    return kind, props
+
+
+def _kind_element(node: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     kind = node["kind"]
     if kind == "http":
         headers = {"resultVariable": node.get("result", node["id"])}
+        if node.get("expected_statuses"):
+            headers[EXPECTED_HEADER] = json.dumps(node["expected_statuses"])
         if node.get("idempotency_header"):
             headers["flowsync:idempotencyHeader"] = node["idempotency_header"]
         props = _job_props(node, "flowsync:http", headers)
@@ -117,6 +130,8 @@ def _node_element(node: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         return "userTask", props
     if kind == "subflow":
         props = {"processId": node["flow"], "propagateAllChildVariables": True, "propagateAllParentVariables": True}
+        if "version" in node:
+            props["version"] = node["version"]  # pinned; else the latest version when the node runs
         if node.get("on_failure") == "continue":
             props["errorOnFailure"] = STEP_FAILED
         return "callActivity", props
@@ -189,8 +204,9 @@ def compile_flow(doc: dict[str, Any]) -> Graph:
     for trigger in doc.get("triggers", []):
         if trigger["kind"] == "schedule" and trigger.get("enabled", True):
             sid = f"trigger.{trigger['id']}"
-            cron = trigger["cron"].strip()
-            if trigger.get("timezone"):
+            # A fixed interval is an ISO 8601 cycle (R/PT15M): the same timer sweep and misfire policies.
+            cron = f"R/{trigger['every'].strip()}" if "every" in trigger else trigger["cron"].strip()
+            if trigger.get("timezone") and "every" not in trigger:
                 cron = f"TZ={trigger['timezone']} {cron}"  # engine/timers/schedule.py reads the zone
             props: dict[str, Any] = {"event": {"type": "timer", "timeCycle": cron}, "interrupting": True,
                                      "misfire": {"policy": "run_once", **(trigger.get("misfire") or {})}}
@@ -198,7 +214,7 @@ def compile_flow(doc: dict[str, Any]) -> Graph:
                 props["outputs"] = [{"value": v, "target": k} for k, v in trigger["input"].items()]
             b.element(sid, "startEvent", f"schedule {trigger['id']}", props)
             starts_ids.append(sid)
-        elif trigger["kind"] == "event" and trigger.get("enabled", True):
+        elif trigger["kind"] == "event" and "message" in trigger and trigger.get("enabled", True):
             # A message start event: publishing the message (same API as for BPMN) starts a run.
             sid = f"trigger.{trigger['id']}"
             b.element(sid, "startEvent", f"event {trigger['id']}", {

@@ -15,6 +15,8 @@ JOIN_RULES = ("all_success", "one_success", "all_done", "none_failed")
 DURATION = {"type": "string", "minLength": 1, "description": "ISO 8601 duration (PT30S) or an expression"}
 VALUE = {"description": "static text, or an expression starting with '=' (FEEL) or 'cel:' (CEL); JSON otherwise"}
 EXPRESSION = {"type": "string", "minLength": 1, "description": "'=…' FEEL, or CEL ('cel:…' or bare)"}
+STATUS = {"anyOf": [{"type": "integer", "minimum": 100, "maximum": 599},
+                   {"type": "string", "pattern": "^([1-5]xx|[1-5][0-9][0-9])$"}]}
 NAMES = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
 
 RETRY = {
@@ -22,6 +24,10 @@ RETRY = {
     "additionalProperties": False,
     "properties": {
         "max_attempts": {"type": "integer", "minimum": 1, "maximum": 100},
+        "on": {"type": "array", "minItems": 1, "uniqueItems": True,
+               "items": {"type": "string", "pattern": "^([1-5]xx|[1-5][0-9][0-9]|timeout|connection|[A-Z][A-Z0-9_]*)$"},
+               "description": "which failures retry (default all): '5xx', '429', 'timeout', 'connection' or "
+                              "an error code; any other failure fails the node at once"},
         "backoff": {
             "type": "object",
             "additionalProperties": False,
@@ -41,6 +47,11 @@ COMMON: dict[str, Any] = {
     "description": {"type": "string"},
     "join": {"enum": list(JOIN_RULES)},
 }
+# Output mapping of nodes that produce a result: only these variables reach the run (a FEEL/CEL expression each,
+# over the run's variables and what the node produced).
+OUTPUT = {"output": {"type": "object", "minProperties": 1, "additionalProperties": EXPRESSION,
+                     "propertyNames": {"pattern": ID_PATTERN},
+                     "description": "variable → expression over what the node produced; only these reach the run"}}
 # Options of nodes that do work that can fail (a job or a call out).
 WORK: dict[str, Any] = {
     "retry": RETRY,
@@ -51,6 +62,7 @@ WORK: dict[str, Any] = {
 # kind → (its own options, required options). One entry per node kind.
 KINDS: dict[str, tuple[dict[str, Any], list[str]]] = {
     "http": ({
+        **OUTPUT,
         **WORK,
         "method": {"enum": ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]},
         "url": {"type": "string", "minLength": 1, **VALUE},
@@ -58,6 +70,8 @@ KINDS: dict[str, tuple[dict[str, Any], list[str]]] = {
         "query": {"type": "object", "additionalProperties": {"type": "string"}},
         "body": VALUE,
         "result": {"type": "string", "pattern": ID_PATTERN, "description": "variable for {status, headers, body}"},
+        "expected_statuses": {"type": "array", "minItems": 1, "uniqueItems": True, "items": STATUS,
+                              "description": "statuses that succeed (default: 2xx); any other status fails"},
         "idempotency_header": {"type": "string", "pattern": "^[A-Za-z0-9-]{1,64}$",
                                "description": "request header carrying a key per attempt (job key-retries left)"},
     }, ["url"]),
@@ -69,12 +83,14 @@ KINDS: dict[str, tuple[dict[str, Any], list[str]]] = {
     "switch": ({}, []),
     "delay": ({"duration": DURATION, "until": {"type": "string", "minLength": 1, **VALUE}}, []),
     "job": ({
+        **OUTPUT,
         **WORK,
         "type": {"type": "string", "minLength": 1},
         "headers": {"type": "object", "additionalProperties": {"type": "string"}},
         "inputs": {"type": "object", "propertyNames": {"pattern": ID_PATTERN}},
     }, ["type"]),
     "user_task": ({
+        **OUTPUT,
         "timeout": DURATION,
         "on_failure": WORK["on_failure"],
         "assignee": {"type": "string"},
@@ -90,15 +106,18 @@ KINDS: dict[str, tuple[dict[str, Any], list[str]]] = {
         "from": {"type": "string"},
     }, ["to"]),
     "wait_for_event": ({
+        **OUTPUT,
         "timeout": DURATION,
         "on_failure": WORK["on_failure"],
         "message": {"type": "string", "minLength": 1},
         "correlation": {"type": "string", "minLength": 1, **VALUE},
     }, ["message"]),
     "subflow": ({
+        **OUTPUT,
         "timeout": DURATION,
         "on_failure": WORK["on_failure"],
-        "flow": {"type": "string", "minLength": 1, "description": "id of a flow or a BPMN process (latest version)"},
+        "flow": {"type": "string", "minLength": 1, "description": "id of a flow or a BPMN process"},
+        "version": {"type": "integer", "minimum": 1, "description": "pinned version (default: the latest)"},
     }, ["flow"]),
     "fail": ({"code": {"type": "string", "minLength": 1}, "message": {"type": "string"}}, []),
 }
@@ -134,15 +153,27 @@ TRIGGER = {
                             "description": "deliveries per second (burst: twice that); over it: 429"},
          }}},
         {"if": {"properties": {"kind": {"const": "event"}}},
-         "then": {"additionalProperties": False, "required": ["message"], "properties": {
+         "then": {"additionalProperties": False, "oneOf": [{"required": ["message"]}, {"required": ["after"]}],
+                  "properties": {
              "id": True, "kind": True, "enabled": {"type": "boolean"},
              "message": {"type": "string", "minLength": 1,
                          "description": "a message name: POST /v2/messages/publication starts a run"},
+             "after": {"type": "object", "additionalProperties": False, "required": ["flow"], "properties": {
+                 "flow": {"type": "string", "minLength": 1, "description": "id of a flow or a BPMN process"},
+                 "on": {"type": "array", "minItems": 1, "uniqueItems": True,
+                        "items": {"enum": ["completed", "failed", "canceled"]},
+                        "description": "how the other run ended (default: completed)"},
+             }, "description": "start a run when a run of another flow or process ends"},
+             "filter": {**EXPRESSION, "description": "over flow, version, executionId, status, variables"},
+             "input": {"type": "object", "additionalProperties": EXPRESSION, "propertyNames": {"pattern": ID_PATTERN},
+                       "description": "the run's input: name → expression (default: the other run's variables)"},
          }}},
         {"if": {"properties": {"kind": {"const": "schedule"}}},
-         "then": {"additionalProperties": False, "required": ["cron"], "properties": {
+         "then": {"additionalProperties": False, "oneOf": [{"required": ["cron"]}, {"required": ["every"]}],
+                  "properties": {
              "id": True, "kind": True, "enabled": {"type": "boolean"},
              "cron": {"type": "string", "description": "five cron fields"},
+             "every": {"type": "string", "minLength": 1, "description": "a fixed interval (ISO 8601: PT15M)"},
              "timezone": {"type": "string", "minLength": 1, "description": "IANA zone of the cron times (UTC)"},
              "input": {"type": "object"},
              "misfire": {"type": "object", "additionalProperties": False, "properties": {

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from engine.models import FlowTrigger
+from engine.runtime import chains
 from flowsync.models import Tenant
 
 
@@ -38,3 +39,4 @@ def sync_triggers(tenant: Tenant, doc: dict[str, Any], now: datetime) -> None:
         row.save(update_fields=["kind", "enabled", "auth", "config", "updated_at"])
     FlowTrigger.objects.filter(tenant=tenant, flow_id=doc["id"]).exclude(trigger_id__in=list(declared)).update(
         enabled=False, updated_at=now)
+    chains.forget()  # this process sees new chain triggers at once (others within chains.CACHE_SECONDS)

@@ -212,8 +212,9 @@ def _expressions(doc: dict[str, Any]) -> list[FlowProblem]:
             for name, value in (node.get(group) or {}).items():
                 if isinstance(value, str):
                     _check(problems, pointer(*at, group, name), value, "value")
-        for name, value in (node.get("set") or {}).items():
-            _check(problems, pointer(*at, "set", name), value, "expression")
+        for group in ("set", "output"):
+            for name, value in (node.get(group) or {}).items():
+                _check(problems, pointer(*at, group, name), value, "expression")
         if "expression" in node:
             _check(problems, pointer(*at, "expression"), node["expression"], "expression")
         for key in ("duration", "timeout"):
@@ -235,7 +236,11 @@ def _expressions(doc: dict[str, Any]) -> list[FlowProblem]:
     for name, value in (doc.get("output") or {}).items():
         _check(problems, pointer("output", name), value, "expression")
     for i, trigger in enumerate(doc.get("triggers", [])):
-        if trigger.get("kind") == "schedule":
+        if trigger.get("kind") == "schedule" and "every" in trigger:
+            _check(problems, pointer("triggers", i, "every"), trigger["every"], "duration")
+            if is_value_expression(trigger["every"]):
+                problems.append(FlowProblem(pointer("triggers", i, "every"), "a static ISO 8601 duration"))
+        elif trigger.get("kind") == "schedule":
             try:
                 if trigger["cron"].strip().upper().startswith("R") or len(trigger["cron"].split()) != 5:
                     raise schedule.TimerSpecError(f"'{trigger['cron']}' is not five cron fields")
@@ -250,8 +255,9 @@ def _expressions(doc: dict[str, Any]) -> list[FlowProblem]:
         for key in ("filter",):
             if key in trigger:
                 _check(problems, pointer("triggers", i, key), trigger[key], "expression")
-        for name, value in (trigger.get("input") or {}).items():
-            _check(problems, pointer("triggers", i, "input", name), value, "expression")
+        if trigger.get("kind") != "schedule":  # a schedule's input is constants
+            for name, value in (trigger.get("input") or {}).items():
+                _check(problems, pointer("triggers", i, "input", name), value, "expression")
     ids = [t["id"] for t in doc.get("triggers", [])]
     for i, tid in enumerate(ids):
         if tid in ids[:i]:

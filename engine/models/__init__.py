@@ -3,7 +3,7 @@
 from engine.models.batches import BatchOperation
 from engine.models.commands import Command, Event
 from engine.models.definitions import Deployment, ProcessDefinition
-from engine.models.flows import FlowTrigger, WebhookDelivery
+from engine.models.flows import Flow, FlowTrigger, StepLog, WebhookDelivery
 from engine.models.forms import Form
 from engine.models.incidents import Incident
 from engine.models.jobs import Job
@@ -20,6 +20,7 @@ __all__ = [
     "Deployment",
     "ElementInstance",
     "Event",
+    "Flow",
     "FlowTrigger",
     "Form",
     "Incident",
@@ -36,5 +37,6 @@ __all__ = [
     "UserTaskCandidate",
     "Variable",
     "WorkerHeartbeat",
+    "StepLog",
     "WebhookDelivery",
 ]

@@ -2,6 +2,7 @@
 
 from django.db import models
 
+from engine.models.definitions import ProcessDefinition
 from flowsync.models import Tenant
 
 
@@ -53,6 +54,7 @@ class WebhookDelivery(models.Model):
         DISABLED = "disabled"
         FILTERED = "filtered"
         RATE_LIMITED = "rate_limited"
+        REPLAYED = "replayed"  # an operator ran a recorded delivery again (a new run)
 
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT)
     trigger = models.ForeignKey(FlowTrigger, on_delete=models.CASCADE, related_name="deliveries")
@@ -62,6 +64,11 @@ class WebhookDelivery(models.Model):
     detail = models.TextField(blank=True)
     body_bytes = models.IntegerField(default=0)
     process_instance_key = models.BigIntegerField(null=True, blank=True)
+    # Kept for replay when at most FLOWSYNC_WEBHOOK_KEEP_BYTES: the body, and the headers with the
+    # values of authentication headers (authorization, signature, cookies, *token*, *key* ...) masked.
+    body = models.BinaryField(null=True, blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    content_type = models.CharField(max_length=255, blank=True)
 
     class Meta:
         constraints = [
@@ -76,3 +83,29 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.trigger_id} {self.outcome} @ {self.received_at:%Y-%m-%d %H:%M:%S}"
+
+
+class StepLog(models.Model):
+    """What a connector sent and got in one attempt of a flow step (truncated, secrets masked)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT)
+    process_instance_key = models.BigIntegerField()
+    job_key = models.BigIntegerField()
+    element_id = models.CharField(max_length=255)
+    attempt = models.IntegerField()
+    created_at = models.DateTimeField()
+    lines = models.JSONField(default=list)
+
+    class Meta:
+        indexes = [models.Index(fields=["process_instance_key", "job_key"], name="steplog_instance_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.element_id} attempt {self.attempt}"
+
+
+class Flow(ProcessDefinition):
+    """JSON flow versions (definitions of kind DAG) as the admin lists them: start a run, (de)activate a flow."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "flow"

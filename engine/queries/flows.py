@@ -29,6 +29,7 @@ from engine.models import (
     Job,
     ProcessDefinition,
     ProcessInstance,
+    StepLog,
     Timer,
     Variable,
     WebhookDelivery,
@@ -156,10 +157,18 @@ def execution(tenant_ids: list[int], key: int) -> dict[str, Any]:
 
 def _trigger(key: int, tenant_ids: list[int], created: Command | None, flow_id: str) -> dict[str, Any]:
     delivery = (WebhookDelivery.objects.filter(tenant_id__in=tenant_ids, process_instance_key=key,
-                                               outcome=WebhookDelivery.Outcome.STARTED)
+                                               outcome__in=[WebhookDelivery.Outcome.STARTED,
+                                                            WebhookDelivery.Outcome.REPLAYED])
                 .select_related("trigger").first())
     if delivery is not None:
-        return {"kind": "webhook", "id": delivery.trigger.trigger_id, "deliveryId": delivery.delivery_id or None}
+        shown = {"kind": "webhook", "id": delivery.trigger.trigger_id, "deliveryId": delivery.delivery_id or None}
+        if delivery.outcome == WebhookDelivery.Outcome.REPLAYED:
+            shown["replayedBy"] = created.actor if created else ""
+        return shown
+    chained = created.payload.get("chain") if created else None
+    if chained:  # an event trigger on another run's end (engine/runtime/chains.py)
+        return {"kind": "event", "id": chained["trigger"], "after": {
+            "flow": chained["flow"], "executionId": chained["executionId"], "status": chained["status"]}}
     start = (created.payload.get("startElementId") or "") if created else ""
     if start.startswith("trigger."):
         trigger_id = start.removeprefix("trigger.")
@@ -184,6 +193,9 @@ def steps(tenant_ids: list[int], key: int) -> list[dict[str, Any]]:
     skipped = {r["elementId"] for records in Event.objects.filter(process_instance_key=key)
                .values_list("records", flat=True) for r in records if r.get("intent") == "FLOW_NODE_SKIPPED"}
     variables = dict(Variable.objects.filter(process_instance_id=key, scope_key=key).values_list("name", "value"))
+    logs: dict[tuple[int, int], list[str]] = {
+        (job_key, attempt): lines for job_key, attempt, lines in
+        StepLog.objects.filter(process_instance_key=key).values_list("job_key", "attempt", "lines")}
     ended = instance.state != ProcessInstance.State.ACTIVE
     out = []
     for node in doc["nodes"]:
@@ -206,7 +218,7 @@ def steps(tenant_ids: list[int], key: int) -> list[dict[str, Any]]:
             "status": status,
             "startedAt": ei.start_date if ei else None,
             "endedAt": ei.end_date if ei else None,
-            "attempts": _attempts(ei, job, status),
+            "attempts": _with_logs(_attempts(ei, job, status), job, logs),
             "error": (incident.error_message if incident else (job.error_message if job and status == "failed"
                                                                  else None)),
             "result": _result(node, variables) if status == "succeeded" else None,
@@ -227,7 +239,17 @@ def _attempts(ei: ElementInstance | None, job: Job | None, status: str) -> list[
     return found
 
 
+def _with_logs(attempts: list[dict[str, Any]], job: Job | None, logs: dict[tuple[int, int], list[str]]
+               ) -> list[dict[str, Any]]:
+    """Each attempt with what its connector sent and got (http nodes; truncated, secrets masked)."""
+    for attempt in attempts:
+        attempt["log"] = logs.get((job.key, attempt["attempt"]), []) if job is not None else []
+    return attempts
+
+
 def _result(node: dict[str, Any], variables: dict[str, Any]) -> Any:
+    if node.get("output"):
+        return {name: variables.get(name) for name in node["output"]}
     if node["kind"] == "http":
         return variables.get(node.get("result", node["id"]))
     if node["kind"] == "transform":

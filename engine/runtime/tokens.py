@@ -11,6 +11,7 @@ from typing import Any
 
 from engine.graph import Element
 from engine.models import ElementInstance, ProcessInstance
+from engine.runtime.chains import chain_runs
 from engine.runtime.state import InstanceRun
 
 ACTIVE = ElementInstance.State.ACTIVE
@@ -56,3 +57,4 @@ def end_instance(run: InstanceRun, state: str) -> None:
     run.instance.end_date = run.now
     run.instance_dirty = True
     run.record("PROCESS_INSTANCE_" + ("COMPLETED" if state == ProcessInstance.State.COMPLETED else "TERMINATED"))
+    chain_runs(run, state)  # event triggers of flows that start when this run ends

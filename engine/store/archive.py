@@ -27,6 +27,7 @@ from engine.models import (
     MessageSubscription,
     ProcessInstance,
     SignalSubscription,
+    StepLog,
     Timer,
     UserTask,
     Variable,
@@ -45,6 +46,7 @@ OWNED = (
     ("commands", Command, "process_instance_key"),
     ("variables", Variable, "process_instance_id"),
     ("element_instances", ElementInstance, "process_instance_id"),
+    ("step_logs", StepLog, "process_instance_key"),  # a flow step's connector logs
 )
 
 

@@ -44,13 +44,16 @@ def parse_duration(text: str) -> timedelta:
 
 
 def parse_date(text: str) -> datetime:
-    value = text.strip()
+    value, _, zone_name = text.strip().partition("@")  # 2026-12-01T09:00:00@Europe/Berlin, as FEEL writes it
     if value.endswith("Z"):
         value = value[:-1] + "+00:00"
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+        zone = ZoneInfo(zone_name) if zone_name else None
+    except (ValueError, ZoneInfoNotFoundError):
         raise TimerSpecError(f"'{text}' is not an ISO 8601 date-time (e.g. 2026-12-01T09:00:00Z)") from None
+    if zone is not None and parsed.tzinfo is None:
+        return parsed.replace(tzinfo=zone)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 

@@ -8,8 +8,10 @@ import pytest
 from lxml import etree
 
 from engine.actions.instances import start_instance
+from engine.connectors.runner import run_connectors
 from engine.definitions.deploy import Resource, deploy
 from engine.runtime.loop import drain
+from tests.engine.flows.conftest import FlakyServer
 
 pytestmark = pytest.mark.django_db
 
@@ -41,3 +43,25 @@ def test_a_flow_run_is_drawn_with_its_tokens(flow, tenant, op_client):
     assert {"prep", "check", "review", "skip", "end", "end.join", "flow.start", "review.timeout"} <= shapes
     assert body["elements"]["review"]["active"] == 1 and body["elements"]["prep"]["completed"] == 1
     assert op_client.get(f"/inspector/instances/{key}/").status_code == 200
+
+
+def test_a_flow_runs_page_lists_its_steps_with_each_attempts_log(flow, tenant, op_client, settings):
+    settings.CONNECTOR_HTTP_ALLOW = "127.0.0.1"
+    server = FlakyServer()
+    try:
+        doc = {"id": "called", "nodes": [{
+            "id": "call", "kind": "http", "url": f"{server.url}/fail/1/page", "headers": {"X-Api-Key": "k-secret"},
+            "retry": {"max_attempts": 2, "backoff": {"initial": "PT0S", "max": "PT0S"}}}]}
+        definition = deploy(tenant, [Resource("called.flow.json", json.dumps(doc).encode())], flow.now())[1][0]
+        key = start_instance(tenant, definition, {}, "t", flow.now()).key
+        drain()
+        while run_connectors([tenant.pk], now=flow.now()):
+            drain()
+    finally:
+        server.httpd.shutdown()
+        server.httpd.server_close()
+    page = op_client.get(f"/inspector/instances/{key}/").content.decode()
+    assert 'id="flow-steps"' in page and 'data-step="call"' in page
+    assert 'data-attempt="1"' in page and 'data-attempt="2"' in page
+    steps = page[page.index('id="flow-steps"'):page.index('id="timeline"')]
+    assert "&lt;- 500" in steps and "&lt;- 200" in steps and "k-secret" not in steps and "***" in steps

@@ -32,7 +32,7 @@ class FlowApiView(ApiView):
 
 def _flow(d: ProcessDefinition) -> dict[str, Any]:
     return {"id": d.bpmn_process_id, "name": d.name, "version": d.version, "key": str(d.key),
-            "deployedAt": d.created_at}
+            "deployedAt": d.created_at, "active": not d.deactivated}
 
 
 def _trigger(request: Request, t: FlowTrigger, next_fire: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -140,9 +140,35 @@ class FlowTriggerActionView(FlowApiView):
 
 
 def _delivery(d: WebhookDelivery) -> dict[str, Any]:
-    return {"trigger": d.trigger.trigger_id, "receivedAt": d.received_at, "deliveryId": d.delivery_id or None,
-            "outcome": d.outcome, "detail": d.detail, "bodyBytes": d.body_bytes,
+    return {"id": str(d.pk), "trigger": d.trigger.trigger_id, "receivedAt": d.received_at,
+            "deliveryId": d.delivery_id or None, "outcome": d.outcome, "detail": d.detail, "bodyBytes": d.body_bytes,
+            "kept": d.body is not None, "headers": d.headers,
             "executionId": str(d.process_instance_key) if d.process_instance_key else None}
+
+
+class DeliveryReplayView(FlowApiView):
+    """POST /api/flows/deliveries/<id>/replay: run a recorded delivery again (a new run, audited)."""
+    rights = {"POST": Right.OPERATE}
+    submits_commands = True
+
+    def post(self, request: Request, delivery_id: str) -> Response:
+        who = principal(request)
+        replayed = actions.replay_delivery(who.tenant_ids, path_key(delivery_id, "delivery id"), who.name,
+                                           timezone.now())
+        return Response({"delivery": _delivery(replayed), "executionId": str(replayed.process_instance_key)},
+                        status=201)
+
+
+class FlowActivationView(FlowApiView):
+    """POST /api/flows/<id>/deactivate | /activate: the whole flow (all versions, its triggers)."""
+    rights = {"POST": Right.DEPLOY}
+
+    def post(self, request: Request, flow_id: str, action: str) -> Response:
+        if action not in ("activate", "deactivate"):
+            raise NotFound(f"no flow action '{action}'; use activate or deactivate")
+        who = principal(request)
+        changed = actions.set_flow_active([who.tenant.pk], flow_id, action == "activate", who.name, timezone.now())
+        return Response({"id": flow_id, "active": action == "activate", "versionsChanged": changed})
 
 
 class FlowRunsView(FlowApiView):

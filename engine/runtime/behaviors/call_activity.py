@@ -22,6 +22,11 @@ def latest_definition(run: InstanceRun, process_id: str) -> ProcessDefinition | 
     )
 
 
+def pinned_definition(run: InstanceRun, process_id: str, version: int) -> ProcessDefinition | None:
+    return (ProcessDefinition.objects.filter(tenant_id=run.tenant_id, bpmn_process_id=process_id, version=version)
+            .defer("source").first())
+
+
 class CallActivityBehavior(Behavior):
     """Starts a child process instance (latest version of `zeebe:calledElement processId`) and waits.
 
@@ -39,10 +44,12 @@ class CallActivityBehavior(Behavior):
             raise IncidentRaised("CALLED_ELEMENT_ERROR", f"Expected the processId of '{element.id}' to be a "
                                                          f"non-empty string, but it was {process_id!r}")
         check_call_depth(run, element)
-        definition = latest_definition(run, process_id)
+        pinned = props.get("version")  # a JSON flow's subflow may pin a version; BPMN binds the latest
+        definition = pinned_definition(run, process_id, pinned) if pinned else latest_definition(run, process_id)
         if definition is None:
-            raise IncidentRaised("CALLED_ELEMENT_ERROR", f"Expected process with BPMN process id '{process_id}' to "
-                                                         "be deployed, but not found.")
+            raise IncidentRaised("CALLED_ELEMENT_ERROR", f"Expected process with BPMN process id '{process_id}' "
+                                                         f"{f'version {pinned} ' if pinned else ''}to be deployed, "
+                                                         "but not found.")
         if not graph_of(definition).start_events(None):
             raise IncidentRaised("CALLED_ELEMENT_ERROR", f"Expected process '{process_id}' to have a none start "
                                                          "event, but it has none.")

@@ -179,3 +179,10 @@ BOXED_MODEL = f"""<?xml version="1.0"?>
 )
 def test_dmn_15_boxed_filter_iterators_and_conditional(decision: str, expected: object) -> None:
     assert evaluate(parse_dmn(BOXED_MODEL, "t.dmn"), decision, {})[decision] == expected
+
+
+def test_an_input_entry_may_be_any_expression_giving_a_range() -> None:
+    model = table("UNIQUE", [('range("[1..5]")', '"low"'), ('range("(5..10]")', '"high"')])
+    assert run(model, 3) == "low"
+    assert run(model, 7) == "high"
+    assert run(model, 11) is None

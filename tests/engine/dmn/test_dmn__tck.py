@@ -15,7 +15,7 @@ sys.modules["dmn_tck"] = dmn_tck  # dataclasses look their module up there
 _spec.loader.exec_module(dmn_tck)
 
 # Raise this whenever the engine passes more; never lower it.
-FLOOR = 743
+FLOOR = 964
 
 
 def test_tck_pass_count_does_not_fall_below_the_floor() -> None:

@@ -25,15 +25,10 @@ def compile_error(text: str) -> ExpressionError:
 @pytest.mark.parametrize(
     ("text", "construct", "column"),
     [
-        ("=x instance of number", "instance of", 4),
-        ("=x in 1..5", "range (..)", 8),
-        ("=[1..5]", "range (..)", 4),
-        ("=for i in 1..3 return i", "range (..)", 12),
-        ("=function(a) a + 1", "function definition", 2),
+        ("=x in 1..5", "range (..) outside brackets", 8),
         ("=< 5", "unary test (< ...)", 2),
         ("=x in < 5", "unary test (in < ...)", 7),
         ("=? > 1", "unary test input ?", 2),
-        ("=x.f(1)", "invoking an expression (only built-in functions can be called)", 5),
     ],
 )
 def test_unsupported_constructs_are_named_with_their_column(text: str, construct: str, column: int) -> None:
@@ -44,9 +39,9 @@ def test_unsupported_constructs_are_named_with_their_column(text: str, construct
 
 
 def test_the_message_of_an_unsupported_construct() -> None:
-    error = compile_error("=amount instance of number")
-    assert error.message == "unsupported FEEL construct 'instance of' at column 9"
-    assert "=amount instance of number" in str(error)
+    error = compile_error("=amount in 1..5")
+    assert error.message == "unsupported FEEL construct 'range (..) outside brackets' at column 13"
+    assert "=amount in 1..5" in str(error)
     assert isinstance(error, ValueError)
 
 
@@ -80,7 +75,7 @@ def test_syntax_errors(text: str, message: str, column: int) -> None:
 
 
 def test_unknown_functions_and_wrong_argument_counts() -> None:
-    assert compile_error("=sort(xs)").message == "unknown or unsupported FEEL function 'sort()' at column 2"
+    assert compile_error("=sortt(xs)").message == "unknown or unsupported FEEL function 'sortt()' at column 2"
     assert compile_error("=frobnicate widget(d)").message.startswith(
         "unknown or unsupported FEEL function 'frobnicate widget()'"
     )

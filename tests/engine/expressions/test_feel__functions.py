@@ -25,7 +25,7 @@ def value(text: str, variables: dict[str, object] | None = None) -> object:
         ('=string("x")', "x"),
         ("=string(null)", None),
         ('=string([1, "a"])', '[1, "a"]'),
-        ("=string({a: 1})", "{a:1}"),
+        ("=string({a: 1})", "{a: 1}"),
         ('=number("42")', 42),
         ('=number("4.5")', 4.5),
         ('=number("abc")', None),
@@ -172,9 +172,8 @@ def test_dates_and_durations() -> None:
     assert value("=date and time(due) < now()", {"due": "2024-04-01T00:00:00Z"}) is True
     with pytest.raises(EvaluationError, match="cannot compare string with date-time"):
         value("=due < now()", {"due": "2024-04-01T00:00:00Z"})  # variables hold text: convert it first
-    with pytest.raises(EvaluationError, match="years-and-months duration"):
-        value('=duration("P1M")')
-    with pytest.raises(EvaluationError, match="expected ISO 8601"):
+    assert value('=duration("P1M")') == "P1M"  # a years and months duration
+    with pytest.raises(EvaluationError, match="ISO 8601"):
         value('=date and time("tomorrow")')
 
 

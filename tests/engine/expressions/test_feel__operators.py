@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from engine.expressions import EvaluationError, compile_value
+from engine.expressions import EvaluationError, FeelFunction, compile_feel, compile_value
 from tests.engine.expressions.support import runner  # noqa: F401 (runs each test under both runners)
 
 
@@ -152,6 +152,17 @@ def test_if_then_else() -> None:
 
 def test_only_the_chosen_branch_decides() -> None:
     assert value('=if true then 1 else "x" + 1') == 1
+
+
+def test_only_the_chosen_branch_is_evaluated() -> None:
+    calls: list[list[object]] = []
+    spy = FeelFunction("spy", ("x",), lambda args: calls.append(args) or 0)
+    text = "if n > 0 then spy(n) else 0"
+    assert compile_feel(text, user_functions=True).evaluate({"spy": spy, "n": -1}) == 0
+    assert calls == []  # the then branch was never evaluated (recursion relies on it)
+    assert compile_feel(text, user_functions=True).evaluate({"spy": spy, "n": 2}) == 0
+    assert calls == [[2]]
+    assert value("=if x = null then 0 else x + 1") == 0
 
 
 def test_some_and_every() -> None:

@@ -58,7 +58,8 @@ class Flows:
 
 
 class FlakyServer:
-    """/fail/<n>/<name>: answers 500 to the first n requests for a name, then 200 {"ok": true, "calls": k}."""
+    """/fail/<n>/<name>: answers 500 to the first n requests for a name, then 200 {"ok": true, "calls": k};
+    /status/<code>/<name>: always answers <code>."""
 
     def __init__(self) -> None:
         self.calls: dict[str, int] = {}
@@ -72,10 +73,13 @@ class FlakyServer:
                 pass
 
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                _, _, fails, name = self.path.split("/", 3)
+                _, route, fails, name = self.path.split("?")[0].split("/", 3)
                 counts[name] = counts.get(name, 0) + 1
                 keys.setdefault(name, []).append(self.headers.get("Idempotency-Key") or "")
-                status = 500 if counts[name] <= int(fails) else 200
+                if route == "status":  # /status/<code>/<name>: always that status
+                    status = int(fails)
+                else:
+                    status = 500 if counts[name] <= int(fails) else 200
                 body = json.dumps({"ok": status == 200, "calls": counts[name]}).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

@@ -12,7 +12,7 @@ from engine.actions.flows import set_trigger_enabled
 from engine.actions.jobs import activate_jobs, fail_job, throw_error
 from engine.actions.messages import publish_message
 from engine.flows.validate import validate
-from engine.models import Incident, Job, ProcessInstance, Timer
+from engine.models import Incident, Job, ProcessInstance, StepLog, Timer
 from engine.timers.firing import fire_due_timers
 
 pytestmark = pytest.mark.django_db
@@ -30,6 +30,9 @@ def test_email_node_sends_through_the_mail_backend(flows, settings):
     assert flows.state(key) == "COMPLETED"
     [message] = mail.outbox
     assert message.to == ["ada@example.com"] and message.body == "Hi ada@example.com"
+    [log] = StepLog.objects.filter(process_instance_key=key)
+    assert log.lines == ["-> mail from flows@example.com to ada@example.com", "-> subject Order",
+                         "-> body Hi ada@example.com", "<- sent (1)"]
 
 
 def test_wait_for_event_resumes_on_the_correlated_message(flows):

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('engine', '0011_merge_20261202_0413'),
+        ('engine', '0012_flow_step_logs_kept_deliveries_flow_admin'),
     ]
 
     operations = [
