@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from camunda_orchestration_sdk import (
+    BatchOperationItemSearchQuery,
     BatchOperationSearchQuery,
     CamundaClient,
     MigrateProcessInstanceMappingInstruction,
@@ -243,6 +244,12 @@ def test_the_official_client_runs_batches(live_server, creds, start_worker):  # 
             found = client.search_batch_operations(data=BatchOperationSearchQuery.from_dict(
                 {"filter": {"operationType": "MIGRATE_PROCESS_INSTANCE"}}))
             assert [b.batch_operation_key for b in found.items] == [made.batch_operation_key]
+            items = client.search_batch_operation_items(data=BatchOperationItemSearchQuery.from_dict(
+                {"filter": {"batchOperationKey": made.batch_operation_key}}))
+            assert sorted(i.item_key for i in items.items) == sorted(keys)
+            assert {i.state.value for i in items.items} == {"COMPLETED"}
+            with pytest.raises(Exception, match="cannot be suspended"):  # finished: a 409 problem, its reason
+                client.suspend_batch_operation(made.batch_operation_key)
     finally:
         assert worker.proc.poll() is None, worker.output()
 
