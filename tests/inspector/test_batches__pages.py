@@ -97,6 +97,10 @@ def test_batch_migration_form_shows_refusals_then_runs(op_client: Client, versio
     flow, v1, v2 = versions
     keys = start_v1(flow, v1, 4)
     query = urlencode({"process": "migration", "version": 1})
+    # The Definitions page links a version's running instances to this form.
+    definitions = op_client.get("/inspector/definitions/").content.decode()
+    assert 'data-migrate-version="1" href="/inspector/batches/new/?kind=migrate-instances&amp;scope=filter&amp;' \
+           'q=process%3Dmigration%26version%3D1"' in definitions
     base = {"kind": "migrate-instances", "scope": "filter", "q": query}
     # Choosing the target shows the mapping, pre-filled where ids match (Task_Review), Task_Pay left open.
     shown = op_client.get("/inspector/batches/new/", {**base, "target": v2.key, "show": "1"}).content.decode()
