@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from engine import rights
-from engine.actions.batches import start_batch
+from engine.actions.batches import cancel_batch, resume_batch, start_batch, suspend_batch
 from engine.actions.definitions import set_deactivated
 from engine.actions.instances import start_instance
 from engine.actions.variables import set_variables
@@ -500,9 +500,10 @@ class BatchOperationAdmin(ReadOnlyAdmin):
     list_display = ["id", "kind", "tenant", "state", "progress", "done_count", "skipped_count", "failed_count",
                     "actor", "created_at", "finished_at"]
     list_filter = ["state", "kind", "tenant"]
-    fields = ["kind", "tenant", "state", "progress", "actor", "via", "request_id", "params", "created_at",
-              "finished_at", "done", "skipped", "failed"]
+    fields = ["kind", "tenant", "state", "progress", "actor", "via", "request_id", "params", "selection",
+              "created_at", "finished_at", "done", "skipped", "failed"]
     readonly_fields = fields
+    actions = ["cancel_batches", "suspend_batches", "resume_batches"]
 
     change_form_template = "admin/engine/batchoperation/change_form.html"
 
@@ -514,6 +515,27 @@ class BatchOperationAdmin(ReadOnlyAdmin):
         handled = len(batch.done) + len(batch.skipped) + len(batch.failed) if batch else 0
         return super().change_view(request, object_id, form_url,
                                    {**(extra_context or {}), "handled": handled, "live_seconds": BATCH_LIVE_SECONDS})
+    def _steer(self, request: HttpRequest, queryset: QuerySet, steer: Any, what: str) -> None:
+        """The same steering as the Inspector and the API (engine/actions/batches.py), per batch."""
+        for batch in queryset:
+            try:
+                steer(batch, rights.role_in(request.user, batch.tenant_id), Actor.of_user(request.user))
+            except ActionError as exc:
+                self.message_user(request, f"Batch {batch.pk}: {exc.detail}", messages.ERROR)
+            else:
+                self.message_user(request, f"Batch {batch.pk} {what}.")
+
+    @admin.action(description="Cancel selected batches", permissions=["view"])
+    def cancel_batches(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._steer(request, queryset, cancel_batch, "cancelled")
+
+    @admin.action(description="Suspend selected batches", permissions=["view"])
+    def suspend_batches(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._steer(request, queryset, suspend_batch, "suspended")
+
+    @admin.action(description="Resume selected batches", permissions=["view"])
+    def resume_batches(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._steer(request, queryset, resume_batch, "resumed")
 
     @admin.display(description="done")
     def done_count(self, obj: BatchOperation) -> int:

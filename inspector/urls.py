@@ -1,6 +1,6 @@
 from django.urls import path
 
-from inspector import flows, views
+from inspector import batch_views, flows, views
 
 app_name = "inspector"
 
@@ -13,6 +13,11 @@ urlpatterns = [
     path("instances/<int:key>/cancel/", views.instance_cancel, name="cancel"),
     path("instances/<int:key>/variables/", views.instance_variable, name="set-variable"),
     path("instances/<int:key>/modify/", views.instance_modify, name="modify"),
+    path("instances/<int:key>/migrate/", batch_views.instance_migrate, name="migrate"),
+    path("batches/", batch_views.batch_list, name="batches"),
+    path("batches/new/", batch_views.batch_new, name="batch-new"),
+    path("batches/<int:pk>/", batch_views.batch_detail, name="batch"),
+    path("batches/<int:pk>/<str:action>/", batch_views.batch_steer, name="batch-steer"),
     path("definitions/", views.definition_list, name="definitions"),
     path("flows/<str:flow_id>/start/", flows.flow_start, name="flow-start"),
     path("incidents/", views.incident_list, name="incidents"),

@@ -28,6 +28,7 @@ from engine.queries import status
 from engine.rights import Right, process_of
 from flowsync.sessions import switch_tenant as switch_session_tenant
 from inspector.access import InspectorContext, inspector_view, operator_tenants
+from inspector.batch_views import KINDS as BATCH_KINDS
 from inspector.forms import IncidentFilterForm, InstanceFilterForm, ModifyForm, RetryForm, VariableForm
 from inspector.operations import modify, retry_incident, retry_incidents, set_process_variable
 
@@ -71,6 +72,7 @@ def instance_list(request: HttpRequest) -> HttpResponse:
         "states": q.STATES,
         "var_ops": q.VARIABLE_OPS,
         "live_seconds": LIVE_SECONDS,
+        "batch_kinds": BATCH_KINDS,
         "nav": "instances",
     }, status=200 if valid else 400)
 

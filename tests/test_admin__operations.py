@@ -123,8 +123,9 @@ def test_retry_jobs_and_resolve_incidents(flushed, django_capture_on_commit_call
     drain()
     assert Job.objects.get(key=int(job["jobKey"])).retries == 2
     assert Incident.objects.get(pk=incident.pk).state == "RESOLVED"
+    # Each batch is audited when created (batch.create), then each act it performs.
     assert list(AuditEntry.objects.filter(via="admin").order_by("id").values_list("what", flat=True)) == [
-        "job.update", "incident.resolve"]
+        "batch.create", "batch.create", "job.update", "incident.resolve"]
 
 
 def test_set_variables_form_validates_and_calls_the_action(flushed):

@@ -18,6 +18,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from engine.api import requests as r
 from engine.api import search, shapes
 from engine.api.views import (
+    batches,
     cluster,
     decisions,
     definitions,
@@ -385,6 +386,33 @@ COMPONENTS: dict[str, Schema] = {
             "decisionDefinitionId": STR, "decisionDefinitionKey": KEY, "variables": nul(OBJECT), "tenantId": TENANT},
             required=[], closed=True),
     },
+    "BatchOperationCreatedResult": obj({"batchOperationKey": KEY,
+                                        "batchOperationType": enum(*batches.TYPES.values())}),
+    "BatchOperationResponse": obj({
+        "batchOperationKey": KEY,
+        "state": enum(*batches.STATE_ENUM),
+        "batchOperationType": enum(*batches.TYPES.values()),
+        "startDate": nul(DATE),
+        "endDate": nul(DATE),
+        "actorType": enum("USER", "CLIENT"),
+        "actorId": nul(STR),
+        "operationsTotalCount": INT,
+        "operationsFailedCount": INT,
+        "operationsCompletedCount": INT,
+        "errors": {"type": "array", "items": OBJECT},
+    }),
+    "BatchOperationItemResponse": obj({
+        "operationType": enum(*batches.TYPES.values()),
+        "batchOperationKey": KEY,
+        "itemKey": KEY,
+        "processInstanceKey": nul(KEY),
+        "rootProcessInstanceKey": nul(KEY),
+        "state": enum(*batches.ITEM_STATES, "CANCELED"),
+        "processedDate": nul(DATE),
+        "errorMessage": nul(STR),
+    }),
+    "BatchOperationSearchQueryResult": items_of("BatchOperationResponse"),
+    "BatchOperationItemSearchQueryResult": items_of("BatchOperationItemResponse"),
 }
 _DECISION_INSTANCE: dict[str, Schema] = {
     "businessId": nul(STR), "decisionDefinitionId": STR, "decisionDefinitionKey": KEY,
@@ -513,6 +541,7 @@ SEARCHES = {
     "DecisionDefinitionSearchQuery": decisions.DEFINITION_SPEC,
     "DecisionRequirementsSearchQuery": decisions.REQUIREMENTS_SPEC,
     "DecisionInstanceSearchQuery": decisions.INSTANCE_SPEC,
+    "BatchOperationSearchQuery": batches.SEARCH_SPEC,
 }
 COMPONENTS.update({name: search_request(spec) for name, spec in SEARCHES.items()})
 
@@ -656,6 +685,31 @@ def document() -> None:
         "cancelProcessInstance", 409, 503, request=_req(r.OperationReference), tag="Process instance"))
     view(instances.ProcessInstanceModificationView, post=_no_content(
         "modifyProcessInstance", 409, 503, request=_req(r.ModifyProcessInstance), tag="Process instance"))
+    created = (200, ref("BatchOperationCreatedResult"))
+    view(batches.InstanceCancellationBatchView, post=op(
+        "cancelProcessInstancesBatchOperation", created, 403, request=_req(r.BatchFilter),
+        tag="Batch operation"))
+    view(batches.IncidentResolutionBatchView, post=op(
+        "resolveIncidentsBatchOperation", created, 403, request=_req(r.BatchFilter), tag="Batch operation"))
+    view(batches.MigrationBatchView, post=op(
+        "migrateProcessInstancesBatchOperation", created, 403, request=_req(r.BatchMigration),
+        tag="Batch operation"))
+    view(batches.ModificationBatchView, post=op(
+        "modifyProcessInstancesBatchOperation", created, 403, request=_req(r.BatchModification),
+        tag="Batch operation"))
+    view(batches.BatchOperationSearchView, post=_search(
+        "BatchOperationSearchQuery", "BatchOperationSearchQueryResult", "Batch operation", "searchBatchOperations"))
+    view(batches.BatchOperationView, get=op(
+        "getBatchOperation", (200, ref("BatchOperationResponse")), keyed=True, tag="Batch operation"))
+    for cls, name in ((batches.BatchOperationCancellationView, "cancelBatchOperation"),
+                      (batches.BatchOperationSuspensionView, "suspendBatchOperation"),
+                      (batches.BatchOperationResumptionView, "resumeBatchOperation")):
+        view(cls, post=_no_content(name, 403, 409, tag="Batch operation"))
+    view(batches.BatchOperationItemSearchView, post=op(
+        "searchBatchOperationItems", (200, ref("BatchOperationItemSearchQueryResult")), 404, tag="Batch operation",
+        request=_req(OBJECT)))
+    view(instances.ProcessInstanceMigrationView, post=_no_content(
+        "migrateProcessInstance", 409, 503, request=_req(r.MigrateProcessInstance), tag="Process instance"))
     view(elements.ElementInstanceSearchView, post=_search(
         "ElementInstanceSearchQuery", "ElementInstanceSearchQueryResult", "Element instance",
         "searchElementInstances"))

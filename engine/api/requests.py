@@ -290,3 +290,35 @@ class EvaluateDecision(Strict):
         if len(given) != 1:
             raise serializers.ValidationError("give exactly one of decisionDefinitionId and decisionDefinitionKey")
         return attrs
+class MappingInstruction(Strict):
+    sourceElementId = serializers.CharField(max_length=255)
+    targetElementId = serializers.CharField(max_length=255)
+
+
+class MigrationPlan(Strict):
+    targetProcessDefinitionKey = KeyField()
+    mappingInstructions = serializers.ListField(child=MappingInstruction(), max_length=1000, allow_empty=True)
+
+
+class MigrateProcessInstance(MigrationPlan):
+    ignored = frozenset({"operationReference"})
+
+
+class BatchFilter(Strict):
+    """A batch operation over the process instances a Camunda process-instance filter matches."""
+
+    ignored = frozenset({"operationReference"})
+    filter = serializers.DictField()
+
+
+class BatchMigration(BatchFilter):
+    migrationPlan = MigrationPlan()
+
+
+class BatchMoveInstruction(Strict):
+    sourceElementId = serializers.CharField(max_length=255)
+    targetElementId = serializers.CharField(max_length=255)
+
+
+class BatchModification(BatchFilter):
+    moveInstructions = serializers.ListField(child=BatchMoveInstruction(), min_length=1, max_length=1000)

@@ -5,6 +5,7 @@ from django.urls import path
 
 from engine.api import openapi
 from engine.api.views import (
+    batches,
     cluster,
     decisions,
     definitions,
@@ -36,9 +37,21 @@ urlpatterns = [
     path("decision-instances/<str:key>", decisions.DecisionInstanceView.as_view()),
     path("process-instances", instances.ProcessInstancesView.as_view()),
     path("process-instances/search", instances.ProcessInstanceSearchView.as_view()),
+    # Batch operations over a filter (before the <key> routes, which would take these words for keys).
+    path("process-instances/cancellation", batches.InstanceCancellationBatchView.as_view()),
+    path("process-instances/incident-resolution", batches.IncidentResolutionBatchView.as_view()),
+    path("process-instances/migration", batches.MigrationBatchView.as_view()),
+    path("process-instances/modification", batches.ModificationBatchView.as_view()),
+    path("batch-operations/search", batches.BatchOperationSearchView.as_view()),
+    path("batch-operations/<str:key>", batches.BatchOperationView.as_view()),
+    path("batch-operations/<str:key>/cancellation", batches.BatchOperationCancellationView.as_view()),
+    path("batch-operations/<str:key>/suspension", batches.BatchOperationSuspensionView.as_view()),
+    path("batch-operations/<str:key>/resumption", batches.BatchOperationResumptionView.as_view()),
+    path("batch-operation-items/search", batches.BatchOperationItemSearchView.as_view()),
     path("process-instances/<str:key>", instances.ProcessInstanceView.as_view()),
     path("process-instances/<str:key>/cancellation", instances.ProcessInstanceCancellationView.as_view()),
     path("process-instances/<str:key>/modification", instances.ProcessInstanceModificationView.as_view()),
+    path("process-instances/<str:key>/migration", instances.ProcessInstanceMigrationView.as_view()),
     path("element-instances/search", elements.ElementInstanceSearchView.as_view()),
     path("element-instances/<str:key>", elements.ElementInstanceView.as_view()),
     path("element-instances/<str:key>/variables", elements.ElementInstanceVariablesView.as_view()),

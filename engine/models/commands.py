@@ -30,6 +30,7 @@ class Command(models.Model):
         TRIGGER_SIGNAL = "TRIGGER_SIGNAL"
         CONTINUE = "CONTINUE"  # an instance that used its step budget picks its work up again
         MODIFY_INSTANCE = "MODIFY_INSTANCE"  # activate / terminate elements (engine/runtime/modification.py)
+        MIGRATE_INSTANCE = "MIGRATE_INSTANCE"  # to another definition (engine/runtime/migration.py)
 
     class State(models.TextChoices):
         PENDING = "PENDING"

@@ -89,6 +89,9 @@ def flush(runs: list[InstanceRun], replay: bool) -> None:
     closed = [k for run in runs for k in run.closed_tasks]
     if closed:
         UserTaskCandidate.objects.filter(task_id__in=closed).delete()
+    for run in runs:  # migrations only (rare): one UPDATE per renamed row
+        for model, key, fields in run.relabels:
+            model.objects.filter(pk=key).update(**fields)
     if replay:
         return  # children and their commands were written when the commands first ran
     evaluated = [d for run in runs for d in run.decision_instances]

@@ -10,6 +10,7 @@ from engine.runtime import budget, steps, tokens, waits
 from engine.runtime.behaviors.call_activity import CallActivityBehavior
 from engine.runtime.catching import throw_error
 from engine.runtime.errors import CommandRejected, IncidentRaised
+from engine.runtime.migration import migrate_instance
 from engine.runtime.modification import modify_instance
 from engine.runtime.registry import behavior_for
 from engine.runtime.state import InstanceRun
@@ -222,6 +223,7 @@ PROCESSORS: dict[str, Callable[[InstanceRun, dict[str, Any]], None]] = {
     Command.Kind.TRIGGER_SIGNAL: waits.trigger_signal,
     Command.Kind.CONTINUE: budget.continue_command,
     Command.Kind.MODIFY_INSTANCE: modify_instance,
+    Command.Kind.MIGRATE_INSTANCE: migrate_instance,
 }
 
 

@@ -58,33 +58,38 @@ def open_waits(run: InstanceRun, ei: ElementInstance, element: Element) -> None:
     for event in listened_events(run, element):
         if event is element and ei.data.get("triggered"):
             continue  # chosen by an event-based gateway: its trigger already happened
-        spec = _event(event)
-        kind = spec["type"]
-        if kind == "timer":
-            _open_timer(run, ei, event, spec)
-        elif kind == "message":
-            correlation = spec.get("correlationKey")
-            value = evaluate(run, ei.key, correlation) if correlation else ""
-            if value is None or isinstance(value, dict | list):
-                raise IncidentRaised("EXTRACT_VALUE_ERROR", f"the correlation key of '{event.id}' evaluated to "
-                                     f"{value!r}; expected a string or number")
-            name = evaluate(run, ei.key, spec["messageName"])
-            sub = new_row(MessageSubscription, key=run.keys.take(), tenant_id=run.tenant_id,
-                          process_instance_key=run.instance.key, element_instance_key=ei.key,
-                          process_definition_key=run.definition.key, bpmn_process_id=run.definition.bpmn_process_id,
-                          element_id=event.id, message_name=str(name), correlation_key=_string(value),
-                          state=MessageSubscription.State.ACTIVE, created_at=run.now)
-            run.add_wait("message_subscriptions", sub, ei.key)
-            run.record("MESSAGE_SUBSCRIPTION_CREATED", ei, messageName=sub.message_name,
-                       correlationKey=sub.correlation_key, catchElementId=event.id)
-        else:
-            sub = new_row(SignalSubscription, key=run.keys.take(), tenant_id=run.tenant_id,
-                          process_instance_key=run.instance.key, element_instance_key=ei.key,
-                          process_definition_key=run.definition.key, element_id=event.id,
-                          signal_name=str(evaluate(run, ei.key, spec["signalName"])),
-                          state=SignalSubscription.State.ACTIVE, created_at=run.now)
-            run.add_wait("signal_subscriptions", sub, ei.key)
-            run.record("SIGNAL_SUBSCRIPTION_CREATED", ei, signalName=sub.signal_name, catchElementId=event.id)
+        open_wait(run, ei, event)
+
+
+def open_wait(run: InstanceRun, ei: ElementInstance, event: Element) -> None:
+    """Open the timer or subscription of one event the element instance listens for."""
+    spec = _event(event)
+    kind = spec["type"]
+    if kind == "timer":
+        _open_timer(run, ei, event, spec)
+    elif kind == "message":
+        correlation = spec.get("correlationKey")
+        value = evaluate(run, ei.key, correlation) if correlation else ""
+        if value is None or isinstance(value, dict | list):
+            raise IncidentRaised("EXTRACT_VALUE_ERROR", f"the correlation key of '{event.id}' evaluated to "
+                                 f"{value!r}; expected a string or number")
+        name = evaluate(run, ei.key, spec["messageName"])
+        sub = new_row(MessageSubscription, key=run.keys.take(), tenant_id=run.tenant_id,
+                      process_instance_key=run.instance.key, element_instance_key=ei.key,
+                      process_definition_key=run.definition.key, bpmn_process_id=run.definition.bpmn_process_id,
+                      element_id=event.id, message_name=str(name), correlation_key=_string(value),
+                      state=MessageSubscription.State.ACTIVE, created_at=run.now)
+        run.add_wait("message_subscriptions", sub, ei.key)
+        run.record("MESSAGE_SUBSCRIPTION_CREATED", ei, messageName=sub.message_name,
+                   correlationKey=sub.correlation_key, catchElementId=event.id)
+    else:
+        sub = new_row(SignalSubscription, key=run.keys.take(), tenant_id=run.tenant_id,
+                      process_instance_key=run.instance.key, element_instance_key=ei.key,
+                      process_definition_key=run.definition.key, element_id=event.id,
+                      signal_name=str(evaluate(run, ei.key, spec["signalName"])),
+                      state=SignalSubscription.State.ACTIVE, created_at=run.now)
+        run.add_wait("signal_subscriptions", sub, ei.key)
+        run.record("SIGNAL_SUBSCRIPTION_CREATED", ei, signalName=sub.signal_name, catchElementId=event.id)
 
 
 def _string(value: Any) -> str:

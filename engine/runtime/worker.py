@@ -17,6 +17,7 @@ import psycopg
 from django.conf import settings
 from django.db import close_old_connections, connections
 
+from engine.actions.batches import requeue_stale
 from engine.connectors.runner import schedule_pending
 from engine.models import Command, Timer
 from engine.runtime.loop import drain
@@ -35,6 +36,7 @@ def sweep_once(stopped: threading.Event | None = None) -> int:
     while fire_due_timers(timezone.now()):
         pass
     schedule_pending(timezone.now())  # connector jobs whose run died, or whose retry backoff is over
+    requeue_stale(timezone.now())  # batch operations whose worker died mid-way, or whose Redis job was lost
     if not Command.objects.filter(state=Command.State.PENDING).exists():
         return 0
     return drain(stopped=stopped)

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from engine.actions import instances as instance_actions
+from engine.actions import migration as migration_actions
 from engine.actions import modification as modification_actions
 from engine.api import requests, shapes
 from engine.api.base import ApiView, idempotent, path_key, principal, readable, require_on, tenant_for, valid
@@ -263,4 +264,20 @@ class ProcessInstanceModificationView(ApiView):
         require_on(request, Right.OPERATE, instance.tenant_id, instance.definition.bpmn_process_id, "modify instances")
         modification_actions.modify_instance([instance.tenant_id], instance.key, _modification(data), who.actor,
                                              timezone.now())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ProcessInstanceMigrationView(ApiView):
+    """Move one running instance to another process definition, with Camunda 8's mapping instructions."""
+
+    rights = {"POST": Right.OPERATE}
+    submits_commands = True
+
+    def post(self, request: Request, key: str) -> Response:
+        data = valid(requests.MigrateProcessInstance, request.data)
+        who = principal(request)
+        instance = q.get_instance(who.tenant_ids, path_key(key, "processInstanceKey"))
+        mapping = [(m["sourceElementId"], m["targetElementId"]) for m in data["mappingInstructions"]]
+        migration_actions.migrate_instance([instance.tenant_id], instance.key, data["targetProcessDefinitionKey"],
+                                           mapping, who.actor, timezone.now())
         return Response(status=status.HTTP_204_NO_CONTENT)
