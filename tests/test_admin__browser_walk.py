@@ -92,10 +92,10 @@ def test_integrator_walks_deploy_start_batch_cancel_and_audit(live_server, trans
     assert page.locator("#result_list tbody tr").count() == 41
     page.goto(f"{live_server.url}/admin/flowsync/auditentry/")
     text = page.inner_text("#result_list")
-    for what in ("deploy", "instance.start", "instance.cancel"):
+    for what in ("deploy", "instance.start", "batch.create", "instance.cancel"):
         assert what in text
     screenshot(page, "admin-04-audit")
-    assert AuditEntry.objects.filter(tenant=acme, who="user:ida", via="admin").count() == 1 + 1 + 41
+    assert AuditEntry.objects.filter(tenant=acme, who="user:ida", via="admin").count() == 1 + 1 + 1 + 41
 
     other = new_context().new_page()
     login(other, live_server.url, "gil")
