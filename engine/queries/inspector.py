@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Count, Exists, F, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from engine.definitions.cache import definition as cached_definition
@@ -39,7 +39,39 @@ from engine.queries.instances import instances
 
 PAGE_SIZE = 25
 STATES = tuple(ProcessInstance.State.values)
-SORTS = {"newest": "Newest first", "oldest": "Oldest first"}
+
+
+@dataclass(frozen=True)
+class SortColumn:
+    label: str
+    columns: tuple[str, ...]  # ProcessInstance columns in order; the key always breaks ties last
+    nullable_first: bool = False  # the first column can be NULL (NULLs sort as the largest value)
+
+
+# Every column the list shows can order it; each order has an index (tenant_id, *columns) so that a page is
+# an index range scan from the cursor, however deep (engine/migrations/0012_inspector_list_indexes).
+SORT_COLUMNS: dict[str, SortColumn] = {
+    "key": SortColumn("Key", ("key",)),
+    "process": SortColumn("Process", ("definition_id", "key")),
+    "business_key": SortColumn("Business key", ("business_key", "key")),
+    "state": SortColumn("State", ("state", "start_date", "key")),
+    "started": SortColumn("Started", ("start_date", "key")),
+    "ended": SortColumn("Ended", ("end_date", "key"), nullable_first=True),
+}
+# "-column" is descending; the two names of the first version of this page stay valid in saved URLs.
+SORT_ALIASES = {"newest": "-started", "oldest": "started"}
+DEFAULT_SORT = "-started"
+SORTS = {
+    **{name: f"{c.label} ↑" for name, c in SORT_COLUMNS.items()},
+    **{f"-{name}": f"{c.label} ↓" for name, c in SORT_COLUMNS.items()},
+    "newest": "Newest first",
+    "oldest": "Oldest first",
+}
+
+
+def normalize_sort(sort: str) -> str:
+    sort = SORT_ALIASES.get(sort, sort)
+    return sort if sort.lstrip("-") in SORT_COLUMNS else DEFAULT_SORT
 
 
 # -- instances list -------------------------------------------------------------------------------------
@@ -51,20 +83,28 @@ class InstanceFilters:
     version: int | None = None
     state: str = ""  # one of STATES or ""
     incident: bool | None = None  # True: with an active incident, False: without
+    incident_type: str = ""  # an active incident of this error type
+    incident_message: str = ""  # an active incident whose message contains this text
+    incident_element: str = ""  # an active incident at this element id
     business_key: str = ""  # prefix
     key: int | None = None  # process instance key
+    parent: int | None = None  # called by this process instance
     var_name: str = ""
     var_value: Any = None  # the parsed JSON value; only used with var_name
     var_op: str = "="  # one of VARIABLE_OPS
     active_element: str = ""  # element id with an active token
     started_from: dt.datetime | None = None  # inclusive
     started_to: dt.datetime | None = None  # exclusive
+    ended_from: dt.datetime | None = None  # inclusive
+    ended_to: dt.datetime | None = None  # exclusive
 
     @property
     def active(self) -> bool:
         return any(
             (self.process, self.version is not None, self.state, self.incident is not None, self.business_key,
-             self.key is not None, self.var_name, self.started_from, self.started_to, self.active_element)
+             self.key is not None, self.var_name, self.started_from, self.started_to, self.active_element,
+             self.incident_type, self.incident_message, self.incident_element, self.parent is not None,
+             self.ended_from, self.ended_to)
         )
 
 
@@ -78,10 +118,21 @@ def filtered_instances(tenant_ids: list[int], filters: InstanceFilters) -> Query
         qs = qs.filter(state=filters.state)
     if filters.incident is not None:
         qs = qs.filter(has_incident=filters.incident)
+    if filters.incident_type or filters.incident_message or filters.incident_element:
+        found = Incident.objects.filter(tenant_id__in=tenant_ids, state=Incident.State.ACTIVE)
+        if filters.incident_type:
+            found = found.filter(error_type=filters.incident_type)
+        if filters.incident_message:
+            found = found.filter(error_message__icontains=filters.incident_message)
+        if filters.incident_element:
+            found = found.filter(element_id=filters.incident_element)
+        qs = qs.filter(has_incident=True, key__in=found.values("process_instance_key"))
     if filters.business_key:
         qs = qs.filter(business_key__startswith=filters.business_key)
     if filters.key is not None:
         qs = qs.filter(key=filters.key)
+    if filters.parent is not None:
+        qs = qs.filter(parent_instance_key=filters.parent)
     if filters.var_name:
         qs = qs.filter(variable_match(tenant_ids, filters.var_name, filters.var_op, filters.var_value))
     if filters.active_element:
@@ -92,6 +143,10 @@ def filtered_instances(tenant_ids: list[int], filters: InstanceFilters) -> Query
         qs = qs.filter(start_date__gte=filters.started_from)
     if filters.started_to is not None:
         qs = qs.filter(start_date__lt=filters.started_to)
+    if filters.ended_from is not None:
+        qs = qs.filter(end_date__gte=filters.ended_from)
+    if filters.ended_to is not None:
+        qs = qs.filter(end_date__lt=filters.ended_to)
     return qs
 
 
@@ -165,35 +220,84 @@ def _decode(token: str) -> list[Any] | None:
     return data if isinstance(data, list) else None
 
 
-def _instance_cursor(token: str, sort: str) -> tuple[dt.datetime, int] | None:
+def _cursor_values(token: str, sort: str, spec: SortColumn) -> list[Any] | None:
+    """The row values a cursor stands for, parsed back to their column types; None when it is not valid here."""
     data = _decode(token)
-    if not data or len(data) != 3 or data[0] != sort or not isinstance(data[2], int):
+    if not data or len(data) != len(spec.columns) + 1 or data[0] != sort:
         return None
-    try:
-        when = dt.datetime.fromisoformat(data[1])
-    except (TypeError, ValueError):
-        return None
-    return (when, data[2]) if when.tzinfo is not None else None
+    values: list[Any] = []
+    for column, raw in zip(spec.columns, data[1:], strict=True):
+        if raw is None and not (spec.nullable_first and column == spec.columns[0]):
+            return None
+        if raw is None:
+            values.append(None)
+        elif column in ("start_date", "end_date"):
+            try:
+                when = dt.datetime.fromisoformat(raw) if isinstance(raw, str) else None
+            except ValueError:
+                return None
+            if when is None or when.tzinfo is None:
+                return None
+            values.append(when)
+        elif column in ("key", "definition_id"):
+            if not isinstance(raw, int) or isinstance(raw, bool):
+                return None
+            values.append(raw)
+        elif isinstance(raw, str):
+            values.append(raw)
+        else:
+            return None
+    return values
+
+
+def _cursor_token(sort: str, spec: SortColumn, row: ProcessInstance) -> str:
+    values = [getattr(row, column) for column in spec.columns]
+    return _encode([sort, *[v.isoformat() if isinstance(v, dt.datetime) else v for v in values]])
+
+
+def _beyond(spec: SortColumn, values: list[Any], toward_larger: bool) -> RawSQL:
+    """Rows strictly after `values` in (columns…) order: one row comparison, which an index range scan serves.
+
+    A NULL first column (an instance that has not ended) counts as larger than every date, as PostgreSQL
+    orders it (ASC NULLS LAST, DESC NULLS FIRST), so one index serves both directions.
+    """
+    table = ProcessInstance._meta.db_table
+    cols = [f'"{table}"."{c}"' for c in spec.columns]
+    op = ">" if toward_larger else "<"
+    if spec.nullable_first and values[0] is None:
+        rest = f"({', '.join(cols[1:])}) {op} ({', '.join(['%s'] * (len(cols) - 1))})"
+        sql = f"({cols[0]} IS NULL AND {rest})" + ("" if toward_larger else f" OR {cols[0]} IS NOT NULL")
+        params = values[1:]
+    else:
+        sql = f"({', '.join(cols)}) {op} ({', '.join(['%s'] * len(cols))})"
+        if spec.nullable_first and toward_larger:
+            sql = f"({sql} OR {cols[0]} IS NULL)"
+        params = values
+    return RawSQL(sql, params, output_field=BooleanField())
 
 
 def instance_page(
-    qs: QuerySet[ProcessInstance], sort: str = "newest", *, after: str = "", before: str = "", size: int = PAGE_SIZE
+    qs: QuerySet[ProcessInstance], sort: str = DEFAULT_SORT, *, after: str = "", before: str = "",
+    size: int = PAGE_SIZE
 ) -> Page:
-    """One page ordered by (start date, key), newest or oldest first, after or before a cursor."""
-    sort = sort if sort in SORTS else "newest"
-    descending = sort == "newest"
+    """One page in the order of `sort` ("column" ascending, "-column" descending), after or before a cursor.
+
+    Keyset pagination: the cursor holds the last row's sort values and key, so a deep page costs what the
+    first one does and rows inserted meanwhile neither repeat nor vanish.
+    """
+    sort = normalize_sort(sort)
+    spec = SORT_COLUMNS[sort.lstrip("-")]
+    descending = sort.startswith("-")
     backwards, cursor = False, None
     if before:
-        cursor = _instance_cursor(before, sort)
+        cursor = _cursor_values(before, sort, spec)
         backwards = cursor is not None
     if cursor is None and after:
-        cursor = _instance_cursor(after, sort)
+        cursor = _cursor_values(after, sort, spec)
     toward_larger = descending == backwards
     if cursor is not None:
-        when, key = cursor
-        op = "gt" if toward_larger else "lt"
-        qs = qs.filter(Q(**{f"start_date__{op}": when}) | Q(start_date=when, **{f"key__{op}": key}))
-    order = ("start_date", "key") if toward_larger else ("-start_date", "-key")
+        qs = qs.filter(_beyond(spec, cursor, toward_larger))
+    order = [F(c).asc(nulls_last=True) if toward_larger else F(c).desc(nulls_first=True) for c in spec.columns]
     rows = list(qs.order_by(*order)[: size + 1])
     more = len(rows) > size
     rows = rows[:size]
@@ -202,9 +306,9 @@ def instance_page(
     result = Page(rows)
     if rows:
         if more if not backwards else True:
-            result.next_cursor = _encode([sort, rows[-1].start_date.isoformat(), rows[-1].key])
+            result.next_cursor = _cursor_token(sort, spec, rows[-1])
         if (cursor is not None) if not backwards else more:
-            result.prev_cursor = _encode([sort, rows[0].start_date.isoformat(), rows[0].key])
+            result.prev_cursor = _cursor_token(sort, spec, rows[0])
     elif cursor is not None and not backwards:
         result.prev_cursor = after
     return result
@@ -234,13 +338,19 @@ class DefinitionVersion:
     with_incident: int = 0
 
 
-def definitions_overview(tenant_ids: list[int]) -> list[tuple[str, str, list[DefinitionVersion]]]:
-    """Each process (id, latest name) with its versions newest first and their instance counts (two queries)."""
-    rows = list(ProcessDefinition.objects.filter(tenant_id__in=tenant_ids).defer("source", "graph")
-                .order_by("bpmn_process_id", "-version"))
+def definitions_overview(tenant_ids: list[int], process: str = "") -> list[tuple[str, str, list[DefinitionVersion]]]:
+    """Each process (id, latest name) with its versions newest first and their instance counts (two queries);
+    only `process` when given."""
+    found = ProcessDefinition.objects.filter(tenant_id__in=tenant_ids).defer("source", "graph")
+    if process:
+        found = found.filter(bpmn_process_id=process)
+    rows = list(found.order_by("bpmn_process_id", "-version"))
+    counted = ProcessInstance.objects.filter(tenant_id__in=tenant_ids)
+    if process:
+        counted = counted.filter(definition_id__in=[d.key for d in rows])
     counts = {
         c["definition_id"]: c
-        for c in ProcessInstance.objects.filter(tenant_id__in=tenant_ids).order_by().values("definition_id").annotate(
+        for c in counted.order_by().values("definition_id").annotate(
             running=Count("key", filter=Q(state=ProcessInstance.State.ACTIVE)),
             completed=Count("key", filter=Q(state=ProcessInstance.State.COMPLETED)),
             terminated=Count("key", filter=Q(state=ProcessInstance.State.TERMINATED)),
