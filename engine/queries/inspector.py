@@ -189,15 +189,24 @@ def variable_match(tenant_ids: list[int], name: str, op: str, value: Any) -> Q:
     return Q(key__in=RawSQL(sql, params))
 
 
-def instance_counts(qs: QuerySet[ProcessInstance]) -> dict[str, int]:
-    """Totals of a filtered list by state and incident, in one query."""
-    return qs.order_by().aggregate(
+COUNT_LIMIT = 10_000  # counting a million matches would cost more than the page itself
+
+
+def instance_counts(qs: QuerySet[ProcessInstance], limit: int = COUNT_LIMIT) -> dict[str, Any]:
+    """Totals of a filtered list by state and incident, in one query over at most `limit` + 1 matches;
+    `capped` says the list has more than `limit` (the totals then count only the first ones, so the page
+    shows "more than 10,000" and no breakdown)."""
+    counts: dict[str, Any] = qs.order_by()[: limit + 1].aggregate(
         total=Count("key"),
         active=Count("key", filter=Q(state=ProcessInstance.State.ACTIVE)),
         completed=Count("key", filter=Q(state=ProcessInstance.State.COMPLETED)),
         terminated=Count("key", filter=Q(state=ProcessInstance.State.TERMINATED)),
         with_incident=Count("key", filter=Q(has_incident=True)),
     )
+    counts["capped"] = counts["total"] > limit
+    if counts["capped"]:
+        counts["total"] = limit
+    return counts
 
 
 @dataclass
