@@ -47,7 +47,7 @@ def seed(n: int, per_instance: int) -> dict:
         # i % 10 = 0 active; i % 20 = 1 terminated; else completed. Keys: base + 8i (+1 token, +2.. variables).
         """INSERT INTO engine_processinstance (key, tenant_id, definition_id, business_key, state, has_incident,
              start_date, end_date, parent_instance_key, parent_element_instance_key, root_instance_key)
-           SELECT %(base)s + 8 * i, %(t)s, CASE WHEN i %% 10 < 7 THEN %(d1)s ELSE %(d2)s END,
+           SELECT %(base)s + 8 * i, %(t)s, CASE WHEN (i / 10) %% 10 < 7 THEN %(d1)s ELSE %(d2)s END,
                   'BK-' || lpad(i::text, 7, '0'),
                   CASE WHEN i %% 10 = 0 THEN 'ACTIVE' WHEN i %% 20 = 1 THEN 'TERMINATED' ELSE 'COMPLETED' END,
                   i %% 1000 = 0,
@@ -61,9 +61,9 @@ def seed(n: int, per_instance: int) -> dict:
         """INSERT INTO engine_elementinstance (key, tenant_id, process_instance_id, element_id, element_type,
              flow_scope_key, state, start_date, end_date, incident_key, data)
            SELECT %(base)s + 8 * i + s, %(t)s, %(base)s + 8 * i,
-                  CASE WHEN s = 0 THEN CASE WHEN i %% 10 < 7 THEN 'inspect-order' ELSE 'inspect-parent' END
-                       WHEN i %% 10 < 7 THEN 'Charge' ELSE 'CallOrder' END,
-                  CASE WHEN s = 0 THEN 'PROCESS' WHEN i %% 10 < 7 THEN 'SERVICE_TASK' ELSE 'CALL_ACTIVITY' END,
+                  CASE WHEN s = 0 THEN CASE WHEN (i / 10) %% 10 < 7 THEN 'inspect-order' ELSE 'inspect-parent' END
+                       WHEN (i / 10) %% 10 < 7 THEN 'Charge' ELSE 'CallOrder' END,
+                  CASE WHEN s = 0 THEN 'PROCESS' WHEN (i / 10) %% 10 < 7 THEN 'SERVICE_TASK' ELSE 'CALL_ACTIVITY' END,
                   CASE WHEN s = 0 THEN NULL ELSE %(base)s + 8 * i END, 'ACTIVE',
                   now() - make_interval(secs => (%(n)s - i) * 2), NULL,
                   CASE WHEN s = 1 AND i %% 1000 = 0 THEN %(base)s + 8 * i + 7 END, '{}'::jsonb
@@ -76,7 +76,7 @@ def seed(n: int, per_instance: int) -> dict:
                   CASE WHEN i %% 1000 = 0 THEN 0 ELSE 3 END, 0, '', NULL, NULL, '{}'::jsonb, '',
                   CASE WHEN i %% 1000 = 0 THEN 'card gateway down' ELSE '' END, '[]'::jsonb,
                   now() - make_interval(secs => (%(n)s - i) * 2)
-           FROM generate_series(10, %(n)s, 10) i WHERE i %% 10 < 7 OR i %% 1000 = 0""",
+           FROM generate_series(10, %(n)s, 10) i WHERE (i / 10) %% 10 < 7 OR i %% 1000 = 0""",
         """INSERT INTO engine_incident (key, tenant_id, process_instance_key, process_definition_key, bpmn_process_id,
              element_instance_key, element_id, job_key, error_type, error_message, state, created_at, resolved_at)
            SELECT %(base)s + 8 * i + 7, %(t)s, %(base)s + 8 * i, %(d1)s, 'inspect-order', %(base)s + 8 * i + 1,

@@ -34,6 +34,9 @@ class ProcessInstance(models.Model):
             models.Index(fields=["tenant", "end_date", "key"], name="pi_tenant_end_idx"),
             models.Index(fields=["tenant", "business_key", "key"], name="pi_tenant_bk_idx"),
             models.Index(fields=["tenant", "definition", "key"], name="pi_tenant_definition_idx"),
+            # Instances with an incident (the incident filter and its counts); only they are in it.
+            models.Index(fields=["tenant", "start_date", "key"], name="pi_incident_idx",
+                         condition=models.Q(has_incident=True)),
             # Called instances of a parent (instance page, parent filter); only children are in it.
             models.Index(fields=["parent_instance_key"], name="pi_parent_idx",
                          condition=models.Q(parent_instance_key__isnull=False)),
@@ -78,6 +81,9 @@ class ElementInstance(models.Model):
         indexes = [
             models.Index(fields=["process_instance"], name="ei_active_idx", condition=models.Q(state="ACTIVE")),
             models.Index(fields=["process_instance", "key"], name="ei_instance_idx"),
+            # The Inspector's "active element" filter: instances with a token waiting at an element.
+            models.Index(fields=["tenant", "element_id", "process_instance"], name="ei_active_element_idx",
+                         condition=models.Q(state="ACTIVE")),
         ]
 
     def __str__(self) -> str:

@@ -29,7 +29,14 @@ def filled(flow):  # type: ignore[no-untyped-def]
             " CASE WHEN g %% 10 = 0 THEN NULL ELSE now() - make_interval(secs => g) + interval '1 minute' END,"
             " CASE WHEN g %% 100 = 55 THEN %(b)s + g - 1 END, %(b)s + g FROM generate_series(1, %(n)s) g",
             {"b": BASE, "t": flow.tenant.pk, "d": definition.pk, "n": N})
+        cur.execute(  # the waiting token of each running instance (every tenth)
+            "INSERT INTO engine_elementinstance (key, tenant_id, process_instance_id, element_id, element_type,"
+            " flow_scope_key, state, start_date, data) SELECT %(b)s * 2 + g, %(t)s, %(b)s + g,"
+            " CASE WHEN g %% 1000 = 0 THEN 'Ship' ELSE 'Charge' END, 'SERVICE_TASK', %(b)s + g, 'ACTIVE', now(),"
+            " '{}'::jsonb FROM generate_series(10, %(n)s, 10) g",
+            {"b": BASE, "t": flow.tenant.pk, "n": N})
         cur.execute("ANALYZE engine_processinstance")
+        cur.execute("ANALYZE engine_elementinstance")
     return flow
 
 
@@ -79,3 +86,18 @@ def test_filters_use_their_indexes(filled):
     first = q.instance_page(q.filtered_instances(ids, q.InstanceFilters()), "ended")
     plan, _ = page_plan(ids, q.InstanceFilters(ended_from=first.items[0].end_date), "ended")
     assert "pi_tenant_end_idx" in plan and "Seq Scan on engine_processinstance" not in plan, plan
+    # Ended instances newest-ended first: the index scan starts past the running ones (NULL end dates).
+    plan, page = page_plan(ids, q.InstanceFilters(state="COMPLETED"), "-ended")
+    assert "pi_tenant_end_idx" in plan and "end_date IS NOT NULL" in plan and "Sort Key" not in plan, plan
+    assert {i.state for i in page.items} == {"COMPLETED"}
+    plan, page = page_plan(ids, q.InstanceFilters(incident=True), "-started")
+    assert "pi_incident_idx" in plan and "Seq Scan on engine_processinstance" not in plan, plan
+    assert all(i.has_incident for i in page.items) and page.items
+    plan, page = page_plan(ids, q.InstanceFilters(active_element="Ship"), "-started")
+    assert "ei_active_element_idx" in plan and "Seq Scan on engine_elementinstance" not in plan, plan
+    assert [i.key % 1000 for i in page.items] == [0] * len(page.items) and page.items
+    with connection.cursor() as cur:  # the counts stop at COUNT_LIMIT matches
+        sql, params = q.filtered_instances(ids, q.InstanceFilters(state="ACTIVE")).order_by()[
+            : q.COUNT_LIMIT + 1].query.sql_with_params()
+        cur.execute("EXPLAIN SELECT count(*) FROM (" + sql + ") s", params)
+        assert "Limit" in "\n".join(r[0] for r in cur.fetchall())
