@@ -24,7 +24,7 @@ from pathlib import Path
 
 os.environ.setdefault("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/flowsync_bench_inspector")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import percentile, setup_django, tenant  # noqa: E402
+from common import db_ms, percentile, setup_django, tenant  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = 7 * 10**15  # seeded keys live far above the engine's own key blocks
@@ -142,27 +142,6 @@ def measure(client, url: str, n: int) -> tuple[list[float], list[float]]:  # typ
     CPU.clear()
     wall = [timed_get(client, url)[0] for _ in range(n)]
     return wall, list(CPU)
-
-
-def db_ms(client, url: str) -> tuple[int, float]:  # type: ignore[no-untyped-def]
-    """Queries of one request and PostgreSQL's own execution time of them (EXPLAIN ANALYZE), in ms: with the
-    machine shared, Python CPU + this is what the page costs without waiting for a core."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    with CaptureQueriesContext(connection) as ctx:
-        client.get(url)
-    total = 0.0
-    with connection.cursor() as cur:
-        for query in ctx.captured_queries:
-            sql = query["sql"]
-            if not sql.lstrip().upper().startswith("SELECT"):
-                continue
-            cur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql)
-            plan = cur.fetchone()[0]
-            plan = plan[0] if isinstance(plan, list) else plan
-            total += plan["Execution Time"] + plan["Planning Time"]
-    return len(ctx.captured_queries), total
 
 
 def fmt(values: list[float]) -> str:

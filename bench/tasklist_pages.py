@@ -37,7 +37,7 @@ from pathlib import Path
 
 os.environ.setdefault("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/flowsync_bench_tasklist")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import percentile, setup_django, tenant  # noqa: E402
+from common import db_ms, percentile, setup_django, tenant  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 GROUPS = [f"team-{i:02d}" for i in range(50)]
@@ -120,18 +120,25 @@ def seed(n_open: int, n_done: int) -> dict:
     return {"tenant": t}
 
 
+CPU: list[float] = []  # this process's CPU seconds of each timed request (Django, template, driver)
+
+
 def timed_get(client, url: str) -> tuple[float, object]:  # type: ignore[no-untyped-def]
-    t0 = time.perf_counter()
+    c0, t0 = time.thread_time(), time.perf_counter()
     response = client.get(url)
     elapsed = time.perf_counter() - t0
+    CPU.append(time.thread_time() - c0)
     assert response.status_code == 200, (url, response.status_code)
     return elapsed, response
 
 
-def measure(client, url: str, n: int) -> list[float]:  # type: ignore[no-untyped-def]
+def measure(client, url: str, n: int) -> tuple[list[float], list[float]]:  # type: ignore[no-untyped-def]
+    """Wall and this process's CPU seconds of n requests (after 5 that warm caches)."""
     for _ in range(5):
-        timed_get(client, url)  # warm caches (templates, definitions, connection)
-    return [timed_get(client, url)[0] for _ in range(n)]
+        timed_get(client, url)
+    CPU.clear()
+    wall = [timed_get(client, url)[0] for _ in range(n)]
+    return wall, list(CPU)
 
 
 def fmt(values: list[float]) -> str:
@@ -196,8 +203,11 @@ def main(n_open: int, n_requests: int) -> None:
         ("ben", "/tasks/offered/"), ("ben", "/tasks/offered/?sort=due"), ("ben", "/tasks/assigned/"),
         ("olga", "/tasks/all/"), ("olga", "/tasks/all/?sort=priority"),
     ]
+    print(f"  {'':5s} {'url':45s} {'wall':34s} {'python CPU':34s} queries  SQL ms")
     for who, url in rows:
-        print(f"  {who:5s} {url:45s} {fmt(measure(clients[who], url, n_requests))}")
+        wall, cpu = measure(clients[who], url, n_requests)
+        queries, sql = db_ms(clients[who], url)
+        print(f"  {who:5s} {url:45s} {fmt(wall)}   {fmt(cpu)}   {queries:4d}  {sql:7.1f}")
 
     print("\nkeyset pages deep into a list (Next link after Next link)")
     for who, url, pages in (("ann", "/tasks/offered/", 200), ("olga", "/tasks/all/", 500),
@@ -206,7 +216,7 @@ def main(n_open: int, n_requests: int) -> None:
         first = [s for n, s in result[:10]]
         last = [s for n, s in result[-10:]]
         print(f"  {who:5s} {url:28s} {len(result)} pages: pages 1-10 {fmt(first)} | "
-              f"pages {result[-10][0]}-{result[-1][0]} {fmt(last)}")
+              f"pages {result[-len(last)][0]}-{result[-1][0]} {fmt(last)}")
 
     print(f"\nload average after: {os.getloadavg()[0]:.1f}")
     explain(clients["ann"], "/tasks/offered/")

@@ -144,3 +144,12 @@ def test_a_shared_link_opens_its_tenant_for_who_may_read_it_and_no_one_else(clie
     refused = client.get("/inspector/", {"tenant": other_tenant.tenant_id})
     assert refused.status_code == 400 and "cannot inspect that tenant" in refused.content.decode()
     assert keys_in(refused) == []
+
+
+def test_a_common_variable_value_is_searched_by_subquery_with_the_same_result(flow, many, monkeypatch):
+    expected = {i.key for i in q.filtered_instances(flow.ids, q.InstanceFilters(var_name="tier", var_value="gold"))}
+    assert len(expected) == 5
+    monkeypatch.setattr(q, "FEW_MATCHES", 2)  # "common" from three matches on
+    qs = q.filtered_instances(flow.ids, q.InstanceFilters(var_name="tier", var_value="gold"))
+    assert "engine_variable" in str(qs.query)
+    assert {i.key for i in qs} == expected
