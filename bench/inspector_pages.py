@@ -220,6 +220,8 @@ def main(n: int, per_instance: int, n_requests: int) -> None:
         f"/inspector/instances/{keys[0]}/", f"/inspector/instances/{keys[0]}/live/",
         f"/inspector/instances/{keys[0]}/?element=Charge", f"/inspector/instances/{keys[-1]}/",
         f"/inspector/instances/{child}/", f"/inspector/instances/{keys[0]}/diagram.json",
+        "/inspector/definitions/", f"/inspector/definitions/{seeded['order'].key}/",
+        f"/inspector/definitions/{seeded['order'].key}/diagram.json",
     ]
     print(f"  {'url':75s} {'wall ms':20s} {'python CPU ms':20s} queries  SQL ms (planning + execution)")
     slow = []
