@@ -106,7 +106,7 @@ def seed(n_open: int, n_done: int) -> dict:
                    NULL, (i * 37) %% 101, '', '', '', '{}'::jsonb,
                    now() - make_interval(mins => %(all)s - i),
                    CASE WHEN i >= %(open)s THEN now() - make_interval(mins => %(all)s - i) + interval '1 hour' END, ''
-            FROM generate_series(0, %(all)s - 1) i""", p)
+            FROM generate_series(0::bigint, %(all)s - 1) i""", p)
         # Candidate rows exist only while a task is open.
         cur.execute("""
             INSERT INTO engine_usertaskcandidate (task_id, tenant_id, kind, name)
