@@ -101,11 +101,11 @@ def seed(n_open: int, n_done: int) -> dict:
                                                'team-' || lpad(((i * 104729 + 13) %% 50)::text, 2, '0'))
                         ELSE jsonb_build_array('team-' || lpad(((i * 7919) %% 50)::text, 2, '0')) END,
                    CASE WHEN i %% 5 = 0 THEN NULL
-                        ELSE now() - make_interval(mins => %(all)s - i)
-                             + make_interval(days => (i * 17) %% 30 - 10) END,
+                        ELSE now() - (%(all)s - i) * interval '1 minute'
+                             + ((i * 17) %% 30 - 10) * interval '1 day' END,
                    NULL, (i * 37) %% 101, '', '', '', '{}'::jsonb,
-                   now() - make_interval(mins => %(all)s - i),
-                   CASE WHEN i >= %(open)s THEN now() - make_interval(mins => %(all)s - i) + interval '1 hour' END, ''
+                   now() - (%(all)s - i) * interval '1 minute',
+                   CASE WHEN i >= %(open)s THEN now() - (%(all)s - i) * interval '1 minute' + interval '1 hour' END, ''
             FROM generate_series(0::bigint, %(all)s - 1) i""", p)
         # Candidate rows exist only while a task is open.
         cur.execute("""
