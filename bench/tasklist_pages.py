@@ -1,31 +1,32 @@
-"""Tasklist pages under load: "Offered to me" and "Assigned to me" with 100,000 open tasks.
+"""Tasklist pages under load: "Offered to me", "Assigned to me" and "All open" with 1,000,000 open tasks.
 
     .venv/bin/python bench/tasklist_pages.py [open_tasks] [requests_per_page]
 
-Builds its own database (flowsync_bench_tasklist): one tenant, 50 candidate groups, 100,000
-open user tasks (each offered to one group, every tenth also to a second one; 10% assigned to
-one of 200 people) plus 20,000 completed ones, then VACUUM ANALYZE. People measured:
+Builds its own database (flowsync_bench_tasklist) set-based (INSERT … SELECT FROM generate_series, rows
+spread by multiplicative hashing of the row number, so every run builds the same ones): one tenant, 50
+candidate groups, N open user tasks (each offered to one group, every tenth also to a second one; 10%
+assigned to one of 200 people) plus N/5 completed ones, then VACUUM ANALYZE. People measured:
 
-- ann: member of 2 groups (~4,000 tasks offered), 500 tasks assigned;
-- ben: member of 10 groups (~20,000 tasks offered) — a heavy case;
-- olga: holds engine.view_usertask and pages through "All open" (100,000 tasks).
+- ann: member of 2 groups (~4% of the open tasks offered: 40,000 at 1M), 500 tasks assigned;
+- ben: member of 10 groups (~20%: 200,000 at 1M) — a heavy case;
+- olga: holds engine.view_usertask and pages through "All open".
 
-Server time is the full Django request (session, auth, queries, template rendering) through
-the test client in this process, so network and browser time are excluded. It prints p50/p99
-per page and sort, the time of deep keyset pages, and EXPLAIN (ANALYZE, BUFFERS) of every
-query the Offered and Assigned pages run against the task tables.
+Server time is the full Django request (session, auth, queries, template rendering) through the test
+client in this process, so network and browser time are excluded. Beside wall time it prints this
+process's CPU per request and PostgreSQL's planning + execution time of the request's statements (EXPLAIN
+ANALYZE; the machine is shared), the time of deep keyset pages, and EXPLAIN (ANALYZE, BUFFERS) of the
+queries the Offered and Assigned pages run against the task tables.
 
-Last run (2 vCPUs shared with other test runs, load average ~2; PostgreSQL 15), p50 / p99 of
-200 requests: ann Offered 62.6 / 77.2 ms, Assigned 59.8 / 75.7 ms; by due date 84.1 / 96.1 and
-60.8 / 75.0 ms; ben (20,000 offered) 85.3 / 101.3 ms, by due date 157.0 / 171.5 ms; olga All open
-45.1 / 54.8 ms. Keyset paging: ann's Offered pages 152-161 p50 73.0 ms (pages 1-10: 61.3 ms);
-olga's All open pages 491-500 p50 55.6 ms (pages 1-10: 39.0 ms). Plans: the Offered page
-walks task_assignee_idx (tenant, assignee='', state, -creation_date) with a per-row probe of the
-candidate rows (1.5 ms); tab counts are one statement: index-only scans of task_assignee_idx and
-task_candidate_idx, then primary-key probes for the offered keys (19 ms for ann's 4,000); no
-sequential scan of the task tables anywhere. Sorting a heavy offer (20,000 rows) by due date or
-priority sorts the rows it fetched by key (81 ms): an index (tenant, due_date) / (tenant,
-priority) on open tasks would remove that sort.
+Last run (2026-12-02, 1,000,000 open + 200,000 completed tasks, 20 requests per page, load average 5.5
+before): wall p99 / SQL ms — ann Offered 68.5 / 23.1, by due date 67.3 / 18.1, by priority 49.0 / 20.1;
+Assigned 66.6 / 26.6 (by due 80.8 / 16.9, by priority 59.3 / 17.1); ben Offered (200,000 offered) 134.1 /
+98.4, by due date 191.3 / 77.6; olga All open 18.6 / 1.5, by priority 18.1 / 1.1. Python CPU p99 12-24 ms
+per page. Over 150 ms: ann's Offered with filters (overdue + high priority: SQL 233 ms; search
+"BK-00012": 211 ms): a filter over the whole offer reads the offered tasks by key (40,000 probes), no
+index narrows a text search or a due window within one person's offer. Before this session at 1M:
+Offered 215 ms SQL, by due date 513, by priority 688; All open by priority 881 (the tab counts read
+10,000 tasks by key; due date and priority sorted a whole offer) — now the counts stop at 1,000 and
+task_open_due_idx / task_open_priority_idx (open tasks by due date / priority) let a page walk the order.
 """
 
 from __future__ import annotations
