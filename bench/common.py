@@ -53,3 +53,24 @@ def summary(values: list[float]) -> str:
         f"p50 {percentile(values, 50) * 1000:.1f} ms, p99 {percentile(values, 99) * 1000:.1f} ms, "
         f"mean {statistics.fmean(values) * 1000:.1f} ms"
     )
+
+
+def db_ms(client, url: str) -> tuple[int, float]:  # type: ignore[no-untyped-def]
+    """Queries of one request and PostgreSQL's own execution time of them (EXPLAIN ANALYZE), in ms: with the
+    machine shared, Python CPU + this is what the page costs without waiting for a core."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        client.get(url)
+    total = 0.0
+    with connection.cursor() as cur:
+        for query in ctx.captured_queries:
+            sql = query["sql"]
+            if not sql.lstrip().upper().startswith("SELECT"):
+                continue
+            cur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql)
+            plan = cur.fetchone()[0]
+            plan = plan[0] if isinstance(plan, list) else plan
+            total += plan["Execution Time"] + plan["Planning Time"]
+    return len(ctx.captured_queries), total

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from engine.models import Incident, ProcessInstance
 from engine.queries.inspector import SORTS, VARIABLE_OPS, InstanceFilters
+from engine.queries.inspector_overview import INCIDENT_GROUPS
 
 
 class InstanceFilterForm(forms.Form):
@@ -22,12 +23,19 @@ class InstanceFilterForm(forms.Form):
     )
     business_key = forms.CharField(required=False, max_length=255, label="Business key")
     key = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1, label="Instance key")
+    parent = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1, label="Parent instance key")
+    tenant = forms.CharField(required=False, max_length=255, label="Tenant")
+    incident_type = forms.CharField(required=False, max_length=40, label="Incident type")
+    incident_message = forms.CharField(required=False, max_length=1000, label="Incident message contains")
+    incident_element = forms.CharField(required=False, max_length=255, label="Incident at element id")
     active_element = forms.CharField(required=False, max_length=255, label="Active element id")
     var_name = forms.CharField(required=False, max_length=255, label="Variable name")
     var_op = forms.ChoiceField(required=False, choices=list(VARIABLE_OPS.items()), label="Comparison")
     var_value = forms.CharField(required=False, max_length=10_000, label="Variable value (JSON)")
     started_from = forms.DateField(required=False, label="Started from", widget=forms.DateInput(attrs={"type": "date"}))
     started_to = forms.DateField(required=False, label="Started until", widget=forms.DateInput(attrs={"type": "date"}))
+    ended_from = forms.DateField(required=False, label="Ended from", widget=forms.DateInput(attrs={"type": "date"}))
+    ended_to = forms.DateField(required=False, label="Ended until", widget=forms.DateInput(attrs={"type": "date"}))
     sort = forms.ChoiceField(required=False, choices=list(SORTS.items()))
 
     def clean(self):  # type: ignore[no-untyped-def]
@@ -51,9 +59,10 @@ class InstanceFilterForm(forms.Form):
                 elif op == "contains" and not isinstance(parsed, str):
                     parsed = raw
                 data["parsed_value"] = parsed
-        start, end = data.get("started_from"), data.get("started_to")
-        if start and end and end < start:
-            self.add_error("started_to", "The end of the range is before its start.")
+        for first, last in (("started_from", "started_to"), ("ended_from", "ended_to")):
+            start, end = data.get(first), data.get(last)
+            if start and end and end < start:
+                self.add_error(last, "The end of the range is before its start.")
         return data
 
     def filters(self) -> InstanceFilters:
@@ -70,8 +79,14 @@ class InstanceFilterForm(forms.Form):
             var_value=d.get("parsed_value"),
             var_op=d.get("var_op") or "=",
             active_element=(d.get("active_element") or "").strip(),
+            incident_type=(d.get("incident_type") or "").strip(),
+            incident_message=(d.get("incident_message") or "").strip(),
+            incident_element=(d.get("incident_element") or "").strip(),
+            parent=d.get("parent"),
             started_from=_day_start(d.get("started_from")),
             started_to=_day_start(d.get("started_to"), 1),
+            ended_from=_day_start(d.get("ended_from")),
+            ended_to=_day_start(d.get("ended_to"), 1),
         )
 
 
@@ -94,6 +109,12 @@ class RetryForm(forms.Form):
 class IncidentFilterForm(forms.Form):
     state = forms.ChoiceField(required=False, choices=[*Incident.State.choices, ("all", "All")])
     process = forms.CharField(required=False, max_length=255)
+    group = forms.ChoiceField(required=False, choices=[("", "Each incident"), *INCIDENT_GROUPS.items()])
+
+
+class SavedFilterForm(forms.Form):
+    name = forms.CharField(max_length=100, label="Name of this filter")
+    query = forms.CharField(max_length=4000, required=False, widget=forms.HiddenInput)
 
 
 class ModifyForm(forms.Form):

@@ -7,6 +7,7 @@ message, never a 500; every page works without JavaScript except the diagram.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,17 +20,28 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from engine.actions.instances import cancel_instance
+from engine.actions.saved_filters import delete_filter, normalize_query, save_filter
 from engine.errors import ActionError
 from engine.models import ProcessDefinition
 from engine.queries import decisions as decision_queries
 from engine.queries import flows as flow_queries
 from engine.queries import inspector as q
+from engine.queries import inspector_element as element_q
+from engine.queries import inspector_overview as overview
 from engine.queries import status
+from engine.queries.definitions import get_definition
 from engine.rights import Right, process_of
 from flowsync.sessions import switch_tenant as switch_session_tenant
-from inspector.access import InspectorContext, inspector_view, operator_tenants
+from inspector.access import InspectorContext, inspector_view, operator_tenants, resolve
 from inspector.batch_views import KINDS as BATCH_KINDS
-from inspector.forms import IncidentFilterForm, InstanceFilterForm, ModifyForm, RetryForm, VariableForm
+from inspector.forms import (
+    IncidentFilterForm,
+    InstanceFilterForm,
+    ModifyForm,
+    RetryForm,
+    SavedFilterForm,
+    VariableForm,
+)
 from inspector.operations import modify, retry_incident, retry_incidents, set_process_variable
 
 MAX_BATCH = 500
@@ -49,13 +61,17 @@ def _instance_url(key: int, anchor: str = "") -> str:
 def instance_list(request: HttpRequest) -> HttpResponse:
     ctx = _ctx(request)
     form = InstanceFilterForm(request.GET or None)
-    sort = "newest"
+    sort = q.DEFAULT_SORT
     page = q.Page([])
     counts = {"total": 0, "active": 0, "completed": 0, "terminated": 0, "with_incident": 0}
     valid = form.is_valid() if form.is_bound else True
+    if valid and form.is_bound and not _follow_tenant(request, ctx, form.cleaned_data.get("tenant") or ""):
+        form.add_error("tenant", "You cannot inspect that tenant.")
+        valid = False
     if valid:
+        ctx = _ctx(request)
         filters = form.filters() if form.is_bound else q.InstanceFilters()
-        sort = (form.cleaned_data.get("sort") if form.is_bound else "") or "newest"
+        sort = q.normalize_sort((form.cleaned_data.get("sort") if form.is_bound else "") or "")
         qs = q.filtered_instances(ctx.tenant_ids, filters)
         page = q.instance_page(qs, sort, after=request.GET.get("after", ""), before=request.GET.get("before", ""))
         counts = q.instance_counts(qs)
@@ -66,15 +82,77 @@ def instance_list(request: HttpRequest) -> HttpResponse:
         "page": page,
         "counts": counts,
         "sort": sort,
+        "sort_links": _sort_links(base, sort),
+        "sort_columns": [(name, column.label) for name, column in q.SORT_COLUMNS.items()],
         "definitions": q.definition_choices(ctx.tenant_ids),
         "next_url": "?" + urlencode({**base, "after": page.next_cursor}) if page.next_cursor else "",
         "prev_url": "?" + urlencode({**base, "before": page.prev_cursor}) if page.prev_cursor else "",
         "states": q.STATES,
         "var_ops": q.VARIABLE_OPS,
+        "query": normalize_query(urlencode(base)),
+        "saved": overview.saved_filters(ctx.tenant.pk, request.user.pk),
+        "save_form": SavedFilterForm(),
         "live_seconds": LIVE_SECONDS,
         "batch_kinds": BATCH_KINDS,
         "nav": "instances",
     }, status=200 if valid else 400)
+
+
+def _follow_tenant(request: HttpRequest, ctx: InspectorContext, wanted: str) -> bool:
+    """A shared link names its tenant (`tenant=`): the list follows it when this person may inspect it."""
+    if not wanted or wanted == ctx.tenant.tenant_id:
+        return True
+    if switch_session_tenant(request, ctx.tenants, wanted) is None:
+        return False
+    request.inspector = resolve(request) or ctx  # type: ignore[attr-defined]
+    return True
+
+
+def _sort_links(base: dict[str, str], current: str) -> dict[str, dict[str, str]]:
+    """Per column: the URL that sorts by it (a second click reverses it) and its aria-sort state."""
+    links = {}
+    for column in q.SORT_COLUMNS:
+        ascending = current == column
+        descending = current == f"-{column}"
+        target = f"-{column}" if ascending else column
+        links[column] = {
+            "url": "?" + urlencode({**{k: v for k, v in base.items() if k != "sort"}, "sort": target}),
+            "aria": "ascending" if ascending else "descending" if descending else "none",
+            "mark": "▲" if ascending else "▼" if descending else "",
+        }
+    return links
+
+
+@require_POST
+@inspector_view
+def filter_save(request: HttpRequest) -> HttpResponse:
+    ctx = _ctx(request)
+    form = SavedFilterForm(request.POST)
+    query = request.POST.get("query", "")
+    if not form.is_valid():
+        messages.error(request, "Give the filter a name (at most 100 characters).")
+    else:
+        try:
+            saved = save_filter(ctx.tenant.pk, request.user.pk, form.cleaned_data["name"], query, timezone.now())
+        except ActionError as exc:
+            messages.error(request, f"The filter was not saved: {exc.detail}")
+        else:
+            messages.success(request, f"Filter “{saved.name}” saved.")
+            return redirect(reverse("inspector:instances") + (f"?{saved.query}" if saved.query else ""))
+    return redirect(reverse("inspector:instances") + (f"?{normalize_query(query)}" if query else ""))
+
+
+@require_POST
+@inspector_view
+def filter_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    ctx = _ctx(request)
+    try:
+        name = delete_filter(ctx.tenant.pk, request.user.pk, pk)
+    except ActionError as exc:
+        messages.error(request, exc.detail)
+    else:
+        messages.success(request, f"Filter “{name}” deleted.")
+    return redirect("inspector:instances")
 
 
 @require_GET
@@ -95,8 +173,12 @@ def _modify_form(detail: q.InstanceDetail, data: Any = None) -> ModifyForm | Non
 def _render_detail(request: HttpRequest, ctx: InspectorContext, detail: q.InstanceDetail,
                    variable_form: VariableForm | None = None, status: int = 200,
                    modify_form: ModifyForm | None = None) -> HttpResponse:
+    chosen = request.GET.get("element", "")
     return render(request, "inspector/instance_detail.html", {
         **_live_context(ctx, detail),
+        "ancestors": element_q.ancestors(ctx.tenant_ids, detail.instance),
+        # Without JavaScript an element is chosen by a link (?element=id); the diagram's click loads the same.
+        "panel": element_q.element_panel(ctx.tenant_ids, detail.instance.key, chosen) if chosen else None,
         "modify_form": modify_form or _modify_form(detail),
         "decisions": decision_queries.instance_evaluations(ctx.tenant_ids, detail.instance.key),
         "ctx": ctx,
@@ -136,6 +218,18 @@ def instance_live(request: HttpRequest, key: int) -> HttpResponse:
         **_live_context(ctx, detail), "ctx": ctx, "oob": True, "editable": not ended,
         "retry_form": RetryForm(),
     }, status=286 if ended else 200)
+
+
+@require_GET
+@inspector_view
+def instance_element(request: HttpRequest, key: int, element_id: str) -> HttpResponse:
+    """One element of the instance (what a click on the diagram shows): the panel alone for the page's
+    script, the whole instance page with the panel open otherwise."""
+    ctx = _ctx(request)
+    if request.headers.get("HX-Request") != "true":
+        return redirect(_instance_url(key) + "?" + urlencode({"element": element_id}) + "#element-panel")
+    panel = element_q.element_panel(ctx.tenant_ids, key, element_id)
+    return render(request, "inspector/_element_panel.html", {"ctx": ctx, "panel": panel, "i": panel.instance})
 
 
 @require_GET
@@ -242,8 +336,9 @@ def incident_list(request: HttpRequest) -> HttpResponse:
     if form.is_bound and form.is_valid():
         state = form.cleaned_data.get("state") or "ACTIVE"
         process = (form.cleaned_data.get("process") or "").strip()
+    group = form.cleaned_data.get("group", "") if form.is_bound and form.is_valid() else ""
     qs = q.incident_list(ctx.tenant_ids, state, process)
-    page = q.incident_page(qs, after=request.GET.get("after", ""))
+    page = q.incident_page(qs, after=request.GET.get("after", "")) if not group else q.Page([])
     base = {k: v for k, v in request.GET.items() if k != "after" and v}
     return render(request, "inspector/incident_list.html", {
         "ctx": ctx,
@@ -251,6 +346,9 @@ def incident_list(request: HttpRequest) -> HttpResponse:
         "state": state,
         "process": process,
         "page": page,
+        "group": group,
+        "groups": overview.incident_groups(ctx.tenant_ids, group, state, process) if group else [],
+        "group_choices": overview.INCIDENT_GROUPS,
         "jobs": q.incident_jobs(page.items),
         "count": qs.count(),
         "definitions": q.definition_choices(ctx.tenant_ids),
@@ -304,10 +402,42 @@ def incident_batch_retry(request: HttpRequest) -> HttpResponse:
 @inspector_view
 def definition_list(request: HttpRequest) -> HttpResponse:
     ctx = _ctx(request)
+    processes = q.definitions_overview(ctx.tenant_ids)
     return render(request, "inspector/definition_list.html", {
-        "ctx": ctx, "processes": q.definitions_overview(ctx.tenant_ids), "nav": "definitions",
+        "ctx": ctx, "processes": processes, "nav": "definitions",
+        "charts": {pid: overview.version_bars(versions) for pid, _, versions in processes},
         "decisions": decision_queries.decision_definitions(ctx.tenant_ids).order_by("decision_id", "-version")[:500],
     })
+
+
+@require_GET
+@inspector_view
+def definition_detail(request: HttpRequest, key: int) -> HttpResponse:
+    """One version: its counts, its diagram with active tokens and incidents per element (the heatmap)."""
+    ctx = _ctx(request)
+    definition = get_definition(ctx.tenant_ids, key)
+    versions = [v for _, _, vs in q.definitions_overview(ctx.tenant_ids, definition.bpmn_process_id) for v in vs]
+    return render(request, "inspector/definition_detail.html", {
+        "ctx": ctx, "definition": definition, "bars": overview.version_bars(versions), "nav": "definitions",
+    })
+
+
+@require_GET
+@inspector_view
+def definition_diagram(request: HttpRequest, key: int) -> HttpResponse:
+    return JsonResponse(overview.definition_heatmap(_ctx(request).tenant_ids, key))
+
+
+@require_GET
+@inspector_view
+def definition_source(request: HttpRequest, key: int) -> HttpResponse:
+    definition = get_definition(_ctx(request).tenant_ids, key, with_source=True)
+    json_flow = definition.kind == ProcessDefinition.Kind.DAG
+    response = HttpResponse(definition.source, content_type="application/json" if json_flow else
+                            "application/xml; charset=utf-8")
+    filename = re.sub(r"[^\w.-]", "_", definition.resource_name or definition.bpmn_process_id)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 @require_POST

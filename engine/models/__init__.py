@@ -11,6 +11,7 @@ from engine.models.jobs import Job
 from engine.models.keys import KeyBlock
 from engine.models.retention import ProcessRetention
 from engine.models.runtime import ElementInstance, ProcessInstance, Variable
+from engine.models.saved_filters import SavedFilter
 from engine.models.user_tasks import UserTask, UserTaskCandidate
 from engine.models.waits import Message, MessageSubscription, SignalSubscription, Timer
 from engine.models.workers import WorkerHeartbeat
@@ -35,6 +36,7 @@ __all__ = [
     "ProcessDefinition",
     "ProcessInstance",
     "ProcessRetention",
+    "SavedFilter",
     "SignalSubscription",
     "Timer",
     "UserTask",

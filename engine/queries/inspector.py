@@ -13,8 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db import OperationalError, connection, transaction
+from django.db.models import BooleanField, Count, Exists, F, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from engine.definitions.cache import definition as cached_definition
@@ -39,7 +39,39 @@ from engine.queries.instances import instances
 
 PAGE_SIZE = 25
 STATES = tuple(ProcessInstance.State.values)
-SORTS = {"newest": "Newest first", "oldest": "Oldest first"}
+
+
+@dataclass(frozen=True)
+class SortColumn:
+    label: str
+    columns: tuple[str, ...]  # ProcessInstance columns in order; the key always breaks ties last
+    nullable_first: bool = False  # the first column can be NULL (NULLs sort as the largest value)
+
+
+# Every column the list shows can order it; each order has an index (tenant_id, *columns) so that a page is
+# an index range scan from the cursor, however deep (engine/migrations/0012_inspector_list_indexes).
+SORT_COLUMNS: dict[str, SortColumn] = {
+    "key": SortColumn("Key", ("key",)),
+    "process": SortColumn("Process", ("definition_id", "key")),
+    "business_key": SortColumn("Business key", ("business_key", "key")),
+    "state": SortColumn("State", ("state", "start_date", "key")),
+    "started": SortColumn("Started", ("start_date", "key")),
+    "ended": SortColumn("Ended", ("end_date", "key"), nullable_first=True),
+}
+# "-column" is descending; the two names of the first version of this page stay valid in saved URLs.
+SORT_ALIASES = {"newest": "-started", "oldest": "started"}
+DEFAULT_SORT = "-started"
+SORTS = {
+    **{name: f"{c.label} ↑" for name, c in SORT_COLUMNS.items()},
+    **{f"-{name}": f"{c.label} ↓" for name, c in SORT_COLUMNS.items()},
+    "newest": "Newest first",
+    "oldest": "Oldest first",
+}
+
+
+def normalize_sort(sort: str) -> str:
+    sort = SORT_ALIASES.get(sort, sort)
+    return sort if sort.lstrip("-") in SORT_COLUMNS else DEFAULT_SORT
 
 
 # -- instances list -------------------------------------------------------------------------------------
@@ -51,20 +83,28 @@ class InstanceFilters:
     version: int | None = None
     state: str = ""  # one of STATES or ""
     incident: bool | None = None  # True: with an active incident, False: without
+    incident_type: str = ""  # an active incident of this error type
+    incident_message: str = ""  # an active incident whose message contains this text
+    incident_element: str = ""  # an active incident at this element id
     business_key: str = ""  # prefix
     key: int | None = None  # process instance key
+    parent: int | None = None  # called by this process instance
     var_name: str = ""
     var_value: Any = None  # the parsed JSON value; only used with var_name
     var_op: str = "="  # one of VARIABLE_OPS
     active_element: str = ""  # element id with an active token
     started_from: dt.datetime | None = None  # inclusive
     started_to: dt.datetime | None = None  # exclusive
+    ended_from: dt.datetime | None = None  # inclusive
+    ended_to: dt.datetime | None = None  # exclusive
 
     @property
     def active(self) -> bool:
         return any(
             (self.process, self.version is not None, self.state, self.incident is not None, self.business_key,
-             self.key is not None, self.var_name, self.started_from, self.started_to, self.active_element)
+             self.key is not None, self.var_name, self.started_from, self.started_to, self.active_element,
+             self.incident_type, self.incident_message, self.incident_element, self.parent is not None,
+             self.ended_from, self.ended_to)
         )
 
 
@@ -76,26 +116,47 @@ def filtered_instances(tenant_ids: list[int], filters: InstanceFilters) -> Query
         qs = qs.filter(definition__version=filters.version)
     if filters.state in STATES:
         qs = qs.filter(state=filters.state)
+        if filters.state != ProcessInstance.State.ACTIVE:
+            # True of every ended instance, and an index condition: a sort by end date then starts past
+            # the running instances (NULL end dates) instead of reading through them.
+            qs = qs.filter(end_date__isnull=False)
     if filters.incident is not None:
         qs = qs.filter(has_incident=filters.incident)
+    if filters.incident_type or filters.incident_message or filters.incident_element:
+        found = Incident.objects.filter(tenant_id__in=tenant_ids, state=Incident.State.ACTIVE)
+        if filters.incident_type:
+            found = found.filter(error_type=filters.incident_type)
+        if filters.incident_message:
+            found = found.filter(error_message__icontains=filters.incident_message)
+        if filters.incident_element:
+            found = found.filter(element_id=filters.incident_element)
+        qs = qs.filter(has_incident=True, key__in=found.values("process_instance_key"))
     if filters.business_key:
         qs = qs.filter(business_key__startswith=filters.business_key)
     if filters.key is not None:
         qs = qs.filter(key=filters.key)
+    if filters.parent is not None:
+        qs = qs.filter(parent_instance_key=filters.parent)
     if filters.var_name:
         qs = qs.filter(variable_match(tenant_ids, filters.var_name, filters.var_op, filters.var_value))
     if filters.active_element:
-        tokens = ElementInstance.objects.filter(process_instance_id=OuterRef("key"), state=ElementInstance.State.ACTIVE,
-                                                element_id=filters.active_element)
-        qs = qs.filter(Exists(tokens))
+        # Through ei_active_element_idx (tenant, element, instance; active tokens only).
+        tokens = ElementInstance.objects.filter(tenant_id__in=tenant_ids, element_id=filters.active_element,
+                                                state=ElementInstance.State.ACTIVE)
+        qs = qs.filter(key__in=tokens.values("process_instance_id"))
     if filters.started_from is not None:
         qs = qs.filter(start_date__gte=filters.started_from)
     if filters.started_to is not None:
         qs = qs.filter(start_date__lt=filters.started_to)
+    if filters.ended_from is not None:
+        qs = qs.filter(end_date__gte=filters.ended_from)
+    if filters.ended_to is not None:
+        qs = qs.filter(end_date__lt=filters.ended_to)
     return qs
 
 
 VARIABLE_OPS = {"=": "equals", ">": "greater than", "<": "less than", "contains": "contains"}
+FEW_MATCHES = 2_000  # variable matches up to which the list is given the instance keys themselves
 EQ_INDEXED_LENGTH = 512  # engine/migrations/0008: longer values are not in var_search_eq_idx
 
 
@@ -131,18 +192,54 @@ def variable_match(tenant_ids: list[int], name: str, op: str, value: Any) -> Q:
     else:
         raise InvalidInput(f"unknown comparison '{op}'")
     sql = "SELECT process_instance_id FROM engine_variable WHERE " + " AND ".join(where)
+    # A rare value: read its few instance keys first and hand the list the keys. As a subquery, PostgreSQL
+    # misjudges how rare a range or text match is and walks a million instances newest-first probing each
+    # (seconds); a common value keeps the subquery, where that walk finds a page at once.
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT DISTINCT process_instance_id FROM ({sql} LIMIT %s) found", [*params, FEW_MATCHES + 1])
+        keys = [row[0] for row in cur.fetchall()]
+    if len(keys) <= FEW_MATCHES:
+        return Q(key__in=keys)
     return Q(key__in=RawSQL(sql, params))
 
 
-def instance_counts(qs: QuerySet[ProcessInstance]) -> dict[str, int]:
-    """Totals of a filtered list by state and incident, in one query."""
-    return qs.order_by().aggregate(
-        total=Count("key"),
-        active=Count("key", filter=Q(state=ProcessInstance.State.ACTIVE)),
-        completed=Count("key", filter=Q(state=ProcessInstance.State.COMPLETED)),
-        terminated=Count("key", filter=Q(state=ProcessInstance.State.TERMINATED)),
-        with_incident=Count("key", filter=Q(has_incident=True)),
-    )
+COUNT_LIMIT = 1_000  # counting a million matches would cost more than the page itself
+COUNT_BUDGET_MS = 100
+
+
+def instance_counts(qs: QuerySet[ProcessInstance], limit: int = COUNT_LIMIT) -> dict[str, Any]:
+    """Totals of a filtered list by state and incident, in one query over at most `limit` + 1 matches;
+    `capped` says the list has more than `limit` (the totals then count only the first ones, so the page
+    shows "more than 1000" and no breakdown)."""
+    sliced = qs.order_by()[: limit + 1]
+    totals = {
+        "total": Count("key"),
+        "active": Count("key", filter=Q(state=ProcessInstance.State.ACTIVE)),
+        "completed": Count("key", filter=Q(state=ProcessInstance.State.COMPLETED)),
+        "terminated": Count("key", filter=Q(state=ProcessInstance.State.TERMINATED)),
+        "with_incident": Count("key", filter=Q(has_incident=True)),
+    }
+    if connection.vendor != "postgresql":
+        counts: dict[str, Any] = sliced.aggregate(**totals)
+    else:
+        # Some filter combinations make even a capped count slow (PostgreSQL may read every match before
+        # the cap): past its budget the count gives up, and the page says it did not count.
+        try:
+            with transaction.atomic(), connection.cursor() as cur:
+                # set_config(…, true) lasts to the end of the transaction: put the old value back after.
+                cur.execute("SELECT current_setting('statement_timeout'), set_config('statement_timeout', %s, true)",
+                            [str(COUNT_BUDGET_MS)])
+                previous = cur.fetchone()[0]
+                counts = sliced.aggregate(**totals)
+                cur.execute("SELECT set_config('statement_timeout', %s, true)", [previous])
+        except OperationalError:
+            return {"total": 0, "active": 0, "completed": 0, "terminated": 0, "with_incident": 0, "capped": False,
+                    "uncounted": True}
+    counts["uncounted"] = False
+    counts["capped"] = counts["total"] > limit
+    if counts["capped"]:
+        counts["total"] = limit
+    return counts
 
 
 @dataclass
@@ -165,35 +262,84 @@ def _decode(token: str) -> list[Any] | None:
     return data if isinstance(data, list) else None
 
 
-def _instance_cursor(token: str, sort: str) -> tuple[dt.datetime, int] | None:
+def _cursor_values(token: str, sort: str, spec: SortColumn) -> list[Any] | None:
+    """The row values a cursor stands for, parsed back to their column types; None when it is not valid here."""
     data = _decode(token)
-    if not data or len(data) != 3 or data[0] != sort or not isinstance(data[2], int):
+    if not data or len(data) != len(spec.columns) + 1 or data[0] != sort:
         return None
-    try:
-        when = dt.datetime.fromisoformat(data[1])
-    except (TypeError, ValueError):
-        return None
-    return (when, data[2]) if when.tzinfo is not None else None
+    values: list[Any] = []
+    for column, raw in zip(spec.columns, data[1:], strict=True):
+        if raw is None and not (spec.nullable_first and column == spec.columns[0]):
+            return None
+        if raw is None:
+            values.append(None)
+        elif column in ("start_date", "end_date"):
+            try:
+                when = dt.datetime.fromisoformat(raw) if isinstance(raw, str) else None
+            except ValueError:
+                return None
+            if when is None or when.tzinfo is None:
+                return None
+            values.append(when)
+        elif column in ("key", "definition_id"):
+            if not isinstance(raw, int) or isinstance(raw, bool):
+                return None
+            values.append(raw)
+        elif isinstance(raw, str):
+            values.append(raw)
+        else:
+            return None
+    return values
+
+
+def _cursor_token(sort: str, spec: SortColumn, row: ProcessInstance) -> str:
+    values = [getattr(row, column) for column in spec.columns]
+    return _encode([sort, *[v.isoformat() if isinstance(v, dt.datetime) else v for v in values]])
+
+
+def _beyond(spec: SortColumn, values: list[Any], toward_larger: bool) -> RawSQL:
+    """Rows strictly after `values` in (columns…) order: one row comparison, which an index range scan serves.
+
+    A NULL first column (an instance that has not ended) counts as larger than every date, as PostgreSQL
+    orders it (ASC NULLS LAST, DESC NULLS FIRST), so one index serves both directions.
+    """
+    table = ProcessInstance._meta.db_table
+    cols = [f'"{table}"."{c}"' for c in spec.columns]
+    op = ">" if toward_larger else "<"
+    if spec.nullable_first and values[0] is None:
+        rest = f"({', '.join(cols[1:])}) {op} ({', '.join(['%s'] * (len(cols) - 1))})"
+        sql = f"({cols[0]} IS NULL AND {rest})" + ("" if toward_larger else f" OR {cols[0]} IS NOT NULL")
+        params = values[1:]
+    else:
+        sql = f"({', '.join(cols)}) {op} ({', '.join(['%s'] * len(cols))})"
+        if spec.nullable_first and toward_larger:
+            sql = f"({sql} OR {cols[0]} IS NULL)"
+        params = values
+    return RawSQL(sql, params, output_field=BooleanField())
 
 
 def instance_page(
-    qs: QuerySet[ProcessInstance], sort: str = "newest", *, after: str = "", before: str = "", size: int = PAGE_SIZE
+    qs: QuerySet[ProcessInstance], sort: str = DEFAULT_SORT, *, after: str = "", before: str = "",
+    size: int = PAGE_SIZE
 ) -> Page:
-    """One page ordered by (start date, key), newest or oldest first, after or before a cursor."""
-    sort = sort if sort in SORTS else "newest"
-    descending = sort == "newest"
+    """One page in the order of `sort` ("column" ascending, "-column" descending), after or before a cursor.
+
+    Keyset pagination: the cursor holds the last row's sort values and key, so a deep page costs what the
+    first one does and rows inserted meanwhile neither repeat nor vanish.
+    """
+    sort = normalize_sort(sort)
+    spec = SORT_COLUMNS[sort.lstrip("-")]
+    descending = sort.startswith("-")
     backwards, cursor = False, None
     if before:
-        cursor = _instance_cursor(before, sort)
+        cursor = _cursor_values(before, sort, spec)
         backwards = cursor is not None
     if cursor is None and after:
-        cursor = _instance_cursor(after, sort)
+        cursor = _cursor_values(after, sort, spec)
     toward_larger = descending == backwards
     if cursor is not None:
-        when, key = cursor
-        op = "gt" if toward_larger else "lt"
-        qs = qs.filter(Q(**{f"start_date__{op}": when}) | Q(start_date=when, **{f"key__{op}": key}))
-    order = ("start_date", "key") if toward_larger else ("-start_date", "-key")
+        qs = qs.filter(_beyond(spec, cursor, toward_larger))
+    order = [F(c).asc(nulls_last=True) if toward_larger else F(c).desc(nulls_first=True) for c in spec.columns]
     rows = list(qs.order_by(*order)[: size + 1])
     more = len(rows) > size
     rows = rows[:size]
@@ -202,9 +348,9 @@ def instance_page(
     result = Page(rows)
     if rows:
         if more if not backwards else True:
-            result.next_cursor = _encode([sort, rows[-1].start_date.isoformat(), rows[-1].key])
+            result.next_cursor = _cursor_token(sort, spec, rows[-1])
         if (cursor is not None) if not backwards else more:
-            result.prev_cursor = _encode([sort, rows[0].start_date.isoformat(), rows[0].key])
+            result.prev_cursor = _cursor_token(sort, spec, rows[0])
     elif cursor is not None and not backwards:
         result.prev_cursor = after
     return result
@@ -234,13 +380,19 @@ class DefinitionVersion:
     with_incident: int = 0
 
 
-def definitions_overview(tenant_ids: list[int]) -> list[tuple[str, str, list[DefinitionVersion]]]:
-    """Each process (id, latest name) with its versions newest first and their instance counts (two queries)."""
-    rows = list(ProcessDefinition.objects.filter(tenant_id__in=tenant_ids).defer("source", "graph")
-                .order_by("bpmn_process_id", "-version"))
+def definitions_overview(tenant_ids: list[int], process: str = "") -> list[tuple[str, str, list[DefinitionVersion]]]:
+    """Each process (id, latest name) with its versions newest first and their instance counts (two queries);
+    only `process` when given."""
+    found = ProcessDefinition.objects.filter(tenant_id__in=tenant_ids).defer("source", "graph")
+    if process:
+        found = found.filter(bpmn_process_id=process)
+    rows = list(found.order_by("bpmn_process_id", "-version"))
+    counted = ProcessInstance.objects.filter(tenant_id__in=tenant_ids)
+    if process:
+        counted = counted.filter(definition_id__in=[d.key for d in rows])
     counts = {
         c["definition_id"]: c
-        for c in ProcessInstance.objects.filter(tenant_id__in=tenant_ids).order_by().values("definition_id").annotate(
+        for c in counted.order_by().values("definition_id").annotate(
             running=Count("key", filter=Q(state=ProcessInstance.State.ACTIVE)),
             completed=Count("key", filter=Q(state=ProcessInstance.State.COMPLETED)),
             terminated=Count("key", filter=Q(state=ProcessInstance.State.TERMINATED)),

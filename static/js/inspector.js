@@ -28,6 +28,7 @@
   var MARKERS = ["fs-completed", "fs-active", "fs-incident"];
 
   function decorate(viewer, elements) {
+    var level = heat(elements);
     var canvas = viewer.get("canvas");
     var overlays = viewer.get("overlays");
     var registry = viewer.get("elementRegistry");
@@ -52,7 +53,8 @@
         canvas.addMarker(id, "fs-active");
         overlays.add(id, "fs-tokens", {
           position: { bottom: 8, left: -8 },
-          html: badge("diagram-badge--active", String(state.active), state.active + " active")
+          html: badge("diagram-badge--active diagram-heat--" + level(state.active), String(state.active),
+            state.active + " active")
         });
       }
       if (state.incidents) {
@@ -64,6 +66,46 @@
         });
       }
     });
+  }
+
+  // A click on an element opens its panel (tokens, variables in scope, jobs, incidents, timeline) under
+  // the diagram on an instance page, or the instances waiting there on a definition page.
+  function clickable(viewer, container) {
+    viewer.get("eventBus").on("element.click", function (event) {
+      var shape = event.element && event.element.labelTarget ? event.element.labelTarget : event.element;
+      if (!shape || !shape.businessObject || !shape.parent || shape.type === "bpmn:Process" ||
+          shape.type === "bpmn:Collaboration" || shape.type === "bpmn:SequenceFlow") { return; }
+      var id = shape.businessObject.id;
+      if (container.dataset.instancesUrl) {
+        window.location.href = container.dataset.instancesUrl + "&active_element=" + encodeURIComponent(id);
+        return;
+      }
+      if (!container.dataset.elementUrl) { return; }
+      var url = container.dataset.elementUrl.replace("ELEMENT", encodeURIComponent(id));
+      fetch(url, { credentials: "same-origin", headers: { "HX-Request": "true", Accept: "text/html" } })
+        .then(function (response) {
+          if (!response.ok) { throw new Error("HTTP " + response.status); }
+          return response.text();
+        })
+        .then(function (html) {
+          var panel = document.getElementById("element-panel");
+          var holder = document.createElement("div");
+          holder.innerHTML = html;
+          var fresh = holder.querySelector("#element-panel");
+          if (!panel || !fresh) { return; }
+          panel.replaceWith(fresh);
+          window.history.replaceState(null, "", "?element=" + encodeURIComponent(id) + "#element-panel");
+          fresh.scrollIntoView({ block: "start" });
+        })
+        .catch(function (error) { show(container, "That element could not be loaded (" + error.message + ").", true); });
+    });
+  }
+
+  // Heatmap: the more of the version's active tokens wait at an element, the darker its badge (4 steps).
+  function heat(elements) {
+    var most = 0;
+    Object.keys(elements).forEach(function (id) { most = Math.max(most, elements[id].active || 0); });
+    return function (n) { return most ? Math.max(1, Math.ceil(4 * n / most)) : 0; };
   }
 
   function load(container) {
@@ -88,6 +130,7 @@
           }
           viewer.get("canvas").zoom("fit-viewport", "auto");
           decorate(viewer, data.elements || {});
+          clickable(viewer, container);
           container.fsViewer = viewer;
           container.dataset.ready = "true";
         });

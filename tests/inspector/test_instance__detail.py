@@ -124,7 +124,9 @@ def test_call_activity_instances_link_to_their_parent_and_root(op_client, flow):
     assert child.root_instance_key == parent
     html = op_client.get(f"/inspector/instances/{child.key}/").content.decode()
     assert "Parent instance" in html and "Root instance" in html
-    assert html.count(f'href="/inspector/instances/{parent}/"') == 2
+    # The breadcrumb (call hierarchy), the parent and the root all lead up.
+    assert html.count(f'href="/inspector/instances/{parent}/"') == 3
+    assert f'data-ancestor="{parent}"' in html
     parent_html = op_client.get(f"/inspector/instances/{parent}/").content.decode()
     assert "Called instances" in parent_html and f'href="/inspector/instances/{child.key}/"' in parent_html
     data = op_client.get(f"/inspector/instances/{parent}/diagram.json").json()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from engine.queries.inspector import InstanceFilters, filtered_instances
 from tests.inspector.test_instances__list import instances  # noqa: F401  (the fixture)
@@ -69,11 +70,17 @@ def test_the_query_plan_uses_the_variable_indexes(flow):
         ("v3", ">", 39990, "var_search_num_idx"),
         ("v1", "contains", "mer-4242", "var_search_str_idx"),
     ]:
-        qs = filtered_instances(flow.ids, InstanceFilters(var_name=name, var_op=op, var_value=value))
+        # A rare value: its instance keys are read first (through the index), then the page by keys.
+        with CaptureQueriesContext(connection) as ctx:
+            qs = filtered_instances(flow.ids, InstanceFilters(var_name=name, var_op=op, var_value=value))
+        [lookup] = [c["sql"] for c in ctx.captured_queries]
         sql, params = qs.order_by("-start_date", "-key")[:26].query.sql_with_params()
         with connection.cursor() as cur:
-            cur.execute("EXPLAIN " + sql, params)
+            cur.execute("EXPLAIN " + lookup)
             plan = "\n".join(row[0] for row in cur.fetchall())
+            cur.execute("EXPLAIN " + sql, params)
+            page_plan = "\n".join(row[0] for row in cur.fetchall())
         assert index in plan, (op, plan)
         assert "Seq Scan on engine_variable" not in plan, (op, plan)
+        assert "engine_processinstance_pkey" in page_plan and "engine_variable" not in page_plan, (op, page_plan)
         assert list(qs), op

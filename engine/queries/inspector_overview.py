@@ -1,0 +1,131 @@
+"""The Inspector's overviews: incidents grouped with counts, instance counts per definition version drawn
+as bars, per-element counts of one version (the diagram's heatmap), and a person's saved filters.
+
+Every function takes the caller's tenant pks and never returns another tenant's row. Nothing here writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from django.db.models import Count, Max
+
+from engine.definitions.diagram import diagram_for
+from engine.flows.diagram import to_bpmn
+from engine.models import ElementInstance, Incident, ProcessDefinition, ProcessInstance, SavedFilter
+from engine.queries.definitions import element_names, get_definition, graph
+from engine.queries.inspector import DefinitionVersion, incident_list
+
+# What the incidents page can group by: error type + message, element, process definition (version).
+INCIDENT_GROUPS = {"type": "Error type and message", "element": "Element", "definition": "Process version"}
+GROUP_LIMIT = 200
+
+
+@dataclass
+class IncidentGroup:
+    label: str  # what the group is, for people
+    detail: str  # the second line (message, process id)
+    count: int
+    newest: dt.datetime
+    instances_query: str  # the instance list's query string for the same instances ("" when none fits)
+
+
+def incident_groups(tenant_ids: list[int], by: str, state: str = "ACTIVE", process: str = "") -> list[IncidentGroup]:
+    """Incidents counted per group, the group with the newest incident first (one query, at most 200 groups).
+
+    Only active incidents link to instances: the instance filters look at the incidents an instance has now.
+    """
+    qs = incident_list(tenant_ids, state, process).order_by()
+    fields = {"type": ("error_type", "error_message"), "element": ("process_definition_key", "element_id"),
+              "definition": ("process_definition_key",)}[by]
+    rows = list(qs.values(*fields).annotate(n=Count("key"), newest=Max("created_at")).order_by("-newest")
+                [:GROUP_LIMIT])
+    definitions = {d.key: d for d in ProcessDefinition.objects.filter(
+        key__in={r["process_definition_key"] for r in rows if "process_definition_key" in r}).only(
+        "key", "bpmn_process_id", "version", "name")}
+    names = element_names(definitions) if by == "element" else {}
+    linkable = state == "ACTIVE"
+    groups = []
+    for r in rows:
+        query: dict[str, Any] = {"incident": "yes"}
+        if by == "type":
+            label, detail = r["error_type"], r["error_message"]
+            query.update(incident_type=r["error_type"], incident_message=r["error_message"][:1000])
+        else:
+            d = definitions.get(r["process_definition_key"])
+            pid, version = (d.bpmn_process_id, d.version) if d else ("?", 0)
+            query.update(process=pid, version=version)
+            if by == "element":
+                name = names.get((r["process_definition_key"], r["element_id"])) or r["element_id"]
+                label, detail = name, f"{r['element_id']} · {pid} v{version}"
+                query["incident_element"] = r["element_id"]
+            else:
+                label, detail = (d.name or pid) if d else pid, f"{pid} v{version}"
+        if process:
+            query["process"] = process
+        groups.append(IncidentGroup(label, detail, r["n"], r["newest"], urlencode(query) if linkable else ""))
+    return groups
+
+
+@dataclass
+class Bar:
+    """One stacked bar of the versions chart: segments (state, count, x, width) in SVG units of 0..100."""
+
+    version: DefinitionVersion
+    segments: list[tuple[str, int, float, float]]
+
+
+def version_bars(versions: list[DefinitionVersion]) -> list[Bar]:
+    """Running (without incident) / with incident / completed / terminated per version, scaled to the
+    largest version so that bars compare across versions (drawn as SVG by the template: no script)."""
+    largest = max((v.running + v.completed + v.terminated for v in versions), default=0) or 1
+    bars = []
+    for v in versions:
+        x, segments = 0.0, []
+        for state, n in (("running", v.running - v.with_incident), ("incident", v.with_incident),
+                         ("completed", v.completed), ("terminated", v.terminated)):
+            width = 100.0 * n / largest
+            if n:
+                segments.append((state, n, round(x, 3), round(width, 3)))
+            x += width
+        bars.append(Bar(v, segments))
+    return bars
+
+
+def definition_heatmap(tenant_ids: list[int], key: int) -> dict[str, Any]:
+    """A version's diagram with, per element, its active tokens and active incidents over all its instances.
+
+    Tokens are counted from active instances only (ended instances hold none): pi_definition_idx finds
+    them, ei_active_idx their tokens. Incidents come from the incident table by definition.
+    """
+    definition = get_definition(tenant_ids, key, with_source=True)
+    active: Counter[str] = Counter(dict(
+        ElementInstance.objects.filter(
+            process_instance__definition_id=key, process_instance__state=ProcessInstance.State.ACTIVE,
+            state=ElementInstance.State.ACTIVE, tenant_id__in=tenant_ids,
+        ).exclude(element_type="PROCESS").order_by().values_list("element_id").annotate(n=Count("key"))
+    ))
+    incidents: Counter[str] = Counter(dict(
+        Incident.objects.filter(process_definition_key=key, state=Incident.State.ACTIVE, tenant_id__in=tenant_ids)
+        .order_by().values_list("element_id").annotate(n=Count("key"))
+    ))
+    source = definition.source
+    if definition.kind == ProcessDefinition.Kind.DAG:
+        source = to_bpmn(graph(key))
+    drawn = diagram_for(key, source) if source else None
+    return {
+        "definitionKey": str(key),
+        "xml": drawn.xml if drawn else None,
+        "laidOut": bool(drawn and drawn.laid_out),
+        "layoutProblem": drawn.problem if drawn else "",
+        "elements": {element_id: {"active": active[element_id], "incidents": incidents[element_id], "completed": 0}
+                     for element_id in sorted(set(active) | set(incidents))},
+    }
+
+
+def saved_filters(tenant_id: int, user_id: int) -> list[SavedFilter]:
+    return list(SavedFilter.objects.filter(tenant_id=tenant_id, user_id=user_id).order_by("name"))
