@@ -134,9 +134,10 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
     if DATABASES["default"]["ENGINE"].endswith("postgresql"):
-        # A persistent connection is checked before a request reuses it: after a PostgreSQL restart
-        # the request gets a new one instead of an error (flowsync/dbfaults.py covers mid-request).
-        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+        # No CONN_HEALTH_CHECKS: its `SELECT 1` before every request was the statement the API sent
+        # most (~3 per instance end to end). A connection that died meanwhile (PostgreSQL restart)
+        # fails the request's first statement, a read, and flowsync/dbfaults.py runs the request
+        # again on a new connection; engine workers reconnect in their loop.
         # The engine loop's own SQL (engine/store/sql.py) runs as prepared statements after this
         # many executions: planning its claim query cost more than running it. Django's ORM
         # queries bind client-side and are never prepared. Set to "off" behind PgBouncer in

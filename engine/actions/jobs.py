@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Q
+from psycopg.types.json import Jsonb
 
 from engine.actions.durations import after, span
 from engine.audit import record
@@ -17,6 +18,7 @@ from engine.models import Command, ElementInstance, Job, ProcessInstance, Variab
 from engine.store import sql
 from engine.store.commands import submit
 from engine.store.notify import notify_jobs_available
+from engine.store.wake import CHANNEL, claim_notify, notify_engine, request_drain
 from engine.visibility import scope_chain, visible_variables
 from flowsync import metrics
 from flowsync.models import Tenant
@@ -112,14 +114,22 @@ def _lock_job(tenant_ids: list[int], key: int, now: datetime | None = None, leas
 
 
 # Completes the job if it may be: activatable, or activated with its lock not yet expired (and,
-# when the answer carries a lease token, that of the current activation).
+# when the answer carries a lease token, that of the current activation); in the same statement,
+# writes the COMPLETE_JOB command (and, with WAKE, the engine's wake-up: engine/store/commands.py).
 COMPLETE = """
-UPDATE engine_job SET state = 'COMPLETED'
-WHERE key = %(key)s AND tenant_id = ANY(%(tenants)s::bigint[])
-  AND (state = 'ACTIVATABLE' OR (state = 'ACTIVATED' AND (deadline IS NULL OR deadline >= %(now)s)))
-  AND (%(lease)s = '' OR lease_token = %(lease)s)
-RETURNING tenant_id, process_instance_key
+WITH done AS (
+    UPDATE engine_job SET state = 'COMPLETED'
+    WHERE key = %(key)s AND tenant_id = ANY(%(tenants)s::bigint[])
+      AND (state = 'ACTIVATABLE' OR (state = 'ACTIVATED' AND (deadline IS NULL OR deadline >= %(now)s)))
+      AND (%(lease)s = '' OR lease_token = %(lease)s)
+    RETURNING tenant_id, process_instance_key
+)
+INSERT INTO engine_command (tenant_id, process_instance_key, kind, payload, state, actor, created_at, keys, error)
+SELECT tenant_id, process_instance_key, 'COMPLETE_JOB', %(payload)s, 'PENDING', %(actor)s, %(now)s, '[]', ''
+FROM done RETURNING id{wake}
 """
+COMPLETE_AND_WAKE = COMPLETE.format(wake=f", pg_notify('{CHANNEL}', '')")
+COMPLETE_ONLY = COMPLETE.format(wake="")
 
 
 def complete_job(tenant_ids: list[int], key: int, variables: dict[str, Any] | None, actor: str, now: datetime,
@@ -129,11 +139,17 @@ def complete_job(tenant_ids: list[int], key: int, variables: dict[str, Any] | No
     payload = {"jobKey": str(key), "variables": variables or {}}
     with transaction.atomic():
         if connection.vendor == "postgresql":
-            # Conditional UPDATE: the row lock it takes refuses a second completion, as the lock below does.
-            done = sql.execute(COMPLETE, {"key": key, "tenants": list(tenant_ids), "now": now, "lease": lease or ""})
-            if done:
-                submit(done[0][0], done[0][1], Command.Kind.COMPLETE_JOB, payload, actor, now)
+            # One statement: the conditional UPDATE (its row lock refuses a second completion, as the
+            # lock below does), the command and the wake-up. Nothing changed: the path below says why.
+            wake = claim_notify()
+            params = {"key": key, "tenants": list(tenant_ids), "now": now, "lease": lease or "",
+                      "payload": Jsonb(payload), "actor": actor[:255]}
+            if sql.execute(COMPLETE_AND_WAKE if wake else COMPLETE_ONLY, params):
+                if not wake:
+                    request_drain()  # inline mode, or the transaction has notified already
                 return
+            if wake:
+                notify_engine()  # claimed but not sent; the path below may still submit
         job = _lock_job(tenant_ids, key, now, lease)
         if job.state not in (Job.State.ACTIVATABLE, Job.State.ACTIVATED):
             raise Conflict(f"job {key} is {job.state}; only an activatable or activated job can be completed")

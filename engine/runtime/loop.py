@@ -195,8 +195,16 @@ def _notify(runs: list[InstanceRun]) -> None:
 
 
 def _load_runs(by_key: dict[int, ProcessInstance], commands: list[Command]) -> dict[int, InstanceRun]:
-    """The open rows of these instances (and rows commands name), read in one round trip."""
-    keys = list(by_key)
+    """The open rows of these instances (and rows commands name), read in one round trip.
+
+    An instance whose first command here is CREATE_INSTANCE has no rows yet (that command is only
+    ever written with a new instance key, and a failed one leaves nothing behind): its rows are
+    not read. A batch of starts reads nothing at all (8 statements fewer).
+    """
+    first: dict[int, str] = {}
+    for cmd in commands:
+        first.setdefault(cmd.process_instance_key, cmd.kind)
+    keys = [k for k in by_key if first.get(k) != Command.Kind.CREATE_INSTANCE]
     job_keys = [int(c.payload["jobKey"]) for c in commands if "jobKey" in c.payload]
     active = ElementInstance.State.ACTIVE
     elements = sql.Read(
@@ -227,7 +235,8 @@ def _load_runs(by_key: dict[int, ProcessInstance], commands: list[Command]) -> d
         lambda: Incident.objects.filter(process_instance_key__any=keys, state=Incident.State.ACTIVE).order_by("key"),
     )
     extra = extra_rows.reads(keys, commands)  # user tasks and wait states
-    sql.fetch(elements, variables, jobs, incidents, *extra)
+    if keys or job_keys:
+        sql.fetch(elements, variables, jobs, incidents, *extra)
     grouped = [
         _by_instance(elements.rows, "process_instance_id"),
         _by_instance(variables.rows, "process_instance_id"),
