@@ -110,6 +110,7 @@ SPEC = Spec(
 class ProcessInstancesView(ApiView):
     rights = {"POST": Right.START}
     submits_commands = True
+    starts_work = True
 
     @idempotent
     def post(self, request: Request) -> Response:
