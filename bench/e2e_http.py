@@ -206,6 +206,10 @@ class Run:
             "FLOWSYNC_API_RATE_LIMIT": os.environ.get("FLOWSYNC_API_RATE_LIMIT", "0"),
             "FLOWSYNC_SECRET_KEY": os.environ.get("FLOWSYNC_SECRET_KEY", "bench-" + "x" * 60),
             "FLOWSYNC_BENCH_PROBE_DIR": str(self.probe_dir),
+            # Engine-lag backpressure (a checkout without it ignores this): off unless overload is the
+            # point, so that every mode but `overload` measures the same work in every checkout.
+            "FLOWSYNC_BACKPRESSURE_ENGINE_LAG_MS": str(args.lag_ms if args.lag_ms is not None
+                                                       else (1000 if args.mode == "overload" else 0)),
             "PYTHONPATH": str(PROBE),
         }
         self.env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
@@ -487,6 +491,8 @@ def main() -> None:
     p.add_argument("--poll-ms", type=int, default=10_000, help="the job workers' requestTimeout")
     p.add_argument("--engines", type=int, default=2, help="engine worker processes")
     p.add_argument("--web", default="4x8", help="gunicorn workers x threads")
+    p.add_argument("--lag-ms", type=int, default=None,
+                   help="FLOWSYNC_BACKPRESSURE_ENGINE_LAG_MS for the server (default: 1000 in overload, else 0)")
     p.add_argument("--drain-timeout", type=float, default=120.0)
     p.add_argument("--top", type=int, default=0, help="print the N most sent statements")
     p.add_argument("--json", action="store_true", help="print the results as JSON too")
