@@ -41,6 +41,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -413,6 +414,8 @@ def measure(checkout: Path, args: argparse.Namespace) -> dict[str, object]:
         "checkout": str(checkout), "mode": args.mode, "offered": rate, "seconds": seconds,
         "throughput": (completed_at_end - before["completed"]) / (window_end - t0),  # type: ignore[operator]
         "accepted": accepted, "refused": len(refused), "failed": len(created) - accepted - len(refused),
+        # 0: no answer (a client timeout or a dropped connection)
+        "failed_by_status": dict(Counter(r[2] for r in created if not 200 <= r[2] < 300 and r[2] not in (429, 503))),
         "refused_with_retry_after": sum(1 for r in refused if r[3]),
         "refusal_p99": pct([r[1] for r in refused], 99),
         "create_p50": pct([r[1] for r in in_window], 50), "create_p99": pct([r[1] for r in in_window], 99),
@@ -447,6 +450,8 @@ def report(results: list[dict[str, object]]) -> None:
             ("mode / offered PI/s", lambda r: f"{r['mode']} / {r['offered'] or 'closed loop'}"),
             ("completed PI/s (wall clock)", lambda r: f"{r['throughput']:.0f}"),
             ("accepted / refused / failed", lambda r: f"{r['accepted']} / {r['refused']} / {r['failed']}"),
+            ("failed by status (0: no answer)",
+             lambda r: ", ".join(f"{k}: {v}" for k, v in sorted(r["failed_by_status"].items())) or "-"),
             ("refusals with Retry-After, p99 ms",
              lambda r: f"{r['refused_with_retry_after']}, {ms(r['refusal_p99'])}" if r["refused"] else "-"),
             ("create p50 / p99 ms", lambda r: f"{ms(r['create_p50'])} / {ms(r['create_p99'])}"),
