@@ -11,12 +11,19 @@ wall-clock time its last command was applied.
 
 from __future__ import annotations
 
+import resource
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import setup_django, summary, tenant  # noqa: E402
+
+
+def engine_cpu() -> float:
+    """CPU seconds of this process and of its finished children (the forked engine processes)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def parallel_drain(workers: int) -> None:
@@ -59,10 +66,10 @@ def main(n: int, workers: int = 1) -> None:
             for _ in range(min(500, n - offset)):
                 start_instance(t, definition, {"orderId": "A-1", "amount": 42}, "bench", timezone.now())
     t1 = time.perf_counter()
-    c1 = time.process_time()
+    c1 = engine_cpu()
     parallel_drain(workers)
     t2 = time.perf_counter()
-    c2 = time.process_time()
+    c2 = engine_cpu()
     completed = 0
     while True:
         jobs = activate_jobs([t.pk], "payment", "bench", 60_000, 500, timezone.now())
@@ -73,10 +80,10 @@ def main(n: int, workers: int = 1) -> None:
                 complete_job([t.pk], job.key, {"paid": True}, "bench", timezone.now())
         completed += len(jobs)
     t3 = time.perf_counter()
-    c3 = time.process_time()
+    c3 = engine_cpu()
     parallel_drain(workers)
     t4 = time.perf_counter()
-    c4 = time.process_time()
+    c4 = engine_cpu()
 
     done = ProcessInstance.objects.filter(state="COMPLETED").count()
     assert done == n, f"only {done} of {n} instances completed"
@@ -87,8 +94,8 @@ def main(n: int, workers: int = 1) -> None:
     print(f"activate + complete jobs (API):   {n / (t3 - t2):8.0f} /s")
     print(f"engine: apply job completions:    {n / (t4 - t3):8.0f} PI/s")
     print(f"engine-only throughput:           {n / engine_s:8.0f} PI/s  (both commands of each instance)")
-    if workers == 1:
-        print(f"engine Python CPU per instance:   {((c2 - c1) + (c4 - c3)) / n * 1e6:8.0f} µs")
+    # Every engine process counts (forked drains are children); PostgreSQL's own CPU does not.
+    print(f"engine Python CPU per instance:   {((c2 - c1) + (c4 - c3)) / n * 1e6:8.0f} µs  (all engine processes)")
     print(f"end-to-end throughput:            {n / (t4 - t0):8.0f} PI/s")
     lat = []
     from django.db.models import Max

@@ -1,8 +1,10 @@
 """A request that meets a dead database connection is retried once when that is safe, else 503.
 
 After a PostgreSQL restart (or a killed backend, a failover) the web process's
-connections are dead. `CONN_HEALTH_CHECKS` replaces a dead connection before a
-request uses it; this middleware covers the connection that dies *during* a request.
+connections are dead. Connections are not health-checked before a request (that cost a
+`SELECT 1` per request): a dead one fails the request's first statement, a read, and this
+middleware runs the request again on a new connection. It also covers the connection that
+dies *during* a request.
 
 Retrying is safe only when nothing the request did can have been committed. Requests
 are not atomic (ATOMIC_REQUESTS is off: actions commit their own transactions), so the

@@ -134,9 +134,10 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
     if DATABASES["default"]["ENGINE"].endswith("postgresql"):
-        # A persistent connection is checked before a request reuses it: after a PostgreSQL restart
-        # the request gets a new one instead of an error (flowsync/dbfaults.py covers mid-request).
-        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+        # No CONN_HEALTH_CHECKS: its `SELECT 1` before every request was the statement the API sent
+        # most (~3 per instance end to end). A connection that died meanwhile (PostgreSQL restart)
+        # fails the request's first statement, a read, and flowsync/dbfaults.py runs the request
+        # again on a new connection; engine workers reconnect in their loop.
         # The engine loop's own SQL (engine/store/sql.py) runs as prepared statements after this
         # many executions: planning its claim query cost more than running it. Django's ORM
         # queries bind client-side and are never prepared. Set to "off" behind PgBouncer in
@@ -281,7 +282,8 @@ for _name in ("FLOWSYNC_API_RATE_LIMIT", "FLOWSYNC_WAIT_RECHECK_SECONDS"):
     if os.environ.get(_name):
         globals()[_name] = float(os.environ[_name])
 for _name in ("FLOWSYNC_OAUTH_TOKEN_SECONDS", "FLOWSYNC_PASSWORD_CACHE_SECONDS",
-              "FLOWSYNC_BACKPRESSURE_PENDING_COMMANDS", "FLOWSYNC_API_MAX_BODY_BYTES",
+              "FLOWSYNC_BACKPRESSURE_PENDING_COMMANDS", "FLOWSYNC_BACKPRESSURE_ENGINE_LAG_MS",
+              "FLOWSYNC_API_MAX_BODY_BYTES",
               "FLOWSYNC_LONG_POLL_DEFAULT_MS", "FLOWSYNC_LONG_POLL_MAX_MS",
               "FLOWSYNC_AWAIT_DEFAULT_MS", "FLOWSYNC_AWAIT_MAX_MS"):
     if os.environ.get(_name):

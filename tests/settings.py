@@ -12,6 +12,9 @@ if _worker:
     os.environ["REDIS_URL"] = f"{_base}/{(int(_db or 0) - _worker) % 16}"
 # Tests drain the engine explicitly or through a real worker process.
 os.environ.setdefault("FLOWSYNC_ENGINE_INLINE", "0")
+# So commands wait, pending, for as long as a test likes: no refusing new instances because the
+# engine lags (tests/api/test_hardening__limits.py turns it on to prove it).
+os.environ.setdefault("FLOWSYNC_BACKPRESSURE_ENGINE_LAG_MS", "0")
 # Settings refuse a known key outside DEBUG; worker and server processes the tests start inherit this.
 os.environ.setdefault("FLOWSYNC_SECRET_KEY", "tests-only-5f0c1d9e7a2b4c68b3e1f0a9d8c7b6a5e4d3c2b1")
 

@@ -1,23 +1,46 @@
 from __future__ import annotations
 
+import copy
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from engine.audit import record
+from engine.definitions.cache import definition as cached_definition
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.keys import next_key
 from engine.models import Command, ProcessDefinition, ProcessInstance
-from engine.store import flush
+from engine.store import sql
 from engine.store.commands import submit
 from engine.store.rows import new_row
 from flowsync.models import Tenant
+
+# The newest matching version: the row's key and its one mutable column. The rest comes from the
+# definition cache (rows never change after deployment): the ORM's query cost ~1 ms a start.
+FIND_LATEST = (
+    "SELECT key, deactivated FROM engine_processdefinition WHERE tenant_id = %s AND bpmn_process_id = %s"
+    " ORDER BY version DESC LIMIT 1"
+)
+FIND_VERSION = (
+    "SELECT key, deactivated FROM engine_processdefinition WHERE tenant_id = %s AND bpmn_process_id = %s"
+    " AND version = %s"
+)
 
 
 def find_definition(
     tenant: Tenant, process_id: str | None = None, version: int | None = None, key: int | None = None
 ) -> ProcessDefinition:
+    if key is None and connection.vendor == "postgresql":
+        exact = version is not None and version >= 0
+        rows = sql.execute(FIND_VERSION if exact else FIND_LATEST,
+                           (tenant.pk, process_id, version) if exact else (tenant.pk, process_id))
+        if not rows:
+            what = f"'{process_id}'" + (f" version {version}" if exact else "")
+            raise NotFound(f"no process definition {what} is deployed")
+        found = copy.copy(cached_definition(rows[0][0]))
+        found.deactivated = rows[0][1]
+        return found
     qs = ProcessDefinition.objects.filter(tenant=tenant).defer("source")
     if key is not None:
         found = qs.filter(key=key).first()
@@ -64,9 +87,9 @@ def start_instance(
             start_date=now,
             root_instance_key=key,
         )
-        flush.insert(ProcessInstance, [instance])  # the ORM's create costs more than the rest of a start
-        instance._state.adding = False
         instance.tenant, instance.definition = tenant, definition
+        # The instance row and its start command in one statement (the ORM's create cost more than
+        # the rest of a start).
         submit(
             tenant,
             key,
@@ -74,6 +97,7 @@ def start_instance(
             {"variables": variables or {}, **({"startElementId": start_element_id} if start_element_id else {})},
             actor,
             now,
+            with_row=instance,
         )
         record(tenant, actor, "instance.start", target_type="process-instance", target_key=key, instance_key=key,
                after={"definitionKey": str(definition.key), "bpmnProcessId": definition.bpmn_process_id,

@@ -10,6 +10,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import Q
 from opentelemetry.trace import SpanKind
+from psycopg.types.json import Jsonb
 
 from engine.actions.durations import after, span
 from engine.audit import record
@@ -18,6 +19,7 @@ from engine.models import Command, ElementInstance, Job, ProcessInstance, Variab
 from engine.store import sql
 from engine.store.commands import submit
 from engine.store.notify import notify_jobs_available
+from engine.store.wake import CHANNEL, claim_notify, notify_engine, request_drain
 from engine.visibility import scope_chain, visible_variables
 from flowsync import metrics, tracing
 from flowsync.models import Tenant
@@ -48,6 +50,23 @@ RETURNING {", ".join("j." + f.column for f in Job._meta.concrete_fields)}, picke
 # One tenant (the usual case) as an equality, so the (tenant, type, key) index gives the order.
 ACTIVATE_ONE_TENANT = ACTIVATE.format(tenant="= %(tenants)s")
 ACTIVATE_TENANTS = ACTIVATE.format(tenant="= ANY(%(tenants)s::bigint[])")
+# The same activation answering, per job, what a worker gets with it: the open element scopes and
+# the variables of its instance (optionally only some names), and its root instance key. One
+# statement where the API sent four (the reads see the rows as they were before the UPDATE; it
+# changes only jobs).
+_PICK, _UPDATE = ACTIVATE.split("\nUPDATE engine_job", 1)
+ACTIVATE_WITH_CONTEXT = _PICK + ", act AS (\nUPDATE engine_job" + _UPDATE + """)
+SELECT act.*, pi.root_instance_key,
+    (SELECT json_agg(json_build_array(e.key, e.flow_scope_key))::text FROM engine_elementinstance e
+     WHERE e.process_instance_id = act.process_instance_key AND e.state = 'ACTIVE'),
+    (SELECT json_agg(json_build_array(v.scope_key, v.name, v.value))::text FROM engine_variable v
+     WHERE v.process_instance_id = act.process_instance_key
+       AND (%(names)s::text[] IS NULL OR v.name = ANY(%(names)s::text[])))
+FROM act JOIN engine_processinstance pi ON pi.key = act.process_instance_key
+ORDER BY act.key
+"""
+ACTIVATE_WITH_CONTEXT_ONE_TENANT = ACTIVATE_WITH_CONTEXT.format(tenant="= %(tenants)s")
+ACTIVATE_WITH_CONTEXT_TENANTS = ACTIVATE_WITH_CONTEXT.format(tenant="= ANY(%(tenants)s::bigint[])")
 
 
 def activate_jobs(
@@ -68,7 +87,7 @@ def activate_jobs(
         params = {"tenants": tenant_ids[0] if one else list(tenant_ids), "type": job_type, "now": now,
                   "max": max_jobs, "worker": worker[:255], "deadline": deadline}
         rows = sql.execute(ACTIVATE_ONE_TENANT if one else ACTIVATE_TENANTS, params)
-        jobs = sql.instances(Job, [row[:-1] for row in rows])
+        jobs = sql.rows_to(Job, [row[:-1] for row in rows])
         timed_out = [job for job, row in zip(jobs, rows, strict=True) if row[-1]]
         return _activated(sorted(jobs, key=lambda j: j.key), now, timed_out)
     with transaction.atomic():
@@ -124,14 +143,24 @@ def _lock_job(tenant_ids: list[int], key: int, now: datetime | None = None, leas
 
 
 # Completes the job if it may be: activatable, or activated with its lock not yet expired (and,
-# when the answer carries a lease token, that of the current activation).
+# when the answer carries a lease token, that of the current activation); in the same statement,
+# writes the COMPLETE_JOB command (and, with WAKE, the engine's wake-up: engine/store/commands.py).
 COMPLETE = """
-UPDATE engine_job SET state = 'COMPLETED'
-WHERE key = %(key)s AND tenant_id = ANY(%(tenants)s::bigint[])
-  AND (state = 'ACTIVATABLE' OR (state = 'ACTIVATED' AND (deadline IS NULL OR deadline >= %(now)s)))
-  AND (%(lease)s = '' OR lease_token = %(lease)s)
-RETURNING tenant_id, process_instance_key
+WITH done AS (
+    UPDATE engine_job SET state = 'COMPLETED'
+    WHERE key = %(key)s AND tenant_id = ANY(%(tenants)s::bigint[])
+      AND (state = 'ACTIVATABLE' OR (state = 'ACTIVATED' AND (deadline IS NULL OR deadline >= %(now)s)))
+      AND (%(lease)s = '' OR lease_token = %(lease)s)
+    RETURNING tenant_id, process_instance_key
+)
+INSERT INTO engine_command
+    (tenant_id, process_instance_key, kind, payload, state, actor, created_at, keys, error, traceparent)
+SELECT tenant_id, process_instance_key, 'COMPLETE_JOB', %(payload)s, 'PENDING', %(actor)s, %(now)s, '[]', '',
+    %(traceparent)s
+FROM done RETURNING id{wake}
 """
+COMPLETE_AND_WAKE = COMPLETE.format(wake=f", pg_notify('{CHANNEL}', '')")
+COMPLETE_ONLY = COMPLETE.format(wake="")
 
 
 def complete_job(tenant_ids: list[int], key: int, variables: dict[str, Any] | None, actor: str, now: datetime,
@@ -141,11 +170,17 @@ def complete_job(tenant_ids: list[int], key: int, variables: dict[str, Any] | No
     payload = {"jobKey": str(key), "variables": variables or {}}
     with transaction.atomic():
         if connection.vendor == "postgresql":
-            # Conditional UPDATE: the row lock it takes refuses a second completion, as the lock below does.
-            done = sql.execute(COMPLETE, {"key": key, "tenants": list(tenant_ids), "now": now, "lease": lease or ""})
-            if done:
-                submit(done[0][0], done[0][1], Command.Kind.COMPLETE_JOB, payload, actor, now)
+            # One statement: the conditional UPDATE (its row lock refuses a second completion, as the
+            # lock below does), the command and the wake-up. Nothing changed: the path below says why.
+            wake = claim_notify()
+            params = {"key": key, "tenants": list(tenant_ids), "now": now, "lease": lease or "",
+                      "payload": Jsonb(payload), "actor": actor[:255], "traceparent": tracing.traceparent()}
+            if sql.execute(COMPLETE_AND_WAKE if wake else COMPLETE_ONLY, params):
+                if not wake:
+                    request_drain()  # inline mode, or the transaction has notified already
                 return
+            if wake:
+                notify_engine()  # claimed but not sent; the path below may still submit
         job = _lock_job(tenant_ids, key, now, lease)
         if job.state not in (Job.State.ACTIVATABLE, Job.State.ACTIVATED):
             raise Conflict(f"job {key} is {job.state}; only an activatable or activated job can be completed")
@@ -153,6 +188,43 @@ def complete_job(tenant_ids: list[int], key: int, variables: dict[str, Any] | No
         job.state = Job.State.COMPLETED
         job.save(update_fields=["state"])
         submit(job.tenant_id, job.process_instance_key, Command.Kind.COMPLETE_JOB, payload, actor, now)
+
+
+def activate_with_context(
+    tenant_ids: list[int], job_type: str, worker: str, timeout_ms: int, max_jobs: int, now: datetime,
+    names: list[str] | None,
+) -> tuple[list[Job], dict[int, dict[str, Any]], dict[int, int]]:
+    """`activate_jobs`, then `job_context` of what it activated: on PostgreSQL in one statement."""
+    if max_jobs <= 0:
+        return [], {}, {}
+    if connection.vendor != "postgresql":
+        jobs = activate_jobs(tenant_ids, job_type, worker, timeout_ms, max_jobs, now)
+        return (jobs, *job_context(jobs, names))
+    one = len(tenant_ids) == 1
+    params = {"tenants": tenant_ids[0] if one else list(tenant_ids), "type": job_type, "now": now,
+              "max": max_jobs, "worker": worker[:255], "deadline": after(now, timeout_ms), "names": names or None}
+    rows = sql.execute(ACTIVATE_WITH_CONTEXT_ONE_TENANT if one else ACTIVATE_WITH_CONTEXT_TENANTS, params)
+    # Each row: the job's columns, whether its lock had timed out, its root instance key, the
+    # instance's open scopes and its variables.
+    width = len(Job._meta.concrete_fields)
+    jobs = sql.rows_to(Job, [row[:width] for row in rows])
+    timed_out = [job for job, row in zip(jobs, rows, strict=True) if row[width]]
+    parent: dict[int, int | None] = {}
+    by_scope: dict[int, dict[str, Any]] = {}
+    roots: dict[int, int] = {}
+    for job, row in zip(jobs, rows, strict=True):
+        if job.process_instance_key in roots:
+            continue  # another job of the same instance brought the same rows
+        roots[job.process_instance_key] = row[width + 1]
+        for key, scope in json.loads(row[width + 2] or "[]"):
+            parent[key] = scope
+        for scope, name, value in json.loads(row[width + 3] or "[]"):
+            by_scope.setdefault(scope, {})[name] = value
+    variables = {
+        job.key: visible_variables(scope_chain(job.element_instance_key, parent.get), lambda k: by_scope.get(k, {}))
+        for job in jobs
+    }
+    return _activated(jobs, now, timed_out), variables, roots
 
 
 def variables_for_jobs(jobs: list[Job], names: list[str] | None) -> dict[int, dict[str, Any]]:

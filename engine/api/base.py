@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -34,7 +35,6 @@ from engine.api.problems import (
 )
 from engine.api.search import parse_key
 from engine.errors import InvalidInput
-from engine.models import Command
 from engine.queries import status
 from engine.rights import Right
 from flowsync import idempotency, logs, metrics, ratelimit
@@ -42,6 +42,7 @@ from flowsync.models import Tenant
 
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 DEFAULT_BACKLOG_LIMIT = status.BACKPRESSURE_DEFAULT
+DEFAULT_ENGINE_LAG_MS = 1000
 BACKLOG_CACHE_SECONDS = 0.5
 
 
@@ -63,25 +64,46 @@ class TenantRateThrottle(BaseThrottle):
 
 
 class _Backlog:
-    """The engine's pending-command count, bounded and cached briefly per process."""
+    """What saturates, cached briefly per process: the engine's pending commands (a bounded count)
+    and its lag (how long the oldest pending command has waited).
+
+    Every command-writing request is refused above the pending limit. A request that starts new
+    work (an instance) is refused sooner, when the engine lags more than
+    FLOWSYNC_BACKPRESSURE_ENGINE_LAG_MS: work already running (completions, messages) keeps
+    flowing, so the backlog drains, and what is accepted is handed off within about that lag
+    instead of queueing without bound behind a saturated machine.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._value = 0
+        self._value = (0, 0.0)
         self._expires = 0.0
 
-    def exceeded(self) -> bool:
-        limit = int(getattr(settings, "FLOWSYNC_BACKPRESSURE_PENDING_COMMANDS", DEFAULT_BACKLOG_LIMIT))
-        if limit <= 0:
-            return False
+    def _read(self, limit: int) -> tuple[int, float]:
         with self._lock:
             if time.monotonic() < self._expires:
-                return self._value > limit
-        # Bounded: counts at most limit+1 rows of the partial pending index.
-        value = Command.objects.filter(state=Command.State.PENDING).values("id")[: limit + 1].count()
+                return self._value
+        value = status.pressure(limit + 1)
         with self._lock:
             self._value, self._expires = value, time.monotonic() + BACKLOG_CACHE_SECONDS
-        return value > limit
+        return value
+
+    def refusal(self, new_work: bool) -> tuple[str, int] | None:
+        """(why, seconds to wait) when the request must be refused, else None."""
+        limit = int(getattr(settings, "FLOWSYNC_BACKPRESSURE_PENDING_COMMANDS", DEFAULT_BACKLOG_LIMIT))
+        lag_ms = int(getattr(settings, "FLOWSYNC_BACKPRESSURE_ENGINE_LAG_MS", DEFAULT_ENGINE_LAG_MS))
+        if limit <= 0 and (lag_ms <= 0 or not new_work):
+            return None
+        pending, lag = self._read(max(limit, 0))
+        if limit > 0 and pending > limit:
+            return "the engine has too many pending commands; retry later (reads keep working)", 1
+        if new_work and lag_ms > 0 and lag * 1000 > lag_ms:
+            return (f"the engine is {lag:.1f} s behind; retry later (work already running goes on)",
+                    max(1, math.ceil(lag)))
+        return None
+
+    def exceeded(self) -> bool:
+        return self.refusal(new_work=False) is not None
 
     def reset(self) -> None:
         with self._lock:
@@ -98,6 +120,8 @@ class ApiView(APIView):
     parser_classes = [LenientJSONParser]
     # Views whose writes become engine commands answer 503 under backpressure.
     submits_commands = False
+    # Of those, views that start new work (instances), refused first when the engine lags.
+    starts_work = False
     # The right (engine.rights) each HTTP method of the view needs; None: any authenticated caller.
     # Every method a view serves must be listed, so a new endpoint cannot forget its rule.
     rights: ClassVar[Mapping[str, Right | None]] = {}
@@ -116,11 +140,11 @@ class ApiView(APIView):
         if isinstance(request.user, ApiPrincipal):
             logs.bind(tenant=request.user.tenant.tenant_id)
         self.check_rights(request)
-        if self.submits_commands and request.method not in ("GET", "HEAD", "OPTIONS") and backlog.exceeded():
-            metrics.api_refused.labels(principal(request).tenant.tenant_id, "backpressure").inc()
-            raise ResourceExhausted(
-                "the engine has too many pending commands; retry later (reads keep working)", retry_after=1
-            )
+        if self.submits_commands and request.method not in ("GET", "HEAD", "OPTIONS"):
+            refused = backlog.refusal(new_work=self.starts_work)
+            if refused is not None:
+                metrics.api_refused.labels(principal(request).tenant.tenant_id, "backpressure").inc()
+                raise ResourceExhausted(refused[0], retry_after=refused[1])
 
     def check_rights(self, request: Request) -> None:
         """403 unless the caller's role grants the method's right; then the caller sees only the

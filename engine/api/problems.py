@@ -112,6 +112,10 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         response = _respond(problem(exc.status_code, exc.title, str(exc.detail), path))
         if exc.retry_after is not None:
             response["Retry-After"] = str(exc.retry_after)
+        if isinstance(exc, ResourceExhausted):
+            # Backpressure is the server working as designed, counted in flowsync_api_refused_total:
+            # not one ERROR log line per refused request when overloaded (Django's request log).
+            response._has_been_logged = True  # type: ignore[attr-defined]
         return response
     if isinstance(exc, RequestDataTooBig):
         return _respond(problem(413, "PAYLOAD_TOO_LARGE", "the request body is larger than the server accepts", path))

@@ -14,6 +14,7 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.utils.serializer_helpers import BindingDict
 
 from engine.api.search import KEY_RE
 
@@ -58,6 +59,26 @@ class Strict(serializers.Serializer):
 
     ignored: frozenset[str] = frozenset()
     unsupported: frozenset[str] = frozenset()
+
+    @property
+    def fields(self):  # type: ignore[no-untyped-def]
+        # DRF deep-copies and binds every declared field for each serializer instance: half of
+        # the CPU a create spent validating. Plain fields keep no state between validations, so
+        # a class without nested serializers (which do keep some) binds its set once and shares it.
+        cls = type(self)
+        shared = cls.__dict__.get("_shared_fields")
+        if shared is not None:
+            return shared
+        own = self.__dict__.get("_own_fields")
+        if own is None:
+            own = BindingDict(self)
+            for name, field in self.get_fields().items():
+                own[name] = field
+            self._own_fields = own
+            if not any(isinstance(f, serializers.BaseSerializer) or isinstance(getattr(f, "child", None),
+                       serializers.BaseSerializer) for f in own.values()):
+                cls._shared_fields = own
+        return own
 
     def to_internal_value(self, data):  # type: ignore[no-untyped-def]
         if isinstance(data, dict):

@@ -56,6 +56,26 @@ def backlog(bound: int = 1_000_000) -> Backlog:
     return Backlog(pending, bound, oldest)
 
 
+# Both signals of the API's backpressure in one statement on the partial pending index: how many
+# commands wait (at most the bound) and how long the oldest has waited (the engine's lag).
+PRESSURE = (
+    "SELECT (SELECT count(*) FROM (SELECT 1 FROM engine_command WHERE state = 'PENDING' LIMIT %s) p),"
+    " (SELECT extract(epoch FROM statement_timestamp() - created_at) FROM engine_command"
+    " WHERE state = 'PENDING' ORDER BY id LIMIT 1)"
+)
+
+
+def pressure(bound: int) -> tuple[int, float]:
+    """(pending commands, counted up to `bound`; seconds the oldest pending command has waited, 0 if none)."""
+    if connection.vendor != "postgresql":
+        found = backlog(bound)
+        return found.pending, found.oldest_age_seconds or 0.0
+    with connection.cursor() as cur:
+        cur.execute(PRESSURE, [bound])
+        pending, lag = cur.fetchone()
+    return pending, max(0.0, float(lag or 0.0))
+
+
 @dataclass(frozen=True)
 class WorkerStatus:
     id: str

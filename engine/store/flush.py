@@ -2,8 +2,8 @@
 
 The ORM's bulk_update builds one CASE per row and field and its bulk_create adapts
 every value through the expression layer; at thousands of rows per batch that was
-most of the engine's time. Here each table costs one COPY (plus one UPDATE … FROM for updates);
-a few updated rows go as pipelined single-row UPDATEs instead.
+most of the engine's time. Here each table costs one COPY for new rows and one UPDATE … FROM
+for changed ones (from a VALUES list, or for many rows from a scratch table filled by COPY).
 """
 
 from __future__ import annotations
@@ -14,15 +14,27 @@ import psycopg
 from django.db import connection, models
 from psycopg.types.json import Jsonb
 
-# Up to this many rows an UPDATE per row (pipelined) beats COPY into a scratch table.
+# Up to this many rows an UPDATE from a VALUES list beats COPY into a scratch table.
 SMALL_UPDATE = 200
 
 
-def _value(field: models.Field, obj: Any) -> Any:
-    value = getattr(obj, field.attname)
-    if isinstance(field, models.JSONField):
-        return None if value is None and field.null else Jsonb(value)
-    return value
+def row_values(fields: list[models.Field]) -> Any:
+    """A function obj → the row's values for `fields` (JSON wrapped as Jsonb, a null JSON column's
+    None kept as NULL). What to do with each column is decided once per table, not per value:
+    deciding it per value was 15% of the engine's CPU."""
+    plain = [(f.attname, None) if not isinstance(f, models.JSONField) else (f.attname, f.null) for f in fields]
+
+    def row(obj: Any) -> list[Any]:
+        values = obj.__dict__
+        out = []
+        for name, json_null in plain:
+            value = values[name] if name in values else getattr(obj, name)
+            if json_null is not None and not (value is None and json_null):
+                value = Jsonb(value)
+            out.append(value)
+        return out
+
+    return row
 
 
 def insert(model: type[models.Model], objs: list[Any]) -> None:
@@ -42,10 +54,11 @@ def insert(model: type[models.Model], objs: list[Any]) -> None:
         )
     ]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    row = row_values(fields)
     with connection.cursor() as cur:
         with cur.cursor.copy(f"COPY {model._meta.db_table} ({columns}) FROM STDIN") as copy:
             for obj in objs:
-                copy.write_row([_value(f, obj) for f in fields])
+                copy.write_row(row(obj))
 
 
 def update(model: type[models.Model], objs: list[Any], names: list[str]) -> None:
@@ -59,12 +72,20 @@ def update(model: type[models.Model], objs: list[Any], names: list[str]) -> None
     q = connection.ops.quote_name
     cols = [q(f.column) for f in fields]
     if len(objs) <= SMALL_UPDATE:
-        # One UPDATE per row, all in one pipeline: for a few rows, cheaper than a scratch table.
-        sets = ", ".join(f"{c} = %s" for c in cols[1:])
-        rows = [[*(_value(f, obj) for f in fields[1:]), obj.pk] for obj in objs]
+        # One UPDATE … FROM (VALUES …) for all rows: one statement where a pipelined UPDATE per
+        # row sent one each (a batch of 50 instances sent ~300). Each value is cast to its column's
+        # type, or a NULL in the first row would leave the VALUES column untyped.
+        row = "(" + ", ".join(f"%s::{f.cast_db_type(connection)}" for f in fields) + ")"
+        sets = ", ".join(f"{c} = v.{c}" for c in cols[1:])
+        make = row_values(fields)
+        params = [value for obj in objs for value in make(obj)]
         connection.ensure_connection()
         with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cur:
-            cur.executemany(f"UPDATE {meta.db_table} SET {sets} WHERE {cols[0]} = %s", rows)
+            cur.execute(
+                f"UPDATE {meta.db_table} AS t SET {sets} FROM (VALUES {', '.join([row] * len(objs))}) "
+                f"AS v({', '.join(cols)}) WHERE t.{cols[0]} = v.{cols[0]}",
+                params,
+            )
         return
     # COPY into a per-transaction scratch table, then one UPDATE … FROM: COPY is the cheap
     # way to ship thousands of rows (array parameters quote every element in Python).
@@ -75,8 +96,9 @@ def update(model: type[models.Model], objs: list[Any], names: list[str]) -> None
             f"CREATE TEMP TABLE IF NOT EXISTS {scratch} ON COMMIT DELETE ROWS AS "
             f"SELECT {', '.join(cols)} FROM {meta.db_table} WITH NO DATA"
         )
+        make = row_values(fields)
         with cur.cursor.copy(f"COPY {scratch} ({', '.join(cols)}) FROM STDIN") as copy:
             for obj in objs:
-                copy.write_row([_value(f, obj) for f in fields])
+                copy.write_row(make(obj))
         cur.execute(f"UPDATE {meta.db_table} AS t SET {sets} FROM {scratch} AS v WHERE t.{cols[0]} = v.{cols[0]}")
         cur.execute(f"DELETE FROM {scratch}")  # emptied at commit anyway; this is for a second batch

@@ -93,11 +93,12 @@ def execute(statement: str, params: tuple[Any, ...] | list[Any] | dict[str, Any]
         return cur.fetchall() if cur.description else []
 
 
+def rows_to(model: type[M], tuples: list[tuple[Any, ...]]) -> list[M]:
+    """Model instances from tuples of every column of `model`, in field order."""
+    return _instances(model, tuples)
+
+
 def run(model: type[M], statement: str, params: tuple[Any, ...] | dict[str, Any]) -> list[M]:
     """Run one statement that returns every column of `model` (e.g. UPDATE … RETURNING); PostgreSQL only."""
     return _instances(model, execute(statement, params))
 
-
-def instances(model: type[M], tuples: list[tuple[Any, ...]]) -> list[M]:
-    """Model instances from rows of every column of `model`, in order (for statements that return more)."""
-    return _instances(model, tuples)

@@ -38,13 +38,29 @@ def request_drain() -> None:
         if not any(func is _drain_inline for _, func, _ in conn.run_on_commit):
             transaction.on_commit(_drain_inline)
         return
+    if claim_notify():
+        notify_engine()
+
+
+def notify_engine() -> None:
+    """Send the NOTIFY now (delivered when the transaction commits); see `claim_notify`."""
+    with transaction.get_connection().cursor() as cur:
+        cur.execute(f"NOTIFY {CHANNEL}")
+
+
+def claim_notify() -> bool:
+    """Worker mode: True when this transaction has not sent its NOTIFY yet (it is then counted as
+    sent: the caller sends it, as `NOTIFY` or as `pg_notify(CHANNEL, '')` inside its own statement,
+    which saves a statement on every API write). False in inline mode (see `request_drain`)."""
+    conn = transaction.get_connection()
+    if settings.ENGINE_INLINE or conn.vendor != "postgresql":
+        return False
     if conn.in_atomic_block:
         # The marker goes if the savepoint that notified rolls back, like the NOTIFY itself.
         if any(func is _notified for _, func, _ in conn.run_on_commit):
-            return
+            return False
         transaction.on_commit(_notified)
-    with conn.cursor() as cur:
-        cur.execute(f"NOTIFY {CHANNEL}")
+    return True
 
 
 def _notified() -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from engine.api.base import backlog
+from engine.runtime.loop import drain
 from flowsync import ratelimit
 from tests.api.conftest import assert_problem, start
 from tests.conftest import deploy_file
@@ -84,3 +87,24 @@ def test_request_size_limit(api, settings):
     resp = api.post("/v2/process-instances", {"processDefinitionId": "x", "variables": {"a": "x" * 2000}},
                     format="json")
     assert assert_problem(resp, 413)["title"] == "PAYLOAD_TOO_LARGE"
+
+
+def test_engine_lag_refuses_new_instances_but_not_answers_to_running_work(api, settings):
+    deploy_file(api, "hello-service-task.bpmn")
+    start(api)
+    drain()  # its job is activatable
+    start(api)  # a start command the engine (not running) leaves pending
+    time.sleep(0.05)
+    settings.FLOWSYNC_BACKPRESSURE_ENGINE_LAG_MS = 20
+    backlog.reset()
+    resp = api.post("/v2/process-instances", {"processDefinitionId": "order-process"}, format="json")
+    body = assert_problem(resp, 503)
+    assert body["title"] == "RESOURCE_EXHAUSTED" and "behind" in body["detail"] and int(resp["Retry-After"]) >= 1
+    jobs = api.post("/v2/jobs/activation", {"type": "payment", "timeout": 60_000, "maxJobsToActivate": 1,
+                                            "requestTimeout": -1}, format="json").json()["jobs"]
+    assert len(jobs) == 1
+    assert api.post(f"/v2/jobs/{jobs[0]['jobKey']}/completion", {}, format="json").status_code == 204
+    drain()  # the engine caught up: new work is accepted again
+    backlog.reset()
+    assert api.post("/v2/process-instances", {"processDefinitionId": "order-process"},
+                    format="json").status_code == 200

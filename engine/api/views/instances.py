@@ -113,10 +113,11 @@ class ProcessInstancesView(ApiView):
     rights = {"POST": Right.START}
     per_process = frozenset({"POST"})
     submits_commands = True
+    starts_work = True
 
     @idempotent
     def post(self, request: Request) -> Response:
-        data = valid(requests.CreateProcessInstance, request.data)
+        data = self._data(request)
         who = principal(request)
         if "processDefinitionKey" in data and not data.get("tenantId"):
             # A key names one definition in one of the caller's tenants: start it there.
@@ -147,6 +148,14 @@ class ProcessInstancesView(ApiView):
         return Response(shapes.created_instance(instance, definition, tenant.tenant_id, {}, []))
 
     @staticmethod
+    def _data(request: Request) -> dict[str, Any]:
+        """The validated body, validated once per request (after_commit needs it too)."""
+        data = getattr(request, "_create_data", None)
+        if data is None:
+            data = request._create_data = valid(requests.CreateProcessInstance, request.data)
+        return data
+
+    @staticmethod
     def _by_version_tag(tenant_pk: int, process_id: str, tag: str) -> ProcessDefinition:
         found = (
             definition_queries.definitions([tenant_pk])
@@ -160,7 +169,7 @@ class ProcessInstancesView(ApiView):
 
     def after_commit(self, request: Request, response: Response) -> Response:
         """awaitCompletion: wait (woken by the engine, no busy loop) until the instance ends."""
-        data = valid(requests.CreateProcessInstance, request.data)
+        data = self._data(request)
         if not data.get("awaitCompletion"):
             return response
         key = int(response.data["processInstanceKey"])

@@ -59,17 +59,19 @@ class JobActivationView(ApiView):
             tenant_ids = list(found.values())
         job_type, worker = data["type"], data.get("worker") or ""
 
-        def attempt() -> list[Job]:
-            return job_actions.activate_jobs(
-                tenant_ids, job_type, worker, data["timeout"], data["maxJobsToActivate"], timezone.now()
+        def attempt() -> tuple[list[Job], dict[int, dict[str, Any]], dict[int, int]] | None:
+            found = job_actions.activate_with_context(
+                tenant_ids, job_type, worker, data["timeout"], data["maxJobsToActivate"], timezone.now(),
+                data.get("fetchVariable") or None,
             )
+            return found if found[0] else None
 
         wait = long_poll_seconds(data.get("requestTimeout"))
         if wait <= 0:
-            jobs = attempt()
+            found = attempt()
         else:
-            jobs = wait_until(attempt, [jobs_channel(t, job_type) for t in tenant_ids], wait) or []
-        variables, roots = job_actions.job_context(jobs, data.get("fetchVariable") or None)
+            found = wait_until(attempt, [jobs_channel(t, job_type) for t in tenant_ids], wait)
+        jobs, variables, roots = found or ([], {}, {})
         return Response(
             {
                 "jobs": [

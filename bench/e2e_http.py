@@ -1,0 +1,514 @@
+"""End to end over HTTP: create → activate → complete, as users meet FlowSync (issue #16).
+
+    .venv/bin/python bench/e2e_http.py [--checkout DIR ...] [--mode unbounded|rate|overload|soak]
+                                      [--rate R] [--seconds S] [--engines 2] [--web 4x8]
+
+For each checkout (default: the tree this script is in; give `--checkout` twice, e.g. a
+worktree of main and this branch, for a before/after from the same run) it makes a fresh
+database, migrates it with that checkout's code, starts that checkout's gunicorn and engine
+workers, and drives them from outside:
+
+- creators `POST /v2/process-instances` of the reference process (start → service task
+  `payment` → end), stamping each with the time it was sent (`createdAt`);
+- two job worker processes long-poll `POST /v2/jobs/activation` (batches of 32) and complete
+  every job with `POST /v2/jobs/{key}/completion` on a pool of 8 threads, polling again at
+  once — what the official client's job worker does.
+
+Modes: `unbounded` (closed loop, as fast as the creators get answers), `rate` (open loop at
+`--rate` instances/s), `overload` (open loop at 4 × `--rate`: refusals must be fast 429/503
+with Retry-After and everything accepted must complete) and `soak` (`rate` for long, RSS
+sampled as it goes). A warm-up runs first and is drained before the measured window.
+
+Counted in the window, per completed instance: SQL statements the web and engine processes
+sent (bench/probe/sitecustomize.py wraps psycopg's cursor in the processes it starts; the
+tree under test is not changed), transactions (pg_stat_database), and CPU time of each
+process group (/proc: gunicorn master and workers, engine workers, the PostgreSQL backends
+of the bench database, the benchmark's own clients). CPU per instance and statements per
+instance stay meaningful on a busy machine; throughput and latency need an idle one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+PROBE = HERE / "probe"
+BENCH_DB = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/flowsync_bench")
+BPMN_FILE = "engine/demo/order-process.bpmn"  # process id order-process, job type payment
+JOB_TYPE = "payment"
+WARMUP_SECONDS = 4.0
+TICK = os.sysconf("SC_CLK_TCK")
+
+SETUP = """
+import json
+from django.utils import timezone
+from engine.definitions.deploy import Resource, deploy
+from flowsync.models import ApiKey, Tenant
+t = Tenant.objects.get_or_create(tenant_id="<default>", defaults={"name": "bench"})[0]
+_, (d,) = deploy(t, [Resource("order.bpmn", open(%r, "rb").read())], timezone.now())
+key, secret = ApiKey.issue(t, "bench")
+print("SETUP" + json.dumps({"client_id": key.client_id, "secret": secret, "definition": d.bpmn_process_id}))
+"""
+
+
+# -- processes ------------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def proc_table() -> dict[int, tuple[str, int, float, int]]:
+    """pid → (name, parent pid, user + system CPU seconds, RSS bytes) of every process."""
+    out = {}
+    page = os.sysconf("SC_PAGE_SIZE")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        rest = stat[stat.rindex(")") + 2:].split()
+        out[int(entry)] = (name, int(rest[1]), (int(rest[11]) + int(rest[12])) / TICK, int(rest[21]) * page)
+    return out
+
+
+def descendants(table: dict[int, tuple[str, int, float, int]], roots: set[int]) -> set[int]:
+    found = set(roots)
+    grew = True
+    while grew:
+        grew = False
+        for pid, (_, parent, _, _) in table.items():
+            if parent in found and pid not in found:
+                found.add(pid)
+                grew = True
+    return found
+
+
+# -- load generators (forked processes) -----------------------------------------------------------
+def _creator(base: str, auth: tuple[str, str], process_id: str, rate: float, seconds: float, threads: int,
+             out) -> None:  # type: ignore[no-untyped-def]
+    """rate 0: closed loop on `threads` threads; else open loop at `rate`/s (refusals are not retried)."""
+    import httpx
+
+    client = httpx.Client(base_url=base, auth=auth, timeout=30, limits=httpx.Limits(max_connections=threads))
+    results: list[tuple[float, float, int, bool]] = []  # (sent at, latency, status, had Retry-After)
+    lock = threading.Lock()
+    end = time.monotonic() + seconds
+
+    def one() -> None:
+        sent = time.time()
+        t0 = time.perf_counter()
+        try:
+            resp = client.post("/process-instances", json={"processDefinitionId": process_id,
+                                                           "variables": {"createdAt": sent}})
+            status, retry = resp.status_code, "retry-after" in resp.headers
+        except httpx.HTTPError:
+            status, retry = 0, False  # a timeout or a refused connection: the worst answer
+        with lock:
+            results.append((sent, time.perf_counter() - t0, status, retry))
+
+    if rate <= 0:
+        def loop() -> None:
+            while time.monotonic() < end:
+                one()
+        workers = [threading.Thread(target=loop) for _ in range(threads)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+    else:
+        pool = ThreadPoolExecutor(max_workers=threads)
+        start, n = time.monotonic(), 0
+        while time.monotonic() < end:
+            pool.submit(one)
+            n += 1
+            time.sleep(max(0.0, start + n / rate - time.monotonic()))
+        pool.shutdown(wait=True)
+    out.put(("created", results))
+
+
+def _job_worker(base: str, auth: tuple[str, str], name: str, poll_ms: int, stop, out) -> None:  # type: ignore[no-untyped-def]
+    """The official client's job worker: long-poll a batch, complete each job on a thread pool, poll again."""
+    import httpx
+
+    poll = httpx.Client(base_url=base, auth=auth, timeout=poll_ms / 1000 + 30)
+    completer = httpx.Client(base_url=base, auth=auth, timeout=30, limits=httpx.Limits(max_connections=8))
+    pool = ThreadPoolExecutor(max_workers=8)
+    received: list[tuple[float, float]] = []  # (createdAt, received at)
+    completions: list[tuple[float, int]] = []
+    lock = threading.Lock()
+
+    def complete(key: str) -> None:
+        t0 = time.perf_counter()
+        status = 0
+        for _ in range(20):  # a 429/503 is retried after its Retry-After, as the client does
+            try:
+                resp = completer.post(f"/jobs/{key}/completion", json={"variables": {"paid": True}})
+                status = resp.status_code
+            except httpx.HTTPError:
+                status = 0
+            if status not in (0, 429, 503):
+                break
+            time.sleep(0.2)
+        with lock:
+            completions.append((time.perf_counter() - t0, status))
+
+    while not stop.is_set():
+        try:
+            resp = poll.post("/jobs/activation", json={"type": JOB_TYPE, "worker": name, "timeout": 60_000,
+                                                       "maxJobsToActivate": 32, "requestTimeout": poll_ms})
+            jobs = resp.json().get("jobs", []) if resp.status_code == 200 else []
+            if resp.status_code != 200:
+                time.sleep(0.2)
+        except httpx.HTTPError:
+            time.sleep(0.2)
+            continue
+        at = time.time()
+        for job in jobs:
+            received.append((float(job["variables"].get("createdAt", at)), at))
+            pool.submit(complete, job["jobKey"])
+    pool.shutdown(wait=True)
+    out.put(("received", (received, completions)))
+
+
+# -- one run against one checkout -----------------------------------------------------------------
+class Run:
+    def __init__(self, checkout: Path, args: argparse.Namespace):
+        self.dir = checkout
+        self.args = args
+        self.db = BENCH_DB
+        self.probe_dir = Path(tempfile.mkdtemp(prefix="flowsync-probe-"))
+        self.procs: list[subprocess.Popen] = []  # type: ignore[type-arg]
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": self.db,
+            "DJANGO_SETTINGS_MODULE": "flowsync.settings",
+            "FLOWSYNC_ENGINE_INLINE": "0",
+            "FLOWSYNC_LOG_LEVEL": "WARNING",
+            # The tenant rate limit is off unless asked for: the path is measured, not the limit.
+            "FLOWSYNC_API_RATE_LIMIT": os.environ.get("FLOWSYNC_API_RATE_LIMIT", "0"),
+            "FLOWSYNC_SECRET_KEY": os.environ.get("FLOWSYNC_SECRET_KEY", "bench-" + "x" * 60),
+            "FLOWSYNC_BENCH_PROBE_DIR": str(self.probe_dir),
+            # Engine-lag backpressure (a checkout without it ignores this): off unless overload is the
+            # point, so that every mode but `overload` measures the same work in every checkout.
+            "FLOWSYNC_BACKPRESSURE_ENGINE_LAG_MS": str(args.lag_ms if args.lag_ms is not None
+                                                       else (1000 if args.mode == "overload" else 0)),
+            "PYTHONPATH": str(PROBE),
+        }
+        self.env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
+        self.python = str(checkout / ".venv" / "bin" / "python") if (checkout / ".venv").exists() else sys.executable
+
+    def psql(self, sql: str, db: str | None = None) -> str:
+        return subprocess.run(["psql", db or self.db, "-Atqc", sql], check=True, capture_output=True,
+                              text=True).stdout.strip()
+
+    def setup(self) -> dict[str, str]:
+        name = self.db.rsplit("/", 1)[1]
+        admin = self.db.rsplit("/", 1)[0] + "/postgres"
+        self.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", admin)
+        self.psql(f"CREATE DATABASE {name}", admin)
+        env = {k: v for k, v in self.env.items() if k != "FLOWSYNC_BENCH_PROBE_DIR"}
+        subprocess.run([self.python, "manage.py", "migrate", "-v0"], cwd=self.dir, env=env, check=True)
+        code = SETUP % str(self.dir / BPMN_FILE)
+        out = subprocess.run([self.python, "manage.py", "shell", "-c", code], cwd=self.dir, env=env, check=True,
+                             capture_output=True, text=True).stdout
+        return json.loads(out.split("SETUP", 1)[1])
+
+    def start(self) -> str:
+        port = free_port()
+        workers, threads = self.args.web.split("x")
+        self.procs.append(subprocess.Popen(
+            [self.python, "-m", "gunicorn", "flowsync.wsgi:application", "--bind", f"127.0.0.1:{port}",
+             "--workers", workers, "--threads", threads, "--log-level", "warning"],
+            cwd=self.dir, env=self.env))
+        for _ in range(self.args.engines):
+            self.procs.append(subprocess.Popen([self.python, "manage.py", "engine_worker"], cwd=self.dir,
+                                               env=self.env))
+        base = f"http://127.0.0.1:{port}/v2"
+        import httpx
+
+        for _ in range(300):
+            try:
+                if httpx.get(base + "/status", timeout=2).status_code == 204:
+                    return base
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("the server did not come up")
+
+    def stop(self) -> None:
+        for p in self.procs:
+            p.send_signal(signal.SIGTERM)
+        for p in self.procs:
+            try:
+                p.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(self.probe_dir, ignore_errors=True)
+
+    # measurements
+    def completed(self) -> int:
+        return int(self.psql("SELECT count(*) FROM engine_processinstance WHERE state = 'COMPLETED'"))
+
+    def instances(self) -> int:
+        return int(self.psql("SELECT count(*) FROM engine_processinstance"))
+
+    def transactions(self) -> int:
+        name = self.db.rsplit("/", 1)[1]
+        return int(self.psql(f"SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = '{name}'"))
+
+    def backends(self) -> set[int]:
+        name = self.db.rsplit("/", 1)[1]
+        rows = self.psql(f"SELECT pid FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()")
+        return {int(p) for p in rows.split()}
+
+    def statements(self) -> dict[int, dict[str, int]]:
+        found = {}
+        for f in self.probe_dir.glob("*.json"):
+            try:
+                found[int(f.stem)] = json.loads(f.read_text())
+            except (ValueError, OSError):
+                continue
+        return found
+
+    def snapshot(self) -> dict[str, object]:
+        time.sleep(0.5)  # the probes write every 0.2 s
+        return {"procs": proc_table(), "backends": self.backends(), "statements": self.statements(),
+                "xacts": self.transactions(), "completed": self.completed(), "at": time.monotonic()}
+
+    def wait_drained(self, accepted: int, timeout: float = 120) -> bool:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.completed() >= accepted:
+                return True
+            time.sleep(0.3)
+        return False
+
+
+def groups_of(run: Run, table: dict, bench_pids: set[int], backends: set[int]) -> dict[str, set[int]]:  # type: ignore[type-arg]
+    return {
+        "web": descendants(table, {run.procs[0].pid}),
+        "engine": descendants(table, {p.pid for p in run.procs[1:]}),
+        "postgres": backends,
+        "bench": descendants(table, bench_pids),
+    }
+
+
+def measure(checkout: Path, args: argparse.Namespace) -> dict[str, object]:
+    run = Run(checkout, args)
+    creds = run.setup()
+    auth = (creds["client_id"], creds["secret"])
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
+    stop = ctx.Event()
+    try:
+        base = run.start()
+        job_workers = [ctx.Process(target=_job_worker, args=(base, auth, f"w{i}", args.poll_ms, stop, out))
+                       for i in range(args.job_workers)]
+        for w in job_workers:
+            w.start()
+        rate = {"unbounded": 0.0, "rate": args.rate, "soak": args.rate, "overload": 4 * args.rate}[args.mode]
+        seconds = args.seconds if args.mode != "soak" else max(args.seconds, 60)
+        per = rate / args.creators
+
+        def creators(secs: float) -> list:  # type: ignore[type-arg]
+            ps = [ctx.Process(target=_creator, args=(base, auth, creds["definition"], per, secs, args.threads, out))
+                  for _ in range(args.creators)]
+            for p in ps:
+                p.start()
+            return ps
+
+        # Warm-up at a gentle rate (connections, prepared statements, caches), drained, not counted.
+        warm = [ctx.Process(target=_creator, args=(base, auth, creds["definition"], 20.0, WARMUP_SECONDS, 8, out))]
+        for p in warm:
+            p.start()
+        for p in warm:
+            p.join()
+        tag, warm_results = out.get()
+        run.wait_drained(sum(1 for r in warm_results if 200 <= r[2] < 300))
+        bench_pids = {os.getpid(), *(w.pid for w in job_workers)}
+        before = run.snapshot()
+        rss_samples: list[tuple[float, int, int]] = []
+        ps = creators(seconds)
+        bench_pids |= {p.pid for p in ps}
+        t0 = time.monotonic()
+        during_backends: set[int] = set()
+        while any(p.is_alive() for p in ps):
+            time.sleep(1.0)
+            during_backends |= run.backends()
+            table = proc_table()
+            g = groups_of(run, table, bench_pids, set())
+            rss_samples.append((time.monotonic() - t0, max((table[p][3] for p in g["web"] if p in table), default=0),
+                                max((table[p][3] for p in g["engine"] if p in table), default=0)))
+        window_end = time.monotonic()
+        completed_at_end = run.completed()
+        created = [r for _ in ps for r in out.get()[1]]
+        for p in ps:
+            p.join()
+        accepted = sum(1 for r in created if 200 <= r[2] < 300)
+        drained = run.wait_drained(before["completed"] + accepted, timeout=args.drain_timeout)  # type: ignore[operator]
+        drain_s = time.monotonic() - window_end
+        after = run.snapshot()
+        stop.set()
+        received, completions = [], []
+        for _ in job_workers:
+            _, (r, c) = out.get()
+            received += r
+            completions += c
+        for w in job_workers:
+            w.join()
+        final = {pid: row[3] for pid, row in proc_table().items()}
+    finally:
+        stop.set()
+        run.stop()
+
+    table_b, table_a = before["procs"], after["procs"]  # type: ignore[index]
+    backends = before["backends"] | during_backends | after["backends"]  # type: ignore[operator]
+    groups = groups_of(run, {**table_b, **table_a}, bench_pids, backends)
+    n = after["completed"] - before["completed"]  # type: ignore[operator]
+    cpu: dict[str, float] = {}
+    for name, pids in groups.items():
+        spent = 0.0
+        for pid in pids:
+            if pid in table_a:
+                spent += table_a[pid][2] - (table_b[pid][2] if pid in table_b else 0.0)
+        cpu[name] = spent
+    stmts = 0
+    stmts_by_group = {"web": 0, "engine": 0}
+    by_text: dict[str, int] = {}
+    sb, sa = before["statements"], after["statements"]  # type: ignore[index]
+    for pid, probe in sa.items():
+        old = sb.get(pid, {}).get("counts", {})
+        group = "engine" if "engine_worker" in probe["argv"] else "web"
+        for text, c in probe["counts"].items():
+            d = c - old.get(text, 0)
+            if d:
+                stmts += d
+                stmts_by_group[group] += d
+                by_text[f"{group[0]} {text}"] = by_text.get(f"{group[0]} {text}", 0) + d
+    t_start = min((r[0] for r in created), default=0)
+    in_window = [r for r in created if 200 <= r[2] < 300]
+    refused = [r for r in created if r[2] in (429, 503)]
+    handoff = [at - c for c, at in received if c >= t_start]
+    web_rss = [final.get(p, 0) for p in groups["web"] if p != run.procs[0].pid]
+    engine_rss = [final.get(p, 0) for p in groups["engine"]]
+    return {
+        "checkout": str(checkout), "mode": args.mode, "offered": rate, "seconds": seconds,
+        "throughput": (completed_at_end - before["completed"]) / (window_end - t0),  # type: ignore[operator]
+        "accepted": accepted, "refused": len(refused), "failed": len(created) - accepted - len(refused),
+        # 0: no answer (a client timeout or a dropped connection)
+        "failed_by_status": dict(Counter(r[2] for r in created if not 200 <= r[2] < 300 and r[2] not in (429, 503))),
+        "refused_with_retry_after": sum(1 for r in refused if r[3]),
+        "refusal_p99": pct([r[1] for r in refused], 99),
+        "create_p50": pct([r[1] for r in in_window], 50), "create_p99": pct([r[1] for r in in_window], 99),
+        "handoff_p50": pct(handoff, 50), "handoff_p99": pct(handoff, 99),
+        "completion_p99": pct([c[0] for c in completions], 99),
+        "completion_errors": sum(1 for c in completions if c[1] != 204),
+        "drained": drained, "drain_s": drain_s, "lost": max(0, before["completed"] + accepted - after["completed"]),  # type: ignore[operator]
+        "instances": n, "statements": stmts / max(n, 1),
+        "statements_web": stmts_by_group["web"] / max(n, 1), "statements_engine": stmts_by_group["engine"] / max(n, 1),
+        "xacts": (after["xacts"] - before["xacts"]) / max(n, 1),  # type: ignore[operator]
+        "cpu_us": {k: v / max(n, 1) * 1e6 for k, v in cpu.items()},
+        "rss_web_mb": max(web_rss, default=0) / 2**20, "rss_engine_mb": max(engine_rss, default=0) / 2**20,
+        "rss_samples": rss_samples, "top_statements": sorted(by_text.items(), key=lambda kv: -kv[1])[:args.top],
+        "load": os.getloadavg(),
+    }
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def _cpu_column(group: str):  # type: ignore[no-untyped-def]
+    return lambda r: f"{r['cpu_us'][group]:.0f}"
+
+
+def report(results: list[dict[str, object]]) -> None:
+    ms = lambda v: f"{v * 1000:.0f}"  # noqa: E731
+    rows = [("checkout", lambda r: Path(r["checkout"]).name),
+            ("mode / offered PI/s", lambda r: f"{r['mode']} / {r['offered'] or 'closed loop'}"),
+            ("completed PI/s (wall clock)", lambda r: f"{r['throughput']:.0f}"),
+            ("accepted / refused / failed", lambda r: f"{r['accepted']} / {r['refused']} / {r['failed']}"),
+            ("failed by status (0: no answer)",
+             lambda r: ", ".join(f"{k}: {v}" for k, v in sorted(r["failed_by_status"].items())) or "-"),
+            ("refusals with Retry-After, p99 ms",
+             lambda r: f"{r['refused_with_retry_after']}, {ms(r['refusal_p99'])}" if r["refused"] else "-"),
+            ("create p50 / p99 ms", lambda r: f"{ms(r['create_p50'])} / {ms(r['create_p99'])}"),
+            ("hand-off p50 / p99 ms", lambda r: f"{ms(r['handoff_p50'])} / {ms(r['handoff_p99'])}"),
+            ("completion call p99 ms, errors", lambda r: f"{ms(r['completion_p99'])}, {r['completion_errors']}"),
+            ("drained after stop (s), lost", lambda r: f"{r['drain_s']:.1f}{'' if r['drained'] else ' NOT'}, "
+                                                        f"{r['lost']}"),
+            ("instances measured", lambda r: str(r["instances"])),
+            ("SQL statements / instance (web + engine)",
+             lambda r: f"{r['statements']:.1f} ({r['statements_web']:.1f} + {r['statements_engine']:.1f})"),
+            ("transactions / instance", lambda r: f"{r['xacts']:.1f}"),
+            *[(f"CPU µs / instance: {g}", _cpu_column(g)) for g in ("web", "engine", "postgres", "bench")],
+            ("CPU µs / instance: server total",
+             lambda r: f"{sum(v for k, v in r['cpu_us'].items() if k != 'bench'):.0f}"),
+            ("RSS max MB: web worker / engine", lambda r: f"{r['rss_web_mb']:.0f} / {r['rss_engine_mb']:.0f}"),
+            ("load average (1, 5, 15 min)", lambda r: " ".join(f"{x:.1f}" for x in r["load"]))]
+    width = max(len(name) for name, _ in rows)
+    cols = [[fmt(r) for r in results] for _, fmt in rows]
+    cw = max(len(c) for col in cols for c in col) + 2
+    for (name, _), col in zip(rows, cols, strict=True):
+        print(name.ljust(width), "".join(c.rjust(cw) for c in col))
+    for r in results:
+        if r["top_statements"]:
+            print(f"\nmost sent statements per instance, {Path(r['checkout']).name}:")  # type: ignore[arg-type]
+            for text, c in r["top_statements"]:  # type: ignore[union-attr]
+                print(f"  {c / max(r['instances'], 1):6.2f}  {text}")  # type: ignore[operator]
+        if r["mode"] == "soak":
+            samples = r["rss_samples"]
+            print("RSS over the run (s: web max MB / engine max MB): " + ", ".join(  # type: ignore[union-attr]
+                f"{t:.0f}: {w / 2**20:.0f}/{e / 2**20:.0f}" for t, w, e in samples[:: max(1, len(samples) // 10)]))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkout", action="append", type=Path, help="tree to run (repeat for before/after)")
+    p.add_argument("--mode", choices=["unbounded", "rate", "overload", "soak"], default="rate")
+    p.add_argument("--rate", type=float, default=100.0, help="offered PI/s (overload offers 4×)")
+    p.add_argument("--seconds", type=float, default=20.0)
+    p.add_argument("--creators", type=int, default=2, help="creator processes")
+    p.add_argument("--threads", type=int, default=16, help="threads per creator")
+    p.add_argument("--job-workers", type=int, default=2)
+    p.add_argument("--poll-ms", type=int, default=10_000, help="the job workers' requestTimeout")
+    p.add_argument("--engines", type=int, default=2, help="engine worker processes")
+    p.add_argument("--web", default="4x8", help="gunicorn workers x threads")
+    p.add_argument("--lag-ms", type=int, default=None,
+                   help="FLOWSYNC_BACKPRESSURE_ENGINE_LAG_MS for the server (default: 1000 in overload, else 0)")
+    p.add_argument("--drain-timeout", type=float, default=120.0)
+    p.add_argument("--top", type=int, default=0, help="print the N most sent statements")
+    p.add_argument("--json", action="store_true", help="print the results as JSON too")
+    args = p.parse_args()
+    results = [measure(c.resolve(), args) for c in (args.checkout or [HERE.parent])]
+    report(results)
+    if args.json:
+        print(json.dumps([{k: v for k, v in r.items() if k != "rss_samples"} for r in results], default=str))
+    if any(r["lost"] for r in results):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
