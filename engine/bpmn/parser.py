@@ -37,11 +37,15 @@ _EVENT_DEFINITIONS = {
 # Which event definitions each event kind supports (None = the none event).
 _ALLOWED_EVENTS: dict[str, set[str | None]] = {
     "startEvent": {None, "message", "timer", "signal", "error"},
-    "endEvent": {None, "terminate", "error", "message"},
-    "intermediateThrowEvent": {None, "message"},
+    "endEvent": {None, "terminate", "error", "message", "compensation"},
+    "intermediateThrowEvent": {None, "message", "compensation"},
     "intermediateCatchEvent": {"message", "timer", "signal"},
-    "boundaryEvent": {"error", "message", "timer", "signal"},
+    "boundaryEvent": {"error", "message", "timer", "signal", "compensation"},
 }
+
+# Activities that may be compensation handlers (isForCompensation="true"), as in Camunda 8.
+_HANDLER_KINDS = frozenset({"serviceTask", "userTask", "sendTask", "receiveTask", "businessRuleTask", "scriptTask",
+                            "manualTask", "task", "subProcess", "callActivity"})
 
 
 class _Context:
@@ -99,7 +103,12 @@ def _event_definition(el: etree._Element, ctx: _Context) -> tuple[bool, dict[str
     definition = defs[0]
     kind = _EVENT_DEFINITIONS[local(definition.tag)]
     if kind not in _ALLOWED_EVENTS[tag]:
-        ctx.problem(f"a {tag} with {local(definition.tag)} is not supported", el)
+        if kind == "compensation" and tag == "startEvent":
+            # Camunda 8 has no compensation start event: an event subprocess throws compensation instead.
+            ctx.problem("a compensation start event (compensation event subprocess) is not supported; throw "
+                        "compensation from an error or message event subprocess instead", el)
+        else:
+            ctx.problem(f"a {tag} with {local(definition.tag)} is not supported", el)
         return False, {}
     event: dict[str, Any] = {"type": kind}
     ok = True
@@ -117,6 +126,13 @@ def _event_definition(el: etree._Element, ctx: _Context) -> tuple[bool, dict[str
         event["signalName"] = name
     elif kind == "error":
         ok = _error_ref(el, definition.get("errorRef"), event, ctx, throwing=tag == "endEvent")
+    elif kind == "compensation" and tag != "boundaryEvent":
+        if definition.get("waitForCompletion", "true").strip().lower() == "false":
+            # Camunda 8's compensation throw event always waits until every handler it invoked completed.
+            ctx.problem("a compensation throw event with waitForCompletion=\"false\" is not supported "
+                        "(the throw event always waits for its handlers)", el)
+            ok = False
+        event["activityRef"] = (definition.get("activityRef") or "").strip() or None
     return ok, {"event": event}
 
 
@@ -192,6 +208,11 @@ def _activity(el: etree._Element, ctx: _Context, props: dict[str, Any] | None) -
     if io is None:
         return None
     props.update(io)
+    if el.get("isForCompensation", "false").strip().lower() == "true":
+        if local(el.tag) not in _HANDLER_KINDS:
+            ctx.problem(f"a {local(el.tag)} cannot be a compensation handler", el)
+            return None
+        props["forCompensation"] = True
     if el.find(f"{B}standardLoopCharacteristics") is not None:
         ctx.problem("standard loops (standardLoopCharacteristics) are not supported; use multi-instance", el)
         return None
@@ -436,6 +457,7 @@ def _parse_process(proc: etree._Element, ctx: _Context) -> Graph | None:
     xml_of: dict[str, etree._Element] = {}
     flows: dict[str, Flow] = {}
     flow_xml: list[tuple[etree._Element, str | None]] = []
+    associations: list[etree._Element] = []
 
     def walk(container: etree._Element, parent: str | None) -> None:
         for child in container:
@@ -444,6 +466,9 @@ def _parse_process(proc: etree._Element, ctx: _Context) -> Graph | None:
             tag = local(child.tag)
             if tag == "sequenceFlow":
                 flow_xml.append((child, parent))
+                continue
+            if tag == "association":
+                associations.append(child)  # a compensation boundary event names its handler by one
                 continue
             if tag in _NON_FLOW:
                 continue
@@ -514,6 +539,7 @@ def _parse_process(proc: etree._Element, ctx: _Context) -> Graph | None:
     graph = Graph(process_id=process_id, name=proc.get("name", "") or "", elements=elements, flows=flows,
                   version_tag=_version_tag(proc), forms=zeebe.user_task_forms(proc))
     _validate(graph, xml_of, proc, ctx)
+    _compensation(graph, xml_of, associations, proc, ctx)
     return graph
 
 
@@ -576,6 +602,79 @@ def _validate(graph: Graph, xml_of: dict[str, etree._Element], proc: etree._Elem
             problem(e.id, "an end event has no outgoing sequence flows")
         if e.kind == "startEvent" and e.incoming:
             problem(e.id, "a start event has no incoming sequence flows")
+
+
+def _compensation(graph: Graph, xml_of: dict[str, etree._Element], associations: list[etree._Element],
+                  proc: etree._Element, ctx: _Context) -> None:
+    """Camunda 8's compensation rules: each compensation boundary event is associated with exactly one
+    handler (an activity with isForCompensation="true", outside the sequence flow), and a throw
+    event's activityRef names a compensable activity of its scope. Links the boundary to its handler."""
+    elements = graph.elements
+
+    def problem(eid: str, message: str) -> None:
+        ctx.problem(message, xml_of.get(eid, proc))
+
+    linked: dict[str, list[str]] = {}
+    for a in associations:
+        source, target = a.get("sourceRef") or "", a.get("targetRef") or ""
+        if (elements.get(source) and (elements[source].props.get("event") or {}).get("type") == "compensation"
+                and elements[source].kind == "boundaryEvent"):
+            linked.setdefault(source, []).append(target)
+    handled: dict[str, str] = {}
+    for e in elements.values():
+        event = e.props.get("event") or {}
+        if e.kind == "boundaryEvent" and event.get("type") == "compensation":
+            activity = elements.get(e.props["attachedTo"])
+            targets = linked.get(e.id, [])
+            if e.outgoing:
+                problem(e.id, "a compensation boundary event has no outgoing sequence flows; associate it with "
+                              "its compensation handler")
+            if len(targets) != 1:
+                problem(e.id, "a compensation boundary event needs exactly one association to its compensation "
+                              f"handler, found {len(targets)}")
+                continue
+            handler = elements.get(targets[0])
+            if handler is None or not handler.props.get("forCompensation"):
+                problem(e.id, f"the association of a compensation boundary event must lead to an activity with "
+                              f"isForCompensation=\"true\", not '{targets[0]}'")
+                continue
+            if activity is not None and activity.props.get("forCompensation"):
+                problem(e.id, "a compensation handler cannot have a compensation boundary event of its own")
+            elif any(b.id != e.id and (b.props.get("event") or {}).get("type") == "compensation"
+                     for b in graph.boundary_events(e.props["attachedTo"])):
+                problem(e.id, "an activity has at most one compensation boundary event")
+            if activity is not None and handler.parent != activity.parent:
+                problem(handler.id, "a compensation handler must be in the same scope as the activity it compensates")
+            if handler.id in handled:
+                problem(handler.id, f"the compensation handler is associated with both '{handled[handler.id]}' "
+                                    f"and '{e.id}'")
+            handled[handler.id] = e.id
+            e.props["handler"] = handler.id
+        elif e.kind in ("intermediateThrowEvent", "endEvent") and event.get("type") == "compensation":
+            ref = event.get("activityRef")
+            if ref is None:
+                continue
+            scopes = {e.parent}
+            parent = elements.get(e.parent) if e.parent else None
+            if parent is not None and parent.kind == "eventSubProcess":
+                scopes.add(parent.parent)  # thrown from an event subprocess: its outer scope
+            target = elements.get(ref)
+            if target is None or target.parent not in scopes:
+                problem(e.id, f"the activityRef '{ref}' does not name an activity in the scope of the "
+                              "compensation throw event")
+            elif not any((b.props.get("event") or {}).get("type") == "compensation"
+                         for b in graph.boundary_events(ref)):
+                problem(e.id, f"the activityRef '{ref}' names an activity without a compensation boundary event")
+    for e in elements.values():
+        if not e.props.get("forCompensation"):
+            continue
+        if e.id not in handled:
+            problem(e.id, "a compensation handler (isForCompensation=\"true\") must be associated with a "
+                          "compensation boundary event")
+        if e.incoming or e.outgoing:
+            problem(e.id, "a compensation handler has no incoming or outgoing sequence flows")
+        if graph.boundary_events(e.id):
+            problem(e.id, "a compensation handler cannot have boundary events")
 
 
 def _version_tag(proc: etree._Element) -> str:

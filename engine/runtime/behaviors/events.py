@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from engine.graph import Element
 from engine.models import ElementInstance
+from engine.runtime import compensation
 from engine.runtime.behaviors.base import Behavior, WaitBehavior
 from engine.runtime.state import InstanceRun
 from engine.runtime.tokens import complete
@@ -15,7 +16,15 @@ class StartEventBehavior(Behavior):
 
 
 class IntermediateThrowEventBehavior(Behavior):
-    """None intermediate throw event: passes the token on (message throw events are jobs)."""
+    """None intermediate throw event: passes the token on (message throw events are jobs).
+
+    A compensation throw event passes it on once the handlers it invoked completed."""
+
+    def activate(self, run: InstanceRun, ei: ElementInstance, element: Element) -> None:
+        event = element.props.get("event") or {}
+        if event.get("type") == "compensation" and compensation.throw(run, ei, element):
+            return
+        complete(run, ei)
 
 
 class IntermediateCatchEventBehavior(WaitBehavior):
