@@ -43,10 +43,6 @@ _ALLOWED_EVENTS: dict[str, set[str | None]] = {
     "boundaryEvent": {"error", "message", "timer", "signal", "compensation"},
 }
 
-# Activities that may be compensation handlers (isForCompensation="true"), as in Camunda 8.
-_HANDLER_KINDS = frozenset({"serviceTask", "userTask", "sendTask", "receiveTask", "businessRuleTask", "scriptTask",
-                            "manualTask", "task", "subProcess", "callActivity"})
-
 
 class _Context:
     def __init__(self, resource_name: str, root: etree._Element):
@@ -209,10 +205,7 @@ def _activity(el: etree._Element, ctx: _Context, props: dict[str, Any] | None) -
         return None
     props.update(io)
     if el.get("isForCompensation", "false").strip().lower() == "true":
-        if local(el.tag) not in _HANDLER_KINDS:
-            ctx.problem(f"a {local(el.tag)} cannot be a compensation handler", el)
-            return None
-        props["forCompensation"] = True
+        props["forCompensation"] = True  # every activity kind may be a handler in Camunda 8
     if el.find(f"{B}standardLoopCharacteristics") is not None:
         ctx.problem("standard loops (standardLoopCharacteristics) are not supported; use multi-instance", el)
         return None
@@ -457,7 +450,8 @@ def _parse_process(proc: etree._Element, ctx: _Context) -> Graph | None:
     xml_of: dict[str, etree._Element] = {}
     flows: dict[str, Flow] = {}
     flow_xml: list[tuple[etree._Element, str | None]] = []
-    associations: list[etree._Element] = []
+    # A diagram with pools may keep its associations in the collaboration rather than the process.
+    associations: list[etree._Element] = ctx.root.findall(f"{B}collaboration/{B}association")
 
     def walk(container: etree._Element, parent: str | None) -> None:
         for child in container:

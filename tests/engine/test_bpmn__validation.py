@@ -122,3 +122,51 @@ def test_graph_keeps_normalized_expression_text():
             '<zeebe:output source="order.id" target="x" /></zeebe:ioMapping></bpmn:extensionElements></bpmn:task>')
     [graph] = parse_bpmn(doc(body), "t.bpmn")
     assert graph.elements["t"].props["outputs"] == [{"source": "=order.id", "target": "x"}]
+
+
+# A compensable task T with its handler U, and what may go wrong around them (Camunda 8 rules).
+COMP_T = ('<bpmn:task id="T" /><bpmn:boundaryEvent id="CB" attachedToRef="T"><bpmn:compensateEventDefinition />'
+          '</bpmn:boundaryEvent>')
+COMP_U = '<bpmn:task id="U" isForCompensation="true" />'
+COMP_LINK = '<bpmn:association id="A1" sourceRef="CB" targetRef="U" />'
+
+
+def test_a_compensable_task_with_its_handler_deploys_and_is_linked():
+    body = START_END + COMP_T + COMP_U + COMP_LINK + (
+        '<bpmn:intermediateThrowEvent id="th"><bpmn:compensateEventDefinition activityRef="T" />'
+        '</bpmn:intermediateThrowEvent>')
+    [graph] = parse_bpmn(doc(body), "t.bpmn")
+    assert graph.compensation_handler("T") == "U"
+    assert graph.elements["th"].props["event"] == {"type": "compensation", "activityRef": "T"}
+
+
+@pytest.mark.parametrize(("body", "element_id", "kind", "text"), [
+    (COMP_T + COMP_U, "CB", "boundaryEvent", "exactly one association to its compensation handler, found 0"),
+    (COMP_T + '<bpmn:task id="U" />' + COMP_LINK, "CB", "boundaryEvent", "isForCompensation"),
+    (COMP_T + COMP_U, "U", "task", "must be associated with a compensation boundary event"),
+    (COMP_T + COMP_U + COMP_LINK + '<bpmn:sequenceFlow id="f" sourceRef="s" targetRef="U" />', "U", "task",
+     "no incoming or outgoing sequence flows"),
+    (COMP_T + COMP_U + COMP_LINK + '<bpmn:sequenceFlow id="f" sourceRef="CB" targetRef="e" />', "CB",
+     "boundaryEvent", "no outgoing sequence flows"),
+    (COMP_T + COMP_U + COMP_LINK + '<bpmn:boundaryEvent id="b2" attachedToRef="U"><bpmn:timerEventDefinition>'
+     '<bpmn:timeDuration>PT1M</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:boundaryEvent>', "U", "task",
+     "cannot have boundary events"),
+    ('<bpmn:intermediateThrowEvent id="th"><bpmn:compensateEventDefinition waitForCompletion="false" />'
+     '</bpmn:intermediateThrowEvent>', "th", "intermediateThrowEvent", "waitForCompletion"),
+    ('<bpmn:task id="X" /><bpmn:endEvent id="th"><bpmn:compensateEventDefinition activityRef="X" />'
+     '</bpmn:endEvent>', "th", "endEvent", "without a compensation boundary event"),
+    (COMP_T + COMP_U + COMP_LINK + '<bpmn:subProcess id="sub"><bpmn:startEvent id="s2" />'
+     '<bpmn:intermediateThrowEvent id="th"><bpmn:compensateEventDefinition activityRef="T" />'
+     '</bpmn:intermediateThrowEvent></bpmn:subProcess>', "th", "intermediateThrowEvent",
+     "not name an activity in the scope"),
+    ('<bpmn:subProcess id="esp" triggeredByEvent="true"><bpmn:startEvent id="cs">'
+     '<bpmn:compensateEventDefinition /></bpmn:startEvent></bpmn:subProcess>', "cs", "startEvent",
+     "compensation start event"),
+    ('<bpmn:intermediateCatchEvent id="cc"><bpmn:compensateEventDefinition /></bpmn:intermediateCatchEvent>', "cc",
+     "intermediateCatchEvent", "not supported"),
+])
+def test_compensation_problems_name_the_element_kind_and_line(body, element_id, kind, text):
+    found = problems(START_END + body)
+    hits = [p for p in found if p["elementId"] == element_id and text in p["message"]]
+    assert hits, found
+    assert hits[0]["elementKind"] == kind and hits[0]["line"], hits
