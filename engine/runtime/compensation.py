@@ -22,6 +22,7 @@ from typing import Any
 from engine.graph import ACTIVITY_KINDS, Element
 from engine.models import ElementInstance
 from engine.runtime import tokens
+from engine.runtime.errors import IncidentRaised
 from engine.runtime.state import InstanceRun
 
 COMPENSABLE = "compensable"
@@ -62,17 +63,25 @@ def throw(run: InstanceRun, thrower: ElementInstance, element: Element) -> bool:
     entries: list[dict[str, Any]] = scope.data.get(COMPENSABLE, [])
     ref = (element.props.get("event") or {}).get("activityRef")
     chosen = [x for x in entries if ref is None or x["e"] == ref]
-    if chosen:
-        scope.data[COMPENSABLE] = [x for x in entries if ref is not None and x["e"] != ref]
-        run.touch("elements", scope)
     found: list[dict[str, Any]] = []
     for entry in reversed(chosen):
         if ref is not None:
             found.append(entry)  # one activity: its own handler (activityRef requires one)
         else:
             _handlers(entry, found)
+    # The handler of the definition the instance runs now (a migration may have moved it since the
+    # activity completed); checked before anything changes, so a resolved incident can throw again.
+    handlers = [run.graph.compensation_handler(x["e"]) if x["e"] in run.graph.elements else None for x in found]
+    missing = [x["e"] for x, h in zip(found, handlers, strict=True) if h is None]
+    if missing:
+        raise IncidentRaised("UNKNOWN", f"cannot compensate {', '.join(sorted(set(missing)))}: the process "
+                             "definition the instance runs has no compensation handler for it")
+    if chosen:
+        scope.data[COMPENSABLE] = [x for x in entries if ref is not None and x["e"] != ref]
+        run.touch("elements", scope)
     run.record("COMPENSATION_THROWN", thrower, activityRef=ref,
-               compensated=[{"elementId": x["e"], "key": x["k"], "handler": x["h"]} for x in found])
-    for entry in found:
-        tokens.activate(run, run.graph.elements[entry["h"]], thrower.key)
+               compensated=[{"elementId": x["e"], "key": x["k"], "handler": h} for x, h in zip(found, handlers,
+                                                                                               strict=True)])
+    for handler in handlers:
+        tokens.activate(run, run.graph.elements[handler], thrower.key)  # type: ignore[index]
     return bool(found)

@@ -3,13 +3,17 @@ subprocesses, multi-instance, event subprocesses; only completed activities, lat
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import pytest
 
 from engine.actions.jobs import activate_jobs, throw_error
+from engine.actions.migration import migrate_instance
+from engine.definitions.deploy import Resource, deploy
 from engine.models import ElementInstance, Job
 from engine.runtime.loop import drain
+from tests.engine.conformance.harness import BPMN
 
 pytestmark = pytest.mark.django_db
 
@@ -114,3 +118,38 @@ def test_the_record_of_completed_activities_is_in_the_scope_row(engine):
     assert [e["e"] for e in process.data["compensable"]] == ["Task_BookHotel", "Task_BookFlight"]
     _fail_payment(engine)
     assert ElementInstance.objects.get(key=key).data["compensable"] == []
+
+
+def test_an_activity_completed_twice_is_compensated_twice(engine):
+    engine.deploy("compensation-loop")
+    key = engine.start("compensation-loop", done=[], undone=[])
+    engine.assert_clean_end(key)
+    assert engine.variables(key)["done"] == ["A", "A"]
+    assert engine.variables(key)["undone"] == ["A", "A"]
+    [thrown] = engine.records(key, "COMPENSATION_THROWN")
+    first, second = ElementInstance.objects.filter(process_instance_id=key, element_id="Task_A").order_by("key")
+    assert [c["key"] for c in thrown["compensated"]] == [str(second.key), str(first.key)]  # the latest first
+
+
+def test_a_handler_gone_after_a_migration_is_an_incident_not_a_silent_skip(engine):
+    engine.deploy("compensation-trip")
+    key = engine.start("trip-booking")
+    engine.complete_jobs("book-hotel")
+    # Version 2 no longer compensates the hotel: boundary event, handler and association removed.
+    text = (BPMN / "compensation-trip.bpmn").read_text()
+    for pattern in (r'<bpmn:boundaryEvent id="Boundary_CompensateHotel".*?</bpmn:boundaryEvent>',
+                    r'<bpmn:serviceTask id="Task_CancelHotel".*?</bpmn:serviceTask>',
+                    r'<bpmn:association id="Association_Hotel"[^>]*/>',
+                    r'<bpmndi:BPMN(Shape|Edge) id="[^"]*Hotel_di".*?</bpmndi:BPMN(Shape|Edge)>'):
+        text = re.sub(pattern, "", text, flags=re.S)
+    [v2] = deploy(engine.tenant, [Resource("trip-booking.bpmn", text.encode())], engine.now())[1]
+    assert v2.version == 2
+    migrate_instance([engine.tenant.pk], key, v2.key, [("Task_BookFlight", "Task_BookFlight")], "test", engine.now())
+    drain()
+    engine.complete_jobs("book-flight")
+    _fail_payment(engine)
+    [(element_id, error_type, message)] = engine.incidents(key)
+    assert (element_id, error_type) == ("Throw_Compensate", "UNKNOWN") and "Task_BookHotel" in message
+    # Nothing was consumed: the record is intact for when the incident is resolved.
+    assert [e["e"] for e in ElementInstance.objects.get(key=key).data["compensable"]] == [
+        "Task_BookHotel", "Task_BookFlight"]
