@@ -11,7 +11,7 @@ import pytest
 from engine.actions.jobs import activate_jobs, throw_error
 from engine.actions.migration import migrate_instance
 from engine.definitions.deploy import Resource, deploy
-from engine.models import ElementInstance, Job
+from engine.models import ElementInstance, Job, ProcessInstance
 from engine.runtime.loop import drain
 from tests.engine.conformance.harness import BPMN
 
@@ -155,3 +155,14 @@ def test_a_handler_gone_after_a_migration_is_an_incident_not_a_silent_skip(engin
     # Nothing was consumed: the record is intact for when the incident is resolved.
     assert [e["e"] for e in ElementInstance.objects.get(key=key).data["compensable"]] == [
         "Task_BookHotel", "Task_BookFlight"]
+
+
+def test_a_call_activity_is_compensated_by_its_own_handler_not_the_childs(engine):
+    engine.deploy("compensation-call-child", "compensation-call")
+    key = engine.start("compensation-call", done=[], undone=[])
+    engine.assert_clean_end(key)
+    variables = engine.variables(key)
+    assert variables["done"] == ["X"]  # the child did X (its variables came back)
+    assert variables["undone"] == ["Call"]  # only the call activity's handler
+    [child] = ProcessInstance.objects.filter(parent_instance_key=key)
+    assert "Undo_X" not in engine.completed(child.key) and child.state == "COMPLETED"
