@@ -170,3 +170,10 @@ def test_compensation_problems_name_the_element_kind_and_line(body, element_id, 
     hits = [p for p in found if p["elementId"] == element_id and text in p["message"]]
     assert hits, found
     assert hits[0]["elementKind"] == kind and hits[0]["line"], hits
+
+
+def test_an_association_kept_in_the_collaboration_links_the_handler():
+    xml = doc(START_END + COMP_T + COMP_U, extra='<bpmn:collaboration id="c"><bpmn:participant id="pp" '
+              'processRef="p" />' + COMP_LINK + '</bpmn:collaboration>\n')
+    [graph] = parse_bpmn(xml, "t.bpmn")
+    assert graph.compensation_handler("T") == "U"
