@@ -14,6 +14,7 @@ import functools
 from django.db.models import Q
 
 from engine.messages.correlation import correlate_buffered
+from engine.messages.signals import broadcast
 from engine.models import (
     Command,
     DecisionInstance,
@@ -108,3 +109,8 @@ def flush(runs: list[InstanceRun], replay: bool) -> None:
         # subscription opened) go to the new subscriptions.
         for sub in opened:
             correlate_buffered(sub.tenant_id, [sub], "engine", sub.created_at)
+    for run in runs:
+        # Signal throw events: broadcast after this batch's own subscriptions are written, so an
+        # instance catches a signal it throws on another path (Camunda 8 does too).
+        for name, variables, now in run.thrown_signals:
+            broadcast(run.tenant_id, name, variables, "engine", now)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from engine.graph import Element
 from engine.models import ElementInstance
 from engine.runtime.behaviors.base import Behavior
+from engine.runtime.behaviors.events import throw
 from engine.runtime.behaviors.job_task import JobTaskBehavior
 from engine.runtime.catching import throw_error
 from engine.runtime.expr import evaluate
@@ -21,6 +22,7 @@ class EndEventBehavior(Behavior):
     - error: throws the error to the nearest catching boundary event or event subprocess,
       else an UNHANDLED_ERROR_EVENT incident on this end event.
     - message: a job for a worker (Camunda 8), like a send task.
+    - signal, escalation: thrown (behaviors/events.py `throw`), then it ends like a none end event.
     """
 
     def activate(self, run: InstanceRun, ei: ElementInstance, element: Element) -> None:
@@ -34,6 +36,8 @@ class EndEventBehavior(Behavior):
             throw_error(run, ei, code)
         elif "jobType" in element.props:
             _JOB.activate(run, ei, element)
+        elif kind in ("signal", "escalation"):
+            throw(run, ei, element)
         else:
             complete(run, ei)
 
