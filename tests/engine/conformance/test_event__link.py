@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from engine.bpmn import DefinitionError
+from engine.definitions.deploy import Resource, deploy
+
+# Files that must not deploy live beside the engine tests (every conformance file deploys).
+REFUSED = Path(__file__).resolve().parents[1] / "bpmn"
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +32,8 @@ def test_link_throw_continues_at_the_catch_of_its_own_scope(engine):
 
 def test_a_link_throw_without_a_catch_in_its_scope_is_refused_with_id_and_line(engine):
     with pytest.raises(DefinitionError) as refused:
-        engine.deploy("link-unmatched")
+        deploy(engine.tenant, [Resource("link-unmatched.bpmn", (REFUSED / "link-unmatched.bpmn").read_bytes())],
+               engine.now())
     [problem] = refused.value.problems
     assert (problem.element_id, problem.element_kind) == ("Link_ThrowOut", "intermediateThrowEvent")
     assert "no link catch event named 'Outside'" in problem.message
