@@ -106,7 +106,7 @@ def test_signal_escalation_and_link_events_end_to_end(client, start_worker):
     assert "Call_Child" in elements(client, parent, "ACTIVE")
     jobs = wait_for(lambda: client.activate_jobs(data=JobActivationRequest(
         type_="finish", timeout=30_000, max_jobs_to_activate=1, request_timeout=5_000)).jobs, timeout=TIMEOUT)
-    assert jobs[0].bpmn_process_id == "escalation-child"
+    assert jobs[0].process_definition_id == "escalation-child"
     client.complete_job(jobs[0].job_key)
     wait_for(lambda: state_of(client, parent) == "COMPLETED", timeout=TIMEOUT)
     assert client.search_incidents(data=IncidentSearchQuery(
