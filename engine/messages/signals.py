@@ -22,11 +22,11 @@ from engine.store.rows import new_row
 def broadcast(tenant_id: int, name: str, variables: dict[str, Any], actor: str,
               now: datetime) -> tuple[int, list[ProcessInstance]]:
     """Fire every open subscription of `name`: (subscriptions fired, instances started)."""
-    subs = list(
-        SignalSubscription.objects.select_for_update()
-        .filter(tenant_id=tenant_id, signal_name=name, state=SignalSubscription.State.ACTIVE)
-        .order_by("key")
-    )
+    # No row locks: engine batches broadcast while they hold locks on their own subscriptions, so
+    # locking others' could deadlock two batches. A subscription that closes meanwhile is harmless:
+    # its instance rejects the TRIGGER_SIGNAL of an element no longer waiting.
+    subs = list(SignalSubscription.objects.filter(tenant_id=tenant_id, signal_name=name,
+                                                  state=SignalSubscription.State.ACTIVE).order_by("key"))
     started: list[ProcessInstance] = []
     for sub in subs:
         if sub.process_instance_key is None:
