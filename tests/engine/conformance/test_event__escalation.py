@@ -77,3 +77,15 @@ def test_an_escalation_boundary_event_on_a_task_is_refused(engine):
         deploy(engine.tenant, [Resource("escalation-on-task.bpmn", source.encode())], engine.now())
     assert [(p.element_id, p.message) for p in refused.value.problems] == [
         ("Boundary_Any", "an escalation boundary event may only be attached to a subprocess or a call activity")]
+
+
+def test_an_interrupting_escalation_event_subprocess_ends_the_thrower_and_its_scope(engine):
+    source = (BPMN / "escalation-event-subprocess.bpmn").read_text().replace(
+        'id="Start_Notify" name="Notify" isInterrupting="false"', 'id="Start_Notify" name="Notify"')
+    deploy(engine.tenant, [Resource("escalation-event-subprocess.bpmn", source.encode())], engine.now())
+    key = engine.start("escalation-event-subprocess")
+    engine.assert_clean_end(key)
+    assert engine.completion_order(key) == ["StartEvent_1", "Start_Notify", "Task_Record", "End_Notify",
+                                            "EventSub_Notify", "escalation-event-subprocess"]
+    assert engine.terminated(key) == Counter(["Throw_Notify"])
+    assert engine.records(key, "ESCALATION_NOT_CAUGHT") == []
