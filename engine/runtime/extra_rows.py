@@ -4,7 +4,8 @@ Kept apart from loop.py so the loop keeps one call in `_load_runs` and one in `_
 - user tasks of the instances (open ones, and any named by a command), with their
   candidate rows created on task creation and deleted when the task closes;
 - child process instances spawned by call activities, and commands a run sends to
-  other instances (child creation/cancellation, completion or error back to a parent).
+  other instances (child creation/cancellation, completion, error or escalation back to a parent);
+- signals thrown by the batch's instances, broadcast once their own rows are written.
 """
 
 from __future__ import annotations
