@@ -36,11 +36,11 @@ _EVENT_DEFINITIONS = {
 
 # Which event definitions each event kind supports (None = the none event).
 _ALLOWED_EVENTS: dict[str, set[str | None]] = {
-    "startEvent": {None, "message", "timer", "signal", "error"},
-    "endEvent": {None, "terminate", "error", "message", "compensation"},
-    "intermediateThrowEvent": {None, "message", "compensation"},
-    "intermediateCatchEvent": {"message", "timer", "signal"},
-    "boundaryEvent": {"error", "message", "timer", "signal", "compensation"},
+    "startEvent": {None, "message", "timer", "signal", "error", "escalation"},
+    "endEvent": {None, "terminate", "error", "message", "signal", "escalation", "compensation"},
+    "intermediateThrowEvent": {None, "message", "signal", "escalation", "link", "compensation"},
+    "intermediateCatchEvent": {"message", "timer", "signal", "link"},
+    "boundaryEvent": {"error", "message", "timer", "signal", "escalation", "compensation"},
 }
 
 
@@ -52,6 +52,7 @@ class _Context:
         self.errors = {e.get("id"): e for e in root.findall(f"{B}error")}
         self.messages = {m.get("id"): m for m in root.findall(f"{B}message")}
         self.signals = {s.get("id"): s for s in root.findall(f"{B}signal")}
+        self.escalations = {e.get("id"): e for e in root.findall(f"{B}escalation")}
 
     def problem(self, message: str, el: etree._Element | None = None, line: int | None = None) -> None:
         self.problems.append(
@@ -129,7 +130,42 @@ def _event_definition(el: etree._Element, ctx: _Context) -> tuple[bool, dict[str
                         "(the throw event always waits for its handlers)", el)
             ok = False
         event["activityRef"] = (definition.get("activityRef") or "").strip() or None
+    elif kind == "escalation":
+        ok = _escalation_ref(el, definition.get("escalationRef"), event, ctx,
+                             throwing=tag in ("endEvent", "intermediateThrowEvent"))
+    elif kind == "link":
+        name = (definition.get("name") or "").strip()
+        if not name:
+            ctx.problem("a link event needs a name (linkEventDefinition name=\"...\")", el)
+            return False, {}
+        event["linkName"] = name
     return ok, {"event": event}
+
+
+def _escalation_ref(el: etree._Element, ref: str | None, event: dict[str, Any], ctx: _Context,
+                    throwing: bool) -> bool:
+    """Camunda 8: a throw event needs an escalation with a code (static or an expression); a catch
+    event without a reference (or with an escalation without a code) catches every escalation."""
+    escalation = ctx.escalations.get(ref) if ref else None
+    if ref and escalation is None:
+        ctx.problem(f"escalationRef '{ref}' does not name a bpmn:escalation", el)
+        return False
+    code = (escalation.get("escalationCode") or "").strip() if escalation is not None else ""
+    if throwing:
+        if not code:
+            ctx.problem("an escalation throw event needs a bpmn:escalation with an escalationCode", el)
+            return False
+        checked = ctx.expression(el, "escalationCode", code)
+        if checked is None:
+            return False
+        event["escalationCode"] = checked
+        return True
+    if code.startswith("="):
+        ctx.problem("the escalationCode of a catching escalation event must be static", el)
+        return False
+    if code:
+        event["escalationCode"] = code
+    return True
 
 
 def _message_ref(el: etree._Element, ref: str | None, event: dict[str, Any], ctx: _Context) -> bool:
@@ -342,23 +378,33 @@ def _business_rule_task(el: etree._Element, ctx: _Context) -> dict[str, Any] | N
     if not decision_id or not result:
         ctx.problem("zeebe:calledDecision needs a decisionId and a resultVariable", el)
         return None
+    binding = _binding(el, ctx, "zeebe:calledDecision", "decisionId", decision_id, called)
+    checked = ctx.expression(el, "zeebe:calledDecision decisionId", decision_id)
+    if binding is None or checked is None:
+        return None
+    props = {"decisionId": checked, "resultVariable": result, **binding}
+    return _activity(el, ctx, props)
+
+
+def _binding(el: etree._Element, ctx: _Context, what: str, id_attr: str, target: str,
+             called: dict[str, Any]) -> dict[str, str] | None:
+    """The one rule of `bindingType` (Camunda 8), for called decisions and called processes alike:
+    latest (default), deployment (the version deployed with this process; a static id) or versionTag
+    (the latest version with that zeebe:versionTag; a static id). Returns the props to store."""
     binding = called["bindingType"]
     if binding not in ("latest", "deployment", "versionTag"):
-        ctx.problem(f"zeebe:calledDecision bindingType must be latest, deployment or versionTag, got '{binding}'", el)
+        ctx.problem(f"{what} bindingType must be latest, deployment or versionTag, got '{binding}'", el)
         return None
     if binding == "versionTag" and not called["versionTag"].strip():
-        ctx.problem("zeebe:calledDecision bindingType=\"versionTag\" needs a versionTag", el)
+        ctx.problem(f"{what} bindingType=\"versionTag\" needs a versionTag", el)
         return None
-    if binding != "latest" and decision_id.startswith("="):
-        ctx.problem(f"zeebe:calledDecision bindingType=\"{binding}\" needs a static decisionId", el)
+    if binding != "latest" and target.startswith("="):
+        ctx.problem(f"{what} bindingType=\"{binding}\" needs a static {id_attr}", el)
         return None
-    checked = ctx.expression(el, "zeebe:calledDecision decisionId", decision_id)
-    if checked is None:
-        return None
-    props = {"decisionId": checked, "resultVariable": result, "bindingType": binding}
+    props = {"bindingType": binding}
     if binding == "versionTag":
         props["versionTag"] = called["versionTag"].strip()
-    return _activity(el, ctx, props)
+    return props
 
 
 def _user_task(el: etree._Element, ctx: _Context) -> dict[str, Any] | None:
@@ -399,14 +445,12 @@ def _call_activity(el: etree._Element, ctx: _Context) -> dict[str, Any] | None:
     if called is None or not called["processId"].strip():
         ctx.problem("a call activity needs <zeebe:calledElement processId=\"...\">", el)
         return None
-    if called["bindingType"] not in ("latest",):
-        ctx.problem(f"zeebe:calledElement bindingType '{called['bindingType']}' is not supported (only latest)", el)
-        return None
+    binding = _binding(el, ctx, "zeebe:calledElement", "processId", called["processId"].strip(), called)
     process_id = ctx.expression(el, "zeebe:calledElement processId", called["processId"])
-    if process_id is None:
+    if binding is None or process_id is None:
         return None
     props = {"processId": process_id, "propagateAllChildVariables": called["propagateAllChildVariables"],
-             "propagateAllParentVariables": called["propagateAllParentVariables"]}
+             "propagateAllParentVariables": called["propagateAllParentVariables"], **binding}
     return _activity(el, ctx, props)
 
 
@@ -554,8 +598,8 @@ def _validate(graph: Graph, xml_of: dict[str, etree._Element], proc: etree._Elem
         if e.kind == "startEvent":
             scope = elements.get(e.parent) if e.parent else None
             scope_kind = scope.kind if scope else "process"
-            if event.get("type") == "error" and scope_kind != "eventSubProcess":
-                problem(e.id, "an error start event is only allowed in an event subprocess")
+            if event.get("type") in ("error", "escalation") and scope_kind != "eventSubProcess":
+                problem(e.id, f"an {event['type']} start event is only allowed in an event subprocess")
             if event and scope_kind == "subProcess":
                 problem(e.id, "a start event in an embedded subprocess must be a none start event")
             if not event and scope_kind == "eventSubProcess":
@@ -577,6 +621,8 @@ def _validate(graph: Graph, xml_of: dict[str, etree._Element], proc: etree._Elem
                 problem(e.id, f"a boundary event must be attached to an activity, not '{e.props['attachedTo']}'")
             elif target.parent != e.parent:
                 problem(e.id, "a boundary event must be in the same scope as its activity")
+            elif event.get("type") == "escalation" and target.kind not in ("subProcess", "callActivity"):
+                problem(e.id, "an escalation boundary event may only be attached to a subprocess or a call activity")
             if e.incoming:
                 problem(e.id, "a boundary event has no incoming sequence flows")
         elif e.kind in ("exclusiveGateway", "inclusiveGateway"):
@@ -594,6 +640,33 @@ def _validate(graph: Graph, xml_of: dict[str, etree._Element], proc: etree._Elem
                     problem(e.id, f"an event-based gateway may only lead to catch events, not to '{t.id}'")
         if e.kind == "endEvent" and e.outgoing:
             problem(e.id, "an end event has no outgoing sequence flows")
+        if event.get("type") == "link" and e.kind == "intermediateThrowEvent" and e.outgoing:
+            problem(e.id, "a link throw event has no outgoing sequence flows")
+        if event.get("type") == "link" and e.kind == "intermediateCatchEvent" and e.incoming:
+            problem(e.id, "a link catch event has no incoming sequence flows")
+    _validate_links(graph, problem)
+
+
+def _validate_links(graph: Graph, problem: Callable[[str, str], None]) -> None:
+    """A link throw jumps to the one link catch of the same name in its own scope (Camunda 8)."""
+    catches: dict[tuple[str | None, str], str] = {}
+    for e in graph.elements.values():
+        event = e.props.get("event") or {}
+        if e.kind == "intermediateCatchEvent" and event.get("type") == "link":
+            where = (e.parent, event["linkName"])
+            if where in catches:
+                problem(e.id, f"the link name '{event['linkName']}' is caught twice in one scope "
+                              f"('{catches[where]}' and '{e.id}')")
+            catches.setdefault(where, e.id)
+    for e in graph.elements.values():
+        event = e.props.get("event") or {}
+        if e.kind == "intermediateThrowEvent" and event.get("type") == "link":
+            target = catches.get((e.parent, event["linkName"]))
+            if target is None:
+                problem(e.id, f"no link catch event named '{event['linkName']}' in the scope of this link throw "
+                              "event")
+            else:
+                e.props["linkTarget"] = target
         if e.kind == "startEvent" and e.incoming:
             problem(e.id, "a start event has no incoming sequence flows")
 

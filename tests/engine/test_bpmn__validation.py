@@ -43,11 +43,9 @@ def test_every_conformance_file_deploys(path):
     ('<bpmn:adHocSubProcess id="AdHoc_1" />', "AdHoc_1", "adHocSubProcess"),
     ('<bpmn:task id="T" /><bpmn:boundaryEvent id="Comp_1" attachedToRef="T">'
      '<bpmn:compensateEventDefinition /></bpmn:boundaryEvent>', "Comp_1", "boundaryEvent"),
-    ('<bpmn:intermediateThrowEvent id="Esc_1"><bpmn:escalationEventDefinition /></bpmn:intermediateThrowEvent>',
-     "Esc_1", "intermediateThrowEvent"),
-    ('<bpmn:intermediateCatchEvent id="Link_1"><bpmn:linkEventDefinition name="a" /></bpmn:intermediateCatchEvent>',
-     "Link_1", "intermediateCatchEvent"),
-    ('<bpmn:endEvent id="Sig_End"><bpmn:signalEventDefinition /></bpmn:endEvent>', "Sig_End", "endEvent"),
+    ('<bpmn:intermediateThrowEvent id="Cond_1"><bpmn:conditionalEventDefinition /></bpmn:intermediateThrowEvent>',
+     "Cond_1", "intermediateThrowEvent"),
+    ('<bpmn:endEvent id="Cancel_End"><bpmn:cancelEventDefinition /></bpmn:endEvent>', "Cancel_End", "endEvent"),
     ('<bpmn:task id="Loop_1"><bpmn:standardLoopCharacteristics /></bpmn:task>', "Loop_1", "task"),
 ])
 def test_unsupported_elements_are_refused_with_their_ids(xml, element_id, kind):
@@ -111,10 +109,60 @@ def test_bad_feel_in_a_script_is_refused():
     ('<bpmn:businessRuleTask id="dmn"><bpmn:extensionElements><zeebe:calledDecision decisionId="=d" '
      'resultVariable="r" bindingType="deployment" /></bpmn:extensionElements></bpmn:businessRuleTask>', "dmn",
      "static decisionId"),
+    # Escalation, link and signal throw events (Camunda 8 rules).
+    ('<bpmn:intermediateThrowEvent id="esc"><bpmn:escalationEventDefinition /></bpmn:intermediateThrowEvent>',
+     "esc", "needs a bpmn:escalation with an escalationCode"),
+    ('<bpmn:intermediateThrowEvent id="esc"><bpmn:escalationEventDefinition escalationRef="nope" />'
+     '</bpmn:intermediateThrowEvent>', "esc", "escalationRef 'nope' does not name a bpmn:escalation"),
+    ('<bpmn:task id="t" /><bpmn:boundaryEvent id="b" attachedToRef="t"><bpmn:escalationEventDefinition />'
+     '</bpmn:boundaryEvent>', "b", "only be attached to a subprocess or a call activity"),
+    ('<bpmn:startEvent id="s2"><bpmn:escalationEventDefinition /></bpmn:startEvent>', "s2",
+     "an escalation start event is only allowed in an event subprocess"),
+    ('<bpmn:intermediateThrowEvent id="lt"><bpmn:linkEventDefinition /></bpmn:intermediateThrowEvent>', "lt",
+     "a link event needs a name"),
+    ('<bpmn:intermediateThrowEvent id="lt"><bpmn:linkEventDefinition name="a" /></bpmn:intermediateThrowEvent>',
+     "lt", "no link catch event named 'a'"),
+    ('<bpmn:intermediateCatchEvent id="c1"><bpmn:linkEventDefinition name="a" /></bpmn:intermediateCatchEvent>'
+     '<bpmn:intermediateCatchEvent id="c2"><bpmn:linkEventDefinition name="a" /></bpmn:intermediateCatchEvent>',
+     "c2", "the link name 'a' is caught twice in one scope"),
+    ('<bpmn:intermediateThrowEvent id="lt"><bpmn:linkEventDefinition name="a" /></bpmn:intermediateThrowEvent>'
+     '<bpmn:intermediateCatchEvent id="lc"><bpmn:linkEventDefinition name="a" /></bpmn:intermediateCatchEvent>'
+     '<bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="lc" />', "lc", "a link catch event has no incoming"),
+    ('<bpmn:endEvent id="Sig_End"><bpmn:signalEventDefinition /></bpmn:endEvent>', "Sig_End",
+     "does not reference a bpmn:signal with a name"),
+    # zeebe:calledElement bindingType: the rule called decisions use.
+    ('<bpmn:callActivity id="call"><bpmn:extensionElements><zeebe:calledElement processId="c" '
+     'bindingType="newest" /></bpmn:extensionElements></bpmn:callActivity>', "call",
+     "zeebe:calledElement bindingType must be latest, deployment or versionTag, got 'newest'"),
+    ('<bpmn:callActivity id="call"><bpmn:extensionElements><zeebe:calledElement processId="c" '
+     'bindingType="versionTag" /></bpmn:extensionElements></bpmn:callActivity>', "call", "needs a versionTag"),
+    ('<bpmn:callActivity id="call"><bpmn:extensionElements><zeebe:calledElement processId="=c" '
+     'bindingType="deployment" /></bpmn:extensionElements></bpmn:callActivity>', "call", "static processId"),
 ])
 def test_structural_problems(body, element_id, text):
     found = problems(START_END + body)
     assert any(p["elementId"] == element_id and text in p["message"] for p in found), found
+
+
+def test_a_catching_escalation_code_must_be_static():
+    body = ('<bpmn:subProcess id="sub"><bpmn:startEvent id="s9" /><bpmn:endEvent id="e9" />'
+            '<bpmn:sequenceFlow id="f9" sourceRef="s9" targetRef="e9" /></bpmn:subProcess>'
+            '<bpmn:boundaryEvent id="b" attachedToRef="sub">\n<bpmn:escalationEventDefinition escalationRef="Dyn" />'
+            '</bpmn:boundaryEvent>')
+    [found] = problems(START_END + body, '<bpmn:escalation id="Dyn" escalationCode="=code" />')
+    assert (found["elementId"], found["elementKind"]) == ("b", "boundaryEvent")
+    assert found["message"] == "the escalationCode of a catching escalation event must be static"
+    assert found["line"] == 4
+
+
+def test_throw_events_keep_what_the_runtime_needs():
+    body = ('<bpmn:intermediateThrowEvent id="lt"><bpmn:linkEventDefinition name="a" /></bpmn:intermediateThrowEvent>'
+            '<bpmn:intermediateCatchEvent id="lc"><bpmn:linkEventDefinition name="a" /></bpmn:intermediateCatchEvent>'
+            '<bpmn:intermediateThrowEvent id="esc"><bpmn:escalationEventDefinition escalationRef="E" />'
+            '</bpmn:intermediateThrowEvent>')
+    [graph] = parse_bpmn(doc(START_END + body, '<bpmn:escalation id="E" escalationCode="=code" />'), "t.bpmn")
+    assert graph.elements["lt"].props == {"event": {"type": "link", "linkName": "a"}, "linkTarget": "lc"}
+    assert graph.elements["esc"].props["event"] == {"type": "escalation", "escalationCode": "=code"}
 
 
 def test_graph_keeps_normalized_expression_text():

@@ -4,6 +4,7 @@ from engine.graph import Element
 from engine.models import ElementInstance
 from engine.runtime import compensation
 from engine.runtime.behaviors.base import Behavior
+from engine.runtime.behaviors.events import throw
 from engine.runtime.behaviors.job_task import JobTaskBehavior
 from engine.runtime.catching import throw_error
 from engine.runtime.expr import evaluate
@@ -24,6 +25,7 @@ class EndEventBehavior(Behavior):
     - message: a job for a worker (Camunda 8), like a send task.
     - compensation: invokes the handlers of the completed activities of its scope (or of its
       activityRef) and ends when they all completed (engine/runtime/compensation.py).
+    - signal, escalation: thrown (behaviors/events.py `throw`), then it ends like a none end event.
     """
 
     def activate(self, run: InstanceRun, ei: ElementInstance, element: Element) -> None:
@@ -40,6 +42,8 @@ class EndEventBehavior(Behavior):
                 complete(run, ei)
         elif "jobType" in element.props:
             _JOB.activate(run, ei, element)
+        elif kind in ("signal", "escalation"):
+            throw(run, ei, element)
         else:
             complete(run, ei)
 
