@@ -123,6 +123,11 @@ class Graph:
 
         return self._cached("boundaries", build).get(activity_id, [])
 
+    def compensation_handler(self, activity_id: str) -> str | None:
+        """The handler of an activity's compensation boundary event (linked at deploy), if it has one."""
+        return next((b.props["handler"] for b in self.boundary_events(activity_id)
+                     if (b.props.get("event") or {}).get("type") == "compensation" and "handler" in b.props), None)
+
     def successors(self, element_id: str) -> frozenset[str]:
         """Every element a token at `element_id` can still reach in its scope (boundary events included)."""
         def build() -> frozenset[str]:

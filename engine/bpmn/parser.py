@@ -36,11 +36,11 @@ _EVENT_DEFINITIONS = {
 
 # Which event definitions each event kind supports (None = the none event).
 _ALLOWED_EVENTS: dict[str, set[str | None]] = {
-    "startEvent": {None, "message", "timer", "signal", "error"},
-    "endEvent": {None, "terminate", "error", "message"},
-    "intermediateThrowEvent": {None, "message"},
-    "intermediateCatchEvent": {"message", "timer", "signal"},
-    "boundaryEvent": {"error", "message", "timer", "signal"},
+    "startEvent": {None, "message", "timer", "signal", "error", "escalation"},
+    "endEvent": {None, "terminate", "error", "message", "signal", "escalation", "compensation"},
+    "intermediateThrowEvent": {None, "message", "signal", "escalation", "link", "compensation"},
+    "intermediateCatchEvent": {"message", "timer", "signal", "link"},
+    "boundaryEvent": {"error", "message", "timer", "signal", "escalation", "compensation"},
 }
 
 
@@ -52,6 +52,7 @@ class _Context:
         self.errors = {e.get("id"): e for e in root.findall(f"{B}error")}
         self.messages = {m.get("id"): m for m in root.findall(f"{B}message")}
         self.signals = {s.get("id"): s for s in root.findall(f"{B}signal")}
+        self.escalations = {e.get("id"): e for e in root.findall(f"{B}escalation")}
 
     def problem(self, message: str, el: etree._Element | None = None, line: int | None = None) -> None:
         self.problems.append(
@@ -99,7 +100,12 @@ def _event_definition(el: etree._Element, ctx: _Context) -> tuple[bool, dict[str
     definition = defs[0]
     kind = _EVENT_DEFINITIONS[local(definition.tag)]
     if kind not in _ALLOWED_EVENTS[tag]:
-        ctx.problem(f"a {tag} with {local(definition.tag)} is not supported", el)
+        if kind == "compensation" and tag == "startEvent":
+            # Camunda 8 has no compensation start event: an event subprocess throws compensation instead.
+            ctx.problem("a compensation start event (compensation event subprocess) is not supported; throw "
+                        "compensation from an error or message event subprocess instead", el)
+        else:
+            ctx.problem(f"a {tag} with {local(definition.tag)} is not supported", el)
         return False, {}
     event: dict[str, Any] = {"type": kind}
     ok = True
@@ -117,7 +123,49 @@ def _event_definition(el: etree._Element, ctx: _Context) -> tuple[bool, dict[str
         event["signalName"] = name
     elif kind == "error":
         ok = _error_ref(el, definition.get("errorRef"), event, ctx, throwing=tag == "endEvent")
+    elif kind == "compensation" and tag != "boundaryEvent":
+        if definition.get("waitForCompletion", "true").strip().lower() == "false":
+            # Camunda 8's compensation throw event always waits until every handler it invoked completed.
+            ctx.problem("a compensation throw event with waitForCompletion=\"false\" is not supported "
+                        "(the throw event always waits for its handlers)", el)
+            ok = False
+        event["activityRef"] = (definition.get("activityRef") or "").strip() or None
+    elif kind == "escalation":
+        ok = _escalation_ref(el, definition.get("escalationRef"), event, ctx,
+                             throwing=tag in ("endEvent", "intermediateThrowEvent"))
+    elif kind == "link":
+        name = (definition.get("name") or "").strip()
+        if not name:
+            ctx.problem("a link event needs a name (linkEventDefinition name=\"...\")", el)
+            return False, {}
+        event["linkName"] = name
     return ok, {"event": event}
+
+
+def _escalation_ref(el: etree._Element, ref: str | None, event: dict[str, Any], ctx: _Context,
+                    throwing: bool) -> bool:
+    """Camunda 8: a throw event needs an escalation with a code (static or an expression); a catch
+    event without a reference (or with an escalation without a code) catches every escalation."""
+    escalation = ctx.escalations.get(ref) if ref else None
+    if ref and escalation is None:
+        ctx.problem(f"escalationRef '{ref}' does not name a bpmn:escalation", el)
+        return False
+    code = (escalation.get("escalationCode") or "").strip() if escalation is not None else ""
+    if throwing:
+        if not code:
+            ctx.problem("an escalation throw event needs a bpmn:escalation with an escalationCode", el)
+            return False
+        checked = ctx.expression(el, "escalationCode", code)
+        if checked is None:
+            return False
+        event["escalationCode"] = checked
+        return True
+    if code.startswith("="):
+        ctx.problem("the escalationCode of a catching escalation event must be static", el)
+        return False
+    if code:
+        event["escalationCode"] = code
+    return True
 
 
 def _message_ref(el: etree._Element, ref: str | None, event: dict[str, Any], ctx: _Context) -> bool:
@@ -192,6 +240,8 @@ def _activity(el: etree._Element, ctx: _Context, props: dict[str, Any] | None) -
     if io is None:
         return None
     props.update(io)
+    if el.get("isForCompensation", "false").strip().lower() == "true":
+        props["forCompensation"] = True  # every activity kind may be a handler in Camunda 8
     if el.find(f"{B}standardLoopCharacteristics") is not None:
         ctx.problem("standard loops (standardLoopCharacteristics) are not supported; use multi-instance", el)
         return None
@@ -328,23 +378,33 @@ def _business_rule_task(el: etree._Element, ctx: _Context) -> dict[str, Any] | N
     if not decision_id or not result:
         ctx.problem("zeebe:calledDecision needs a decisionId and a resultVariable", el)
         return None
+    binding = _binding(el, ctx, "zeebe:calledDecision", "decisionId", decision_id, called)
+    checked = ctx.expression(el, "zeebe:calledDecision decisionId", decision_id)
+    if binding is None or checked is None:
+        return None
+    props = {"decisionId": checked, "resultVariable": result, **binding}
+    return _activity(el, ctx, props)
+
+
+def _binding(el: etree._Element, ctx: _Context, what: str, id_attr: str, target: str,
+             called: dict[str, Any]) -> dict[str, str] | None:
+    """The one rule of `bindingType` (Camunda 8), for called decisions and called processes alike:
+    latest (default), deployment (the version deployed with this process; a static id) or versionTag
+    (the latest version with that zeebe:versionTag; a static id). Returns the props to store."""
     binding = called["bindingType"]
     if binding not in ("latest", "deployment", "versionTag"):
-        ctx.problem(f"zeebe:calledDecision bindingType must be latest, deployment or versionTag, got '{binding}'", el)
+        ctx.problem(f"{what} bindingType must be latest, deployment or versionTag, got '{binding}'", el)
         return None
     if binding == "versionTag" and not called["versionTag"].strip():
-        ctx.problem("zeebe:calledDecision bindingType=\"versionTag\" needs a versionTag", el)
+        ctx.problem(f"{what} bindingType=\"versionTag\" needs a versionTag", el)
         return None
-    if binding != "latest" and decision_id.startswith("="):
-        ctx.problem(f"zeebe:calledDecision bindingType=\"{binding}\" needs a static decisionId", el)
+    if binding != "latest" and target.startswith("="):
+        ctx.problem(f"{what} bindingType=\"{binding}\" needs a static {id_attr}", el)
         return None
-    checked = ctx.expression(el, "zeebe:calledDecision decisionId", decision_id)
-    if checked is None:
-        return None
-    props = {"decisionId": checked, "resultVariable": result, "bindingType": binding}
+    props = {"bindingType": binding}
     if binding == "versionTag":
         props["versionTag"] = called["versionTag"].strip()
-    return _activity(el, ctx, props)
+    return props
 
 
 def _user_task(el: etree._Element, ctx: _Context) -> dict[str, Any] | None:
@@ -385,14 +445,12 @@ def _call_activity(el: etree._Element, ctx: _Context) -> dict[str, Any] | None:
     if called is None or not called["processId"].strip():
         ctx.problem("a call activity needs <zeebe:calledElement processId=\"...\">", el)
         return None
-    if called["bindingType"] not in ("latest",):
-        ctx.problem(f"zeebe:calledElement bindingType '{called['bindingType']}' is not supported (only latest)", el)
-        return None
+    binding = _binding(el, ctx, "zeebe:calledElement", "processId", called["processId"].strip(), called)
     process_id = ctx.expression(el, "zeebe:calledElement processId", called["processId"])
-    if process_id is None:
+    if binding is None or process_id is None:
         return None
     props = {"processId": process_id, "propagateAllChildVariables": called["propagateAllChildVariables"],
-             "propagateAllParentVariables": called["propagateAllParentVariables"]}
+             "propagateAllParentVariables": called["propagateAllParentVariables"], **binding}
     return _activity(el, ctx, props)
 
 
@@ -436,6 +494,8 @@ def _parse_process(proc: etree._Element, ctx: _Context) -> Graph | None:
     xml_of: dict[str, etree._Element] = {}
     flows: dict[str, Flow] = {}
     flow_xml: list[tuple[etree._Element, str | None]] = []
+    # A diagram with pools may keep its associations in the collaboration rather than the process.
+    associations: list[etree._Element] = ctx.root.findall(f"{B}collaboration/{B}association")
 
     def walk(container: etree._Element, parent: str | None) -> None:
         for child in container:
@@ -444,6 +504,9 @@ def _parse_process(proc: etree._Element, ctx: _Context) -> Graph | None:
             tag = local(child.tag)
             if tag == "sequenceFlow":
                 flow_xml.append((child, parent))
+                continue
+            if tag == "association":
+                associations.append(child)  # a compensation boundary event names its handler by one
                 continue
             if tag in _NON_FLOW:
                 continue
@@ -514,6 +577,7 @@ def _parse_process(proc: etree._Element, ctx: _Context) -> Graph | None:
     graph = Graph(process_id=process_id, name=proc.get("name", "") or "", elements=elements, flows=flows,
                   version_tag=_version_tag(proc), forms=zeebe.user_task_forms(proc))
     _validate(graph, xml_of, proc, ctx)
+    _compensation(graph, xml_of, associations, proc, ctx)
     return graph
 
 
@@ -534,8 +598,8 @@ def _validate(graph: Graph, xml_of: dict[str, etree._Element], proc: etree._Elem
         if e.kind == "startEvent":
             scope = elements.get(e.parent) if e.parent else None
             scope_kind = scope.kind if scope else "process"
-            if event.get("type") == "error" and scope_kind != "eventSubProcess":
-                problem(e.id, "an error start event is only allowed in an event subprocess")
+            if event.get("type") in ("error", "escalation") and scope_kind != "eventSubProcess":
+                problem(e.id, f"an {event['type']} start event is only allowed in an event subprocess")
             if event and scope_kind == "subProcess":
                 problem(e.id, "a start event in an embedded subprocess must be a none start event")
             if not event and scope_kind == "eventSubProcess":
@@ -557,6 +621,8 @@ def _validate(graph: Graph, xml_of: dict[str, etree._Element], proc: etree._Elem
                 problem(e.id, f"a boundary event must be attached to an activity, not '{e.props['attachedTo']}'")
             elif target.parent != e.parent:
                 problem(e.id, "a boundary event must be in the same scope as its activity")
+            elif event.get("type") == "escalation" and target.kind not in ("subProcess", "callActivity"):
+                problem(e.id, "an escalation boundary event may only be attached to a subprocess or a call activity")
             if e.incoming:
                 problem(e.id, "a boundary event has no incoming sequence flows")
         elif e.kind in ("exclusiveGateway", "inclusiveGateway"):
@@ -574,8 +640,108 @@ def _validate(graph: Graph, xml_of: dict[str, etree._Element], proc: etree._Elem
                     problem(e.id, f"an event-based gateway may only lead to catch events, not to '{t.id}'")
         if e.kind == "endEvent" and e.outgoing:
             problem(e.id, "an end event has no outgoing sequence flows")
+        if event.get("type") == "link" and e.kind == "intermediateThrowEvent" and e.outgoing:
+            problem(e.id, "a link throw event has no outgoing sequence flows")
+        if event.get("type") == "link" and e.kind == "intermediateCatchEvent" and e.incoming:
+            problem(e.id, "a link catch event has no incoming sequence flows")
+    _validate_links(graph, problem)
+
+
+def _validate_links(graph: Graph, problem: Callable[[str, str], None]) -> None:
+    """A link throw jumps to the one link catch of the same name in its own scope (Camunda 8)."""
+    catches: dict[tuple[str | None, str], str] = {}
+    for e in graph.elements.values():
+        event = e.props.get("event") or {}
+        if e.kind == "intermediateCatchEvent" and event.get("type") == "link":
+            where = (e.parent, event["linkName"])
+            if where in catches:
+                problem(e.id, f"the link name '{event['linkName']}' is caught twice in one scope "
+                              f"('{catches[where]}' and '{e.id}')")
+            catches.setdefault(where, e.id)
+    for e in graph.elements.values():
+        event = e.props.get("event") or {}
+        if e.kind == "intermediateThrowEvent" and event.get("type") == "link":
+            target = catches.get((e.parent, event["linkName"]))
+            if target is None:
+                problem(e.id, f"no link catch event named '{event['linkName']}' in the scope of this link throw "
+                              "event")
+            else:
+                e.props["linkTarget"] = target
         if e.kind == "startEvent" and e.incoming:
             problem(e.id, "a start event has no incoming sequence flows")
+
+
+def _compensation(graph: Graph, xml_of: dict[str, etree._Element], associations: list[etree._Element],
+                  proc: etree._Element, ctx: _Context) -> None:
+    """Camunda 8's compensation rules: each compensation boundary event is associated with exactly one
+    handler (an activity with isForCompensation="true", outside the sequence flow), and a throw
+    event's activityRef names a compensable activity of its scope. Links the boundary to its handler."""
+    elements = graph.elements
+
+    def problem(eid: str, message: str) -> None:
+        ctx.problem(message, xml_of.get(eid, proc))
+
+    linked: dict[str, list[str]] = {}
+    for a in associations:
+        source, target = a.get("sourceRef") or "", a.get("targetRef") or ""
+        if (elements.get(source) and (elements[source].props.get("event") or {}).get("type") == "compensation"
+                and elements[source].kind == "boundaryEvent"):
+            linked.setdefault(source, []).append(target)
+    handled: dict[str, str] = {}
+    for e in elements.values():
+        event = e.props.get("event") or {}
+        if e.kind == "boundaryEvent" and event.get("type") == "compensation":
+            activity = elements.get(e.props["attachedTo"])
+            targets = linked.get(e.id, [])
+            if e.outgoing:
+                problem(e.id, "a compensation boundary event has no outgoing sequence flows; associate it with "
+                              "its compensation handler")
+            if len(targets) != 1:
+                problem(e.id, "a compensation boundary event needs exactly one association to its compensation "
+                              f"handler, found {len(targets)}")
+                continue
+            handler = elements.get(targets[0])
+            if handler is None or not handler.props.get("forCompensation"):
+                problem(e.id, f"the association of a compensation boundary event must lead to an activity with "
+                              f"isForCompensation=\"true\", not '{targets[0]}'")
+                continue
+            if activity is not None and activity.props.get("forCompensation"):
+                problem(e.id, "a compensation handler cannot have a compensation boundary event of its own")
+            elif any(b.id != e.id and (b.props.get("event") or {}).get("type") == "compensation"
+                     for b in graph.boundary_events(e.props["attachedTo"])):
+                problem(e.id, "an activity has at most one compensation boundary event")
+            if activity is not None and handler.parent != activity.parent:
+                problem(handler.id, "a compensation handler must be in the same scope as the activity it compensates")
+            if handler.id in handled:
+                problem(handler.id, f"the compensation handler is associated with both '{handled[handler.id]}' "
+                                    f"and '{e.id}'")
+            handled[handler.id] = e.id
+            e.props["handler"] = handler.id
+        elif e.kind in ("intermediateThrowEvent", "endEvent") and event.get("type") == "compensation":
+            ref = event.get("activityRef")
+            if ref is None:
+                continue
+            scopes = {e.parent}
+            parent = elements.get(e.parent) if e.parent else None
+            if parent is not None and parent.kind == "eventSubProcess":
+                scopes.add(parent.parent)  # thrown from an event subprocess: its outer scope
+            target = elements.get(ref)
+            if target is None or target.parent not in scopes:
+                problem(e.id, f"the activityRef '{ref}' does not name an activity in the scope of the "
+                              "compensation throw event")
+            elif not any((b.props.get("event") or {}).get("type") == "compensation"
+                         for b in graph.boundary_events(ref)):
+                problem(e.id, f"the activityRef '{ref}' names an activity without a compensation boundary event")
+    for e in elements.values():
+        if not e.props.get("forCompensation"):
+            continue
+        if e.id not in handled:
+            problem(e.id, "a compensation handler (isForCompensation=\"true\") must be associated with a "
+                          "compensation boundary event")
+        if e.incoming or e.outgoing:
+            problem(e.id, "a compensation handler has no incoming or outgoing sequence flows")
+        if graph.boundary_events(e.id):
+            problem(e.id, "a compensation handler cannot have boundary events")
 
 
 def _version_tag(proc: etree._Element) -> str:

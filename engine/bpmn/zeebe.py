@@ -84,6 +84,7 @@ def called_element(el: etree._Element) -> dict[str, Any] | None:
         "propagateAllChildVariables": found.get("propagateAllChildVariables", "true").lower() != "false",
         "propagateAllParentVariables": found.get("propagateAllParentVariables", "true").lower() != "false",
         "bindingType": found.get("bindingType", "latest"),
+        "versionTag": found.get("versionTag", ""),
     }
 
 

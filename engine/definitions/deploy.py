@@ -80,7 +80,7 @@ def deploy_all(tenant: Tenant, resources: list[Resource], now: datetime, actor: 
         seen.add(graph.process_id)
     in_request = {decision_id for _, model in models for decision_id in model.decisions}
     for res, graph in compiled:
-        _check_deployment_binding(res, graph, in_request)
+        _check_deployment_binding(res, graph, in_request, seen)
 
     with transaction.atomic():
         deployment = Deployment.objects.create(key=next_key(), tenant=tenant, created_at=now)
@@ -93,6 +93,7 @@ def deploy_all(tenant: Tenant, resources: list[Resource], now: datetime, actor: 
                 if element.props.get("bindingType") == "deployment" and "decisionId" in element.props:
                     element.props["decisionKey"] = str(by_id[element.props["decisionId"]])
             definitions.append(_store(tenant, deployment, res, graph, now))
+        _bind_called_processes(deployment, [graph for _, graph in compiled], definitions)
         store_forms(tenant, deployment, forms, now)
         record(tenant, actor or "system", "deploy", target_type="deployment", target_key=deployment.key,
                after={"resources": [r.name for r in resources],
@@ -120,17 +121,39 @@ def _check_decision_ids(models: list) -> None:  # type: ignore[type-arg]
             ids.add(decision_id)
 
 
-def _check_deployment_binding(res: Resource, graph: Graph, in_request: set[str]) -> None:
-    """Camunda 8: a business rule task bound to its deployment needs the decision in the same request."""
-    problems = [
-        Problem(f"zeebe:calledDecision bindingType=\"deployment\" needs decision '{e.props['decisionId']}' in "
-                "the same deployment", element_id=e.id, element_kind=e.kind, line=e.line)
-        for e in graph.elements.values()
-        if e.props.get("bindingType") == "deployment" and "decisionId" in e.props
-        and e.props["decisionId"] not in in_request
-    ]
+def _check_deployment_binding(res: Resource, graph: Graph, decisions: set[str], processes: set[str]) -> None:
+    """Camunda 8: a business rule task or call activity bound to its deployment needs the decision
+    or process it calls in the same request."""
+    problems = []
+    for e in graph.elements.values():
+        if e.props.get("bindingType") != "deployment":
+            continue
+        if "decisionId" in e.props and e.props["decisionId"] not in decisions:
+            problems.append(Problem(f"zeebe:calledDecision bindingType=\"deployment\" needs decision "
+                                    f"'{e.props['decisionId']}' in the same deployment", element_id=e.id,
+                                    element_kind=e.kind, line=e.line))
+        if "processId" in e.props and e.props["processId"] not in processes:
+            problems.append(Problem(f"zeebe:calledElement bindingType=\"deployment\" needs process "
+                                    f"'{e.props['processId']}' in the same deployment", element_id=e.id,
+                                    element_kind=e.kind, line=e.line))
     if problems:
         raise DefinitionError(res.name, problems)
+
+
+def _bind_called_processes(deployment: Deployment, graphs: list[Graph], definitions: list[ProcessDefinition]) -> None:
+    """bindingType="deployment" on a call activity: the version of the called process this deployment
+    holds (a new one, or the unchanged latest), fixed in the caller's stored graph. Keys exist only
+    once every process of the request is stored, so this runs after them."""
+    by_id = {d.bpmn_process_id: d.key for d in definitions}
+    for graph, definition in zip(graphs, definitions, strict=True):
+        bound = [e for e in graph.elements.values()
+                 if e.props.get("bindingType") == "deployment" and "processId" in e.props]
+        if not bound or definition.deployment_id != deployment.pk:
+            continue  # unchanged content: the stored version keeps the binding of its own deployment
+        for e in bound:
+            e.props["processDefinitionKey"] = str(by_id[e.props["processId"]])
+        definition.graph = graph.to_json()
+        definition.save(update_fields=["graph"])
 
 
 def _store(tenant: Tenant, deployment: Deployment, res: Resource, graph: Graph, now: datetime) -> ProcessDefinition:

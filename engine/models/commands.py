@@ -20,6 +20,7 @@ class Command(models.Model):
         ASSIGN_USER_TASK = "ASSIGN_USER_TASK"
         CHILD_COMPLETED = "CHILD_COMPLETED"
         CHILD_ERROR = "CHILD_ERROR"
+        CHILD_ESCALATION = "CHILD_ESCALATION"  # an escalation a child instance did not catch
         CANCEL_INSTANCE = "CANCEL_INSTANCE"
         JOB_FAILED = "JOB_FAILED"
         THROW_ERROR = "THROW_ERROR"

@@ -1,4 +1,4 @@
-"""Throwing and catching BPMN errors (and triggering event subprocesses).
+"""Throwing and catching BPMN errors and escalations (and triggering event subprocesses).
 
 An error is caught by the first matching catch event going outwards from the element
 that throws it: at each level, the event subprocesses inside the scope and the boundary
@@ -7,6 +7,11 @@ the same level. Not caught in the instance: a child instance (call activity) han
 to its parent by a command; a root instance gets an UNHANDLED_ERROR_EVENT incident on
 the thrower. `throw_error` is what an error end event calls today and what a job's
 THROW_ERROR command calls (wait-states issue).
+
+Escalations are caught the same way (boundary events of subprocesses and call activities,
+escalation event subprocess starts, exact code before catch-all) but are not critical
+(Camunda 8): the thrower goes on unless an interrupting catch ended it, and an escalation
+nobody catches raises no incident. A child instance hands an uncaught one to its parent.
 """
 
 from __future__ import annotations
@@ -42,11 +47,16 @@ def _catch_events(run: InstanceRun, ei: ElementInstance) -> list[tuple[Element, 
 
 def find_error_catch(run: InstanceRun, thrower: ElementInstance,
                      code: str) -> tuple[Element, ElementInstance] | None:
+    return _find_catch(run, thrower, "error", "errorCode", code)
+
+
+def _find_catch(run: InstanceRun, thrower: ElementInstance, kind: str, code_field: str,
+                code: str) -> tuple[Element, ElementInstance] | None:
     ei: ElementInstance | None = thrower
     while ei is not None:
-        errors = [(e, at) for e, at in _catch_events(run, ei) if (e.props.get("event") or {}).get("type") == "error"]
-        exact = [(e, at) for e, at in errors if e.props["event"].get("errorCode") == code]
-        catch_all = [(e, at) for e, at in errors if not e.props["event"].get("errorCode")]
+        caught = [(e, at) for e, at in _catch_events(run, ei) if (e.props.get("event") or {}).get("type") == kind]
+        exact = [(e, at) for e, at in caught if e.props["event"].get(code_field) == code]
+        catch_all = [(e, at) for e, at in caught if not e.props["event"].get(code_field)]
         if exact or catch_all:
             return (exact or catch_all)[0]
         ei = run.elements.get(ei.flow_scope_key) if ei.flow_scope_key is not None else None
@@ -77,6 +87,25 @@ def throw_error(run: InstanceRun, thrower: ElementInstance, code: str, message: 
         + (f" with message '{message}'" if message else "")
         + ", but it was not caught.",
     )
+
+
+def throw_escalation(run: InstanceRun, thrower: ElementInstance, code: str) -> None:
+    """Throw an escalation from an active element instance. Not critical: nothing is raised."""
+    run.record("ESCALATION_THROWN", thrower, escalationCode=code)
+    catch = _find_catch(run, thrower, "escalation", "escalationCode", code)
+    if catch is not None:
+        event, at = catch
+        trigger(run, event, at, {})
+        return
+    parent = run.instance.parent_instance_key
+    if parent is not None:
+        # The parent's call activity (and the scopes around it) may catch it; this instance goes on.
+        run.send(parent, Command.Kind.CHILD_ESCALATION, {
+            "elementInstanceKey": str(run.instance.parent_element_instance_key),
+            "childInstanceKey": str(run.instance.key), "escalationCode": code,
+        })
+        return
+    run.record("ESCALATION_NOT_CAUGHT", thrower, escalationCode=code)
 
 
 def trigger(run: InstanceRun, event: Element, at: ElementInstance, variables: dict[str, Any]) -> None:

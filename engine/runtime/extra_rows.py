@@ -4,7 +4,8 @@ Kept apart from loop.py so the loop keeps one call in `_load_runs` and one in `_
 - user tasks of the instances (open ones, and any named by a command), with their
   candidate rows created on task creation and deleted when the task closes;
 - child process instances spawned by call activities, and commands a run sends to
-  other instances (child creation/cancellation, completion or error back to a parent).
+  other instances (child creation/cancellation, completion, error or escalation back to a parent);
+- signals thrown by the batch's instances, broadcast once their own rows are written.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import functools
 from django.db.models import Q
 
 from engine.messages.correlation import correlate_buffered
+from engine.messages.signals import broadcast
 from engine.models import (
     Command,
     DecisionInstance,
@@ -108,3 +110,8 @@ def flush(runs: list[InstanceRun], replay: bool) -> None:
         # subscription opened) go to the new subscriptions.
         for sub in opened:
             correlate_buffered(sub.tenant_id, [sub], "engine", sub.created_at)
+    for run in runs:
+        # Signal throw events: broadcast after this batch's own subscriptions are written, so an
+        # instance catches a signal it throws on another path (Camunda 8 does too).
+        for name, variables, now in run.thrown_signals:
+            broadcast(run.tenant_id, name, variables, "engine", now)

@@ -8,7 +8,7 @@ from typing import Any
 from engine.models import Command, ElementInstance, Job, UserTask
 from engine.runtime import budget, steps, tokens, waits
 from engine.runtime.behaviors.call_activity import CallActivityBehavior
-from engine.runtime.catching import throw_error
+from engine.runtime.catching import throw_error, throw_escalation
 from engine.runtime.errors import CommandRejected, IncidentRaised
 from engine.runtime.migration import migrate_instance
 from engine.runtime.modification import modify_instance
@@ -128,6 +128,12 @@ def child_error(run: InstanceRun, payload: dict[str, Any]) -> None:
         run.add_incident(ei, inc.error_type, inc.message)
 
 
+def child_escalation(run: InstanceRun, payload: dict[str, Any]) -> None:
+    """An escalation a child instance did not catch: thrown again from the call activity (never an incident)."""
+    ei = _active_element(run, int(payload["elementInstanceKey"]), "the escalating child instance")
+    throw_escalation(run, ei, str(payload.get("escalationCode") or ""))
+
+
 def job_failed(run: InstanceRun, payload: dict[str, Any]) -> None:
     """A job ran out of retries: an incident on its element; resolving it makes the job activatable again."""
     job = run.jobs.get(int(payload["jobKey"]))
@@ -213,6 +219,7 @@ PROCESSORS: dict[str, Callable[[InstanceRun, dict[str, Any]], None]] = {
     Command.Kind.ASSIGN_USER_TASK: assign_user_task,
     Command.Kind.CHILD_COMPLETED: child_completed,
     Command.Kind.CHILD_ERROR: child_error,
+    Command.Kind.CHILD_ESCALATION: child_escalation,
     Command.Kind.CANCEL_INSTANCE: cancel_instance,
     Command.Kind.JOB_FAILED: job_failed,
     Command.Kind.THROW_ERROR: job_error,

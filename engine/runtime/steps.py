@@ -22,6 +22,7 @@ from engine.models import ElementInstance
 from engine.runtime import (
     behaviors,  # noqa: F401  (registers every element kind's behaviour)
     budget,
+    compensation,
 )
 from engine.runtime.behaviors.inclusive_gateway import fire_ready_joins
 from engine.runtime.behaviors.multi_instance import MULTI_INSTANCE
@@ -116,6 +117,7 @@ def _complete(run: InstanceRun, key: int) -> None:
         return
     run.end_element_instance(ei, COMPLETED)
     run.record("ELEMENT_COMPLETED", ei)
+    compensation.remember(run, ei, element)
     behavior.after_complete(run, ei, element)
     if inner:
         MULTI_INSTANCE.inner_completed(run, run.elements[ei.flow_scope_key], ei, element, inner_outcome)

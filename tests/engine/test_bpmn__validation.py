@@ -43,11 +43,9 @@ def test_every_conformance_file_deploys(path):
     ('<bpmn:adHocSubProcess id="AdHoc_1" />', "AdHoc_1", "adHocSubProcess"),
     ('<bpmn:task id="T" /><bpmn:boundaryEvent id="Comp_1" attachedToRef="T">'
      '<bpmn:compensateEventDefinition /></bpmn:boundaryEvent>', "Comp_1", "boundaryEvent"),
-    ('<bpmn:intermediateThrowEvent id="Esc_1"><bpmn:escalationEventDefinition /></bpmn:intermediateThrowEvent>',
-     "Esc_1", "intermediateThrowEvent"),
-    ('<bpmn:intermediateCatchEvent id="Link_1"><bpmn:linkEventDefinition name="a" /></bpmn:intermediateCatchEvent>',
-     "Link_1", "intermediateCatchEvent"),
-    ('<bpmn:endEvent id="Sig_End"><bpmn:signalEventDefinition /></bpmn:endEvent>', "Sig_End", "endEvent"),
+    ('<bpmn:intermediateThrowEvent id="Cond_1"><bpmn:conditionalEventDefinition /></bpmn:intermediateThrowEvent>',
+     "Cond_1", "intermediateThrowEvent"),
+    ('<bpmn:endEvent id="Cancel_End"><bpmn:cancelEventDefinition /></bpmn:endEvent>', "Cancel_End", "endEvent"),
     ('<bpmn:task id="Loop_1"><bpmn:standardLoopCharacteristics /></bpmn:task>', "Loop_1", "task"),
 ])
 def test_unsupported_elements_are_refused_with_their_ids(xml, element_id, kind):
@@ -111,10 +109,60 @@ def test_bad_feel_in_a_script_is_refused():
     ('<bpmn:businessRuleTask id="dmn"><bpmn:extensionElements><zeebe:calledDecision decisionId="=d" '
      'resultVariable="r" bindingType="deployment" /></bpmn:extensionElements></bpmn:businessRuleTask>', "dmn",
      "static decisionId"),
+    # Escalation, link and signal throw events (Camunda 8 rules).
+    ('<bpmn:intermediateThrowEvent id="esc"><bpmn:escalationEventDefinition /></bpmn:intermediateThrowEvent>',
+     "esc", "needs a bpmn:escalation with an escalationCode"),
+    ('<bpmn:intermediateThrowEvent id="esc"><bpmn:escalationEventDefinition escalationRef="nope" />'
+     '</bpmn:intermediateThrowEvent>', "esc", "escalationRef 'nope' does not name a bpmn:escalation"),
+    ('<bpmn:task id="t" /><bpmn:boundaryEvent id="b" attachedToRef="t"><bpmn:escalationEventDefinition />'
+     '</bpmn:boundaryEvent>', "b", "only be attached to a subprocess or a call activity"),
+    ('<bpmn:startEvent id="s2"><bpmn:escalationEventDefinition /></bpmn:startEvent>', "s2",
+     "an escalation start event is only allowed in an event subprocess"),
+    ('<bpmn:intermediateThrowEvent id="lt"><bpmn:linkEventDefinition /></bpmn:intermediateThrowEvent>', "lt",
+     "a link event needs a name"),
+    ('<bpmn:intermediateThrowEvent id="lt"><bpmn:linkEventDefinition name="a" /></bpmn:intermediateThrowEvent>',
+     "lt", "no link catch event named 'a'"),
+    ('<bpmn:intermediateCatchEvent id="c1"><bpmn:linkEventDefinition name="a" /></bpmn:intermediateCatchEvent>'
+     '<bpmn:intermediateCatchEvent id="c2"><bpmn:linkEventDefinition name="a" /></bpmn:intermediateCatchEvent>',
+     "c2", "the link name 'a' is caught twice in one scope"),
+    ('<bpmn:intermediateThrowEvent id="lt"><bpmn:linkEventDefinition name="a" /></bpmn:intermediateThrowEvent>'
+     '<bpmn:intermediateCatchEvent id="lc"><bpmn:linkEventDefinition name="a" /></bpmn:intermediateCatchEvent>'
+     '<bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="lc" />', "lc", "a link catch event has no incoming"),
+    ('<bpmn:endEvent id="Sig_End"><bpmn:signalEventDefinition /></bpmn:endEvent>', "Sig_End",
+     "does not reference a bpmn:signal with a name"),
+    # zeebe:calledElement bindingType: the rule called decisions use.
+    ('<bpmn:callActivity id="call"><bpmn:extensionElements><zeebe:calledElement processId="c" '
+     'bindingType="newest" /></bpmn:extensionElements></bpmn:callActivity>', "call",
+     "zeebe:calledElement bindingType must be latest, deployment or versionTag, got 'newest'"),
+    ('<bpmn:callActivity id="call"><bpmn:extensionElements><zeebe:calledElement processId="c" '
+     'bindingType="versionTag" /></bpmn:extensionElements></bpmn:callActivity>', "call", "needs a versionTag"),
+    ('<bpmn:callActivity id="call"><bpmn:extensionElements><zeebe:calledElement processId="=c" '
+     'bindingType="deployment" /></bpmn:extensionElements></bpmn:callActivity>', "call", "static processId"),
 ])
 def test_structural_problems(body, element_id, text):
     found = problems(START_END + body)
     assert any(p["elementId"] == element_id and text in p["message"] for p in found), found
+
+
+def test_a_catching_escalation_code_must_be_static():
+    body = ('<bpmn:subProcess id="sub"><bpmn:startEvent id="s9" /><bpmn:endEvent id="e9" />'
+            '<bpmn:sequenceFlow id="f9" sourceRef="s9" targetRef="e9" /></bpmn:subProcess>'
+            '<bpmn:boundaryEvent id="b" attachedToRef="sub">\n<bpmn:escalationEventDefinition escalationRef="Dyn" />'
+            '</bpmn:boundaryEvent>')
+    [found] = problems(START_END + body, '<bpmn:escalation id="Dyn" escalationCode="=code" />')
+    assert (found["elementId"], found["elementKind"]) == ("b", "boundaryEvent")
+    assert found["message"] == "the escalationCode of a catching escalation event must be static"
+    assert found["line"] == 4
+
+
+def test_throw_events_keep_what_the_runtime_needs():
+    body = ('<bpmn:intermediateThrowEvent id="lt"><bpmn:linkEventDefinition name="a" /></bpmn:intermediateThrowEvent>'
+            '<bpmn:intermediateCatchEvent id="lc"><bpmn:linkEventDefinition name="a" /></bpmn:intermediateCatchEvent>'
+            '<bpmn:intermediateThrowEvent id="esc"><bpmn:escalationEventDefinition escalationRef="E" />'
+            '</bpmn:intermediateThrowEvent>')
+    [graph] = parse_bpmn(doc(START_END + body, '<bpmn:escalation id="E" escalationCode="=code" />'), "t.bpmn")
+    assert graph.elements["lt"].props == {"event": {"type": "link", "linkName": "a"}, "linkTarget": "lc"}
+    assert graph.elements["esc"].props["event"] == {"type": "escalation", "escalationCode": "=code"}
 
 
 def test_graph_keeps_normalized_expression_text():
@@ -122,3 +170,58 @@ def test_graph_keeps_normalized_expression_text():
             '<zeebe:output source="order.id" target="x" /></zeebe:ioMapping></bpmn:extensionElements></bpmn:task>')
     [graph] = parse_bpmn(doc(body), "t.bpmn")
     assert graph.elements["t"].props["outputs"] == [{"source": "=order.id", "target": "x"}]
+
+
+# A compensable task T with its handler U, and what may go wrong around them (Camunda 8 rules).
+COMP_T = ('<bpmn:task id="T" /><bpmn:boundaryEvent id="CB" attachedToRef="T"><bpmn:compensateEventDefinition />'
+          '</bpmn:boundaryEvent>')
+COMP_U = '<bpmn:task id="U" isForCompensation="true" />'
+COMP_LINK = '<bpmn:association id="A1" sourceRef="CB" targetRef="U" />'
+
+
+def test_a_compensable_task_with_its_handler_deploys_and_is_linked():
+    body = START_END + COMP_T + COMP_U + COMP_LINK + (
+        '<bpmn:intermediateThrowEvent id="th"><bpmn:compensateEventDefinition activityRef="T" />'
+        '</bpmn:intermediateThrowEvent>')
+    [graph] = parse_bpmn(doc(body), "t.bpmn")
+    assert graph.compensation_handler("T") == "U"
+    assert graph.elements["th"].props["event"] == {"type": "compensation", "activityRef": "T"}
+
+
+@pytest.mark.parametrize(("body", "element_id", "kind", "text"), [
+    (COMP_T + COMP_U, "CB", "boundaryEvent", "exactly one association to its compensation handler, found 0"),
+    (COMP_T + '<bpmn:task id="U" />' + COMP_LINK, "CB", "boundaryEvent", "isForCompensation"),
+    (COMP_T + COMP_U, "U", "task", "must be associated with a compensation boundary event"),
+    (COMP_T + COMP_U + COMP_LINK + '<bpmn:sequenceFlow id="f" sourceRef="s" targetRef="U" />', "U", "task",
+     "no incoming or outgoing sequence flows"),
+    (COMP_T + COMP_U + COMP_LINK + '<bpmn:sequenceFlow id="f" sourceRef="CB" targetRef="e" />', "CB",
+     "boundaryEvent", "no outgoing sequence flows"),
+    (COMP_T + COMP_U + COMP_LINK + '<bpmn:boundaryEvent id="b2" attachedToRef="U"><bpmn:timerEventDefinition>'
+     '<bpmn:timeDuration>PT1M</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:boundaryEvent>', "U", "task",
+     "cannot have boundary events"),
+    ('<bpmn:intermediateThrowEvent id="th"><bpmn:compensateEventDefinition waitForCompletion="false" />'
+     '</bpmn:intermediateThrowEvent>', "th", "intermediateThrowEvent", "waitForCompletion"),
+    ('<bpmn:task id="X" /><bpmn:endEvent id="th"><bpmn:compensateEventDefinition activityRef="X" />'
+     '</bpmn:endEvent>', "th", "endEvent", "without a compensation boundary event"),
+    (COMP_T + COMP_U + COMP_LINK + '<bpmn:subProcess id="sub"><bpmn:startEvent id="s2" />'
+     '<bpmn:intermediateThrowEvent id="th"><bpmn:compensateEventDefinition activityRef="T" />'
+     '</bpmn:intermediateThrowEvent></bpmn:subProcess>', "th", "intermediateThrowEvent",
+     "not name an activity in the scope"),
+    ('<bpmn:subProcess id="esp" triggeredByEvent="true"><bpmn:startEvent id="cs">'
+     '<bpmn:compensateEventDefinition /></bpmn:startEvent></bpmn:subProcess>', "cs", "startEvent",
+     "compensation start event"),
+    ('<bpmn:intermediateCatchEvent id="cc"><bpmn:compensateEventDefinition /></bpmn:intermediateCatchEvent>', "cc",
+     "intermediateCatchEvent", "not supported"),
+])
+def test_compensation_problems_name_the_element_kind_and_line(body, element_id, kind, text):
+    found = problems(START_END + body)
+    hits = [p for p in found if p["elementId"] == element_id and text in p["message"]]
+    assert hits, found
+    assert hits[0]["elementKind"] == kind and hits[0]["line"], hits
+
+
+def test_an_association_kept_in_the_collaboration_links_the_handler():
+    xml = doc(START_END + COMP_T + COMP_U, extra='<bpmn:collaboration id="c"><bpmn:participant id="pp" '
+              'processRef="p" />' + COMP_LINK + '</bpmn:collaboration>\n')
+    [graph] = parse_bpmn(xml, "t.bpmn")
+    assert graph.compensation_handler("T") == "U"

@@ -14,12 +14,28 @@ from engine.runtime.tokens import complete
 from engine.runtime.variables import set_result
 
 
-def latest_definition(run: InstanceRun, process_id: str) -> ProcessDefinition | None:
-    """The latest version deployed as of the command's time, so a replay resolves the same version."""
-    return (
-        ProcessDefinition.objects.filter(tenant_id=run.tenant_id, bpmn_process_id=process_id, created_at__lte=run.now)
-        .defer("source").order_by("-version").first()
-    )
+def latest_definition(run: InstanceRun, process_id: str, version_tag: str | None = None) -> ProcessDefinition | None:
+    """The latest version deployed as of the command's time, so a replay resolves the same version;
+    with `version_tag`, the latest carrying that zeebe:versionTag (bindingType="versionTag")."""
+    found = ProcessDefinition.objects.filter(tenant_id=run.tenant_id, bpmn_process_id=process_id,
+                                             created_at__lte=run.now)
+    if version_tag is not None:
+        found = found.filter(version_tag=version_tag)
+    return found.defer("source").order_by("-version").first()
+
+
+def called_definition(run: InstanceRun, process_id: str, props: dict[str, Any]) -> ProcessDefinition | None:
+    """The version a call activity starts, by `bindingType` (parsed by the rule decisions share,
+    engine/bpmn/parser.py `_binding`): deployment (the key fixed at deploy), versionTag, or latest.
+    A JSON flow's subflow may pin a version instead."""
+    if props.get("processDefinitionKey"):
+        return ProcessDefinition.objects.filter(tenant_id=run.tenant_id,
+                                                key=int(props["processDefinitionKey"])).defer("source").first()
+    if props.get("version"):
+        return pinned_definition(run, process_id, props["version"])
+    if props.get("bindingType") == "versionTag":
+        return latest_definition(run, process_id, props["versionTag"])
+    return latest_definition(run, process_id)
 
 
 def pinned_definition(run: InstanceRun, process_id: str, version: int) -> ProcessDefinition | None:
@@ -28,7 +44,8 @@ def pinned_definition(run: InstanceRun, process_id: str, version: int) -> Proces
 
 
 class CallActivityBehavior(Behavior):
-    """Starts a child process instance (latest version of `zeebe:calledElement processId`) and waits.
+    """Starts a child process instance of `zeebe:calledElement processId` (the version its
+    bindingType names: latest, deployment or versionTag) and waits.
 
     The child is a separate ProcessInstance with its own commands: this run spawns its row and
     sends it CREATE_INSTANCE with the variables it starts with (all visible variables when
@@ -44,12 +61,13 @@ class CallActivityBehavior(Behavior):
             raise IncidentRaised("CALLED_ELEMENT_ERROR", f"Expected the processId of '{element.id}' to be a "
                                                          f"non-empty string, but it was {process_id!r}")
         check_call_depth(run, element)
-        pinned = props.get("version")  # a JSON flow's subflow may pin a version; BPMN binds the latest
-        definition = pinned_definition(run, process_id, pinned) if pinned else latest_definition(run, process_id)
+        definition = called_definition(run, process_id, props)
         if definition is None:
+            pinned = props.get("version")
+            tag = f"with version tag '{props['versionTag']}' " if props.get("bindingType") == "versionTag" else ""
             raise IncidentRaised("CALLED_ELEMENT_ERROR", f"Expected process with BPMN process id '{process_id}' "
-                                                         f"{f'version {pinned} ' if pinned else ''}to be deployed, "
-                                                         "but not found.")
+                                                         f"{f'version {pinned} ' if pinned else ''}{tag}to be "
+                                                         "deployed, but not found.")
         if not graph_of(definition).start_events(None):
             raise IncidentRaised("CALLED_ELEMENT_ERROR", f"Expected process '{process_id}' to have a none start "
                                                          "event, but it has none.")

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from engine.graph import Element
 from engine.models import ElementInstance
+from engine.runtime import compensation
 from engine.runtime.behaviors.base import Behavior
+from engine.runtime.behaviors.events import throw
 from engine.runtime.behaviors.job_task import JobTaskBehavior
 from engine.runtime.catching import throw_error
 from engine.runtime.expr import evaluate
@@ -21,6 +23,9 @@ class EndEventBehavior(Behavior):
     - error: throws the error to the nearest catching boundary event or event subprocess,
       else an UNHANDLED_ERROR_EVENT incident on this end event.
     - message: a job for a worker (Camunda 8), like a send task.
+    - compensation: invokes the handlers of the completed activities of its scope (or of its
+      activityRef) and ends when they all completed (engine/runtime/compensation.py).
+    - signal, escalation: thrown (behaviors/events.py `throw`), then it ends like a none end event.
     """
 
     def activate(self, run: InstanceRun, ei: ElementInstance, element: Element) -> None:
@@ -32,8 +37,13 @@ class EndEventBehavior(Behavior):
         elif kind == "error":
             code = str(evaluate(run, ei.key, event["errorCode"]))
             throw_error(run, ei, code)
+        elif kind == "compensation":
+            if not compensation.throw(run, ei, element):
+                complete(run, ei)
         elif "jobType" in element.props:
             _JOB.activate(run, ei, element)
+        elif kind in ("signal", "escalation"):
+            throw(run, ei, element)
         else:
             complete(run, ei)
 

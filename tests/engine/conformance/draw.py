@@ -175,6 +175,13 @@ def draw(path: Path) -> None:
         points.append((tx, ty))
         for px, py in points:
             etree.SubElement(edge, q(DI, "waypoint"), x=f"{px:g}", y=f"{py:g}")
+    for el in root.iter(q(BPMN, "association")):  # compensation boundary event → its handler
+        s, t = layout.bounds.get(el.get("sourceRef")), layout.bounds.get(el.get("targetRef"))
+        if not s or not t:
+            continue
+        edge = etree.SubElement(plane, q(BPMNDI, "BPMNEdge"), id=f"{el.get('id')}_di", bpmnElement=el.get("id"))
+        for px, py in ((s[0] + s[2] / 2, s[1] + s[3]), (t[0] + t[2] / 2, t[1])):
+            etree.SubElement(edge, q(DI, "waypoint"), x=f"{px:g}", y=f"{py:g}")
     etree.indent(tree, space="  ")
     tree.write(str(path), xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
