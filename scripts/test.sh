@@ -24,7 +24,9 @@ echo "==> ruff"
 .venv/bin/ruff check .
 echo "==> pytest"
 set +e
-.venv/bin/python -m pytest "$@"
+# Three workers on two cores: most tests wait on servers, workers and browsers rather than compute.
+# Each worker has its own test database and Redis database (tests/settings.py); a file stays on one worker.
+.venv/bin/python -m pytest -n "${FLOWSYNC_TEST_WORKERS:-3}" --dist loadfile "$@"
 status=$?
 set -e
 if [ $status -eq 5 ]; then
