@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from camunda_orchestration_sdk import CamundaClient
 
 from engine.api.base import backlog
 from engine.models import Job
@@ -15,6 +16,19 @@ from tests.conftest import deploy_file
 API_BPMN = Path(__file__).resolve().parent / "bpmn"
 
 PROBLEM_FIELDS = {"type", "title", "status", "detail", "instance"}
+
+
+def official_client_config(url: str, creds) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """How the official Camunda 8 Python client is pointed at a live FlowSync with a tenant's API key."""
+    return {"CAMUNDA_REST_ADDRESS": url, "CAMUNDA_AUTH_STRATEGY": "BASIC", "CAMUNDA_SDK_LOG_LEVEL": "error",
+            "CAMUNDA_BASIC_AUTH_USERNAME": creds.client_id, "CAMUNDA_BASIC_AUTH_PASSWORD": creds.secret}
+
+
+@pytest.fixture
+def camunda(live_server, creds):  # type: ignore[no-untyped-def]
+    """The official client, unmodified, against a live server."""
+    with CamundaClient(configuration=official_client_config(live_server.url, creds)) as sdk:
+        yield sdk
 
 
 def assert_problem(resp, status: int) -> dict:  # type: ignore[no-untyped-def]

@@ -32,7 +32,7 @@ from engine.models import BatchOperation, Command, ElementInstance, Incident, Pr
 from engine.runtime.loop import drain
 from flowsync import redis
 from flowsync.models import ApiKey, AuditEntry
-from tests.api.conftest import assert_problem, start
+from tests.api.conftest import assert_problem, official_client_config, start
 from tests.conftest import Credentials, deploy_file, wait_for
 
 BPMN = Path(__file__).resolve().parent / "bpmn"
@@ -208,9 +208,7 @@ def test_rights_and_tenancy(api, many, creds, other_api, django_capture_on_commi
 @pytest.mark.slow
 def test_the_official_client_runs_batches(live_server, creds, start_worker):  # type: ignore[no-untyped-def]
     worker = start_worker()
-    config = {"CAMUNDA_REST_ADDRESS": live_server.url, "CAMUNDA_AUTH_STRATEGY": "BASIC",
-              "CAMUNDA_SDK_LOG_LEVEL": "error", "CAMUNDA_BASIC_AUTH_USERNAME": creds.client_id,
-              "CAMUNDA_BASIC_AUTH_PASSWORD": creds.secret}
+    config = official_client_config(live_server.url, creds)
     try:
         with CamundaClient(configuration=config) as client:
             client.deploy_resources_from_files([BPMN / "migration-v1.bpmn"])

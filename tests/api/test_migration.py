@@ -20,7 +20,7 @@ from rest_framework.test import APIClient
 from engine.models import Command, ElementInstance, Job, ProcessInstance, Timer, UserTask
 from engine.runtime.loop import drain
 from flowsync.models import ApiKey, AuditEntry
-from tests.api.conftest import assert_problem, complete_jobs, start
+from tests.api.conftest import assert_problem, complete_jobs, official_client_config, start
 from tests.conftest import Credentials, deploy_file, wait_for
 
 BPMN = Path(__file__).resolve().parent / "bpmn"
@@ -160,9 +160,7 @@ def test_rights_and_tenancy(api, v1_waiting, creds, other_api):  # type: ignore[
 @pytest.mark.slow
 def test_the_official_client_migrates_a_waiting_instance(live_server, creds, start_worker):  # type: ignore[no-untyped-def]
     worker = start_worker()
-    config = {"CAMUNDA_REST_ADDRESS": live_server.url, "CAMUNDA_AUTH_STRATEGY": "BASIC",
-              "CAMUNDA_SDK_LOG_LEVEL": "error", "CAMUNDA_BASIC_AUTH_USERNAME": creds.client_id,
-              "CAMUNDA_BASIC_AUTH_PASSWORD": creds.secret}
+    config = official_client_config(live_server.url, creds)
     try:
         with CamundaClient(configuration=config) as client:
             client.deploy_resources_from_files([BPMN / "migration-v1.bpmn"])

@@ -24,7 +24,7 @@ from rest_framework.test import APIClient
 from engine.models import ElementInstance, Variable
 from engine.runtime.loop import drain
 from flowsync.models import ApiKey
-from tests.api.conftest import assert_problem, start
+from tests.api.conftest import assert_problem, official_client_config, start
 from tests.conftest import Credentials, deploy_file, wait_for
 
 BPMN = Path(__file__).resolve().parent / "bpmn"
@@ -137,9 +137,7 @@ def test_rights_and_tenancy(api, waiting, creds, other_api):  # type: ignore[no-
 @pytest.mark.slow
 def test_the_official_client_modifies_an_instance(live_server, creds, start_worker):  # type: ignore[no-untyped-def]
     worker = start_worker()
-    config = {"CAMUNDA_REST_ADDRESS": live_server.url, "CAMUNDA_AUTH_STRATEGY": "BASIC",
-              "CAMUNDA_SDK_LOG_LEVEL": "error", "CAMUNDA_BASIC_AUTH_USERNAME": creds.client_id,
-              "CAMUNDA_BASIC_AUTH_PASSWORD": creds.secret}
+    config = official_client_config(live_server.url, creds)
     try:
         with CamundaClient(configuration=config) as client:
             client.deploy_resources_from_files([BPMN / "modification.bpmn"])

@@ -1,5 +1,5 @@
 """Signal throw, escalation and link events, and a call activity bound by bindingType="deployment",
-through the official Camunda 8 Python client, unmodified, against a live FlowSync (real HTTP,
+through the official Camunda 8 Python camunda, unmodified, against a live FlowSync (real HTTP,
 PostgreSQL, Redis and an engine worker process).
 
 The files are the conformance files (tests/engine/conformance/bpmn): a signal thrown by a process
@@ -39,82 +39,73 @@ FILES = ["signal-throw", "signal-catch", "signal-start", "escalation-call", "esc
 TIMEOUT = 30.0
 
 
-@pytest.fixture
-def client(live_server, creds):  # type: ignore[no-untyped-def]
-    config = {"CAMUNDA_REST_ADDRESS": live_server.url, "CAMUNDA_AUTH_STRATEGY": "BASIC",
-              "CAMUNDA_BASIC_AUTH_USERNAME": creds.client_id, "CAMUNDA_BASIC_AUTH_PASSWORD": creds.secret,
-              "CAMUNDA_SDK_LOG_LEVEL": "error"}
-    with CamundaClient(configuration=config) as sdk:
-        yield sdk
-
-
-def start(client: CamundaClient, process_id: str, **values: object) -> str:
-    return client.create_process_instance(data=ProcessCreationById(
+def start(camunda: CamundaClient, process_id: str, **values: object) -> str:
+    return camunda.create_process_instance(data=ProcessCreationById(
         process_definition_id=process_id,
         variables=ProcessInstanceCreationInstructionBaseVariables.from_dict(values))).process_instance_key
 
 
-def state_of(client: CamundaClient, key: str) -> str:
-    return client.get_process_instance(key).state.value
+def state_of(camunda: CamundaClient, key: str) -> str:
+    return camunda.get_process_instance(key).state.value
 
 
-def elements(client: CamundaClient, key: str, state: str | None = None) -> list[str]:
+def elements(camunda: CamundaClient, key: str, state: str | None = None) -> list[str]:
     """The element ids of an instance's element instances (in a state), as the API lists them."""
-    found = client.search_element_instances(data=ElementInstanceSearchQuery(
+    found = camunda.search_element_instances(data=ElementInstanceSearchQuery(
         filter_=ElementInstanceSearchQueryFilter(process_instance_key=key))).items
     return sorted(e.element_id for e in found if state is None or e.state.value == state)
 
 
-def variable(client: CamundaClient, key: str, name: str) -> str | None:
-    found = client.search_variables(data=VariableSearchQuery(filter_=VariableSearchQueryFilter(
+def variable(camunda: CamundaClient, key: str, name: str) -> str | None:
+    found = camunda.search_variables(data=VariableSearchQuery(filter_=VariableSearchQueryFilter(
         process_instance_key=key, name=name))).items
     return found[0].value if found else None
 
 
-def instances_of(client: CamundaClient, process_id: str) -> list[str]:
-    found = client.search_process_instances(data=ProcessInstanceSearchQuery(
+def instances_of(camunda: CamundaClient, process_id: str) -> list[str]:
+    found = camunda.search_process_instances(data=ProcessInstanceSearchQuery(
         filter_=ProcessInstanceSearchQueryFilter(process_definition_id=process_id))).items
     return [i.process_instance_key for i in found]
 
 
-def test_signal_escalation_and_link_events_end_to_end(client, start_worker):
+def test_signal_escalation_and_link_events_end_to_end(camunda, start_worker):
     start_worker()
-    deployed = client.deploy_resources_from_files([BPMN / f"{name}.bpmn" for name in FILES])
+    deployed = camunda.deploy_resources_from_files([BPMN / f"{name}.bpmn" for name in FILES])
     assert sorted(p.process_definition_id for p in deployed.processes) == sorted(FILES)
 
     # Signals: a thrown signal reaches a waiting catch event and a signal start event.
-    waiting = start(client, "signal-catch")
-    wait_for(lambda: "Catch_OrderReady" in elements(client, waiting, "ACTIVE"), timeout=TIMEOUT)
-    thrower = start(client, "signal-throw", orderId=42)
-    wait_for(lambda: state_of(client, thrower) == "COMPLETED", timeout=TIMEOUT)
-    wait_for(lambda: "Task_Pack" in elements(client, waiting, "ACTIVE"), timeout=TIMEOUT)
-    assert variable(client, waiting, "readyOrder") == "42"
-    [first] = wait_for(lambda: instances_of(client, "signal-start"), timeout=TIMEOUT)
-    wait_for(lambda: state_of(client, first) == "COMPLETED", timeout=TIMEOUT)
+    waiting = start(camunda, "signal-catch")
+    wait_for(lambda: "Catch_OrderReady" in elements(camunda, waiting, "ACTIVE"), timeout=TIMEOUT)
+    thrower = start(camunda, "signal-throw", orderId=42)
+    wait_for(lambda: state_of(camunda, thrower) == "COMPLETED", timeout=TIMEOUT)
+    wait_for(lambda: "Task_Pack" in elements(camunda, waiting, "ACTIVE"), timeout=TIMEOUT)
+    assert variable(camunda, waiting, "readyOrder") == "42"
+    [first] = wait_for(lambda: instances_of(camunda, "signal-start"), timeout=TIMEOUT)
+    wait_for(lambda: state_of(camunda, first) == "COMPLETED", timeout=TIMEOUT)
 
     # The same signal broadcast through the API: the boundary event interrupts the task, another start.
-    client.broadcast_signal(data=SignalBroadcastRequest(signal_name="shop-closed"))
-    wait_for(lambda: state_of(client, waiting) == "COMPLETED", timeout=TIMEOUT)
-    assert "EndEvent_Closed" in elements(client, waiting, "COMPLETED")
-    assert elements(client, waiting, "TERMINATED") == ["Task_Pack"]
-    wait_for(lambda: len(instances_of(client, "signal-start")) == 2, timeout=TIMEOUT)
+    camunda.broadcast_signal(data=SignalBroadcastRequest(signal_name="shop-closed"))
+    wait_for(lambda: state_of(camunda, waiting) == "COMPLETED", timeout=TIMEOUT)
+    assert "EndEvent_Closed" in elements(camunda, waiting, "COMPLETED")
+    assert elements(camunda, waiting, "TERMINATED") == ["Task_Pack"]
+    wait_for(lambda: len(instances_of(camunda, "signal-start")) == 2, timeout=TIMEOUT)
 
     # Escalation from a called child (bound to the child of this deployment): caught at the call activity.
-    parent = start(client, "escalation-call")
-    wait_for(lambda: "Task_Note" in elements(client, parent, "COMPLETED"), timeout=TIMEOUT)
-    assert variable(client, parent, "childLate") == "true"
-    assert "Call_Child" in elements(client, parent, "ACTIVE")
-    jobs = wait_for(lambda: client.activate_jobs(data=JobActivationRequest(
+    parent = start(camunda, "escalation-call")
+    wait_for(lambda: "Task_Note" in elements(camunda, parent, "COMPLETED"), timeout=TIMEOUT)
+    assert variable(camunda, parent, "childLate") == "true"
+    assert "Call_Child" in elements(camunda, parent, "ACTIVE")
+    jobs = wait_for(lambda: camunda.activate_jobs(data=JobActivationRequest(
         type_="finish", timeout=30_000, max_jobs_to_activate=1, request_timeout=5_000)).jobs, timeout=TIMEOUT)
     assert jobs[0].process_definition_id == "escalation-child"
-    client.complete_job(jobs[0].job_key)
-    wait_for(lambda: state_of(client, parent) == "COMPLETED", timeout=TIMEOUT)
-    assert client.search_incidents(data=IncidentSearchQuery(
+    camunda.complete_job(jobs[0].job_key)
+    wait_for(lambda: state_of(camunda, parent) == "COMPLETED", timeout=TIMEOUT)
+    assert camunda.search_incidents(data=IncidentSearchQuery(
         filter_=IncidentSearchQueryFilter(process_instance_key=parent))).items == []
 
     # Links: each throw lands on the catch of its own scope.
-    linked = start(client, "link-events")
-    wait_for(lambda: state_of(client, linked) == "COMPLETED", timeout=TIMEOUT)
+    linked = start(camunda, "link-events")
+    wait_for(lambda: state_of(camunda, linked) == "COMPLETED", timeout=TIMEOUT)
     assert {"Link_ThrowPage", "Link_CatchPage", "Link_ThrowInner", "Link_CatchInner"} <= set(
-        elements(client, linked, "COMPLETED"))
-    assert variable(client, linked, "hops") == "2"
+        elements(camunda, linked, "COMPLETED"))
+    assert variable(camunda, linked, "hops") == "2"
