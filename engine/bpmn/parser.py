@@ -252,6 +252,47 @@ def _job(el: etree._Element, ctx: _Context, what: str) -> dict[str, Any] | None:
     return {"jobType": job_type, "retries": retries_text, "headers": zeebe.task_headers(el)}
 
 
+def _execution_listeners(el: etree._Element, ctx: _Context, kind: str) -> dict[str, list[dict[str, str]]] | None:
+    """`zeebe:executionListeners` as {"start": [...], "end": [...]} of {"type", "retries"} expressions.
+
+    Refused where Camunda 8 does not run them: start listeners of a boundary event (it is activated
+    by its trigger) and end listeners of an error end event (it never completes, it throws).
+    """
+    found: dict[str, list[dict[str, str]]] = {}
+    ok = True
+    for listener in zeebe.execution_listeners(el):
+        event, line = listener["eventType"], listener["line"]
+        if event not in ("start", "end"):
+            ctx.problem(f"zeebe:executionListener eventType must be start or end, got '{event}'", el, line)
+            ok = False
+            continue
+        if event == "start" and kind == "boundaryEvent":
+            ctx.problem("start execution listeners are not supported on a boundary event", el, line)
+            ok = False
+            continue
+        if event == "end" and kind == "endEvent" and el.find(f"{B}errorEventDefinition") is not None:
+            ctx.problem("end execution listeners are not supported on an error end event", el, line)
+            ok = False
+            continue
+        if not listener["type"].strip():
+            ctx.problem("a zeebe:executionListener needs a job type", el, line)
+            ok = False
+            continue
+        retries = listener["retries"].strip() or "3"
+        if not retries.startswith("=") and not retries.lstrip("-").isdigit():
+            ctx.problem(f"zeebe:executionListener retries must be a number or an expression, got '{retries}'",
+                        el, line)
+            ok = False
+            continue
+        job_type = ctx.expression(el, "zeebe:executionListener type", listener["type"], line=line)
+        retries_text = ctx.expression(el, "zeebe:executionListener retries", retries, line=line)
+        if job_type is None or retries_text is None:
+            ok = False
+            continue
+        found.setdefault(event, []).append({"type": job_type, "retries": retries_text})
+    return found if ok else None
+
+
 # -- element parsers ------------------------------------------------------------------------------
 
 
@@ -462,14 +503,18 @@ def _parse_process(proc: etree._Element, ctx: _Context) -> Graph | None:
             for _name, what in zeebe.unsupported(child):
                 ctx.problem(f"{what} are not supported" if what.endswith("s") else f"{what} is not supported", child)
             props = handler(child, ctx)
+            listeners = _execution_listeners(child, ctx, tag)
             if tag in _CONTAINERS:
                 walk(child, el_id)
-            if props is None:
+            if props is None or listeners is None:
                 continue
+            if listeners:
+                props["listeners"] = listeners
             elements[el_id] = Element(id=el_id, kind=_kind(child), name=child.get("name", ""), parent=parent,
                                       props=props, line=child.sourceline)
 
     walk(proc, None)
+    process_listeners = _execution_listeners(proc, ctx, "process") or {}
     for _name, what in zeebe.unsupported(proc):
         ctx.problem(f"{what} are not supported" if what.endswith("s") else f"{what} is not supported", proc)
 
@@ -512,7 +557,7 @@ def _parse_process(proc: etree._Element, ctx: _Context) -> Graph | None:
         for eid, e in elements.items()
     }
     graph = Graph(process_id=process_id, name=proc.get("name", "") or "", elements=elements, flows=flows,
-                  version_tag=_version_tag(proc), forms=zeebe.user_task_forms(proc))
+                  version_tag=_version_tag(proc), forms=zeebe.user_task_forms(proc), listeners=process_listeners)
     _validate(graph, xml_of, proc, ctx)
     return graph
 

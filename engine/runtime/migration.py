@@ -65,7 +65,7 @@ def migrate_instance(run: InstanceRun, payload: dict[str, Any]) -> None:
 
     old_definition_key = run.definition.key
     run.graph, run.definition = target, target_def
-    run.process_element = Element(id=target.process_id, kind="process", name=target.name)
+    run.process_element = target.process_element()
     run.instance.definition_id = target_def.key
     run.relabels.append((ProcessInstance, run.instance.key, {"definition_id": target_def.key}))
     work = {"process_definition_key": target_def.key, "bpmn_process_id": target_def.bpmn_process_id,

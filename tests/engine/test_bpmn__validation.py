@@ -111,6 +111,27 @@ def test_bad_feel_in_a_script_is_refused():
     ('<bpmn:businessRuleTask id="dmn"><bpmn:extensionElements><zeebe:calledDecision decisionId="=d" '
      'resultVariable="r" bindingType="deployment" /></bpmn:extensionElements></bpmn:businessRuleTask>', "dmn",
      "static decisionId"),
+    ('<bpmn:task id="el"><bpmn:extensionElements><zeebe:executionListeners><zeebe:executionListener '
+     'eventType="take" type="t" /></zeebe:executionListeners></bpmn:extensionElements></bpmn:task>', "el",
+     "eventType must be start or end, got 'take'"),
+    ('<bpmn:task id="el"><bpmn:extensionElements><zeebe:executionListeners><zeebe:executionListener '
+     'eventType="start" /></zeebe:executionListeners></bpmn:extensionElements></bpmn:task>', "el",
+     "zeebe:executionListener needs a job type"),
+    ('<bpmn:task id="el"><bpmn:extensionElements><zeebe:executionListeners><zeebe:executionListener '
+     'eventType="end" type="t" retries="many" /></zeebe:executionListeners></bpmn:extensionElements></bpmn:task>',
+     "el", "retries must be a number or an expression, got 'many'"),
+    ('<bpmn:task id="el"><bpmn:extensionElements><zeebe:executionListeners><zeebe:executionListener '
+     'eventType="end" type="=1 +" /></zeebe:executionListeners></bpmn:extensionElements></bpmn:task>',
+     "el", "zeebe:executionListener type"),
+    ('<bpmn:task id="t" /><bpmn:boundaryEvent id="b" attachedToRef="t"><bpmn:extensionElements>'
+     '<zeebe:executionListeners><zeebe:executionListener eventType="start" type="x" /></zeebe:executionListeners>'
+     '</bpmn:extensionElements><bpmn:timerEventDefinition><bpmn:timeDuration>PT1M</bpmn:timeDuration>'
+     '</bpmn:timerEventDefinition></bpmn:boundaryEvent>', "b", "start execution listeners are not supported on a "
+     "boundary event"),
+    ('<bpmn:endEvent id="err"><bpmn:extensionElements><zeebe:executionListeners><zeebe:executionListener '
+     'eventType="end" type="x" /></zeebe:executionListeners></bpmn:extensionElements>'
+     '<bpmn:errorEventDefinition errorRef="E" /></bpmn:endEvent>', "err",
+     "end execution listeners are not supported on an error end event"),
 ])
 def test_structural_problems(body, element_id, text):
     found = problems(START_END + body)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db.models import CharField, Value
 from django.utils import timezone
 from rest_framework import status
 from rest_framework.exceptions import PermissionDenied
@@ -188,20 +187,20 @@ SPEC = Spec(
         "errorMessage": Field("error_message", blank_null=True),
         "jobKey": Field("key", "key"),
         "kind": Field(
-            "_kind",
+            "kind",
             "enum",
             enum={
                 "BPMN_ELEMENT": ("BPMN_ELEMENT",),
-                "EXECUTION_LISTENER": (),
-                "TASK_LISTENER": (),
+                "EXECUTION_LISTENER": ("EXECUTION_LISTENER",),
+                "TASK_LISTENER": ("TASK_LISTENER",),
                 "AD_HOC_SUB_PROCESS": (),
             },
         ),
         "listenerEventType": Field(
-            "_listener",
+            "listener_event_type",
             "enum",
             enum={
-                v: ((v,) if v == "UNSPECIFIED" else ())
+                v: ((v,) if v != "BEFORE_ALL" and v != "CANCEL" else ())
                 for v in (
                     "UNSPECIFIED",
                     "START",
@@ -252,10 +251,7 @@ class JobSearchView(SearchView):
     spec = SPEC
 
     def queryset(self, request: Request):  # type: ignore[no-untyped-def]
-        return q.jobs(principal(request).tenant_ids).annotate(
-            _kind=Value("BPMN_ELEMENT", output_field=CharField()),
-            _listener=Value("UNSPECIFIED", output_field=CharField()),
-        )
+        return q.jobs(principal(request).tenant_ids)
 
     def shape_page(self, request: Request, rows: list[Any]) -> list[dict[str, Any]]:
         who = principal(request)
