@@ -72,7 +72,7 @@ def items_of(name: str) -> Schema:
 STATES = {
     "ProcessInstanceStateEnum": enum("ACTIVE", "COMPLETED", "TERMINATED"),
     "ElementInstanceStateEnum": enum("ACTIVE", "COMPLETED", "TERMINATED"),
-    "UserTaskStateEnum": enum("CREATED", "COMPLETING", "COMPLETED", "CANCELED"),
+    "UserTaskStateEnum": enum("CREATING", "CREATED", "COMPLETING", "COMPLETED", "CANCELED"),
     "IncidentStateEnum": enum("ACTIVE", "RESOLVED"),
     "JobStateEnum": enum(*sorted(set(shapes.JOB_STATES.values()))),
 }

@@ -252,18 +252,35 @@ def _job(el: etree._Element, ctx: _Context, what: str) -> dict[str, Any] | None:
     return {"jobType": job_type, "retries": retries_text, "headers": zeebe.task_headers(el)}
 
 
-def _execution_listeners(el: etree._Element, ctx: _Context, kind: str) -> dict[str, list[dict[str, str]]] | None:
-    """`zeebe:executionListeners` as {"start": [...], "end": [...]} of {"type", "retries"} expressions.
+# Camunda 8.8's user task listener events: which of them FlowSync runs, and why the others are refused.
+TASK_LISTENER_EVENTS = ("creating", "completing")
+_TASK_LISTENER_REFUSED = {
+    "assigning": "task listeners on 'assigning' are not supported yet (claims and assignments do not wait for jobs)",
+    "updating": "task listeners on 'updating' are not supported yet (task updates do not wait for jobs)",
+    "canceling": "task listeners on 'canceling' are not supported yet (cancelling a task does not wait for jobs)",
+}
 
-    Refused where Camunda 8 does not run them: start listeners of a boundary event (it is activated
-    by its trigger) and end listeners of an error end event (it never completes, it throws).
+
+def _listeners(el: etree._Element, ctx: _Context, kind: str, tag: str = "executionListener",
+               events: tuple[str, ...] = ("start", "end")) -> dict[str, list[dict[str, str]]] | None:
+    """`zeebe:executionListeners` (or `zeebe:taskListeners`) as {event: [{"type", "retries"}]}, expressions compiled.
+
+    Execution listeners are refused where Camunda 8 does not run them: start listeners of a boundary
+    event (it is activated by its trigger) and end listeners of an error end event (it throws instead).
     """
     found: dict[str, list[dict[str, str]]] = {}
     ok = True
-    for listener in zeebe.execution_listeners(el):
+    listed = zeebe.execution_listeners(el) if tag == "executionListener" else zeebe.task_listeners(el)
+    for listener in listed:
         event, line = listener["eventType"], listener["line"]
-        if event not in ("start", "end"):
-            ctx.problem(f"zeebe:executionListener eventType must be start or end, got '{event}'", el, line)
+        if tag == "taskListener" and event in _TASK_LISTENER_REFUSED:
+            ctx.problem(_TASK_LISTENER_REFUSED[event], el, line)
+            ok = False
+            continue
+        if event not in events:
+            allowed = " or ".join(events) if tag == "executionListener" else ", ".join(
+                (*events, *_TASK_LISTENER_REFUSED))
+            ctx.problem(f"zeebe:{tag} eventType must be {allowed}, got '{event}'", el, line)
             ok = False
             continue
         if event == "start" and kind == "boundaryEvent":
@@ -275,17 +292,16 @@ def _execution_listeners(el: etree._Element, ctx: _Context, kind: str) -> dict[s
             ok = False
             continue
         if not listener["type"].strip():
-            ctx.problem("a zeebe:executionListener needs a job type", el, line)
+            ctx.problem(f"a zeebe:{tag} needs a job type", el, line)
             ok = False
             continue
         retries = listener["retries"].strip() or "3"
         if not retries.startswith("=") and not retries.lstrip("-").isdigit():
-            ctx.problem(f"zeebe:executionListener retries must be a number or an expression, got '{retries}'",
-                        el, line)
+            ctx.problem(f"zeebe:{tag} retries must be a number or an expression, got '{retries}'", el, line)
             ok = False
             continue
-        job_type = ctx.expression(el, "zeebe:executionListener type", listener["type"], line=line)
-        retries_text = ctx.expression(el, "zeebe:executionListener retries", retries, line=line)
+        job_type = ctx.expression(el, f"zeebe:{tag} type", listener["type"], line=line)
+        retries_text = ctx.expression(el, f"zeebe:{tag} retries", retries, line=line)
         if job_type is None or retries_text is None:
             ok = False
             continue
@@ -396,6 +412,14 @@ def _user_task(el: etree._Element, ctx: _Context) -> dict[str, Any] | None:
             if text is None:
                 return None
             props[attr] = text
+    if zeebe.task_listeners(el):
+        if not props["camundaUserTask"]:
+            ctx.problem("task listeners need a Camunda user task (<zeebe:userTask />), not a job-based one", el)
+            return None
+        task_listeners = _listeners(el, ctx, "userTask", "taskListener", TASK_LISTENER_EVENTS)
+        if task_listeners is None:
+            return None
+        props["taskListeners"] = task_listeners
     return _activity(el, ctx, props)
 
 
@@ -503,7 +527,7 @@ def _parse_process(proc: etree._Element, ctx: _Context) -> Graph | None:
             for _name, what in zeebe.unsupported(child):
                 ctx.problem(f"{what} are not supported" if what.endswith("s") else f"{what} is not supported", child)
             props = handler(child, ctx)
-            listeners = _execution_listeners(child, ctx, tag)
+            listeners = _listeners(child, ctx, tag)
             if tag in _CONTAINERS:
                 walk(child, el_id)
             if props is None or listeners is None:
@@ -514,7 +538,7 @@ def _parse_process(proc: etree._Element, ctx: _Context) -> Graph | None:
                                       props=props, line=child.sourceline)
 
     walk(proc, None)
-    process_listeners = _execution_listeners(proc, ctx, "process") or {}
+    process_listeners = _listeners(proc, ctx, "process") or {}
     for _name, what in zeebe.unsupported(proc):
         ctx.problem(f"{what} are not supported" if what.endswith("s") else f"{what} is not supported", proc)
 

@@ -16,7 +16,6 @@ Z = f"{{{ZEEBE_NS}}}"
 
 # Extensions that change execution but are not implemented: refused rather than silently ignored.
 UNSUPPORTED = {
-    "taskListeners": "task listeners",
     "adHoc": "ad-hoc subprocesses",
 }
 
@@ -73,6 +72,15 @@ def execution_listeners(el: etree._Element) -> list[dict[str, Any]]:
         {"eventType": found.get("eventType", ""), "type": found.get("type", ""),
          "retries": found.get("retries", "3"), "line": found.sourceline}
         for found in extensions(el, f"executionListeners/{Z}executionListener")
+    ]
+
+
+def task_listeners(el: etree._Element) -> list[dict[str, Any]]:
+    """`zeebe:taskListeners` of a user task, in document order."""
+    return [
+        {"eventType": found.get("eventType", ""), "type": found.get("type", ""),
+         "retries": found.get("retries", "3"), "line": found.sourceline}
+        for found in extensions(el, f"taskListeners/{Z}taskListener")
     ]
 
 

@@ -8,6 +8,10 @@ listener is created only when the previous one completed, in document order. A l
 out of retries raises an EXECUTION_LISTENER_NO_RETRIES incident; resolving it makes the job
 activatable again.
 
+Task listeners (`zeebe:taskListeners` of a Camunda user task) are the same jobs (`kind` TASK_LISTENER,
+`listenerEventType` CREATING or COMPLETING); what their completion does to the task (deny, correct)
+belongs to `engine/runtime/behaviors/user_task.py`.
+
 The listener being waited for is `ei.data["listener"]` = {"event", "index", "jobKey"}: while it
 is there, the element neither starts its work nor completes. What happens when the last one
 completed (start the work, or complete) belongs to `engine/runtime/steps.py`.
@@ -19,6 +23,7 @@ from typing import Any
 
 from engine.graph import Element
 from engine.models import ElementInstance, Job
+from engine.runtime.errors import IncidentRaised
 from engine.runtime.expr import evaluate
 from engine.runtime.state import InstanceRun
 from engine.store.rows import new_row
@@ -26,9 +31,13 @@ from engine.store.rows import new_row
 _OPEN = (Job.State.ACTIVATABLE, Job.State.ACTIVATED, Job.State.FAILED)
 
 
+_EXECUTION_EVENTS = ("start", "end")
+
+
 def of(element: Element, event: str) -> list[dict[str, Any]]:
-    """The element's listeners of an event ("start" or "end"), in the order they run."""
-    return (element.props.get("listeners") or {}).get(event) or []
+    """The element's listeners of an event ("start"/"end", or a user task's "creating"/"completing"), in order."""
+    found = element.props.get("listeners" if event in _EXECUTION_EVENTS else "taskListeners") or {}
+    return found.get(event) or []
 
 
 def waiting(ei: ElementInstance) -> bool:
@@ -45,11 +54,21 @@ def open_job(run: InstanceRun, ei: ElementInstance, element: Element, event: str
     retries = evaluate(run, ei.key, listener.get("retries", "3"))
     job = new_row(Job, **run.element_work(ei),
         type=str(job_type), retries=int(retries), custom_headers={}, state=Job.State.ACTIVATABLE,
-        kind=Job.Kind.EXECUTION_LISTENER, listener_event_type=event.upper(), created_at=run.now,
+        kind=Job.Kind.EXECUTION_LISTENER if event in _EXECUTION_EVENTS else Job.Kind.TASK_LISTENER,
+        listener_event_type=event.upper(), created_at=run.now,
     )
     run.add_job(job)
     ei.data["listener"]["jobKey"] = job.key
     run.record("LISTENER_JOB_CREATED", ei, jobKey=str(job.key), jobType=job.type, listenerEventType=event.upper())
+
+
+def open_or_incident(run: InstanceRun, ei: ElementInstance, element: Element, event: str, index: int) -> None:
+    """`open_job`; if its type or retries expression fails, an incident whose resolution tries it again."""
+    try:
+        open_job(run, ei, element, event, index)
+    except IncidentRaised as inc:
+        run.add_incident(ei, inc.error_type, inc.message)
+        ei.data["incidentPhase"] = "listener"
 
 
 def done(run: InstanceRun, ei: ElementInstance, job: Job) -> dict[str, Any] | None:

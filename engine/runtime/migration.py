@@ -79,7 +79,8 @@ def migrate_instance(run: InstanceRun, payload: dict[str, Any]) -> None:
                                                                  Job.State.FAILED):
             _relabel(run, Job, job, {"element_id": by_key[job.element_instance_key].target_element_id, **work})
     for task in run.user_tasks.values():
-        if task.element_instance_key in by_key and task.state in (UserTask.State.CREATED, UserTask.State.COMPLETING):
+        if task.element_instance_key in by_key and task.state in (UserTask.State.CREATING, UserTask.State.CREATED,
+                                                                  UserTask.State.COMPLETING):
             _relabel(run, UserTask, task, {"element_id": by_key[task.element_instance_key].target_element_id,
                                            **work})
     for incident in run.incidents.values():

@@ -7,6 +7,7 @@ from typing import Any
 
 from engine.models import Command, ElementInstance, Job, UserTask
 from engine.runtime import budget, listeners, steps, tokens, waits
+from engine.runtime.behaviors import user_task
 from engine.runtime.behaviors.call_activity import CallActivityBehavior
 from engine.runtime.catching import throw_error
 from engine.runtime.errors import CommandRejected, IncidentRaised
@@ -66,6 +67,15 @@ def complete_job(run: InstanceRun, payload: dict[str, Any]) -> None:
     job.state = Job.State.COMPLETED
     run.touch("jobs", job)
     run.record("JOB_COMPLETED", ei, jobKey=str(job.key))
+    if job.kind == Job.Kind.TASK_LISTENER:
+        # Its variables are not the task's (Camunda 8 takes none from a task listener); its result may deny
+        # the completion or correct the task.
+        ran = listeners.done(run, ei, job)
+        if ran is None:
+            raise CommandRejected(f"job {job.key} is not the listener its user task waits for")
+        if user_task.listener_result(run, ei, ran["event"], payload.get("result") or {}):
+            steps.listener_done(run, ei, ran)
+        return
     if job.kind == Job.Kind.EXECUTION_LISTENER:
         ran = listeners.done(run, ei, job)
         if ran is None:
@@ -90,14 +100,9 @@ def _open_user_task(run: InstanceRun, payload: dict[str, Any]) -> tuple[UserTask
 def complete_user_task(run: InstanceRun, payload: dict[str, Any]) -> None:
     variables = _variables(payload)
     task, ei = _open_user_task(run, payload)
-    task.state = UserTask.State.COMPLETED
-    task.completion_date = run.now
-    task.completed_by = str(payload.get("completedBy") or task.assignee or "")[:255]
-    run.touch("user_tasks", task)
-    run.closed_tasks.append(task.key)
-    run.record("USER_TASK_COMPLETED", ei, userTaskKey=str(task.key))
-    set_result(run, ei, run.element(ei.element_id), variables)
-    tokens.complete(run, ei)
+    if listeners.waiting(ei):
+        raise CommandRejected(f"user task {task.key} waits for its listeners")
+    user_task.request_completion(run, ei, task, variables, str(payload.get("completedBy") or ""))
 
 
 def assign_user_task(run: InstanceRun, payload: dict[str, Any]) -> None:

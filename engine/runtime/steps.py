@@ -26,6 +26,7 @@ from engine.runtime import (
 )
 from engine.runtime.behaviors.inclusive_gateway import fire_ready_joins
 from engine.runtime.behaviors.multi_instance import MULTI_INSTANCE
+from engine.runtime.behaviors.user_task import task_listeners_done
 from engine.runtime.errors import IncidentRaised
 from engine.runtime.registry import behavior_for, behavior_of
 from engine.runtime.state import InstanceRun
@@ -98,7 +99,7 @@ def _activate(run: InstanceRun, element: Element, scope_key: int, flow_id: str |
 def enter(run: InstanceRun, ei: ElementInstance, element: Element) -> None:
     """The element's start listeners first (if it has any), else its own work at once."""
     if listeners.of(element, "start"):
-        _open_listener(run, ei, element, "start", 0)
+        listeners.open_or_incident(run, ei, element, "start", 0)
     else:
         begin(run, ei, element)
 
@@ -122,22 +123,16 @@ def begin(run: InstanceRun, ei: ElementInstance, element: Element) -> None:
         ei.data["incidentPhase"] = "begin"  # the listeners ran: a retry starts the work again, not them
 
 
-def _open_listener(run: InstanceRun, ei: ElementInstance, element: Element, event: str, index: int) -> None:
-    try:
-        listeners.open_job(run, ei, element, event, index)
-    except IncidentRaised as inc:  # its type or retries expression failed
-        run.add_incident(ei, inc.error_type, inc.message)
-        ei.data["incidentPhase"] = "listener"
-
-
 def listener_done(run: InstanceRun, ei: ElementInstance, ran: dict[str, Any]) -> None:
     """A listener job completed: the next listener of the event, else the element goes on."""
     element = run.element(ei.element_id)
     event, index = ran["event"], ran["index"] + 1
     if index < len(listeners.of(element, event)):
-        _open_listener(run, ei, element, event, index)
+        listeners.open_or_incident(run, ei, element, event, index)
     elif event == "start":
         begin(run, ei, element)
+    elif event != "end":
+        task_listeners_done(run, ei, event)
     else:
         ei.data["endListenersDone"] = True
         complete(run, ei)
@@ -160,7 +155,7 @@ def _complete(run: InstanceRun, key: int) -> None:
             if not is_body(ei):
                 apply_outputs(run, ei, element)
             if not is_body(ei) and listeners.of(element, "end"):
-                _open_listener(run, ei, element, "end", 0)  # completes when the last one did
+                listeners.open_or_incident(run, ei, element, "end", 0)  # completes when the last one did
                 return
         if inner:
             inner_outcome = MULTI_INSTANCE.inner_completing(run, run.elements[ei.flow_scope_key], ei, element)
@@ -192,7 +187,7 @@ def retry(run: InstanceRun, ei: ElementInstance) -> None:
         return
     if phase == "listener":
         ran = ei.data["listener"]
-        _open_listener(run, ei, run.element(ei.element_id), ran["event"], ran["index"])
+        listeners.open_or_incident(run, ei, run.element(ei.element_id), ran["event"], ran["index"])
         return
     if phase in ("activate", "begin"):
         element = run.element(ei.element_id)

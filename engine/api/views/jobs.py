@@ -93,7 +93,7 @@ class JobCompletionView(ApiView):
         who = principal(request)
         job_actions.complete_job(
             who.tenant_ids, path_key(key, "jobKey"), data.get("variables") or {}, who.actor, timezone.now(),
-            lease=data.get("jobLeaseToken") or "",
+            lease=data.get("jobLeaseToken") or "", result=data.get("result"),
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
