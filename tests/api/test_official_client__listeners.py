@@ -9,6 +9,10 @@ listener ("listen-audit"). The client's job workers complete every listener job,
 - A: runs through; the audit worker sees PROCESS START, task END, PROCESS END in that order.
 - C: the prepare listener fails with no retries left → an EXECUTION_LISTENER_NO_RETRIES incident on the task;
   retries back on the listener job, the incident resolved, the worker completes it and C runs to its end.
+
+listener-approval: a Camunda user task with a completing task listener. The client's worker denies the first
+completion (`result.denied`), so the task is CREATED again; it accepts the second with a priority correction,
+and the instance ends with the second completion's variables.
 """
 
 from __future__ import annotations
@@ -24,14 +28,21 @@ from camunda_orchestration_sdk import (
     IncidentSearchQuery,
     IncidentSearchQueryFilter,
     JobChangeset,
+    JobCompletionRequest,
     JobFailure,
+    JobResultCorrections,
+    JobResultUserTask,
     JobUpdateRequest,
     ProcessCreationById,
     ProcessInstanceCreationInstructionBaseVariables,
+    UserTaskCompletionRequest,
+    UserTaskCompletionRequestVariables,
+    UserTaskSearchQuery,
+    UserTaskSearchQueryFilter,
     WorkerConfig,
 )
 
-from engine.models import ElementInstance
+from engine.models import ElementInstance, UserTask, Variable
 from tests.api.test_official_client__end_to_end import BPMN
 from tests.conftest import wait_for
 
@@ -72,6 +83,15 @@ class ListenerWorkers(threading.Thread):
         self.prepared_seen[order] = job.variables.to_dict().get("prepared")
         return {"charged": True}
 
+    async def approval_check(self, job: Any) -> JobCompletionRequest:
+        self._note(job)
+        first = sum(1 for s in self.seen if s[1] == "listen-approval-check") == 1
+        if first:
+            return JobCompletionRequest(result=JobResultUserTask(type_="userTask", denied=True,
+                                                                 denied_reason="needs a second look"))
+        return JobCompletionRequest(result=JobResultUserTask(type_="userTask", denied=False,
+                                                             corrections=JobResultCorrections(priority=90)))
+
     async def main(self) -> None:
         async with CamundaAsyncClient(configuration=self.config) as client:
             workers = [
@@ -81,7 +101,8 @@ class ListenerWorkers(threading.Thread):
                     callback=callback, startup_jitter_max_seconds=0,
                 )
                 for job_type, callback in (("listen-audit", self.audit), ("listen-prepare", self.prepare),
-                                           ("listen-charge", self.charge))
+                                           ("listen-charge", self.charge),
+                                           ("listen-approval-check", self.approval_check))
             ]
             self.started.set()
             while not self.stop_event.is_set():
@@ -146,6 +167,49 @@ def test_the_official_client_works_execution_listener_jobs(live_server, creds, s
             assert [s[1] for s in workers.seen if s[0] == "C"] == [
                 "listen-audit", "listen-prepare", "listen-prepare", "listen-charge", "listen-audit", "listen-audit"]
             assert workers.prepared_seen["C"] == "P-C"
+    finally:
+        workers.stop()
+    assert not workers.errors, workers.errors
+    assert engine_worker.proc.poll() is None, engine_worker.output()
+
+
+def test_the_official_client_denies_and_corrects_through_a_task_listener(live_server, creds, start_worker):
+    config = {"CAMUNDA_REST_ADDRESS": live_server.url, "CAMUNDA_AUTH_STRATEGY": "BASIC",
+              "CAMUNDA_BASIC_AUTH_USERNAME": creds.client_id, "CAMUNDA_BASIC_AUTH_PASSWORD": creds.secret,
+              "CAMUNDA_SDK_LOG_LEVEL": "error"}
+    engine_worker = start_worker()
+    workers = ListenerWorkers(config)
+    workers.start()
+    assert workers.started.wait(30) and not workers.errors, workers.errors
+    try:
+        with CamundaClient(configuration=config) as client:
+            client.deploy_resources_from_files([BPMN / "listener-approval.bpmn"])
+            key = client.create_process_instance(data=ProcessCreationById(
+                process_definition_id="listener-approval",
+                variables=ProcessInstanceCreationInstructionBaseVariables.from_dict({"orderId": "T"}),
+            )).process_instance_key
+            filt = UserTaskSearchQueryFilter(process_instance_key=key)
+
+            def task() -> Any:
+                found = client.search_user_tasks(data=UserTaskSearchQuery(filter_=filt)).items
+                return found[0] if found else None
+
+            created = wait_for(task, timeout=TIMEOUT)
+            client.complete_user_task(created.user_task_key, data=UserTaskCompletionRequest(
+                variables=UserTaskCompletionRequestVariables.from_dict({"approved": True})))
+            # Denied by the listener: back to CREATED, the submitted variables dropped.
+            wait_for(lambda: any(s[1] == "listen-approval-check" for s in workers.seen) and task().state.value
+                     == "CREATED", timeout=TIMEOUT)
+            assert client.get_process_instance(key).state.value == "ACTIVE"
+            client.complete_user_task(created.user_task_key, data=UserTaskCompletionRequest(
+                variables=UserTaskCompletionRequestVariables.from_dict({"approved": False})))
+            wait_for(lambda: client.get_process_instance(key).state.value == "COMPLETED", timeout=TIMEOUT)
+            done = task()
+            assert (done.state.value, done.priority) == ("COMPLETED", 90)
+            checks = [s for s in workers.seen if s[1] == "listen-approval-check"]
+            assert [s[2:4] for s in checks] == [("TASK_LISTENER", "COMPLETING")] * 2
+            assert UserTask.objects.get(key=int(created.user_task_key)).priority == 90
+            assert Variable.objects.get(process_instance_id=int(key), name="approved").value is False
     finally:
         workers.stop()
     assert not workers.errors, workers.errors
