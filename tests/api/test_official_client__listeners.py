@@ -59,6 +59,7 @@ class ListenerWorkers(threading.Thread):
         self.config = config
         self.seen: list[tuple[str, str, str, str, str]] = []  # (order, type, kind, listenerEventType, elementId)
         self.prepared_seen: dict[str, Any] = {}
+        self.listened: list[Any] = []  # the `userTask` of each task listener job
         self.stop_event = threading.Event()
         self.started = threading.Event()
         self.errors: list[BaseException] = []
@@ -85,6 +86,7 @@ class ListenerWorkers(threading.Thread):
 
     async def approval_check(self, job: Any) -> JobCompletionRequest:
         self._note(job)
+        self.listened.append(job.user_task)
         first = sum(1 for s in self.seen if s[1] == "listen-approval-check") == 1
         if first:
             return JobCompletionRequest(result=JobResultUserTask(type_="userTask", denied=True,
@@ -209,6 +211,9 @@ def test_the_official_client_denies_and_corrects_through_a_task_listener(live_se
             checks = [s for s in workers.seen if s[1] == "listen-approval-check"]
             assert [s[2:4] for s in checks] == [("TASK_LISTENER", "COMPLETING")] * 2
             assert UserTask.objects.get(key=int(created.user_task_key)).priority == 90
+            # The listener's job carries its task (Camunda's ActivatedJobResult.userTask).
+            assert [(t.user_task_key, t.action, t.candidate_groups, t.priority) for t in workers.listened] == [
+                (created.user_task_key, "complete", ["approvers"], 50)] * 2
             assert Variable.objects.get(process_instance_id=int(key), name="approved").value is False
     finally:
         workers.stop()

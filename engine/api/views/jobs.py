@@ -71,12 +71,13 @@ class JobActivationView(ApiView):
         else:
             found = wait_until(attempt, [jobs_channel(t, job_type) for t in tenant_ids], wait)
         jobs, variables, roots = found or ([], {}, {})
+        tasks = q.listened_tasks(jobs)  # a task listener's job carries its user task
         return Response(
             {
                 "jobs": [
                     shapes.activated_job(
                         j, variables[j.key], who.tenant_id_of(j.tenant_id), roots.get(j.process_instance_key),
-                        with_lease=bool(data.get("withLease")),
+                        with_lease=bool(data.get("withLease")), user_task=tasks.get(j.key),
                     )
                     for j in jobs
                 ]
