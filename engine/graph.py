@@ -82,6 +82,8 @@ class Graph:
     version_tag: str = ""
     # Embedded Camunda forms (`zeebe:userTaskForm`): form id → form-js JSON text.
     forms: dict[str, str] = field(default_factory=dict)
+    # The process's own execution listeners ({"start": [...], "end": [...]}, `zeebe:executionListeners`).
+    listeners: dict[str, Any] = field(default_factory=dict)
     # Derived lookups, filled lazily; not part of the stored JSON.
     _index: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -90,6 +92,11 @@ class Graph:
         if found is None:
             found = self._index[key] = build()
         return found
+
+    def process_element(self) -> Element:
+        """The process itself as an element (its scope and its listeners)."""
+        return Element(id=self.process_id, kind="process", name=self.name,
+                       props={"listeners": self.listeners} if self.listeners else {})
 
     def start_events(self, scope: str | None) -> list[Element]:
         """The none start events directly inside a scope (None = the process)."""
@@ -151,6 +158,7 @@ class Graph:
             "name": self.name,
             "versionTag": self.version_tag,
             "forms": self.forms,
+            **({"listeners": self.listeners} if self.listeners else {}),
             "elements": [
                 {
                     "id": e.id,
@@ -210,4 +218,5 @@ class Graph:
             flows=flows,
             version_tag=data.get("versionTag", ""),
             forms=data.get("forms") or {},
+            listeners=data.get("listeners") or {},
         )

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Q
+from django.utils.dateparse import parse_datetime
 from opentelemetry.trace import SpanKind
 from psycopg.types.json import Jsonb
 
@@ -163,11 +164,58 @@ COMPLETE_AND_WAKE = COMPLETE.format(wake=f", pg_notify('{CHANNEL}', '')")
 COMPLETE_ONLY = COMPLETE.format(wake="")
 
 
+# What a task listener may correct on its user task (Camunda 8.8 `JobResultCorrections`), and the check of each.
+_CORRECTIONS = {
+    "assignee": lambda v: v is None or isinstance(v, str),
+    "dueDate": lambda v: v is None or v == "" or (isinstance(v, str) and _aware(v)),
+    "followUpDate": lambda v: v is None or v == "" or (isinstance(v, str) and _aware(v)),
+    "priority": lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 100),
+}
+_CORRECTION_RULES = {"assignee": "a string", "dueDate": "an ISO 8601 date-time with an offset",
+                     "followUpDate": "an ISO 8601 date-time with an offset", "priority": "an integer from 0 to 100"}
+
+
+def _aware(text: str) -> bool:
+    parsed = parse_datetime(text)
+    return parsed is not None and parsed.tzinfo is not None
+
+
+def job_result(result: Any) -> dict[str, Any] | None:
+    """Check a job completion's `result` (a task listener's answer); the engine applies it. None: no result."""
+    if result is None:
+        return None
+    if not isinstance(result, dict):
+        raise InvalidInput("result must be a JSON object")
+    if result.get("type", "userTask") not in ("userTask", None):
+        raise InvalidInput(f"result.type '{result.get('type')}' is not supported (only userTask)")
+    denied = result.get("denied")
+    if denied is not None and not isinstance(denied, bool):
+        raise InvalidInput("result.denied must be a boolean")
+    reason = result.get("deniedReason")
+    if reason is not None and not isinstance(reason, str):
+        raise InvalidInput("result.deniedReason must be a string")
+    corrections = result.get("corrections") or {}
+    if not isinstance(corrections, dict):
+        raise InvalidInput("result.corrections must be a JSON object")
+    for name, value in corrections.items():
+        if name in ("candidateUsers", "candidateGroups"):
+            raise InvalidInput(f"result.corrections.{name}: correcting candidates is not supported yet")
+        if name not in _CORRECTIONS:
+            raise InvalidInput(f"result.corrections.{name} is not a correctable attribute "
+                               f"({', '.join(_CORRECTIONS)})")
+        if not _CORRECTIONS[name](value):
+            raise InvalidInput(f"result.corrections.{name} must be {_CORRECTION_RULES[name]}, got {value!r}")
+    return {"denied": bool(denied), "deniedReason": reason or "", "corrections": corrections}
+
+
 def complete_job(tenant_ids: list[int], key: int, variables: dict[str, Any] | None, actor: str, now: datetime,
-                 lease: str = "") -> None:
+                 lease: str = "", result: dict[str, Any] | None = None) -> None:
     if variables is not None and not isinstance(variables, dict):
         raise InvalidInput("variables must be a JSON object")
-    payload = {"jobKey": str(key), "variables": variables or {}}
+    payload: dict[str, Any] = {"jobKey": str(key), "variables": variables or {}}
+    checked = job_result(result)
+    if checked is not None:
+        payload["result"] = checked
     with transaction.atomic():
         if connection.vendor == "postgresql":
             # One statement: the conditional UPDATE (its row lock refuses a second completion, as the

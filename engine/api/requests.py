@@ -137,11 +137,12 @@ class ActivateJobs(Strict):
 
 class CompleteJob(Strict):
     ignored = frozenset({"businessId"})
-    unsupported = frozenset({"result"})
 
     jobLeaseToken = serializers.CharField(required=False, default="", allow_blank=True, allow_null=True,
                                           max_length=64)
     variables = ObjectField(default=dict)
+    # A task listener's answer ({"type": "userTask", "denied", "deniedReason", "corrections"}): checked by the action.
+    result = ObjectField(default=None)
 
 
 class FailJob(Strict):

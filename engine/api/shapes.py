@@ -200,8 +200,24 @@ def incident(inc: Incident, tenant_id: str, root_key: int | None) -> dict[str, A
     }
 
 
+def listened_task(job: Job, task: UserTask) -> dict[str, Any]:
+    """Camunda 8's `userTask` of a task listener's activated job: the task as the listener sees it."""
+    return {
+        "action": {"CREATING": "create", "COMPLETING": "complete"}.get(job.listener_event_type, ""),
+        "assignee": task.assignee or None,
+        "candidateGroups": list(task.candidate_groups or []),
+        "candidateUsers": list(task.candidate_users or []),
+        "changedAttributes": [],
+        "dueDate": date(task.due_date),
+        "followUpDate": date(task.follow_up_date),
+        "formKey": None,
+        "priority": task.priority,
+        "userTaskKey": key(task.key),
+    }
+
+
 def activated_job(job: Job, variables: dict[str, Any], tenant_id: str, root_key: int | None = None,
-                  with_lease: bool = False) -> dict[str, Any]:
+                  with_lease: bool = False, user_task: UserTask | None = None) -> dict[str, Any]:
     return {
         "type": job.type,
         "processDefinitionId": job.bpmn_process_id,
@@ -218,9 +234,9 @@ def activated_job(job: Job, variables: dict[str, Any], tenant_id: str, root_key:
         "processInstanceKey": key(job.process_instance_key),
         "processDefinitionKey": key(job.process_definition_key),
         "elementInstanceKey": key(job.element_instance_key),
-        "kind": "BPMN_ELEMENT",
-        "listenerEventType": "UNSPECIFIED",
-        "userTask": None,
+        "kind": job.kind,
+        "listenerEventType": job.listener_event_type,
+        "userTask": listened_task(job, user_task) if user_task is not None else None,
         "tags": [],
         "rootProcessInstanceKey": key(root_key if root_key is not None else job.process_instance_key),
         "businessId": None,
@@ -244,8 +260,8 @@ def job(j: Job, tenant_id: str, root_key: int | None) -> dict[str, Any]:
         "hasFailedWithRetriesLeft": bool(j.error_message) and j.retries > 0,
         "isDenied": None,
         "jobKey": key(j.key),
-        "kind": "BPMN_ELEMENT",
-        "listenerEventType": "UNSPECIFIED",
+        "kind": j.kind,
+        "listenerEventType": j.listener_event_type,
         "processDefinitionId": j.bpmn_process_id,
         "processDefinitionKey": key(j.process_definition_key),
         "processInstanceKey": key(j.process_instance_key),

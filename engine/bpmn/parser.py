@@ -302,6 +302,63 @@ def _job(el: etree._Element, ctx: _Context, what: str) -> dict[str, Any] | None:
     return {"jobType": job_type, "retries": retries_text, "headers": zeebe.task_headers(el)}
 
 
+# Camunda 8.8's user task listener events: which of them FlowSync runs, and why the others are refused.
+TASK_LISTENER_EVENTS = ("creating", "completing")
+_TASK_LISTENER_REFUSED = {
+    "assigning": "task listeners on 'assigning' are not supported yet (claims and assignments do not wait for jobs)",
+    "updating": "task listeners on 'updating' are not supported yet (task updates do not wait for jobs)",
+    "canceling": "task listeners on 'canceling' are not supported yet (cancelling a task does not wait for jobs)",
+}
+
+
+def _listeners(el: etree._Element, ctx: _Context, kind: str, tag: str = "executionListener",
+               events: tuple[str, ...] = ("start", "end")) -> dict[str, list[dict[str, str]]] | None:
+    """`zeebe:executionListeners` (or `zeebe:taskListeners`) as {event: [{"type", "retries"}]}, expressions compiled.
+
+    Execution listeners are refused where Camunda 8 does not run them: start listeners of a boundary
+    event (it is activated by its trigger) and end listeners of an error end event (it throws instead).
+    """
+    found: dict[str, list[dict[str, str]]] = {}
+    ok = True
+    listed = zeebe.execution_listeners(el) if tag == "executionListener" else zeebe.task_listeners(el)
+    for listener in listed:
+        event, line = listener["eventType"], listener["line"]
+        if tag == "taskListener" and event in _TASK_LISTENER_REFUSED:
+            ctx.problem(_TASK_LISTENER_REFUSED[event], el, line)
+            ok = False
+            continue
+        if event not in events:
+            allowed = " or ".join(events) if tag == "executionListener" else ", ".join(
+                (*events, *_TASK_LISTENER_REFUSED))
+            ctx.problem(f"zeebe:{tag} eventType must be {allowed}, got '{event}'", el, line)
+            ok = False
+            continue
+        if event == "start" and kind == "boundaryEvent":
+            ctx.problem("start execution listeners are not supported on a boundary event", el, line)
+            ok = False
+            continue
+        if event == "end" and kind == "endEvent" and el.find(f"{B}errorEventDefinition") is not None:
+            ctx.problem("end execution listeners are not supported on an error end event", el, line)
+            ok = False
+            continue
+        if not listener["type"].strip():
+            ctx.problem(f"a zeebe:{tag} needs a job type", el, line)
+            ok = False
+            continue
+        retries = listener["retries"].strip() or "3"
+        if not retries.startswith("=") and not retries.lstrip("-").isdigit():
+            ctx.problem(f"zeebe:{tag} retries must be a number or an expression, got '{retries}'", el, line)
+            ok = False
+            continue
+        job_type = ctx.expression(el, f"zeebe:{tag} type", listener["type"], line=line)
+        retries_text = ctx.expression(el, f"zeebe:{tag} retries", retries, line=line)
+        if job_type is None or retries_text is None:
+            ok = False
+            continue
+        found.setdefault(event, []).append({"type": job_type, "retries": retries_text})
+    return found if ok else None
+
+
 # -- element parsers ------------------------------------------------------------------------------
 
 
@@ -415,6 +472,14 @@ def _user_task(el: etree._Element, ctx: _Context) -> dict[str, Any] | None:
             if text is None:
                 return None
             props[attr] = text
+    if zeebe.task_listeners(el):
+        if not props["camundaUserTask"]:
+            ctx.problem("task listeners need a Camunda user task (<zeebe:userTask />), not a job-based one", el)
+            return None
+        task_listeners = _listeners(el, ctx, "userTask", "taskListener", TASK_LISTENER_EVENTS)
+        if task_listeners is None:
+            return None
+        props["taskListeners"] = task_listeners
     return _activity(el, ctx, props)
 
 
@@ -525,14 +590,18 @@ def _parse_process(proc: etree._Element, ctx: _Context) -> Graph | None:
             for _name, what in zeebe.unsupported(child):
                 ctx.problem(f"{what} are not supported" if what.endswith("s") else f"{what} is not supported", child)
             props = handler(child, ctx)
+            listeners = _listeners(child, ctx, tag)
             if tag in _CONTAINERS:
                 walk(child, el_id)
-            if props is None:
+            if props is None or listeners is None:
                 continue
+            if listeners:
+                props["listeners"] = listeners
             elements[el_id] = Element(id=el_id, kind=_kind(child), name=child.get("name", ""), parent=parent,
                                       props=props, line=child.sourceline)
 
     walk(proc, None)
+    process_listeners = _listeners(proc, ctx, "process") or {}
     for _name, what in zeebe.unsupported(proc):
         ctx.problem(f"{what} are not supported" if what.endswith("s") else f"{what} is not supported", proc)
 
@@ -575,7 +644,7 @@ def _parse_process(proc: etree._Element, ctx: _Context) -> Graph | None:
         for eid, e in elements.items()
     }
     graph = Graph(process_id=process_id, name=proc.get("name", "") or "", elements=elements, flows=flows,
-                  version_tag=_version_tag(proc), forms=zeebe.user_task_forms(proc))
+                  version_tag=_version_tag(proc), forms=zeebe.user_task_forms(proc), listeners=process_listeners)
     _validate(graph, xml_of, proc, ctx)
     _compensation(graph, xml_of, associations, proc, ctx)
     return graph

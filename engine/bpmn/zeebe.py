@@ -16,8 +16,6 @@ Z = f"{{{ZEEBE_NS}}}"
 
 # Extensions that change execution but are not implemented: refused rather than silently ignored.
 UNSUPPORTED = {
-    "executionListeners": "execution listeners",
-    "taskListeners": "task listeners",
     "adHoc": "ad-hoc subprocesses",
 }
 
@@ -66,6 +64,24 @@ def io_mapping(el: etree._Element) -> dict[str, list[dict[str, str]]]:
         if mappings:
             found[key] = mappings
     return found
+
+
+def execution_listeners(el: etree._Element) -> list[dict[str, Any]]:
+    """`zeebe:executionListeners`, in document order (the order Camunda runs them in)."""
+    return [
+        {"eventType": found.get("eventType", ""), "type": found.get("type", ""),
+         "retries": found.get("retries", "3"), "line": found.sourceline}
+        for found in extensions(el, f"executionListeners/{Z}executionListener")
+    ]
+
+
+def task_listeners(el: etree._Element) -> list[dict[str, Any]]:
+    """`zeebe:taskListeners` of a user task, in document order."""
+    return [
+        {"eventType": found.get("eventType", ""), "type": found.get("type", ""),
+         "retries": found.get("retries", "3"), "line": found.sourceline}
+        for found in extensions(el, f"taskListeners/{Z}taskListener")
+    ]
 
 
 def script(el: etree._Element) -> dict[str, str] | None:

@@ -15,7 +15,17 @@ class Job(ElementWork):
     # Task header with a JSON flow node's own retry backoff (initial_ms, multiplier, max_ms, jitter).
     BACKOFF_HEADER = "flowsync:backoff"
 
+    class Kind(models.TextChoices):
+        BPMN_ELEMENT = "BPMN_ELEMENT"
+        EXECUTION_LISTENER = "EXECUTION_LISTENER"
+        TASK_LISTENER = "TASK_LISTENER"
+
     type = models.CharField(max_length=255)
+    # What the job is for (Camunda 8 `JobKind`): the element's own work, or one of its listeners;
+    # a listener job says at which event (`listenerEventType`: START, END, ...).
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.BPMN_ELEMENT,
+                            db_default=Kind.BPMN_ELEMENT)
+    listener_event_type = models.CharField(max_length=12, default="UNSPECIFIED", db_default="UNSPECIFIED")
     state = models.CharField(max_length=12, choices=State.choices, default=State.ACTIVATABLE)
     retries = models.IntegerField(default=3)
     # Failures reported so far: the exponent of the default retry backoff.

@@ -8,6 +8,7 @@ class UserTask(ElementWork):
     """A human task waiting in the Tasklist; the engine creates, the Tasklist claims and completes (by command)."""
 
     class State(models.TextChoices):
+        CREATING = "CREATING"  # waiting for its creating task listeners
         CREATED = "CREATED"
         COMPLETING = "COMPLETING"
         COMPLETED = "COMPLETED"

@@ -32,3 +32,12 @@ def user_tasks(tenant_ids: Iterable[int]) -> QuerySet[UserTask]:
 
 def get_user_task(tenant_ids: Iterable[int], key: int) -> UserTask:
     return get_or_404(user_tasks(tenant_ids), key, "user task")
+
+
+def listened_tasks(jobs: Iterable[Job]) -> dict[int, UserTask]:
+    """The user tasks of task listener jobs, by job key (one query, only when there are such jobs)."""
+    wanted = {j.element_instance_key: j.key for j in jobs if j.kind == Job.Kind.TASK_LISTENER}
+    if not wanted:
+        return {}
+    return {wanted[t.element_instance_key]: t
+            for t in UserTask.objects.filter(element_instance_key__in=list(wanted)).exclude(state="CANCELED")}

@@ -30,7 +30,7 @@ from engine.runtime.state import InstanceRun
 from engine.store import flush as bulk
 from engine.store import sql
 
-OPEN_TASK_STATES = (UserTask.State.CREATED, UserTask.State.COMPLETING)
+OPEN_TASK_STATES = (UserTask.State.CREATING, UserTask.State.CREATED, UserTask.State.COMPLETING)
 
 
 WAIT_TABLES = (
@@ -87,7 +87,7 @@ def flush(runs: list[InstanceRun], replay: bool) -> None:
     if candidates:
         UserTaskCandidate.objects.bulk_create(candidates, batch_size=1000)
     bulk.update(UserTask, [t for run in runs for t in run.dirty["user_tasks"].values()],
-                ["state", "assignee", "completion_date", "completed_by"])
+                ["state", "assignee", "completion_date", "completed_by", "due_date", "follow_up_date", "priority"])
     closed = [k for run in runs for k in run.closed_tasks]
     if closed:
         UserTaskCandidate.objects.filter(task_id__in=closed).delete()

@@ -65,7 +65,7 @@ def migrate_instance(run: InstanceRun, payload: dict[str, Any]) -> None:
 
     old_definition_key = run.definition.key
     run.graph, run.definition = target, target_def
-    run.process_element = Element(id=target.process_id, kind="process", name=target.name)
+    run.process_element = target.process_element()
     run.instance.definition_id = target_def.key
     run.relabels.append((ProcessInstance, run.instance.key, {"definition_id": target_def.key}))
     work = {"process_definition_key": target_def.key, "bpmn_process_id": target_def.bpmn_process_id,
@@ -79,7 +79,8 @@ def migrate_instance(run: InstanceRun, payload: dict[str, Any]) -> None:
                                                                  Job.State.FAILED):
             _relabel(run, Job, job, {"element_id": by_key[job.element_instance_key].target_element_id, **work})
     for task in run.user_tasks.values():
-        if task.element_instance_key in by_key and task.state in (UserTask.State.CREATED, UserTask.State.COMPLETING):
+        if task.element_instance_key in by_key and task.state in (UserTask.State.CREATING, UserTask.State.CREATED,
+                                                                  UserTask.State.COMPLETING):
             _relabel(run, UserTask, task, {"element_id": by_key[task.element_instance_key].target_element_id,
                                            **work})
     for incident in run.incidents.values():

@@ -6,7 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.models import Command, ElementInstance, Job, UserTask
-from engine.runtime import budget, steps, tokens, waits
+from engine.runtime import budget, listeners, steps, tokens, waits
+from engine.runtime.behaviors import user_task
 from engine.runtime.behaviors.call_activity import CallActivityBehavior
 from engine.runtime.catching import throw_error, throw_escalation
 from engine.runtime.errors import CommandRejected, IncidentRaised
@@ -18,6 +19,9 @@ from engine.runtime.termination import terminate_instance
 from engine.runtime.variables import set_result
 
 ACTIVE = ElementInstance.State.ACTIVE
+# The incident a job out of retries raises, by what the job is for.
+_NO_RETRIES = {Job.Kind.EXECUTION_LISTENER: "EXECUTION_LISTENER_NO_RETRIES",
+               Job.Kind.TASK_LISTENER: "TASK_LISTENER_NO_RETRIES"}
 
 
 def _variables(payload: dict[str, Any]) -> dict[str, Any]:
@@ -42,17 +46,9 @@ def create_instance(run: InstanceRun, payload: dict[str, Any]) -> None:
     run.record("ELEMENT_ACTIVATED", process_ei)
     for name, value in _variables(payload).items():
         run.set_local_variable(process_ei.key, name, value)
-    try:
-        waits.open_waits(run, process_ei, run.process_element)  # event subprocess starts of the process
-    except IncidentRaised as inc:
-        run.add_incident(process_ei, inc.error_type, inc.message)
-        process_ei.data["incidentPhase"] = "activate"
-        return
     if start is not None:
-        # Started by its message, timer or signal start event.
-        tokens.activate(run, start, process_ei.key)
-    else:
-        behavior_for(run.process_element).activate(run, process_ei, run.process_element)
+        process_ei.data["startElementId"] = start.id  # started by its message, timer or signal start event
+    steps.enter(run, process_ei, run.process_element)
 
 
 def _active_element(run: InstanceRun, key: int, what: str) -> ElementInstance:
@@ -71,6 +67,25 @@ def complete_job(run: InstanceRun, payload: dict[str, Any]) -> None:
     job.state = Job.State.COMPLETED
     run.touch("jobs", job)
     run.record("JOB_COMPLETED", ei, jobKey=str(job.key))
+    if job.kind == Job.Kind.TASK_LISTENER:
+        # Its variables are not the task's (Camunda 8 takes none from a task listener); its result may deny
+        # the completion or correct the task.
+        ran = listeners.done(run, ei, job)
+        if ran is None:
+            raise CommandRejected(f"job {job.key} is not the listener its user task waits for")
+        if user_task.listener_result(run, ei, ran["event"], payload.get("result") or {}):
+            steps.listener_done(run, ei, ran)
+        return
+    if job.kind == Job.Kind.EXECUTION_LISTENER:
+        ran = listeners.done(run, ei, job)
+        if ran is None:
+            raise CommandRejected(f"job {job.key} is not the listener its element waits for")
+        if ran["event"] == "start":
+            set_result(run, ei, run.element(ei.element_id), variables)  # like the element's own result
+        else:
+            run.propagate_variables(ei.key, variables)  # its output mappings ran already
+        steps.listener_done(run, ei, ran)
+        return
     set_result(run, ei, run.element(ei.element_id), variables)
     tokens.complete(run, ei)
 
@@ -85,14 +100,9 @@ def _open_user_task(run: InstanceRun, payload: dict[str, Any]) -> tuple[UserTask
 def complete_user_task(run: InstanceRun, payload: dict[str, Any]) -> None:
     variables = _variables(payload)
     task, ei = _open_user_task(run, payload)
-    task.state = UserTask.State.COMPLETED
-    task.completion_date = run.now
-    task.completed_by = str(payload.get("completedBy") or task.assignee or "")[:255]
-    run.touch("user_tasks", task)
-    run.closed_tasks.append(task.key)
-    run.record("USER_TASK_COMPLETED", ei, userTaskKey=str(task.key))
-    set_result(run, ei, run.element(ei.element_id), variables)
-    tokens.complete(run, ei)
+    if listeners.waiting(ei):
+        raise CommandRejected(f"user task {task.key} waits for its listeners")
+    user_task.request_completion(run, ei, task, variables, str(payload.get("completedBy") or ""))
 
 
 def assign_user_task(run: InstanceRun, payload: dict[str, Any]) -> None:
@@ -149,7 +159,7 @@ def job_failed(run: InstanceRun, payload: dict[str, Any]) -> None:
             return
         except IncidentRaised:
             pass
-    run.add_incident(ei, "JOB_NO_RETRIES", message, job_key=job.key)
+    run.add_incident(ei, _NO_RETRIES.get(job.kind, "JOB_NO_RETRIES"), message, job_key=job.key)
 
 
 def job_error(run: InstanceRun, payload: dict[str, Any]) -> None:

@@ -41,7 +41,7 @@ class InstanceRun:
         self.definition = definition
         self.graph = graph
         self.tenant_id = instance.tenant_id
-        self.process_element = Element(id=graph.process_id, kind="process", name=graph.name)
+        self.process_element = graph.process_element()
         self.elements: dict[int, ElementInstance] = {}
         self.children: dict[int, set[int]] = {}
         self.variables: dict[int, dict[str, Variable]] = {}

@@ -23,9 +23,11 @@ from engine.runtime import (
     behaviors,  # noqa: F401  (registers every element kind's behaviour)
     budget,
     compensation,
+    listeners,
 )
 from engine.runtime.behaviors.inclusive_gateway import fire_ready_joins
 from engine.runtime.behaviors.multi_instance import MULTI_INSTANCE
+from engine.runtime.behaviors.user_task import task_listeners_done
 from engine.runtime.errors import IncidentRaised
 from engine.runtime.registry import behavior_for, behavior_of
 from engine.runtime.state import InstanceRun
@@ -33,6 +35,7 @@ from engine.runtime.tokens import (
     ACTIVE,
     COMPLETED,
     MULTI_INSTANCE_BODY,
+    activate,
     check_scope,
     complete,
     is_body,
@@ -76,7 +79,6 @@ def _activate(run: InstanceRun, element: Element, scope_key: int, flow_id: str |
     body = not inner and "loop" in element.props
     ei = run.new_element_instance(element, scope_key, element_type=MULTI_INSTANCE_BODY if body else None)
     run.record("ELEMENT_ACTIVATED", ei, flowScopeKey=str(scope_key), **({"flowId": flow_id} if flow_id else {}))
-    behavior = behavior_of(ei, element)
     try:
         if locals_:
             for name, value in locals_.items():
@@ -85,12 +87,56 @@ def _activate(run: InstanceRun, element: Element, scope_key: int, flow_id: str |
             apply_inputs(run, ei, element)
         if result:
             set_result(run, ei, element, result)
-        behavior.activate(run, ei, element)
-        if ei.state == ACTIVE and not body:
-            open_waits(run, ei, element)
     except IncidentRaised as inc:
         run.add_incident(ei, inc.error_type, inc.message)
         ei.data["incidentPhase"] = "activate"
+        return
+    if body:
+        begin(run, ei, element)  # a multi-instance body: its inner instances run the listeners
+    else:
+        enter(run, ei, element)
+
+
+def enter(run: InstanceRun, ei: ElementInstance, element: Element) -> None:
+    """The element's start listeners first (if it has any), else its own work at once."""
+    if listeners.of(element, "start"):
+        listeners.open_or_incident(run, ei, element, "start", 0)
+    else:
+        begin(run, ei, element)
+
+
+def begin(run: InstanceRun, ei: ElementInstance, element: Element) -> None:
+    """The element's own work, once its inputs are in and its start listeners are done."""
+    try:
+        if element.kind == "process":
+            open_waits(run, ei, element)  # event subprocess starts of the process
+            start_id = ei.data.pop("startElementId", None)
+            if start_id:  # started by its message, timer or signal start event
+                activate(run, run.graph.elements[start_id], ei.key)
+            else:
+                behavior_of(ei, element).activate(run, ei, element)
+            return
+        behavior_of(ei, element).activate(run, ei, element)
+        if ei.state == ACTIVE and not is_body(ei):
+            open_waits(run, ei, element)
+    except IncidentRaised as inc:
+        run.add_incident(ei, inc.error_type, inc.message)
+        ei.data["incidentPhase"] = "begin"  # the listeners ran: a retry starts the work again, not them
+
+
+def listener_done(run: InstanceRun, ei: ElementInstance, ran: dict[str, Any]) -> None:
+    """A listener job completed: the next listener of the event, else the element goes on."""
+    element = run.element(ei.element_id)
+    event, index = ran["event"], ran["index"] + 1
+    if index < len(listeners.of(element, event)):
+        listeners.open_or_incident(run, ei, element, event, index)
+    elif event == "start":
+        begin(run, ei, element)
+    elif event != "end":
+        task_listeners_done(run, ei, event)
+    else:
+        ei.data["endListenersDone"] = True
+        complete(run, ei)
 
 
 def _complete(run: InstanceRun, key: int) -> None:
@@ -99,13 +145,19 @@ def _complete(run: InstanceRun, key: int) -> None:
         return
     element = run.element(ei.element_id)
     behavior = behavior_of(ei, element)
+    if listeners.waiting(ei):
+        return  # a listener job is still running; its completion continues the element
     inner = is_inner(run, ei)
     flows: list[Flow] = []
     inner_outcome: Any = None
     try:
-        behavior.before_complete(run, ei, element)
-        if not is_body(ei):
-            apply_outputs(run, ei, element)
+        if not ei.data.get("endListenersDone"):
+            behavior.before_complete(run, ei, element)
+            if not is_body(ei):
+                apply_outputs(run, ei, element)
+            if not is_body(ei) and listeners.of(element, "end"):
+                listeners.open_or_incident(run, ei, element, "end", 0)  # completes when the last one did
+                return
         if inner:
             inner_outcome = MULTI_INSTANCE.inner_completing(run, run.elements[ei.flow_scope_key], ei, element)
         elif element.kind != "process":
@@ -135,17 +187,23 @@ def retry(run: InstanceRun, ei: ElementInstance) -> None:
     if phase == "complete":
         complete(run, ei)
         return
-    if phase == "activate":
+    if phase == "listener":
+        ran = ei.data["listener"]
+        listeners.open_or_incident(run, ei, run.element(ei.element_id), ran["event"], ran["index"])
+        return
+    if phase in ("activate", "begin"):
         element = run.element(ei.element_id)
         try:
             if not is_body(ei):
                 apply_inputs(run, ei, element)
-            behavior_of(ei, element).activate(run, ei, element)
-            if ei.state == ACTIVE and not is_body(ei):
-                open_waits(run, ei, element)
         except IncidentRaised as inc:
             run.add_incident(ei, inc.error_type, inc.message)
-            ei.data["incidentPhase"] = "activate"
+            ei.data["incidentPhase"] = phase
+            return
+        if phase == "activate" and not is_body(ei):
+            enter(run, ei, element)
+        else:
+            begin(run, ei, element)
 
 
 def take_flows(run: InstanceRun, ei: ElementInstance, flows: list[Flow]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import deque
 
 from engine.models import ElementInstance, ProcessInstance
+from engine.runtime import listeners
 from engine.runtime.registry import behavior_of
 from engine.runtime.state import InstanceRun
 from engine.runtime.tokens import ACTIVE, TERMINATED, end_instance
@@ -16,6 +17,7 @@ def terminate(run: InstanceRun, ei: ElementInstance) -> None:
         terminate(run, run.elements[child_key])
     element = run.element(ei.element_id)
     behavior_of(ei, element).terminate(run, ei, element)
+    listeners.cancel(run, ei)
     if ei.data.get("tokens"):
         del ei.data["tokens"]
     run.end_element_instance(ei, TERMINATED)

@@ -138,6 +138,42 @@ def test_bad_feel_in_a_script_is_refused():
      'bindingType="versionTag" /></bpmn:extensionElements></bpmn:callActivity>', "call", "needs a versionTag"),
     ('<bpmn:callActivity id="call"><bpmn:extensionElements><zeebe:calledElement processId="=c" '
      'bindingType="deployment" /></bpmn:extensionElements></bpmn:callActivity>', "call", "static processId"),
+    ('<bpmn:task id="el"><bpmn:extensionElements><zeebe:executionListeners><zeebe:executionListener '
+     'eventType="take" type="t" /></zeebe:executionListeners></bpmn:extensionElements></bpmn:task>', "el",
+     "eventType must be start or end, got 'take'"),
+    ('<bpmn:task id="el"><bpmn:extensionElements><zeebe:executionListeners><zeebe:executionListener '
+     'eventType="start" /></zeebe:executionListeners></bpmn:extensionElements></bpmn:task>', "el",
+     "zeebe:executionListener needs a job type"),
+    ('<bpmn:task id="el"><bpmn:extensionElements><zeebe:executionListeners><zeebe:executionListener '
+     'eventType="end" type="t" retries="many" /></zeebe:executionListeners></bpmn:extensionElements></bpmn:task>',
+     "el", "retries must be a number or an expression, got 'many'"),
+    ('<bpmn:task id="el"><bpmn:extensionElements><zeebe:executionListeners><zeebe:executionListener '
+     'eventType="end" type="=1 +" /></zeebe:executionListeners></bpmn:extensionElements></bpmn:task>',
+     "el", "zeebe:executionListener type"),
+    ('<bpmn:task id="t" /><bpmn:boundaryEvent id="b" attachedToRef="t"><bpmn:extensionElements>'
+     '<zeebe:executionListeners><zeebe:executionListener eventType="start" type="x" /></zeebe:executionListeners>'
+     '</bpmn:extensionElements><bpmn:timerEventDefinition><bpmn:timeDuration>PT1M</bpmn:timeDuration>'
+     '</bpmn:timerEventDefinition></bpmn:boundaryEvent>', "b", "start execution listeners are not supported on a "
+     "boundary event"),
+    ('<bpmn:endEvent id="err"><bpmn:extensionElements><zeebe:executionListeners><zeebe:executionListener '
+     'eventType="end" type="x" /></zeebe:executionListeners></bpmn:extensionElements>'
+     '<bpmn:errorEventDefinition errorRef="E" /></bpmn:endEvent>', "err",
+     "end execution listeners are not supported on an error end event"),
+    ('<bpmn:userTask id="ut"><bpmn:extensionElements><zeebe:taskListeners><zeebe:taskListener '
+     'eventType="completing" type="t" /></zeebe:taskListeners></bpmn:extensionElements></bpmn:userTask>', "ut",
+     "task listeners need a Camunda user task"),
+    ('<bpmn:userTask id="ut"><bpmn:extensionElements><zeebe:userTask /><zeebe:taskListeners><zeebe:taskListener '
+     'eventType="assigning" type="t" /></zeebe:taskListeners></bpmn:extensionElements></bpmn:userTask>', "ut",
+     "task listeners on 'assigning' are not supported yet"),
+    ('<bpmn:userTask id="ut"><bpmn:extensionElements><zeebe:userTask /><zeebe:taskListeners><zeebe:taskListener '
+     'eventType="canceling" type="t" /></zeebe:taskListeners></bpmn:extensionElements></bpmn:userTask>', "ut",
+     "task listeners on 'canceling' are not supported yet"),
+    ('<bpmn:userTask id="ut"><bpmn:extensionElements><zeebe:userTask /><zeebe:taskListeners><zeebe:taskListener '
+     'eventType="complete" type="t" /></zeebe:taskListeners></bpmn:extensionElements></bpmn:userTask>', "ut",
+     "zeebe:taskListener eventType must be creating, completing, assigning, updating, canceling, got 'complete'"),
+    ('<bpmn:userTask id="ut"><bpmn:extensionElements><zeebe:userTask /><zeebe:taskListeners><zeebe:taskListener '
+     'eventType="completing" /></zeebe:taskListeners></bpmn:extensionElements></bpmn:userTask>', "ut",
+     "a zeebe:taskListener needs a job type"),
 ])
 def test_structural_problems(body, element_id, text):
     found = problems(START_END + body)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db.models import CharField, Value
 from django.utils import timezone
 from rest_framework import status
 from rest_framework.exceptions import PermissionDenied
@@ -72,12 +71,13 @@ class JobActivationView(ApiView):
         else:
             found = wait_until(attempt, [jobs_channel(t, job_type) for t in tenant_ids], wait)
         jobs, variables, roots = found or ([], {}, {})
+        tasks = q.listened_tasks(jobs)  # a task listener's job carries its user task
         return Response(
             {
                 "jobs": [
                     shapes.activated_job(
                         j, variables[j.key], who.tenant_id_of(j.tenant_id), roots.get(j.process_instance_key),
-                        with_lease=bool(data.get("withLease")),
+                        with_lease=bool(data.get("withLease")), user_task=tasks.get(j.key),
                     )
                     for j in jobs
                 ]
@@ -94,7 +94,7 @@ class JobCompletionView(ApiView):
         who = principal(request)
         job_actions.complete_job(
             who.tenant_ids, path_key(key, "jobKey"), data.get("variables") or {}, who.actor, timezone.now(),
-            lease=data.get("jobLeaseToken") or "",
+            lease=data.get("jobLeaseToken") or "", result=data.get("result"),
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -188,20 +188,20 @@ SPEC = Spec(
         "errorMessage": Field("error_message", blank_null=True),
         "jobKey": Field("key", "key"),
         "kind": Field(
-            "_kind",
+            "kind",
             "enum",
             enum={
                 "BPMN_ELEMENT": ("BPMN_ELEMENT",),
-                "EXECUTION_LISTENER": (),
-                "TASK_LISTENER": (),
+                "EXECUTION_LISTENER": ("EXECUTION_LISTENER",),
+                "TASK_LISTENER": ("TASK_LISTENER",),
                 "AD_HOC_SUB_PROCESS": (),
             },
         ),
         "listenerEventType": Field(
-            "_listener",
+            "listener_event_type",
             "enum",
             enum={
-                v: ((v,) if v == "UNSPECIFIED" else ())
+                v: ((v,) if v != "BEFORE_ALL" and v != "CANCEL" else ())
                 for v in (
                     "UNSPECIFIED",
                     "START",
@@ -252,10 +252,7 @@ class JobSearchView(SearchView):
     spec = SPEC
 
     def queryset(self, request: Request):  # type: ignore[no-untyped-def]
-        return q.jobs(principal(request).tenant_ids).annotate(
-            _kind=Value("BPMN_ELEMENT", output_field=CharField()),
-            _listener=Value("UNSPECIFIED", output_field=CharField()),
-        )
+        return q.jobs(principal(request).tenant_ids)
 
     def shape_page(self, request: Request, rows: list[Any]) -> list[dict[str, Any]]:
         who = principal(request)

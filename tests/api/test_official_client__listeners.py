@@ -1,0 +1,218 @@
+"""Execution listeners through the official Camunda 8 Python client, unmodified, against a live FlowSync (real
+HTTP, PostgreSQL, Redis and an engine worker process).
+
+listener-order: the process has start and end listeners ("listen-audit"); its service task ("listen-charge")
+has a start listener ("listen-prepare", 2 retries) whose variables the task's worker sees, and an end
+listener ("listen-audit"). The client's job workers complete every listener job, reading `kind` and
+`listenerEventType` from the activated job.
+
+- A: runs through; the audit worker sees PROCESS START, task END, PROCESS END in that order.
+- C: the prepare listener fails with no retries left → an EXECUTION_LISTENER_NO_RETRIES incident on the task;
+  retries back on the listener job, the incident resolved, the worker completes it and C runs to its end.
+
+listener-approval: a Camunda user task with a completing task listener. The client's worker denies the first
+completion (`result.denied`), so the task is CREATED again; it accepts the second with a priority correction,
+and the instance ends with the second completion's variables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import pytest
+from camunda_orchestration_sdk import (
+    CamundaAsyncClient,
+    CamundaClient,
+    IncidentSearchQuery,
+    IncidentSearchQueryFilter,
+    JobChangeset,
+    JobCompletionRequest,
+    JobFailure,
+    JobResultCorrections,
+    JobResultUserTask,
+    JobUpdateRequest,
+    ProcessCreationById,
+    ProcessInstanceCreationInstructionBaseVariables,
+    UserTaskCompletionRequest,
+    UserTaskCompletionRequestVariables,
+    UserTaskSearchQuery,
+    UserTaskSearchQueryFilter,
+    WorkerConfig,
+)
+
+from engine.models import ElementInstance, UserTask, Variable
+from tests.api.conftest import official_client_config
+from tests.api.test_official_client__end_to_end import BPMN
+from tests.conftest import wait_for
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+TIMEOUT = 40.0
+
+
+class ListenerWorkers(threading.Thread):
+    """The client's async job workers for the listener and task job types, until stopped."""
+
+    def __init__(self, config: dict[str, str]):
+        super().__init__(daemon=True)
+        self.config = config
+        self.seen: list[tuple[str, str, str, str, str]] = []  # (order, type, kind, listenerEventType, elementId)
+        self.prepared_seen: dict[str, Any] = {}
+        self.listened: list[Any] = []  # the `userTask` of each task listener job
+        self.stop_event = threading.Event()
+        self.started = threading.Event()
+        self.errors: list[BaseException] = []
+
+    def _note(self, job: Any) -> str:
+        order = job.variables.to_dict().get("orderId", "?")
+        self.seen.append((order, job.type_, job.kind.value, job.listener_event_type.value, job.element_id))
+        return order
+
+    async def audit(self, job: Any) -> dict[str, Any]:
+        self._note(job)
+        return {}
+
+    async def prepare(self, job: Any) -> dict[str, Any]:
+        order = self._note(job)
+        if order == "C" and sum(1 for s in self.seen if s[0] == "C" and s[1] == "listen-prepare") == 1:
+            raise JobFailure("the pricing service is down", retries=0)
+        return {"prepared": f"P-{order}"}
+
+    async def charge(self, job: Any) -> dict[str, Any]:
+        order = self._note(job)
+        self.prepared_seen[order] = job.variables.to_dict().get("prepared")
+        return {"charged": True}
+
+    async def approval_check(self, job: Any) -> JobCompletionRequest:
+        self._note(job)
+        self.listened.append(job.user_task)
+        first = sum(1 for s in self.seen if s[1] == "listen-approval-check") == 1
+        if first:
+            return JobCompletionRequest(result=JobResultUserTask(type_="userTask", denied=True,
+                                                                 denied_reason="needs a second look"))
+        return JobCompletionRequest(result=JobResultUserTask(type_="userTask", denied=False,
+                                                             corrections=JobResultCorrections(priority=90)))
+
+    async def main(self) -> None:
+        async with CamundaAsyncClient(configuration=self.config) as client:
+            workers = [
+                client.create_job_worker(
+                    config=WorkerConfig(job_type=job_type, job_timeout_milliseconds=30_000,
+                                        request_timeout_milliseconds=5_000, worker_name="listener-worker"),
+                    callback=callback, startup_jitter_max_seconds=0,
+                )
+                for job_type, callback in (("listen-audit", self.audit), ("listen-prepare", self.prepare),
+                                           ("listen-charge", self.charge),
+                                           ("listen-approval-check", self.approval_check))
+            ]
+            self.started.set()
+            while not self.stop_event.is_set():
+                await asyncio.sleep(0.1)
+            for worker in workers:
+                await worker.aclose()
+
+    def run(self) -> None:
+        try:
+            asyncio.run(self.main())
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            self.errors.append(exc)
+            self.started.set()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.join(timeout=30)
+
+
+def test_the_official_client_works_execution_listener_jobs(live_server, creds, start_worker):
+    config = official_client_config(live_server.url, creds)
+    engine_worker = start_worker()
+    workers = ListenerWorkers(config)
+    workers.start()
+    assert workers.started.wait(30) and not workers.errors, workers.errors
+    try:
+        with CamundaClient(configuration=config) as client:
+            client.deploy_resources_from_files([BPMN / "listener-order.bpmn"])
+
+            def start(order: str) -> str:
+                return client.create_process_instance(data=ProcessCreationById(
+                    process_definition_id="listener-order",
+                    variables=ProcessInstanceCreationInstructionBaseVariables.from_dict({"orderId": order}),
+                )).process_instance_key
+
+            def state(key: str) -> str:
+                return client.get_process_instance(key).state.value
+
+            a = start("A")
+            wait_for(lambda: state(a) == "COMPLETED", timeout=TIMEOUT)
+            assert [s[1:] for s in workers.seen if s[0] == "A"] == [
+                ("listen-audit", "EXECUTION_LISTENER", "START", "listener-order"),
+                ("listen-prepare", "EXECUTION_LISTENER", "START", "Task_Charge"),
+                ("listen-charge", "BPMN_ELEMENT", "UNSPECIFIED", "Task_Charge"),
+                ("listen-audit", "EXECUTION_LISTENER", "END", "Task_Charge"),
+                ("listen-audit", "EXECUTION_LISTENER", "END", "listener-order"),
+            ]
+            assert workers.prepared_seen["A"] == "P-A"  # the start listener's variables reach the task's worker
+
+            c = start("C")
+            ifilt = IncidentSearchQueryFilter(process_instance_key=c)
+            [incident] = wait_for(lambda: client.search_incidents(data=IncidentSearchQuery(filter_=ifilt)).items,
+                                  timeout=TIMEOUT)
+            assert incident.error_type.value == "EXECUTION_LISTENER_NO_RETRIES"
+            assert incident.element_id == "Task_Charge" and incident.error_message == "the pricing service is down"
+            assert not ElementInstance.objects.filter(process_instance_id=int(c), element_id="EndEvent_1").exists()
+            client.update_job(incident.job_key, data=JobUpdateRequest(changeset=JobChangeset(retries=1)))
+            client.resolve_incident(incident.incident_key)
+            wait_for(lambda: state(c) == "COMPLETED", timeout=TIMEOUT)
+            assert [s[1] for s in workers.seen if s[0] == "C"] == [
+                "listen-audit", "listen-prepare", "listen-prepare", "listen-charge", "listen-audit", "listen-audit"]
+            assert workers.prepared_seen["C"] == "P-C"
+    finally:
+        workers.stop()
+    assert not workers.errors, workers.errors
+    assert engine_worker.proc.poll() is None, engine_worker.output()
+
+
+def test_the_official_client_denies_and_corrects_through_a_task_listener(live_server, creds, start_worker):
+    config = official_client_config(live_server.url, creds)
+    engine_worker = start_worker()
+    workers = ListenerWorkers(config)
+    workers.start()
+    assert workers.started.wait(30) and not workers.errors, workers.errors
+    try:
+        with CamundaClient(configuration=config) as client:
+            client.deploy_resources_from_files([BPMN / "listener-approval.bpmn"])
+            key = client.create_process_instance(data=ProcessCreationById(
+                process_definition_id="listener-approval",
+                variables=ProcessInstanceCreationInstructionBaseVariables.from_dict({"orderId": "T"}),
+            )).process_instance_key
+            filt = UserTaskSearchQueryFilter(process_instance_key=key)
+
+            def task() -> Any:
+                found = client.search_user_tasks(data=UserTaskSearchQuery(filter_=filt)).items
+                return found[0] if found else None
+
+            created = wait_for(task, timeout=TIMEOUT)
+            client.complete_user_task(created.user_task_key, data=UserTaskCompletionRequest(
+                variables=UserTaskCompletionRequestVariables.from_dict({"approved": True})))
+            # Denied by the listener: back to CREATED, the submitted variables dropped.
+            wait_for(lambda: any(s[1] == "listen-approval-check" for s in workers.seen) and task().state.value
+                     == "CREATED", timeout=TIMEOUT)
+            assert client.get_process_instance(key).state.value == "ACTIVE"
+            client.complete_user_task(created.user_task_key, data=UserTaskCompletionRequest(
+                variables=UserTaskCompletionRequestVariables.from_dict({"approved": False})))
+            wait_for(lambda: client.get_process_instance(key).state.value == "COMPLETED", timeout=TIMEOUT)
+            done = task()
+            assert (done.state.value, done.priority) == ("COMPLETED", 90)
+            checks = [s for s in workers.seen if s[1] == "listen-approval-check"]
+            assert [s[2:4] for s in checks] == [("TASK_LISTENER", "COMPLETING")] * 2
+            assert UserTask.objects.get(key=int(created.user_task_key)).priority == 90
+            # The listener's job carries its task (Camunda's ActivatedJobResult.userTask).
+            assert [(t.user_task_key, t.action, t.candidate_groups, t.priority) for t in workers.listened] == [
+                (created.user_task_key, "complete", ["approvers"], 50)] * 2
+            assert Variable.objects.get(process_instance_id=int(key), name="approved").value is False
+    finally:
+        workers.stop()
+    assert not workers.errors, workers.errors
+    assert engine_worker.proc.poll() is None, engine_worker.output()
