@@ -116,7 +116,7 @@ def histogram_buckets(histogram: Histogram) -> list[tuple[float, float]]:
 
 
 # django-rq's own timing summary, registered on import, is named like a counter ("_total"),
-# which promtool rejects; its RQ figures are served through engine/ops/collect.py instead.
+# which promtool rejects; it is not served (the queue figures that matter are read from the database).
 _DROPPED = {"rq_request_processing_seconds_total"}
 
 
