@@ -37,7 +37,8 @@ commands_failed = Counter(
 batch_size = Histogram("flowsync_engine_batch_commands", "Commands per engine batch", buckets=BATCH_SIZES)
 batch_seconds = Histogram("flowsync_engine_batch_seconds", "Time to load, apply and flush one batch", buckets=SECONDS)
 instances = Counter(
-    "flowsync_engine_instances_total", "Process instances started or ended", ["tenant", "process_id", "event"]
+    "flowsync_engine_instances_total", "Process instances started, ended or failed (an incident raised)",
+    ["tenant", "process_id", "event"],
 )
 instance_seconds = Histogram(
     "flowsync_engine_instance_duration_seconds", "Start to end of finished process instances",

@@ -175,5 +175,7 @@ def test_terminations_incidents_buffered_messages_and_sessions_are_exported(api,
             - sample(before, "flowsync_engine_instances_total", tenant="<default>", process_id="order-process",
                      event="terminated")) == 1
     assert sample(after, "flowsync_incidents_open", tenant="<default>", error_type="JOB_NO_RETRIES") == 1
+    assert (sample(after, "flowsync_engine_instances_total", process_id="order-process", event="failed")
+            - sample(before, "flowsync_engine_instances_total", process_id="order-process", event="failed")) == 1
     assert sample(after, "flowsync_messages_buffered") == 1
     assert sample(after, "flowsync_database_connections", state="active") >= 1
