@@ -25,7 +25,8 @@ def recent(flow):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.django_db
-def test_throughput_and_latency_count_this_tenants_instances_and_commands(op_client, flow, other_flow):
+def test_throughput_and_latency_count_this_tenants_instances_and_commands(op_client, flow, other_flow,
+                                                                          django_assert_max_num_queries):
     flow, other_flow = recent(flow), recent(other_flow)
     flow.deploy()
     other_flow.deploy()
@@ -42,7 +43,8 @@ def test_throughput_and_latency_count_this_tenants_instances_and_commands(op_cli
     latencies = [m.apply_p95 for m in board.minutes if m.apply_p95 is not None]
     assert latencies and all(p >= 0 for p in latencies)
 
-    html = op_client.get("/inspector/engine/").content.decode()
+    with django_assert_max_num_queries(20):  # a fixed set of statements, none per row or minute
+        html = op_client.get("/inspector/engine/").content.decode()
     for series in ("commands", "started", "ended", "p50", "p95"):
         points = re.search(rf'data-series="{series}" points="([^"]*)"', html)
         assert points, series
