@@ -29,11 +29,15 @@ PORTABLE_SAMPLE = 50_000
 
 # Per minute of the window: commands applied, and the p50/p95 of created → applied, for these tenants. The
 # first id of the window is found walking the (id, logged_at) key backwards from the newest row to the first
-# one logged before the window, so the second scan is an index range over the window's rows only (the log is
-# partitioned by logged_at; a plain `logged_at >= since` would read the whole current partition).
-COMMANDS_PER_MINUTE = """
+# one logged well before the window, so the second scan is an index range over the window's rows only (the
+# log is partitioned by logged_at; a plain `logged_at >= since` would read the whole current partition).
+# Ids follow logged_at (the transaction's start) only roughly: a transaction that ran long commits rows with
+# an earlier logged_at after others' ids. The margin keeps those in the range; logged_at then cuts exactly.
+BOUND_MARGIN = "10 minutes"
+COMMANDS_PER_MINUTE = f"""
 WITH first AS (
-  SELECT coalesce((SELECT id FROM engine_command WHERE logged_at < %(since)s ORDER BY id DESC LIMIT 1), 0) AS id
+  SELECT coalesce((SELECT id FROM engine_command WHERE logged_at < %(since)s - interval '{BOUND_MARGIN}'
+                   ORDER BY id DESC LIMIT 1), 0) AS id
 )
 SELECT date_trunc('minute', processed_at) AS minute, count(*),
        percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM processed_at - created_at)),
