@@ -149,6 +149,7 @@ def test_the_grafana_dashboard_uses_only_metrics_we_export():
 
 
 @pytest.mark.django_db(transaction=True)  # batch metrics are counted when the batch commits
+@pytest.mark.postgres  # database sessions are read from pg_stat_activity
 def test_terminations_incidents_buffered_messages_and_sessions_are_exported(api, settings):
     """The figures of the issue's list the test above does not reach: instances terminated per process,
     open incidents per type, the message buffer and the database's sessions — promtool still satisfied."""
