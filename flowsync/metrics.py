@@ -37,7 +37,8 @@ commands_failed = Counter(
 batch_size = Histogram("flowsync_engine_batch_commands", "Commands per engine batch", buckets=BATCH_SIZES)
 batch_seconds = Histogram("flowsync_engine_batch_seconds", "Time to load, apply and flush one batch", buckets=SECONDS)
 instances = Counter(
-    "flowsync_engine_instances_total", "Process instances started or ended", ["tenant", "process_id", "event"]
+    "flowsync_engine_instances_total", "Process instances started, ended or failed (an incident raised)",
+    ["tenant", "process_id", "event"],
 )
 instance_seconds = Histogram(
     "flowsync_engine_instance_duration_seconds", "Start to end of finished process instances",
@@ -83,23 +84,40 @@ def multiprocess_dir() -> str:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("prometheus_multiproc_dir") or ""
 
 
+def _source() -> CollectorRegistry:
+    """Every process's samples (multiprocess mode) or this process's."""
+    path = multiprocess_dir()
+    if not path:
+        return REGISTRY
+    source = CollectorRegistry()
+    multiprocess.MultiProcessCollector(source, path=path)
+    return source
+
+
 def render(*extra: Collector) -> bytes:
     """The exposition text: this deployment's counters (all processes) plus `extra` collectors."""
     registry = CollectorRegistry()
-    path = multiprocess_dir()
-    if path:
-        source = CollectorRegistry()
-        multiprocess.MultiProcessCollector(source, path=path)
-        registry.register(_Filtered(source))
-    else:
-        registry.register(_Filtered(REGISTRY))
+    registry.register(_Filtered(_source()))
     for collector in extra:
         registry.register(collector)
     return generate_latest(registry)
 
 
+def histogram_buckets(histogram: Histogram) -> list[tuple[float, float]]:
+    """One histogram's (upper bound, cumulative count) summed over its labels and every process, the +Inf
+    bucket last: what a dashboard without Prometheus can draw (counted since the processes started)."""
+    name = histogram._name  # noqa: SLF001 - prometheus-client keeps the family name there
+    totals: Tally[float] = Tally()
+    for family in _source().collect():
+        if family.name == name:
+            for sample in family.samples:
+                if sample.name == f"{name}_bucket":
+                    totals[float(sample.labels["le"])] += sample.value
+    return sorted(totals.items())
+
+
 # django-rq's own timing summary, registered on import, is named like a counter ("_total"),
-# which promtool rejects; its RQ figures are served through engine/ops/collect.py instead.
+# which promtool rejects; it is not served (the queue figures that matter are read from the database).
 _DROPPED = {"rq_request_processing_seconds_total"}
 
 

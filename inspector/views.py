@@ -24,14 +24,15 @@ from engine.actions.saved_filters import delete_filter, normalize_query, save_fi
 from engine.errors import ActionError
 from engine.models import ProcessDefinition
 from engine.queries import decisions as decision_queries
+from engine.queries import engine_dashboard, status
 from engine.queries import flows as flow_queries
 from engine.queries import inspector as q
 from engine.queries import inspector_element as element_q
 from engine.queries import inspector_overview as overview
-from engine.queries import status
 from engine.queries.definitions import get_definition
 from engine.rights import Right, process_of
 from flowsync.sessions import switch_tenant as switch_session_tenant
+from inspector import charts
 from inspector.access import InspectorContext, inspector_view, operator_tenants, resolve
 from inspector.batch_views import KINDS as BATCH_KINDS
 from inspector.forms import (
@@ -46,6 +47,7 @@ from inspector.operations import modify, retry_incident, retry_incidents, set_pr
 
 MAX_BATCH = 500
 LIVE_SECONDS = 3  # how often an open page refreshes its live regions (htmx polling)
+DASHBOARD_SECONDS = 10  # the engine dashboard reads an hour of figures: refreshed less often
 
 
 def _ctx(request: HttpRequest) -> InspectorContext:
@@ -454,18 +456,35 @@ def switch_tenant(request: HttpRequest) -> HttpResponse:
 @require_GET
 @inspector_view
 def engine_status(request: HttpRequest) -> HttpResponse:
-    """The engine's health: its workers (a lost one stands out), the backlog, this tenant's open incidents."""
+    """The engine's dashboard: throughput and latency over the last hour, hand-off, queue depth, this
+    tenant's open incidents and the workers (a lost one stands out), drawn on the server and refreshed live."""
     ctx = _ctx(request)
-    mine = ctx.tenant.tenant_id
-    workers = status.workers()
+    board = engine_dashboard.dashboard(ctx.tenant_ids, ctx.tenant.tenant_id)
+    minutes = board.minutes
+    ms = [(m.apply_p50 * 1000 if m.apply_p50 is not None else None,
+           m.apply_p95 * 1000 if m.apply_p95 is not None else None) for m in minutes]
     return render(request, "inspector/engine_status.html", {
         "ctx": ctx,
-        "workers": workers,
-        "alive": sum(w.state == "alive" for w in workers),
-        "lost": sum(w.state == "lost" for w in workers),
+        "board": board,
+        "throughput": charts.line_chart([
+            ("commands", "commands applied", [m.commands for m in minutes]),
+            ("started", "instances started", [m.started for m in minutes]),
+            ("ended", "instances ended", [m.ended for m in minutes]),
+        ]),
+        "latency": charts.line_chart([("p95", "p95", [p95 for _, p95 in ms]), ("p50", "p50", [p50 for p50, _ in ms])]),
+        "handoff_bars": charts.bars(charts.trim_zero_ends(
+            [(_seconds_label(bound), n) for bound, n in board.handoff.buckets])),
+        "incident_bars": charts.bars(board.incidents),
+        "queue_width": min(100.0, 100.0 * board.backlog.pending / max(1, board.limit)),
+        "alive": sum(w.state == "alive" for w in board.workers),
+        "lost": sum(w.state == "lost" for w in board.workers),
         "lost_after": status.lost_seconds(),
-        "backlog": status.backlog(),
-        "limit": status.backpressure_limit(),
-        "incidents": [(error_type, n) for tenant, error_type, n in status.open_incidents() if tenant == mine],
+        "refresh_seconds": DASHBOARD_SECONDS,
         "nav": "engine",
     })
+
+
+def _seconds_label(bound: float) -> str:
+    if bound == float("inf"):
+        return "slower"
+    return f"≤ {bound * 1000:g} ms" if bound < 1 else f"≤ {bound:g} s"

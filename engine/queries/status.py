@@ -52,7 +52,7 @@ def backlog(bound: int = 1_000_000) -> Backlog:
         first = (Command.objects.filter(state=Command.State.PENDING).order_by("id")
                  .values_list("created_at", flat=True).first())
         if first is not None:
-            oldest = max(0.0, (_db_now() - first).total_seconds())
+            oldest = max(0.0, (db_now() - first).total_seconds())
     return Backlog(pending, bound, oldest)
 
 
@@ -92,7 +92,7 @@ class WorkerStatus:
 
 def workers(include_stopped_for: float = 3600.0) -> list[WorkerStatus]:
     """Every worker that is alive or lost, and those that stopped within the last hour."""
-    now = _db_now()
+    now = db_now()
     since = now - datetime.timedelta(seconds=include_stopped_for)
     rows = WorkerHeartbeat.objects.filter(Q(stopped_at__isnull=True) | Q(stopped_at__gte=since)).order_by(
         "started_at", "id")
@@ -137,7 +137,7 @@ def database_connections() -> list[tuple[str, int]]:
         return [(state, n) for state, n in cur.fetchall()]
 
 
-def _db_now() -> datetime.datetime:
+def db_now() -> datetime.datetime:
     """The database's clock: heartbeats are stamped with it."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cur:

@@ -44,6 +44,8 @@ def record(runs: list[InstanceRun], commands: list[Command], seconds: float) -> 
         labels = (metrics.tenant_label(pi.tenant_id), run.definition.bpmn_process_id)
         if pi.key in started:
             instances[(*labels, "started")] += 1
+        if run.created["incidents"]:  # "failed": the instance stopped on an incident in this batch
+            instances[(*labels, "failed")] += 1
         if run.instance_dirty and pi.state in ENDED:
             instances[(*labels, ENDED[pi.state])] += 1
             if pi.end_date is not None:

@@ -146,3 +146,37 @@ def test_the_grafana_dashboard_uses_only_metrics_we_export():
             for panel in dashboard["panels"] for target in panel["targets"]
             for name in re.findall(r"flowsync_[a-z_]+", target["expr"])}
     assert len(used) >= 12 and used <= declared, used - declared
+
+
+@pytest.mark.django_db(transaction=True)  # batch metrics are counted when the batch commits
+@pytest.mark.postgres  # database sessions are read from pg_stat_activity
+def test_terminations_incidents_buffered_messages_and_sessions_are_exported(api, settings):
+    """The figures of the issue's list the test above does not reach: instances terminated per process,
+    open incidents per type, the message buffer and the database's sessions — promtool still satisfied."""
+    settings.FLOWSYNC_METRICS_TOKEN = "s3cret"
+    before = scrape()
+    assert deploy_file(api, "hello-service-task.bpmn").status_code == 200
+    keys = [api.post("/v2/process-instances", {"processDefinitionId": "order-process"}, format="json")
+            .json()["processInstanceKey"] for _ in range(2)]
+    drain()
+    assert api.post(f"/v2/process-instances/{keys[0]}/cancellation", {}, format="json").status_code == 204
+    drain()  # the canceled instance's job is gone before a worker asks for one
+    (job,) = api.post("/v2/jobs/activation", {"type": "payment", "worker": "w", "timeout": 10000,
+                                              "maxJobsToActivate": 1}, format="json").json()["jobs"]
+    assert api.post(f"/v2/jobs/{job['jobKey']}/failure", {"retries": 0, "errorMessage": "down"},
+                    format="json").status_code == 204
+    drain()
+    published = api.post("/v2/messages/publication", {"name": "nobody-waits", "correlationKey": "c-1",
+                                                       "timeToLive": 60_000}, format="json")
+    assert published.status_code == 200
+    after = scrape()
+    assert promtool_problems(after) == ""
+    assert (sample(after, "flowsync_engine_instances_total", tenant="<default>", process_id="order-process",
+                   event="terminated")
+            - sample(before, "flowsync_engine_instances_total", tenant="<default>", process_id="order-process",
+                     event="terminated")) == 1
+    assert sample(after, "flowsync_incidents_open", tenant="<default>", error_type="JOB_NO_RETRIES") == 1
+    assert (sample(after, "flowsync_engine_instances_total", process_id="order-process", event="failed")
+            - sample(before, "flowsync_engine_instances_total", process_id="order-process", event="failed")) == 1
+    assert sample(after, "flowsync_messages_buffered") == 1
+    assert sample(after, "flowsync_database_connections", state="active") >= 1

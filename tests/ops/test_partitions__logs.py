@@ -15,6 +15,7 @@ from django.db import connection
 from django.utils import timezone
 
 from engine.models import Command, Event, ProcessInstance
+from engine.queries import engine_dashboard
 from engine.runtime.loop import CLAIM
 from engine.store import partitions, retention
 from tests.engine.conformance.harness import Engine
@@ -202,3 +203,41 @@ def test_the_engines_hot_queries_use_indexes_on_every_partition(creds):
             assert node_type in ("Index Scan", "Index Only Scan", "Bitmap Heap Scan"), (sql, relation, node_type)
             if node_type != "Bitmap Heap Scan":
                 assert index in parent_index(index_name), (sql, relation, index_name)
+
+
+def test_the_engine_dashboards_command_figures_read_the_windows_rows_by_index(creds):
+    """The Inspector's engine dashboard refreshes every few seconds: its per-minute command figures must
+    read the last hour's rows by an index range, not the whole current partition (engine_dashboard.py)."""
+    now = timezone.now()
+    partitions.ensure(now - datetime.timedelta(hours=3))
+    partitions.ensure(now)
+    with connection.cursor() as cur:
+        # 20,000 commands applied three hours ago, then 300 in the last minutes: the same partition (or two).
+        for count, age in ((20000, datetime.timedelta(hours=3)), (300, datetime.timedelta(minutes=2))):
+            cur.execute(
+                "INSERT INTO engine_command (tenant_id, process_instance_key, kind, payload, state, actor, created_at,"
+                " processed_at, keys, error, logged_at) SELECT %s, g, 'CREATE_INSTANCE', '{}', 'PROCESSED', '',"
+                " now() - %s, now() - %s + interval '5 ms', '[]', '', now() - %s FROM generate_series(1, %s) g",
+                [creds.tenant.pk, age, age, age, count])
+        since = now - datetime.timedelta(minutes=59)
+        # A long transaction's row: logged (its start) just before the window, committed last (the highest id).
+        # It must not become the window's first id, or the 300 rows before it would be left out.
+        cur.execute(
+            "INSERT INTO engine_command (tenant_id, process_instance_key, kind, payload, state, actor, created_at,"
+            " keys, error, logged_at) VALUES (%s, 1, 'CREATE_INSTANCE', '{}', 'PENDING', '', %s, '[]', '', %s)",
+            [creds.tenant.pk, since - datetime.timedelta(minutes=1), since - datetime.timedelta(minutes=1)])
+        cur.execute("ANALYZE engine_command")
+        params = {"since": since, "tenants": [creds.tenant.pk]}
+        cur.execute("EXPLAIN (FORMAT JSON) " + engine_dashboard.COMMANDS_PER_MINUTE, params)
+        raw = cur.fetchone()[0]
+    found = scans((json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"])
+    filled = {f"engine_command_p{partitions.interval_start(now - age):%Y%m%d}"
+              for age in (datetime.timedelta(hours=3), datetime.timedelta(0))}
+    on_filled = [s for s in found if s[1] in filled]
+    assert on_filled and all(kind in ("Index Scan", "Index Only Scan", "Index Scan Backward",
+                                      "Index Only Scan Backward") for kind, _, _ in on_filled), found
+    assert all(parent_index(index).endswith("pkey") for _, _, index in on_filled), found
+    minutes = engine_dashboard.per_minute([creds.tenant.pk], since.replace(second=0, microsecond=0), 60)
+    assert sum(m.commands for m in minutes) == 300
+    p50 = [m.apply_p50 for m in minutes if m.apply_p50 is not None]
+    assert p50 and all(abs(p - 0.005) < 1e-6 for p in p50)

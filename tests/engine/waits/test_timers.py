@@ -5,6 +5,7 @@ import pytest
 from engine.actions.jobs import activate_jobs, complete_job
 from engine.models import Incident, ProcessInstance, Timer
 from engine.runtime.loop import drain
+from flowsync import metrics
 
 pytestmark = pytest.mark.django_db
 
@@ -20,6 +21,16 @@ def test_intermediate_timer_waits_for_its_duration(engine):
     engine.advance(minutes=1)
     assert engine.active(key) == {"timers", "Work"}
     assert Timer.objects.get(element_id="Wait").state == "TRIGGERED"
+
+
+def test_a_timer_fired_late_is_measured_by_its_lateness(engine):
+    engine.deploy("timers.bpmn")
+    engine.start("timers", delay="PT10M")
+    before = dict(metrics.histogram_buckets(metrics.timer_lateness_seconds))
+    engine.advance(minutes=10, seconds=2)  # the sweep came 2 s after the timer was due
+    after = dict(metrics.histogram_buckets(metrics.timer_lateness_seconds))
+    grew = {bound: after[bound] - before.get(bound, 0) for bound in after}
+    assert grew[float("inf")] == 1 and grew[2.5] == 1 and grew[1.0] == 0
 
 
 def test_bad_timer_expression_is_an_incident(engine):
