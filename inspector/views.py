@@ -34,6 +34,7 @@ from engine.queries import inspector_overview as overview
 from engine.queries import status
 from engine.queries.definitions import get_definition
 from engine.rights import Right, process_of
+from engine.store import definition_counts
 from flowsync.audit import Actor
 from flowsync.sessions import switch_tenant as switch_session_tenant
 from inspector.access import InspectorContext, inspector_view, operator_tenants, resolve
@@ -416,6 +417,7 @@ def definition_list(request: HttpRequest) -> HttpResponse:
     return render(request, "inspector/definition_list.html", {
         "ctx": ctx, "processes": processes, "nav": "definitions",
         "charts": {pid: overview.version_bars(versions) for pid, _, versions in processes},
+        "counted_at": _counted_at([v for _, _, vs in processes for v in vs]),
         "decisions": decision_queries.decision_definitions(ctx.tenant_ids).order_by("decision_id", "-version")[:500],
     })
 
@@ -429,7 +431,15 @@ def definition_detail(request: HttpRequest, key: int) -> HttpResponse:
     versions = [v for _, _, vs in q.definitions_overview(ctx.tenant_ids, definition.bpmn_process_id) for v in vs]
     return render(request, "inspector/definition_detail.html", {
         "ctx": ctx, "definition": definition, "bars": overview.version_bars(versions), "nav": "definitions",
+        "counted_at": _counted_at(versions),
     })
+
+
+def _counted_at(versions: list[q.DefinitionVersion]) -> dict[str, Any]:
+    """The age the page shows for the finished counts (the oldest of those shown; counted every 5 minutes)."""
+    times = [v.counted_at for v in versions if v.counted_at is not None]
+    return {"at": min(times) if times else None, "missing": len(times) < len(versions),
+            "every": definition_counts.REFRESH_SECONDS // 60}
 
 
 @require_GET
