@@ -24,6 +24,7 @@ from engine.errors import InvalidInput
 from engine.flows.diagram import to_bpmn
 from engine.models import (
     Command,
+    DecisionInstance,
     ElementInstance,
     Event,
     Incident,
@@ -502,6 +503,17 @@ def diagram(tenant_ids: list[int], key: int) -> dict[str, Any]:
         )
     )
     ids = set(active) | set(completed) | set(incidents)
+    # Business rule tasks that ran: the decision each called (not those it required), its state and result.
+    decisions: dict[str, list[dict[str, Any]]] = {}
+    for e in (DecisionInstance.objects.filter(tenant_id__in=tenant_ids, process_instance_key=key,
+                                              root_decision_key=F("decision_id"))
+              .select_related("decision").only("element_id", "state", "result", "evaluation_failure",
+                                               "decision__decision_id", "decision__name", "decision__version")
+              .order_by("evaluation_key")):
+        decisions.setdefault(e.element_id, []).append({
+            "decision": e.decision.name or e.decision.decision_id, "decisionId": e.decision.decision_id,
+            "version": e.decision.version, "state": e.state,
+            "result": e.result if e.state == DecisionInstance.State.EVALUATED else e.evaluation_failure})
     if source and instance.definition.kind == ProcessDefinition.Kind.DAG:
         # A flow is drawn from its graph, written out as BPMN.
         source = to_bpmn(graph_of(cached_definition(instance.definition_id)))
@@ -517,6 +529,7 @@ def diagram(tenant_ids: list[int], key: int) -> dict[str, Any]:
                          "incidents": incidents[element_id]}
             for element_id in sorted(ids)
         },
+        "decisions": decisions,
     }
 
 
