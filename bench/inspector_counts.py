@@ -14,6 +14,11 @@ time (EXPLAIN ANALYZE) of:
 - the write cost of the trigram index: INSERT of 20,000 string variables with and without it (the engine
   writes variables in the same statements either way: no extra statement, only index maintenance).
 Wall times on a shared machine are noisy: it prints the load average; SQL times are PostgreSQL's own.
+
+Last run (2026-12-02, 1,000,000 instances, 2,000,000 variables, load average 10 on 2 cores; seeding 201 s):
+old Definitions counts 285.6 ms per view; the list page now 9 queries, SQL 9.7 ms, a version's page 16.4 ms;
+one periodic count 159 ms (every 5 minutes); `tier contains 'ld-99'` 16.8 ms with the trigram index, 886.6 ms
+without; the index 29 MB, built in 7 s; INSERT of 20,000 string variables 1,794 ms with it, 568 ms without.
 """
 
 from __future__ import annotations

@@ -8,7 +8,9 @@ import datetime as dt
 import pytest
 
 from engine.actions.instances import cancel_instance
+from engine.models import DefinitionCounts
 from engine.runtime.loop import drain
+from engine.runtime.worker import sweep_once
 from engine.store import definition_counts
 
 pytestmark = pytest.mark.django_db
@@ -62,3 +64,15 @@ def test_filter_by_active_element(op_client, flow):
     assert keys == {at_ship}
     keys = {i.key for i in op_client.get("/inspector/", {"active_element": "Charge"}).context["page"].items}
     assert keys == {at_charge}
+
+
+def test_the_engine_workers_sweep_counts_finished_instances(flow):
+    key = flow.start("S")
+    cancel_instance(flow.tenant, key, "op", flow.now())
+    drain()
+    assert not DefinitionCounts.objects.exists()
+    sweep_once()
+    [counted] = DefinitionCounts.objects.all()
+    assert (counted.completed, counted.terminated) == (0, 1)
+    sweep_once()  # fresh: counted again only after REFRESH_SECONDS
+    assert DefinitionCounts.objects.get().counted_at == counted.counted_at
