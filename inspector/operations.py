@@ -7,22 +7,16 @@ action's errors (InvalidInput, NotFound, Conflict) for the caller to show.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from django.db import transaction
 
-from engine.actions.incidents import resolve_incident
-from engine.actions.jobs import update_job
 from engine.actions.modification import Activate, Modification, Move, modify_instance
 from engine.actions.variables import set_variables
-from engine.errors import ActionError, Conflict, InvalidInput
-from engine.models import Incident, Job, ProcessInstance
+from engine.errors import Conflict, InvalidInput
+from engine.models import ProcessInstance
 from engine.queries.common import get_or_404
-from engine.queries.work import incidents
-
-NO_RETRIES = "JOB_NO_RETRIES"
 
 
 def parse_json_value(raw: str) -> Any:
@@ -31,44 +25,6 @@ def parse_json_value(raw: str) -> Any:
         return json.loads(raw)
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"not valid JSON ({exc}); write strings in double quotes, e.g. \"text\"") from exc
-
-
-def retry_incident(tenant_ids: list[int], key: int, retries: int | None, actor: str, now: datetime) -> None:
-    """Resolve an incident; for a job that ran out of retries, first give it `retries` (default 1 when it has
-    none left), so the engine activates the job again."""
-    if retries is not None and retries < 1:
-        raise InvalidInput("retries must be at least 1")
-    with transaction.atomic():
-        incident = get_or_404(incidents(tenant_ids), key, "incident")
-        # An incident that is no longer active: resolve_incident refuses it (Conflict).
-        if incident.state == Incident.State.ACTIVE and incident.job_key and incident.error_type == NO_RETRIES:
-            if retries is None:
-                left = Job.objects.filter(key=incident.job_key).values_list("retries", flat=True).first()
-                retries = None if left and left > 0 else 1
-            if retries is not None:
-                update_job(tenant_ids, incident.job_key, retries, None, actor, now)
-        resolve_incident(tenant_ids, key, actor, now)
-
-
-@dataclass
-class BatchResult:
-    done: list[int] = field(default_factory=list)
-    failed: dict[int, str] = field(default_factory=dict)
-
-
-def retry_incidents(
-    tenant_ids: list[int], keys: list[int], retries: int | None, actor: str, now: datetime
-) -> BatchResult:
-    """Retry each incident in its own transaction; one failure does not undo the others."""
-    result = BatchResult()
-    for key in keys:
-        try:
-            retry_incident(tenant_ids, key, retries, actor, now)
-        except ActionError as exc:
-            result.failed[key] = exc.detail
-        else:
-            result.done.append(key)
-    return result
 
 
 def set_process_variable(

@@ -19,10 +19,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from engine import rights
+from engine.actions import batches
+from engine.actions.incidents import retry_incident
 from engine.actions.instances import cancel_instance
 from engine.actions.saved_filters import delete_filter, normalize_query, save_filter
 from engine.errors import ActionError
-from engine.models import ProcessDefinition
+from engine.models import BatchOperation, Incident, ProcessDefinition
 from engine.queries import decisions as decision_queries
 from engine.queries import engine_dashboard, status
 from engine.queries import flows as flow_queries
@@ -31,6 +34,8 @@ from engine.queries import inspector_element as element_q
 from engine.queries import inspector_overview as overview
 from engine.queries.definitions import get_definition
 from engine.rights import Right, process_of
+from engine.store import definition_counts
+from flowsync.audit import Actor
 from flowsync.sessions import switch_tenant as switch_session_tenant
 from inspector import charts
 from inspector.access import InspectorContext, inspector_view, operator_tenants, resolve
@@ -43,9 +48,9 @@ from inspector.forms import (
     SavedFilterForm,
     VariableForm,
 )
-from inspector.operations import modify, retry_incident, retry_incidents, set_process_variable
+from inspector.operations import modify, set_process_variable
 
-MAX_BATCH = 500
+Kind = BatchOperation.Kind
 LIVE_SECONDS = 3  # how often an open page refreshes its live regions (htmx polling)
 DASHBOARD_SECONDS = 10  # the engine dashboard reads an hour of figures: refreshed less often
 
@@ -340,6 +345,7 @@ def incident_list(request: HttpRequest) -> HttpResponse:
         process = (form.cleaned_data.get("process") or "").strip()
     group = form.cleaned_data.get("group", "") if form.is_bound and form.is_valid() else ""
     qs = q.incident_list(ctx.tenant_ids, state, process)
+    count = qs.count()
     page = q.incident_page(qs, after=request.GET.get("after", "")) if not group else q.Page([])
     base = {k: v for k, v in request.GET.items() if k != "after" and v}
     return render(request, "inspector/incident_list.html", {
@@ -352,7 +358,8 @@ def incident_list(request: HttpRequest) -> HttpResponse:
         "groups": overview.incident_groups(ctx.tenant_ids, group, state, process) if group else [],
         "group_choices": overview.INCIDENT_GROUPS,
         "jobs": q.incident_jobs(page.items),
-        "count": qs.count(),
+        "count": count,
+        "active_count": count if state == "ACTIVE" else q.incident_list(ctx.tenant_ids, "ACTIVE", process).count(),
         "definitions": q.definition_choices(ctx.tenant_ids),
         "next_url": "?" + urlencode({**base, "after": page.next_cursor}) if page.next_cursor else "",
         "first_url": "?" + urlencode(base) if request.GET.get("after") else "",
@@ -365,39 +372,43 @@ def incident_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 @inspector_view
 def incident_batch_retry(request: HttpRequest) -> HttpResponse:
+    """"Retry selected" (the ticked incidents) or "Retry all matching" (every active incident the list's filter
+    finds, not only this page): one resolve-incidents batch with `retries`, run in the background by the
+    shared mechanism (engine/actions/batches.py); its page shows the progress live."""
     ctx = _ctx(request)
     back = _next(request) or reverse("inspector:incidents")
-    keys = []
-    for raw in request.POST.getlist("incident"):
-        if raw.isdigit() and len(raw) < 20:
-            keys.append(int(raw))
     form = RetryForm(request.POST)
-    if not keys:
-        messages.error(request, "Select at least one incident to retry.")
-        return redirect(back)
-    if len(keys) > MAX_BATCH:
-        messages.error(request, f"Select at most {MAX_BATCH} incidents at once.")
-        return redirect(back)
     if not form.is_valid():
         messages.error(request, "Retries must be a whole number from 1 to 1000.")
         return redirect(back)
-    # Per incident: the role's OPERATE, or a grant on the incident's process (engine.rights).
-    processes = dict(q.incident_list(ctx.tenant_ids, "all").filter(key__in=keys).values_list("key", "bpmn_process_id"))
-    allowed, refused = [], {}
-    for key in sorted(set(keys)):
-        try:
-            ctx.require(Right.OPERATE, "resolve incidents", processes.get(key))
-        except ActionError as exc:
-            refused[key] = exc.detail
-        else:
-            allowed.append(key)
-    result = retry_incidents(ctx.tenant_ids, allowed, form.cleaned_data.get("retries"), ctx.actor, timezone.now())
-    result.failed.update(refused)
-    if result.done:
-        messages.success(request, f"{len(result.done)} incident(s) resolved; the engine retries them.")
-    for key, detail in result.failed.items():
-        messages.error(request, f"Incident {key}: {detail}")
-    return redirect(back)
+    if request.POST.get("scope") == "filter":
+        qs = q.incident_list(ctx.tenant_ids, Incident.State.ACTIVE, (request.POST.get("process") or "").strip())
+    else:
+        picked = [int(k) for k in request.POST.getlist("incident") if k.isdigit() and len(k) < 20]
+        if not picked:
+            messages.error(request, "Select at least one incident to retry.")
+            return redirect(back)
+        qs = q.incident_list(ctx.tenant_ids, "all").filter(key__in=picked)
+    # Per process: the role's OPERATE, or a grant on the incident's process (engine.rights); others are left out.
+    grants = rights.grants_of(ctx.user, [ctx.tenant.pk]).get(ctx.tenant.pk, {})
+    who = rights.Rights(ctx.role, grants)
+    may = who.processes(Right.OPERATE)
+    if may is not None:
+        qs = qs.filter(bpmn_process_id__in=sorted(may))
+    keys = list(qs.order_by("key").values_list("key", flat=True)[: batches.MAX_KEYS + 1])
+    if not keys and who.anywhere(Right.OPERATE):
+        messages.error(request, "No active incident here that you may retry.")
+        return redirect(back)
+    try:
+        batch = batches.start_batch(ctx.tenant, who, Kind.RESOLVE_INCIDENTS, keys, Actor.of_user(request.user),
+                                    {"retries": form.cleaned_data.get("retries") or 1},
+                                    selection={"scope": request.POST.get("scope") or "selected",
+                                               "page": "incidents"})
+    except ActionError as exc:
+        messages.error(request, exc.detail)
+        return redirect(back)
+    messages.success(request, f"Batch {batch.pk} queued: retry {len(batch.keys)} incident(s).")
+    return redirect("inspector:batch", pk=batch.pk)
 
 
 @require_GET
@@ -408,6 +419,7 @@ def definition_list(request: HttpRequest) -> HttpResponse:
     return render(request, "inspector/definition_list.html", {
         "ctx": ctx, "processes": processes, "nav": "definitions",
         "charts": {pid: overview.version_bars(versions) for pid, _, versions in processes},
+        "counted_at": _counted_at([v for _, _, vs in processes for v in vs]),
         "decisions": decision_queries.decision_definitions(ctx.tenant_ids).order_by("decision_id", "-version")[:500],
     })
 
@@ -421,7 +433,15 @@ def definition_detail(request: HttpRequest, key: int) -> HttpResponse:
     versions = [v for _, _, vs in q.definitions_overview(ctx.tenant_ids, definition.bpmn_process_id) for v in vs]
     return render(request, "inspector/definition_detail.html", {
         "ctx": ctx, "definition": definition, "bars": overview.version_bars(versions), "nav": "definitions",
+        "counted_at": _counted_at(versions),
     })
+
+
+def _counted_at(versions: list[q.DefinitionVersion]) -> dict[str, Any]:
+    """The age the page shows for the finished counts (the oldest of those shown; counted every 5 minutes)."""
+    times = [v.counted_at for v in versions if v.counted_at is not None]
+    return {"at": min(times) if times else None, "missing": len(times) < len(versions),
+            "every": definition_counts.REFRESH_SECONDS // 60}
 
 
 @require_GET

@@ -1,7 +1,8 @@
 """Operations over many rows as background jobs — the one mechanism the admin, the CLI, the
 Inspector and the API (`/v2/batch-operations`, the process-instance batch endpoints) all use.
 
-Kinds: cancel instances, resolve incidents, retry jobs, migrate instances (one migration plan),
+Kinds: cancel instances, resolve incidents (with `retries`: jobs out of retries get them first — the
+Inspector's "Retry"), retry jobs, migrate instances (one migration plan),
 modify instances (the same move instructions for all), set variables (the same values on every
 instance's root scope). `start_batch` checks the right and the parameters (a plan is checked for
 shape here and per instance when it runs), stores the batch with its keys (chosen one by one or
@@ -29,7 +30,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from engine import rights
-from engine.actions.incidents import resolve_incident
+from engine.actions.incidents import resolve_incident, retry_incident
 from engine.actions.instances import cancel_instance
 from engine.actions.jobs import update_job
 from engine.actions.migration import migrate_instance
@@ -60,7 +61,8 @@ MAX_KEYS = 100_000  # a bigger selection is refused: narrow the filter (keys are
 
 def _check_params(tenant: Tenant, kind: str, params: dict) -> None:
     """Refuse parameters no key could use (400), before anything is stored."""
-    if kind == BatchOperation.Kind.RETRY_JOBS:
+    if kind == BatchOperation.Kind.RETRY_JOBS or (kind == BatchOperation.Kind.RESOLVE_INCIDENTS
+                                                  and "retries" in params):
         retries = params.get("retries")
         if not isinstance(retries, int) or isinstance(retries, bool) or retries < 1:
             raise InvalidInput("retries must be a whole number of at least 1")
@@ -201,7 +203,12 @@ def _resolve_skip(batch: BatchOperation, key: int) -> str | None:
 
 
 def _resolve(batch: BatchOperation, key: int, actor: str) -> None:
-    resolve_incident([batch.tenant_id], key, actor, timezone.now())
+    """With `retries` (the Inspector's "Retry"): a job out of retries gets them first, as Operate does;
+    without (Camunda's resolve-incidents batch): such an incident fails with the reason."""
+    if "retries" in batch.params:
+        retry_incident([batch.tenant_id], key, int(batch.params["retries"]), actor, timezone.now())
+    else:
+        resolve_incident([batch.tenant_id], key, actor, timezone.now())
 
 
 def _retry_skip(batch: BatchOperation, key: int) -> str | None:

@@ -3,7 +3,7 @@
 from engine.models.batches import BatchOperation
 from engine.models.commands import Command, Event
 from engine.models.decisions import DecisionDefinition, DecisionInstance, DecisionRequirements
-from engine.models.definitions import Deployment, ProcessDefinition
+from engine.models.definitions import DefinitionCounts, Deployment, ProcessDefinition
 from engine.models.flows import Flow, FlowTrigger, StepLog, WebhookDelivery
 from engine.models.forms import Form
 from engine.models.incidents import Incident
@@ -17,6 +17,7 @@ from engine.models.waits import Message, MessageSubscription, SignalSubscription
 from engine.models.workers import WorkerHeartbeat
 
 __all__ = [
+    "DefinitionCounts",
     "BatchOperation",
     "Command",
     "DecisionDefinition",

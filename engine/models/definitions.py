@@ -42,3 +42,17 @@ class ProcessDefinition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.bpmn_process_id} v{self.version}"
+
+
+class DefinitionCounts(models.Model):
+    """Finished instances per definition, counted periodically (engine/store/definition_counts.py) so the
+    Definitions pages need no scan over the whole history per view; running ones are counted live."""
+
+    definition = models.OneToOneField(ProcessDefinition, primary_key=True, on_delete=models.CASCADE,
+                                      related_name="counts")
+    completed = models.BigIntegerField(default=0)
+    terminated = models.BigIntegerField(default=0)
+    counted_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.definition_id}: {self.completed} completed, {self.terminated} terminated"

@@ -24,6 +24,7 @@ from engine.errors import InvalidInput
 from engine.flows.diagram import to_bpmn
 from engine.models import (
     Command,
+    DecisionInstance,
     ElementInstance,
     Event,
     Incident,
@@ -378,33 +379,32 @@ class DefinitionVersion:
     completed: int = 0
     terminated: int = 0
     with_incident: int = 0
+    counted_at: dt.datetime | None = None  # when `completed` / `terminated` were counted (None: not yet)
 
 
 def definitions_overview(tenant_ids: list[int], process: str = "") -> list[tuple[str, str, list[DefinitionVersion]]]:
-    """Each process (id, latest name) with its versions newest first and their instance counts (two queries);
-    only `process` when given."""
+    """Each process (id, latest name) with its versions newest first and their instance counts; only `process`
+    when given. Running instances and those with an incident are counted live (the ACTIVE entries of the
+    (definition, state) index; the active incidents); finished ones come from the periodic count
+    (engine/store/definition_counts.py), whose time each version carries: no scan over the history per view."""
     found = ProcessDefinition.objects.filter(tenant_id__in=tenant_ids).defer("source", "graph")
     if process:
         found = found.filter(bpmn_process_id=process)
-    rows = list(found.order_by("bpmn_process_id", "-version"))
-    counted = ProcessInstance.objects.filter(tenant_id__in=tenant_ids)
-    if process:
-        counted = counted.filter(definition_id__in=[d.key for d in rows])
-    counts = {
-        c["definition_id"]: c
-        for c in counted.order_by().values("definition_id").annotate(
-            running=Count("key", filter=Q(state=ProcessInstance.State.ACTIVE)),
-            completed=Count("key", filter=Q(state=ProcessInstance.State.COMPLETED)),
-            terminated=Count("key", filter=Q(state=ProcessInstance.State.TERMINATED)),
-            with_incident=Count("key", filter=Q(state=ProcessInstance.State.ACTIVE, has_incident=True)),
-        )
-    }
+    rows = list(found.select_related("counts").order_by("bpmn_process_id", "-version"))
+    keys = [d.key for d in rows]
+    running = dict(ProcessInstance.objects.filter(definition_id__in=keys, state=ProcessInstance.State.ACTIVE)
+                   .values("definition_id").annotate(n=Count("*")).order_by().values_list("definition_id", "n"))
+    with_incident = dict(Incident.objects.filter(tenant_id__in=tenant_ids, state=Incident.State.ACTIVE,
+                                                 process_definition_key__in=keys)
+                         .values("process_definition_key").annotate(n=Count("process_instance_key", distinct=True))
+                         .order_by().values_list("process_definition_key", "n"))
     grouped: dict[str, tuple[str, list[DefinitionVersion]]] = {}
     for d in rows:
-        c = counts.get(d.key, {})
+        counted = getattr(d, "counts", None)
         entry = grouped.setdefault(d.bpmn_process_id, (d.name or d.bpmn_process_id, []))
-        entry[1].append(DefinitionVersion(d, c.get("running", 0), c.get("completed", 0), c.get("terminated", 0),
-                                          c.get("with_incident", 0)))
+        entry[1].append(DefinitionVersion(d, running.get(d.key, 0), counted.completed if counted else 0,
+                                          counted.terminated if counted else 0, with_incident.get(d.key, 0),
+                                          counted.counted_at if counted else None))
     return sorted(((pid, name, versions) for pid, (name, versions) in grouped.items()), key=lambda g: g[1].lower())
 
 
@@ -503,6 +503,17 @@ def diagram(tenant_ids: list[int], key: int) -> dict[str, Any]:
         )
     )
     ids = set(active) | set(completed) | set(incidents)
+    # Business rule tasks that ran: the decision each called (not those it required), its state and result.
+    decisions: dict[str, list[dict[str, Any]]] = {}
+    for e in (DecisionInstance.objects.filter(tenant_id__in=tenant_ids, process_instance_key=key,
+                                              root_decision_key=F("decision_id"))
+              .select_related("decision").only("element_id", "state", "result", "evaluation_failure",
+                                               "decision__decision_id", "decision__name", "decision__version")
+              .order_by("evaluation_key")):
+        decisions.setdefault(e.element_id, []).append({
+            "decision": e.decision.name or e.decision.decision_id, "decisionId": e.decision.decision_id,
+            "version": e.decision.version, "state": e.state,
+            "result": e.result if e.state == DecisionInstance.State.EVALUATED else e.evaluation_failure})
     if source and instance.definition.kind == ProcessDefinition.Kind.DAG:
         # A flow is drawn from its graph, written out as BPMN.
         source = to_bpmn(graph_of(cached_definition(instance.definition_id)))
@@ -518,6 +529,7 @@ def diagram(tenant_ids: list[int], key: int) -> dict[str, Any]:
                          "incidents": incidents[element_id]}
             for element_id in sorted(ids)
         },
+        "decisions": decisions,
     }
 
 

@@ -21,7 +21,7 @@ from engine.actions.batches import requeue_stale
 from engine.connectors.runner import schedule_pending
 from engine.models import Command, Timer
 from engine.runtime.loop import drain
-from engine.store import retention
+from engine.store import definition_counts, retention
 from engine.store.wake import CHANNEL
 from engine.timers.firing import fire_due_timers
 from flowsync.dbfaults import is_connection_fault
@@ -37,6 +37,7 @@ def sweep_once(stopped: threading.Event | None = None) -> int:
         pass
     schedule_pending(timezone.now())  # connector jobs whose run died, or whose retry backoff is over
     requeue_stale(timezone.now())  # batch operations whose worker died mid-way, or whose Redis job was lost
+    definition_counts.refresh(timezone.now())  # the Definitions pages' finished counts, every 5 minutes
     if not Command.objects.filter(state=Command.State.PENDING).exists():
         return 0
     return drain(stopped=stopped)

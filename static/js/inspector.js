@@ -27,6 +27,30 @@
 
   var MARKERS = ["fs-completed", "fs-active", "fs-incident"];
 
+  // Business rule tasks that evaluated a decision: a "DMN" badge, the decision and its result on hover,
+  // a click goes to the instance page's "Decisions evaluated" table.
+  function markDecisions(viewer, decisions) {
+    var overlays = viewer.get("overlays");
+    var registry = viewer.get("elementRegistry");
+    overlays.remove({ type: "fs-decisions" });
+    Object.keys(decisions || {}).forEach(function (id) {
+      if (!registry.get(id)) { return; }
+      var runs = decisions[id];
+      var last = runs[runs.length - 1];
+      var failed = last.state === "FAILED";
+      var text = runs.map(function (r) {
+        return r.decision + " v" + r.version + (r.state === "FAILED" ? " failed: " : " → ") +
+          (typeof r.result === "string" ? r.result : JSON.stringify(r.result));
+      }).join("\n");
+      var link = document.createElement("a");
+      link.href = "#decisions";
+      link.setAttribute("data-decision-badge", id);
+      link.appendChild(badge(failed ? "diagram-badge--incident" : "diagram-badge--decision",
+        "DMN" + (runs.length > 1 ? " ×" + runs.length : ""), text));
+      overlays.add(id, "fs-decisions", { position: { top: -10, left: -8 }, html: link });
+    });
+  }
+
   function decorate(viewer, elements) {
     var level = heat(elements);
     var canvas = viewer.get("canvas");
@@ -130,6 +154,7 @@
           }
           viewer.get("canvas").zoom("fit-viewport", "auto");
           decorate(viewer, data.elements || {});
+          markDecisions(viewer, data.decisions);
           clickable(viewer, container);
           container.fsViewer = viewer;
           container.dataset.ready = "true";
@@ -152,6 +177,7 @@
       .then(function (data) {
         if (!data) { return; }
         decorate(viewer, data.elements || {});
+        markDecisions(viewer, data.decisions);
         container.dataset.version = container.dataset.pending || "";
       })
       .catch(function () { /* the next refresh tries again */ });

@@ -30,6 +30,11 @@ def test_the_instance_page_lists_the_evaluated_decision(op_client, flow, other_f
     assert "Decisions evaluated" in html and 'data-state="EVALUATED"' in html
     assert "Task_RiskGroup" in html and "#1 Rule_YoungPorsche" in html
     assert "Age = <code class=\"json\">22</code>" in html and "Not an option" in html
+    # Marked on the diagram: the task, the decision it called (not the ones that one required), the result.
+    marks = op_client.get(f"/inspector/instances/{instance.key}/diagram.json").json()["decisions"]
+    assert list(marks) == ["Task_RiskGroup"]
+    [mark] = marks["Task_RiskGroup"]
+    assert mark["state"] == "EVALUATED" and mark["version"] == 1 and "Not an option" in str(mark["result"])
     # The definitions page lists the decision; another tenant's operator sees neither.
     page = op_client.get("/inspector/definitions/").content.decode()
     assert 'data-decision="risk"' in page and "risk-rating.dmn v1" in page

@@ -7,6 +7,7 @@ import pytest
 
 from engine.actions.instances import cancel_instance
 from engine.runtime.loop import drain
+from engine.store import definition_counts
 from tests.inspector.conftest import Flow
 
 pytestmark = pytest.mark.django_db
@@ -19,6 +20,7 @@ def test_bars_and_heatmap_count_per_version_and_element(op_client, flow: Flow, o
     cancel_instance(flow.tenant, d, "op", flow.now())
     drain()
     other_flow.start("THEIRS")
+    definition_counts.refresh(flow.now(), force=True)  # the engine workers' periodic count of finished ones
     definition = flow.tenant.processdefinition_set.get(version=1)
     page = op_client.get(f"/inspector/definitions/{definition.key}/")
     assert page.status_code == 200

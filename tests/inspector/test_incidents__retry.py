@@ -5,11 +5,14 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from rq import SimpleWorker
 
 from engine.actions.jobs import complete_job
 from engine.actions.user_tasks import complete_user_task
-from engine.models import Command, Incident, Job, ProcessInstance
+from engine.models import BatchOperation, Command, Incident, Job, ProcessInstance
 from engine.runtime.loop import drain
+from flowsync import redis
+from flowsync.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
 
@@ -69,28 +72,58 @@ def test_bad_retries_are_refused(op_client, flow):
     assert incident.state == "ACTIVE" and Job.objects.get(key=incident.job_key).retries == 0
 
 
-def test_incident_list_and_batch_retry(op_client, flow):
+def run_queued_batches() -> None:
+    SimpleWorker([redis.queue("connectors")], connection=redis.connection("connectors")).work(burst=True)
+
+
+def test_incident_list_and_batch_retry(op_client, flow, flush_redis, django_capture_on_commit_callbacks):
+    """"Retry selected" is a resolve-incidents batch with retries (the shared mechanism), shown on its live page."""
     keys = [flow.start(f"B-{n}") for n in range(3)]
     incidents = [flow.fail_to_incident(k) for k in keys]
     listing = op_client.get("/inspector/incidents/")
     html = listing.content.decode()
-    assert listing.context["count"] == 3
+    assert listing.context["count"] == 3 and "Retry all 3 active matching" in html
     for k, inc in zip(keys, incidents, strict=True):
         assert f'href="/inspector/instances/{k}/#incidents"' in html and f'value="{inc.key}"' in html
     chosen = [str(incidents[0].key), str(incidents[2].key)]
-    response = op_client.post("/inspector/incidents/retry/", {"incident": chosen, "retries": "1"}, follow=True)
-    assert "2 incident(s) resolved" in response.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = op_client.post("/inspector/incidents/retry/", {"incident": chosen, "retries": "2",
+                                                                 "scope": "selected"})
+    batch = BatchOperation.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/inspector/batches/{batch.pk}/"
+    assert batch.kind == "resolve-incidents" and batch.keys == sorted(chosen) and batch.params == {"retries": 2}
+    assert Command.objects.filter(kind="RESOLVE_INCIDENT").count() == 0  # nothing done in the request
+    run_queued_batches()
+    batch.refresh_from_db()
+    assert batch.state == "DONE" and sorted(batch.done) == sorted(chosen) and not batch.failed
+    page = op_client.get(f"/inspector/batches/{batch.pk}/").content.decode()
+    assert '<span id="batch-handled">2</span>/<span id="batch-total">2</span>' in page
     drain()
     states = dict(Incident.objects.values_list("key", "state"))
     assert [states[i.key] for i in incidents] == ["RESOLVED", "ACTIVE", "RESOLVED"]
+    assert Job.objects.get(key=incidents[0].job_key).retries == 2
     assert {j.process_instance_key for j in flow.activate()} == {keys[0], keys[2]}
     assert op_client.get("/inspector/incidents/").context["count"] == 1
     assert op_client.get("/inspector/incidents/", {"state": "RESOLVED"}).context["count"] == 2
-    # Nothing selected, or a resolved one selected again: messages, no 500.
+    assert list(AuditEntry.objects.filter(what__in=["batch.create", "incident.resolve"]).order_by("id")
+                .values_list("what", flat=True)) == ["batch.create", "incident.resolve", "incident.resolve"]
+    # Nothing selected, bad retries: messages, nothing queued, no 500.
     empty = op_client.post("/inspector/incidents/retry/", {"retries": "1"}, follow=True)
     assert "Select at least one incident" in empty.content.decode()
-    again = op_client.post("/inspector/incidents/retry/", {"incident": chosen[:1], "retries": "1"}, follow=True)
-    assert f"Incident {chosen[0]}:" in again.content.decode()
+    bad = op_client.post("/inspector/incidents/retry/", {"incident": chosen, "retries": "0"}, follow=True)
+    assert "Retries must be" in bad.content.decode() and BatchOperation.objects.count() == 1
+    # A resolved one selected again: the batch skips it, with the reason.
+    with django_capture_on_commit_callbacks(execute=True):
+        op_client.post("/inspector/incidents/retry/", {"incident": chosen[:1], "retries": "1"})
+    run_queued_batches()
+    again = BatchOperation.objects.order_by("-id").first()
+    assert again.skipped == {chosen[0]: "already RESOLVED"} and not again.done
+    # "Retry all matching": every active incident the filter finds (not only the page).
+    with django_capture_on_commit_callbacks(execute=True):
+        op_client.post("/inspector/incidents/retry/", {"retries": "1", "scope": "filter", "process": "inspect-order"})
+    run_queued_batches()
+    every = BatchOperation.objects.order_by("-id").first()
+    assert every.done == [str(incidents[1].key)] and every.selection["scope"] == "filter"
 
 
 def test_management_command_retries_all_active_incidents(flow, other_flow):

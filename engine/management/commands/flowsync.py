@@ -22,18 +22,22 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from engine import rights
-from engine.actions.batches import run_batch, start_batch
+from engine.actions.batches import cancel_batch, resume_batch, run_batch, start_batch, suspend_batch
 from engine.actions.incidents import resolve_incident
 from engine.actions.instances import cancel_instance, find_definition, get_instance, start_instance
 from engine.actions.jobs import update_job
+from engine.actions.migration import check as check_migration
+from engine.actions.migration import migrate_instance
 from engine.actions.user_tasks import assign_user_task, complete_user_task
 from engine.actions.variables import set_variables
 from engine.audit import Actor, acting
 from engine.bpmn import DefinitionError
 from engine.definitions.deploy import Resource, deploy_all
 from engine.errors import ActionError, Forbidden, InvalidInput, NotFound
+from engine.migration import prefilled
 from engine.models import BatchOperation, Incident, Job, ProcessDefinition, ProcessInstance, UserTask
 from engine.queries.instances import instance_variables
+from engine.queries.migration import graphs
 from engine.queries.tasks import Viewer, find_task
 from engine.rights import Right, check_assignment
 from flowsync.models import DEFAULT_TENANT_ID, ApiKey, AuditEntry, Role, Tenant
@@ -42,13 +46,14 @@ from flowsync.tenancy import create_tenant, issue_key, revoke_key, rotate_key, s
 VERBS = {
     "deploy": None,
     "definitions": ["list"],
-    "instances": ["list", "get", "start", "cancel", "variables"],
+    "instances": ["list", "get", "start", "cancel", "variables", "migrate"],
     "incidents": ["list", "resolve"],
     "jobs": ["list", "retries"],
     "tasks": ["list", "claim", "assign", "complete"],
     "tenants": ["create", "suspend", "resume"],
     "api-keys": ["create", "list", "rotate", "revoke"],
     "audit": ["list"],
+    "batches": ["list", "get", "cancel", "suspend", "resume"],
 }
 
 
@@ -59,7 +64,8 @@ class Problem(Exception):
 
 
 class Command(BaseCommand):
-    help = "Operate FlowSync: deploy, definitions, instances, incidents, jobs, tasks, tenants, api-keys, audit."
+    help = ("Operate FlowSync: deploy, definitions, instances, incidents, jobs, tasks, tenants, api-keys, audit, "
+            "batches.")
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
         parser = super().create_parser(prog_name, subcommand, **kwargs)
@@ -88,6 +94,13 @@ class Command(BaseCommand):
         parser.add_argument("--what", default="", help="audit list: filter by what (e.g. instance.cancel)")
         parser.add_argument("--instance", type=int, default=None, help="audit list: one instance's entries")
         parser.add_argument("--limit", type=int, default=50, help="list verbs: at most this many rows")
+        parser.add_argument("--target", type=int, default=None,
+                            help="instances migrate: the process definition key to migrate to")
+        parser.add_argument("--map", action="append", default=[], metavar="SOURCE=TARGET",
+                            help="instances migrate: map a source element id to a target one (repeatable); "
+                                 "elements whose id and kind match are mapped already")
+        parser.add_argument("--dry-run", action="store_true",
+                            help="instances migrate: check and print what would happen, change nothing")
 
     def handle(self, *args: str, **options: Any) -> None:
         self.as_json = options["json"]
@@ -267,6 +280,8 @@ class Command(BaseCommand):
                                       business_key=self.options["business_id"])
             return {"processInstanceKey": str(instance.key), "processDefinitionKey": str(definition.key),
                     "version": definition.version, "inspector": f"/inspector/instances/{instance.key}/"}
+        if verb == "migrate":
+            return self._migrate(self._keys(rest, "instance"))
         keys = self._keys(rest, "instance")
         self._require(Right.OPERATE, "cancel instances", anywhere=True)
         processes = dict(ProcessInstance.objects.filter(tenant=self.tenant, key__in=keys)
@@ -276,6 +291,49 @@ class Command(BaseCommand):
             cancel_instance(self.tenant, keys[0], self.actor, timezone.now())
             return {"canceled": [str(keys[0])]}
         return self._batch(BatchOperation.Kind.CANCEL_INSTANCES, keys, processes)
+
+    def _migrate(self, keys: list[int]) -> Any:
+        """`instances migrate KEY… --target DEFINITION_KEY [--map SRC=TGT]… [--dry-run]`: elements whose id and
+        kind the target has too are mapped already (as in the Inspector's form); one key migrates here and now,
+        several are one migrate-instances batch."""
+        self._require(Right.OPERATE, "migrate process instances", anywhere=True)
+        target_key = self.options["target"]
+        if target_key is None:
+            raise Problem(400, "INVALID_ARGUMENT", "give the process definition key to migrate to with --target KEY")
+        explicit: dict[str, str] = {}
+        for item in self.options["map"]:
+            source, sep, target = item.partition("=")
+            if not sep or not source.strip() or not target.strip():
+                raise Problem(400, "INVALID_ARGUMENT", f"--map takes SOURCE=TARGET element ids, not '{item}'")
+            explicit[source.strip()] = target.strip()
+        found = {i.key: i for i in ProcessInstance.objects.filter(tenant=self.tenant, key__in=keys)
+                 .select_related("definition")}
+        processes = {k: i.definition.bpmn_process_id for k, i in found.items()}
+        target = ProcessDefinition.objects.filter(tenant=self.tenant, key=target_key).only("key").first()
+        if target is None:
+            raise NotFound(f"no process definition with key {target_key} to migrate to")
+        sources = {i.definition.key for i in found.values()} - {target.key}  # those on it already: skipped
+        if len(sources) > 1:
+            raise InvalidInput("a migration moves instances of one process version; these are of "
+                               f"{len(sources)} versions (migrate each version's instances on its own)")
+        mapping = {**(prefilled(*graphs(sources.pop(), target.key)) if sources else {}), **explicit}
+        pairs = sorted(mapping.items())
+        if self.options["dry_run"]:
+            out = []
+            for key in keys:
+                self._require_on(Right.OPERATE, processes.get(key), "migrate process instances")
+                _, _, steps = check_migration([self.tenant.pk], key, target.key, pairs)
+                out += [{"processInstanceKey": str(key), "elementInstanceKey": str(step.key),
+                         "sourceElementId": step.source_element_id, "targetElementId": step.target_element_id}
+                        for step in steps]
+            return out
+        if len(keys) == 1:
+            self._require_on(Right.OPERATE, processes.get(keys[0]), "migrate process instances")
+            migrate_instance([self.tenant.pk], keys[0], target.key, pairs, self.actor, timezone.now())
+            return {"migrated": [str(keys[0])], "targetProcessDefinitionKey": str(target.key)}
+        return self._batch(BatchOperation.Kind.MIGRATE_INSTANCES, keys, processes, {
+            "targetProcessDefinitionKey": str(target.key),
+            "mappingInstructions": [{"sourceElementId": s, "targetElementId": t} for s, t in pairs]})
 
     def _variables(self, key: int) -> dict[str, Any]:
         """`instances variables KEY`: the instance's own variables; with --variables JSON, set them first."""
@@ -437,3 +495,30 @@ class Command(BaseCommand):
                  "target": f"{e.target_type}:{e.target_key}", "requestId": e.request_id}
                 for e in qs.order_by("-id")[: self._limit()]]
 
+    @staticmethod
+    def _batch_row(b: BatchOperation) -> dict[str, Any]:
+        return {"key": str(b.pk), "kind": b.kind, "state": b.state, "items": len(b.keys), "done": len(b.done),
+                "skipped": len(b.skipped), "failed": len(b.failed), "actor": b.actor, "via": b.via,
+                "createdAt": b.created_at.isoformat(),
+                "finishedAt": b.finished_at.isoformat() if b.finished_at else None}
+
+    def do_batches(self, verb: str, rest: list[str]) -> Any:
+        """Batch operations of every surface (admin, Inspector, API, CLI): list, one with its outcome per
+        item, and the same steering as the Inspector's batch page (engine/actions/batches.py checks OPERATE)."""
+        qs = BatchOperation.objects.filter(tenant=self.tenant)
+        if verb == "list":
+            self._require(Right.READ, "read batch operations")
+            if self.options["state"]:
+                qs = qs.filter(state=self.options["state"].upper())
+            return [self._batch_row(b) for b in qs.order_by("-id")[: self._limit()]]
+        key = self._keys(rest, "batch operation")[0]
+        batch = qs.filter(pk=key).first()
+        if batch is None:
+            raise NotFound(f"no batch operation {key}")
+        if verb == "get":
+            self._require(Right.READ, "read batch operations")
+            return {**self._batch_row(batch), "params": batch.params, "selection": batch.selection,
+                    "skippedItems": batch.skipped, "failedItems": batch.failed}
+        steer = {"cancel": cancel_batch, "suspend": suspend_batch, "resume": resume_batch}[verb]
+        steer(batch, self.role, self.actor)
+        return self._batch_row(batch)

@@ -1,21 +1,23 @@
-"""Resolve every active incident (of a tenant / process) through the same actions as the Inspector."""
+"""Retry every active incident (of a tenant / process): one resolve-incidents batch per tenant with
+`retries`, run here and now by the shared batch mechanism (engine/actions/batches.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
+from engine.actions.batches import run_batch, start_batch
+from engine.audit import acting
+from engine.models import BatchOperation
 from engine.queries.inspector import active_incidents
-from flowsync.models import Tenant
-from inspector.operations import retry_incidents
+from flowsync.models import Role, Tenant
 
 
 class Command(BaseCommand):
     help = (
         "Resolve all ACTIVE incidents; jobs that ran out of retries get --retries (default 1) first. "
-        "The engine then retries each failed step."
+        "The engine then retries each failed step. Each tenant's run is a batch (see `flowsync batches`)."
     )
 
     def add_arguments(self, parser: Any) -> None:
@@ -43,11 +45,13 @@ class Command(BaseCommand):
                     self.stdout.write(f"{tenant.tenant_id}\t{incident.key}\t{incident.bpmn_process_id}\t"
                                       f"{incident.element_id}\t{incident.error_type}\t{incident.error_message}")
                 continue
-            result = retry_incidents([tenant.pk], [i.key for i in incidents], options["retries"], options["actor"],
-                                     timezone.now())
-            total_done += len(result.done)
-            total_failed += len(result.failed)
-            for key, detail in result.failed.items():
+            with acting("cli"):
+                batch = run_batch(start_batch(tenant, Role.ADMIN, BatchOperation.Kind.RESOLVE_INCIDENTS,
+                                              [i.key for i in incidents], options["actor"],
+                                              {"retries": options["retries"]}, queue=False).pk)
+            total_done += len(batch.done)
+            total_failed += len(batch.failed)
+            for key, detail in batch.failed.items():
                 self.stderr.write(f"{tenant.tenant_id}: incident {key} not resolved: {detail}")
         if not options["dry_run"]:
             self.stdout.write(f"resolved {total_done} incident(s); {total_failed} failed")
