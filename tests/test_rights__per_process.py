@@ -261,3 +261,31 @@ def test_an_auditor_works_only_the_tasks_of_a_granted_process(world):
     page = client.get("/tasks/offered/").content.decode()
     assert str(mine.key) in page and str(theirs.key) not in page
     assert {t["processDefinitionId"] for t in cli("tasks", "list", "--as", "pia")[1]} == {"granted"}
+
+
+def test_api_read_grant_reaches_variables_element_instances_and_jobs_of_that_process_only(world):
+    api = as_pia()
+    for path in ("/v2/variables/search", "/v2/element-instances/search", "/v2/jobs/search"):
+        assert api.post(path, {}, format="json").status_code == 403, path  # no READ anywhere yet
+    mine = ProcessInstance.objects.get(key=world.mine[0])
+    theirs = ProcessInstance.objects.get(key=world.theirs[0])
+    for instance in (mine, theirs):  # a variable on each instance, through the engine
+        call_command("flowsync", "instances", "variables", str(instance.key), "--variables", '{"note": "x"}',
+                     "--tenant", "acme", stdout=io.StringIO())
+    drain()
+    world.grant(Right.READ)
+    api = as_pia()
+    variables = api.post("/v2/variables/search", {}, format="json").json()["items"]
+    assert variables and {v["processInstanceKey"] for v in variables} <= {str(k) for k in world.mine}
+    elements = api.post("/v2/element-instances/search", {}, format="json").json()["items"]
+    assert elements and {e["processDefinitionId"] for e in elements} == {"granted"}
+    theirs_var = theirs.variables.get(name="note")
+    theirs_element = theirs.elements.first()
+    assert api.get(f"/v2/variables/{theirs_var.key}").status_code == 404
+    assert api.get(f"/v2/variables/{mine.variables.get(name='note').key}").status_code == 200
+    assert api.get(f"/v2/element-instances/{theirs_element.key}").status_code == 404
+    assert api.get(f"/v2/element-instances/{mine.elements.first().key}").status_code == 200
+    # Jobs: only the granted process's (user tasks here are no jobs; the search answers, limited, not refused).
+    assert api.post("/v2/jobs/search", {}, format="json").status_code == 200
+    assert all(j["processDefinitionId"] == "granted"
+               for j in api.post("/v2/jobs/search", {}, format="json").json()["items"])
