@@ -60,8 +60,9 @@ class InspectorContext:
 
 def operator_tenants(user: Any) -> list[Tenant]:
     """The tenants this person may inspect: READ by role, or by a grant on at least one process."""
-    by_role = set(rights.tenant_pks_with(user, Right.READ))
-    others = [pk for pk in rights.tenant_roles(user) if pk not in by_role]
+    roles = rights.tenant_roles(user)
+    by_role = {pk for pk, role in roles.items() if rights.allows(role, Right.READ)}
+    others = [pk for pk in roles if pk not in by_role]  # grants are read only for these (no query otherwise)
     by_grant = {pk for pk, granted in rights.grants_of(user, others).items() if granted.get(Right.READ)}
     return list(Tenant.objects.filter(pk__in=by_role | by_grant).order_by("name", "tenant_id"))
 
@@ -100,7 +101,10 @@ def resolve(request: HttpRequest) -> InspectorContext | None:
         tenant = tenants[0]
     tz = zone(request.session.get(SESSION_TZ)) or zoneinfo.ZoneInfo(settings.TIME_ZONE)
     role = rights.role_in(request.user, tenant.pk) or Membership.Role.MEMBER
-    processes = rights.rights_of(request.user, tenant.pk).processes(Right.READ)
+    processes = None  # the role reads the whole tenant; else the grants say which processes
+    if not rights.allows(role, Right.READ):
+        grants = rights.grants_of(request.user, [tenant.pk]).get(tenant.pk, {})
+        processes = rights.Rights(role, grants).processes(Right.READ)
     return InspectorContext(tenant, tenants, request.user.get_username(), tz, role, request.user, processes)
 
 
