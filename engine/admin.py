@@ -384,11 +384,17 @@ class ProcessInstanceAdmin(ReadOnlyAdmin):
         return inspector_link(obj.key)
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
-        """A number is an instance key (the primary key: one probe); anything else a business id or process id."""
+        """A number is an instance key (the primary key: one probe); anything else a business id (exact, by the
+        (tenant, business_key) index) or a process id (its definitions first: a small table, then their
+        instances by the (tenant, definition) index). No upper(): a case-folded match could use no index."""
         term = search_term.strip()
+        if not term:
+            return queryset, False
         if term.isdigit():
             return queryset.filter(key=int(term)), False
-        return super().get_search_results(request, queryset, search_term)
+        definitions = list(ProcessDefinition.objects.filter(bpmn_process_id=term).values_list("key", flat=True))
+        found = Q(business_key=term)
+        return queryset.filter(found | Q(definition_id__in=definitions) if definitions else found), False
 
     @admin.action(description="Cancel selected instances (background batch)", permissions=["view"])
     def cancel_instances(self, request: HttpRequest, queryset: QuerySet) -> None:
