@@ -14,7 +14,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.contrib.admin.views.main import ChangeList
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -51,9 +51,10 @@ from engine.models import (
 )
 from engine.queries import status
 from engine.rights import Right
+from flowsync.admin import AuditEntryAdmin
 from flowsync.admin_keyset import KeysetAdmin
-from flowsync.admin_scope import TenantScopedAdmin
-from flowsync.models import Tenant
+from flowsync.admin_scope import TenantScopedAdmin, scoped_pks
+from flowsync.models import AuditEntry, Tenant
 
 
 def inspector_link(key: int) -> str:
@@ -383,11 +384,17 @@ class ProcessInstanceAdmin(ReadOnlyAdmin):
         return inspector_link(obj.key)
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
-        """A number is an instance key (the primary key: one probe); anything else a business id or process id."""
+        """A number is an instance key (the primary key: one probe); anything else a business id (exact, by the
+        (tenant, business_key) index) or a process id (its definitions first: a small table, then their
+        instances by the (tenant, definition) index). No upper(): a case-folded match could use no index."""
         term = search_term.strip()
+        if not term:
+            return queryset, False
         if term.isdigit():
             return queryset.filter(key=int(term)), False
-        return super().get_search_results(request, queryset, search_term)
+        definitions = list(ProcessDefinition.objects.filter(bpmn_process_id=term).values_list("key", flat=True))
+        found = Q(business_key=term)
+        return queryset.filter(found | Q(definition_id__in=definitions) if definitions else found), False
 
     @admin.action(description="Cancel selected instances (background batch)", permissions=["view"])
     def cancel_instances(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -548,6 +555,45 @@ class BatchOperationAdmin(ReadOnlyAdmin):
     @admin.display(description="failed")
     def failed_count(self, obj: BatchOperation) -> int:
         return len(obj.failed)
+
+
+class AuditProcessFilter(admin.SimpleListFilter):
+    """The audit trail of one process (every version): acts on its instances, on its definitions and its
+    per-process rights. Lives here, not in flowsync's admin: it reads engine tables."""
+
+    title = "process"
+    parameter_name = "process"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        tenants = scoped_pks(request, Right.READ)
+        definitions = ProcessDefinition.objects.all() if tenants is None else ProcessDefinition.objects.filter(
+            tenant_id__in=tenants)
+        ids = definitions.order_by("bpmn_process_id").values_list("bpmn_process_id", flat=True).distinct()
+        return [(p, p) for p in ids]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        process = self.value()
+        if not process:
+            return queryset
+        # Probes by key per audit entry (the instance's primary key), newest entries first.
+        of_process = ProcessInstance.objects.filter(key=OuterRef("process_instance_key"),
+                                                    tenant_id=OuterRef("tenant_id"),
+                                                    definition__bpmn_process_id=process)
+        definitions = ProcessDefinition.objects.filter(bpmn_process_id=process).values_list("key", flat=True)
+        return queryset.filter(Exists(of_process)
+                               | Q(target_type="process", target_key=process)
+                               | Q(target_type="process-definition",
+                                   target_key__in=[str(k) for k in definitions]))
+
+
+class EngineAuditEntryAdmin(AuditEntryAdmin):
+    """flowsync's audit trail with the per-process filter (per user: the who search, linked from each row)."""
+
+    list_filter = [*AuditEntryAdmin.list_filter, AuditProcessFilter]
+
+
+admin.site.unregister(AuditEntry)
+admin.site.register(AuditEntry, EngineAuditEntryAdmin)
 
 
 # The admin's index is the operator's dashboard (engine.queries.dashboard), above the model list.

@@ -2,6 +2,7 @@ import csv
 import json
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
@@ -10,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.utils.html import format_html
 
 from flowsync.admin_keyset import COUNT_CAP, KeysetAdmin
 from flowsync.admin_scope import TenantScopedAdmin, scoped_pks
@@ -297,7 +299,7 @@ class WhatFilter(admin.SimpleListFilter):
 class AuditEntryAdmin(KeysetAdmin, TenantScopedAdmin):
     """The audit trail: filterable, exportable, never changed or deleted (append-only)."""
 
-    list_display = ["created_at", "tenant", "who", "via", "what", "target_type", "target_key",
+    list_display = ["created_at", "tenant", "who_link", "via", "what", "target_type", "target_key",
                     "process_instance_key", "request_id"]
     # Every filter and search below is served by an index (fast at millions of entries).
     list_filter = ["tenant", "via", WhatFilter]
@@ -314,6 +316,12 @@ class AuditEntryAdmin(KeysetAdmin, TenantScopedAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.display(description="who", ordering="who")
+    def who_link(self, obj: AuditEntry) -> str:
+        """Per user (or API key): everything this account did, by the (who, -id) index."""
+        return format_html('<a href="?{}" title="everything {} did">{}</a>', urlencode({"q": obj.who}), obj.who,
+                           obj.who)
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
         """One indexed lookup per kind of term. An account ("user:…", "api:…") walks the (who, -id) index in

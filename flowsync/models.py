@@ -40,12 +40,15 @@ class Tenant(models.Model):
 
 
 class Role(models.TextChoices):
-    """A person's or a client's role in one tenant; what each may do is engine.rights.ROLE_RIGHTS."""
+    """A person's or a client's role in one tenant; what each may do is engine.rights.ROLE_RIGHTS.
 
-    MEMBER = "member", "Member (works user tasks)"
+    Issue 12 names the roles admin, operator, developer, task worker, auditor: "developer" is the
+    integrator and "task worker" the member (the stored values predate that list; the labels say both)."""
+
+    MEMBER = "member", "Member / task worker (works user tasks)"
     AUDITOR = "auditor", "Auditor (reads, changes nothing)"
     OPERATOR = "operator", "Operator"
-    INTEGRATOR = "integrator", "Integrator (deploys, runs workers)"
+    INTEGRATOR = "integrator", "Integrator / developer (deploys, runs workers)"
     ADMIN = "admin", "Admin"
 
 

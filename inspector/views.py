@@ -79,7 +79,7 @@ def instance_list(request: HttpRequest) -> HttpResponse:
         ctx = _ctx(request)
         filters = form.filters() if form.is_bound else q.InstanceFilters()
         sort = q.normalize_sort((form.cleaned_data.get("sort") if form.is_bound else "") or "")
-        qs = q.filtered_instances(ctx.tenant_ids, filters)
+        qs = ctx.scoped(q.filtered_instances(ctx.tenant_ids, filters), "definition__bpmn_process_id")
         page = q.instance_page(qs, sort, after=request.GET.get("after", ""), before=request.GET.get("before", ""))
         counts = q.instance_counts(qs)
     base = {k: v for k, v in request.GET.items() if k not in ("after", "before") and v}
@@ -91,7 +91,8 @@ def instance_list(request: HttpRequest) -> HttpResponse:
         "sort": sort,
         "sort_links": _sort_links(base, sort),
         "sort_columns": [(name, column.label) for name, column in q.SORT_COLUMNS.items()],
-        "definitions": q.definition_choices(ctx.tenant_ids),
+        "definitions": [d for d in q.definition_choices(ctx.tenant_ids)
+                        if ctx.processes is None or d[0] in ctx.processes],
         "next_url": "?" + urlencode({**base, "after": page.next_cursor}) if page.next_cursor else "",
         "prev_url": "?" + urlencode({**base, "before": page.prev_cursor}) if page.prev_cursor else "",
         "states": q.STATES,
@@ -360,7 +361,8 @@ def incident_list(request: HttpRequest) -> HttpResponse:
         "jobs": q.incident_jobs(page.items),
         "count": count,
         "active_count": count if state == "ACTIVE" else q.incident_list(ctx.tenant_ids, "ACTIVE", process).count(),
-        "definitions": q.definition_choices(ctx.tenant_ids),
+        "definitions": [d for d in q.definition_choices(ctx.tenant_ids)
+                        if ctx.processes is None or d[0] in ctx.processes],
         "next_url": "?" + urlencode({**base, "after": page.next_cursor}) if page.next_cursor else "",
         "first_url": "?" + urlencode(base) if request.GET.get("after") else "",
         "retry_form": RetryForm(),

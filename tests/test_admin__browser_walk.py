@@ -1,7 +1,9 @@
 """The admin walk of issue 12 in a real browser (Chromium, headless, live server), as a tenant
-integrator who is not a superuser: deploy a file with an error (problems inline), fix and deploy
-it, start an instance, cancel a batch of instances and watch it reach DONE, and find each act in
-the audit list; a staff user of another tenant sees none of it."""
+integrator (the issue's "developer": an operator who may also deploy) who is not a superuser:
+deploy a file with an error (problems inline), fix and deploy it, start an instance, resolve an
+incident (retry its job with new retries), cancel a batch of 200 instances (select all across
+pages) and watch it reach DONE, and find each act in the audit list; a staff user of another
+tenant sees none of it."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from engine.actions.batches import run_batch, start_batch
-from engine.models import BatchOperation, ProcessInstance
+from engine.models import BatchOperation, Incident, Job, ProcessInstance
 from flowsync.models import AuditEntry, Membership, Role
 from flowsync.staff import make_tenant_admin
 from tests.conftest import BPMN_DIR, make_tenant
@@ -73,29 +75,57 @@ def test_integrator_walks_deploy_start_batch_cancel_and_audit(live_server, trans
 
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=acme_creds.header)
-    for i in range(40):
+    for i in range(199):  # 200 running with WALK-1
         api.post("/v2/process-instances", {"processDefinitionId": "order-process", "businessId": f"B{i}"},
                  format="json")
+    # One job fails for good: an incident to resolve.
+    job = api.post("/v2/jobs/activation", {"type": "payment", "timeout": 60_000, "maxJobsToActivate": 1},
+                   format="json").json()["jobs"][0]
+    api.post(f"/v2/jobs/{job['jobKey']}/failure", {"retries": 0, "errorMessage": "gateway down"}, format="json")
+    incident = Incident.objects.get(tenant=acme, state="ACTIVE")
+    page.goto(f"{live_server.url}/admin/engine/incident/")
+    assert "JOB_NO_RETRIES" in page.inner_text("#result_list")
+    page.goto(f"{live_server.url}/admin/engine/job/?q={job['jobKey']}")
+    page.check(f"input[name=_selected_action][value='{Job.objects.get(key=int(job['jobKey'])).pk}']")
+    page.select_option("select[name=action]", "retry_jobs")
+    page.fill("input[name=retries]", "2")
+    page.click("button[name=index]")
+    page.wait_for_selector("text=queued as")
+    page.click("text=batch")
+    page.wait_for_selector("text=DONE")
+    assert Incident.objects.get(pk=incident.pk).state == "RESOLVED"
+    page.goto(f"{live_server.url}/admin/engine/incident/?state__exact=RESOLVED")
+    assert str(incident.key) in page.inner_text("#result_list")
+    screenshot(page, "admin-03-incident-resolved")
+
     page.goto(f"{live_server.url}/admin/engine/processinstance/?state__exact=ACTIVE")
     page.click("#action-toggle")
+    page.click("text=Select all 200")  # every page of the list, not only the 50 shown
     page.select_option("select[name=action]", "cancel_instances")
     page.click("button[name=index]")
     page.wait_for_selector("text=queued as")
     page.click("text=batch")
     page.wait_for_selector("text=DONE")
-    assert "41/41" in page.content()
-    screenshot(page, "admin-03-batch-done")
-    assert BatchOperation.objects.get().state == "DONE"
+    assert "200/200" in page.content()
+    screenshot(page, "admin-04-batch-done")
+    assert BatchOperation.objects.get(kind=BatchOperation.Kind.CANCEL_INSTANCES).state == "DONE"
     assert ProcessInstance.objects.filter(tenant=acme, state="ACTIVE").count() == 0
 
     page.goto(f"{live_server.url}/admin/flowsync/auditentry/?what=instance.cancel")
-    assert page.locator("#result_list tbody tr").count() == 41
-    page.goto(f"{live_server.url}/admin/flowsync/auditentry/")
-    text = page.inner_text("#result_list")
-    for what in ("deploy", "instance.start", "batch.create", "instance.cancel"):
-        assert what in text
-    screenshot(page, "admin-04-audit")
-    assert AuditEntry.objects.filter(tenant=acme, who="user:ida", via="admin").count() == 1 + 1 + 1 + 41
+    assert "200 audit entries" in page.content()
+    page.goto(f"{live_server.url}/admin/flowsync/auditentry/?what=incident.resolve")
+    assert page.locator("#result_list tbody tr").count() == 1
+    page.goto(f"{live_server.url}/admin/flowsync/auditentry/?what=batch.create")
+    assert page.locator("#result_list tbody tr").count() == 2  # the retry and the cancel
+    page.goto(f"{live_server.url}/admin/flowsync/auditentry/?q=user%3Aida&what=deploy")
+    assert page.locator("#result_list tbody tr").count() == 1
+    page.goto(f"{live_server.url}/admin/flowsync/auditentry/?q=user%3Aida&what=instance.start")
+    assert page.locator("#result_list tbody tr").count() == 1
+    screenshot(page, "admin-05-audit")
+    whats = list(AuditEntry.objects.filter(tenant=acme, who="user:ida", via="admin").values_list("what", flat=True))
+    assert sorted(set(whats)) == ["batch.create", "deploy", "incident.resolve", "instance.cancel", "instance.start",
+                                  "job.update"]
+    assert len(whats) == 1 + 1 + 1 + 1 + 1 + 1 + 200
 
     other = new_context().new_page()
     login(other, live_server.url, "gil")

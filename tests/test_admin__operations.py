@@ -6,15 +6,18 @@ batches are idempotent, and a staff user of another tenant sees and touches none
 from __future__ import annotations
 
 import html
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
+from django.db.models.functions import Now
 from django.test import Client
 from rest_framework.test import APIClient
 from rq import SimpleWorker
 
-from engine.models import BatchOperation, Command, Incident, Job, ProcessDefinition, ProcessInstance
+from engine.models import BatchOperation, Command, Incident, Job, ProcessDefinition, ProcessInstance, WorkerHeartbeat
 from engine.runtime.loop import drain
+from engine.store import heartbeats
 from flowsync import redis
 from flowsync.models import AuditEntry, Membership, Role, Tenant
 from flowsync.staff import make_tenant_admin
@@ -226,6 +229,24 @@ def test_dashboard_counts_only_the_users_tenants(flushed):
     globex, _, _ = seed("globex", 5)
     text = staff("sam", acme).get("/admin/").content.decode()
     board = text.split('id="operator-dashboard"')[1].split("</div>")[0]
-    assert "<td>acme</td><td>order-process</td><td>3</td>" in board and "globex" not in board
-    assert "JOB_NO_RETRIES" in board and "payment" in board and 'href="/inspector/incidents/"' in board
+    assert "<td>acme</td><td><a href=\"/inspector/?process=order-process\">order-process</a></td>" in board
+    assert 'state=ACTIVE">3</a>' in board and "globex" not in board
+    assert 'href="/inspector/incidents/?process=order-process">1</a>' in board
+    assert "JOB_NO_RETRIES" in board and "payment" in board
+    assert 'href="/inspector/?incident_type=JOB_NO_RETRIES"' in board
     assert "<td>5</td>" not in board
+
+
+def test_dashboard_shows_engine_workers_with_their_last_heartbeat_and_links_into_the_inspector(flushed):
+    acme, api, keys = seed("acme", 2)
+    heartbeats.register("alive-worker@host-a", "host-a", 101, "1.0")
+    heartbeats.register("lost-worker@host-b", "host-b", 202, "1.0")
+    WorkerHeartbeat.objects.filter(id="lost-worker@host-b").update(last_seen=Now() - timedelta(minutes=5))
+    text = staff("sam", acme).get("/admin/").content.decode()
+    workers = text.split('id="engine-workers"')[1].split("</table>")[0]
+    assert 'class="worker-alive"' in workers and "alive-worker@host-a" in workers and "host-a" in workers
+    lost = workers.split('class="worker-lost"')[1].split("</tr>")[0]
+    assert "LOST" in lost and "lost-worker@host-b" in lost
+    assert 'href="/inspector/engine/"' in workers
+    board = text.split('id="operator-dashboard"')[1]
+    assert 'href="/inspector/?process=order-process&amp;state=ACTIVE">2</a>' in board

@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 
 from engine.actions.instances import cancel_instance
 from engine.audit import Actor, acting
+from engine.models import ProcessDefinition
 from engine.runtime.loop import drain
 from flowsync.models import AuditEntry, Membership, Role, Tenant
 from flowsync.staff import make_tenant_admin
@@ -145,3 +146,27 @@ def test_message_publish_signal_broadcast_and_inspector_variable_edit_are_record
     otto = User.objects.get(username="otto")
     assert (entry.via, entry.user_id, entry.process_instance_key) == ("inspector", otto.pk, key)
     assert entry.after == {"names": ["total"], "local": True}
+
+
+def test_audit_per_process_and_per_user_in_the_admin(db, settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    acme, api, key = started("acme")
+    other = api.post("/v2/process-instances", {"processDefinitionId": "order-process"}, format="json").json()
+    cancel_instance(acme, key, Actor.of_user(User.objects.create_user("ann")), timezone.now())
+    globex, _, globex_key = started("globex")
+    client = auditor("olga", acme)
+    rows = lambda text: text.split('id="result_list"')[1].split("</table>")[0]  # noqa: E731
+    # Per process: the acts on its instances (and its definitions, its rights), this tenant's only.
+    text = client.get("/admin/flowsync/auditentry/?process=order-process").content.decode()
+    listed = rows(text)
+    assert "instance.cancel" in listed and str(key) in listed and other["processInstanceKey"] in listed
+    assert str(globex_key) not in listed
+    assert ">order-process</a>" in text.split('id="changelist-filter"')[1]  # offered as a filter
+    assert "0 audit entries" in client.get("/admin/flowsync/auditentry/?process=nothing-here").content.decode()
+    definition = ProcessDefinition.objects.get(tenant=acme, bpmn_process_id="order-process")
+    page = client.get(f"/admin/engine/processdefinition/{definition.pk}/change/").content.decode()
+    assert "/admin/flowsync/auditentry/?process=order-process" in page
+    # Per user: each row links to everything that account did.
+    assert 'href="?q=user%3Aann"' in listed
+    mine = rows(client.get("/admin/flowsync/auditentry/?q=user%3Aann").content.decode())
+    assert "instance.cancel" in mine and "instance.start" not in mine

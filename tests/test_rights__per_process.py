@@ -261,3 +261,57 @@ def test_an_auditor_works_only_the_tasks_of_a_granted_process(world):
     page = client.get("/tasks/offered/").content.decode()
     assert str(mine.key) in page and str(theirs.key) not in page
     assert {t["processDefinitionId"] for t in cli("tasks", "list", "--as", "pia")[1]} == {"granted"}
+
+
+def test_api_read_grant_reaches_variables_element_instances_and_jobs_of_that_process_only(world):
+    api = as_pia()
+    for path in ("/v2/variables/search", "/v2/element-instances/search", "/v2/jobs/search"):
+        assert api.post(path, {}, format="json").status_code == 403, path  # no READ anywhere yet
+    mine = ProcessInstance.objects.get(key=world.mine[0])
+    theirs = ProcessInstance.objects.get(key=world.theirs[0])
+    for instance in (mine, theirs):  # a variable on each instance, through the engine
+        call_command("flowsync", "instances", "variables", str(instance.key), "--variables", '{"note": "x"}',
+                     "--tenant", "acme", stdout=io.StringIO())
+    drain()
+    world.grant(Right.READ)
+    api = as_pia()
+    variables = api.post("/v2/variables/search", {}, format="json").json()["items"]
+    assert variables and {v["processInstanceKey"] for v in variables} <= {str(k) for k in world.mine}
+    elements = api.post("/v2/element-instances/search", {}, format="json").json()["items"]
+    assert elements and {e["processDefinitionId"] for e in elements} == {"granted"}
+    theirs_var = theirs.variables.get(name="note")
+    theirs_element = theirs.elements.first()
+    assert api.get(f"/v2/variables/{theirs_var.key}").status_code == 404
+    assert api.get(f"/v2/variables/{mine.variables.get(name='note').key}").status_code == 200
+    assert api.get(f"/v2/element-instances/{theirs_element.key}").status_code == 404
+    assert api.get(f"/v2/element-instances/{mine.elements.first().key}").status_code == 200
+    # Jobs: only the granted process's (user tasks here are no jobs; the search answers, limited, not refused).
+    assert api.post("/v2/jobs/search", {}, format="json").status_code == 200
+    assert all(j["processDefinitionId"] == "granted"
+               for j in api.post("/v2/jobs/search", {}, format="json").json()["items"])
+
+
+def test_inspector_read_grant_lets_a_member_in_limited_to_that_process(world):
+    client = staff_pia(world, Role.MEMBER)
+    assert client.get("/inspector/").status_code == 403  # no READ: the role is a member's
+    world.grant(Right.READ)
+    listed = client.get("/inspector/")
+    assert listed.status_code == 200
+    keys = {i.key for i in listed.context["page"].items}
+    assert keys == set(world.mine) and not keys & set(world.theirs)
+    assert [d[0] for d in listed.context["definitions"]] == ["granted"]
+    # Asking for the other process by filter finds nothing.
+    assert not client.get("/inspector/?process=other").context["page"].items
+    assert client.get(f"/inspector/instances/{world.mine[0]}/").status_code == 200
+    assert client.get(f"/inspector/instances/{world.mine[0]}/diagram.json").status_code == 200
+    for path in (f"/inspector/instances/{world.theirs[0]}/", f"/inspector/instances/{world.theirs[0]}/diagram.json",
+                 f"/inspector/instances/{world.theirs[0]}/live/"):
+        assert client.get(path).status_code == 404, path
+    # Pages not bound to the granted process stay closed (fail closed), with a way back to what is theirs.
+    for path in ("/inspector/incidents/", "/inspector/definitions/", "/inspector/batches/", "/inspector/engine/"):
+        refused = client.get(path)
+        assert refused.status_code == 403 and "granted" in refused.content.decode(), path
+    # READ is not OPERATE: the cancel is refused, nothing sent.
+    client.post(f"/inspector/instances/{world.mine[0]}/cancel/", {"confirm": "yes"})
+    assert client.post(f"/inspector/instances/{world.theirs[0]}/cancel/", {"confirm": "yes"}).status_code == 404
+    assert commands("CANCEL_INSTANCE") == 0

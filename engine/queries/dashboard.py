@@ -1,6 +1,8 @@
 """What an operator sees first (the admin's index): running instances and open incidents per
-process, open incidents by type and the oldest waiting jobs per type, in the given tenants (None:
-every tenant). Only open rows are counted, so the page stays fast with millions of finished ones."""
+process, open incidents by type, the oldest waiting jobs per type, in the given tenants (None:
+every tenant), and the engine workers with their last heartbeat (engine-wide: the same query as
+`manage.py flowsync_status` and the Inspector's Engine tab). Only open rows are counted, so the page
+stays fast with millions of finished ones."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from typing import Any
 from django.db.models import Count, Min, QuerySet
 
 from engine.models import Incident, Job, ProcessDefinition, ProcessInstance
+from engine.queries import status
 
 
 @dataclass
@@ -18,6 +21,7 @@ class Dashboard:
     definitions: list[dict[str, Any]] = field(default_factory=list)  # tenant, process id, running, open incidents
     incidents: list[dict[str, Any]] = field(default_factory=list)  # error type, count
     waiting_jobs: list[dict[str, Any]] = field(default_factory=list)  # type, count, oldest created_at, age
+    workers: list[status.WorkerStatus] = field(default_factory=list)  # alive, lost, and stopped in the last hour
 
 
 def _scoped(qs: QuerySet, tenant_ids: list[int] | None) -> QuerySet:
@@ -51,4 +55,5 @@ def dashboard(tenant_ids: list[int] | None, now: datetime, limit: int = 20) -> D
     jobs = (_scoped(Job.objects, tenant_ids).filter(state=Job.State.ACTIVATABLE)
             .values("type").annotate(n=Count("key"), oldest=Min("created_at")).order_by("oldest")[:limit])
     board.waiting_jobs = [{**j, "age_seconds": int((now - j["oldest"]).total_seconds())} for j in jobs]
+    board.workers = status.workers()
     return board

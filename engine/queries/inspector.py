@@ -37,6 +37,8 @@ from engine.models import (
 from engine.modification import activation_refusal
 from engine.queries.common import get_or_404
 from engine.queries.instances import instances
+from flowsync import audit
+from flowsync.models import AuditEntry
 
 PAGE_SIZE = 25
 STATES = tuple(ProcessInstance.State.values)
@@ -541,6 +543,7 @@ class TimelineEntry:
     actor: str
     index: int  # position of the record inside its event
     record: dict[str, Any]
+    operator_act: bool = False  # an audit entry (flowsync.audit): a person or client changed the instance
 
     @property
     def details(self) -> dict[str, Any]:
@@ -562,7 +565,37 @@ def timeline(tenant_ids: list[int], key: int) -> list[TimelineEntry]:
         for i, record in enumerate(event.records or []):
             if isinstance(record, dict):
                 entries.append(TimelineEntry(event.id, event.created_at, event.command_kind, actor, i, record))
-    return entries
+    return _with_operator_acts(entries, audit.for_instance(tenant_ids, key))
+
+
+def _with_operator_acts(entries: list[TimelineEntry], acts: list[AuditEntry]) -> list[TimelineEntry]:
+    """The instance's audit entries interleaved with its events by time (an act comes before the events it
+    caused: it is written when the command is, the events when the engine applies it). An act carries the
+    id of the last event before it, so the page's live version still follows the engine's writes."""
+    merged: list[TimelineEntry] = []
+    pending = iter(acts)
+    act = next(pending, None)
+    for entry in entries:
+        while act is not None and act.created_at <= entry.created_at:
+            merged.append(_act_entry(act, merged[-1].event_id if merged else 0))
+            act = next(pending, None)
+        merged.append(entry)
+    while act is not None:
+        merged.append(_act_entry(act, merged[-1].event_id if merged else 0))
+        act = next(pending, None)
+    return merged
+
+
+def _act_entry(act: AuditEntry, event_id: int) -> TimelineEntry:
+    record: dict[str, Any] = {"intent": act.what, "via": act.via}
+    if act.target_key and act.target_key != str(act.process_instance_key):
+        record["key"] = act.target_key
+    for name in ("before", "after"):
+        if getattr(act, name):
+            record[name] = getattr(act, name)
+    if act.request_id:
+        record["requestId"] = act.request_id
+    return TimelineEntry(event_id, act.created_at, "operator act", act.who, 0, record, operator_act=True)
 
 
 # -- incidents ------------------------------------------------------------------------------------------

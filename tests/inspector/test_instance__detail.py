@@ -4,6 +4,7 @@ import pytest
 
 from engine.models import Command, Event, ProcessInstance, Variable
 from engine.runtime.loop import drain
+from flowsync.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +36,7 @@ def test_timeline_lists_events_in_order_with_their_actor(op_client, flow):
     key = flow.start()
     flow.complete_charge(key)
     response = op_client.get(f"/inspector/instances/{key}/")
-    entries = response.context["timeline"]
+    entries = [t for t in response.context["timeline"] if not t.operator_act]  # audit entries: the test below
     events = list(Event.objects.filter(process_instance_key=key).order_by("id"))
     flattened = [(e.id, i, r["intent"]) for e in events for i, r in enumerate(e.records)]
     assert [(t.event_id, t.index, t.record["intent"]) for t in entries] == flattened
@@ -131,3 +132,32 @@ def test_call_activity_instances_link_to_their_parent_and_root(op_client, flow):
     assert "Called instances" in parent_html and f'href="/inspector/instances/{child.key}/"' in parent_html
     data = op_client.get(f"/inspector/instances/{parent}/diagram.json").json()
     assert data["elements"]["CallOrder"]["active"] == 1
+
+
+def test_timeline_interleaves_the_instances_audit_entries_as_operator_acts(op_client, flow, operator, other_flow):
+    key = flow.start(tier="silver")
+    r = op_client.post(f"/inspector/instances/{key}/variables/", {"name": "tier", "value": '"gold"'})
+    assert r.status_code == 302, r.content.decode()[-2000:]
+    drain()
+    assert op_client.post(f"/inspector/instances/{key}/cancel/", {"confirm": "yes"}).status_code == 302
+    drain()
+    acts = list(AuditEntry.objects.filter(process_instance_key=key).order_by("id"))
+    assert [(a.what, a.via) for a in acts][-2:] == [("variables.set", "inspector"), ("instance.cancel", "inspector")]
+    response = op_client.get(f"/inspector/instances/{key}/")
+    entries = response.context["timeline"]
+    marked = [t for t in entries if t.operator_act]
+    assert [(t.record["intent"], t.actor) for t in marked] == [(a.what, a.who) for a in acts]
+    times = [t.created_at for t in entries]
+    assert times == sorted(times)
+    intents = [t.record["intent"] for t in entries]
+    # Each act comes before the events it caused.
+    assert intents.index(acts[-2].what) < intents.index("VARIABLE_UPDATED")
+    assert intents.index(acts[-1].what) < intents.index("ELEMENT_TERMINATED")
+    html = response.content.decode()
+    row = html.split(f'data-intent="{acts[-1].what}" data-operator-act')[1].split("</tr>")[0]
+    assert "operator act" in row and operator.username in row and "inspector" in row
+    # Another tenant's acts on its own instances never show here (the query is tenant-scoped).
+    theirs = other_flow.start()
+    AuditEntry.objects.filter(process_instance_key=theirs).update(process_instance_key=key, tenant=other_flow.tenant)
+    assert [t.record["intent"] for t in op_client.get(f"/inspector/instances/{key}/").context["timeline"]
+            if t.operator_act] == [a.what for a in acts]

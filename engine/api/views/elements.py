@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from engine.actions.variables import set_variables
 from engine.api import requests, shapes
-from engine.api.base import ApiView, path_key, principal, require_on, valid
+from engine.api.base import ApiView, path_key, principal, readable, require_on, valid
 from engine.api.search import Field, Spec
 from engine.api.shapes import ELEMENT_TYPES
 from engine.api.views.common import SearchView
@@ -21,7 +21,11 @@ from engine.errors import InvalidInput
 from engine.models import ElementInstance
 from engine.queries import definitions as definition_queries
 from engine.queries import instances as q
+from engine.queries.common import get_or_404
 from engine.rights import Right, process_of
+
+# What a per-process READ grant is checked on (element instances and variables reach it through their instance).
+PROCESS = "process_instance__definition__bpmn_process_id"
 
 ELEMENT_SPEC = Spec(
     fields={
@@ -71,9 +75,10 @@ def _element_rows(request: Request, rows: list[ElementInstance]) -> list[dict[st
 
 class ElementInstanceSearchView(SearchView):
     spec = ELEMENT_SPEC
+    per_process = frozenset({"POST"})  # a READ grant lets in; readable() limits the rows to its processes
 
     def queryset(self, request: Request):  # type: ignore[no-untyped-def]
-        return q.element_instances(principal(request).tenant_ids).annotate(
+        return q.element_instances(principal(request).tenant_ids).filter(readable(request, PROCESS)).annotate(
             _has_incident=ExpressionWrapper(Q(incident_key__isnull=False), output_field=BooleanField())
         )
 
@@ -83,9 +88,11 @@ class ElementInstanceSearchView(SearchView):
 
 class ElementInstanceView(ApiView):
     rights = {"GET": Right.READ}
+    per_process = frozenset({"GET"})
 
     def get(self, request: Request, key: str) -> Response:
-        ei = q.get_element_instance(principal(request).tenant_ids, path_key(key, "elementInstanceKey"))
+        ei = get_or_404(q.element_instances(principal(request).tenant_ids).filter(readable(request, PROCESS)),
+                        path_key(key, "elementInstanceKey"), "element instance")
         return Response(_element_rows(request, [ei])[0])
 
 
@@ -134,12 +141,14 @@ VARIABLE_SPEC = Spec(
 
 class VariableSearchView(SearchView):
     spec = VARIABLE_SPEC
+    per_process = frozenset({"POST"})
 
     def queryset(self, request: Request):  # type: ignore[no-untyped-def]
         from django.db.models import TextField
         from django.db.models.functions import Cast
 
-        return q.variables(principal(request).tenant_ids).annotate(value_text=Cast("value", TextField()))
+        return (q.variables(principal(request).tenant_ids).filter(readable(request, PROCESS))
+                .annotate(value_text=Cast("value", TextField())))
 
     def shape_page(self, request: Request, rows: list[Any]) -> list[dict[str, Any]]:
         truncate = request.query_params.get("truncateValues", "true").lower() != "false"
@@ -149,8 +158,10 @@ class VariableSearchView(SearchView):
 
 class VariableView(ApiView):
     rights = {"GET": Right.READ}
+    per_process = frozenset({"GET"})
 
     def get(self, request: Request, key: str) -> Response:
         who = principal(request)
-        v = q.get_variable(who.tenant_ids, path_key(key, "variableKey"))
+        v = get_or_404(q.variables(who.tenant_ids).filter(readable(request, PROCESS)), path_key(key, "variableKey"),
+                       "variable")
         return Response(shapes.variable(v, who.tenant_id_of(v.tenant_id), None))

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from engine.actions import jobs as job_actions
 from engine.actions.jobs import fail_job, throw_error, update_job
 from engine.api import requests, shapes
-from engine.api.base import ApiView, path_key, principal, require_on, valid
+from engine.api.base import ApiView, path_key, principal, readable, require_on, valid
 from engine.api.search import Field, Spec
 from engine.api.views.common import SearchView
 from engine.models import Job
@@ -250,9 +250,10 @@ SPEC = Spec(
 
 class JobSearchView(SearchView):
     spec = SPEC
+    per_process = frozenset({"POST"})  # a READ grant lets in; readable() limits the rows to its processes
 
     def queryset(self, request: Request):  # type: ignore[no-untyped-def]
-        return q.jobs(principal(request).tenant_ids)
+        return q.jobs(principal(request).tenant_ids).filter(readable(request, "bpmn_process_id"))
 
     def shape_page(self, request: Request, rows: list[Any]) -> list[dict[str, Any]]:
         who = principal(request)
