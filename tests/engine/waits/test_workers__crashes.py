@@ -49,9 +49,14 @@ def test_two_workers_racing_for_jobs_get_disjoint_sets(creds):
         start_instance(creds.tenant, definition, {}, "test", timezone.now())
     drain()
     got: dict[str, list[int]] = {"a": [], "b": []}
+    # Both connected before either activates: one statement per activation is fast enough that a
+    # worker still connecting would otherwise find every job taken, and there would be no race.
+    ready = threading.Barrier(len(got))
 
     def worker(name: str) -> None:
         try:
+            connection.ensure_connection()
+            ready.wait(timeout=30)
             while jobs := activate_jobs([creds.tenant.pk], "charge", name, 60_000, 4, timezone.now()):
                 got[name] += [j.key for j in jobs]
         finally:
