@@ -135,10 +135,19 @@ def _overlaps(p: Partition, lower: datetime.datetime, upper: datetime.datetime) 
     return (p.lower is None or p.lower < upper) and (p.upper is None or lower < p.upper)
 
 
+PARTITION_LOCK = 0x0F10_5A7C  # advisory lock key: creating log partitions
+
+
 def _create(table: str, lower: datetime.datetime, upper: datetime.datetime) -> str:
     name = f"{table}_p{lower:%Y%m%d}"
     default = f"{table}_default"
     with transaction.atomic(), connection.cursor() as cur:
+        # One creator at a time: two engine workers starting together each took their locks on the parent
+        # in turn and deadlocked. After the wait, the partition may exist already (made by the other).
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", [PARTITION_LOCK])
+        cur.execute("SELECT to_regclass(%s) IS NOT NULL", [name])
+        if cur.fetchone()[0]:
+            return name
         # Rows the DEFAULT partition caught for this range would make CREATE … PARTITION OF fail:
         # they move out first and back in (into the new partition) in the same transaction.
         cur.execute(f"CREATE TEMP TABLE _moving (LIKE {table}) ON COMMIT DROP")
