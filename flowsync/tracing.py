@@ -8,8 +8,7 @@ a command carries the context of the request (or engine command) that wrote it
 (`Job.traceparent`). An incoming `traceparent` header is continued.
 
 Configuration (environment): `FLOWSYNC_TRACING=otlp` exports over OTLP/HTTP to
-`OTEL_EXPORTER_OTLP_ENDPOINT` (the standard OTEL_EXPORTER_OTLP_* variables apply; needs the optional
-`opentelemetry-exporter-otlp-proto-http` package); `OTEL_SERVICE_NAME` names the service
+`OTEL_EXPORTER_OTLP_ENDPOINT` (the standard OTEL_EXPORTER_OTLP_* variables apply); `OTEL_SERVICE_NAME` names the service
 (`flowsync`). Off, every function here costs one flag test: the API's no-op objects are not even made.
 """
 
@@ -21,16 +20,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
 from opentelemetry.trace import Link, NonRecordingSpan, Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-
-try:  # optional: only a deployment that exports over OTLP needs it
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-except ImportError:  # pragma: no cover - depends on the installation
-    OTLPSpanExporter = None
 
 _propagator = TraceContextTextMapPropagator()
 _provider: TracerProvider | None = None
@@ -50,8 +45,6 @@ def configure(exporter: SpanExporter | None = None, service: str | None = None) 
     if exporter is not None:
         provider.add_span_processor(SimpleSpanProcessor(exporter))
     else:
-        if OTLPSpanExporter is None:
-            raise RuntimeError("FLOWSYNC_TRACING=otlp needs the opentelemetry-exporter-otlp-proto-http package")
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     _provider, _tracer = provider, provider.get_tracer("flowsync")
 

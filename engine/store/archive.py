@@ -1,7 +1,7 @@
 """Exporting instance trees before history cleanup deletes them: one JSON object per tree, one line
 each, appended to `<dir>/<tenant>/<UTC date of the export>.jsonl`, or with an `s3://bucket/prefix`
 target put as one object per cleanup batch, `<prefix>/<tenant>/<date>/<time>-<random>.jsonl`, in an
-S3-compatible bucket (boto3, optional; endpoint and credentials from the standard AWS settings).
+S3-compatible bucket (boto3; endpoint and credentials from the standard AWS settings).
 
 A line holds every row the cleanup is about to delete (instances, element instances, variables,
 jobs, incidents, user tasks, timers, subscriptions, commands, events) as column → value. The file
@@ -20,12 +20,8 @@ import re
 import uuid
 from pathlib import Path
 
+import boto3
 from django.core.serializers.json import DjangoJSONEncoder
-
-try:  # optional: only an export to an S3-compatible bucket needs it
-    import boto3
-except ImportError:  # pragma: no cover - depends on the installation
-    boto3 = None
 
 from engine.models import (
     Command,
@@ -96,8 +92,6 @@ def _lines(tenant: Tenant, keys: list[int]) -> list[str]:
 def _put(target: str, folder: str, day: str, lines: list[str]) -> str:
     """One object per batch (objects cannot be appended to): <prefix>/<tenant>/<day>/<time>-<random>.jsonl.
     The upload has finished (S3 acknowledges a PUT once stored) before the delete commits."""
-    if boto3 is None:
-        raise RuntimeError("an s3:// export target needs the boto3 package (requirements-optional.txt)")
     bucket, _, prefix = target.removeprefix("s3://").partition("/")
     stamp = datetime.datetime.now(tz=datetime.UTC).strftime("%H%M%S%f")
     key = "/".join(p for p in (prefix.strip("/"), folder, day, f"{stamp}-{uuid.uuid4().hex[:8]}.jsonl") if p)
