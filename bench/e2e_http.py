@@ -33,6 +33,7 @@ import argparse
 import json
 import multiprocessing
 import os
+import queue
 import shutil
 import signal
 import socket
@@ -351,8 +352,17 @@ def measure(checkout: Path, args: argparse.Namespace) -> dict[str, object]:
         bench_pids |= {p.pid for p in ps}
         t0 = time.monotonic()
         during_backends: set[int] = set()
-        while any(p.is_alive() for p in ps):
-            time.sleep(1.0)
+        # Results are read while the creators run: a creator with a large result cannot exit
+        # until its queue is drained (its feeder thread blocks on the full pipe).
+        created: list = []  # type: ignore[type-arg]
+        finished = 0
+        while finished < len(ps):
+            try:
+                created += out.get(timeout=1.0)[1]
+                finished += 1
+                continue
+            except queue.Empty:
+                pass
             during_backends |= run.backends()
             table = proc_table()
             g = groups_of(run, table, bench_pids, set())
@@ -360,7 +370,6 @@ def measure(checkout: Path, args: argparse.Namespace) -> dict[str, object]:
                                 max((table[p][3] for p in g["engine"] if p in table), default=0)))
         window_end = time.monotonic()
         completed_at_end = run.completed()
-        created = [r for _ in ps for r in out.get()[1]]
         for p in ps:
             p.join()
         accepted = sum(1 for r in created if 200 <= r[2] < 300)

@@ -44,7 +44,8 @@ LOGS = ("commands", "events")  # their names in the cleanup's tally (engine/stor
 EPOCH = datetime.datetime(2000, 1, 3, tzinfo=datetime.UTC)
 # A partition whose range ended this long ago can no longer receive rows (logged_at is a transaction's start).
 SETTLED = datetime.timedelta(days=1)
-DROP_LOCK_TIMEOUT_MS = 500
+# Creating and dropping wait at most this long for the parent's lock: a queued request stalls its writers.
+PARENT_LOCK_TIMEOUT_MS = 500
 RECHECK_SECONDS = 3600.0
 # Partitions found still needed, and when this process may read them again.
 _recheck_at: dict[str, float] = {}
@@ -125,7 +126,9 @@ def ensure(now: datetime.datetime) -> list[str]:
                 if len(overlapping) > 1 or overlapping[0].upper is None or overlapping[0].upper >= upper:
                     continue
                 lower = overlapping[0].upper
-            made.append(_create(table, lower, upper))
+            name = _create(table, lower, upper)
+            if name:
+                made.append(name)
     if made:
         log.info("created log partitions %s", ", ".join(made))
     return made
@@ -138,24 +141,37 @@ def _overlaps(p: Partition, lower: datetime.datetime, upper: datetime.datetime) 
 PARTITION_LOCK = 0x0F10_5A7C  # advisory lock key: creating log partitions
 
 
-def _create(table: str, lower: datetime.datetime, upper: datetime.datetime) -> str:
+def _create(table: str, lower: datetime.datetime, upper: datetime.datetime) -> str | None:
+    """The partition's name, or None when the parent was too busy to lock at once (next run tries again)."""
     name = f"{table}_p{lower:%Y%m%d}"
     default = f"{table}_default"
-    with transaction.atomic(), connection.cursor() as cur:
-        # One creator at a time: two engine workers starting together each took their locks on the parent
-        # in turn and deadlocked. After the wait, the partition may exist already (made by the other).
-        cur.execute("SELECT pg_advisory_xact_lock(%s)", [PARTITION_LOCK])
-        cur.execute("SELECT to_regclass(%s) IS NOT NULL", [name])
-        if cur.fetchone()[0]:
-            return name
-        # Rows the DEFAULT partition caught for this range would make CREATE … PARTITION OF fail:
-        # they move out first and back in (into the new partition) in the same transaction.
-        cur.execute(f"CREATE TEMP TABLE _moving (LIKE {table}) ON COMMIT DROP")
-        cur.execute(f"WITH gone AS (DELETE FROM {default} WHERE logged_at >= %s AND logged_at < %s RETURNING *) "
-                    "INSERT INTO _moving SELECT * FROM gone", [lower, upper])
-        cur.execute(f"CREATE TABLE {name} PARTITION OF {table} FOR VALUES FROM (%s) TO (%s)", [lower, upper])
-        cur.execute(f"INSERT INTO {table} SELECT * FROM _moving")
-        cur.execute("DROP TABLE _moving")
+    try:
+        with transaction.atomic(), connection.cursor() as cur:
+            # One creator at a time: two engine workers starting together each took their locks on the parent
+            # in turn and deadlocked. After the wait, the partition may exist already (made by the other).
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", [PARTITION_LOCK])
+            cur.execute("SELECT to_regclass(%s) IS NOT NULL", [name])
+            if cur.fetchone()[0]:
+                return name
+            # Both locks first, before this transaction writes anything: waiting for them while holding
+            # rows (or even a transaction id) let an engine batch wait on us while we waited on it.
+            # Briefly: a queued ACCESS EXCLUSIVE request stalls every writer of the parent behind it.
+            cur.execute("SELECT set_config('lock_timeout', %s, true)", [f"{PARENT_LOCK_TIMEOUT_MS}ms"])
+            cur.execute(f"LOCK TABLE {table}, {default} IN ACCESS EXCLUSIVE MODE")
+            cur.execute("SELECT set_config('lock_timeout', '0', true)")
+            # Rows the DEFAULT partition caught for this range would make CREATE … PARTITION OF fail:
+            # they move out first and back in (into the new partition) in the same transaction.
+            cur.execute(f"CREATE TEMP TABLE _moving (LIKE {table}) ON COMMIT DROP")
+            cur.execute(f"WITH gone AS (DELETE FROM {default} WHERE logged_at >= %s AND logged_at < %s RETURNING *) "
+                        "INSERT INTO _moving SELECT * FROM gone", [lower, upper])
+            cur.execute(f"CREATE TABLE {name} PARTITION OF {table} FOR VALUES FROM (%s) TO (%s)", [lower, upper])
+            cur.execute(f"INSERT INTO {table} SELECT * FROM _moving")
+            cur.execute("DROP TABLE _moving")
+    except OperationalError as exc:
+        if not isinstance(exc.__cause__, psycopg.errors.LockNotAvailable):
+            raise
+        log.info("partition %s not created: %s is busy; next run", name, table)
+        return None
     return name
 
 
@@ -201,7 +217,7 @@ def _drop(p: Partition) -> int | None:
         before = cur.fetchone()[0]
         try:
             with transaction.atomic():
-                cur.execute("SELECT set_config('lock_timeout', %s, true)", [f"{DROP_LOCK_TIMEOUT_MS}ms"])
+                cur.execute("SELECT set_config('lock_timeout', %s, true)", [f"{PARENT_LOCK_TIMEOUT_MS}ms"])
                 cur.execute(f"ALTER TABLE {p.table} DETACH PARTITION {p.name}")
                 cur.execute(f"DROP TABLE {p.name}")
                 cur.execute("SELECT set_config('lock_timeout', %s, true)", [before])

@@ -9,6 +9,7 @@ import datetime
 import io
 import json
 
+import psycopg
 import pytest
 from django.core.management import call_command
 from django.db import connection
@@ -80,6 +81,22 @@ def test_rows_no_partition_covers_wait_in_the_default_one_and_move_when_it_is_cr
     assert f"engine_event_p{week:%Y%m%d}" in made
     assert partition_of("engine_event", "id = %s", [event_id]) == {f"engine_event_p{week:%Y%m%d}"}
     assert Event.objects.filter(pk=event_id).count() == 1  # moved, not copied or lost
+
+
+def test_a_busy_parent_is_left_for_the_next_run_instead_of_queueing_its_writers_behind_us(creds):
+    """An engine batch holds the parent's lock (it writes commands): creating a partition gives up after a
+    short lock timeout, holding nothing the batch could wait for, and the next run creates it."""
+    later = timezone.now() + datetime.timedelta(days=200)
+    week = partitions.interval_start(later)
+    params = connection.get_connection_params()
+    with psycopg.connect(**{k: v for k, v in params.items() if k in ("dbname", "user", "password", "host", "port")},
+                         autocommit=False) as batch:
+        batch.execute("LOCK TABLE engine_command IN ROW EXCLUSIVE MODE")
+        made = partitions.ensure(later)
+        assert f"engine_event_p{week:%Y%m%d}" in made
+        assert not [name for name in made if name.startswith("engine_command")]
+        batch.rollback()
+    assert f"engine_command_p{week:%Y%m%d}" in partitions.ensure(later)
 
 
 def test_cleanup_drops_a_settled_partition_once_no_instance_it_names_is_left(creds, settings):
