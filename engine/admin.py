@@ -648,4 +648,5 @@ class ProcessRetentionAdmin(TenantScopedAdmin):
     search_fields = ["bpmn_process_id"]
 
 
-from engine import admin_flows  # noqa: E402,F401  (flow triggers and deliveries, superusers only)
+# Flow triggers and deliveries (superusers only); connector secrets (tenant admins, write-only values).
+from engine import admin_flows, admin_secrets  # noqa: E402,F401
