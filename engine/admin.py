@@ -29,6 +29,7 @@ from engine.actions.instances import start_instance
 from engine.actions.variables import set_variables
 from engine.audit import Actor
 from engine.bpmn import DefinitionError
+from engine.connectors.policy import masked_request_variables
 from engine.definitions.deploy import Resource, deploy
 from engine.errors import ActionError
 from engine.graph import ELEMENT_TYPES
@@ -455,8 +456,18 @@ class ElementInstanceAdmin(ReadOnlyAdmin):
 
 @admin.register(Variable)
 class VariableAdmin(ReadOnlyAdmin):
-    list_display = ["name", "value", "scope_key", "process_instance_id"]
+    list_display = ["name", "shown_value", "scope_key", "process_instance_id"]
     search_fields = ["name", "=process_instance__key"]
+    exclude = ["value"]
+    readonly_fields = ["shown_value"]
+
+    @admin.display(description="value")
+    def shown_value(self, obj: Variable) -> str:
+        """The value; an element's local request inputs (an HTTP connector's headers, query, authentication)
+        with their credentials masked, as the Inspector and the step logs show them."""
+        if obj.scope_key == obj.process_instance_id:
+            return json.dumps(obj.value)
+        return json.dumps(masked_request_variables({obj.name: obj.value})[obj.name])
 
 
 @admin.register(Job)

@@ -56,7 +56,7 @@ def add_secret_in_admin(client: Client, tenant_pk: int, name: str, value: str) -
 
 
 def secret_flow(url: str, name: str = "API_TOKEN") -> dict[str, Any]:
-    ref = "{{secrets.%s}}" % name
+    ref = "{{secrets." + name + "}}"
     return {"id": "pay", "nodes": [{
         "id": "charge", "kind": "http", "method": "POST", "url": f"{url}/echo",
         # Authorization is masked by its name; X-Account and the body field only by value.
@@ -204,3 +204,28 @@ def test_secrets_are_per_tenant(flows_engine, creds, other_creds, http_server, a
 @pytest.fixture
 def flows_engine(creds):  # type: ignore[no-untyped-def]
     return Flows(creds.tenant)
+
+
+def test_literal_credentials_in_a_request_are_masked_wherever_the_request_is_shown(
+        admin_client, creds, api, http_server, allow_local):
+    """Without secrets (a token written into the flow itself), the pages that show the request still mask
+    Authorization / Cookie / X-Api-Key-style headers: the step log, the Inspector's element panel, the admin."""
+    flows = Flows(creds.tenant)
+    key = flows.run({"id": "plain", "nodes": [{
+        "id": "call", "kind": "http", "method": "POST", "url": f"{http_server.url}/echo",
+        "headers": {"Authorization": "Bearer literal-token-1234", "Cookie": "sid=cookie-5678",
+                    "X-Api-Key": "apikey-9012", "X-Trace": "visible-trace"}}]})
+    assert http_server.seen[0].headers["x-api-key"] == "apikey-9012"
+    # The element's input variables hold what the model wrote (Inspector: the token's own scope).
+    pages = {
+        "element": admin_client.get(f"/inspector/instances/{key}/elements/call/", HTTP_HX_REQUEST="true"),
+        "steps": api.get(f"/api/flows/executions/{key}/steps"),
+        "admin variables": admin_client.get(f"/admin/engine/variable/?q={key}"),
+    }
+    for name, page in pages.items():
+        text = page.content.decode()
+        assert page.status_code == 200, name
+        for credential in ("literal-token-1234", "cookie-5678", "apikey-9012"):
+            assert credential not in text, (name, credential)
+    assert "visible-trace" in pages["element"].content.decode()
+    assert "visible-trace" in pages["admin variables"].content.decode()
