@@ -45,6 +45,7 @@ class ConnectorSecretAdmin(TenantScopedAdmin):
     """Names, who changed them and when; the value only goes in."""
 
     form = ConnectorSecretForm
+    edit_right = secrets.MANAGE_RIGHT
     list_display = ["name", "tenant", "updated_at", "updated_by"]
     list_filter = ["tenant"]
     search_fields = ["name"]

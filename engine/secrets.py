@@ -28,9 +28,13 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.db import transaction
 
+from engine.rights import Right
 from flowsync.audit import record
 from flowsync.models import Tenant
 
+# Who may create, replace and delete a tenant's secrets, on every surface (admin, API): those who configure
+# what the tenant's flows call (integrators, admins). Names (never values) are listed to READ.
+MANAGE_RIGHT = Right.DEPLOY
 PLACEHOLDER = re.compile(r"\{\{\s*secrets\.([A-Za-z0-9_-]+)\s*\}\}")
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 MASK = "***"

@@ -17,6 +17,7 @@ from engine.models import ConnectorSecret, Incident, Job, StepLog
 from engine.secrets import set_secret
 from flowsync.models import AuditEntry
 from flowsync.staff import make_tenant_admin
+from tests.conftest import Credentials
 from tests.engine.connectors.conftest import BPMN
 from tests.engine.flows.conftest import Flows
 
@@ -229,3 +230,44 @@ def test_literal_credentials_in_a_request_are_masked_wherever_the_request_is_sho
             assert credential not in text, (name, credential)
     assert "visible-trace" in pages["element"].content.decode()
     assert "visible-trace" in pages["admin variables"].content.decode()
+
+
+def test_the_api_sets_lists_and_deletes_secrets_without_ever_answering_a_value(api, creds, other_creds):
+    created = api.put("/api/flows/secrets/API_TOKEN", {"value": VALUE}, format="json")
+    assert created.status_code == 201 and created.json()["name"] == "API_TOKEN"
+    replaced = api.put("/api/flows/secrets/API_TOKEN", {"value": VALUE + "-2"}, format="json")
+    assert replaced.status_code == 200
+    listed = api.get("/api/flows/secrets")
+    assert [s["name"] for s in listed.json()["items"]] == ["API_TOKEN"]
+    for answer in (created, replaced, listed):
+        assert VALUE not in answer.content.decode()
+    bad_name = api.put("/api/flows/secrets/bad%20name", {"value": "x"}, format="json")
+    assert bad_name.status_code == 400 and bad_name["Content-Type"].startswith("application/problem+json")
+    no_value = api.put("/api/flows/secrets/OTHER", {"value": ""}, format="json")
+    assert no_value.status_code == 400 and "`value`" in no_value.json()["detail"]
+    # Another tenant's client sees none of it.
+    from rest_framework.test import APIClient
+
+    stranger = APIClient()
+    stranger.credentials(HTTP_AUTHORIZATION=other_creds.header)
+    assert stranger.get("/api/flows/secrets").json()["items"] == []
+    assert stranger.delete("/api/flows/secrets/API_TOKEN").status_code == 404
+    assert api.delete("/api/flows/secrets/API_TOKEN").status_code == 204
+    assert api.delete("/api/flows/secrets/API_TOKEN").status_code == 404
+    assert [w for w, in AuditEntry.objects.filter(target_type="connector-secret").order_by("id")
+            .values_list("what")] == ["secret.create", "secret.update", "secret.delete"]
+    assert rows_holding(VALUE) == {}
+
+
+def test_an_operator_key_may_list_names_but_not_set_secrets(creds):
+    from rest_framework.test import APIClient
+
+    from flowsync.models import ApiKey, Role
+
+    _, secret = ApiKey.issue(creds.tenant, "ops", role=Role.OPERATOR)
+    key = ApiKey.objects.get(name="ops")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=Credentials(creds.tenant, key.client_id, secret).header)
+    assert client.get("/api/flows/secrets").status_code == 200
+    refused = client.put("/api/flows/secrets/API_TOKEN", {"value": VALUE}, format="json")
+    assert refused.status_code == 403 and not ConnectorSecret.objects.exists()
