@@ -271,3 +271,17 @@ def test_an_operator_key_may_list_names_but_not_set_secrets(creds):
     assert client.get("/api/flows/secrets").status_code == 200
     refused = client.put("/api/flows/secrets/API_TOKEN", {"value": VALUE}, format="json")
     assert refused.status_code == 403 and not ConnectorSecret.objects.exists()
+
+
+def test_a_rotated_installation_key_still_reads_secrets_through_its_fallback(settings, creds):
+    from engine.secrets import resolve
+
+    set_secret(creds.tenant, "API_TOKEN", VALUE, "test")
+    old = settings.SECRET_KEY
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = "a-new-installation-key-" + "x" * 40, [old]
+    assert resolve(creds.tenant.pk, "Bearer {{secrets.API_TOKEN}}", {"API_TOKEN"}) == (f"Bearer {VALUE}", (VALUE,))
+    settings.SECRET_KEY_FALLBACKS = []  # the old key dropped: a clear error naming the secret
+    from engine.secrets import SecretError
+
+    with pytest.raises(SecretError, match="'API_TOKEN' cannot be decrypted"):
+        resolve(creds.tenant.pk, "{{secrets.API_TOKEN}}", {"API_TOKEN"})
