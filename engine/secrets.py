@@ -28,6 +28,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.db import transaction
 
+from engine.models import ConnectorSecret
 from engine.rights import Right
 from flowsync.audit import record
 from flowsync.models import Tenant
@@ -76,8 +77,6 @@ def check_name(name: str) -> str:
 
 def set_secret(tenant: Tenant, name: str, value: str, actor: str) -> bool:
     """Create or replace a secret's value; True if it was new. Audited by name only."""
-    from engine.models import ConnectorSecret
-
     name = check_name(name)
     if not value:
         raise ValueError("a secret needs a value")
@@ -90,8 +89,6 @@ def set_secret(tenant: Tenant, name: str, value: str, actor: str) -> bool:
 
 
 def delete_secret(tenant: Tenant | int, name: str, actor: str) -> bool:
-    from engine.models import ConnectorSecret
-
     tenant_id = tenant if isinstance(tenant, int) else tenant.pk
     with transaction.atomic():
         deleted, _ = ConnectorSecret.objects.filter(tenant_id=tenant_id, name=name).delete()
@@ -122,8 +119,6 @@ def resolve(tenant_id: int, value: Any, allowed: set[str]) -> tuple[Any, tuple[s
 
     Raises SecretError for a referenced allowed name the tenant lacks or that cannot be decrypted.
     """
-    from engine.models import ConnectorSecret
-
     wanted = names_in(value) & allowed
     if not wanted:
         return value, ()

@@ -11,11 +11,13 @@ import pytest
 from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client
+from rest_framework.test import APIClient
 
 from engine.actions.incidents import retry_incident
+from engine.definitions.deploy import Resource, deploy
 from engine.models import ConnectorSecret, Incident, Job, StepLog
-from engine.secrets import set_secret
-from flowsync.models import AuditEntry
+from engine.secrets import SecretError, resolve, set_secret
+from flowsync.models import ApiKey, AuditEntry, Role
 from flowsync.staff import make_tenant_admin
 from tests.conftest import Credentials
 from tests.engine.connectors.conftest import BPMN
@@ -152,8 +154,6 @@ def test_bpmn_rest_connector_resolves_secrets_in_its_inputs(engine, creds, http_
     source = source.replace(b'source="=apiToken"', b'source="{{secrets.API_TOKEN}}"')
     source = source.replace(b'source="={&#34;X-Trace&#34;: orderId}"',
                             b'source="={&#34;X-Trace&#34;: orderId, &#34;X-Key&#34;: &#34;{{secrets.API_TOKEN}}&#34;}"')
-    from engine.definitions.deploy import Resource, deploy
-
     deploy(creds.tenant, [Resource("camunda-rest.bpmn", source)], engine.now)
     key = engine.start("rest-order", baseUrl=http_server.url, orderId="A-17")
     assert engine.run_connectors() == 1
@@ -246,8 +246,6 @@ def test_the_api_sets_lists_and_deletes_secrets_without_ever_answering_a_value(a
     no_value = api.put("/api/flows/secrets/OTHER", {"value": ""}, format="json")
     assert no_value.status_code == 400 and "`value`" in no_value.json()["detail"]
     # Another tenant's client sees none of it.
-    from rest_framework.test import APIClient
-
     stranger = APIClient()
     stranger.credentials(HTTP_AUTHORIZATION=other_creds.header)
     assert stranger.get("/api/flows/secrets").json()["items"] == []
@@ -260,10 +258,6 @@ def test_the_api_sets_lists_and_deletes_secrets_without_ever_answering_a_value(a
 
 
 def test_an_operator_key_may_list_names_but_not_set_secrets(creds):
-    from rest_framework.test import APIClient
-
-    from flowsync.models import ApiKey, Role
-
     _, secret = ApiKey.issue(creds.tenant, "ops", role=Role.OPERATOR)
     key = ApiKey.objects.get(name="ops")
     client = APIClient()
@@ -274,14 +268,10 @@ def test_an_operator_key_may_list_names_but_not_set_secrets(creds):
 
 
 def test_a_rotated_installation_key_still_reads_secrets_through_its_fallback(settings, creds):
-    from engine.secrets import resolve
-
     set_secret(creds.tenant, "API_TOKEN", VALUE, "test")
     old = settings.SECRET_KEY
     settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = "a-new-installation-key-" + "x" * 40, [old]
     assert resolve(creds.tenant.pk, "Bearer {{secrets.API_TOKEN}}", {"API_TOKEN"}) == (f"Bearer {VALUE}", (VALUE,))
     settings.SECRET_KEY_FALLBACKS = []  # the old key dropped: a clear error naming the secret
-    from engine.secrets import SecretError
-
     with pytest.raises(SecretError, match="'API_TOKEN' cannot be decrypted"):
         resolve(creds.tenant.pk, "{{secrets.API_TOKEN}}", {"API_TOKEN"})
