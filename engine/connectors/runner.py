@@ -33,7 +33,7 @@ from opentelemetry.trace import SpanKind
 
 from engine import secrets
 from engine.actions.jobs import activate_jobs, complete_job, fail_job, throw_error, variables_for_jobs
-from engine.connectors import policy
+from engine.connectors import http, policy
 from engine.connectors.base import ConnectorError, Invocation, Outcome
 from engine.connectors.registry import TYPES, connector_for
 from engine.connectors.results import decide
@@ -235,6 +235,8 @@ def _with_secrets(job: Job, inv: Invocation) -> tuple[Invocation, tuple[str, ...
         # A new attempt cannot help until someone adds the secret: an incident at once, naming it.
         return inv, (), Outcome("fail", message=str(exc), code="SECRET_NOT_FOUND", retries=0,
                                 log=(f"!! {exc}",))
+    if values:
+        values += http.derived_credentials(variables)
     return replace(inv, variables=variables), values, None
 
 

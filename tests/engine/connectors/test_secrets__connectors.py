@@ -4,6 +4,7 @@ server, and found in no stored row (every table of the database, scanned) and on
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -275,3 +276,25 @@ def test_a_rotated_installation_key_still_reads_secrets_through_its_fallback(set
     settings.SECRET_KEY_FALLBACKS = []  # the old key dropped: a clear error naming the secret
     with pytest.raises(SecretError, match="'API_TOKEN' cannot be decrypted"):
         resolve(creds.tenant.pk, "{{secrets.API_TOKEN}}", {"API_TOKEN"})
+
+
+def test_a_receiver_echoing_a_basic_header_built_from_a_secret_has_it_scrubbed(engine, creds, http_server,
+                                                                                allow_local):
+    set_secret(creds.tenant, "API_PASSWORD", VALUE, "test")
+    source = (BPMN / "camunda-rest.bpmn").read_bytes()
+    source = source.replace(b'source="bearer" target="authentication.type"',
+                            b'source="basic" target="authentication.type"')
+    source = source.replace(b'source="=apiToken" target="authentication.token"',
+                            b'source="svc" target="authentication.username" />'
+                            b'<zeebe:input source="{{secrets.API_PASSWORD}}" target="authentication.password"')
+    source = source.replace(b'source="=baseUrl + &#34;/orders/&#34; + orderId"',
+                            b'source="=baseUrl + &#34;/echo-headers&#34;"')
+    source = source.replace(b'={orderStatus: response.body.status, httpStatus: response.status}',
+                            b'={echoed: response.body}')
+    deploy(creds.tenant, [Resource("camunda-rest.bpmn", source)], engine.now)
+    key = engine.start("rest-order", baseUrl=http_server.url, orderId="A-17")
+    assert engine.run_connectors() == 1
+    basic = base64.b64encode(f"svc:{VALUE}".encode()).decode()
+    assert http_server.seen[0].headers["authorization"] == f"Basic {basic}"
+    assert engine.variables(key)["echoed"]["authorization"] == "Basic ***"
+    assert rows_holding(basic) == {} and rows_holding(VALUE) == {}
