@@ -382,13 +382,18 @@ class DefinitionVersion:
     terminated: int = 0
     with_incident: int = 0
     counted_at: dt.datetime | None = None  # when `completed` / `terminated` were counted (None: not yet)
+    # Start to end of the instances completed in the day before counted_at (seconds; None: none completed)
+    duration_p50: float | None = None
+    duration_p99: float | None = None
+    durations: int = 0
 
 
 def definitions_overview(tenant_ids: list[int], process: str = "") -> list[tuple[str, str, list[DefinitionVersion]]]:
     """Each process (id, latest name) with its versions newest first and their instance counts; only `process`
     when given. Running instances and those with an incident are counted live (the ACTIVE entries of the
     (definition, state) index; the active incidents); finished ones come from the periodic count
-    (engine/store/definition_counts.py), whose time each version carries: no scan over the history per view."""
+    (engine/store/definition_counts.py), whose time each version carries, with the start-to-end times of its
+    recently completed instances: no scan over the history per view."""
     found = ProcessDefinition.objects.filter(tenant_id__in=tenant_ids).defer("source", "graph")
     if process:
         found = found.filter(bpmn_process_id=process)
@@ -404,9 +409,11 @@ def definitions_overview(tenant_ids: list[int], process: str = "") -> list[tuple
     for d in rows:
         counted = getattr(d, "counts", None)
         entry = grouped.setdefault(d.bpmn_process_id, (d.name or d.bpmn_process_id, []))
-        entry[1].append(DefinitionVersion(d, running.get(d.key, 0), counted.completed if counted else 0,
-                                          counted.terminated if counted else 0, with_incident.get(d.key, 0),
-                                          counted.counted_at if counted else None))
+        entry[1].append(DefinitionVersion(
+            d, running.get(d.key, 0), counted.completed if counted else 0, counted.terminated if counted else 0,
+            with_incident.get(d.key, 0), counted.counted_at if counted else None,
+            counted.duration_p50 if counted else None, counted.duration_p99 if counted else None,
+            counted.durations if counted else 0))
     return sorted(((pid, name, versions) for pid, (name, versions) in grouped.items()), key=lambda g: g[1].lower())
 
 

@@ -16,7 +16,7 @@ from django.db.models import Count, Max
 
 from engine.definitions.diagram import diagram_for
 from engine.flows.diagram import to_bpmn
-from engine.models import ElementInstance, Incident, ProcessDefinition, ProcessInstance, SavedFilter
+from engine.models import DefinitionCounts, ElementInstance, Incident, ProcessDefinition, ProcessInstance, SavedFilter
 from engine.queries.definitions import element_names, get_definition, graph
 from engine.queries.inspector import DefinitionVersion, incident_list
 
@@ -96,18 +96,51 @@ def version_bars(versions: list[DefinitionVersion]) -> list[Bar]:
     return bars
 
 
+@dataclass(frozen=True)
+class Durations:
+    """A version's start-to-end times (seconds) over its instances completed in the day before counted_at."""
+
+    definition: ProcessDefinition
+    p50: float
+    p99: float
+    count: int
+    counted_at: dt.datetime
+
+
+DURATIONS_SHOWN = 30
+
+
+def definition_durations(tenant_ids: list[int], limit: int = DURATIONS_SHOWN) -> list[Durations]:
+    """The versions that completed instances in the counted day, busiest first (at most `limit`), from the
+    periodic count (engine/store/definition_counts.py): one indexed read of small rows, nothing per instance."""
+    rows = (DefinitionCounts.objects.filter(definition__tenant_id__in=tenant_ids, durations__gt=0,
+                                            duration_p50__isnull=False)
+            .select_related("definition").only(
+                "duration_p50", "duration_p99", "durations", "counted_at", "definition__key",
+                "definition__bpmn_process_id", "definition__version", "definition__name")
+            .order_by("-durations", "definition__bpmn_process_id", "-definition__version")[:limit])
+    return [Durations(r.definition, r.duration_p50 or 0.0, r.duration_p99 or 0.0, r.durations, r.counted_at)
+            for r in rows]
+
+
 def definition_heatmap(tenant_ids: list[int], key: int) -> dict[str, Any]:
     """A version's diagram with, per element, its active tokens and active incidents over all its instances.
 
-    Tokens are counted from active instances only (ended instances hold none): pi_definition_idx finds
-    them, ei_active_idx their tokens. Incidents come from the incident table by definition.
+    The live page asks again every few seconds, so the token count reads two indexes and no table row:
+    the version's running instance keys (pi_definition_end_idx: definition, state, key included) hashed,
+    then the active tokens at the version's elements (ei_active_element_idx: tenant, element, instance),
+    each probing the hash. Still one index entry per running instance and per token, but no row fetched
+    (bench/inspector_pages.py: the heatmap with 70,000 running). Incidents come from the incident table.
     """
     definition = get_definition(tenant_ids, key, with_source=True)
+    elements = list(graph(key).elements)  # the process itself is not among them: its "token" is no count
+    running = ProcessInstance.objects.filter(definition_id=key, state=ProcessInstance.State.ACTIVE).values("key")
+    # count(*), not count(key): the key is not in ei_active_element_idx, and reading it would visit each row.
     active: Counter[str] = Counter(dict(
         ElementInstance.objects.filter(
-            process_instance__definition_id=key, process_instance__state=ProcessInstance.State.ACTIVE,
-            state=ElementInstance.State.ACTIVE, tenant_id__in=tenant_ids,
-        ).exclude(element_type="PROCESS").order_by().values_list("element_id").annotate(n=Count("key"))
+            tenant_id__in=tenant_ids, state=ElementInstance.State.ACTIVE, element_id__in=elements,
+            process_instance_id__in=running,
+        ).order_by().values_list("element_id").annotate(n=Count("*"))
     ))
     incidents: Counter[str] = Counter(dict(
         Incident.objects.filter(process_definition_key=key, state=Incident.State.ACTIVE, tenant_id__in=tenant_ids)
