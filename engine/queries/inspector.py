@@ -7,6 +7,7 @@ Every function takes the caller's tenant pks and never returns another tenant's 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import json
 from collections import Counter
@@ -112,6 +113,14 @@ class InstanceFilters:
 
 
 def filtered_instances(tenant_ids: list[int], filters: InstanceFilters) -> QuerySet[ProcessInstance]:
+    return filter_instances(tenant_ids, filters)[0]
+
+
+def filter_instances(tenant_ids: list[int], filters: InstanceFilters) -> tuple[QuerySet[ProcessInstance], int]:
+    """The filtered instances, and how many are known to match without counting them: when the variable
+    filter is the only one, the distinct instances its search read on the way (at most FEW_MATCHES + 1),
+    so a common value's list needs no count (instance_counts' `at_least`); 0 otherwise."""
+    at_least = 0
     qs = instances(tenant_ids)
     if filters.process:
         qs = qs.filter(definition__bpmn_process_id=filters.process)
@@ -141,7 +150,10 @@ def filtered_instances(tenant_ids: list[int], filters: InstanceFilters) -> Query
     if filters.parent is not None:
         qs = qs.filter(parent_instance_key=filters.parent)
     if filters.var_name:
-        qs = qs.filter(variable_match(tenant_ids, filters.var_name, filters.var_op, filters.var_value))
+        condition, found = _variable_match(tenant_ids, filters.var_name, filters.var_op, filters.var_value)
+        qs = qs.filter(condition)
+        if not dataclasses.replace(filters, var_name="", var_value=None, var_op="=").active:
+            at_least = found
     if filters.active_element:
         # Through ei_active_element_idx (tenant, element, instance; active tokens only).
         tokens = ElementInstance.objects.filter(tenant_id__in=tenant_ids, element_id=filters.active_element,
@@ -155,7 +167,7 @@ def filtered_instances(tenant_ids: list[int], filters: InstanceFilters) -> Query
         qs = qs.filter(end_date__gte=filters.ended_from)
     if filters.ended_to is not None:
         qs = qs.filter(end_date__lt=filters.ended_to)
-    return qs
+    return qs, at_least
 
 
 VARIABLE_OPS = {"=": "equals", ">": "greater than", "<": "less than", "contains": "contains"}
@@ -169,10 +181,16 @@ def variable_match(tenant_ids: list[int], name: str, op: str, value: Any) -> Q:
     The predicates repeat the partial indexes' conditions (engine/migrations/0008) so PostgreSQL uses them:
     the matching variables are found first, then their instances (no scan over instances or variables).
     """
+    return _variable_match(tenant_ids, name, op, value)[0]
+
+
+def _variable_match(tenant_ids: list[int], name: str, op: str, value: Any) -> tuple[Q, int]:
+    """variable_match's condition and the distinct instances its first read found (at most FEW_MATCHES + 1;
+    0 where it did not look)."""
     if connection.vendor != "postgresql":
         if op != "=":
             raise InvalidInput(f"searching by '{op}' needs PostgreSQL")
-        return Q(Exists(Variable.objects.filter(process_instance_id=OuterRef("key"), name=name, value=value)))
+        return Q(Exists(Variable.objects.filter(process_instance_id=OuterRef("key"), name=name, value=value))), 0
     where = ["tenant_id = ANY(%s)", "name = %s"]
     params: list[Any] = [list(tenant_ids), name]
     if op == "=":
@@ -202,18 +220,24 @@ def variable_match(tenant_ids: list[int], name: str, op: str, value: Any) -> Q:
         cur.execute(f"SELECT DISTINCT process_instance_id FROM ({sql} LIMIT %s) found", [*params, FEW_MATCHES + 1])
         keys = [row[0] for row in cur.fetchall()]
     if len(keys) <= FEW_MATCHES:
-        return Q(key__in=keys)
-    return Q(key__in=RawSQL(sql, params))
+        return Q(key__in=keys), len(keys)
+    return Q(key__in=RawSQL(sql, params)), len(keys)
 
 
 COUNT_LIMIT = 1_000  # counting a million matches would cost more than the page itself
 COUNT_BUDGET_MS = 100
 
 
-def instance_counts(qs: QuerySet[ProcessInstance], limit: int = COUNT_LIMIT) -> dict[str, Any]:
+def instance_counts(qs: QuerySet[ProcessInstance], limit: int = COUNT_LIMIT, at_least: int = 0) -> dict[str, Any]:
     """Totals of a filtered list by state and incident, in one query over at most `limit` + 1 matches;
     `capped` says the list has more than `limit` (the totals then count only the first ones, so the page
-    shows "more than 1000" and no breakdown)."""
+    shows "more than 1000" and no breakdown). `at_least`: matches known already (filter_instances); above
+    `limit`, nothing is counted: capping a common value's count read every match before the cap (the
+    instances' join deduplicates the variable rows first: 0.5–0.9 s at 10 M variables, past the budget).
+    """
+    if at_least > limit:
+        return {"total": limit, "active": 0, "completed": 0, "terminated": 0, "with_incident": 0, "capped": True,
+                "uncounted": False}
     sliced = qs.order_by()[: limit + 1]
     totals = {
         "total": Count("key"),

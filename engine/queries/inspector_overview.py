@@ -127,7 +127,7 @@ def definition_heatmap(tenant_ids: list[int], key: int) -> dict[str, Any]:
     """A version's diagram with, per element, its active tokens and active incidents over all its instances.
 
     The live page asks again every few seconds, so the token count reads two indexes and no table row:
-    the version's running instance keys (pi_definition_end_idx: definition, state, key included) hashed,
+    the version's running instance keys (pi_definition_end_idx: definition, state, …, key) hashed,
     then the active tokens at the version's elements (ei_active_element_idx: tenant, element, instance),
     each probing the hash. Still one index entry per running instance and per token, but no row fetched
     (bench/inspector_pages.py: the heatmap with 70,000 running). Incidents come from the incident table.

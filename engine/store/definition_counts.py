@@ -11,7 +11,7 @@ instances and open incidents are counted live: they are few (ACTIVE rows of the 
 
 The same count takes each definition's start-to-end times (p50, p99) of the instances completed in the
 last DURATION_WINDOW, at most the latest DURATION_SAMPLE of them: a range of pi_definition_end_idx
-(definition, state, end_date) read backwards from the newest, start dates included in the index, so it
+(definition, state, end_date, start_date, key) read backwards from the newest, start dates in the index, so it
 reads no table row and at most DURATION_SAMPLE entries per definition whatever the history holds.
 Terminated instances are left out: they were stopped, not run to their end.
 """
