@@ -80,11 +80,12 @@ def instance_list(request: HttpRequest) -> HttpResponse:
         ctx = _ctx(request)
         filters = form.filters() if form.is_bound else q.InstanceFilters()
         sort = q.normalize_sort((form.cleaned_data.get("sort") if form.is_bound else "") or "")
-        found, at_least = q.filter_instances(ctx.tenant_ids, filters)
-        qs = ctx.scoped(found, "definition__bpmn_process_id")
+        found = q.filter_instances(ctx.tenant_ids, filters)
+        qs = ctx.scoped(found.qs, "definition__bpmn_process_id")
         page = q.instance_page(qs, sort, after=request.GET.get("after", ""), before=request.GET.get("before", ""))
         # What the filter alone is known to match holds only where the person reads every process.
-        counts = q.instance_counts(qs, at_least=at_least if ctx.processes is None else 0)
+        counts = q.instance_counts(ctx.scoped(found.for_count, "definition__bpmn_process_id"),
+                                   at_least=found.at_least if ctx.processes is None else 0)
     base = {k: v for k, v in request.GET.items() if k not in ("after", "before") and v}
     return render(request, "inspector/instance_list.html", {
         "ctx": ctx,
