@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from django.db.models import Count, Max
+from django.db.models import Count, Exists, Max, OuterRef
 
 from engine.definitions.diagram import diagram_for
 from engine.flows.diagram import to_bpmn
@@ -126,22 +126,25 @@ def definition_durations(tenant_ids: list[int], limit: int = DURATIONS_SHOWN) ->
 def definition_heatmap(tenant_ids: list[int], key: int) -> dict[str, Any]:
     """A version's diagram with, per element, its active tokens and active incidents over all its instances.
 
-    The live page asks again every few seconds, so the token count reads two indexes and no table row:
-    the version's running instance keys (pi_definition_end_idx: definition, state, …, key) hashed,
-    then the active tokens at the version's elements (ei_active_element_idx: tenant, element, instance),
-    each probing the hash. Still one index entry per running instance and per token, but no row fetched
-    (bench/inspector_pages.py: the heatmap with 70,000 running). Incidents come from the incident table.
+    The live page asks again every few seconds, so the token count reads indexes only, never a row:
+    tokens at an element id that no other running definition of the tenant has are all this version's, and
+    are counted from ei_active_element_idx (tenant, element, instance) alone; tokens at an id another
+    running definition shares (other versions of the process, a common id like "Start") are matched to this
+    version's running instance keys (pi_definition_end_idx: definition, state, …, key) hashed. Incidents
+    come from the incident table. (bench/inspector_pages.py: the heatmap with 70,000 running instances.)
+    A version that starts running between the two reads may be counted here for one refresh.
     """
     definition = get_definition(tenant_ids, key, with_source=True)
-    elements = list(graph(key).elements)  # the process itself is not among them: its "token" is no count
+    elements = set(graph(key).elements)  # the process itself is not among them: its "token" is no count
+    shared = elements & _ids_of_other_running_definitions(tenant_ids, key)
+    tokens = ElementInstance.objects.filter(tenant_id__in=tenant_ids, state=ElementInstance.State.ACTIVE)
     running = ProcessInstance.objects.filter(definition_id=key, state=ProcessInstance.State.ACTIVE).values("key")
+    active: Counter[str] = Counter()
     # count(*), not count(key): the key is not in ei_active_element_idx, and reading it would visit each row.
-    active: Counter[str] = Counter(dict(
-        ElementInstance.objects.filter(
-            tenant_id__in=tenant_ids, state=ElementInstance.State.ACTIVE, element_id__in=elements,
-            process_instance_id__in=running,
-        ).order_by().values_list("element_id").annotate(n=Count("*"))
-    ))
+    for ids, narrowed in ((elements - shared, tokens), (shared, tokens.filter(process_instance_id__in=running))):
+        if ids:
+            active.update(dict(narrowed.filter(element_id__in=sorted(ids)).order_by().values_list("element_id")
+                               .annotate(n=Count("*"))))
     incidents: Counter[str] = Counter(dict(
         Incident.objects.filter(process_definition_key=key, state=Incident.State.ACTIVE, tenant_id__in=tenant_ids)
         .order_by().values_list("element_id").annotate(n=Count("key"))
@@ -158,6 +161,19 @@ def definition_heatmap(tenant_ids: list[int], key: int) -> dict[str, Any]:
         "elements": {element_id: {"active": active[element_id], "incidents": incidents[element_id], "completed": 0}
                      for element_id in sorted(set(active) | set(incidents))},
     }
+
+
+def _ids_of_other_running_definitions(tenant_ids: list[int], key: int) -> set[str]:
+    """Element ids of the tenant's other definitions that have running instances (one probe of
+    pi_definition_end_idx per definition; their graphs come from the in-process cache)."""
+    others = (ProcessDefinition.objects.filter(tenant_id__in=tenant_ids).exclude(key=key)
+              .filter(Exists(ProcessInstance.objects.filter(definition_id=OuterRef("key"),
+                                                            state=ProcessInstance.State.ACTIVE)))
+              .values_list("key", flat=True))
+    ids: set[str] = set()
+    for other in others:
+        ids.update(graph(other).elements)
+    return ids
 
 
 def saved_filters(tenant_id: int, user_id: int) -> list[SavedFilter]:
