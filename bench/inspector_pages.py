@@ -1,5 +1,6 @@
 """Inspector pages under load: the instance list (every sort, every filter, deep keyset pages), the instance
-page and its live refresh, with 1,000,000 process instances.
+page and its live refresh, the Definitions pages, the heatmap and the Engine tab, with 1,000,000 process
+instances and 10,000,000 variables (the issue's scale: `1000000 10`).
 
     .venv/bin/python bench/inspector_pages.py [instances] [variables_per_instance] [requests_per_page]
 
@@ -19,16 +20,20 @@ machine is shared (load averages of 10-25 on 2 cores while other sessions ran), 
 process's CPU time per request and PostgreSQL's own planning + execution time of the request's statements
 (EXPLAIN ANALYZE): their sum is what a page costs when it does not wait for a core.
 
-Last run (2026-12-02, 1,000,000 instances, 2,000,000 variables, 20 requests per URL, load average 22 before
-and 11 after): every sort of the list, both ways: Python CPU p99 24-30 ms, SQL 1.0-1.8 ms (13 statements),
-wall p99 203-304 ms (waiting for a core). Filters: CPU p99 <= 33 ms, SQL <= 20 ms each (state, incident,
-incident type / message / element, process + version, business key, key, parent, start and end ranges,
-active element, variable = and >), except variable `contains` on a common name: SQL 1.8 s (no trigram
-index: the match filters every value of that name). 100 keyset pages deep: CPU p99 of the last ten
-<= 24 ms. Instance page: CPU p99 32-38 ms, SQL 1.3-1.8 ms (14 statements); with an element's panel 40 ms /
-2.7 ms (25); live refresh 27 / 1.7 ms. Over 150 ms: the Definitions page (SQL 353 ms: counts by state over
-every instance), a version's page (285 ms) and its heatmap (340 ms: the active tokens of 70,000 running
-instances).
+Last run (2026-12-02 09:53 UTC, `1000000 10 20`: 1,000,000 instances, 10,000,000 variables, 20 requests per
+URL, load average 19 before and 11 after; seeded in 318 s): nothing over 150 ms (Python CPU p99 + the max of
+5 SQL runs). Every sort both ways: CPU p99 15-19 ms, SQL 0.7-1.2 ms (13 statements). Filters: CPU p99
+<= 17 ms, SQL <= 7 ms. Variable search: = / > / < on rare values CPU p99 13-19 ms, SQL 0.7-3.2 ms;
+`v7 > 50000` and `v9 < 50000` (half the instances) 19-21 ms + 4-5 ms (9 statements: no count, see
+engine/queries/inspector.py); `tier contains "ld-99"` (2,676 instances) 18 + 22 ms, with state=ACTIVE
+20 + 44 ms; `tier contains "silver"` (333,334) 28 + 39 ms. Instance page CPU p99 17-19 ms, SQL 1.0-1.7 ms
+(16-17 statements); with an element's panel 28 / 2.4 ms (28); live refresh 13 / 0.9 ms. Definitions page
+11 / 22 ms, a version's page 9 / 18 ms, its heatmap (70,000 running) 7 / 21 ms, the Engine tab 13 / 2 ms.
+The engine workers' periodic recount (every 5 minutes: finished counts and start-to-end p50/p99) 255 ms.
+Before this session's changes, same scale (main at d715bdc, load 12-16): the heatmap SQL 212 ms, the
+Definitions page 32.5 ms, `contains "ld-99"` 114 ms; and, measured on that database, a common value:
+`contains "silver"` 2.3 s SQL (every match gathered and sorted) and its capped count 0.9 s (cut at the
+100 ms budget: the page said it did not count), `v7 > 50000` count 0.55 s.
 """
 
 from __future__ import annotations
