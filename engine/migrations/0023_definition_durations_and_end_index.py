@@ -35,7 +35,7 @@ def drop(apps, schema_editor):  # type: ignore[no-untyped-def]
 class Migration(migrations.Migration):
     atomic = False
 
-    dependencies = [("engine", "0021_merge_20261202_0713")]
+    dependencies = [("engine", "0022_connector_secrets")]
 
     operations = [
         migrations.AddField(model_name="definitioncounts", name="duration_p50",
