@@ -504,6 +504,7 @@ def engine_status(request: HttpRequest) -> HttpResponse:
         "handoff_bars": charts.bars(charts.trim_zero_ends(
             [(_seconds_label(bound), n) for bound, n in board.handoff.buckets])),
         "incident_bars": charts.bars(board.incidents),
+        "incidents_opened": charts.line_chart([("opened", "incidents opened", [n for _, n in board.incidents_opened])]),
         "durations": durations,
         "duration_bars": charts.duration_bars([
             (f"{d.definition.name or d.definition.bpmn_process_id} v{d.definition.version}", d.definition.key,
