@@ -61,6 +61,8 @@ LIST_TITLES = {
 }
 DUE_LABELS = {"overdue": "Overdue", "today": "Due today", "week": "Due this week"}
 CREATED = UserTask.State.CREATED
+# A task with assigning listeners (Camunda 8.8) changes hands only once the process's check agreed.
+WAITS = "{what} “{name}” waits for the process's check (a task listener); it may be corrected or refused."
 
 
 def _ctx(request: HttpRequest) -> TasklistContext:
@@ -299,9 +301,12 @@ def claim(request: HttpRequest, key: int) -> HttpResponse:
         messages.error(request, "You are not among the candidates of this task.")
         return redirect(_detail_url(task.key, list_name))
     try:
-        claim_task(tl.tenant_ids, task.key, tl.username, tl.username, timezone.now())
+        final = claim_task(tl.tenant_ids, task.key, tl.username, tl.username, timezone.now())
     except ActionError as exc:
         messages.error(request, exc.detail)
+        return redirect(_detail_url(task.key, list_name))
+    if not final:
+        messages.info(request, WAITS.format(what="Your claim of", name=task.name or task.element_id))
         return redirect(_detail_url(task.key, list_name))
     messages.success(request, f"You claimed “{task.name or task.element_id}”.")
     # The task now lives in "Assigned to me": completing it moves on through that list.
@@ -314,11 +319,14 @@ def unclaim(request: HttpRequest, key: int) -> HttpResponse:
     tl = _ctx(request)
     task = _task_or_404(request, key)
     try:
-        unclaim_task(tl.tenant_ids, task.key, tl.username, tl.username, timezone.now(),
-                     any_assignee=tl.viewer.can_see_all)
+        final = unclaim_task(tl.tenant_ids, task.key, tl.username, tl.username, timezone.now(),
+                             any_assignee=tl.viewer.can_see_all)
     except ActionError as exc:
         messages.error(request, exc.detail)
     else:
+        if not final:
+            messages.info(request, WAITS.format(what="Giving back", name=task.name or task.element_id))
+            return redirect(_detail_url(task.key, _list_param(request.POST)))
         messages.success(request, f"You gave “{task.name or task.element_id}” back to its candidates.")
     return redirect(_detail_url(task.key, _list_param(request.POST)))
 
@@ -336,9 +344,12 @@ def hand_over(request: HttpRequest, key: int) -> HttpResponse:
         messages.error(request, "Choose one of the task's candidates to hand it over to.")
         return redirect(_detail_url(task.key))
     try:
-        hand_over_task(tl.tenant_ids, task.key, tl.username, target, tl.username, timezone.now())
+        final = hand_over_task(tl.tenant_ids, task.key, tl.username, target, tl.username, timezone.now())
     except ActionError as exc:
         messages.error(request, exc.detail)
+        return redirect(_detail_url(task.key))
+    if not final:
+        messages.info(request, WAITS.format(what=f"Handing over to {target}", name=task.name or task.element_id))
         return redirect(_detail_url(task.key))
     messages.success(request, f"You handed “{task.name or task.element_id}” over to {target}.")
     return redirect("tasklist:list", list_name="assigned")

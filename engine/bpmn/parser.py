@@ -303,10 +303,8 @@ def _job(el: etree._Element, ctx: _Context, what: str) -> dict[str, Any] | None:
 
 
 # Camunda 8.8's user task listener events: which of them FlowSync runs, and why the others are refused.
-TASK_LISTENER_EVENTS = ("creating", "completing")
+TASK_LISTENER_EVENTS = ("creating", "assigning", "updating", "completing")
 _TASK_LISTENER_REFUSED = {
-    "assigning": "task listeners on 'assigning' are not supported yet (claims and assignments do not wait for jobs)",
-    "updating": "task listeners on 'updating' are not supported yet (task updates do not wait for jobs)",
     "canceling": "task listeners on 'canceling' are not supported yet (cancelling a task does not wait for jobs)",
 }
 

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from engine.actions.user_tasks import assign_user_task as assign
 from engine.actions.user_tasks import complete_user_task as complete
 from engine.actions.user_tasks import unassign_user_task as unassign
+from engine.actions.user_tasks import update_user_task as update
 from engine.api import requests, shapes
 from engine.api.auth import ApiPrincipal
 from engine.api.base import ApiView, path_key, principal, valid
@@ -171,12 +172,22 @@ class UserTaskSearchView(SearchView):
 
 
 class UserTaskView(ApiView):
-    rights = {"GET": Right.WORK_TASKS}
+    # Updating a task's dates, candidates or priority is managing it (as reassigning anyone's is).
+    rights = {"GET": Right.WORK_TASKS, "PATCH": Right.MANAGE_TASKS}
     per_process = frozenset({"GET"})  # a WORK_TASKS grant lets in; Viewer limits what is seen
+    submits_commands = True
 
     def get(self, request: Request, key: str) -> Response:
         task, _ = visible_task(request, key)
         return Response(_rows(request, [task])[0])
+
+    def patch(self, request: Request, key: str) -> Response:
+        """Camunda 8's update user task: 204; with updating task listeners the task is UPDATING until they agreed."""
+        data = valid(requests.UpdateUserTask, request.data)
+        who = principal(request)
+        task, _ = visible_task(request, key)
+        update(who.tenant_ids, task.key, data.get("changeset"), data.get("action") or "", who.actor, timezone.now())
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class UserTaskFormView(ApiView):
