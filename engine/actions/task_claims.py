@@ -10,7 +10,8 @@ for the Tasklist to see the new assignee.
 A task whose element has `assigning` task listeners (Camunda 8.8) is not reassigned here: the
 same conditional UPDATE marks it ASSIGNING (so exactly one claim still wins) and the engine sets
 the assignee once its listeners agreed; a listener may correct it or deny it. The functions return
-False then: the assignment is not final yet.
+a Transition then (engine/actions/task_transitions.py: what to wait for), None when the assignment
+is final.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from datetime import datetime
 
 from django.db import transaction
 
+from engine.actions.task_transitions import Transition, begin
 from engine.audit import record
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.models import Command, UserTask
@@ -28,7 +30,7 @@ from engine.store.commands import submit
 CREATED = UserTask.State.CREATED
 
 
-def claim_task(tenant_ids: list[int], key: int, user: str, actor: str, now: datetime) -> bool:
+def claim_task(tenant_ids: list[int], key: int, user: str, actor: str, now: datetime) -> Transition | None:
     """Make `user` the assignee of an open, unassigned task. Claiming one's own task again is a no-op."""
     user = _name(user, "user")
     with transaction.atomic():
@@ -37,14 +39,14 @@ def claim_task(tenant_ids: list[int], key: int, user: str, actor: str, now: date
         if not _assign(qs, task, user):
             task = _current(tenant_ids, key, "claimed")
             if task.assignee == user:
-                return True
+                return None
             raise Conflict(f"This task was already claimed by {task.assignee}.", assignee=task.assignee)
         return _record(task, user, actor, now, "claim")
 
 
 def unclaim_task(
     tenant_ids: list[int], key: int, user: str, actor: str, now: datetime, *, any_assignee: bool = False
-) -> bool:
+) -> Transition | None:
     """Give an open task back to its candidates. Only its assignee may, unless `any_assignee`."""
     with transaction.atomic():
         task = _task(tenant_ids, key)
@@ -54,7 +56,7 @@ def unclaim_task(
         if not _assign(qs.exclude(assignee=""), task, ""):
             task = _current(tenant_ids, key, "unclaimed")
             if task.assignee == "":
-                return True
+                return None
             raise Conflict(f"This task is assigned to {task.assignee}, not to you.", assignee=task.assignee)
         return _record(task, "", actor, now, "unassign")
 
@@ -68,7 +70,7 @@ def hand_over_task(
     now: datetime,
     *,
     any_assignee: bool = False,
-) -> bool:
+) -> Transition | None:
     """Pass an open task from its assignee to someone else (the caller checks who may receive it)."""
     to_user = _name(to_user, "the new assignee")
     with transaction.atomic():
@@ -117,10 +119,10 @@ def _assign(qs, task: UserTask, assignee: str) -> bool:  # type: ignore[no-untyp
     return bool(qs.update(assignee=assignee))
 
 
-def _record(task: UserTask, assignee: str, actor: str, now: datetime, action: str) -> bool:
-    """The command and the audit entry; True when the assignment is final, False when listeners decide it."""
+def _record(task: UserTask, assignee: str, actor: str, now: datetime, action: str) -> Transition | None:
+    """The command and the audit entry; the transition to wait for when listeners decide it."""
     submit(task.tenant_id, task.process_instance_key, Command.Kind.ASSIGN_USER_TASK,
            {"userTaskKey": str(task.key), "assignee": assignee, "action": action}, actor, now)
     record(task.tenant_id, actor, "user-task.assign" if assignee else "user-task.unassign", target_type="user-task",
            target_key=task.key, instance_key=task.process_instance_key, after={"assignee": assignee}, now=now)
-    return not task.listened  # type: ignore[attr-defined]
+    return begin(task, "assigning") if task.listened else None  # type: ignore[attr-defined]

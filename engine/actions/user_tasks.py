@@ -13,6 +13,7 @@ from django.db import transaction
 
 from engine.actions.jobs import check_task_changes
 from engine.actions.task_claims import claim_task, hand_over_task, unclaim_task
+from engine.actions.task_transitions import Transition, begin
 from engine.audit import record
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.models import Command, UserTask
@@ -29,8 +30,10 @@ def _lock_task(tenant_ids: list[int], key: int) -> UserTask:
 
 
 def complete_user_task(tenant_ids: list[int], key: int, variables: dict[str, Any] | None, actor: str,
-                       now: datetime, *, as_user: str | None = None) -> None:
+                       now: datetime, *, as_user: str | None = None) -> Transition | None:
     """Complete an open task with the submitted variables (they go up like a job's, or through output mappings).
+
+    Returns the transition to wait for when completing task listeners decide it, else None.
 
     `as_user`: the person completing it, who must hold the task (engine.rights.check_completion);
     None only for callers whose role may manage tasks.
@@ -51,17 +54,20 @@ def complete_user_task(tenant_ids: list[int], key: int, variables: dict[str, Any
         record(task.tenant_id, actor, "user-task.complete", target_type="user-task", target_key=key,
                instance_key=task.process_instance_key, before={"assignee": task.assignee},
                after={"variables": sorted(variables or {})}, now=now)
+        if task_listens(task.process_definition_key, task.element_id, "completing"):
+            return begin(task, "completing")
+    return None
 
 
 _ENDED = (UserTask.State.COMPLETED, UserTask.State.CANCELED)
 
 
 def update_user_task(tenant_ids: list[int], key: int, changeset: dict[str, Any] | None, action: str, actor: str,
-                     now: datetime) -> bool:
+                     now: datetime) -> Transition | None:
     """Change an open task's dueDate, followUpDate, candidateUsers, candidateGroups or priority (null: unchanged).
 
     The engine applies it (UPDATE_USER_TASK); with updating task listeners the task is UPDATING until they agreed
-    (a denial puts it back as it was). True when no listener decides it.
+    (a denial puts it back as it was). Returns the transition to wait for then, else None.
     """
     changes = check_task_changes(changeset, "changeset", ("dueDate", "followUpDate", "candidateUsers",
                                                           "candidateGroups", "priority"))
@@ -79,11 +85,11 @@ def update_user_task(tenant_ids: list[int], key: int, changeset: dict[str, Any] 
                {"userTaskKey": str(key), "changeset": changes, "action": action or "update"}, actor, now)
         record(task.tenant_id, actor, "user-task.update", target_type="user-task", target_key=key,
                instance_key=task.process_instance_key, after=changes, now=now)
-    return not listened
+        return begin(task, "updating") if listened else None
 
 
 def assign_user_task(tenant_ids: list[int], key: int, assignee: str, actor: str, now: datetime,
-                     allow_override: bool = True) -> bool:
+                     allow_override: bool = True) -> Transition | None:
     """Assign an open task; with allow_override=False (a claim) a task assigned to someone else is refused.
 
     Both are conditional UPDATEs of the task row (engine/actions/task_claims.py), final at commit:
@@ -97,6 +103,6 @@ def assign_user_task(tenant_ids: list[int], key: int, assignee: str, actor: str,
 
 
 def unassign_user_task(tenant_ids: list[int], key: int, actor: str, now: datetime, *,
-                       as_user: str | None = None) -> bool:
+                       as_user: str | None = None) -> Transition | None:
     """Give a task back to its candidates; `as_user` (a person without MANAGE_TASKS) only their own."""
     return unclaim_task(tenant_ids, key, as_user or "", actor, now, any_assignee=as_user is None)

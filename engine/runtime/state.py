@@ -59,6 +59,7 @@ class InstanceRun:
         # Rows this run adds beyond its own instance, written by the loop's flush:
         self.candidates: list[UserTaskCandidate] = []  # candidate rows of user tasks created here
         self.closed_tasks: list[int] = []  # user tasks whose candidate rows go
+        self.settled_tasks: list[int] = []  # user tasks whose listener transition was decided (waiters woken)
         self.recandidated: list[int] = []  # user tasks whose candidate rows are replaced (corrections, updates)
         self.spawned: list[ProcessInstance] = []  # child instances (call activities)
         self.outbox: list[Command] = []  # commands to other instances (children, parent)

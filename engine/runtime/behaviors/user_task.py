@@ -182,6 +182,7 @@ def listener_result(run: InstanceRun, ei: ElementInstance, event: str, result: d
         run.touch("elements", ei)
         run.record(_DENIED_RECORD[event], ei, userTaskKey=str(task.key),
                    deniedReason=str(result.get("deniedReason") or ""))
+        run.settled_tasks.append(task.key)  # wakes the request waiting for the decision
         return False
     corrections = result.get("corrections") or {}
     if corrections:
@@ -196,6 +197,7 @@ def task_listeners_done(run: InstanceRun, ei: ElementInstance, event: str) -> No
     ei.data.pop("before", None)
     transition = ei.data.pop("transition", None) or {}
     run.touch("elements", ei)
+    run.settled_tasks.append(task.key)  # wakes the request waiting for the decision
     if event == "creating":
         _created(run, ei, task)
         return

@@ -62,7 +62,7 @@ def test_the_process_assignee_goes_through_the_assigning_listener_which_may_corr
 def test_a_claim_waits_for_the_listener_and_a_denial_keeps_the_previous_assignee(engine):
     key = _assigned(engine)
     task = _task(key)
-    assert unclaim_task([engine.tenant.pk], task.key, "ann", "ann", engine.now()) is False
+    assert unclaim_task([engine.tenant.pk], task.key, "ann", "ann", engine.now()) is not None
     assert (_task(key).state, _task(key).assignee) == ("ASSIGNING", "ann")  # not changed before the listener
     with pytest.raises(Conflict, match="assigning"):  # one transition at a time
         claim_task([engine.tenant.pk], task.key, "bob", "bob", engine.now())
@@ -72,7 +72,7 @@ def test_a_claim_waits_for_the_listener_and_a_denial_keeps_the_previous_assignee
     assert (_task(key).state, _task(key).assignee) == ("CREATED", "ann")
     assert [r["deniedReason"] for r in engine.records(key, "USER_TASK_ASSIGNMENT_DENIED")] == ["ann keeps it"]
 
-    assert assign_user_task([engine.tenant.pk], task.key, "dora", "admin", engine.now()) is False
+    assert assign_user_task([engine.tenant.pk], task.key, "dora", "admin", engine.now()) is not None
     drain()
     _answer(engine, "tl-assign")
     assert (_task(key).state, _task(key).assignee) == ("CREATED", "dora")
@@ -82,7 +82,7 @@ def test_an_update_waits_for_the_updating_listener_and_a_denial_undoes_it(engine
     key = _assigned(engine)
     task = _task(key)
     changes = {"priority": 70, "dueDate": "2027-03-01T12:00:00Z", "candidateGroups": ["clerks"]}
-    assert update_user_task([engine.tenant.pk], task.key, changes, "", "admin", engine.now()) is False
+    assert update_user_task([engine.tenant.pk], task.key, changes, "", "admin", engine.now()) is not None
     assert _task(key).state == "UPDATING"
     drain()
     [job] = engine.jobs("tl-update")
@@ -108,7 +108,7 @@ def test_an_update_without_updating_listeners_applies_at_once(engine):
     _answer(engine, "tl-create")
     task = _task(key)
     assert update_user_task([engine.tenant.pk], task.key, {"priority": 5, "candidateUsers": ["eve"],
-                                                           "followUpDate": None}, "", "admin", engine.now())
+                                                           "followUpDate": None}, "", "admin", engine.now()) is None
     drain()
     task = _task(key)
     assert (task.state, task.priority, task.candidate_users) == ("CREATED", 5, ["eve"])
