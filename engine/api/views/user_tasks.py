@@ -186,9 +186,8 @@ class UserTaskSearchView(SearchView):
 
 
 class UserTaskView(ApiView):
-    # Updating a task's dates, candidates or priority is managing it (as reassigning anyone's is).
-    rights = {"GET": Right.WORK_TASKS, "PATCH": Right.MANAGE_TASKS}
-    per_process = frozenset({"GET"})  # a WORK_TASKS grant lets in; Viewer limits what is seen
+    rights = {"GET": Right.WORK_TASKS, "PATCH": Right.WORK_TASKS}
+    per_process = frozenset({"GET", "PATCH"})  # a WORK_TASKS grant lets in; Viewer limits what is seen
     submits_commands = True
 
     def get(self, request: Request, key: str) -> Response:
@@ -199,7 +198,10 @@ class UserTaskView(ApiView):
         """Camunda 8's update user task: 204; with updating task listeners the task is UPDATING until they agreed."""
         data = valid(requests.UpdateUserTask, request.data)
         who = principal(request)
-        task, _ = visible_task(request, key)
+        task, seen_by = visible_task(request, key)
+        if not seen_by.can_see_all:
+            # Changing a task's dates, candidates or priority is managing it (as reassigning anyone's is).
+            raise Forbidden("updating a user task needs the right to manage tasks")
         return decided(update(who.tenant_ids, task.key, data.get("changeset"), data.get("action") or "", who.actor,
                               timezone.now()))
 
