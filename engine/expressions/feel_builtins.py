@@ -49,7 +49,7 @@ from .feel_operators import (
     string_arg,
 )
 from .feel_ranges import RANGE_FUNCTIONS, RANGE_PARAMETERS, feel_range_of
-from .values import FeelFunction, format_number, to_cel, to_plain
+from .values import FeelDecimal, FeelFunction, format_number, to_cel, to_plain
 
 # --- conversion ---------------------------------------------------------------------------------
 
@@ -61,7 +61,7 @@ def feel_text(value: Any) -> str:
     if isinstance(value, BoolType | bool):
         return "true" if value else "false"
     if is_number(value):
-        return format_number(plain_number(value))
+        return format_number(value if type(value) is FeelDecimal else plain_number(value))
     if value is None:
         return "null"
     if is_temporal(value):
