@@ -40,7 +40,6 @@ def test_every_conformance_file_deploys(path):
 @pytest.mark.parametrize(("xml", "element_id", "kind"), [
     ('<bpmn:complexGateway id="Gateway_Complex" />', "Gateway_Complex", "complexGateway"),
     ('<bpmn:transaction id="Tx_1" />', "Tx_1", "transaction"),
-    ('<bpmn:adHocSubProcess id="AdHoc_1" />', "AdHoc_1", "adHocSubProcess"),
     ('<bpmn:task id="T" /><bpmn:boundaryEvent id="Comp_1" attachedToRef="T">'
      '<bpmn:compensateEventDefinition /></bpmn:boundaryEvent>', "Comp_1", "boundaryEvent"),
     ('<bpmn:intermediateThrowEvent id="Cond_1"><bpmn:conditionalEventDefinition /></bpmn:intermediateThrowEvent>',
