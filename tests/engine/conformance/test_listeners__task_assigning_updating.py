@@ -49,6 +49,7 @@ def test_the_process_assignee_goes_through_the_assigning_listener_which_may_corr
     assert (task.state, task.assignee) == ("ASSIGNING", "ann")
     [job] = engine.jobs("tl-assign")
     assert (job.kind, job.listener_event_type) == ("TASK_LISTENER", "ASSIGNING")
+    assert job.custom_headers == {"region": "EU"}  # the user task's task headers (Camunda 8.8)
     with pytest.raises(Conflict, match="task listeners are at work"):
         complete_user_task([engine.tenant.pk], task.key, {}, "test", engine.now())
     _answer(engine, "tl-assign", {"corrections": {"assignee": "bob", "candidateUsers": ["carl"]}})
