@@ -52,6 +52,11 @@ def test_real_file_conditions() -> None:
         ("=string(10.25 * 4)", "41"),
         ("=100000000000000000000.1 - 0.1 > 0", True),
         ("=-(0.1 + 0.2) = -0.3", True),
+        ("=sum([0.1, 0.2]) = 0.3", True),  # sum, mean and product compute in decimal too
+        ("=sum([1.5, 1.5])", 3),
+        ("=sum([1, 2, 3])", 6),
+        ("=mean([0.1, 0.2]) = 0.15", True),
+        ("=product([0.1, 3]) = 0.3", True),
     ],
 )
 def test_arithmetic(text: str, expected: object) -> None:
