@@ -30,7 +30,8 @@ from engine.store.commands import submit
 CREATED = UserTask.State.CREATED
 
 
-def claim_task(tenant_ids: list[int], key: int, user: str, actor: str, now: datetime) -> Transition | None:
+def claim_task(tenant_ids: list[int], key: int, user: str, actor: str, now: datetime,
+               action: str = "claim") -> Transition | None:
     """Make `user` the assignee of an open, unassigned task. Claiming one's own task again is a no-op."""
     user = _name(user, "user")
     with transaction.atomic():
@@ -41,11 +42,12 @@ def claim_task(tenant_ids: list[int], key: int, user: str, actor: str, now: date
             if task.assignee == user:
                 return None
             raise Conflict(f"This task was already claimed by {task.assignee}.", assignee=task.assignee)
-        return _record(task, user, actor, now, "claim")
+        return _record(task, user, actor, now, action)
 
 
 def unclaim_task(
-    tenant_ids: list[int], key: int, user: str, actor: str, now: datetime, *, any_assignee: bool = False
+    tenant_ids: list[int], key: int, user: str, actor: str, now: datetime, *, any_assignee: bool = False,
+    action: str = "unassign",
 ) -> Transition | None:
     """Give an open task back to its candidates. Only its assignee may, unless `any_assignee`."""
     with transaction.atomic():
@@ -58,7 +60,7 @@ def unclaim_task(
             if task.assignee == "":
                 return None
             raise Conflict(f"This task is assigned to {task.assignee}, not to you.", assignee=task.assignee)
-        return _record(task, "", actor, now, "unassign")
+        return _record(task, "", actor, now, action)
 
 
 def hand_over_task(
@@ -70,6 +72,7 @@ def hand_over_task(
     now: datetime,
     *,
     any_assignee: bool = False,
+    action: str = "assign",
 ) -> Transition | None:
     """Pass an open task from its assignee to someone else (the caller checks who may receive it)."""
     to_user = _name(to_user, "the new assignee")
@@ -82,7 +85,7 @@ def hand_over_task(
             task = _current(tenant_ids, key, "handed over")
             holder = task.assignee or "nobody"
             raise Conflict(f"This task is assigned to {holder}, not to you.", assignee=task.assignee)
-        return _record(task, to_user, actor, now, "assign")
+        return _record(task, to_user, actor, now, action)
 
 
 def _name(value: str, what: str) -> str:

@@ -89,7 +89,7 @@ def update_user_task(tenant_ids: list[int], key: int, changeset: dict[str, Any] 
 
 
 def assign_user_task(tenant_ids: list[int], key: int, assignee: str, actor: str, now: datetime,
-                     allow_override: bool = True) -> Transition | None:
+                     allow_override: bool = True, action: str = "") -> Transition | None:
     """Assign an open task; with allow_override=False (a claim) a task assigned to someone else is refused.
 
     Both are conditional UPDATEs of the task row (engine/actions/task_claims.py), final at commit:
@@ -97,9 +97,11 @@ def assign_user_task(tenant_ids: list[int], key: int, assignee: str, actor: str,
     """
     if not isinstance(assignee, str) or not assignee.strip():
         raise InvalidInput("assignee must be a non-empty string")
+    # Camunda's `action` (what the task listeners see): the caller's, else "assign" for this endpoint.
+    action = (action or "assign")[:64]
     if allow_override:
-        return hand_over_task(tenant_ids, key, "", assignee, actor, now, any_assignee=True)
-    return claim_task(tenant_ids, key, assignee, actor, now)
+        return hand_over_task(tenant_ids, key, "", assignee, actor, now, any_assignee=True, action=action)
+    return claim_task(tenant_ids, key, assignee, actor, now, action=action)
 
 
 def unassign_user_task(tenant_ids: list[int], key: int, actor: str, now: datetime, *,

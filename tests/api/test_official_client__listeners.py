@@ -299,8 +299,14 @@ def test_the_official_client_assigns_and_updates_through_task_listeners(live_ser
             wait_for(lambda: client.get_process_instance(key).state.value == "COMPLETED", timeout=TIMEOUT)
             events = [s[3] for s in workers.seen if s[0] == "U"]
             assert events == ["ASSIGNING"] * 3 + ["UPDATING"] * 2 + ["ASSIGNING"]
-            assert [(t.action, t.assignee) for t in workers.listened if t.action == "assign"] == [
-                ("assign", "ann"), ("assign", "mallory"), ("assign", "bob"), ("assign", None)]
+            # What each listener saw: the action and the attributes the transition changes.
+            assert [(t.action, t.assignee, t.changed_attributes) for t in workers.listened
+                    if t.action in ("assign", "unassign")] == [
+                ("assign", "ann", ["assignee"]), ("assign", "mallory", ["assignee"]), ("assign", "bob", ["assignee"]),
+                ("unassign", None, ["assignee"])]
+            assert [(t.action, t.priority, t.changed_attributes) for t in workers.listened
+                    if t.action in ("update", "reprioritize")] == [
+                ("update", 99, ["priority"]), ("reprioritize", 60, ["priority"])]
     finally:
         workers.stop()
     assert not workers.errors, workers.errors

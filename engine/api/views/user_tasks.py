@@ -245,6 +245,7 @@ class UserTaskAssignmentView(ApiView):
             who.actor,
             timezone.now(),
             allow_override=True if allow_override is None else allow_override,
+            action=data.get("action") or "",
         ))
 
 

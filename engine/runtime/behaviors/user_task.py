@@ -132,7 +132,7 @@ def request_assignment(run: InstanceRun, ei: ElementInstance, task: UserTask, as
                    assignee=assignee)
         return
     ei.data["before"] = _snapshot(task)
-    ei.data["transition"] = {"action": action}
+    ei.data["transition"] = {"action": action, "changed": ["assignee"]}  # what its listeners' jobs show
     task.assignee = assignee
     task.state = UserTask.State.ASSIGNING
     run.touch("user_tasks", task)
@@ -149,7 +149,7 @@ def request_update(run: InstanceRun, ei: ElementInstance, task: UserTask, change
     has_listeners = bool(listeners.of(element, "updating"))
     if has_listeners:
         ei.data["before"] = _snapshot(task)
-        ei.data["transition"] = {"action": action}
+        ei.data["transition"] = {"action": action, "changed": sorted(changeset)}
     _apply(run, task, changeset)
     if not has_listeners:
         run.record("USER_TASK_UPDATED", ei, userTaskKey=str(task.key), changed=sorted(changeset), action=action)
@@ -186,6 +186,10 @@ def listener_result(run: InstanceRun, ei: ElementInstance, event: str, result: d
         return False
     corrections = result.get("corrections") or {}
     if corrections:
+        transition = ei.data.get("transition")
+        if transition is not None:  # the next listener sees the corrected attributes as changed too
+            transition["changed"] = sorted({*transition.get("changed", ()), *corrections})
+            run.touch("elements", ei)
         _apply(run, task, corrections)
         run.record("USER_TASK_CORRECTED", ei, userTaskKey=str(task.key), corrected=sorted(corrections))
     return True
