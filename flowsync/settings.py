@@ -281,13 +281,13 @@ FLOWSYNC_PARTITIONS_AHEAD = env_int("FLOWSYNC_PARTITIONS_AHEAD", 4)
 # API tuning: the defaults live beside the code that uses them; the environment overrides.
 if "FLOWSYNC_API_ALLOW_ANONYMOUS" in os.environ:
     FLOWSYNC_API_ALLOW_ANONYMOUS = env_bool("FLOWSYNC_API_ALLOW_ANONYMOUS")
-for _name in ("FLOWSYNC_API_RATE_LIMIT", "FLOWSYNC_WAIT_RECHECK_SECONDS"):
+for _name in ("FLOWSYNC_API_RATE_LIMIT", "FLOWSYNC_WAIT_RECHECK_SECONDS", "FLOWSYNC_TASKLIST_LISTENER_WAIT_SECONDS"):
     if os.environ.get(_name):
         globals()[_name] = float(os.environ[_name])
 for _name in ("FLOWSYNC_OAUTH_TOKEN_SECONDS", "FLOWSYNC_PASSWORD_CACHE_SECONDS",
               "FLOWSYNC_BACKPRESSURE_PENDING_COMMANDS", "FLOWSYNC_BACKPRESSURE_ENGINE_LAG_MS",
               "FLOWSYNC_API_MAX_BODY_BYTES",
               "FLOWSYNC_LONG_POLL_DEFAULT_MS", "FLOWSYNC_LONG_POLL_MAX_MS",
-              "FLOWSYNC_AWAIT_DEFAULT_MS", "FLOWSYNC_AWAIT_MAX_MS"):
+              "FLOWSYNC_AWAIT_DEFAULT_MS", "FLOWSYNC_AWAIT_MAX_MS", "FLOWSYNC_TASK_LISTENER_WAIT_MS"):
     if os.environ.get(_name):
         globals()[_name] = env_int(_name, 0)

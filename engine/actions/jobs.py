@@ -170,9 +170,14 @@ _CORRECTIONS = {
     "dueDate": lambda v: v is None or v == "" or (isinstance(v, str) and _aware(v)),
     "followUpDate": lambda v: v is None or v == "" or (isinstance(v, str) and _aware(v)),
     "priority": lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 100),
+    "candidateUsers": lambda v: v is None or (isinstance(v, list) and all(isinstance(n, str) for n in v)),
+    "candidateGroups": lambda v: v is None or (isinstance(v, list) and all(isinstance(n, str) for n in v)),
 }
 _CORRECTION_RULES = {"assignee": "a string", "dueDate": "an ISO 8601 date-time with an offset",
-                     "followUpDate": "an ISO 8601 date-time with an offset", "priority": "an integer from 0 to 100"}
+                     "followUpDate": "an ISO 8601 date-time with an offset", "priority": "an integer from 0 to 100",
+                     "candidateUsers": "a list of strings", "candidateGroups": "a list of strings"}
+# Camunda 8.8: only these lifecycle transitions may be denied by a task listener (not creating, not canceling).
+DENIABLE = ("ASSIGNING", "UPDATING", "COMPLETING")
 
 
 def _aware(text: str) -> bool:
@@ -194,18 +199,24 @@ def job_result(result: Any) -> dict[str, Any] | None:
     reason = result.get("deniedReason")
     if reason is not None and not isinstance(reason, str):
         raise InvalidInput("result.deniedReason must be a string")
-    corrections = result.get("corrections") or {}
-    if not isinstance(corrections, dict):
-        raise InvalidInput("result.corrections must be a JSON object")
-    for name, value in corrections.items():
-        if name in ("candidateUsers", "candidateGroups"):
-            raise InvalidInput(f"result.corrections.{name}: correcting candidates is not supported yet")
-        if name not in _CORRECTIONS:
-            raise InvalidInput(f"result.corrections.{name} is not a correctable attribute "
-                               f"({', '.join(_CORRECTIONS)})")
-        if not _CORRECTIONS[name](value):
-            raise InvalidInput(f"result.corrections.{name} must be {_CORRECTION_RULES[name]}, got {value!r}")
+    corrections = check_task_changes(result.get("corrections"), "result.corrections", tuple(_CORRECTIONS))
     return {"denied": bool(denied), "deniedReason": reason or "", "corrections": corrections}
+
+
+def check_task_changes(changes: Any, where: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+    """A user task's changes (a listener's corrections, an update's changeset): known attributes of the right type.
+
+    Nulls are dropped (Camunda: null leaves the attribute as it is); "" clears a date, [] clears candidates.
+    """
+    changes = changes or {}
+    if not isinstance(changes, dict):
+        raise InvalidInput(f"{where} must be a JSON object")
+    for name, value in changes.items():
+        if name not in allowed:
+            raise InvalidInput(f"{where}.{name} is not a changeable attribute ({', '.join(allowed)})")
+        if not _CORRECTIONS[name](value):
+            raise InvalidInput(f"{where}.{name} must be {_CORRECTION_RULES[name]}, got {value!r}")
+    return {name: value for name, value in changes.items() if value is not None}
 
 
 def complete_job(tenant_ids: list[int], key: int, variables: dict[str, Any] | None, actor: str, now: datetime,
@@ -216,6 +227,12 @@ def complete_job(tenant_ids: list[int], key: int, variables: dict[str, Any] | No
     checked = job_result(result)
     if checked is not None:
         payload["result"] = checked
+        if checked["denied"]:
+            event = Job.objects.filter(key=key, tenant_id__in=tenant_ids).values_list(
+                "listener_event_type", flat=True).first()
+            if event is not None and event not in DENIABLE:
+                raise InvalidInput(f"result.denied: a task listener on '{event.lower() or 'no event'}' cannot deny "
+                                   f"its transition (only {', '.join(e.lower() for e in DENIABLE)} can)")
     with transaction.atomic():
         if connection.vendor == "postgresql":
             # One statement: the conditional UPDATE (its row lock refuses a second completion, as the

@@ -221,6 +221,12 @@ class AssignUserTask(Strict):
     action = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=255)
 
 
+class UpdateUserTask(Strict):
+    # {dueDate, followUpDate, candidateUsers, candidateGroups, priority}: checked by the action.
+    changeset = ObjectField(default=None)
+    action = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=255)
+
+
 class UnassignUserTask(Strict):
     pass
 

@@ -195,12 +195,14 @@ def incident(inc: Incident, tenant_id: str, root_key: int | None) -> dict[str, A
 
 def listened_task(job: Job, task: UserTask) -> dict[str, Any]:
     """Camunda 8's `userTask` of a task listener's activated job: the task as the listener sees it."""
+    transition = getattr(task, "listener_transition", None) or {}  # an assignment or update under way
     return {
-        "action": {"CREATING": "create", "COMPLETING": "complete"}.get(job.listener_event_type, ""),
+        "action": transition.get("action") or {"CREATING": "create", "ASSIGNING": "assign", "UPDATING": "update",
+                                               "COMPLETING": "complete"}.get(job.listener_event_type, ""),
         "assignee": task.assignee or None,
         "candidateGroups": list(task.candidate_groups or []),
         "candidateUsers": list(task.candidate_users or []),
-        "changedAttributes": [],
+        "changedAttributes": list(transition.get("changed") or []),
         "dueDate": date(task.due_date),
         "followUpDate": date(task.follow_up_date),
         "formKey": None,
