@@ -283,3 +283,15 @@ def _fresh_sign_in_throttle() -> Iterator[None]:
     clear()
     yield
     clear()
+
+
+@pytest.fixture(autouse=True)
+def _api_keys_read_every_time(settings) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """Tests change keys and tenants by hand and expect the next request to see it: no recheck interval
+    (tests/api/test_auth__strategies.py tests the interval itself), and no key cached by another test."""
+    from flowsync.auth.credentials import forget_keys
+
+    settings.FLOWSYNC_API_KEY_RECHECK_SECONDS = 0
+    forget_keys()
+    yield
+    forget_keys()
