@@ -1,7 +1,7 @@
 """End to end over HTTP: create → activate → complete, as users meet FlowSync (issue #16).
 
     .venv/bin/python bench/e2e_http.py [--checkout DIR ...] [--mode unbounded|rate|overload|soak]
-                                      [--rate R] [--seconds S] [--engines 2] [--web 4x8]
+                                      [--rate R] [--seconds S] [--engines 2] [--web 2x16]
 
 For each checkout (default: the tree this script is in; give `--checkout` twice, e.g. a
 worktree of main and this branch, for a before/after from the same run) it makes a fresh
@@ -568,7 +568,7 @@ def main() -> None:
     p.add_argument("--job-workers", type=int, default=2)
     p.add_argument("--poll-ms", type=int, default=10_000, help="the job workers' requestTimeout")
     p.add_argument("--engines", type=int, default=2, help="engine worker processes")
-    p.add_argument("--web", default="4x8", help="gunicorn workers x threads")
+    p.add_argument("--web", default="2x16", help="gunicorn workers x threads (scripts/run.sh's default)")
     p.add_argument("--lag-ms", type=int, default=None,
                    help="FLOWSYNC_BACKPRESSURE_ENGINE_LAG_MS for the server (default: 1000 in overload, else 0)")
     p.add_argument("--drain-timeout", type=float, default=120.0)
