@@ -281,7 +281,8 @@ FLOWSYNC_PARTITIONS_AHEAD = env_int("FLOWSYNC_PARTITIONS_AHEAD", 4)
 # API tuning: the defaults live beside the code that uses them; the environment overrides.
 if "FLOWSYNC_API_ALLOW_ANONYMOUS" in os.environ:
     FLOWSYNC_API_ALLOW_ANONYMOUS = env_bool("FLOWSYNC_API_ALLOW_ANONYMOUS")
-for _name in ("FLOWSYNC_API_RATE_LIMIT", "FLOWSYNC_WAIT_RECHECK_SECONDS", "FLOWSYNC_TASKLIST_LISTENER_WAIT_SECONDS"):
+for _name in ("FLOWSYNC_API_RATE_LIMIT", "FLOWSYNC_WAIT_RECHECK_SECONDS", "FLOWSYNC_TASKLIST_LISTENER_WAIT_SECONDS",
+              "FLOWSYNC_API_KEY_RECHECK_SECONDS"):
     if os.environ.get(_name):
         globals()[_name] = float(os.environ[_name])
 for _name in ("FLOWSYNC_OAUTH_TOKEN_SECONDS", "FLOWSYNC_PASSWORD_CACHE_SECONDS",
