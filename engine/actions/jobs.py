@@ -70,6 +70,43 @@ ACTIVATE_WITH_CONTEXT_ONE_TENANT = ACTIVATE_WITH_CONTEXT.format(tenant="= %(tena
 ACTIVATE_WITH_CONTEXT_TENANTS = ACTIVATE_WITH_CONTEXT.format(tenant="= ANY(%(tenants)s::bigint[])")
 
 
+# The built-in connectors take every type they run in one activation: the same two branches as ACTIVATE,
+# the activatable one as one index walk per type (each in key order), merged and cut to the limit.
+def _activate_any_sql(one_tenant: bool) -> str:
+    tenant = "= %(tenants)s" if one_tenant else "= ANY(%(tenants)s::bigint[])"
+    single = ACTIVATE.format(tenant=tenant)
+    head, rest = single.split("WITH ready AS (", 1)
+    ready, rest = rest.split("), expired AS (", 1)
+    per_type = ready.replace("type = %(type)s", "type = wanted.type").strip()
+    return (f"{head}WITH ready AS (\n    SELECT one.key FROM unnest(%(types)s::text[]) AS wanted(type),"
+            f"\n    LATERAL ({per_type}) AS one ORDER BY one.key LIMIT %(max)s\n), expired AS ("
+            + rest.replace("type = %(type)s", "type = ANY(%(types)s::text[])"))
+
+
+ACTIVATE_ANY_ONE_TENANT = _activate_any_sql(True)
+ACTIVATE_ANY_TENANTS = _activate_any_sql(False)
+
+
+def activate_any(
+    tenant_ids: list[int], job_types: list[str], worker: str, timeout_ms: int, max_jobs: int, now: datetime,
+) -> list[Job]:
+    """`activate_jobs` for several types at once (in key order across them): one statement on PostgreSQL."""
+    if max_jobs <= 0 or not job_types:
+        return []
+    if connection.vendor != "postgresql":
+        jobs: list[Job] = []
+        for job_type in job_types:
+            jobs += activate_jobs(tenant_ids, job_type, worker, timeout_ms, max_jobs - len(jobs), now)
+        return jobs
+    one = len(tenant_ids) == 1
+    params = {"tenants": tenant_ids[0] if one else list(tenant_ids), "types": list(job_types), "now": now,
+              "max": max_jobs, "worker": worker[:255], "deadline": after(now, timeout_ms)}
+    rows = sql.execute(ACTIVATE_ANY_ONE_TENANT if one else ACTIVATE_ANY_TENANTS, params)
+    jobs = sql.rows_to(Job, [row[:-1] for row in rows])
+    timed_out = [job for job, row in zip(jobs, rows, strict=True) if row[-1]]
+    return _activated(sorted(jobs, key=lambda j: j.key), now, timed_out)
+
+
 def activate_jobs(
     tenant_ids: list[int], job_type: str, worker: str, timeout_ms: int, max_jobs: int, now: datetime,
 ) -> list[Job]:
@@ -236,6 +273,59 @@ def complete_job(tenant_ids: list[int], key: int, variables: dict[str, Any] | No
         job.state = Job.State.COMPLETED
         job.save(update_fields=["state"])
         submit(job.tenant_id, job.process_instance_key, Command.Kind.COMPLETE_JOB, payload, actor, now)
+
+
+# Several completions in one statement (the built-in connectors report what a run finished together):
+# COMPLETE's condition per job, one command per completed job, one wake-up. Jobs it did not complete
+# are left to complete_job, which says why.
+COMPLETE_MANY = """
+WITH answer AS (
+    SELECT * FROM unnest(%(keys)s::bigint[], %(payloads)s::jsonb[]) WITH ORDINALITY AS a(key, payload, n)
+), done AS (
+    UPDATE engine_job AS j SET state = 'COMPLETED' FROM answer
+    WHERE j.key = answer.key AND j.tenant_id = ANY(%(tenants)s::bigint[])
+      AND (j.state = 'ACTIVATABLE' OR (j.state = 'ACTIVATED' AND (j.deadline IS NULL OR j.deadline >= %(now)s)))
+    RETURNING j.tenant_id, j.process_instance_key, answer.payload, answer.n
+)
+INSERT INTO engine_command
+    (tenant_id, process_instance_key, kind, payload, state, actor, created_at, keys, error, traceparent)
+SELECT tenant_id, process_instance_key, 'COMPLETE_JOB', payload, 'PENDING', %(actor)s, %(now)s, '[]', '', ''
+FROM done ORDER BY n RETURNING payload->>'jobKey'{wake}
+"""
+COMPLETE_MANY_AND_WAKE = COMPLETE_MANY.format(wake=f", pg_notify('{CHANNEL}', '')")
+COMPLETE_MANY_ONLY = COMPLETE_MANY.format(wake="")
+
+
+def complete_jobs(tenant_ids: list[int], answers: list[tuple[int, dict[str, Any]]], actor: str,
+                  now: datetime) -> dict[int, Conflict | NotFound]:
+    """Complete several jobs (key, variables) in one transaction, each judged on its own as by
+    complete_job; returns those that could not be completed, with complete_job's reason."""
+    for _key, variables in answers:
+        if variables is not None and not isinstance(variables, dict):
+            raise InvalidInput("variables must be a JSON object")
+    done: set[int] = set()
+    # Traced: each completion carries its own span's traceparent, so they go one at a time.
+    if len(answers) > 1 and connection.vendor == "postgresql" and not tracing.enabled():
+        with transaction.atomic():
+            wake = claim_notify()
+            params = {"keys": [key for key, _ in answers], "tenants": list(tenant_ids), "now": now,
+                      "actor": actor[:255],
+                      "payloads": [Jsonb({"jobKey": str(key), "variables": variables or {}})
+                                   for key, variables in answers]}
+            done = {int(row[0]) for row in sql.execute(COMPLETE_MANY_AND_WAKE if wake else COMPLETE_MANY_ONLY,
+                                                       params)}
+            if not wake:
+                request_drain()  # inline mode, or the transaction has notified already
+            elif not done:
+                notify_engine()  # claimed but not sent
+    refused: dict[int, Conflict | NotFound] = {}
+    for key, variables in answers:
+        if key not in done:
+            try:
+                complete_job(tenant_ids, key, variables, actor, now)
+            except (Conflict, NotFound) as exc:
+                refused[key] = exc
+    return refused
 
 
 def activate_with_context(
