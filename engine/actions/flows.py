@@ -34,6 +34,7 @@ from engine.actions.instances import cancel_instance, deployed_definition, find_
 from engine.actions.jobs import update_job
 from engine.actions.variables import set_variables
 from engine.audit import record as audit
+from engine.backpressure import backlog
 from engine.connectors import policy
 from engine.definitions.cache import definition as cached_definition
 from engine.definitions.cache import graph_of
@@ -45,6 +46,7 @@ from engine.errors import (
     Gone,
     InvalidInput,
     NotFound,
+    Overloaded,
     RateLimited,
     TooLarge,
     Unauthorized,
@@ -485,6 +487,13 @@ def receive_webhook(token: str, delivery: Delivery, now: datetime) -> Accepted:
         if not decision.allowed:
             record(WebhookDelivery.Outcome.RATE_LIMITED, f"over {rate} deliveries per second")
             raise RateLimited(f"this webhook takes at most {rate} deliveries per second", decision.retry_after)
+    # The API's backpressure rule for new work: a saturated engine refuses new runs (the sender retries
+    # after Retry-After) rather than growing a backlog without bound. Recorded with the body: the
+    # operator sees what was refused and can replay it.
+    overloaded = backlog.refusal(new_work=True)
+    if overloaded is not None:
+        record(WebhookDelivery.Outcome.REFUSED, overloaded[0])
+        raise Overloaded(overloaded[0], overloaded[1])
     def first_run() -> int | None:
         return (WebhookDelivery.objects.filter(trigger=trigger, delivery_id=delivery_id,
                                                outcome=WebhookDelivery.Outcome.STARTED)

@@ -184,3 +184,38 @@ def test_per_trigger_rate_limit_answers_429_and_records_it(live_server, creds, f
     assert int(next(a for a in answers if a.status_code == 429).headers["Retry-After"]) >= 1
     assert ProcessInstance.objects.count() == accepted
     assert WebhookDelivery.objects.filter(outcome="rate_limited").count() == refused
+
+
+def test_a_lagging_engine_refuses_deliveries_with_503_like_the_api_and_records_them(hooks, settings):
+    """The /v2 API's backpressure rule for new work (FLOWSYNC_BACKPRESSURE_ENGINE_LAG_MS) answers webhook
+    deliveries too: 503 + Retry-After, recorded as `refused` (body kept), nothing started; once the engine
+    has caught up, the sender's retry with the same delivery id starts its run."""
+    from engine.backpressure import backlog
+    from engine.runtime.loop import drain
+
+    _, triggers = hooks
+    hook = triggers["signed"]
+    settings.FLOWSYNC_BACKPRESSURE_ENGINE_LAG_MS = 50
+    backlog.reset()
+    first = json.dumps({"order": "B-1"}).encode()
+    assert httpx.post(hook["url"], content=first, headers={**_sign(hook["secret"], first),
+                                                           "X-FlowSync-Delivery": "b-1"}).status_code == 202
+    time.sleep(0.2)  # its start command waits, pending: no engine runs here
+    backlog.reset()
+    body = json.dumps({"order": "B-2"}).encode()
+    headers = {**_sign(hook["secret"], body), "X-FlowSync-Delivery": "b-2"}
+    refused = httpx.post(hook["url"], content=body, headers=headers)
+    assert refused.status_code == 503, refused.text
+    assert refused.headers["Content-Type"] == "application/problem+json"
+    assert refused.json()["title"] == "RESOURCE_EXHAUSTED" and "behind" in refused.json()["detail"]
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert ProcessInstance.objects.count() == 1
+    [record] = WebhookDelivery.objects.filter(outcome="refused")
+    assert record.delivery_id == "b-2" and bytes(record.body) == body and record.process_instance_key is None
+    # Authentication still comes first: a bad signature is a 401, not a hint about the engine.
+    assert httpx.post(hook["url"], content=body, headers=_sign("wrong", body)).status_code == 401
+    drain()
+    backlog.reset()
+    retried = httpx.post(hook["url"], content=body, headers=headers)
+    assert retried.status_code == 202, retried.text
+    assert ProcessInstance.objects.count() == 2
