@@ -15,6 +15,8 @@ from psycopg.types.json import Jsonb
 
 from engine.actions.durations import after, span
 from engine.audit import record
+from engine.connectors.policy import code_retries, worker_error_code
+from engine.connectors.registry import TYPES as CONNECTOR_TYPES
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.models import Command, ElementInstance, Job, ProcessInstance, Variable
 from engine.store import sql
@@ -448,14 +450,26 @@ def fail_job(
     actor: str,
     now: datetime,
     lease: str = "",
+    error_code: str = "",
 ) -> None:
-    """A worker could not do the job: retry later, or raise a JOB_NO_RETRIES incident when none are left."""
+    """A worker could not do the job: retry later, or raise a JOB_NO_RETRIES incident when none are left.
+
+    A JSON flow node's `retry.on` (a task header) decides for external workers: a failure whose code
+    (`error_code`, else the one its message starts with) it does not list gets no more retries.
+    """
     if variables is not None and not isinstance(variables, dict):
         raise InvalidInput("variables must be a JSON object")
     with transaction.atomic():
         job = _lock_job(tenant_ids, key, now, lease)
         if job.state != Job.State.ACTIVATED:
             raise Conflict(f"job {key} is {job.state}; only an activated job can be failed")
+        if retries > 0 and job.type not in CONNECTOR_TYPES:
+            # Built-in connectors apply retry.on themselves: they know the failure's kind, not only its text.
+            code = worker_error_code(error_code, error_message)
+            if not code_retries(job.custom_headers or {}, code):
+                retries = 0
+                error_message = (f"{error_message} (not retried: retry.on does not list "
+                                 f"{code or 'a failure without an error code'})")
         backoff = retry_backoff(job, retry_backoff_ms)
         job.retries, job.failures = max(0, retries), job.failures + 1
         job.error_message = (error_message or "")[:4000]
