@@ -89,6 +89,17 @@ ACTIVATE_ANY_ONE_TENANT = _activate_any_sql(True)
 ACTIVATE_ANY_TENANTS = _activate_any_sql(False)
 
 
+def _with_locals(statement: str) -> str:
+    """The activation answering, per job, the local variables of its element (what its input mappings set)."""
+    pick, update = statement.split("\nUPDATE engine_job", 1)
+    return (pick + ", act AS (\nUPDATE engine_job" + update + ")\nSELECT act.*, (SELECT json_agg(json_build_array("
+            "v.name, v.value))::text FROM engine_variable v WHERE v.scope_key = act.element_instance_key)\n"
+            "FROM act ORDER BY act.key")
+
+
+ACTIVATE_ANY_WITH_LOCALS = {True: _with_locals(ACTIVATE_ANY_ONE_TENANT), False: _with_locals(ACTIVATE_ANY_TENANTS)}
+
+
 def activate_any(
     tenant_ids: list[int], job_types: list[str], worker: str, timeout_ms: int, max_jobs: int, now: datetime,
 ) -> list[Job]:
@@ -100,13 +111,27 @@ def activate_any(
         for job_type in job_types:
             jobs += activate_jobs(tenant_ids, job_type, worker, timeout_ms, max_jobs - len(jobs), now)
         return jobs
+    return activate_any_with_locals(tenant_ids, job_types, worker, timeout_ms, max_jobs, now)[0]
+
+
+def activate_any_with_locals(
+    tenant_ids: list[int], job_types: list[str], worker: str, timeout_ms: int, max_jobs: int, now: datetime,
+) -> tuple[list[Job], dict[int, dict[str, Any]] | None]:
+    """`activate_any`, and on PostgreSQL, in the same statement, each job's local variables (those of its
+    element's scope: what the element's input mappings set) by job key; None elsewhere."""
+    if max_jobs <= 0 or not job_types:
+        return [], {}
+    if connection.vendor != "postgresql":
+        return activate_any(tenant_ids, job_types, worker, timeout_ms, max_jobs, now), None
     one = len(tenant_ids) == 1
     params = {"tenants": tenant_ids[0] if one else list(tenant_ids), "types": list(job_types), "now": now,
               "max": max_jobs, "worker": worker[:255], "deadline": after(now, timeout_ms)}
-    rows = sql.execute(ACTIVATE_ANY_ONE_TENANT if one else ACTIVATE_ANY_TENANTS, params)
-    jobs = sql.rows_to(Job, [row[:-1] for row in rows])
-    timed_out = [job for job, row in zip(jobs, rows, strict=True) if row[-1]]
-    return _activated(sorted(jobs, key=lambda j: j.key), now, timed_out)
+    rows = sql.execute(ACTIVATE_ANY_WITH_LOCALS[one], params)
+    width = len(Job._meta.concrete_fields)
+    jobs = sql.rows_to(Job, [row[:width] for row in rows])
+    timed_out = [job for job, row in zip(jobs, rows, strict=True) if row[width]]
+    local = {job.key: dict(json.loads(row[width + 1] or "[]")) for job, row in zip(jobs, rows, strict=True)}
+    return _activated(jobs, now, timed_out), local
 
 
 def activate_jobs(

@@ -31,7 +31,14 @@ from django.db.models import Q
 from django.utils import timezone
 from opentelemetry.trace import SpanKind
 
-from engine.actions.jobs import activate_any, complete_job, complete_jobs, fail_job, throw_error, variables_for_jobs
+from engine.actions.jobs import (
+    activate_any_with_locals,
+    complete_job,
+    complete_jobs,
+    fail_job,
+    throw_error,
+    variables_for_jobs,
+)
 from engine.connectors import policy
 from engine.connectors.base import ConnectorError, Invocation, Outcome
 from engine.connectors.registry import TYPES, connector_for
@@ -185,9 +192,9 @@ def run_connectors(tenant_ids: list[int], now: datetime | None = None, deadline:
     while True:
         if len(running) < CONCURRENCY and (deadline is None or time.monotonic() < deadline) and not STOP.is_set():
             at = now or timezone.now()
-            jobs = activate_any(tenant_ids, ACTIVATED_TYPES, WORKER, lock_timeout_ms(), CONCURRENCY - len(running),
-                                at)
-            for job, inv in zip(jobs, _invocations(jobs, at), strict=True):
+            jobs, local = activate_any_with_locals(tenant_ids, ACTIVATED_TYPES, WORKER, lock_timeout_ms(),
+                                                   CONCURRENCY - len(running), at)
+            for job, inv in zip(jobs, _invocations(jobs, at, local), strict=True):
                 running[pool.submit(_traced, inv, job.traceparent)] = job
             total += len(jobs)
         if not running:
@@ -307,10 +314,13 @@ def _step_log(job: Job, outcome: Outcome, now: datetime) -> StepLog:
                    element_id=job.element_id, attempt=job.failures + 1, created_at=now, lines=list(outcome.log))
 
 
-def _invocations(jobs: list[Job], now: datetime) -> list[Invocation]:
-    """What each job's connector gets, with the variables read in two queries per variable selection."""
+def _invocations(jobs: list[Job], now: datetime, local: dict[int, dict[str, Any]] | None = None) -> list[Invocation]:
+    """What each job's connector gets. A connector that reads only what its element's input mappings set
+    gets those variables from `local` (its element's scope, read with the activation) when they are all
+    there; the others' variables are read in one round trip per variable selection."""
     inputs: dict[int, tuple[str, ...]] = {}
     groups: dict[tuple[str, ...] | None, list[Job]] = {}
+    variables: dict[int, dict[str, Any]] = {}
     for job in jobs:
         element = graph_of(definition(job.process_definition_key)).elements.get(job.element_id)
         mappings = element.props.get("inputs", ()) if element is not None else ()
@@ -318,8 +328,12 @@ def _invocations(jobs: list[Job], now: datetime) -> list[Invocation]:
         inputs[job.key] = names
         connector = connector_for(job.type)
         selection = names if names and connector is not None and not connector.reads_all_variables else None
+        own = (local or {}).get(job.key, {})
+        if selection is not None and all(name in own for name in selection):
+            # The mappings' targets are local to the element, so they shadow any outer variable of that name.
+            variables[job.key] = {name: own[name] for name in selection}
+            continue
         groups.setdefault(selection, []).append(job)
-    variables: dict[int, dict[str, Any]] = {}
     for selection, group in groups.items():
         variables.update(variables_for_jobs(group, list(selection) if selection else None))
     return [
