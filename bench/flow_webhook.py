@@ -131,13 +131,15 @@ def process_cpu(pids: list[int]) -> dict[int, float]:
 class Cpu:
     """CPU seconds of the server and engine processes (with children) and of the database's backends."""
 
-    def __init__(self, pids: list[int]) -> None:
-        self.pids = pids
-        self.ours, self.backends = cpu_seconds(pids), process_cpu(postgres_pids())
+    def __init__(self, server: int, engines: list[int]) -> None:
+        self.server, self.engines = server, engines
+        self.before = (cpu_seconds([server]), cpu_seconds(engines))
+        self.backends = process_cpu(postgres_pids())
 
-    def spent(self) -> tuple[float, float]:
+    def spent(self) -> tuple[float, float, float]:
+        """(server, engine workers, PostgreSQL backends) CPU seconds since the start."""
         backends = process_cpu(postgres_pids())
-        return (cpu_seconds(self.pids) - self.ours,
+        return (cpu_seconds([self.server]) - self.before[0], cpu_seconds(self.engines) - self.before[1],
                 sum(cpu - self.backends.get(pid, 0.0) for pid, cpu in backends.items()))
 
 
@@ -219,7 +221,7 @@ def main(seconds: float, engine_workers: int, lag_ms: int | None, rates: list[in
 
     def report(what: str, answers: list[Answer], elapsed: float, cpu: Cpu, extra: str = "") -> None:
         drained(60.0)
-        ours, backends = cpu.spent()
+        server, engine, backends = cpu.spent()
         keys = [a.key for a in answers if a.status == 202 and a.key is not None]
         refused = sum(a.status == 503 for a in answers)
         errors = sum(a.status == 0 for a in answers)
@@ -230,7 +232,9 @@ def main(seconds: float, engine_workers: int, lag_ms: int | None, rates: list[in
               f"{len(done)}/{len(keys)} of its runs completed, {len(done) / max(span, elapsed):6.1f} runs/s; "
               f"webhook-to-completion p50 {percentile(done, 50) * 1000:.0f} ms, "
               f"p99 {percentile(done, 99) * 1000:.0f} ms"
-              f"{extra}; CPU per run: server+engine {ours * 1000 / n:.1f} ms, PostgreSQL {backends * 1000 / n:.1f} ms; "
+              f"{extra}; CPU per run: server+engine {(server + engine) * 1000 / n:.1f} ms "
+              f"(server {server * 1000 / n:.1f}, "
+              f"engine {engine * 1000 / n:.1f}), PostgreSQL {backends * 1000 / n:.1f} ms; "
               f"{load()}", flush=True)
 
     try:
@@ -244,10 +248,9 @@ def main(seconds: float, engine_workers: int, lag_ms: int | None, rates: list[in
         with ThreadPoolExecutor(16) as pool:
             list(pool.map(lambda _: send(), range(200)))
         print(f"warm-up drained: {drained()}; {load()}", flush=True)
-        pids = [p.pid for p in procs]
         for senders in (4, 8, 16):
             drained()
-            cpu = Cpu(pids)
+            cpu = Cpu(procs[0].pid, [p.pid for p in procs[1:]])
             stop = time.monotonic() + seconds
 
             def loop(stop: float = stop) -> list[Answer]:
@@ -273,7 +276,7 @@ def main(seconds: float, engine_workers: int, lag_ms: int | None, rates: list[in
               f"({len(responded)} calls, {late} answered 202 after the respond timeout); {load()}", flush=True)
         for rate in rates:
             drained()
-            cpu = Cpu(pids)
+            cpu = Cpu(procs[0].pid, [p.pid for p in procs[1:]])
             with ThreadPoolExecutor(64) as pool:
                 futures = []
                 t0 = time.monotonic()
