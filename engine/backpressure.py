@@ -11,6 +11,7 @@ import time
 
 from django.conf import settings
 
+from engine.connectors.runner import lag_seconds as connector_lag
 from engine.queries import status
 
 DEFAULT_BACKLOG_LIMIT = status.BACKPRESSURE_DEFAULT
@@ -20,7 +21,8 @@ BACKLOG_CACHE_SECONDS = 0.5
 
 class _Backlog:
     """What saturates, cached briefly per process: the engine's pending commands (a bounded count)
-    and its lag (how long the oldest pending command has waited).
+    and its lag (how long the oldest pending command has waited, or the jobs the built-in connectors
+    last took, if longer: engine/connectors/runner.py publishes that through Redis).
 
     Every command-writing request is refused above the pending limit. A request that starts new
     work (an instance) is refused sooner, when the engine lags more than
@@ -38,7 +40,9 @@ class _Backlog:
         with self._lock:
             if time.monotonic() < self._expires:
                 return self._value
-        value = status.pressure(limit + 1)
+        pending, lag = status.pressure(limit + 1)
+        # The built-in connectors' hand-off lag counts too: behind them, new runs wait as jobs.
+        value = (pending, max(lag, connector_lag()))
         with self._lock:
             self._value, self._expires = value, time.monotonic() + BACKLOG_CACHE_SECONDS
         return value

@@ -194,6 +194,7 @@ def run_connectors(tenant_ids: list[int], now: datetime | None = None, deadline:
             at = now or timezone.now()
             jobs, local = activate_any_with_locals(tenant_ids, ACTIVATED_TYPES, WORKER, lock_timeout_ms(),
                                                    CONCURRENCY - len(running), at)
+            _publish_lag(jobs, at)
             for job, inv in zip(jobs, _invocations(jobs, at, local), strict=True):
                 running[pool.submit(_traced, inv, job.traceparent)] = job
             total += len(jobs)
@@ -201,6 +202,42 @@ def run_connectors(tenant_ids: list[int], now: datetime | None = None, deadline:
             return total
         finished, _ = wait(running, return_when=FIRST_COMPLETED)
         _report_all([(running.pop(future), future.result()) for future in finished], now)
+
+
+# How long the jobs a connector run takes have waited (a first attempt: since the engine created it), in
+# seconds, for engine/backpressure.py: built-in connectors are part of the engine's pipeline, and when
+# they fall behind, new runs queue as jobs where the pending commands do not show it.
+LAG_KEY = "flowsync:connectors:lag"
+LAG_SECONDS_KEPT = 5
+
+
+# After Redis failed, the lag is left alone this long (a hung Redis must not slow every run and request).
+LAG_QUIET_SECONDS = 5.0
+_lag_quiet_until = 0.0
+
+
+def _publish_lag(jobs: list[Job], now: datetime) -> None:
+    """Tell the API how far behind the connectors are (0 once nothing waits). Never raises."""
+    global _lag_quiet_until
+    if not settings.REDIS_URL or time.monotonic() < _lag_quiet_until:
+        return
+    waited = [(now - job.created_at).total_seconds() for job in jobs if job.failures == 0]
+    try:
+        redis.connection(QUEUE).set(LAG_KEY, f"{max([0.0, *waited]):.3f}", ex=LAG_SECONDS_KEPT)
+    except Exception:  # noqa: BLE001 - backpressure then sees the pending commands only
+        _lag_quiet_until = time.monotonic() + LAG_QUIET_SECONDS
+
+
+def lag_seconds() -> float:
+    """The connectors' latest published lag (0 when none was published lately or Redis is not there)."""
+    global _lag_quiet_until
+    if not settings.REDIS_URL or time.monotonic() < _lag_quiet_until:
+        return 0.0
+    try:
+        return float(redis.connection(QUEUE).get(LAG_KEY) or 0.0)
+    except Exception:  # noqa: BLE001 - backpressure then sees the pending commands only
+        _lag_quiet_until = time.monotonic() + LAG_QUIET_SECONDS
+        return 0.0
 
 
 # Sorted: the activation statement is prepared once per process.
