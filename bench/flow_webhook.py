@@ -1,7 +1,7 @@
 """Webhook-started flows: signed webhook → transform → condition → http (a local stub) → end.
 
     BENCH_DATABASE_URL=postgres://.../flowsync_bench .venv/bin/python bench/flow_webhook.py [seconds] [workers]
-        [--lag-ms N] [--rates 50,100,150,200]
+        [--lag-ms N] [--rates 50,100,150,200] [--senders 4,8,16]
 
 Runs gunicorn, engine workers (which also run the HTTP connector) and a stub HTTP server, deploys
 the flow, then phases, each starting on a drained system (no run active, no command pending) and
@@ -143,7 +143,7 @@ class Cpu:
                 sum(cpu - self.backends.get(pid, 0.0) for pid, cpu in backends.items()))
 
 
-def main(seconds: float, engine_workers: int, lag_ms: int | None, rates: list[int]) -> None:
+def main(seconds: float, engine_workers: int, lag_ms: int | None, rates: list[int], senders_list: list[int]) -> None:
     setup_django()
     import httpx
     from django.db import connections
@@ -248,7 +248,7 @@ def main(seconds: float, engine_workers: int, lag_ms: int | None, rates: list[in
         with ThreadPoolExecutor(16) as pool:
             list(pool.map(lambda _: send(), range(200)))
         print(f"warm-up drained: {drained()}; {load()}", flush=True)
-        for senders in (4, 8, 16):
+        for senders in senders_list:
             drained()
             cpu = Cpu(procs[0].pid, [p.pid for p in procs[1:]])
             stop = time.monotonic() + seconds
@@ -303,5 +303,7 @@ if __name__ == "__main__":
     parser.add_argument("workers", nargs="?", type=int, default=2)
     parser.add_argument("--lag-ms", type=int, default=None)
     parser.add_argument("--rates", default="50,100,150,200")
+    parser.add_argument("--senders", default="4,8,16", help="closed-loop concurrencies ('' for none)")
     args = parser.parse_args()
-    main(args.seconds, args.workers, args.lag_ms, [int(r) for r in args.rates.split(",")])
+    main(args.seconds, args.workers, args.lag_ms, [int(r) for r in args.rates.split(",") if r],
+         [int(n) for n in args.senders.split(",") if n])
