@@ -45,6 +45,9 @@ if _secret_key.problem_with(SECRET_KEY):
             "(or FLOWSYNC_DEBUG=1 for development only)."
         )
     SECRET_KEY = SECRET_KEY or _secret_key.DEV_KEY
+# Former keys, comma-separated, while rotating FLOWSYNC_SECRET_KEY: sessions signed and connector secrets
+# encrypted (engine/secrets.py) under them stay readable until re-saved.
+SECRET_KEY_FALLBACKS = [k for k in os.environ.get("FLOWSYNC_SECRET_KEY_FALLBACKS", "").split(",") if k.strip()]
 # The host names this server answers to (Host header); others get 400, so links built from the
 # request (password-reset mails, redirects) never carry a host an attacker sent. Default: the
 # local names the embedded default serves, plus FLOWSYNC_HOST when run.sh binds a specific address.

@@ -86,6 +86,24 @@ def masked(values: dict[str, str]) -> dict[str, str]:
     return {k: (MASK if secret_name(k) else v) for k, v in values.items()}
 
 
+# The input variables of an HTTP connector element that describe the request it sends.
+REQUEST_CONTEXTS = ("headers", "queryParameters", "query")
+_AUTH_VALUES = ("password", "token", "value")
+
+
+def masked_request_variables(variables: dict[str, Any]) -> dict[str, Any]:
+    """An HTTP connector element's variables as pages show them: header and query values with secret-looking
+    names (Authorization, Cookie, X-Api-Key, ...) and the credentials of `authentication` masked."""
+    shown = dict(variables)
+    for name in REQUEST_CONTEXTS:
+        if isinstance(shown.get(name), dict):
+            shown[name] = {k: (MASK if secret_name(str(k)) else v) for k, v in shown[name].items()}
+    auth = shown.get("authentication")
+    if isinstance(auth, dict):
+        shown["authentication"] = {k: (MASK if k in _AUTH_VALUES and v else v) for k, v in auth.items()}
+    return shown
+
+
 def clip(value: Any, limit: int = LOG_BODY_CHARS) -> str:
     text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), default=str)
     return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} chars)"

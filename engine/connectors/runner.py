@@ -31,6 +31,7 @@ from django.db.models import Q
 from django.utils import timezone
 from opentelemetry.trace import SpanKind
 
+from engine import secrets
 from engine.actions.jobs import (
     activate_any_with_locals,
     complete_job,
@@ -39,7 +40,7 @@ from engine.actions.jobs import (
     throw_error,
     variables_for_jobs,
 )
-from engine.connectors import policy
+from engine.connectors import http, policy
 from engine.connectors.base import ConnectorError, Invocation, Outcome
 from engine.connectors.registry import TYPES, connector_for
 from engine.connectors.results import decide
@@ -196,7 +197,7 @@ def run_connectors(tenant_ids: list[int], now: datetime | None = None, deadline:
                                                    CONCURRENCY - len(running), at)
             _publish_lag(jobs, at)
             for job, inv in zip(jobs, _invocations(jobs, at, local), strict=True):
-                running[pool.submit(_traced, inv, job.traceparent)] = job
+                running[pool.submit(_traced, *_with_secrets(job, inv), job.traceparent)] = job
             total += len(jobs)
         if not running:
             return total
@@ -298,13 +299,42 @@ def _keep_logs(logs: list[StepLog]) -> None:
         log.warning("could not keep the logs of %d connector jobs", len(logs))
 
 
-def _traced(inv: Invocation, parent: str) -> Outcome:
+def _with_secrets(job: Job, inv: Invocation) -> tuple[Invocation, tuple[str, ...], Outcome | None]:
+    """The invocation with the `{{secrets.NAME}}` its element's definition mentions resolved (in memory only),
+    the values used (scrubbed out of whatever comes back), or the failure when a secret is missing."""
+    connector = connector_for(job.type)
+    if connector is None or not connector.uses_secrets or not secrets.names_in(inv.variables):
+        return inv, (), None
+    element = graph_of(definition(job.process_definition_key)).elements.get(job.element_id)
+    allowed = secrets.names_in_definition(element.props.get("inputs", ())) if element is not None else set()
+    try:
+        variables, values = secrets.resolve(job.tenant_id, inv.variables, allowed)
+    except secrets.SecretError as exc:
+        # A new attempt cannot help until someone adds the secret: an incident at once, naming it.
+        return inv, (), Outcome("fail", message=str(exc), code="SECRET_NOT_FOUND", retries=0,
+                                log=(f"!! {exc}",))
+    if values:
+        values += http.derived_credentials(variables)
+    return replace(inv, variables=variables), values, None
+
+
+def _traced(inv: Invocation, values: tuple[str, ...], refused: Outcome | None, parent: str) -> Outcome:
     with tracing.span(f"connector.run {inv.job_type}", parent=parent, kind=SpanKind.CLIENT,
                       **{"flowsync.job.key": inv.job_key}) as span:
-        outcome = _execute(inv)
+        outcome = refused or _scrubbed(_execute(inv), values)
         if outcome.kind != "complete":
             tracing.failed(span, outcome.message or outcome.kind)
         return outcome
+
+
+def _scrubbed(outcome: Outcome, values: tuple[str, ...]) -> Outcome:
+    """The outcome without the secret values a response or an error message may echo (it becomes
+    variables, a command, events, an incident and the step's log)."""
+    if not values:
+        return outcome
+    scrub = secrets.scrubber(values)
+    return replace(outcome, variables=scrub(outcome.variables), message=scrub(outcome.message),
+                   code=scrub(outcome.code), log=tuple(scrub(list(outcome.log))))
 
 
 def _execute(inv: Invocation) -> Outcome:

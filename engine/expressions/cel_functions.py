@@ -17,7 +17,7 @@ from typing import Any
 from celpy import celtypes
 from celpy.evaluation import CELEvalError
 
-from . import feel_temporal
+import engine.expressions.feel_temporal as feel_temporal
 
 Function = Callable[..., Any]
 

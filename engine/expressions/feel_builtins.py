@@ -29,7 +29,9 @@ from typing import Any
 
 from celpy import celtypes
 
-from . import feel_regex, feel_temporal
+import engine.expressions.feel_regex as feel_regex
+import engine.expressions.feel_temporal as feel_temporal
+
 from .cel_functions import cel_equal, describe_type, is_number, ordered
 from .feel_operators import (
     FALSE,

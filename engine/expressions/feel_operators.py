@@ -27,7 +27,8 @@ from typing import Any
 from celpy import celtypes
 from celpy.evaluation import CELEvalError
 
-from . import feel_temporal
+import engine.expressions.feel_temporal as feel_temporal
+
 from .cel_functions import cel_equal, describe_type, is_number, ordered
 from .values import FALSE, TRUE, FeelFunction, FeelRange, cel_double, cel_int, cel_str, format_number
 

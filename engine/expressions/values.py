@@ -20,7 +20,8 @@ from typing import Any
 
 from celpy import celtypes
 
-from . import feel_temporal
+import engine.expressions.feel_temporal as feel_temporal
+
 from .errors import EvaluationError
 from .temporal import format_datetime, format_duration
 

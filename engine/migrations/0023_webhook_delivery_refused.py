@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('engine', '0021_merge_20261202_0713'),
+        ('engine', '0022_connector_secrets'),
     ]
 
     operations = [
