@@ -14,8 +14,8 @@ from rest_framework.views import APIView
 from engine import secrets
 from engine.actions import flows as actions
 from engine.api.base import ApiView, idempotent, path_key, principal
-from engine.api.problems import TooManyRequests
-from engine.errors import InvalidInput, NotFound, RateLimited
+from engine.api.problems import ResourceExhausted, TooManyRequests
+from engine.errors import InvalidInput, NotFound, Overloaded, RateLimited
 from engine.flows.document import parse
 from engine.flows.schema import SCHEMA
 from engine.models import ConnectorSecret, FlowTrigger, ProcessDefinition, WebhookDelivery
@@ -265,6 +265,8 @@ class WebhookView(APIView):
             accepted = actions.receive_webhook(token, delivery, timezone.now())
         except RateLimited as exc:
             raise TooManyRequests(exc.detail, retry_after=exc.retry_after) from None
+        except Overloaded as exc:
+            raise ResourceExhausted(exc.detail, retry_after=exc.retry_after) from None
         if accepted.filtered:
             return Response({"executionId": None, "filtered": True}, status=200)
         key = accepted.process_instance_key
