@@ -11,7 +11,7 @@ from django.db import close_old_connections
 from django.test import Client
 
 from engine.actions.jobs import activate_jobs, complete_job
-from engine.models import UserTask
+from engine.models import Job, UserTask
 from engine.runtime.loop import drain
 from tests.tasklist.conftest import Flow
 
@@ -68,8 +68,13 @@ def test_the_page_waits_for_the_check_and_tells_the_refusal(flow, alice):
 
     def checker() -> None:  # a listener worker answering while the page waits
         try:
-            time.sleep(0.3)
-            drain()
+            # The listener's job exists once the page's claim is written and applied (slow on a busy machine).
+            deadline = time.monotonic() + 4
+            while time.monotonic() < deadline:
+                drain()
+                if Job.objects.filter(tenant=flow.tenant, type="tl-claim-check", state="ACTIVATABLE").exists():
+                    break
+                time.sleep(0.05)
             answer(flow, {"denied": True, "deniedReason": "alice is on leave"})
         finally:
             close_old_connections()
