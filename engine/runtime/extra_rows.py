@@ -73,7 +73,8 @@ def load(runs: dict[int, InstanceRun], done: list[sql.Read]) -> None:
             runs[row.process_instance_key].add_wait(table, row, row.element_instance_key, created=False)
 
 
-def flush(runs: list[InstanceRun], replay: bool) -> None:
+def flush(runs: list[InstanceRun], replay: bool) -> bool:
+    """Write these rows; True when commands may have been written (the drain then looks again)."""
     opened: list[MessageSubscription] = []
     for table, model, _, _ in WAIT_TABLES:
         created = [row for run in runs for row in run.created[table].values()]
@@ -95,7 +96,7 @@ def flush(runs: list[InstanceRun], replay: bool) -> None:
         for model, key, fields in run.relabels:
             model.objects.filter(pk=key).update(**fields)
     if replay:
-        return  # children and their commands were written when the commands first ran
+        return False  # children and their commands were written when the commands first ran
     evaluated = [d for run in runs for d in run.decision_instances]
     bulk.insert(DecisionInstance, evaluated)
     spawned = [pi for run in runs for pi in run.spawned]
@@ -103,15 +104,18 @@ def flush(runs: list[InstanceRun], replay: bool) -> None:
         ProcessInstance.objects.bulk_create(spawned)
     outbox = [c for run in runs for c in run.outbox]
     if outbox:
-        # No wake-up needed: the drain that wrote them loops until no command is pending.
+        # No wake-up needed: the drain that wrote them looks again (loop.drain).
         Command.objects.bulk_create(outbox)
     if opened:
         # Buffered messages (published earlier, still within their time to live at the moment the
         # subscription opened) go to the new subscriptions.
         for sub in opened:
             correlate_buffered(sub.tenant_id, [sub], "engine", sub.created_at)
+    thrown = False
     for run in runs:
         # Signal throw events: broadcast after this batch's own subscriptions are written, so an
         # instance catches a signal it throws on another path (Camunda 8 does too).
         for name, variables, now in run.thrown_signals:
             broadcast(run.tenant_id, name, variables, "engine", now)
+            thrown = True
+    return bool(outbox or opened or thrown)
