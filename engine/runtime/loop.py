@@ -268,7 +268,8 @@ def _load_runs(by_key: dict[int, ProcessInstance], commands: list[Command]) -> d
         (keys, Incident.State.ACTIVE),
         lambda: Incident.objects.filter(process_instance_key__any=keys, state=Incident.State.ACTIVE).order_by("key"),
     )
-    extra = extra_rows.reads(keys, commands)  # user tasks and wait states
+    graphs = {key: graph_of(cached_definition(pi.definition_id)) for key, pi in by_key.items()}
+    extra = extra_rows.reads(keys, commands, graphs)  # user tasks and wait states
     if not starting:
         sql.fetch(elements, variables, jobs, incidents, *extra)
     elif keys or job_keys:
@@ -282,7 +283,7 @@ def _load_runs(by_key: dict[int, ProcessInstance], commands: list[Command]) -> d
     runs = {}
     for key, pi in by_key.items():
         definition = cached_definition(pi.definition_id)
-        run = InstanceRun(pi, definition, graph_of(definition))
+        run = InstanceRun(pi, definition, graphs[key])
         run.load(*(rows.get(key, ()) for rows in grouped))
         runs[key] = run
     extra_rows.load(runs, extra)
