@@ -262,18 +262,23 @@ def _load_runs(by_key: dict[int, ProcessInstance], commands: list[Command]) -> d
         .filter(Q(process_instance_key__any=keys, state__in=OPEN_JOB_STATES) | Q(key__any=job_keys))
         .order_by("key"),
     )
+    # Only instances flagged with an incident have active ones: the flag is set with every incident
+    # (InstanceRun.add_incident) and cleared only when none is left active.
+    troubled = [k for k in keys if by_key[k].has_incident]
     incidents = sql.Read(
         Incident,
         "process_instance_key = ANY(%s::bigint[]) AND state = %s ORDER BY key",
-        (keys, Incident.State.ACTIVE),
-        lambda: Incident.objects.filter(process_instance_key__any=keys, state=Incident.State.ACTIVE).order_by("key"),
+        (troubled, Incident.State.ACTIVE),
+        lambda: Incident.objects.filter(process_instance_key__any=troubled, state=Incident.State.ACTIVE)
+        .order_by("key"),
     )
     graphs = {key: graph_of(cached_definition(pi.definition_id)) for key, pi in by_key.items()}
     extra = extra_rows.reads(keys, commands, graphs)  # user tasks and wait states
+    more = [incidents, *extra] if troubled else extra
     if not starting:
-        sql.fetch(elements, variables, jobs, incidents, *extra)
+        sql.fetch(elements, variables, jobs, *more)
     elif keys or job_keys:
-        sql.fetch(variables, jobs, incidents, *extra)
+        sql.fetch(variables, jobs, *more)
     grouped = [
         _by_instance(elements.rows, "process_instance_id"),
         _by_instance(variables.rows, "process_instance_id"),
