@@ -320,7 +320,8 @@ def _flush(runs: list[InstanceRun], events: list[Event], commands: list[Command]
     flush.update(ProcessInstance, [r.instance for r in runs if r.instance_dirty], ["state", "end_date", "has_incident"])
     # user tasks, call-activity children, commands to other instances
     wrote_commands = extra_rows.flush(runs, replay)
-    flush.insert(Event, events)
-    if not replay:
-        flush.update(Command, commands, ["state", "processed_at", "keys", "error"])
+    if replay:
+        flush.insert(Event, events)
+    else:
+        flush.insert_and_update(Event, events, Command, commands, ["state", "processed_at", "keys", "error"])
     return wrote_commands
