@@ -16,6 +16,7 @@ died is dropped from the others' view at their next sweep; until then its share 
 from __future__ import annotations
 
 import psycopg
+from django.conf import settings
 from django.db import connection
 
 # Classid of the slot locks (two-key advisory locks: objsubid = 2 in pg_locks): "FLWS".
@@ -50,7 +51,7 @@ class WakeShare:
 
     def answers(self, payload: str) -> bool:
         """Whether this worker drains for a notification with this payload."""
-        if not payload or self.slot is None or self.slot not in self.live:
+        if not payload or self.slot is None or self.slot not in self.live or not settings.ENGINE_WAKE_ONE:
             return True  # a broadcast, or this worker does not know its place: answer, to be safe
         try:
             key = int(payload)
