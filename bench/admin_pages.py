@@ -1,6 +1,6 @@
 """The operator's admin pages on a big database: changelists and the dashboard, p50 / p99.
 
-    .venv/bin/python bench/admin_pages.py [instances] [requests_per_page] [--reuse]
+    .venv/bin/python bench/admin_pages.py [instances] [requests_per_page] [--reuse] [--only=NAME]
 
 Builds its own database (flowsync_bench_admin): one tenant with five deployed processes, then,
 set-based (INSERT … SELECT generate_series, seconds not minutes): `instances` process instances
@@ -11,7 +11,7 @@ they are). Then it signs in as a tenant operator who is not a superuser (the sco
 and requests each page `requests_per_page` times (default 20) through the Django test client in
 this process: full request (session, auth, scoping, queries, template), no network. Prints per
 page p50 / p99 wall time, the CPU time of this process per request (p50), the time its SQL
-statements took (p50) and the SQL statements per request. Wall times on a shared machine are
+statements took (p50 and p99) and the SQL statements per request. Wall times on a shared machine are
 noisy: the load average is printed with them.
 
 Last run: see docs/admin.md ("Speed").
@@ -121,7 +121,9 @@ def operator():  # type: ignore[no-untyped-def]
 
 def main() -> None:
     reuse = "--reuse" in sys.argv  # time the pages again on the database the last run filled
-    args = [a for a in sys.argv[1:] if a != "--reuse"]
+    # --only=NAME: time only the pages whose name contains NAME (e.g. --only=commands), for more requests
+    only = next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--only=")), "")
+    args = [a for a in sys.argv[1:] if a != "--reuse" and not a.startswith("--only=")]
     n = int(args[0]) if args else 1_000_000
     per_page = int(args[1]) if len(args) > 1 else 20
     if reuse:
@@ -168,8 +170,8 @@ def main() -> None:
     print(f"load average before: {os.getloadavg()[0]:.2f}; {per_page} requests per page", flush=True)
     # wall: the whole request; cpu: this process's CPU (Python: Django, templates); sql: the time the
     # page's statements took as seen from here (PostgreSQL's work plus the round trips).
-    print(f"{'page':<26} {'p50 ms':>8} {'p99 ms':>8} {'cpu ms':>8} {'sql ms':>8} {'queries':>8}")
-    for name, url in pages:
+    print(f"{'page':<26} {'p50 ms':>8} {'p99 ms':>8} {'cpu ms':>8} {'sql ms':>8} {'sql p99':>8} {'queries':>8}")
+    for name, url in [p for p in pages if only in p[0]]:
         assert client.get(url).status_code == 200, url  # warm-up (and a check)
         walls, cpus, sqls, count = [], [], [], 0
         for _ in range(per_page):
@@ -182,7 +184,8 @@ def main() -> None:
             sqls.append(sum(float(q["time"]) for q in queries.captured_queries))
             count += len(queries)
         print(f"{name:<26} {percentile(walls, 50) * 1000:8.1f} {percentile(walls, 99) * 1000:8.1f} "
-              f"{percentile(cpus, 50) * 1000:8.1f} {percentile(sqls, 50) * 1000:8.1f} {count / per_page:8.1f}",
+              f"{percentile(cpus, 50) * 1000:8.1f} {percentile(sqls, 50) * 1000:8.1f} "
+              f"{percentile(sqls, 99) * 1000:8.1f} {count / per_page:8.1f}",
               flush=True)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 

@@ -1,4 +1,5 @@
-"""Shared set-up for benchmarks: a dedicated PostgreSQL database, migrated, with one tenant."""
+"""Shared set-up for benchmarks: a dedicated PostgreSQL database, migrated, with one tenant; percentiles; the
+page benchmarks' timing loop (wall and CPU time per request, PostgreSQL's time of its statements)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import secrets
 import statistics
 import subprocess
 import sys
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,3 +77,60 @@ def db_ms(client, url: str) -> tuple[int, float]:  # type: ignore[no-untyped-def
             plan = plan[0] if isinstance(plan, list) else plan
             total += plan["Execution Time"] + plan["Planning Time"]
     return len(ctx.captured_queries), total
+
+
+# -- the page benchmarks' timing loop (bench/inspector_pages.py, bench/tasklist_pages.py) -------------------
+# Wall time of a request through Django's test client in this process, and this thread's CPU time of it
+# (Django, template, driver): with the machine shared, wall time mostly measures the wait for a core, CPU
+# time plus PostgreSQL's own time (db_ms, sql_ms) is what the page costs.
+
+
+@dataclass
+class Timings:
+    wall: list[float] = field(default_factory=list)  # seconds per request
+    cpu: list[float] = field(default_factory=list)  # this thread's CPU seconds per request
+
+
+def timed_get(client, url: str, into: Timings | None = None):  # type: ignore[no-untyped-def]
+    """GET url (must answer 200); its wall and CPU seconds are appended to `into`. Returns the response."""
+    c0, t0 = time.thread_time(), time.perf_counter()
+    response = client.get(url)
+    wall, cpu = time.perf_counter() - t0, time.thread_time() - c0
+    assert response.status_code == 200, (url, response.status_code)
+    if into is not None:
+        into.wall.append(wall)
+        into.cpu.append(cpu)
+    return response
+
+
+def measure(client, url: str, n: int, warm: int = 3) -> Timings:  # type: ignore[no-untyped-def]
+    """n requests of url, after `warm` untimed ones (caches: compiled graphs, templates, connection)."""
+    for _ in range(warm):
+        timed_get(client, url)
+    timings = Timings()
+    for _ in range(n):
+        timed_get(client, url, timings)
+    return timings
+
+
+def walk(client, url: str, pages: int) -> Timings:  # type: ignore[no-untyped-def]
+    """Follow the page's Next link (context `next_url`, a query string) up to `pages` pages, timing each."""
+    timings = Timings()
+    for _ in range(pages):
+        response = timed_get(client, url, timings)
+        nxt = response.context["next_url"]
+        if not nxt:
+            break
+        url = url.split("?")[0] + nxt
+    return timings
+
+
+def fmt(values: list[float]) -> str:
+    """p50 and p99 in milliseconds, fixed width for tables."""
+    return f"p50 {percentile(values, 50) * 1000:6.1f} p99 {percentile(values, 99) * 1000:6.1f}"
+
+
+def sql_ms(client, url: str, repeat: int = 5) -> tuple[int, list[float]]:  # type: ignore[no-untyped-def]
+    """db_ms `repeat` times: the request's statement count and PostgreSQL's time of them per repetition (ms)."""
+    runs = [db_ms(client, url) for _ in range(repeat)]
+    return runs[-1][0], [ms for _, ms in runs]

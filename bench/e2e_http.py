@@ -1,7 +1,7 @@
 """End to end over HTTP: create → activate → complete, as users meet FlowSync (issue #16).
 
     .venv/bin/python bench/e2e_http.py [--checkout DIR ...] [--mode unbounded|rate|overload|soak]
-                                      [--rate R] [--seconds S] [--engines 2] [--web 4x8]
+                                      [--rate R] [--seconds S] [--engines 2] [--web 2x16]
 
 For each checkout (default: the tree this script is in; give `--checkout` twice, e.g. a
 worktree of main and this branch, for a before/after from the same run) it makes a fresh
@@ -46,12 +46,15 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import leanhttp
+
 HERE = Path(__file__).resolve().parent
 PROBE = HERE / "probe"
 BENCH_DB = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/flowsync_bench")
 BPMN_FILE = "engine/demo/order-process.bpmn"  # process id order-process, job type payment
 JOB_TYPE = "payment"
 WARMUP_SECONDS = 4.0
+SERVER = ("web", "engine", "postgres")
 TICK = os.sysconf("SC_CLK_TCK")
 
 SETUP = """
@@ -104,27 +107,37 @@ def descendants(table: dict[int, tuple[str, int, float, int]], roots: set[int]) 
 
 
 # -- load generators (forked processes) -----------------------------------------------------------
+# Lean on purpose (bench/leanhttp.py): persistent raw HTTP/1.1 keep-alive sockets, request bytes
+# built once, no per-request client objects, so the clients' CPU is a small part of the figure.
+def _split(base: str) -> tuple[str, int, str]:
+    host_port, _, prefix = base.removeprefix("http://").partition("/")
+    host, _, port = host_port.partition(":")
+    return host, int(port or 80), "/" + prefix
+
+
 def _creator(base: str, auth: tuple[str, str], process_id: str, rate: float, seconds: float, threads: int,
              out) -> None:  # type: ignore[no-untyped-def]
     """rate 0: closed loop on `threads` threads; else open loop at `rate`/s (refusals are not retried)."""
-    import httpx
-
-    client = httpx.Client(base_url=base, auth=auth, timeout=30, limits=httpx.Limits(max_connections=threads))
+    host, port, root = _split(base)
+    prefix = leanhttp.request_prefix("POST", root + "/process-instances", host, port, auth)
+    # Only createdAt varies: the body is the fixed JSON around one number.
+    body_head = b'{"processDefinitionId":' + json.dumps(process_id).encode() + b',"variables":{"createdAt":'
     results: list[tuple[float, float, int, bool]] = []  # (sent at, latency, status, had Retry-After)
-    lock = threading.Lock()
     end = time.monotonic() + seconds
+    local = threading.local()
 
     def one() -> None:
+        conn = getattr(local, "conn", None)
+        if conn is None:
+            conn = local.conn = leanhttp.Connection(host, port, 30)
         sent = time.time()
         t0 = time.perf_counter()
         try:
-            resp = client.post("/process-instances", json={"processDefinitionId": process_id,
-                                                           "variables": {"createdAt": sent}})
-            status, retry = resp.status_code, "retry-after" in resp.headers
-        except httpx.HTTPError:
+            status, head, _ = conn.request(leanhttp.build(prefix, body_head + repr(sent).encode() + b"}}"))
+            retry = status in (429, 503) and leanhttp.header(head, b"retry-after") is not None
+        except (leanhttp.Closed, OSError):
             status, retry = 0, False  # a timeout or a refused connection: the worst answer
-        with lock:
-            results.append((sent, time.perf_counter() - t0, status, retry))
+        results.append((sent, time.perf_counter() - t0, status, retry))  # list.append is atomic
 
     if rate <= 0:
         def loop() -> None:
@@ -143,50 +156,89 @@ def _creator(base: str, auth: tuple[str, str], process_id: str, rate: float, sec
             n += 1
             time.sleep(max(0.0, start + n / rate - time.monotonic()))
         pool.shutdown(wait=True)
-    out.put(("created", results))
+    # Creators exit before the closing snapshot of /proc: each reports its own CPU (all threads).
+    out.put(("created", results, time.process_time()))
+
+
+JOBS_ACTIVE = 32  # the official worker's maxJobsActive
+POLL_THRESHOLD = 0.3  # … and its pollThreshold: activate again when ≤ 30 % of that is still in hand
+COMPLETERS = 8  # the handler threads (the official worker's executor)
 
 
 def _job_worker(base: str, auth: tuple[str, str], name: str, poll_ms: int, stop, out) -> None:  # type: ignore[no-untyped-def]
-    """The official client's job worker: long-poll a batch, complete each job on a thread pool, poll again."""
-    import httpx
-
-    poll = httpx.Client(base_url=base, auth=auth, timeout=poll_ms / 1000 + 30)
-    completer = httpx.Client(base_url=base, auth=auth, timeout=30, limits=httpx.Limits(max_connections=8))
-    pool = ThreadPoolExecutor(max_workers=8)
+    """The official client's job worker: long-poll for as many jobs as it has room for (batches of up to
+    32), complete each on a handler thread, and poll again once few are left in hand."""
+    host, port, root = _split(base)
+    activate_prefix = leanhttp.request_prefix("POST", root + "/jobs/activation", host, port, auth)
+    complete_head = leanhttp.request_prefix("POST", root + "/jobs/", host, port, auth)
+    # The completion's path holds the job key: split the prefix around it once.
+    at = complete_head.index(b"/jobs/") + len(b"/jobs/")
+    complete_before, complete_after = complete_head[:at], b"/completion" + complete_head[at:]
+    completion_body = b'{"variables":{"paid":true}}'
+    completion_tail = str(len(completion_body)).encode() + b"\r\n\r\n" + completion_body
     received: list[tuple[float, float]] = []  # (createdAt, received at)
     completions: list[tuple[float, int]] = []
+    todo: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+    room = threading.Semaphore(0)  # released per finished job: the poller counts jobs in hand
+    in_hand = [0]
     lock = threading.Lock()
 
-    def complete(key: str) -> None:
-        t0 = time.perf_counter()
-        status = 0
-        for _ in range(20):  # a 429/503 is retried after its Retry-After, as the client does
-            try:
-                resp = completer.post(f"/jobs/{key}/completion", json={"variables": {"paid": True}})
-                status = resp.status_code
-            except httpx.HTTPError:
-                status = 0
-            if status not in (0, 429, 503):
-                break
-            time.sleep(0.2)
-        with lock:
-            completions.append((time.perf_counter() - t0, status))
-
-    while not stop.is_set():
-        try:
-            resp = poll.post("/jobs/activation", json={"type": JOB_TYPE, "worker": name, "timeout": 60_000,
-                                                       "maxJobsToActivate": 32, "requestTimeout": poll_ms})
-            jobs = resp.json().get("jobs", []) if resp.status_code == 200 else []
-            if resp.status_code != 200:
+    def completer() -> None:
+        conn = leanhttp.Connection(host, port, 30)
+        while True:
+            key = todo.get()
+            if key is None:
+                return
+            raw = complete_before + key.encode() + complete_after + completion_tail
+            t0 = time.perf_counter()
+            status = 0
+            for _ in range(20):  # a 429/503 is retried after its Retry-After, as the client does
+                try:
+                    status = conn.request(raw)[0]
+                except (leanhttp.Closed, OSError):
+                    status = 0
+                if status not in (0, 429, 503):
+                    break
                 time.sleep(0.2)
-        except httpx.HTTPError:
+            completions.append((time.perf_counter() - t0, status))
+            with lock:
+                in_hand[0] -= 1
+            room.release()
+
+    threads = [threading.Thread(target=completer, daemon=True) for _ in range(COMPLETERS)]
+    for t in threads:
+        t.start()
+    poll = leanhttp.Connection(host, port, poll_ms / 1000 + 30)
+    threshold = round(JOBS_ACTIVE * POLL_THRESHOLD)
+    while not stop.is_set():
+        with lock:
+            hand = in_hand[0]
+        if hand > threshold:
+            room.acquire(timeout=0.5)  # wait for handlers to finish some before asking for more
+            continue
+        body = b'{"type":"%s","worker":"%s","timeout":60000,"maxJobsToActivate":%d,"requestTimeout":%d}' % (
+            JOB_TYPE.encode(), name.encode(), JOBS_ACTIVE - hand, poll_ms)
+        try:
+            status, _, answer = poll.request(leanhttp.build(activate_prefix, body))
+        except (leanhttp.Closed, OSError):
             time.sleep(0.2)
             continue
+        if status != 200:
+            time.sleep(0.2)
+            continue
+        jobs = json.loads(answer)["jobs"]
+        if not jobs:
+            continue
         at = time.time()
+        with lock:
+            in_hand[0] += len(jobs)
         for job in jobs:
             received.append((float(job["variables"].get("createdAt", at)), at))
-            pool.submit(complete, job["jobKey"])
-    pool.shutdown(wait=True)
+            todo.put(job["jobKey"])
+    for _ in threads:
+        todo.put(None)
+    for t in threads:
+        t.join()
     out.put(("received", (received, completions)))
 
 
@@ -305,11 +357,15 @@ class Run:
 
 
 def groups_of(run: Run, table: dict, bench_pids: set[int], backends: set[int]) -> dict[str, set[int]]:  # type: ignore[type-arg]
+    # "bench" is the load generators only (creators and job workers). The orchestrating process is
+    # "monitor": it is the parent of the servers too, so its descendants would count them twice (an
+    # earlier version of this script did, reporting ~6 ms of "client" CPU per instance).
     return {
         "web": descendants(table, {run.procs[0].pid}),
         "engine": descendants(table, {p.pid for p in run.procs[1:]}),
         "postgres": backends,
         "bench": descendants(table, bench_pids),
+        "monitor": {os.getpid()},
     }
 
 
@@ -343,9 +399,9 @@ def measure(checkout: Path, args: argparse.Namespace) -> dict[str, object]:
             p.start()
         for p in warm:
             p.join()
-        tag, warm_results = out.get()
+        tag, warm_results, _ = out.get()
         run.wait_drained(sum(1 for r in warm_results if 200 <= r[2] < 300))
-        bench_pids = {os.getpid(), *(w.pid for w in job_workers)}
+        bench_pids = {w.pid for w in job_workers}
         before = run.snapshot()
         rss_samples: list[tuple[float, int, int]] = []
         ps = creators(seconds)
@@ -355,10 +411,13 @@ def measure(checkout: Path, args: argparse.Namespace) -> dict[str, object]:
         # Results are read while the creators run: a creator with a large result cannot exit
         # until its queue is drained (its feeder thread blocks on the full pipe).
         created: list = []  # type: ignore[type-arg]
+        creators_cpu = 0.0
         finished = 0
         while finished < len(ps):
             try:
-                created += out.get(timeout=1.0)[1]
+                _, got, spent = out.get(timeout=1.0)
+                created += got
+                creators_cpu += spent
                 finished += 1
                 continue
             except queue.Empty:
@@ -400,6 +459,7 @@ def measure(checkout: Path, args: argparse.Namespace) -> dict[str, object]:
             if pid in table_a:
                 spent += table_a[pid][2] - (table_b[pid][2] if pid in table_b else 0.0)
         cpu[name] = spent
+    cpu["bench"] += creators_cpu  # the creators are gone from /proc by now (they report their own)
     stmts = 0
     stmts_by_group = {"web": 0, "engine": 0}
     by_text: dict[str, int] = {}
@@ -472,9 +532,13 @@ def report(results: list[dict[str, object]]) -> None:
             ("SQL statements / instance (web + engine)",
              lambda r: f"{r['statements']:.1f} ({r['statements_web']:.1f} + {r['statements_engine']:.1f})"),
             ("transactions / instance", lambda r: f"{r['xacts']:.1f}"),
-            *[(f"CPU µs / instance: {g}", _cpu_column(g)) for g in ("web", "engine", "postgres", "bench")],
+            *[(f"CPU µs / instance: {g}", _cpu_column(g)) for g in ("web", "engine", "postgres")],
             ("CPU µs / instance: server total",
-             lambda r: f"{sum(v for k, v in r['cpu_us'].items() if k != 'bench'):.0f}"),
+             lambda r: f"{sum(v for k, v in r['cpu_us'].items() if k in SERVER):.0f}"),
+            ("CPU µs / instance: bench clients", _cpu_column("bench")),
+            ("CPU µs / instance: server + clients",
+             lambda r: f"{sum(v for k, v in r['cpu_us'].items() if k in SERVER or k == 'bench'):.0f}"),
+            ("CPU µs / instance: bench's own monitor", _cpu_column("monitor")),
             ("RSS max MB: web worker / engine", lambda r: f"{r['rss_web_mb']:.0f} / {r['rss_engine_mb']:.0f}"),
             ("load average (1, 5, 15 min)", lambda r: " ".join(f"{x:.1f}" for x in r["load"]))]
     width = max(len(name) for name, _ in rows)
@@ -504,7 +568,7 @@ def main() -> None:
     p.add_argument("--job-workers", type=int, default=2)
     p.add_argument("--poll-ms", type=int, default=10_000, help="the job workers' requestTimeout")
     p.add_argument("--engines", type=int, default=2, help="engine worker processes")
-    p.add_argument("--web", default="4x8", help="gunicorn workers x threads")
+    p.add_argument("--web", default="2x16", help="gunicorn workers x threads (scripts/run.sh's default)")
     p.add_argument("--lag-ms", type=int, default=None,
                    help="FLOWSYNC_BACKPRESSURE_ENGINE_LAG_MS for the server (default: 1000 in overload, else 0)")
     p.add_argument("--drain-timeout", type=float, default=120.0)

@@ -1,21 +1,29 @@
 """Webhook-started flows: signed webhook → transform → condition → http (a local stub) → end.
 
     BENCH_DATABASE_URL=postgres://.../flowsync_bench .venv/bin/python bench/flow_webhook.py [seconds] [workers]
+        [--lag-ms N] [--rates 50,100,150,200] [--senders 4,8,16]
 
 Runs gunicorn, engine workers (which also run the HTTP connector) and a stub HTTP server, deploys
-the flow, then:
-1. closed loop at rising concurrency (4, 8, 16 senders): completed runs per second, and the CPU
-   time the server and engine processes spent per completed run;
-2. open loop at a rising rate (50, 100 webhooks/s; the target is stated at 100/s): webhook-to-
-   completion p50/p99 (the run's end minus its start, both the server's clock) and the webhook's
-   own answer time (202);
-3. (between 1 and 2) the synchronous "respond to webhook" mode (a second trigger with `respond:
-   true`): the answer time of a webhook that waits for the run's output, one sender at a time.
-The load average is printed with the figures: on a shared machine they are only comparable with it.
+the flow, then phases, each starting on a drained system (no run active, no command pending) and
+counting only the runs it started (the executionIds of its 202 answers), after waiting for them:
+1. closed loop at rising concurrency (4, 8, 16 senders; a sender refused with 503 waits Retry-After,
+   as a real one would): webhooks accepted and refused per second, completed runs per second (its
+   runs / from its start to the end of its last run), webhook-to-completion p50/p99 (the run's end
+   minus its start, both the server's clock), and the CPU time per completed run of the server and
+   engine processes and of the PostgreSQL backends serving them (the figure that survives a busy
+   machine; backends that exit during a phase are missed);
+2. the synchronous "respond to webhook" mode (a second trigger with `respond: true`): the answer
+   time of a webhook that waits for the run's output, one sender at a time;
+3. open loop at rising rates (default 50, 100, 150, 200 webhooks/s; the target is stated at 100/s):
+   the same figures, and the webhook's own answer time (202).
+The server refuses new runs while the engine lags more than --lag-ms (FLOWSYNC_BACKPRESSURE_ENGINE_LAG_MS,
+default the server's own, 1000). The load average is printed with the figures: on a shared machine
+they are only comparable with it.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import hmac
 import json
@@ -100,14 +108,49 @@ def load() -> str:
     return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def main(seconds: float, engine_workers: int) -> None:
+def postgres_pids() -> list[int]:
+    """The PostgreSQL backends serving the bench database (other sessions than this one)."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        return [row[0] for row in cur.fetchall()]
+
+
+def process_cpu(pids: list[int]) -> dict[int, float]:
+    found = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            found[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+class Cpu:
+    """CPU seconds of the server and engine processes (with children) and of the database's backends."""
+
+    def __init__(self, server: int, engines: list[int]) -> None:
+        self.server, self.engines = server, engines
+        self.before = (cpu_seconds([server]), cpu_seconds(engines))
+        self.backends = process_cpu(postgres_pids())
+
+    def spent(self) -> tuple[float, float, float]:
+        """(server, engine workers, PostgreSQL backends) CPU seconds since the start."""
+        backends = process_cpu(postgres_pids())
+        return (cpu_seconds([self.server]) - self.before[0], cpu_seconds(self.engines) - self.before[1],
+                sum(cpu - self.backends.get(pid, 0.0) for pid, cpu in backends.items()))
+
+
+def main(seconds: float, engine_workers: int, lag_ms: int | None, rates: list[int], senders_list: list[int]) -> None:
     setup_django()
     import httpx
     from django.db import connections
     from django.utils import timezone
 
     from engine.actions.flows import deploy_flow
-    from engine.models import FlowTrigger, ProcessInstance
+    from engine.models import Command, FlowTrigger, ProcessInstance
 
     stub = ThreadingHTTPServer(("127.0.0.1", 0), Stub)
     stub.daemon_threads = True
@@ -119,6 +162,8 @@ def main(seconds: float, engine_workers: int) -> None:
     port = free_port()
     env = {**os.environ, "DATABASE_URL": BENCH_DB, "DJANGO_SETTINGS_MODULE": "flowsync.settings",
            "FLOWSYNC_ENGINE_INLINE": "0", "FLOWSYNC_LOG_LEVEL": "WARNING", "FLOWSYNC_CONNECTOR_HTTP_ALLOW": "127.0.0.1"}
+    if lag_ms is not None:
+        env["FLOWSYNC_BACKPRESSURE_ENGINE_LAG_MS"] = str(lag_ms)
     gunicorn = [str(ROOT / ".venv/bin/gunicorn"), "flowsync.wsgi:application", "--bind", f"127.0.0.1:{port}",
                 "--workers", "4", "--threads", "8", "--log-level", "warning"]
     procs = [subprocess.Popen(gunicorn, cwd=ROOT, env=env)]
@@ -127,27 +172,70 @@ def main(seconds: float, engine_workers: int) -> None:
     counter = iter(range(10**9))
     client = httpx.Client(timeout=30, limits=httpx.Limits(max_connections=64))
     run_id = f"{time.time():.0f}"
-    timed_out: list[int] = []
 
-    def send(hook=trigger, expect: tuple[int, ...] = (202,)) -> float:  # type: ignore[no-untyped-def]
+    class Answer:
+        def __init__(self, status: int, took: float, key: int | None, retry_after: float) -> None:
+            self.status, self.took, self.key, self.retry_after = status, took, key, retry_after
+
+    def send(hook=trigger) -> Answer:  # type: ignore[no-untyped-def]
         n = next(counter)
         body = json.dumps({"id": str(n), "qty": n % 7, "price": 30}).encode()
         stamp = str(int(time.time()))
         sig = hmac.new(hook.secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
         began = time.perf_counter()
-        resp = client.post(f"http://127.0.0.1:{port}/api/flows/hooks/{hook.token}", content=body, headers={
-            "Content-Type": "application/json", "X-FlowSync-Timestamp": stamp, "X-FlowSync-Signature": f"sha256={sig}",
-            "X-FlowSync-Delivery": f"b{run_id}-{n}"})
-        assert resp.status_code in expect, resp.text
-        if resp.status_code == 202 and hook is sync:
-            timed_out.append(n)  # the run was still going when the respond timeout ran out
-        return time.perf_counter() - began
+        try:
+            resp = client.post(f"http://127.0.0.1:{port}/api/flows/hooks/{hook.token}", content=body, headers={
+                "Content-Type": "application/json", "X-FlowSync-Timestamp": stamp,
+                "X-FlowSync-Signature": f"sha256={sig}", "X-FlowSync-Delivery": f"b{run_id}-{n}"})
+        except httpx.TransportError:  # the server dropped the connection (counted as an error, no answer)
+            return Answer(0, time.perf_counter() - began, None, 1.0)
+        took = time.perf_counter() - began
+        assert resp.status_code in (200, 202, 503), resp.text
+        key = int(resp.json()["executionId"]) if resp.status_code in (200, 202) else None
+        return Answer(resp.status_code, took, key, float(resp.headers.get("Retry-After", 0) or 0))
 
-    def completed_between(start, end) -> list[float]:  # type: ignore[no-untyped-def]
-        rows = ProcessInstance.objects.filter(start_date__gte=start, start_date__lt=end, state="COMPLETED")
-        found = [(r.end_date - r.start_date).total_seconds() for r in rows.only("start_date", "end_date")]
+    def drained(limit: float = 120.0) -> bool:
+        """Wait until no run is active and no command pending (the previous phase's backlog is gone)."""
+        stop = time.monotonic() + limit
+        try:
+            while time.monotonic() < stop:
+                if (not ProcessInstance.objects.filter(state="ACTIVE").exists()
+                        and not Command.objects.filter(state="PENDING").exists()):
+                    return True
+                time.sleep(0.2)
+            return False
+        finally:
+            connections.close_all()
+
+    def runs_of(keys: list[int]) -> tuple[list[float], float]:
+        """The completed runs' webhook-to-completion times and the span from the first start to the last end."""
+        rows = []
+        for at in range(0, len(keys), 5000):
+            rows += list(ProcessInstance.objects.filter(key__in=keys[at:at + 5000], state="COMPLETED")
+                         .values_list("start_date", "end_date"))
         connections.close_all()
-        return found
+        if not rows:
+            return [], 0.0
+        span = (max(end for _, end in rows) - min(start for start, _ in rows)).total_seconds()
+        return [(end - start).total_seconds() for start, end in rows], span
+
+    def report(what: str, answers: list[Answer], elapsed: float, cpu: Cpu, extra: str = "") -> None:
+        drained(60.0)
+        server, engine, backends = cpu.spent()
+        keys = [a.key for a in answers if a.status == 202 and a.key is not None]
+        refused = sum(a.status == 503 for a in answers)
+        errors = sum(a.status == 0 for a in answers)
+        done, span = runs_of(keys)
+        n = max(1, len(done))
+        print(f"{what}: {len(keys) / elapsed:6.1f} webhooks/s accepted, {refused / elapsed:5.1f}/s refused (503)"
+              f"{f', {errors} connection errors' if errors else ''}; "
+              f"{len(done)}/{len(keys)} of its runs completed, {len(done) / max(span, elapsed):6.1f} runs/s; "
+              f"webhook-to-completion p50 {percentile(done, 50) * 1000:.0f} ms, "
+              f"p99 {percentile(done, 99) * 1000:.0f} ms"
+              f"{extra}; CPU per run: server+engine {(server + engine) * 1000 / n:.1f} ms "
+              f"(server {server * 1000 / n:.1f}, "
+              f"engine {engine * 1000 / n:.1f}), PostgreSQL {backends * 1000 / n:.1f} ms; "
+              f"{load()}", flush=True)
 
     try:
         for _ in range(100):
@@ -156,41 +244,40 @@ def main(seconds: float, engine_workers: int) -> None:
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        for _ in range(50):
-            send()  # warm-up
-        time.sleep(2)
-        print(load(), flush=True)
-        pids = [p.pid for p in procs]
-        for senders in (4, 8, 16):
-            start = timezone.now()
+        # Warm-up from 16 connections at once, so that every gunicorn worker has loaded its URLs and views.
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(lambda _: send(), range(200)))
+        print(f"warm-up drained: {drained()}; {load()}", flush=True)
+        for senders in senders_list:
+            drained()
+            cpu = Cpu(procs[0].pid, [p.pid for p in procs[1:]])
             stop = time.monotonic() + seconds
-            cpu_before = cpu_seconds(pids)
 
-            def loop(stop: float = stop) -> int:
-                sent = 0
+            def loop(stop: float = stop) -> list[Answer]:
+                answers = []
                 while time.monotonic() < stop:
-                    send()
-                    sent += 1
-                return sent
+                    answer = send()
+                    answers.append(answer)
+                    if answer.status in (0, 503):
+                        time.sleep(min(answer.retry_after, max(0.0, stop - time.monotonic())))
+                return answers
 
             with ThreadPoolExecutor(senders) as pool:
-                sent = sum(pool.map(lambda _: loop(), range(senders)))
-            end = timezone.now()
-            time.sleep(3)  # let the runs in flight finish
-            cpu = cpu_seconds(pids) - cpu_before
-            done = completed_between(start, end)
-            print(f"closed loop, {senders:2d} senders: {sent / seconds:6.1f} webhooks/s accepted, "
-                  f"{len(done) / seconds:6.1f} runs/s completed ({len(done)}/{sent}); "
-                  f"server+engine CPU {cpu * 1000 / max(1, len(done)):.1f} ms per run; {load()}", flush=True)
-        # Before the open loop, whose backlog on a slow machine would sit in front of these runs.
-        responded = [send(sync, (200, 202)) for _ in range(int(5 * seconds))]
+                answers = [a for part in pool.map(lambda _: loop(), range(senders)) for a in part]
+            report(f"closed loop, {senders:2d} senders", answers, seconds, cpu)
+        drained()
+        responded, late = [], 0
+        for _ in range(int(5 * seconds)):
+            answer = send(sync)
+            responded.append(answer.took)
+            late += answer.status == 202  # the run was still going when the respond timeout ran out
         print(f"respond-to-webhook (waits for the run's output), one sender: p50 "
               f"{percentile(responded, 50) * 1000:.0f} ms, p99 {percentile(responded, 99) * 1000:.0f} ms "
-              f"({len(responded)} calls, {len(timed_out)} answered 202 after the respond timeout); {load()}",
-              flush=True)
-        for rate in (50, 100):
-            start = timezone.now()
-            with ThreadPoolExecutor(32) as pool:
+              f"({len(responded)} calls, {late} answered 202 after the respond timeout); {load()}", flush=True)
+        for rate in rates:
+            drained()
+            cpu = Cpu(procs[0].pid, [p.pid for p in procs[1:]])
+            with ThreadPoolExecutor(64) as pool:
                 futures = []
                 t0 = time.monotonic()
                 for i in range(int(rate * seconds)):
@@ -199,13 +286,9 @@ def main(seconds: float, engine_workers: int) -> None:
                         time.sleep(delay)
                     futures.append(pool.submit(send))
                 answers = [f.result() for f in futures]
-            end = timezone.now()
-            time.sleep(3)
-            done = completed_between(start, end)
-            print(f"open loop {rate}/s: webhook-to-completion p50 {percentile(done, 50) * 1000:.0f} ms, "
-                  f"p99 {percentile(done, 99) * 1000:.0f} ms ({len(done)}/{len(answers)} completed); "
-                  f"202 answer p50 {percentile(answers, 50) * 1000:.0f} ms, "
-                  f"p99 {percentile(answers, 99) * 1000:.0f} ms; {load()}", flush=True)
+            took = [a.took for a in answers]
+            report(f"open loop {rate:3d}/s", answers, seconds, cpu, f"; webhook answer p50 "
+                   f"{percentile(took, 50) * 1000:.0f} ms, p99 {percentile(took, 99) * 1000:.0f} ms")
     finally:
         for p in procs:
             p.terminate()
@@ -215,4 +298,12 @@ def main(seconds: float, engine_workers: int) -> None:
 
 
 if __name__ == "__main__":
-    main(float(sys.argv[1]) if len(sys.argv) > 1 else 10.0, int(sys.argv[2]) if len(sys.argv) > 2 else 2)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("seconds", nargs="?", type=float, default=10.0)
+    parser.add_argument("workers", nargs="?", type=int, default=2)
+    parser.add_argument("--lag-ms", type=int, default=None)
+    parser.add_argument("--rates", default="50,100,150,200")
+    parser.add_argument("--senders", default="4,8,16", help="closed-loop concurrencies ('' for none)")
+    args = parser.parse_args()
+    main(args.seconds, args.workers, args.lag_ms, [int(r) for r in args.rates.split(",") if r],
+         [int(n) for n in args.senders.split(",") if n])

@@ -1,5 +1,6 @@
 """Inspector pages under load: the instance list (every sort, every filter, deep keyset pages), the instance
-page and its live refresh, with 1,000,000 process instances.
+page and its live refresh, the Definitions pages, the heatmap and the Engine tab, with 1,000,000 process
+instances and 10,000,000 variables (the issue's scale: `1000000 10`).
 
     .venv/bin/python bench/inspector_pages.py [instances] [variables_per_instance] [requests_per_page]
 
@@ -7,7 +8,9 @@ Builds its own database (flowsync_bench_inspector) and fills it set-based (INSER
 generate_series, one statement per table): N instances over two definitions (10% active, 85% completed,
 5% terminated; 1 in 1,000 with an incident; 1 in 100 called by another), the process and waiting element
 instances of the active ones, a job per active instance, V variables per instance (`amount` a number,
-`tier` a string, then `v2`, `v3` …), then VACUUM ANALYZE. Twenty more instances run through the real engine
+`tier` a string, then `v3`, `v4` …; numbers spread over 0-99,999 by multiplicative hashing of the row, so a
+value says nothing of when its instance started), then VACUUM ANALYZE (the variable table's secondary indexes
+are built after it is filled). Twenty more instances run through the real engine
 (with their events) are the ones whose pages are opened.
 
 Server time is the full Django request through the test client in this process (session, auth, queries,
@@ -17,16 +20,20 @@ machine is shared (load averages of 10-25 on 2 cores while other sessions ran), 
 process's CPU time per request and PostgreSQL's own planning + execution time of the request's statements
 (EXPLAIN ANALYZE): their sum is what a page costs when it does not wait for a core.
 
-Last run (2026-12-02, 1,000,000 instances, 2,000,000 variables, 20 requests per URL, load average 22 before
-and 11 after): every sort of the list, both ways: Python CPU p99 24-30 ms, SQL 1.0-1.8 ms (13 statements),
-wall p99 203-304 ms (waiting for a core). Filters: CPU p99 <= 33 ms, SQL <= 20 ms each (state, incident,
-incident type / message / element, process + version, business key, key, parent, start and end ranges,
-active element, variable = and >), except variable `contains` on a common name: SQL 1.8 s (no trigram
-index: the match filters every value of that name). 100 keyset pages deep: CPU p99 of the last ten
-<= 24 ms. Instance page: CPU p99 32-38 ms, SQL 1.3-1.8 ms (14 statements); with an element's panel 40 ms /
-2.7 ms (25); live refresh 27 / 1.7 ms. Over 150 ms: the Definitions page (SQL 353 ms: counts by state over
-every instance), a version's page (285 ms) and its heatmap (340 ms: the active tokens of 70,000 running
-instances).
+Last run (2026-12-02 09:53 UTC, `1000000 10 20`: 1,000,000 instances, 10,000,000 variables, 20 requests per
+URL, load average 19 before and 11 after; seeded in 318 s): nothing over 150 ms (Python CPU p99 + the max of
+5 SQL runs). Every sort both ways: CPU p99 15-19 ms, SQL 0.7-1.2 ms (13 statements). Filters: CPU p99
+<= 17 ms, SQL <= 7 ms. Variable search: = / > / < on rare values CPU p99 13-19 ms, SQL 0.7-3.2 ms;
+`v7 > 50000` and `v9 < 50000` (half the instances) 19-21 ms + 4-5 ms (9 statements: no count, see
+engine/queries/inspector.py); `tier contains "ld-99"` (2,676 instances) 18 + 22 ms, with state=ACTIVE
+20 + 44 ms; `tier contains "silver"` (333,334) 28 + 39 ms. Instance page CPU p99 17-19 ms, SQL 1.0-1.7 ms
+(16-17 statements); with an element's panel 28 / 2.4 ms (28); live refresh 13 / 0.9 ms. Definitions page
+11 / 22 ms, a version's page 9 / 18 ms, its heatmap (70,000 running) 7 / 21 ms, the Engine tab 13 / 2 ms.
+The engine workers' periodic recount (every 5 minutes: finished counts and start-to-end p50/p99) 255 ms.
+Before this session's changes, same scale (main at d715bdc, load 12-16): the heatmap SQL 212 ms, the
+Definitions page 32.5 ms, `contains "ld-99"` 114 ms; and, measured on that database, a common value:
+`contains "silver"` 2.3 s SQL (every match gathered and sorted) and its capped count 0.9 s (cut at the
+100 ms budget: the page said it did not count), `v7 > 50000` count 0.55 s.
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ from pathlib import Path
 
 os.environ.setdefault("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/flowsync_bench_inspector")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import db_ms, percentile, setup_django, tenant  # noqa: E402
+from common import fmt, measure, percentile, setup_django, sql_ms, tenant, walk  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = 7 * 10**15  # seeded keys live far above the engine's own key blocks
@@ -105,16 +112,48 @@ def seed(n: int, per_instance: int) -> dict:
                SELECT %(base)s + 8 * %(n)s * v + 8 * i, %(t)s, %(base)s + 8 * i, %(base)s + 8 * i,
                       CASE v WHEN 1 THEN 'amount' WHEN 2 THEN 'tier' ELSE 'v' || v END,
                       CASE v WHEN 2 THEN to_jsonb((ARRAY['gold', 'silver', 'bronze'])[1 + i %% 3] || '-' || (i %% 997))
-                             ELSE to_jsonb(i %% 100000) END
+                             ELSE to_jsonb((i::bigint * 7919 + v * 1009) %% 100000) END
                FROM generate_series(1, %(n)s) i, generate_series(1, %(v)s) v""")
         p["v"] = per_instance
     with connection.cursor() as cur:
+        # The variable table's secondary indexes are dropped while it fills and built again after (the same
+        # definitions): building an index from 10 M rows sorts once; keeping it up row by row took ~3× as long.
+        cur.execute("""SELECT c.relname, pg_get_indexdef(c.oid) FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid
+                       WHERE x.indrelid = 'engine_variable'::regclass
+                         AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = x.indexrelid)""")
+        rebuilt = cur.fetchall() if per_instance else []
+        for name, _ in rebuilt:
+            cur.execute(f'DROP INDEX "{name}"')
         for sql in statements:
             cur.execute(sql, p)
+        cur.execute("SET maintenance_work_mem = '256MB'")
+        for _, ddl in rebuilt:
+            cur.execute(ddl)
         cur.execute("VACUUM ANALYZE")
     print(f"seeded {n:,} instances, {n // 5:,} element instances, {n * per_instance:,} variables "
           f"in {time.perf_counter() - t0:.0f}s")
     return {"tenant": t, "order": order, "parent": parent}
+
+
+def recount() -> None:
+    """The engine workers' periodic count (finished instances and start-to-end times per version): its
+    time and plan, once cold and once warm."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from engine.store import definition_counts
+
+    for label in ("cold", "warm"):
+        c0, t0 = time.thread_time(), time.perf_counter()
+        definition_counts.refresh(timezone.now(), force=True)
+        print(f"periodic recount ({label}): {(time.perf_counter() - t0) * 1000:.0f} ms wall, "
+              f"{(time.thread_time() - c0) * 1000:.1f} ms Python CPU")
+    now = timezone.now()
+    with connection.cursor() as cur:
+        cur.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + definition_counts.RECOUNT,
+                    {"now": now, "since": now - definition_counts.DURATION_WINDOW,
+                     "sample": definition_counts.DURATION_SAMPLE})
+        print("   " + "\n   ".join(line for (line,) in cur.fetchall()))
 
 
 def real_instances(t, count: int = 20) -> list[int]:  # type: ignore[no-untyped-def]
@@ -137,45 +176,6 @@ def real_instances(t, count: int = 20) -> list[int]:  # type: ignore[no-untyped-
     return keys
 
 
-CPU: list[float] = []  # this process's CPU seconds of each timed request (Django, template, driver)
-
-
-def timed_get(client, url: str) -> tuple[float, object]:  # type: ignore[no-untyped-def]
-    c0, t0 = time.thread_time(), time.perf_counter()
-    response = client.get(url)
-    elapsed = time.perf_counter() - t0
-    CPU.append(time.thread_time() - c0)
-    assert response.status_code == 200, (url, response.status_code)
-    return elapsed, response
-
-
-def measure(client, url: str, n: int) -> tuple[list[float], list[float]]:  # type: ignore[no-untyped-def]
-    """Wall seconds and this process's CPU seconds of n requests (after 3 to warm up)."""
-    for _ in range(3):
-        timed_get(client, url)
-    CPU.clear()
-    wall = [timed_get(client, url)[0] for _ in range(n)]
-    return wall, list(CPU)
-
-
-def fmt(values: list[float]) -> str:
-    return f"p50 {percentile(values, 50) * 1000:6.1f} p99 {percentile(values, 99) * 1000:6.1f}"
-
-
-def walk(client, url: str, pages: int) -> tuple[list[float], list[float]]:  # type: ignore[no-untyped-def]
-    """Wall and CPU seconds of each page, following Next links."""
-    times: list[float] = []
-    CPU.clear()
-    for _ in range(pages):
-        elapsed, response = timed_get(client, url)
-        times.append(elapsed)
-        nxt = response.context["next_url"]
-        if not nxt:
-            break
-        url = url.split("?")[0] + nxt
-    return times, list(CPU)
-
-
 def explain(client, url: str) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -189,6 +189,9 @@ def explain(client, url: str) -> None:
             cur.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + sql)
             for (line,) in cur.fetchall():
                 print("   " + line)
+
+
+SQL_REPEAT = 5  # EXPLAIN ANALYZE runs of each page's statements (the SQL time is their p50 and max)
 
 
 def main(n: int, per_instance: int, n_requests: int) -> None:
@@ -206,6 +209,7 @@ def main(n: int, per_instance: int, n_requests: int) -> None:
     seeded = seed(n, per_instance)
     t = seeded["tenant"]
     keys = real_instances(t)
+    recount()
     olga = User.objects.create_user("olga", password="bench")
     Membership.objects.create(tenant=t, user=olga, role=Membership.Role.OPERATOR)
     client = Client()
@@ -229,28 +233,37 @@ def main(n: int, per_instance: int, n_requests: int) -> None:
         "/inspector/?incident_element=Charge", "/inspector/?active_element=CallOrder",
         "/inspector/?var_name=amount&var_value=4242", "/inspector/?var_name=tier&var_value=%22gold-7%22",
         "/inspector/?var_name=amount&var_op=%3E&var_value=99990",
+        "/inspector/?var_name=amount&var_op=%3C&var_value=10",
+        "/inspector/?var_name=v7&var_op=%3E&var_value=50000", "/inspector/?var_name=v9&var_op=%3C&var_value=50000",
+        "/inspector/?var_name=v5&var_value=31337", "/inspector/?var_name=tier&var_value=%22nothing%22",
         "/inspector/?var_name=tier&var_op=contains&var_value=ld-99",
+        "/inspector/?var_name=tier&var_op=contains&var_value=silver",
+        "/inspector/?var_name=tier&var_op=contains&var_value=ld-99&state=ACTIVE",
+        "/inspector/?var_name=amount&var_op=%3E&var_value=99990&sort=business_key",
         "/inspector/incidents/", "/inspector/incidents/?group=type", "/inspector/incidents/?group=element",
         f"/inspector/instances/{keys[0]}/", f"/inspector/instances/{keys[0]}/live/",
         f"/inspector/instances/{keys[0]}/?element=Charge", f"/inspector/instances/{keys[-1]}/",
         f"/inspector/instances/{child}/", f"/inspector/instances/{keys[0]}/diagram.json",
         "/inspector/definitions/", f"/inspector/definitions/{seeded['order'].key}/",
         f"/inspector/definitions/{seeded['order'].key}/diagram.json",
+        f"/inspector/definitions/{seeded['parent'].key}/diagram.json", "/inspector/engine/",
     ]
-    print(f"  {'url':75s} {'wall ms':20s} {'python CPU ms':20s} queries  SQL ms (planning + execution)")
+    print(f"  {'url':75s} {'wall ms':20s} {'python CPU ms':20s} queries  SQL ms p50 / max of {SQL_REPEAT} "
+          "(PostgreSQL planning + execution)")
     slow = []
     for url in urls:
-        wall, cpu = measure(client, url, n_requests)
-        queries, sql = db_ms(client, url)
-        print(f"  {url:75s} {fmt(wall)}  {fmt(cpu)}  {queries:4d}   {sql:7.1f}")
-        if percentile(cpu, 99) * 1000 + sql > 150:
+        timings = measure(client, url, n_requests)
+        queries, sql = sql_ms(client, url, SQL_REPEAT)
+        print(f"  {url:75s} {fmt(timings.wall)}  {fmt(timings.cpu)}  {queries:4d}   "
+              f"{percentile(sql, 50):7.1f} / {max(sql):7.1f}", flush=True)
+        if percentile(timings.cpu, 99) * 1000 + max(sql) > 150:
             slow.append(url)
     print("\nkeyset pages deep into the list (Next after Next, 100 pages)")
     for url in ("/inspector/?sort=-started", "/inspector/?sort=business_key", "/inspector/?sort=-ended",
                 "/inspector/?state=ACTIVE&sort=state"):
-        times, cpu = walk(client, url, 100)
-        print(f"  {url:40s} wall: pages 1-10 {fmt(times[:10])} | pages {len(times) - 9}-{len(times)} "
-              f"{fmt(times[-10:])}; CPU: pages 1-10 {fmt(cpu[:10])} | last 10 {fmt(cpu[-10:])}")
+        pages = walk(client, url, 100)
+        print(f"  {url:40s} wall: pages 1-10 {fmt(pages.wall[:10])} | pages {len(pages.wall) - 9}-{len(pages.wall)} "
+              f"{fmt(pages.wall[-10:])}; CPU: pages 1-10 {fmt(pages.cpu[:10])} | last 10 {fmt(pages.cpu[-10:])}")
     print(f"\nload average after: {os.getloadavg()[0]:.1f}; CPU p99 + SQL over 150 ms: {slow or 'none'}")
     for url in ("/inspector/?sort=-ended", "/inspector/?sort=state", "/inspector/?incident_message=expired"):
         explain(client, url)

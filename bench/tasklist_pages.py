@@ -38,7 +38,7 @@ from pathlib import Path
 
 os.environ.setdefault("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/flowsync_bench_tasklist")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import db_ms, percentile, setup_django, tenant  # noqa: E402
+from common import db_ms, fmt, measure, setup_django, tenant, walk  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 GROUPS = [f"team-{i:02d}" for i in range(50)]
@@ -121,44 +121,6 @@ def seed(n_open: int, n_done: int) -> dict:
     return {"tenant": t}
 
 
-CPU: list[float] = []  # this process's CPU seconds of each timed request (Django, template, driver)
-
-
-def timed_get(client, url: str) -> tuple[float, object]:  # type: ignore[no-untyped-def]
-    c0, t0 = time.thread_time(), time.perf_counter()
-    response = client.get(url)
-    elapsed = time.perf_counter() - t0
-    CPU.append(time.thread_time() - c0)
-    assert response.status_code == 200, (url, response.status_code)
-    return elapsed, response
-
-
-def measure(client, url: str, n: int) -> tuple[list[float], list[float]]:  # type: ignore[no-untyped-def]
-    """Wall and this process's CPU seconds of n requests (after 5 that warm caches)."""
-    for _ in range(5):
-        timed_get(client, url)
-    CPU.clear()
-    wall = [timed_get(client, url)[0] for _ in range(n)]
-    return wall, list(CPU)
-
-
-def fmt(values: list[float]) -> str:
-    return f"p50 {percentile(values, 50) * 1000:6.1f} ms   p99 {percentile(values, 99) * 1000:6.1f} ms"
-
-
-def walk(client, url: str, pages: int) -> list[tuple[int, float]]:  # type: ignore[no-untyped-def]
-    """Follow Next links; return (page number, seconds) of each page."""
-    out = []
-    for number in range(1, pages + 1):
-        elapsed, response = timed_get(client, url)
-        out.append((number, elapsed))
-        nxt = response.context["next_url"]
-        if not nxt:
-            break
-        url = url.split("?")[0] + nxt
-    return out
-
-
 def explain(client, url: str) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -204,20 +166,18 @@ def main(n_open: int, n_requests: int) -> None:
         ("ben", "/tasks/offered/"), ("ben", "/tasks/offered/?sort=due"), ("ben", "/tasks/assigned/"),
         ("olga", "/tasks/all/"), ("olga", "/tasks/all/?sort=priority"),
     ]
-    print(f"  {'':5s} {'url':45s} {'wall':34s} {'python CPU':34s} queries  SQL ms")
+    print(f"  {'':5s} {'url':45s} {'wall ms':24s} {'python CPU ms':24s} queries  SQL ms")
     for who, url in rows:
-        wall, cpu = measure(clients[who], url, n_requests)
+        timings = measure(clients[who], url, n_requests, warm=5)
         queries, sql = db_ms(clients[who], url)
-        print(f"  {who:5s} {url:45s} {fmt(wall)}   {fmt(cpu)}   {queries:4d}  {sql:7.1f}")
+        print(f"  {who:5s} {url:45s} {fmt(timings.wall)}   {fmt(timings.cpu)}   {queries:4d}  {sql:7.1f}")
 
     print("\nkeyset pages deep into a list (Next link after Next link)")
     for who, url, pages in (("ann", "/tasks/offered/", 200), ("olga", "/tasks/all/", 500),
                             ("olga", "/tasks/all/?sort=due", 500)):
-        result = walk(clients[who], url, pages)
-        first = [s for n, s in result[:10]]
-        last = [s for n, s in result[-10:]]
-        print(f"  {who:5s} {url:28s} {len(result)} pages: pages 1-10 {fmt(first)} | "
-              f"pages {result[-len(last)][0]}-{result[-1][0]} {fmt(last)}")
+        wall = walk(clients[who], url, pages).wall
+        print(f"  {who:5s} {url:28s} {len(wall)} pages: pages 1-10 {fmt(wall[:10])} ms | "
+              f"pages {max(1, len(wall) - 9)}-{len(wall)} {fmt(wall[-10:])} ms")
 
     print(f"\nload average after: {os.getloadavg()[0]:.1f}")
     explain(clients["ann"], "/tasks/offered/")

@@ -29,8 +29,10 @@ from engine.actions.instances import start_instance
 from engine.actions.variables import set_variables
 from engine.audit import Actor
 from engine.bpmn import DefinitionError
+from engine.connectors.policy import masked_request_variables
 from engine.definitions.deploy import Resource, deploy
 from engine.errors import ActionError
+from engine.graph import ELEMENT_TYPES
 from engine.models import (
     BatchOperation,
     Command,
@@ -49,6 +51,7 @@ from engine.models import (
     Variable,
     WorkerHeartbeat,
 )
+from engine.models.incidents import ERROR_TYPES as INCIDENT_ERROR_TYPES
 from engine.queries import status
 from engine.rights import Right
 from flowsync.admin import AuditEntryAdmin
@@ -159,6 +162,24 @@ def form_page(admin_: admin.ModelAdmin, request: HttpRequest, title: str, form: 
     context = {**admin_.admin_site.each_context(request), "opts": admin_.model._meta, "form": form, "title": title,
                **extra}
     return TemplateResponse(request, "admin/engine/form_page.html", context)
+
+
+def vocabulary_filter(field: str, title: str, choices: Any) -> type[admin.SimpleListFilter]:
+    """A list filter whose choices come from a fixed vocabulary, never from the table: Django's filter on a
+    plain CharField lists its values with SELECT DISTINCT over every row the user may see (millions here)."""
+
+    class VocabularyFilter(admin.SimpleListFilter):
+        parameter_name = field
+
+        def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+            return list(choices)
+
+        def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+            return queryset.filter(**{field: self.value()}) if self.value() else queryset
+
+    VocabularyFilter.title = title
+    VocabularyFilter.__name__ = f"{field.title().replace('_', '')}Filter"
+    return VocabularyFilter
 
 
 class ReadOnlyAdmin(KeysetAdmin, TenantScopedAdmin):
@@ -428,14 +449,25 @@ class ProcessInstanceAdmin(ReadOnlyAdmin):
 @admin.register(ElementInstance)
 class ElementInstanceAdmin(ReadOnlyAdmin):
     list_display = ["key", "element_id", "element_type", "state", "process_instance_id", "start_date", "end_date"]
-    list_filter = ["state", "element_type"]
+    list_filter = ["state", vocabulary_filter("element_type", "element type",
+                                              [(t, t) for t in sorted(set(ELEMENT_TYPES.values()))])]
     search_fields = ["=key", "=process_instance__key", "element_id"]
 
 
 @admin.register(Variable)
 class VariableAdmin(ReadOnlyAdmin):
-    list_display = ["name", "value", "scope_key", "process_instance_id"]
+    list_display = ["name", "shown_value", "scope_key", "process_instance_id"]
     search_fields = ["name", "=process_instance__key"]
+    exclude = ["value"]
+    readonly_fields = ["shown_value"]
+
+    @admin.display(description="value")
+    def shown_value(self, obj: Variable) -> str:
+        """The value; an element's local request inputs (an HTTP connector's headers, query, authentication)
+        with their credentials masked, as the Inspector and the step logs show them."""
+        if obj.scope_key == obj.process_instance_id:
+            return json.dumps(obj.value)
+        return json.dumps(masked_request_variables({obj.name: obj.value})[obj.name])
 
 
 @admin.register(Job)
@@ -459,21 +491,13 @@ class JobAdmin(ReadOnlyAdmin):
 @admin.register(Command)
 class CommandAdmin(ReadOnlyAdmin):
     list_display = ["id", "kind", "state", "process_instance_key", "actor", "created_at", "processed_at"]
-    list_filter = ["state", "kind", "tenant"]
+    # "kind" from the fixed vocabulary: a plain "kind" filter lists its choices with SELECT DISTINCT kind over
+    # every command of the tenant (88 ms of the page's SQL at 200,000 commands, growing with the table).
+    list_filter = ["state", vocabulary_filter("kind", "kind", Command.Kind.choices), "tenant"]
     search_fields = ["=id", "=process_instance_key"]
 
 
-class CommandKindFilter(admin.SimpleListFilter):
-    """The command kinds (a fixed vocabulary): no SELECT DISTINCT over millions of events."""
-
-    title = "command kind"
-    parameter_name = "command_kind"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return list(Command.Kind.choices)
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        return queryset.filter(command_kind=self.value()) if self.value() else queryset
+CommandKindFilter = vocabulary_filter("command_kind", "command kind", Command.Kind.choices)
 
 
 @admin.register(Event)
@@ -487,7 +511,8 @@ class EventAdmin(ReadOnlyAdmin):
 class IncidentAdmin(ReadOnlyAdmin):
     process_path = "bpmn_process_id"
     list_display = ["key", "error_type", "state", "element_id", "process_instance_key", "created_at"]
-    list_filter = ["state", "error_type", "tenant"]
+    list_filter = ["state", vocabulary_filter("error_type", "error type",
+                                              [(t, t) for t in sorted(INCIDENT_ERROR_TYPES)]), "tenant"]
     search_fields = ["=key", "=process_instance_key", "error_message"]
 
     actions = ["resolve_incidents"]
@@ -634,4 +659,5 @@ class ProcessRetentionAdmin(TenantScopedAdmin):
     search_fields = ["bpmn_process_id"]
 
 
-from engine import admin_flows  # noqa: E402,F401  (flow triggers and deliveries, superusers only)
+# Flow triggers and deliveries (superusers only); connector secrets (tenant admins, write-only values).
+from engine import admin_flows, admin_secrets  # noqa: E402,F401

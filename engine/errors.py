@@ -54,6 +54,17 @@ class RateLimited(ActionError):
         self.retry_after = retry_after
 
 
+class Overloaded(ActionError):
+    """Backpressure (engine/backpressure.py): the engine is saturated; nothing was started."""
+
+    status = 503
+    title = "RESOURCE_EXHAUSTED"
+
+    def __init__(self, detail: str, retry_after: int):
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 class Unprocessable(ActionError):
     status = 422
     title = "INVALID_INPUT"

@@ -15,6 +15,7 @@ ELEMENT_TYPES: dict[str, str] = {
     "process": "PROCESS",
     "subProcess": "SUB_PROCESS",
     "eventSubProcess": "EVENT_SUB_PROCESS",
+    "adHocSubProcess": "AD_HOC_SUB_PROCESS",
     "startEvent": "START_EVENT",
     "endEvent": "END_EVENT",
     "intermediateCatchEvent": "INTERMEDIATE_CATCH_EVENT",
@@ -65,11 +66,11 @@ class Element:
 
 
 # Kinds that contain flow elements of their own (a variable scope and a flow scope).
-CONTAINER_KINDS = frozenset({"process", "subProcess", "eventSubProcess"})
+CONTAINER_KINDS = frozenset({"process", "subProcess", "eventSubProcess", "adHocSubProcess"})
 # Kinds that can carry boundary events and multi-instance characteristics.
 ACTIVITY_KINDS = frozenset({
     "serviceTask", "sendTask", "businessRuleTask", "scriptTask", "userTask", "receiveTask", "manualTask", "task",
-    "subProcess", "callActivity",
+    "subProcess", "adHocSubProcess", "callActivity",
 })
 
 

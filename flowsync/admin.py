@@ -109,7 +109,8 @@ class ApiKeyAdmin(TenantScopedAdmin):
     def revoke(self, request, queryset):  # type: ignore[no-untyped-def]
         actor = Actor.of_user(request.user)
         count = sum(revoke_key(key, actor) for key in _administered(request, queryset, self))
-        self.message_user(request, f"Revoked {count} API key(s); their Basic credentials and tokens stop working now.")
+        self.message_user(request, f"Revoked {count} API key(s); their tokens stop working now, their Basic "
+                                 "credentials within FLOWSYNC_API_KEY_RECHECK_SECONDS (1 s).")
 
     @admin.action(description="Rotate the secret of selected API keys (new secrets shown once)",
                   permissions=["change"])

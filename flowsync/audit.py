@@ -157,8 +157,13 @@ class AuditContextMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         via = next((v for prefix, v in _SURFACES if request.path.startswith(prefix)), Via.OTHER)
-        given = request.headers.get("X-Request-ID", "")
-        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        # The id the observation middleware gave the request (logs, the X-Request-Id answer), so that
+        # the trail names the same request; made here only without that middleware. (Each made its
+        # own before: a request without the header got two different ids, and two uuid4 calls.)
+        request_id = getattr(request, "request_id", "")
+        if not request_id:
+            given = request.headers.get("X-Request-ID", "")
+            request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
         token = _current.set(Context(via=via, request_id=request_id, user=getattr(request, "user", None)))
         try:
             response = self.get_response(request)

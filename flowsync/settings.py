@@ -45,6 +45,9 @@ if _secret_key.problem_with(SECRET_KEY):
             "(or FLOWSYNC_DEBUG=1 for development only)."
         )
     SECRET_KEY = SECRET_KEY or _secret_key.DEV_KEY
+# Former keys, comma-separated, while rotating FLOWSYNC_SECRET_KEY: sessions signed and connector secrets
+# encrypted (engine/secrets.py) under them stay readable until re-saved.
+SECRET_KEY_FALLBACKS = [k for k in os.environ.get("FLOWSYNC_SECRET_KEY_FALLBACKS", "").split(",") if k.strip()]
 # The host names this server answers to (Host header); others get 400, so links built from the
 # request (password-reset mails, redirects) never carry a host an attacker sent. Default: the
 # local names the embedded default serves, plus FLOWSYNC_HOST when run.sh binds a specific address.
@@ -281,13 +284,14 @@ FLOWSYNC_PARTITIONS_AHEAD = env_int("FLOWSYNC_PARTITIONS_AHEAD", 4)
 # API tuning: the defaults live beside the code that uses them; the environment overrides.
 if "FLOWSYNC_API_ALLOW_ANONYMOUS" in os.environ:
     FLOWSYNC_API_ALLOW_ANONYMOUS = env_bool("FLOWSYNC_API_ALLOW_ANONYMOUS")
-for _name in ("FLOWSYNC_API_RATE_LIMIT", "FLOWSYNC_WAIT_RECHECK_SECONDS"):
+for _name in ("FLOWSYNC_API_RATE_LIMIT", "FLOWSYNC_WAIT_RECHECK_SECONDS", "FLOWSYNC_TASKLIST_LISTENER_WAIT_SECONDS",
+              "FLOWSYNC_API_KEY_RECHECK_SECONDS"):
     if os.environ.get(_name):
         globals()[_name] = float(os.environ[_name])
 for _name in ("FLOWSYNC_OAUTH_TOKEN_SECONDS", "FLOWSYNC_PASSWORD_CACHE_SECONDS",
               "FLOWSYNC_BACKPRESSURE_PENDING_COMMANDS", "FLOWSYNC_BACKPRESSURE_ENGINE_LAG_MS",
               "FLOWSYNC_API_MAX_BODY_BYTES",
               "FLOWSYNC_LONG_POLL_DEFAULT_MS", "FLOWSYNC_LONG_POLL_MAX_MS",
-              "FLOWSYNC_AWAIT_DEFAULT_MS", "FLOWSYNC_AWAIT_MAX_MS"):
+              "FLOWSYNC_AWAIT_DEFAULT_MS", "FLOWSYNC_AWAIT_MAX_MS", "FLOWSYNC_TASK_LISTENER_WAIT_MS"):
     if os.environ.get(_name):
         globals()[_name] = env_int(_name, 0)

@@ -29,6 +29,8 @@ def tenant_admins_group() -> Group:
         & ~Q(codename__in=list(PERMISSION_OF.values()))  # per-process rights are granted per object, never globally
         | Q(content_type__app_label__in=_VIEW_APPS, codename__startswith="view_")
         | Q(content_type__app_label="flowsync", codename="view_auditentry")  # the audit trail, read-only
+        # Connector secrets are the one engine table tenant admins edit (values write-only; engine/secrets.py).
+        | Q(content_type__app_label="engine", content_type__model="connectorsecret")
     )
     group.permissions.set(wanted)
     return group

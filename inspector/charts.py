@@ -71,3 +71,26 @@ def trim_zero_ends(items: Sequence[tuple[str, float]]) -> list[tuple[str, float]
     """The items from the first non-zero to the last (a histogram's empty tails say nothing)."""
     filled = [i for i, (_, v) in enumerate(items) if v]
     return list(items[filled[0]:filled[-1] + 1]) if filled else []
+
+
+@dataclass(frozen=True)
+class DurationBar:
+    """One definition's start-to-end times: the p99 bar with the p50 bar over it, widths in percent."""
+
+    label: str
+    key: int  # the definition's key (its page)
+    p50: float  # seconds
+    p99: float
+    count: int  # completed instances they are over
+    p50_width: float
+    p99_width: float
+
+
+def duration_bars(items: Sequence[tuple[str, int, float, float, int]]) -> list[DurationBar]:
+    """(label, key, p50, p99, count) scaled to the largest p99, so that definitions compare on one axis."""
+    peak = max((p99 for *_, p99, _ in items), default=0.0)
+
+    def width(value: float) -> float:
+        return round(100.0 * value / peak, 2) if peak else 0.0
+
+    return [DurationBar(label, key, p50, p99, n, width(p50), width(p99)) for label, key, p50, p99, n in items]

@@ -53,6 +53,7 @@ from inspector.operations import modify, set_process_variable
 Kind = BatchOperation.Kind
 LIVE_SECONDS = 3  # how often an open page refreshes its live regions (htmx polling)
 DASHBOARD_SECONDS = 10  # the engine dashboard reads an hour of figures: refreshed less often
+HEATMAP_SECONDS = 5  # a version's heatmap: the counts of all its running instances (index-only, see overview)
 
 
 def _ctx(request: HttpRequest) -> InspectorContext:
@@ -79,9 +80,12 @@ def instance_list(request: HttpRequest) -> HttpResponse:
         ctx = _ctx(request)
         filters = form.filters() if form.is_bound else q.InstanceFilters()
         sort = q.normalize_sort((form.cleaned_data.get("sort") if form.is_bound else "") or "")
-        qs = ctx.scoped(q.filtered_instances(ctx.tenant_ids, filters), "definition__bpmn_process_id")
+        found = q.filter_instances(ctx.tenant_ids, filters)
+        qs = ctx.scoped(found.qs, "definition__bpmn_process_id")
         page = q.instance_page(qs, sort, after=request.GET.get("after", ""), before=request.GET.get("before", ""))
-        counts = q.instance_counts(qs)
+        # What the filter alone is known to match holds only where the person reads every process.
+        counts = q.instance_counts(ctx.scoped(found.for_count, "definition__bpmn_process_id"),
+                                   at_least=found.at_least if ctx.processes is None else 0)
     base = {k: v for k, v in request.GET.items() if k not in ("after", "before") and v}
     return render(request, "inspector/instance_list.html", {
         "ctx": ctx,
@@ -435,7 +439,8 @@ def definition_detail(request: HttpRequest, key: int) -> HttpResponse:
     versions = [v for _, _, vs in q.definitions_overview(ctx.tenant_ids, definition.bpmn_process_id) for v in vs]
     return render(request, "inspector/definition_detail.html", {
         "ctx": ctx, "definition": definition, "bars": overview.version_bars(versions), "nav": "definitions",
-        "counted_at": _counted_at(versions),
+        "counted_at": _counted_at(versions), "version": next((v for v in versions if v.definition.key == key), None),
+        "refresh_seconds": HEATMAP_SECONDS,
     })
 
 
@@ -443,7 +448,8 @@ def _counted_at(versions: list[q.DefinitionVersion]) -> dict[str, Any]:
     """The age the page shows for the finished counts (the oldest of those shown; counted every 5 minutes)."""
     times = [v.counted_at for v in versions if v.counted_at is not None]
     return {"at": min(times) if times else None, "missing": len(times) < len(versions),
-            "every": definition_counts.REFRESH_SECONDS // 60}
+            "every": definition_counts.REFRESH_SECONDS // 60,
+            "window_hours": int(definition_counts.DURATION_WINDOW.total_seconds() // 3600)}
 
 
 @require_GET
@@ -482,6 +488,7 @@ def engine_status(request: HttpRequest) -> HttpResponse:
     tenant's open incidents and the workers (a lost one stands out), drawn on the server and refreshed live."""
     ctx = _ctx(request)
     board = engine_dashboard.dashboard(ctx.tenant_ids, ctx.tenant.tenant_id)
+    durations = overview.definition_durations(ctx.tenant_ids)
     minutes = board.minutes
     ms = [(m.apply_p50 * 1000 if m.apply_p50 is not None else None,
            m.apply_p95 * 1000 if m.apply_p95 is not None else None) for m in minutes]
@@ -497,6 +504,14 @@ def engine_status(request: HttpRequest) -> HttpResponse:
         "handoff_bars": charts.bars(charts.trim_zero_ends(
             [(_seconds_label(bound), n) for bound, n in board.handoff.buckets])),
         "incident_bars": charts.bars(board.incidents),
+        "incidents_opened": charts.line_chart([("opened", "incidents opened", [n for _, n in board.incidents_opened])]),
+        "durations": durations,
+        "duration_bars": charts.duration_bars([
+            (f"{d.definition.name or d.definition.bpmn_process_id} v{d.definition.version}", d.definition.key,
+             d.p50, d.p99, d.count) for d in durations]),
+        "durations_counted_at": min((d.counted_at for d in durations), default=None),
+        "duration_window_hours": int(definition_counts.DURATION_WINDOW.total_seconds() // 3600),
+        "duration_sample": definition_counts.DURATION_SAMPLE,
         "queue_width": min(100.0, 100.0 * board.backlog.pending / max(1, board.limit)),
         "alive": sum(w.state == "alive" for w in board.workers),
         "lost": sum(w.state == "lost" for w in board.workers),

@@ -45,7 +45,9 @@ FlowSync is running — $mode
   Metrics:    /metrics on this port, once FLOWSYNC_METRICS_TOKEN is set (Authorization: Bearer <token>)
   Status:     .venv/bin/python manage.py flowsync_status
 MSG
-.venv/bin/gunicorn flowsync.wsgi:application --bind "$HOST:$PORT" --workers "${FLOWSYNC_WEB_WORKERS:-4}" \
-  --threads "${FLOWSYNC_WEB_THREADS:-8}" &  # access lines come from Django (flowsync/observe.py), as JSON
+# One web process per core (2 × 16 on the 2-core reference machine): 4 × 8 cost ~25 % more web CPU
+# per request there (context switches between more processes than cores; README, issue #16).
+.venv/bin/gunicorn flowsync.wsgi:application --bind "$HOST:$PORT" --workers "${FLOWSYNC_WEB_WORKERS:-2}" \
+  --threads "${FLOWSYNC_WEB_THREADS:-16}" &  # access lines come from Django (flowsync/observe.py), as JSON
 pids+=($!)
 wait "${pids[@]}"

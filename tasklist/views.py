@@ -15,6 +15,7 @@ import zoneinfo
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.db.models import Q
@@ -27,6 +28,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from engine.actions.task_claims import claim_task, hand_over_task, unclaim_task
+from engine.actions.task_transitions import Transition, await_transition
 from engine.actions.user_tasks import complete_user_task
 from engine.errors import ActionError
 from engine.forms.task_form import form_for
@@ -61,6 +63,27 @@ LIST_TITLES = {
 }
 DUE_LABELS = {"overdue": "Overdue", "today": "Due today", "week": "Due this week"}
 CREATED = UserTask.State.CREATED
+# A task with assigning listeners (Camunda 8.8) changes hands only once the process's check agreed: the page
+# waits that long for it, then says it is still under way.
+LISTENER_WAIT_SECONDS = 5.0
+WAITS = "{what} “{name}” waits for the process's check (a task listener); it may be corrected or refused."
+REFUSED = "{what} “{name}” was refused by the process's check: {reason}"
+
+
+def _decided(request: HttpRequest, pending: Transition | None, what: str, task: UserTask) -> bool:
+    """True when the change is final and agreed (at once without task listeners); else a message says why not."""
+    if pending is None:
+        return True
+    wait = float(getattr(settings, "FLOWSYNC_TASKLIST_LISTENER_WAIT_SECONDS", LISTENER_WAIT_SECONDS))
+    outcome = await_transition(pending, wait)
+    name = task.name or task.element_id
+    if outcome.state == "denied":
+        messages.error(request, REFUSED.format(what=what, name=name, reason=outcome.reason or "no reason given"))
+        return False
+    if outcome.state == "pending":
+        messages.info(request, WAITS.format(what=what, name=name))
+        return False
+    return True
 
 
 def _ctx(request: HttpRequest) -> TasklistContext:
@@ -299,9 +322,11 @@ def claim(request: HttpRequest, key: int) -> HttpResponse:
         messages.error(request, "You are not among the candidates of this task.")
         return redirect(_detail_url(task.key, list_name))
     try:
-        claim_task(tl.tenant_ids, task.key, tl.username, tl.username, timezone.now())
+        pending = claim_task(tl.tenant_ids, task.key, tl.username, tl.username, timezone.now())
     except ActionError as exc:
         messages.error(request, exc.detail)
+        return redirect(_detail_url(task.key, list_name))
+    if not _decided(request, pending, "Your claim of", task):
         return redirect(_detail_url(task.key, list_name))
     messages.success(request, f"You claimed “{task.name or task.element_id}”.")
     # The task now lives in "Assigned to me": completing it moves on through that list.
@@ -314,11 +339,13 @@ def unclaim(request: HttpRequest, key: int) -> HttpResponse:
     tl = _ctx(request)
     task = _task_or_404(request, key)
     try:
-        unclaim_task(tl.tenant_ids, task.key, tl.username, tl.username, timezone.now(),
-                     any_assignee=tl.viewer.can_see_all)
+        pending = unclaim_task(tl.tenant_ids, task.key, tl.username, tl.username, timezone.now(),
+                               any_assignee=tl.viewer.can_see_all)
     except ActionError as exc:
         messages.error(request, exc.detail)
     else:
+        if not _decided(request, pending, "Giving back", task):
+            return redirect(_detail_url(task.key, _list_param(request.POST)))
         messages.success(request, f"You gave “{task.name or task.element_id}” back to its candidates.")
     return redirect(_detail_url(task.key, _list_param(request.POST)))
 
@@ -336,9 +363,11 @@ def hand_over(request: HttpRequest, key: int) -> HttpResponse:
         messages.error(request, "Choose one of the task's candidates to hand it over to.")
         return redirect(_detail_url(task.key))
     try:
-        hand_over_task(tl.tenant_ids, task.key, tl.username, target, tl.username, timezone.now())
+        pending = hand_over_task(tl.tenant_ids, task.key, tl.username, target, tl.username, timezone.now())
     except ActionError as exc:
         messages.error(request, exc.detail)
+        return redirect(_detail_url(task.key))
+    if not _decided(request, pending, f"Handing over to {target}", task):
         return redirect(_detail_url(task.key))
     messages.success(request, f"You handed “{task.name or task.element_id}” over to {target}.")
     return redirect("tasklist:list", list_name="assigned")
@@ -371,9 +400,12 @@ def complete(request: HttpRequest, key: int) -> HttpResponse:
         return _render_detail(request, task, list_name, values=redisplay, errors=errors, status=422)
     try:
         # In the Tasklist everyone completes only what they hold, whatever their role.
-        complete_user_task(tl.tenant_ids, task.key, dict(values), tl.username, timezone.now(), as_user=tl.username)
+        pending = complete_user_task(tl.tenant_ids, task.key, dict(values), tl.username, timezone.now(),
+                                     as_user=tl.username)
     except ActionError as exc:
         messages.error(request, exc.detail)
+        return redirect(_detail_url(task.key, list_name))
+    if not _decided(request, pending, "Completing", task):
         return redirect(_detail_url(task.key, list_name))
     messages.success(request, f"Completed “{label}”.")
     following = _next_task(tl, list_name, task.key)

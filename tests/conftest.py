@@ -283,3 +283,24 @@ def _fresh_sign_in_throttle() -> Iterator[None]:
     clear()
     yield
     clear()
+
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _api_keys_read_every_time() -> None:
+    """Tests change keys and tenants by hand and expect the next request to see it: no recheck interval
+    (tests/api/test_auth__strategies.py tests the interval itself). Set once, not through the `settings`
+    fixture: tests that point Redis elsewhere rely on `settings` being restored before the autouse
+    fixtures above tear down."""
+    from django.conf import settings
+
+    settings.FLOWSYNC_API_KEY_RECHECK_SECONDS = 0
+
+
+@pytest.fixture(autouse=True)
+def _no_key_cached_by_another_test() -> Iterator[None]:
+    from flowsync.auth.credentials import forget_keys
+
+    forget_keys()
+    yield
+    forget_keys()

@@ -170,3 +170,11 @@ def test_audit_per_process_and_per_user_in_the_admin(db, settings):
     assert 'href="?q=user%3Aann"' in listed
     mine = rows(client.get("/admin/flowsync/auditentry/?q=user%3Aann").content.decode())
     assert "instance.cancel" in mine and "instance.start" not in mine
+
+
+def test_a_request_without_an_id_gets_one_id_in_the_trail_and_the_answer(db):
+    tenant, api, key = started("idless")
+    response = api.post(f"/v2/process-instances/{key}/cancellation")
+    assert response.status_code == 204
+    entry = AuditEntry.objects.get(tenant=tenant, what="instance.cancel")
+    assert len(entry.request_id) == 32 and entry.request_id == response["X-Request-Id"]

@@ -153,6 +153,8 @@ API_OPS = [
         "assignee": "u-member"}, format="json"), lambda w: task_state(w.held.key)),
     Op("complete a task one does not hold", MANAGERS, lambda c, w: c.post(
         f"/v2/user-tasks/{w.held.key}/completion", {}, format="json"), lambda w: task_state(w.held.key)),
+    Op("update a task's priority", MANAGERS, lambda c, w: c.patch(f"/v2/user-tasks/{w.held.key}", {
+        "changeset": {"priority": 7}}, format="json"), lambda w: commands()),
     Op("unassign someone's task", MANAGERS, lambda c, w: c.delete(f"/v2/user-tasks/{w.held.key}/assignee"),
        lambda w: task_state(w.held.key)),
     Op("claim an offered task", EVERYONE, lambda c, w: c.post(f"/v2/user-tasks/{w.task.key}/assignment", {

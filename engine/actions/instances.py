@@ -28,6 +28,13 @@ FIND_VERSION = (
 )
 
 
+def deployed_definition(key: int, deactivated: bool) -> ProcessDefinition:
+    """A deployed definition from the cache (definitions never change), with its current `deactivated`."""
+    found = copy.copy(cached_definition(key))
+    found.deactivated = deactivated
+    return found
+
+
 def find_definition(
     tenant: Tenant, process_id: str | None = None, version: int | None = None, key: int | None = None
 ) -> ProcessDefinition:
@@ -38,9 +45,7 @@ def find_definition(
         if not rows:
             what = f"'{process_id}'" + (f" version {version}" if exact else "")
             raise NotFound(f"no process definition {what} is deployed")
-        found = copy.copy(cached_definition(rows[0][0]))
-        found.deactivated = rows[0][1]
-        return found
+        return deployed_definition(rows[0][0], rows[0][1])
     qs = ProcessDefinition.objects.filter(tenant=tenant).defer("source")
     if key is not None:
         found = qs.filter(key=key).first()

@@ -15,6 +15,8 @@ from psycopg.types.json import Jsonb
 
 from engine.actions.durations import after, span
 from engine.audit import record
+from engine.connectors.policy import code_retries, worker_error_code
+from engine.connectors.registry import TYPES as CONNECTOR_TYPES
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.models import Command, ElementInstance, Job, ProcessInstance, Variable
 from engine.store import sql
@@ -68,6 +70,68 @@ ORDER BY act.key
 """
 ACTIVATE_WITH_CONTEXT_ONE_TENANT = ACTIVATE_WITH_CONTEXT.format(tenant="= %(tenants)s")
 ACTIVATE_WITH_CONTEXT_TENANTS = ACTIVATE_WITH_CONTEXT.format(tenant="= ANY(%(tenants)s::bigint[])")
+
+
+# The built-in connectors take every type they run in one activation: the same two branches as ACTIVATE,
+# the activatable one as one index walk per type (each in key order), merged and cut to the limit.
+def _activate_any_sql(one_tenant: bool) -> str:
+    tenant = "= %(tenants)s" if one_tenant else "= ANY(%(tenants)s::bigint[])"
+    single = ACTIVATE.format(tenant=tenant)
+    head, rest = single.split("WITH ready AS (", 1)
+    ready, rest = rest.split("), expired AS (", 1)
+    per_type = ready.replace("type = %(type)s", "type = wanted.type").strip()
+    return (f"{head}WITH ready AS (\n    SELECT one.key FROM unnest(%(types)s::text[]) AS wanted(type),"
+            f"\n    LATERAL ({per_type}) AS one ORDER BY one.key LIMIT %(max)s\n), expired AS ("
+            + rest.replace("type = %(type)s", "type = ANY(%(types)s::text[])"))
+
+
+ACTIVATE_ANY_ONE_TENANT = _activate_any_sql(True)
+ACTIVATE_ANY_TENANTS = _activate_any_sql(False)
+
+
+def _with_locals(statement: str) -> str:
+    """The activation answering, per job, the local variables of its element (what its input mappings set)."""
+    pick, update = statement.split("\nUPDATE engine_job", 1)
+    return (pick + ", act AS (\nUPDATE engine_job" + update + ")\nSELECT act.*, (SELECT json_agg(json_build_array("
+            "v.name, v.value))::text FROM engine_variable v WHERE v.scope_key = act.element_instance_key)\n"
+            "FROM act ORDER BY act.key")
+
+
+ACTIVATE_ANY_WITH_LOCALS = {True: _with_locals(ACTIVATE_ANY_ONE_TENANT), False: _with_locals(ACTIVATE_ANY_TENANTS)}
+
+
+def activate_any(
+    tenant_ids: list[int], job_types: list[str], worker: str, timeout_ms: int, max_jobs: int, now: datetime,
+) -> list[Job]:
+    """`activate_jobs` for several types at once (in key order across them): one statement on PostgreSQL."""
+    if max_jobs <= 0 or not job_types:
+        return []
+    if connection.vendor != "postgresql":
+        jobs: list[Job] = []
+        for job_type in job_types:
+            jobs += activate_jobs(tenant_ids, job_type, worker, timeout_ms, max_jobs - len(jobs), now)
+        return jobs
+    return activate_any_with_locals(tenant_ids, job_types, worker, timeout_ms, max_jobs, now)[0]
+
+
+def activate_any_with_locals(
+    tenant_ids: list[int], job_types: list[str], worker: str, timeout_ms: int, max_jobs: int, now: datetime,
+) -> tuple[list[Job], dict[int, dict[str, Any]] | None]:
+    """`activate_any`, and on PostgreSQL, in the same statement, each job's local variables (those of its
+    element's scope: what the element's input mappings set) by job key; None elsewhere."""
+    if max_jobs <= 0 or not job_types:
+        return [], {}
+    if connection.vendor != "postgresql":
+        return activate_any(tenant_ids, job_types, worker, timeout_ms, max_jobs, now), None
+    one = len(tenant_ids) == 1
+    params = {"tenants": tenant_ids[0] if one else list(tenant_ids), "types": list(job_types), "now": now,
+              "max": max_jobs, "worker": worker[:255], "deadline": after(now, timeout_ms)}
+    rows = sql.execute(ACTIVATE_ANY_WITH_LOCALS[one], params)
+    width = len(Job._meta.concrete_fields)
+    jobs = sql.rows_to(Job, [row[:width] for row in rows])
+    timed_out = [job for job, row in zip(jobs, rows, strict=True) if row[width]]
+    local = {job.key: dict(json.loads(row[width + 1] or "[]")) for job, row in zip(jobs, rows, strict=True)}
+    return _activated(jobs, now, timed_out), local
 
 
 def activate_jobs(
@@ -171,9 +235,14 @@ _CORRECTIONS = {
     "dueDate": lambda v: v is None or v == "" or (isinstance(v, str) and _aware(v)),
     "followUpDate": lambda v: v is None or v == "" or (isinstance(v, str) and _aware(v)),
     "priority": lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 100),
+    "candidateUsers": lambda v: v is None or (isinstance(v, list) and all(isinstance(n, str) for n in v)),
+    "candidateGroups": lambda v: v is None or (isinstance(v, list) and all(isinstance(n, str) for n in v)),
 }
 _CORRECTION_RULES = {"assignee": "a string", "dueDate": "an ISO 8601 date-time with an offset",
-                     "followUpDate": "an ISO 8601 date-time with an offset", "priority": "an integer from 0 to 100"}
+                     "followUpDate": "an ISO 8601 date-time with an offset", "priority": "an integer from 0 to 100",
+                     "candidateUsers": "a list of strings", "candidateGroups": "a list of strings"}
+# Camunda 8.8: only these lifecycle transitions may be denied by a task listener (not creating, not canceling).
+DENIABLE = ("ASSIGNING", "UPDATING", "COMPLETING")
 
 
 def _aware(text: str) -> bool:
@@ -195,18 +264,24 @@ def job_result(result: Any) -> dict[str, Any] | None:
     reason = result.get("deniedReason")
     if reason is not None and not isinstance(reason, str):
         raise InvalidInput("result.deniedReason must be a string")
-    corrections = result.get("corrections") or {}
-    if not isinstance(corrections, dict):
-        raise InvalidInput("result.corrections must be a JSON object")
-    for name, value in corrections.items():
-        if name in ("candidateUsers", "candidateGroups"):
-            raise InvalidInput(f"result.corrections.{name}: correcting candidates is not supported yet")
-        if name not in _CORRECTIONS:
-            raise InvalidInput(f"result.corrections.{name} is not a correctable attribute "
-                               f"({', '.join(_CORRECTIONS)})")
-        if not _CORRECTIONS[name](value):
-            raise InvalidInput(f"result.corrections.{name} must be {_CORRECTION_RULES[name]}, got {value!r}")
+    corrections = check_task_changes(result.get("corrections"), "result.corrections", tuple(_CORRECTIONS))
     return {"denied": bool(denied), "deniedReason": reason or "", "corrections": corrections}
+
+
+def check_task_changes(changes: Any, where: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+    """A user task's changes (a listener's corrections, an update's changeset): known attributes of the right type.
+
+    Nulls are dropped (Camunda: null leaves the attribute as it is); "" clears a date, [] clears candidates.
+    """
+    changes = changes or {}
+    if not isinstance(changes, dict):
+        raise InvalidInput(f"{where} must be a JSON object")
+    for name, value in changes.items():
+        if name not in allowed:
+            raise InvalidInput(f"{where}.{name} is not a changeable attribute ({', '.join(allowed)})")
+        if not _CORRECTIONS[name](value):
+            raise InvalidInput(f"{where}.{name} must be {_CORRECTION_RULES[name]}, got {value!r}")
+    return {name: value for name, value in changes.items() if value is not None}
 
 
 def complete_job(tenant_ids: list[int], key: int, variables: dict[str, Any] | None, actor: str, now: datetime,
@@ -217,6 +292,12 @@ def complete_job(tenant_ids: list[int], key: int, variables: dict[str, Any] | No
     checked = job_result(result)
     if checked is not None:
         payload["result"] = checked
+        if checked["denied"]:
+            event = Job.objects.filter(key=key, tenant_id__in=tenant_ids).values_list(
+                "listener_event_type", flat=True).first()
+            if event is not None and event not in DENIABLE:
+                raise InvalidInput(f"result.denied: a task listener on '{event.lower() or 'no event'}' cannot deny "
+                                   f"its transition (only {', '.join(e.lower() for e in DENIABLE)} can)")
     with transaction.atomic():
         if connection.vendor == "postgresql":
             # One statement: the conditional UPDATE (its row lock refuses a second completion, as the
@@ -237,6 +318,59 @@ def complete_job(tenant_ids: list[int], key: int, variables: dict[str, Any] | No
         job.state = Job.State.COMPLETED
         job.save(update_fields=["state"])
         submit(job.tenant_id, job.process_instance_key, Command.Kind.COMPLETE_JOB, payload, actor, now)
+
+
+# Several completions in one statement (the built-in connectors report what a run finished together):
+# COMPLETE's condition per job, one command per completed job, one wake-up. Jobs it did not complete
+# are left to complete_job, which says why.
+COMPLETE_MANY = """
+WITH answer AS (
+    SELECT * FROM unnest(%(keys)s::bigint[], %(payloads)s::jsonb[]) WITH ORDINALITY AS a(key, payload, n)
+), done AS (
+    UPDATE engine_job AS j SET state = 'COMPLETED' FROM answer
+    WHERE j.key = answer.key AND j.tenant_id = ANY(%(tenants)s::bigint[])
+      AND (j.state = 'ACTIVATABLE' OR (j.state = 'ACTIVATED' AND (j.deadline IS NULL OR j.deadline >= %(now)s)))
+    RETURNING j.tenant_id, j.process_instance_key, answer.payload, answer.n
+)
+INSERT INTO engine_command
+    (tenant_id, process_instance_key, kind, payload, state, actor, created_at, keys, error, traceparent)
+SELECT tenant_id, process_instance_key, 'COMPLETE_JOB', payload, 'PENDING', %(actor)s, %(now)s, '[]', '', ''
+FROM done ORDER BY n RETURNING payload->>'jobKey'{wake}
+"""
+COMPLETE_MANY_AND_WAKE = COMPLETE_MANY.format(wake=f", pg_notify('{CHANNEL}', '')")
+COMPLETE_MANY_ONLY = COMPLETE_MANY.format(wake="")
+
+
+def complete_jobs(tenant_ids: list[int], answers: list[tuple[int, dict[str, Any]]], actor: str,
+                  now: datetime) -> dict[int, Conflict | NotFound]:
+    """Complete several jobs (key, variables) in one transaction, each judged on its own as by
+    complete_job; returns those that could not be completed, with complete_job's reason."""
+    for _key, variables in answers:
+        if variables is not None and not isinstance(variables, dict):
+            raise InvalidInput("variables must be a JSON object")
+    done: set[int] = set()
+    # Traced: each completion carries its own span's traceparent, so they go one at a time.
+    if len(answers) > 1 and connection.vendor == "postgresql" and not tracing.enabled():
+        with transaction.atomic():
+            wake = claim_notify()
+            params = {"keys": [key for key, _ in answers], "tenants": list(tenant_ids), "now": now,
+                      "actor": actor[:255],
+                      "payloads": [Jsonb({"jobKey": str(key), "variables": variables or {}})
+                                   for key, variables in answers]}
+            done = {int(row[0]) for row in sql.execute(COMPLETE_MANY_AND_WAKE if wake else COMPLETE_MANY_ONLY,
+                                                       params)}
+            if not wake:
+                request_drain()  # inline mode, or the transaction has notified already
+            elif not done:
+                notify_engine()  # claimed but not sent
+    refused: dict[int, Conflict | NotFound] = {}
+    for key, variables in answers:
+        if key not in done:
+            try:
+                complete_job(tenant_ids, key, variables, actor, now)
+            except (Conflict, NotFound) as exc:
+                refused[key] = exc
+    return refused
 
 
 def activate_with_context(
@@ -359,14 +493,26 @@ def fail_job(
     actor: str,
     now: datetime,
     lease: str = "",
+    error_code: str = "",
 ) -> None:
-    """A worker could not do the job: retry later, or raise a JOB_NO_RETRIES incident when none are left."""
+    """A worker could not do the job: retry later, or raise a JOB_NO_RETRIES incident when none are left.
+
+    A JSON flow node's `retry.on` (a task header) decides for external workers: a failure whose code
+    (`error_code`, else the one its message starts with) it does not list gets no more retries.
+    """
     if variables is not None and not isinstance(variables, dict):
         raise InvalidInput("variables must be a JSON object")
     with transaction.atomic():
         job = _lock_job(tenant_ids, key, now, lease)
         if job.state != Job.State.ACTIVATED:
             raise Conflict(f"job {key} is {job.state}; only an activated job can be failed")
+        if retries > 0 and job.type not in CONNECTOR_TYPES:
+            # Built-in connectors apply retry.on themselves: they know the failure's kind, not only its text.
+            code = worker_error_code(error_code, error_message)
+            if not code_retries(job.custom_headers or {}, code):
+                retries = 0
+                error_message = (f"{error_message} (not retried: retry.on does not list "
+                                 f"{code or 'a failure without an error code'})")
         backoff = retry_backoff(job, retry_backoff_ms)
         job.retries, job.failures = max(0, retries), job.failures + 1
         job.error_message = (error_message or "")[:4000]

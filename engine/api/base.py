@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import math
-import threading
-import time
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
@@ -34,18 +31,13 @@ from engine.api.problems import (
     ResourceExhausted,
 )
 from engine.api.search import parse_key
+from engine.backpressure import backlog
 from engine.errors import InvalidInput
-from engine.queries import status
 from engine.rights import Right
 from flowsync import idempotency, logs, metrics, ratelimit
 from flowsync.models import Tenant
 
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
-DEFAULT_BACKLOG_LIMIT = status.BACKPRESSURE_DEFAULT
-DEFAULT_ENGINE_LAG_MS = 1000
-BACKLOG_CACHE_SECONDS = 0.5
-
-
 class TenantRateThrottle(BaseThrottle):
     """Token bucket per tenant (flowsync.ratelimit); 429 with Retry-After when empty."""
 
@@ -63,54 +55,6 @@ class TenantRateThrottle(BaseThrottle):
         return getattr(self, "_wait", None)
 
 
-class _Backlog:
-    """What saturates, cached briefly per process: the engine's pending commands (a bounded count)
-    and its lag (how long the oldest pending command has waited).
-
-    Every command-writing request is refused above the pending limit. A request that starts new
-    work (an instance) is refused sooner, when the engine lags more than
-    FLOWSYNC_BACKPRESSURE_ENGINE_LAG_MS: work already running (completions, messages) keeps
-    flowing, so the backlog drains, and what is accepted is handed off within about that lag
-    instead of queueing without bound behind a saturated machine.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._value = (0, 0.0)
-        self._expires = 0.0
-
-    def _read(self, limit: int) -> tuple[int, float]:
-        with self._lock:
-            if time.monotonic() < self._expires:
-                return self._value
-        value = status.pressure(limit + 1)
-        with self._lock:
-            self._value, self._expires = value, time.monotonic() + BACKLOG_CACHE_SECONDS
-        return value
-
-    def refusal(self, new_work: bool) -> tuple[str, int] | None:
-        """(why, seconds to wait) when the request must be refused, else None."""
-        limit = int(getattr(settings, "FLOWSYNC_BACKPRESSURE_PENDING_COMMANDS", DEFAULT_BACKLOG_LIMIT))
-        lag_ms = int(getattr(settings, "FLOWSYNC_BACKPRESSURE_ENGINE_LAG_MS", DEFAULT_ENGINE_LAG_MS))
-        if limit <= 0 and (lag_ms <= 0 or not new_work):
-            return None
-        pending, lag = self._read(max(limit, 0))
-        if limit > 0 and pending > limit:
-            return "the engine has too many pending commands; retry later (reads keep working)", 1
-        if new_work and lag_ms > 0 and lag * 1000 > lag_ms:
-            return (f"the engine is {lag:.1f} s behind; retry later (work already running goes on)",
-                    max(1, math.ceil(lag)))
-        return None
-
-    def exceeded(self) -> bool:
-        return self.refusal(new_work=False) is not None
-
-    def reset(self) -> None:
-        with self._lock:
-            self._expires = 0.0
-
-
-backlog = _Backlog()
 
 
 class ApiView(APIView):

@@ -13,6 +13,10 @@ urlpatterns = [
     path("executions/<str:key>/<str:action>", flows.ExecutionActionView.as_view()),
     path("deliveries/<str:delivery_id>/replay", flows.DeliveryReplayView.as_view()),
     path("dead-letters", flows.DeadLettersView.as_view()),
+    # Connector secrets (engine/secrets.py). Like "schema", "validate" and "dead-letters" above, the route
+    # comes first: a flow whose id is "secrets" is not reachable under /api/flows/<id> by that id.
+    path("secrets", flows.SecretsView.as_view()),
+    path("secrets/<str:name>", flows.SecretView.as_view()),
     path("dead-letters/replay", flows.DeadLettersReplayView.as_view()),
     path("", flows.FlowsView.as_view()),
     path("<str:flow_id>", flows.FlowView.as_view()),

@@ -72,7 +72,7 @@ def items_of(name: str) -> Schema:
 STATES = {
     "ProcessInstanceStateEnum": enum("ACTIVE", "COMPLETED", "TERMINATED"),
     "ElementInstanceStateEnum": enum("ACTIVE", "COMPLETED", "TERMINATED"),
-    "UserTaskStateEnum": enum("CREATING", "CREATED", "COMPLETING", "COMPLETED", "CANCELED"),
+    "UserTaskStateEnum": enum("CREATING", "CREATED", "ASSIGNING", "UPDATING", "COMPLETING", "COMPLETED", "CANCELED"),
     "IncidentStateEnum": enum("ACTIVE", "RESOLVED"),
     "JobStateEnum": enum(*sorted(set(shapes.JOB_STATES.values()))),
 }
@@ -750,7 +750,8 @@ def document() -> None:
         "resolveIncident", 409, 503, request=_req(r.OperationReference), tag="Incident"))
     view(user_tasks.UserTaskSearchView, post=_search(
         "UserTaskSearchQuery", "UserTaskSearchQueryResult", "User task", "searchUserTasks"))
-    view(user_tasks.UserTaskView, get=op("getUserTask", (200, ref("UserTaskResult")), keyed=True, tag="User task"))
+    view(user_tasks.UserTaskView, get=op("getUserTask", (200, ref("UserTaskResult")), keyed=True, tag="User task"),
+         patch=_no_content("updateUserTask", 403, 409, 503, request=_req(r.UpdateUserTask), tag="User task"))
     view(user_tasks.UserTaskFormView, get=extend_schema(
         operation_id="getUserTaskForm", tags=["User task"], parameters=[key_param()],
         responses={

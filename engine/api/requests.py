@@ -153,6 +153,9 @@ class FailJob(Strict):
                                          max_length=100_000, trim_whitespace=False)
     retryBackOff = serializers.IntegerField(required=False, default=0, min_value=0, max_value=MAX_TIMEOUT_MS)
     variables = ObjectField(default=dict)
+    # FlowSync: what a JSON flow node's `retry.on` matches (else the code the message starts with).
+    errorCode = serializers.RegexField(r"^([A-Z][A-Z0-9_]*|[1-5][0-9][0-9])$", required=False, default="",
+                                       allow_blank=True, max_length=255)
 
 
 class ThrowJobError(Strict):
@@ -218,6 +221,12 @@ class OperationReference(Strict):
 class AssignUserTask(Strict):
     assignee = serializers.CharField(max_length=255)
     allowOverride = serializers.BooleanField(required=False, allow_null=True, default=True)
+    action = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=255)
+
+
+class UpdateUserTask(Strict):
+    # {dueDate, followUpDate, candidateUsers, candidateGroups, priority}: checked by the action.
+    changeset = ObjectField(default=None)
     action = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=255)
 
 

@@ -19,18 +19,11 @@ from engine.models import (
     UserTask,
     Variable,
 )
+from engine.models.incidents import ERROR_TYPES as INCIDENT_ERROR_TYPES
 
 # Values longer than this (serialised) are cut in variable search results unless truncateValues=false.
 VARIABLE_TRUNCATE_CHARS = 8191
 
-INCIDENT_ERROR_TYPES = frozenset(
-    {
-        "JOB_NO_RETRIES", "UNHANDLED_ERROR_EVENT", "IO_MAPPING_ERROR", "CONDITION_ERROR", "EXTRACT_VALUE_ERROR",
-        "CALLED_ELEMENT_ERROR", "CALLED_DECISION_ERROR", "DECISION_EVALUATION_ERROR", "FORM_NOT_FOUND",
-        "RESOURCE_NOT_FOUND", "MESSAGE_SIZE_EXCEEDED", "EXECUTION_LISTENER_NO_RETRIES", "TASK_LISTENER_NO_RETRIES",
-        "AD_HOC_SUB_PROCESS_NO_RETRIES", "SECRET_RESOLUTION_ERROR", "UNKNOWN", "UNSPECIFIED",
-    }
-)
 ELEMENT_TYPES = frozenset(
     {
         "PROCESS", "SUB_PROCESS", "EVENT_SUB_PROCESS", "AD_HOC_SUB_PROCESS", "AD_HOC_SUB_PROCESS_INNER_INSTANCE",
@@ -202,12 +195,14 @@ def incident(inc: Incident, tenant_id: str, root_key: int | None) -> dict[str, A
 
 def listened_task(job: Job, task: UserTask) -> dict[str, Any]:
     """Camunda 8's `userTask` of a task listener's activated job: the task as the listener sees it."""
+    transition = getattr(task, "listener_transition", None) or {}  # an assignment or update under way
     return {
-        "action": {"CREATING": "create", "COMPLETING": "complete"}.get(job.listener_event_type, ""),
+        "action": transition.get("action") or {"CREATING": "create", "ASSIGNING": "assign", "UPDATING": "update",
+                                               "COMPLETING": "complete"}.get(job.listener_event_type, ""),
         "assignee": task.assignee or None,
         "candidateGroups": list(task.candidate_groups or []),
         "candidateUsers": list(task.candidate_users or []),
-        "changedAttributes": [],
+        "changedAttributes": list(transition.get("changed") or []),
         "dueDate": date(task.due_date),
         "followUpDate": date(task.follow_up_date),
         "formKey": None,

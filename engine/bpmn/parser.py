@@ -25,7 +25,7 @@ B = f"{{{BPMN_NS}}}"
 _NON_FLOW = {"laneSet", "documentation", "extensionElements", "textAnnotation", "association", "dataObject",
              "dataObjectReference", "dataStoreReference", "group", "property", "ioSpecification",
              "dataInputAssociation", "dataOutputAssociation", "incoming", "outgoing", "category",
-             "multiInstanceLoopCharacteristics", "standardLoopCharacteristics"}
+             "multiInstanceLoopCharacteristics", "standardLoopCharacteristics", "completionCondition"}
 
 _EVENT_DEFINITIONS = {
     "messageEventDefinition": "message", "timerEventDefinition": "timer", "errorEventDefinition": "error",
@@ -303,10 +303,8 @@ def _job(el: etree._Element, ctx: _Context, what: str) -> dict[str, Any] | None:
 
 
 # Camunda 8.8's user task listener events: which of them FlowSync runs, and why the others are refused.
-TASK_LISTENER_EVENTS = ("creating", "completing")
+TASK_LISTENER_EVENTS = ("creating", "assigning", "updating", "completing")
 _TASK_LISTENER_REFUSED = {
-    "assigning": "task listeners on 'assigning' are not supported yet (claims and assignments do not wait for jobs)",
-    "updating": "task listeners on 'updating' are not supported yet (task updates do not wait for jobs)",
     "canceling": "task listeners on 'canceling' are not supported yet (cancelling a task does not wait for jobs)",
 }
 
@@ -505,6 +503,37 @@ def _sub_process(el: etree._Element, ctx: _Context) -> dict[str, Any] | None:
     return _activity(el, ctx, {})
 
 
+def _ad_hoc_sub_process(el: etree._Element, ctx: _Context) -> dict[str, Any] | None:
+    """Camunda 8.7's ad-hoc subprocess, run by the engine: `zeebe:adHoc activeElementsCollection` names the
+    inner elements activated on entry; `bpmn:completionCondition` is evaluated after each inner completion;
+    `cancelRemainingInstances` (default true) ends what still runs when it holds."""
+    props: dict[str, Any] = {"cancelRemaining": el.get("cancelRemainingInstances", "true").strip().lower() != "false"}
+    if zeebe.extension(el, "taskDefinition") is not None:
+        ctx.problem("an ad-hoc subprocess worked by a job worker (zeebe:taskDefinition, Camunda 8.8) is not "
+                    "supported yet; use zeebe:adHoc activeElementsCollection", el)
+        return None
+    found = zeebe.extension(el, "adHoc")
+    if found is not None:
+        for attr in ("outputCollection", "outputElement"):
+            if (found.get(attr) or "").strip():
+                ctx.problem(f"zeebe:adHoc {attr} is not supported yet; collect results with output mappings", el)
+                return None
+        text = (found.get("activeElementsCollection") or "").strip()
+        if text:
+            compiled = ctx.expression(el, "zeebe:adHoc activeElementsCollection", text)
+            if compiled is None:
+                return None
+            props["activeElements"] = compiled
+    cond = el.find(f"{B}completionCondition")
+    if cond is not None and (cond.text or "").strip():
+        compiled = ctx.expression(el, "completionCondition", cond.text or "", kind="condition",
+                                  line=cond.sourceline)
+        if compiled is None:
+            return None
+        props["completionCondition"] = compiled
+    return _activity(el, ctx, props)
+
+
 def _call_activity(el: etree._Element, ctx: _Context) -> dict[str, Any] | None:
     called = zeebe.called_element(el)
     if called is None or not called["processId"].strip():
@@ -539,11 +568,12 @@ ELEMENT_PARSERS: dict[str, Callable[[etree._Element, _Context], dict[str, Any] |
     "inclusiveGateway": _gateway,
     "eventBasedGateway": _gateway,
     "subProcess": _sub_process,
+    "adHocSubProcess": _ad_hoc_sub_process,
     "callActivity": _call_activity,
 }
 
 # Containers whose children are walked as a nested scope.
-_CONTAINERS = {"subProcess"}
+_CONTAINERS = {"subProcess", "adHocSubProcess"}
 
 
 def _kind(el: etree._Element) -> str:
@@ -676,6 +706,12 @@ def _validate(graph: Graph, xml_of: dict[str, etree._Element], proc: etree._Elem
         elif e.kind == "subProcess":
             if len(graph.start_events(e.id)) != 1:
                 problem(e.id, "an embedded subprocess needs exactly one none start event")
+        elif e.kind == "adHocSubProcess":
+            inner = [c for c in elements.values() if c.parent == e.id]
+            if any(c.kind in ("startEvent", "endEvent") for c in inner):
+                problem(e.id, "an ad-hoc subprocess must not contain start or end events")
+            if not any(c.kind in ACTIVITY_KINDS for c in inner):
+                problem(e.id, "an ad-hoc subprocess needs at least one activity")
         elif e.kind == "eventSubProcess":
             starts = graph.event_starts(e.id)
             if len(starts) != 1:
@@ -690,7 +726,8 @@ def _validate(graph: Graph, xml_of: dict[str, etree._Element], proc: etree._Elem
                 problem(e.id, f"a boundary event must be attached to an activity, not '{e.props['attachedTo']}'")
             elif target.parent != e.parent:
                 problem(e.id, "a boundary event must be in the same scope as its activity")
-            elif event.get("type") == "escalation" and target.kind not in ("subProcess", "callActivity"):
+            elif event.get("type") == "escalation" and target.kind not in ("subProcess", "adHocSubProcess",
+                                                                           "callActivity"):
                 problem(e.id, "an escalation boundary event may only be attached to a subprocess or a call activity")
             if e.incoming:
                 problem(e.id, "a boundary event has no incoming sequence flows")

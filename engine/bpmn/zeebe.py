@@ -15,9 +15,7 @@ from engine.bpmn.xml import BPMN_NS, ZEEBE_NS
 Z = f"{{{ZEEBE_NS}}}"
 
 # Extensions that change execution but are not implemented: refused rather than silently ignored.
-UNSUPPORTED = {
-    "adHoc": "ad-hoc subprocesses",
-}
+UNSUPPORTED: dict[str, str] = {}
 
 
 def extension(el: etree._Element, name: str) -> etree._Element | None:

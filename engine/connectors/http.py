@@ -214,6 +214,16 @@ def _authenticate(request: Request, auth: Any) -> None:
         raise _invalid(f"authentication type {kind!r} is not supported (noAuth, basic, bearer, apiKey)")
 
 
+def derived_credentials(variables: dict[str, Any]) -> tuple[str, ...]:
+    """Credentials this connector computes from its inputs (the Basic header's base64 of user:password), so
+    that a receiver echoing them back has them scrubbed like the secrets they were made of."""
+    auth = variables.get("authentication")
+    if isinstance(auth, dict) and auth.get("type") == "basic":
+        pair = f"{_text(auth.get('username') or '')}:{_text(auth.get('password') or '')}"
+        return (base64.b64encode(pair.encode()).decode(),)
+    return ()
+
+
 # --- sending ----------------------------------------------------------------------------------------
 
 

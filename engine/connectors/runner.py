@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -31,8 +31,16 @@ from django.db.models import Q
 from django.utils import timezone
 from opentelemetry.trace import SpanKind
 
-from engine.actions.jobs import activate_jobs, complete_job, fail_job, throw_error, variables_for_jobs
-from engine.connectors import policy
+from engine import secrets
+from engine.actions.jobs import (
+    activate_any_with_locals,
+    complete_job,
+    complete_jobs,
+    fail_job,
+    throw_error,
+    variables_for_jobs,
+)
+from engine.connectors import http, policy
 from engine.connectors.base import ConnectorError, Invocation, Outcome
 from engine.connectors.registry import TYPES, connector_for
 from engine.connectors.results import decide
@@ -174,31 +182,104 @@ def _drop_broken_connections() -> None:
 def run_connectors(tenant_ids: list[int], now: datetime | None = None, deadline: float | None = None) -> int:
     """Activate and run the tenants' runnable connector jobs until none is left; return how many ran.
 
-    `now` is the clock for tests (activation, lock deadlines, backoff); by default the wall clock.
+    Up to CONCURRENCY calls are in flight; whenever some finish, their outcomes are reported together
+    (completions in one transaction) and free places are filled again, so one slow call does not
+    hold back the rest. `now` is the clock for tests (activation, lock deadlines, backoff); by
+    default the wall clock.
     """
     total = 0
-    while (deadline is None or time.monotonic() < deadline) and not STOP.is_set():
-        jobs = _activate(tenant_ids, now or timezone.now())
-        if not jobs:
-            break
-        _run(jobs, now)
-        total += len(jobs)
-    return total
+    running: dict[Future[Outcome], Job] = {}
+    pool = _executor()
+    while True:
+        if len(running) < CONCURRENCY and (deadline is None or time.monotonic() < deadline) and not STOP.is_set():
+            at = now or timezone.now()
+            jobs, local = activate_any_with_locals(tenant_ids, ACTIVATED_TYPES, WORKER, lock_timeout_ms(),
+                                                   CONCURRENCY - len(running), at)
+            _publish_lag(jobs, at)
+            for job, inv in zip(jobs, _invocations(jobs, at, local), strict=True):
+                running[pool.submit(_traced, *_with_secrets(job, inv), job.traceparent)] = job
+            total += len(jobs)
+        if not running:
+            return total
+        finished, _ = wait(running, return_when=FIRST_COMPLETED)
+        _report_all([(running.pop(future), future.result()) for future in finished], now)
 
 
-def _activate(tenant_ids: list[int], now: datetime) -> list[Job]:
-    jobs: list[Job] = []
-    for job_type in sorted(TYPES):
-        jobs += activate_jobs(tenant_ids, job_type, WORKER, lock_timeout_ms(), CONCURRENCY - len(jobs), now)
-    return jobs
+# How long the jobs a connector run takes have waited (a first attempt: since the engine created it), in
+# seconds, for engine/backpressure.py: built-in connectors are part of the engine's pipeline, and when
+# they fall behind, new runs queue as jobs where the pending commands do not show it.
+LAG_KEY = "flowsync:connectors:lag"
+LAG_SECONDS_KEPT = 5
 
 
-def _run(jobs: list[Job], now: datetime | None) -> None:
-    invocations = _invocations(jobs, now or timezone.now())
-    with ThreadPoolExecutor(max_workers=min(CONCURRENCY, len(jobs)), thread_name_prefix="connector") as pool:
-        futures = {pool.submit(_traced, inv, job.traceparent): job for job, inv in zip(jobs, invocations, strict=True)}
-        logs = [_traced_report(futures[future], future.result(), now) for future in as_completed(futures)]
-    _keep_logs([entry for entry in logs if entry is not None])
+# After Redis failed, the lag is left alone this long (a hung Redis must not slow every run and request).
+LAG_QUIET_SECONDS = 5.0
+_lag_quiet_until = 0.0
+
+
+def _publish_lag(jobs: list[Job], now: datetime) -> None:
+    """Tell the API how far behind the connectors are (0 once nothing waits). Never raises."""
+    global _lag_quiet_until
+    if not settings.REDIS_URL or time.monotonic() < _lag_quiet_until:
+        return
+    waited = [(now - job.created_at).total_seconds() for job in jobs if job.failures == 0]
+    try:
+        redis.connection(QUEUE).set(LAG_KEY, f"{max([0.0, *waited]):.3f}", ex=LAG_SECONDS_KEPT)
+    except Exception:  # noqa: BLE001 - backpressure then sees the pending commands only
+        _lag_quiet_until = time.monotonic() + LAG_QUIET_SECONDS
+
+
+def lag_seconds() -> float:
+    """The connectors' latest published lag (0 when none was published lately or Redis is not there)."""
+    global _lag_quiet_until
+    if not settings.REDIS_URL or time.monotonic() < _lag_quiet_until:
+        return 0.0
+    try:
+        return float(redis.connection(QUEUE).get(LAG_KEY) or 0.0)
+    except Exception:  # noqa: BLE001 - backpressure then sees the pending commands only
+        _lag_quiet_until = time.monotonic() + LAG_QUIET_SECONDS
+        return 0.0
+
+
+# Sorted: the activation statement is prepared once per process.
+ACTIVATED_TYPES = sorted(TYPES)
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _executor() -> ThreadPoolExecutor:
+    """The process's connector threads, kept between runs (starting 8 threads per run cost ~1 ms of CPU
+    per job). Room for a few runs at once (embedded mode, the sweeper without Redis), so that a job
+    never waits for a thread longer than another call's budget."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=4 * CONCURRENCY, thread_name_prefix="connector")
+        return _pool
+
+
+def _report_all(results: list[tuple[Job, Outcome]], now: datetime | None) -> None:
+    """Report what finished: completions of one tenant together, the rest one by one; then the logs."""
+    at = now or timezone.now()
+    logs: list[StepLog] = []
+    completed: dict[int, list[tuple[Job, Outcome]]] = {}
+    for job, outcome in results:
+        if outcome.kind == "complete" and not tracing.enabled():
+            completed.setdefault(job.tenant_id, []).append((job, outcome))
+        else:
+            logs += [entry for entry in [_traced_report(job, outcome, now)] if entry is not None]
+    for tenant_id, done in completed.items():
+        try:
+            refused = complete_jobs([tenant_id], [(job.key, outcome.variables) for job, outcome in done], WORKER, at)
+        except Exception:  # noqa: BLE001 - their locks expire and they run again
+            log.exception("could not report the outcome of connector jobs %s", [job.key for job, _ in done])
+            continue
+        for job, outcome in done:
+            if job.key in refused:
+                log.info("connector job %s changed while it ran: %s", job.key, refused[job.key])
+            elif outcome.log:
+                logs.append(_step_log(job, outcome, at))
+    _keep_logs(logs)
 
 
 def _traced_report(job: Job, outcome: Outcome, now: datetime | None) -> StepLog | None:
@@ -218,13 +299,42 @@ def _keep_logs(logs: list[StepLog]) -> None:
         log.warning("could not keep the logs of %d connector jobs", len(logs))
 
 
-def _traced(inv: Invocation, parent: str) -> Outcome:
+def _with_secrets(job: Job, inv: Invocation) -> tuple[Invocation, tuple[str, ...], Outcome | None]:
+    """The invocation with the `{{secrets.NAME}}` its element's definition mentions resolved (in memory only),
+    the values used (scrubbed out of whatever comes back), or the failure when a secret is missing."""
+    connector = connector_for(job.type)
+    if connector is None or not connector.uses_secrets or not secrets.names_in(inv.variables):
+        return inv, (), None
+    element = graph_of(definition(job.process_definition_key)).elements.get(job.element_id)
+    allowed = secrets.names_in_definition(element.props.get("inputs", ())) if element is not None else set()
+    try:
+        variables, values = secrets.resolve(job.tenant_id, inv.variables, allowed)
+    except secrets.SecretError as exc:
+        # A new attempt cannot help until someone adds the secret: an incident at once, naming it.
+        return inv, (), Outcome("fail", message=str(exc), code="SECRET_NOT_FOUND", retries=0,
+                                log=(f"!! {exc}",))
+    if values:
+        values += http.derived_credentials(variables)
+    return replace(inv, variables=variables), values, None
+
+
+def _traced(inv: Invocation, values: tuple[str, ...], refused: Outcome | None, parent: str) -> Outcome:
     with tracing.span(f"connector.run {inv.job_type}", parent=parent, kind=SpanKind.CLIENT,
                       **{"flowsync.job.key": inv.job_key}) as span:
-        outcome = _execute(inv)
+        outcome = refused or _scrubbed(_execute(inv), values)
         if outcome.kind != "complete":
             tracing.failed(span, outcome.message or outcome.kind)
         return outcome
+
+
+def _scrubbed(outcome: Outcome, values: tuple[str, ...]) -> Outcome:
+    """The outcome without the secret values a response or an error message may echo (it becomes
+    variables, a command, events, an incident and the step's log)."""
+    if not values:
+        return outcome
+    scrub = secrets.scrubber(values)
+    return replace(outcome, variables=scrub(outcome.variables), message=scrub(outcome.message),
+                   code=scrub(outcome.code), log=tuple(scrub(list(outcome.log))))
 
 
 def _execute(inv: Invocation) -> Outcome:
@@ -263,16 +373,21 @@ def _report(job: Job, outcome: Outcome, now: datetime) -> StepLog | None:
     except Exception:  # noqa: BLE001 - the others' outcomes still count; this one's lock expires
         log.exception("could not report the outcome of connector job %s", job.key)
         return None
-    if not outcome.log:
-        return None
+    return _step_log(job, outcome, now) if outcome.log else None
+
+
+def _step_log(job: Job, outcome: Outcome, now: datetime) -> StepLog:
     return StepLog(tenant_id=job.tenant_id, process_instance_key=job.process_instance_key, job_key=job.key,
                    element_id=job.element_id, attempt=job.failures + 1, created_at=now, lines=list(outcome.log))
 
 
-def _invocations(jobs: list[Job], now: datetime) -> list[Invocation]:
-    """What each job's connector gets, with the variables read in two queries per variable selection."""
+def _invocations(jobs: list[Job], now: datetime, local: dict[int, dict[str, Any]] | None = None) -> list[Invocation]:
+    """What each job's connector gets. A connector that reads only what its element's input mappings set
+    gets those variables from `local` (its element's scope, read with the activation) when they are all
+    there; the others' variables are read in one round trip per variable selection."""
     inputs: dict[int, tuple[str, ...]] = {}
     groups: dict[tuple[str, ...] | None, list[Job]] = {}
+    variables: dict[int, dict[str, Any]] = {}
     for job in jobs:
         element = graph_of(definition(job.process_definition_key)).elements.get(job.element_id)
         mappings = element.props.get("inputs", ()) if element is not None else ()
@@ -280,8 +395,12 @@ def _invocations(jobs: list[Job], now: datetime) -> list[Invocation]:
         inputs[job.key] = names
         connector = connector_for(job.type)
         selection = names if names and connector is not None and not connector.reads_all_variables else None
+        own = (local or {}).get(job.key, {})
+        if selection is not None and all(name in own for name in selection):
+            # The mappings' targets are local to the element, so they shadow any outer variable of that name.
+            variables[job.key] = {name: own[name] for name in selection}
+            continue
         groups.setdefault(selection, []).append(job)
-    variables: dict[int, dict[str, Any]] = {}
     for selection, group in groups.items():
         variables.update(variables_for_jobs(group, list(selection) if selection else None))
     return [

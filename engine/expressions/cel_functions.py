@@ -17,7 +17,9 @@ from typing import Any
 from celpy import celtypes
 from celpy.evaluation import CELEvalError
 
-from . import feel_temporal
+import engine.expressions.feel_temporal as feel_temporal
+
+from .values import FeelDecimal, to_decimal
 
 Function = Callable[..., Any]
 
@@ -49,6 +51,8 @@ def cel_equal(a: Any, b: Any) -> bool:
     if a is None or b is None:
         return a is None and b is None
     if is_number(a) and is_number(b):
+        if type(a) is FeelDecimal or type(b) is FeelDecimal:  # FEEL decimals: exactly, 0.1 + 0.2 = 0.3
+            return to_decimal(a) == to_decimal(b)
         return _plain_number(a) == _plain_number(b)
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(cel_equal(x, y) for x, y in zip(a, b, strict=True))
@@ -77,6 +81,8 @@ def ordered(a: Any, b: Any, operator: str) -> tuple[Any, Any]:
     ):
         raise TypeError(f"cannot compare {describe_type(a)} with {describe_type(b)} using {operator!r}")
     if kind == "number":  # plain ints and floats compare exactly with each other; celpy's types do not
+        if type(a) is FeelDecimal or type(b) is FeelDecimal:
+            return to_decimal(a), to_decimal(b)
         return _plain_number(a), _plain_number(b)
     return a, b
 

@@ -26,8 +26,8 @@ from typing import Any
 from celpy import CELParseError, celtypes
 
 import engine.expressions.cel as cel
+import engine.expressions.feel_temporal as feel_temporal
 
-from . import feel_temporal
 from .cel import Program
 from .cel_functions import CEL_FUNCTIONS
 from .errors import EvaluationError, ExpressionError

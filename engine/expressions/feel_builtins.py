@@ -29,7 +29,9 @@ from typing import Any
 
 from celpy import celtypes
 
-from . import feel_regex, feel_temporal
+import engine.expressions.feel_regex as feel_regex
+import engine.expressions.feel_temporal as feel_temporal
+
 from .cel_functions import cel_equal, describe_type, is_number, ordered
 from .feel_operators import (
     FALSE,
@@ -49,7 +51,7 @@ from .feel_operators import (
     string_arg,
 )
 from .feel_ranges import RANGE_FUNCTIONS, RANGE_PARAMETERS, feel_range_of
-from .values import FeelFunction, format_number, to_cel, to_plain
+from .values import DECIMAL128, FeelDecimal, FeelFunction, format_number, from_decimal, to_cel, to_decimal, to_plain
 
 # --- conversion ---------------------------------------------------------------------------------
 
@@ -61,7 +63,7 @@ def feel_text(value: Any) -> str:
     if isinstance(value, BoolType | bool):
         return "true" if value else "false"
     if is_number(value):
-        return format_number(plain_number(value))
+        return format_number(value if type(value) is FeelDecimal else plain_number(value))
     if value is None:
         return "null"
     if is_temporal(value):
@@ -403,16 +405,30 @@ def _number_list(name: str, items: Any) -> list[int | float] | None:
     return numbers(name, *values)
 
 
+def _decimal_fold(name: str, items: Any, multiply: bool) -> Any:
+    """sum() / product() as FEEL computes them: integers as integers, anything with a fraction in Decimal128."""
+    values = _number_list(name, items)
+    if values is None:
+        return None
+    if all(isinstance(v, int) for v in values):
+        return number(math.prod(values) if multiply else sum(values))
+    raw = [v[0] if isinstance(v, list) and len(v) == 1 else v for v in (items if isinstance(items, list) else [items])]
+    fold = DECIMAL128.multiply if multiply else DECIMAL128.add
+    total = to_decimal(1 if multiply else 0)
+    for v in raw:
+        total = fold(total, to_decimal(v))
+    return from_decimal(total)
+
+
 @builtin
 def feel_sum(items: Any) -> Any:
-    values = _number_list("sum()", items)
-    return None if values is None else number(sum(values))
+    return _decimal_fold("sum()", items, multiply=False)
 
 
 @builtin
 def feel_mean(items: Any) -> Any:
     values = _number_list("mean()", items)
-    return None if not values else feel_divide(number(sum(values)), number(len(values)))
+    return None if not values else feel_divide(feel_sum(items), number(len(values)))
 
 
 @builtin
@@ -592,7 +608,7 @@ def feel_exp(value: Any) -> Any:
 @builtin
 def feel_product(items: Any) -> Any:
     values = _number_list("product()", items)
-    return None if not values else number(math.prod(values))
+    return None if not values else _decimal_fold("product()", items, multiply=True)
 
 
 @builtin

@@ -27,9 +27,22 @@ from typing import Any
 from celpy import celtypes
 from celpy.evaluation import CELEvalError
 
-from . import feel_temporal
+import engine.expressions.feel_temporal as feel_temporal
+
 from .cel_functions import cel_equal, describe_type, is_number, ordered
-from .values import FALSE, TRUE, FeelFunction, FeelRange, cel_double, cel_int, cel_str, format_number
+from .values import (
+    DECIMAL128,
+    FALSE,
+    TRUE,
+    FeelFunction,
+    FeelRange,
+    cel_double,
+    cel_int,
+    cel_str,
+    format_number,
+    from_decimal,
+    to_decimal,
+)
 
 BoolType = celtypes.BoolType
 
@@ -134,7 +147,9 @@ def feel_add(a: Any, b: Any) -> Any:
     if a is None or b is None:
         return None
     if is_number(a) and is_number(b):
-        return number(plain_number(a) + plain_number(b))
+        if isinstance(a, int) and isinstance(b, int):
+            return number(int(a) + int(b))
+        return from_decimal(DECIMAL128.add(to_decimal(a), to_decimal(b)))
     if is_temporal(a) or is_temporal(b):
         return feel_temporal.add(a, b)
     hint = " (convert with string())" if isinstance(a, str) or isinstance(b, str) else ""
@@ -146,7 +161,9 @@ def feel_subtract(a: Any, b: Any) -> Any:
     if a is None or b is None:
         return None
     if is_number(a) and is_number(b):
-        return number(plain_number(a) - plain_number(b))
+        if isinstance(a, int) and isinstance(b, int):
+            return number(int(a) - int(b))
+        return from_decimal(DECIMAL128.subtract(to_decimal(a), to_decimal(b)))
     if is_temporal(a) or is_temporal(b):
         return feel_temporal.subtract(a, b)
     raise fail(f"cannot subtract {describe_type(b)} from {describe_type(a)}")
@@ -157,7 +174,9 @@ def feel_multiply(a: Any, b: Any) -> Any:
     if a is None or b is None:
         return None
     if is_number(a) and is_number(b):
-        return number(plain_number(a) * plain_number(b))
+        if isinstance(a, int) and isinstance(b, int):
+            return number(int(a) * int(b))
+        return from_decimal(DECIMAL128.multiply(to_decimal(a), to_decimal(b)))
     if is_temporal(a) or is_temporal(b):
         return number(result) if is_number(result := feel_temporal.multiply(a, b)) else result
     raise fail(f"cannot multiply {describe_type(a)} by {describe_type(b)}")
@@ -172,10 +191,10 @@ def feel_divide(a: Any, b: Any) -> Any:
     x, y = numbers("'/'", a, b)
     if y == 0:
         raise fail("division by zero")
-    # FEEL has decimals, not integers: 7 / 2 is 3.5. An exact quotient of integers stays an int.
+    # FEEL has decimals, not integers: 7 / 2 is 3.5, 1 / 3 has 34 digits. An exact quotient of integers is an int.
     if isinstance(x, int) and isinstance(y, int) and x % y == 0:
         return number(x // y)
-    return number(x / y)
+    return from_decimal(DECIMAL128.divide(to_decimal(a), to_decimal(b)))
 
 
 @binary
@@ -199,7 +218,7 @@ def feel_negate(a: Any) -> Any:
     if a is None:
         return None
     if is_number(a):
-        return number(-plain_number(a))
+        return number(-plain_number(a)) if isinstance(a, int) else from_decimal(-to_decimal(a))
     if is_temporal(a):
         return feel_temporal.negate(a)
     raise fail(f"cannot negate {describe_type(a)}")

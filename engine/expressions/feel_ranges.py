@@ -18,7 +18,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from . import feel_temporal
+import engine.expressions.feel_temporal as feel_temporal
+
 from .cel_functions import cel_equal, ordered
 from .feel_operators import FALSE, TRUE, builtin, fail, is_number
 from .values import FeelRange

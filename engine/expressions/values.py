@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Any
 
 from celpy import celtypes
 
-from . import feel_temporal
+import engine.expressions.feel_temporal as feel_temporal
+
 from .errors import EvaluationError
 from .temporal import format_datetime, format_duration
 
@@ -150,6 +151,58 @@ def cel_double(value: float) -> Any:
     return float.__new__(celtypes.DoubleType, value)
 
 
+# FEEL numbers are decimals (DMN 1.5 §10.3.2.3: IEEE 754-2008 Decimal128, 34 digits, round half even), so
+# 0.1 + 0.2 = 0.3. Ints compute as ints; as soon as a fraction is involved the operators compute in this
+# context and give a FeelDecimal: a double to everything that reads floats, plus its exact value.
+# No traps: an overflow gives Infinity, which from_decimal refuses with a readable TypeError.
+DECIMAL128 = Context(prec=34, rounding=ROUND_HALF_EVEN, Emin=-6143, Emax=6144, traps=[])
+
+
+class FeelDecimal(celtypes.DoubleType):
+    """A FEEL number with a fraction: its nearest double (what celpy and the builtins see) and `exact`."""
+
+    __slots__ = ("exact",)
+
+    def __new__(cls, exact: Decimal) -> FeelDecimal:
+        obj = float.__new__(cls, float(exact))
+        obj.exact = exact
+        return obj
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FeelDecimal, (self.exact,))
+
+    def __repr__(self) -> str:
+        return f"FeelDecimal({self.exact})"
+
+
+_DECIMAL_OF: dict[float, Decimal] = {}  # doubles seen (mostly literals such as 1.2): repr() costs most of an add
+
+
+def to_decimal(value: int | float) -> Decimal:
+    """A FEEL number as its exact decimal: a double by its shortest repr (the literal 0.1 is 0.1, not 0.1000…5)."""
+    if type(value) is FeelDecimal:
+        return value.exact  # type: ignore[attr-defined]
+    if isinstance(value, float):
+        found = _DECIMAL_OF.get(value)
+        if found is None:
+            if len(_DECIMAL_OF) > 4096:
+                _DECIMAL_OF.clear()
+            found = _DECIMAL_OF[value] = Decimal(repr(float(value)))
+        return found
+    return Decimal(int(value))
+
+
+def from_decimal(value: Decimal) -> Any:
+    """A decimal result as a celpy number: an integer value as an int (so 1.5 * 2 stores 3), else a FeelDecimal."""
+    if not value.is_finite():
+        raise TypeError("the result is not a finite number")
+    if value == value.to_integral_value():
+        as_int = cel_int(int(value))
+        if as_int is not None:
+            return as_int
+    return FeelDecimal(value)
+
+
 def to_plain(value: CelValue) -> Any:
     """A celpy value as plain, JSON-able Python."""
     if value is None:
@@ -221,6 +274,8 @@ def format_number(value: int | float) -> str:
     """A number as FEEL's string() writes it: 3, 1.5, 1.0, 100000000000000000000 (never an exponent)."""
     if isinstance(value, int):
         return str(int(value))
+    if type(value) is FeelDecimal:
+        return format(value.exact.normalize(DECIMAL128), "f")  # type: ignore[attr-defined]
     text = repr(float(value))
     if "e" in text or "E" in text:
         text = format(Decimal(text), "f")

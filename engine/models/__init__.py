@@ -12,6 +12,7 @@ from engine.models.keys import KeyBlock
 from engine.models.retention import ProcessRetention
 from engine.models.runtime import ElementInstance, ProcessInstance, Variable
 from engine.models.saved_filters import SavedFilter
+from engine.models.secrets import ConnectorSecret
 from engine.models.user_tasks import UserTask, UserTaskCandidate
 from engine.models.waits import Message, MessageSubscription, SignalSubscription, Timer
 from engine.models.workers import WorkerHeartbeat
@@ -20,6 +21,7 @@ __all__ = [
     "DefinitionCounts",
     "BatchOperation",
     "Command",
+    "ConnectorSecret",
     "DecisionDefinition",
     "DecisionInstance",
     "DecisionRequirements",

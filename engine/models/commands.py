@@ -18,6 +18,7 @@ class Command(models.Model):
         COMPLETE_JOB = "COMPLETE_JOB"
         COMPLETE_USER_TASK = "COMPLETE_USER_TASK"
         ASSIGN_USER_TASK = "ASSIGN_USER_TASK"
+        UPDATE_USER_TASK = "UPDATE_USER_TASK"  # due/follow-up date, candidates, priority (PATCH /v2/user-tasks)
         CHILD_COMPLETED = "CHILD_COMPLETED"
         CHILD_ERROR = "CHILD_ERROR"
         CHILD_ESCALATION = "CHILD_ESCALATION"  # an escalation a child instance did not catch

@@ -46,13 +46,19 @@ class ProcessDefinition(models.Model):
 
 class DefinitionCounts(models.Model):
     """Finished instances per definition, counted periodically (engine/store/definition_counts.py) so the
-    Definitions pages need no scan over the whole history per view; running ones are counted live."""
+    Definitions pages need no scan over the whole history per view; running ones are counted live. With them,
+    the time from start to end of the recently completed instances (p50/p99), for the charts."""
 
     definition = models.OneToOneField(ProcessDefinition, primary_key=True, on_delete=models.CASCADE,
                                       related_name="counts")
     completed = models.BigIntegerField(default=0)
     terminated = models.BigIntegerField(default=0)
     counted_at = models.DateTimeField()
+    # Seconds from start to end of the instances completed in the window before counted_at (at most the latest
+    # definition_counts.DURATION_SAMPLE of them); None when none completed in it. `durations`: how many.
+    duration_p50 = models.FloatField(null=True, blank=True)
+    duration_p99 = models.FloatField(null=True, blank=True)
+    durations = models.IntegerField(default=0)
 
     def __str__(self) -> str:
         return f"{self.definition_id}: {self.completed} completed, {self.terminated} terminated"

@@ -54,6 +54,7 @@ class WebhookDelivery(models.Model):
         DISABLED = "disabled"
         FILTERED = "filtered"
         RATE_LIMITED = "rate_limited"
+        REFUSED = "refused"  # backpressure: the engine was saturated (503), nothing started
         REPLAYED = "replayed"  # an operator ran a recorded delivery again (a new run)
 
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT)

@@ -10,6 +10,8 @@ class UserTask(ElementWork):
     class State(models.TextChoices):
         CREATING = "CREATING"  # waiting for its creating task listeners
         CREATED = "CREATED"
+        ASSIGNING = "ASSIGNING"  # an assignment waits for its assigning task listeners
+        UPDATING = "UPDATING"  # an update waits for its updating task listeners
         COMPLETING = "COMPLETING"
         COMPLETED = "COMPLETED"
         CANCELED = "CANCELED"

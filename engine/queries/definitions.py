@@ -49,3 +49,10 @@ def element_names(definition_keys: Iterable[int]) -> dict[tuple[int, str], str]:
         for element in g.elements.values():
             names[(key, element.id)] = element.name or ""
     return names
+
+
+def task_listens(definition_key: int, element_id: str, event: str) -> bool:
+    """Whether a user task element has task listeners on `event` (assigning, updating, …), from the cached graph:
+    the actions that start a task's transition wait for them instead of changing the row at once."""
+    element = graph(definition_key).elements.get(element_id)
+    return element is not None and bool((element.props.get("taskListeners") or {}).get(event))

@@ -1,6 +1,6 @@
 """The engine's key figures for the Inspector's dashboard (the Grafana board's panels for people without
 Grafana): throughput and apply latency per minute over the last hour, job hand-off latency, queue depth,
-open incidents per type, workers.
+open incidents per type, incidents opened per hour over the last day, workers.
 
 Throughput and apply latency are read from the database for the caller's tenants: instances started and
 ended per minute on the (tenant, start/end date) indexes, commands applied per minute from the command log,
@@ -17,13 +17,14 @@ from dataclasses import dataclass
 
 from django.db import connection
 from django.db.models import Count
-from django.db.models.functions import TruncMinute
+from django.db.models.functions import TruncHour, TruncMinute
 
-from engine.models import Command, ProcessInstance
+from engine.models import Command, Incident, ProcessInstance
 from engine.queries import status
 from flowsync import metrics
 
 WINDOW_MINUTES = 60
+INCIDENT_HOURS = 24  # incidents are rarer than starts: counted per hour over a day
 # Embedded (SQLite) mode computes latency percentiles in Python over at most this many commands.
 PORTABLE_SAMPLE = 50_000
 
@@ -76,6 +77,7 @@ class Dashboard:
     limit: int
     incidents: list[tuple[str, int]]  # (error type, open) for the caller's tenant
     workers: list[status.WorkerStatus]
+    incidents_opened: list[tuple[dt.datetime, int]]  # (hour's start, incidents created), oldest first
 
 
 def dashboard(tenant_ids: list[int], tenant_label: str, window: int = WINDOW_MINUTES) -> Dashboard:
@@ -89,7 +91,19 @@ def dashboard(tenant_ids: list[int], tenant_label: str, window: int = WINDOW_MIN
         limit=status.backpressure_limit(),
         incidents=[(kind, n) for tenant, kind, n in status.open_incidents() if tenant == tenant_label],
         workers=status.workers(),
+        incidents_opened=incidents_per_hour(tenant_ids, now),
     )
+
+
+def incidents_per_hour(tenant_ids: list[int], now: dt.datetime,
+                       hours: int = INCIDENT_HOURS) -> list[tuple[dt.datetime, int]]:
+    """Incidents opened in each of the last `hours` hours (UTC hours; the current one last), resolved or not,
+    counted on the (tenant, created_at) index."""
+    since = (now - dt.timedelta(hours=hours - 1)).astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    rows = (Incident.objects.filter(tenant_id__in=tenant_ids, created_at__gte=since).order_by()
+            .annotate(hour=TruncHour("created_at", tzinfo=dt.UTC)).values("hour").annotate(n=Count("key")))
+    found = {r["hour"]: r["n"] for r in rows}
+    return [(at, found.get(at, 0)) for at in (since + dt.timedelta(hours=n) for n in range(hours))]
 
 
 def per_minute(tenant_ids: list[int], since: dt.datetime, window: int) -> list[Minute]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.connectors.policy import masked_request_variables
+from engine.connectors.registry import connector_for
 from engine.definitions.cache import definition as cached_definition
 from engine.definitions.cache import graph_of
 from engine.errors import NotFound
@@ -76,12 +78,16 @@ def element_panel(tenant_ids: list[int], key: int, element_id: str) -> ElementPa
     needed = {k for chain in chains.values() for k in chain}
     rows = list(Variable.objects.filter(process_instance_id=key, tenant_id__in=tenant_ids, scope_key__in=needed)
                 .values_list("scope_key", "name", "value")) if needed else []
+    # An HTTP connector's inputs are the request it sends: its credentials are not shown (step logs neither).
+    connector = connector_for(str(element.props.get("jobType") or ""))
+    sends_requests = connector is not None and connector.uses_secrets
     tokens = []
     for e in sorted(mine, key=lambda r: (r.state != ElementInstance.State.ACTIVE, -r.key)):
         chain = chains[e.key]
         path = [scopes[k].element_id if k != key else instance.definition.bpmn_process_id
                 for k in reversed(chain) if k in scopes]
-        tokens.append(TokenView(e, path, visible_from_rows(chain, [r for r in rows if r[0] in chain])))
+        visible = visible_from_rows(chain, [r for r in rows if r[0] in chain])
+        tokens.append(TokenView(e, path, masked_request_variables(visible) if sends_requests else visible))
     keyed = {"process_instance_key": key, "tenant_id__in": tenant_ids, "element_id": element_id}
     return ElementPanel(
         instance=instance,

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from django.db.models import Count, Max
+from django.db.models import Count, Exists, Max, OuterRef
 
 from engine.definitions.diagram import diagram_for
 from engine.flows.diagram import to_bpmn
-from engine.models import ElementInstance, Incident, ProcessDefinition, ProcessInstance, SavedFilter
+from engine.models import DefinitionCounts, ElementInstance, Incident, ProcessDefinition, ProcessInstance, SavedFilter
 from engine.queries.definitions import element_names, get_definition, graph
 from engine.queries.inspector import DefinitionVersion, incident_list
 
@@ -96,19 +96,55 @@ def version_bars(versions: list[DefinitionVersion]) -> list[Bar]:
     return bars
 
 
+@dataclass(frozen=True)
+class Durations:
+    """A version's start-to-end times (seconds) over its instances completed in the day before counted_at."""
+
+    definition: ProcessDefinition
+    p50: float
+    p99: float
+    count: int
+    counted_at: dt.datetime
+
+
+DURATIONS_SHOWN = 30
+
+
+def definition_durations(tenant_ids: list[int], limit: int = DURATIONS_SHOWN) -> list[Durations]:
+    """The versions that completed instances in the counted day, busiest first (at most `limit`), from the
+    periodic count (engine/store/definition_counts.py): one indexed read of small rows, nothing per instance."""
+    rows = (DefinitionCounts.objects.filter(definition__tenant_id__in=tenant_ids, durations__gt=0,
+                                            duration_p50__isnull=False)
+            .select_related("definition").only(
+                "duration_p50", "duration_p99", "durations", "counted_at", "definition__key",
+                "definition__bpmn_process_id", "definition__version", "definition__name")
+            .order_by("-durations", "definition__bpmn_process_id", "-definition__version")[:limit])
+    return [Durations(r.definition, r.duration_p50 or 0.0, r.duration_p99 or 0.0, r.durations, r.counted_at)
+            for r in rows]
+
+
 def definition_heatmap(tenant_ids: list[int], key: int) -> dict[str, Any]:
     """A version's diagram with, per element, its active tokens and active incidents over all its instances.
 
-    Tokens are counted from active instances only (ended instances hold none): pi_definition_idx finds
-    them, ei_active_idx their tokens. Incidents come from the incident table by definition.
+    The live page asks again every few seconds, so the token count reads indexes only, never a row:
+    tokens at an element id that no other running definition of the tenant has are all this version's, and
+    are counted from ei_active_element_idx (tenant, element, instance) alone; tokens at an id another
+    running definition shares (other versions of the process, a common id like "Start") are matched to this
+    version's running instance keys (pi_definition_end_idx: definition, state, …, key) hashed. Incidents
+    come from the incident table. (bench/inspector_pages.py: the heatmap with 70,000 running instances.)
+    A version that starts running between the two reads may be counted here for one refresh.
     """
     definition = get_definition(tenant_ids, key, with_source=True)
-    active: Counter[str] = Counter(dict(
-        ElementInstance.objects.filter(
-            process_instance__definition_id=key, process_instance__state=ProcessInstance.State.ACTIVE,
-            state=ElementInstance.State.ACTIVE, tenant_id__in=tenant_ids,
-        ).exclude(element_type="PROCESS").order_by().values_list("element_id").annotate(n=Count("key"))
-    ))
+    elements = set(graph(key).elements)  # the process itself is not among them: its "token" is no count
+    shared = elements & _ids_of_other_running_definitions(tenant_ids, key)
+    tokens = ElementInstance.objects.filter(tenant_id__in=tenant_ids, state=ElementInstance.State.ACTIVE)
+    running = ProcessInstance.objects.filter(definition_id=key, state=ProcessInstance.State.ACTIVE).values("key")
+    active: Counter[str] = Counter()
+    # count(*), not count(key): the key is not in ei_active_element_idx, and reading it would visit each row.
+    for ids, narrowed in ((elements - shared, tokens), (shared, tokens.filter(process_instance_id__in=running))):
+        if ids:
+            active.update(dict(narrowed.filter(element_id__in=sorted(ids)).order_by().values_list("element_id")
+                               .annotate(n=Count("*"))))
     incidents: Counter[str] = Counter(dict(
         Incident.objects.filter(process_definition_key=key, state=Incident.State.ACTIVE, tenant_id__in=tenant_ids)
         .order_by().values_list("element_id").annotate(n=Count("key"))
@@ -125,6 +161,19 @@ def definition_heatmap(tenant_ids: list[int], key: int) -> dict[str, Any]:
         "elements": {element_id: {"active": active[element_id], "incidents": incidents[element_id], "completed": 0}
                      for element_id in sorted(set(active) | set(incidents))},
     }
+
+
+def _ids_of_other_running_definitions(tenant_ids: list[int], key: int) -> set[str]:
+    """Element ids of the tenant's other definitions that have running instances (one probe of
+    pi_definition_end_idx per definition; their graphs come from the in-process cache)."""
+    others = (ProcessDefinition.objects.filter(tenant_id__in=tenant_ids).exclude(key=key)
+              .filter(Exists(ProcessInstance.objects.filter(definition_id=OuterRef("key"),
+                                                            state=ProcessInstance.State.ACTIVE)))
+              .values_list("key", flat=True))
+    ids: set[str] = set()
+    for other in others:
+        ids.update(graph(other).elements)
+    return ids
 
 
 def saved_filters(tenant_id: int, user_id: int) -> list[SavedFilter]:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from django.db.models import QuerySet
 
-from engine.models import Incident, Job, UserTask
+from engine.models import ElementInstance, Incident, Job, UserTask
 from engine.queries.common import get_or_404
 
 
@@ -39,5 +39,14 @@ def listened_tasks(jobs: Iterable[Job]) -> dict[int, UserTask]:
     wanted = {j.element_instance_key: j.key for j in jobs if j.kind == Job.Kind.TASK_LISTENER}
     if not wanted:
         return {}
-    return {wanted[t.element_instance_key]: t
-            for t in UserTask.objects.filter(element_instance_key__in=list(wanted)).exclude(state="CANCELED")}
+    found = {wanted[t.element_instance_key]: t
+             for t in UserTask.objects.filter(element_instance_key__in=list(wanted)).exclude(state="CANCELED")}
+    # An assignment or update under way: its action and changed attributes (the element instance's data).
+    pending = [t.element_instance_key for t in found.values() if t.state in ("ASSIGNING", "UPDATING")]
+    if pending:
+        data = dict(ElementInstance.objects.filter(key__in=pending).values_list("key", "data"))
+        for task in found.values():
+            transition = (data.get(task.element_instance_key) or {}).get("transition")
+            if transition:
+                task.listener_transition = transition  # type: ignore[attr-defined]
+    return found

@@ -31,7 +31,8 @@ from engine.runtime.state import InstanceRun
 from engine.store import flush as bulk
 from engine.store import sql
 
-OPEN_TASK_STATES = (UserTask.State.CREATING, UserTask.State.CREATED, UserTask.State.COMPLETING)
+OPEN_TASK_STATES = (UserTask.State.CREATING, UserTask.State.CREATED, UserTask.State.ASSIGNING,
+                    UserTask.State.UPDATING, UserTask.State.COMPLETING)
 
 
 WAIT_TABLES = (
@@ -119,11 +120,15 @@ def flush(runs: list[InstanceRun], replay: bool) -> bool:
             opened = [row for row in created if row.state == MessageSubscription.State.ACTIVE]
     tasks = [t for run in runs for t in run.created["user_tasks"].values()]
     bulk.insert(UserTask, tasks)
+    recandidated = [k for run in runs for k in run.recandidated]
+    if recandidated:
+        UserTaskCandidate.objects.filter(task_id__in=recandidated).delete()
     candidates = [c for run in runs for c in run.candidates]
     if candidates:
         UserTaskCandidate.objects.bulk_create(candidates, batch_size=1000)
     bulk.update(UserTask, [t for run in runs for t in run.dirty["user_tasks"].values()],
-                ["state", "assignee", "completion_date", "completed_by", "due_date", "follow_up_date", "priority"])
+                ["state", "assignee", "completion_date", "completed_by", "due_date", "follow_up_date", "priority",
+                 "candidate_users", "candidate_groups"])
     closed = [k for run in runs for k in run.closed_tasks]
     if closed:
         UserTaskCandidate.objects.filter(task_id__in=closed).delete()

@@ -52,8 +52,10 @@ def open_job(run: InstanceRun, ei: ElementInstance, element: Element, event: str
     listener = of(element, event)[index]
     job_type = evaluate(run, ei.key, listener["type"])
     retries = evaluate(run, ei.key, listener.get("retries", "3"))
+    # Camunda 8.8: a task listener's job carries the user task's task headers; an execution listener's has none.
+    headers = dict(element.props.get("headers") or {}) if event not in _EXECUTION_EVENTS else {}
     job = new_row(Job, **run.element_work(ei),
-        type=str(job_type), retries=int(retries), custom_headers={}, state=Job.State.ACTIVATABLE,
+        type=str(job_type), retries=int(retries), custom_headers=headers, state=Job.State.ACTIVATABLE,
         kind=Job.Kind.EXECUTION_LISTENER if event in _EXECUTION_EVENTS else Job.Kind.TASK_LISTENER,
         listener_event_type=event.upper(), created_at=run.now,
     )

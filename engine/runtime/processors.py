@@ -93,7 +93,7 @@ def complete_job(run: InstanceRun, payload: dict[str, Any]) -> None:
 
 def _open_user_task(run: InstanceRun, payload: dict[str, Any]) -> tuple[UserTask, ElementInstance]:
     task = run.user_tasks.get(int(payload["userTaskKey"]))
-    if task is None or task.state not in (UserTask.State.CREATED, UserTask.State.COMPLETING):
+    if task is None or task.state not in user_task.OPEN_STATES or task.state == UserTask.State.CREATING:
         raise CommandRejected(f"user task {payload['userTaskKey']} is not open")
     return task, _active_element(run, task.element_instance_key, f"user task {task.key}")
 
@@ -107,14 +107,25 @@ def complete_user_task(run: InstanceRun, payload: dict[str, Any]) -> None:
 
 
 def assign_user_task(run: InstanceRun, payload: dict[str, Any]) -> None:
-    """Assign (or, with an empty assignee, unassign) an open user task."""
+    """Assign (or, with an empty assignee, unassign) an open user task, through its assigning listeners if any."""
     task, ei = _open_user_task(run, payload)
+    if listeners.waiting(ei):
+        raise CommandRejected(f"user task {task.key} waits for its listeners")
     assignee = str(payload.get("assignee") or "")[:255]
-    if task.assignee != assignee:
-        task.assignee = assignee
-        run.touch("user_tasks", task)
-    run.record("USER_TASK_ASSIGNED" if assignee else "USER_TASK_UNASSIGNED", ei, userTaskKey=str(task.key),
-               assignee=assignee)
+    action = str(payload.get("action") or ("assign" if assignee else "unassign"))[:64]
+    user_task.request_assignment(run, ei, task, assignee, action)
+
+
+def update_user_task(run: InstanceRun, payload: dict[str, Any]) -> None:
+    """Change an open user task's dates, candidates or priority (checked by the action), through its updating
+    listeners if any."""
+    task, ei = _open_user_task(run, payload)
+    if listeners.waiting(ei):
+        raise CommandRejected(f"user task {task.key} waits for its listeners")
+    changeset = payload.get("changeset") or {}
+    if not isinstance(changeset, dict):
+        raise CommandRejected("changeset must be a JSON object")
+    user_task.request_update(run, ei, task, changeset, str(payload.get("action") or "update")[:64])
 
 
 def child_completed(run: InstanceRun, payload: dict[str, Any]) -> None:
@@ -228,6 +239,7 @@ PROCESSORS: dict[str, Callable[[InstanceRun, dict[str, Any]], None]] = {
     Command.Kind.COMPLETE_JOB: complete_job,
     Command.Kind.COMPLETE_USER_TASK: complete_user_task,
     Command.Kind.ASSIGN_USER_TASK: assign_user_task,
+    Command.Kind.UPDATE_USER_TASK: update_user_task,
     Command.Kind.CHILD_COMPLETED: child_completed,
     Command.Kind.CHILD_ERROR: child_error,
     Command.Kind.CHILD_ESCALATION: child_escalation,

@@ -59,6 +59,8 @@ class InstanceRun:
         # Rows this run adds beyond its own instance, written by the loop's flush:
         self.candidates: list[UserTaskCandidate] = []  # candidate rows of user tasks created here
         self.closed_tasks: list[int] = []  # user tasks whose candidate rows go
+        self.settled_tasks: list[int] = []  # user tasks whose listener transition was decided (waiters woken)
+        self.recandidated: list[int] = []  # user tasks whose candidate rows are replaced (corrections, updates)
         self.spawned: list[ProcessInstance] = []  # child instances (call activities)
         self.outbox: list[Command] = []  # commands to other instances (children, parent)
         self.decision_instances: list[DecisionInstance] = []  # decisions business rule tasks evaluated
@@ -230,6 +232,13 @@ class InstanceRun:
         self.user_tasks[task.key] = task
         self.created["user_tasks"][task.key] = task
         self.candidates.extend(candidates)
+
+    def replace_candidates(self, task: UserTask, candidates: list[UserTaskCandidate]) -> None:
+        """The task's candidate rows become `candidates` (the old rows are deleted at flush, before inserts)."""
+        self.candidates = [c for c in self.candidates if c.task is not task and c.task_id != task.key]
+        self.candidates.extend(candidates)
+        if task.key not in self.recandidated:
+            self.recandidated.append(task.key)
 
     def add_incident(self, ei: ElementInstance, error_type: str, message: str, job_key: int | None = None) -> Incident:
         inc = new_row(Incident,

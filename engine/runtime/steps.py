@@ -29,8 +29,10 @@ from engine.runtime.behaviors.inclusive_gateway import fire_ready_joins
 from engine.runtime.behaviors.multi_instance import MULTI_INSTANCE
 from engine.runtime.behaviors.user_task import task_listeners_done
 from engine.runtime.errors import IncidentRaised
+from engine.runtime.expr import evaluate_condition
 from engine.runtime.registry import behavior_for, behavior_of
 from engine.runtime.state import InstanceRun
+from engine.runtime.termination import interrupt_scope
 from engine.runtime.tokens import (
     ACTIVE,
     COMPLETED,
@@ -187,6 +189,9 @@ def retry(run: InstanceRun, ei: ElementInstance) -> None:
     if phase == "complete":
         complete(run, ei)
         return
+    if phase == "adHocCondition":
+        check_scope(run, ei.key)
+        return
     if phase == "listener":
         ran = ei.data["listener"]
         listeners.open_or_incident(run, ei, run.element(ei.element_id), ran["event"], ran["index"])
@@ -216,12 +221,37 @@ def take_flows(run: InstanceRun, ei: ElementInstance, flows: list[Flow]) -> None
     check_scope(run, scope_key)
 
 
+def _ad_hoc_may_complete(run: InstanceRun, scope: ElementInstance) -> bool:
+    """An inner element of an ad-hoc subprocess completed. Without a completionCondition it completes when nothing
+    runs inside (as any scope). With one: only once it holds — then, with cancelRemainingInstances (default),
+    what still runs is terminated, else the subprocess waits for it (Camunda 8.7)."""
+    element = run.element(scope.element_id)
+    condition = element.props.get("completionCondition")
+    if not condition or scope.data.get("adHocConditionMet"):
+        return True
+    try:
+        met = evaluate_condition(run, scope.key, condition)
+    except IncidentRaised as inc:
+        run.add_incident(scope, inc.error_type, inc.message)
+        scope.data["incidentPhase"] = "adHocCondition"  # resolving it evaluates the condition again
+        return False
+    if not met:
+        return False  # even with nothing left running: it waits (Camunda activates more through its API)
+    scope.data["adHocConditionMet"] = True
+    run.touch("elements", scope)
+    if element.props.get("cancelRemaining", True):
+        interrupt_scope(run, scope)
+    return True
+
+
 def _check_scope(run: InstanceRun, scope_key: int) -> None:
     scope = run.elements.get(scope_key)
     if scope is None or scope.state != ACTIVE:
         return
     if scope.data.get("tokens"):
         fire_ready_joins(run, scope)
+    if scope.element_type == "AD_HOC_SUB_PROCESS" and not _ad_hoc_may_complete(run, scope):
+        return
     if run.active_children(scope_key) or run.inflight.get(scope_key):
         return
     if run.instance.has_incident and budget.holds(run, scope_key):

@@ -31,6 +31,7 @@ log = logging.getLogger("flowsync.engine")
 
 JOBS_CHANNEL = "flowsync:jobs:{tenant_id}:{job_type}"
 ENDED_CHANNEL = "flowsync:instance-ended:{key}"
+TASK_CHANNEL = "flowsync:user-task-settled:{key}"  # a user task's listeners decided its transition
 # Re-check PostgreSQL at least this often while waiting, in case a notification was lost.
 DEFAULT_RECHECK_SECONDS = 2.0
 
@@ -45,6 +46,10 @@ def jobs_channel(tenant_id: int, job_type: str) -> str:
 
 def ended_channel(key: int) -> str:
     return ENDED_CHANNEL.format(key=key)
+
+
+def task_channel(key: int) -> str:
+    return TASK_CHANNEL.format(key=key)
 
 
 def _publish(channels: list[str]) -> None:
@@ -67,6 +72,11 @@ def notify_jobs_available(tenant_id: int, job_types: Iterable[str]) -> None:
 def notify_instances_ended(keys: Iterable[int]) -> None:
     """These process instances reached COMPLETED or TERMINATED (call after commit)."""
     _publish([ended_channel(int(k)) for k in sorted(set(keys))])
+
+
+def notify_tasks_settled(keys: Iterable[int]) -> None:
+    """These user tasks' listener transitions were decided (call after commit)."""
+    _publish([task_channel(int(k)) for k in sorted(set(keys))])
 
 
 def recheck_seconds() -> float:

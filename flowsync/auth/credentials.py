@@ -92,36 +92,49 @@ def api_key_identity(key: ApiKey, kind: str = "api-key") -> Identity:
 
 
 KEY_CACHE_SECONDS = 30.0
-# client_id → (expires, ApiKey with its tenant). Saves the ORM's ~1.5 ms a request; revocation
-# and secret are still read from the database on every use, by one plain query.
-_keys: dict[str, tuple[float, ApiKey]] = {}
+# How long a process trusts what it last read of a key's revocation, secret and tenant suspension.
+# Re-reading them on every request was a statement per request (two per process instance on the
+# job path). A change made in this process (flowsync.tenancy) counts at once; one made elsewhere
+# (another web process, the CLI, another machine) within this many seconds. 0: read every time.
+DEFAULT_RECHECK_SECONDS = 1.0
+# client_id → [expires, ApiKey with its tenant, liveness read until]. Saves the ORM's ~1.5 ms a request.
+_keys: dict[str, list] = {}  # type: ignore[type-arg]
+
+
+def forget_keys() -> None:
+    """Drop this process's cached keys (a key was revoked or rotated, a tenant suspended)."""
+    _keys.clear()
 
 
 def check_api_key(client_id: str, secret: str) -> ApiKey | None:
     """The live (not revoked) API key with this id and secret, or None."""
     if "\x00" in client_id or len(client_id) > 64:
         return None
+    now = time.monotonic()
     cached = _keys.get(client_id)
-    if cached is not None and cached[0] > time.monotonic():
+    if cached is not None and cached[0] > now:
         key = cached[1]
-        with connection.cursor() as cur:
-            cur.execute(
-                "SELECT k.secret_hash, k.revoked_at, t.suspended FROM flowsync_apikey k"
-                " JOIN flowsync_tenant t ON t.id = k.tenant_id WHERE k.id = %s",
-                [key.pk],
-            )
-            row = cur.fetchone()
-        if row is None:
-            _keys.pop(client_id, None)
-            return None
-        key.secret_hash, key.revoked_at, key.tenant.suspended = row  # suspension counts at once, like revocation
+        if cached[2] <= now:
+            with connection.cursor() as cur:
+                cur.execute(
+                    "SELECT k.secret_hash, k.revoked_at, t.suspended FROM flowsync_apikey k"
+                    " JOIN flowsync_tenant t ON t.id = k.tenant_id WHERE k.id = %s",
+                    [key.pk],
+                )
+                row = cur.fetchone()
+            if row is None:
+                _keys.pop(client_id, None)
+                return None
+            key.secret_hash, key.revoked_at, key.tenant.suspended = row  # suspension counts too, like revocation
+            cached[2] = now + float(getattr(settings, "FLOWSYNC_API_KEY_RECHECK_SECONDS", DEFAULT_RECHECK_SECONDS))
     else:
         key = ApiKey.objects.select_related("tenant").filter(client_id=client_id).first()
         if key is None:
             return None
         if len(_keys) > 4096:
             _keys.clear()
-        _keys[client_id] = (time.monotonic() + KEY_CACHE_SECONDS, key)
+        recheck = float(getattr(settings, "FLOWSYNC_API_KEY_RECHECK_SECONDS", DEFAULT_RECHECK_SECONDS))
+        _keys[client_id] = [now + KEY_CACHE_SECONDS, key, now + recheck]
     if not key.check_secret(secret):
         return None
     touch_api_key(key)

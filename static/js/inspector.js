@@ -158,6 +158,7 @@
           clickable(viewer, container);
           container.fsViewer = viewer;
           container.dataset.ready = "true";
+          poll(container);
         });
       })
       .catch(function (error) {
@@ -181,6 +182,30 @@
         container.dataset.version = container.dataset.pending || "";
       })
       .catch(function () { /* the next refresh tries again */ });
+  }
+
+  // A version's page (data-refresh-seconds): the heatmap's counts come again every few seconds while the
+  // page is visible; the stamp says when they last came.
+  function poll(container) {
+    var seconds = Number(container.dataset.refreshSeconds || 0);
+    if (!seconds) { return; }
+    window.setInterval(function () {
+      if (document.hidden) { return; }
+      fetch(container.dataset.diagramUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (data) {
+          if (!data) { return; }
+          decorate(container.fsViewer, data.elements || {});
+          container.dataset.refreshes = String(Number(container.dataset.refreshes || 0) + 1);
+          var time = document.querySelector("#heatmap-stamp time");
+          if (time) {
+            var now = new Date();
+            time.dateTime = now.toISOString();
+            time.textContent = now.toTimeString().slice(0, 8);
+          }
+        })
+        .catch(function () { /* the next refresh tries again */ });
+    }, seconds * 1000);
   }
 
   function watch(container) {

@@ -116,3 +116,31 @@ def test_anonymous_never_reaches_other_tenants(client, creds, other_creds, setti
 
 def test_unsupported_scheme(client, creds):
     assert_problem(client.get("/v2/topology", HTTP_AUTHORIZATION="Digest abc"), 401)
+
+
+def test_key_liveness_is_read_once_per_interval(client, creds, settings, django_assert_num_queries):
+    """A process re-reads a key's revocation at most once per FLOWSYNC_API_KEY_RECHECK_SECONDS (it was a
+    statement per request); a revocation through flowsync.tenancy counts at once in this process, and
+    one made elsewhere (here: by hand) once the interval has passed."""
+    from flowsync.tenancy import revoke_key
+
+    settings.FLOWSYNC_API_KEY_RECHECK_SECONDS = 60
+    auth = basic(creds.client_id, creds.secret)
+    assert client.get("/v2/topology", HTTP_AUTHORIZATION=auth).status_code == 200  # reads and caches the key
+    with django_assert_num_queries(0):
+        assert client.get("/v2/topology", HTTP_AUTHORIZATION=auth).status_code == 200
+    # Elsewhere: this process trusts what it read until the interval ends ...
+    ApiKey.objects.filter(client_id=creds.client_id).update(revoked_at=timezone.now())
+    assert client.get("/v2/topology", HTTP_AUTHORIZATION=auth).status_code == 200
+    with mock.patch("flowsync.auth.credentials.time.monotonic", return_value=timezone.now().timestamp() + 10**9):
+        assert_problem(client.get("/v2/topology", HTTP_AUTHORIZATION=auth), 401)
+    # ... a wrong secret never passes, cached or not ...
+    ApiKey.objects.filter(client_id=creds.client_id).update(revoked_at=None)
+    from flowsync.auth.credentials import forget_keys
+
+    forget_keys()
+    assert client.get("/v2/topology", HTTP_AUTHORIZATION=auth).status_code == 200
+    assert_problem(client.get("/v2/topology", HTTP_AUTHORIZATION=basic(creds.client_id, "wrong")), 401)
+    # ... and here, through flowsync.tenancy, at once.
+    assert revoke_key(ApiKey.objects.get(client_id=creds.client_id), "user:root")
+    assert_problem(client.get("/v2/topology", HTTP_AUTHORIZATION=auth), 401)

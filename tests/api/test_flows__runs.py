@@ -149,3 +149,35 @@ def test_diff_between_versions(api):
     assert diff["other"] == ["output"]
     assert_problem(api.get("/api/flows/order_check/diff", {"from": "9"}), 404)
     assert_problem(api.get("/api/flows/order_check/diff", {"from": "x"}), 400)
+
+
+def test_retry_on_of_a_job_node_judges_the_error_its_worker_reports(api, creds):
+    """`retry.on` of a `job` node: the code a worker fails the job with (`errorCode`, or the first word
+    of its message) retries when listed; anything else uses up the node's attempts at once."""
+    flow = {"id": "worked", "nodes": [{"id": "work", "kind": "job", "type": "ext-work", "retry": {
+        "max_attempts": 3, "on": ["TIMEOUT", "5xx"], "backoff": {"initial": "PT0S", "max": "PT0S"}}}]}
+    assert api.post("/api/flows/", flow, format="json").status_code == 201
+
+    def fail_once(failure: dict) -> tuple[str, dict]:
+        run_id = api.post("/api/flows/worked/runs", {"input": {}}, format="json").json()["id"]
+        drain()
+        jobs = api.post("/v2/jobs/activation", {"type": "ext-work", "timeout": 60_000, "maxJobsToActivate": 50,
+                                                "requestTimeout": -1}, format="json").json()["jobs"]
+        [job] = [j for j in jobs if j["processInstanceKey"] == run_id]  # earlier runs' retried jobs come too
+        resp = api.post(f"/v2/jobs/{job['jobKey']}/failure", {"retries": 2, **failure}, format="json")
+        assert resp.status_code == 204, resp.content
+        drain()
+        [step] = api.get(f"/api/flows/executions/{run_id}/steps").json()["items"]
+        return api.get(f"/api/flows/executions/{run_id}").json()["status"], step
+
+    for listed in ({"errorMessage": "TIMEOUT: the ledger took too long"}, {"errorMessage": "503 from the ledger"},
+                   {"errorCode": "TIMEOUT", "errorMessage": "slow"}):
+        status, step = fail_once(listed)
+        assert status == "running" and step["status"] == "retrying", (listed, step)
+    for unlisted in ({"errorMessage": "BAD_ACCOUNT: no such account"}, {"errorMessage": "404 no such account"},
+                     {"errorMessage": "something broke"}, {"errorCode": "BAD_ACCOUNT", "errorMessage": "TIMEOUT?"}):
+        status, step = fail_once(unlisted)
+        assert status == "failed" and step["status"] == "failed", (unlisted, step)
+        assert "not retried: retry.on does not list" in step["attempts"][-1]["error"]
+    bad = api.post("/v2/jobs/1/failure", {"retries": 1, "errorCode": "not a code"}, format="json")
+    assert_problem(bad, 400)

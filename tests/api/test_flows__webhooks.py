@@ -184,3 +184,101 @@ def test_per_trigger_rate_limit_answers_429_and_records_it(live_server, creds, f
     assert int(next(a for a in answers if a.status_code == 429).headers["Retry-After"]) >= 1
     assert ProcessInstance.objects.count() == accepted
     assert WebhookDelivery.objects.filter(outcome="rate_limited").count() == refused
+
+
+def test_a_lagging_engine_refuses_deliveries_with_503_like_the_api_and_records_them(hooks, settings):
+    """The /v2 API's backpressure rule for new work (FLOWSYNC_BACKPRESSURE_ENGINE_LAG_MS) answers webhook
+    deliveries too: 503 + Retry-After, recorded as `refused` (body kept), nothing started; once the engine
+    has caught up, the sender's retry with the same delivery id starts its run."""
+    from engine.backpressure import backlog
+    from engine.connectors import runner
+    from engine.runtime.loop import drain
+
+    _, triggers = hooks
+    hook = triggers["signed"]
+    redis = runner.redis.connection(runner.QUEUE)
+    redis.delete(runner.LAG_KEY)  # what another test's connectors published
+    settings.FLOWSYNC_BACKPRESSURE_ENGINE_LAG_MS = 50
+    backlog.reset()
+    first = json.dumps({"order": "B-1"}).encode()
+    assert httpx.post(hook["url"], content=first, headers={**_sign(hook["secret"], first),
+                                                           "X-FlowSync-Delivery": "b-1"}).status_code == 202
+    time.sleep(0.2)  # its start command waits, pending: no engine runs here
+    backlog.reset()
+    body = json.dumps({"order": "B-2"}).encode()
+    headers = {**_sign(hook["secret"], body), "X-FlowSync-Delivery": "b-2"}
+    refused = httpx.post(hook["url"], content=body, headers=headers)
+    assert refused.status_code == 503, refused.text
+    assert refused.headers["Content-Type"] == "application/problem+json"
+    assert refused.json()["title"] == "RESOURCE_EXHAUSTED" and "behind" in refused.json()["detail"]
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert ProcessInstance.objects.count() == 1
+    [record] = WebhookDelivery.objects.filter(outcome="refused")
+    assert record.delivery_id == "b-2" and bytes(record.body) == body and record.process_instance_key is None
+    # Authentication still comes first: a bad signature is a 401, not a hint about the engine.
+    assert httpx.post(hook["url"], content=body, headers=_sign("wrong", body)).status_code == 401
+    drain()
+    backlog.reset()
+    retried = httpx.post(hook["url"], content=body, headers=headers)
+    assert retried.status_code == 202, retried.text
+    assert ProcessInstance.objects.count() == 2
+
+    # Connectors that fall behind count too (their jobs wait where no command is pending): the lag
+    # a connector run publishes refuses new deliveries until it is back under the limit.
+    drain()
+    redis.set(runner.LAG_KEY, "2.5", ex=5)
+    backlog.reset()
+    body = json.dumps({"order": "B-3"}).encode()
+    late = httpx.post(hook["url"], content=body, headers={**_sign(hook["secret"], body), "X-FlowSync-Delivery": "b-3"})
+    assert late.status_code == 503 and "2.5 s behind" in late.json()["detail"], late.text
+    assert int(late.headers["Retry-After"]) == 3
+    redis.delete(runner.LAG_KEY)
+    backlog.reset()
+    again = httpx.post(hook["url"], content=body, headers={**_sign(hook["secret"], body), "X-FlowSync-Delivery": "b-3"})
+    assert again.status_code == 202, again.text
+
+
+def test_a_connector_run_publishes_how_long_its_jobs_waited(settings, creds):
+    """What the backpressure above reads: the wait of the jobs a connector run takes (0 once none waits)."""
+    import threading
+    from datetime import timedelta
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from django.utils import timezone
+
+    from engine.actions.flows import deploy_flow, start_run
+    from engine.connectors import runner
+    from engine.runtime.loop import drain
+
+    called, release = threading.Event(), threading.Event()
+
+    class Slow(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            called.set()
+            release.wait(10)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings.CONNECTOR_HTTP_ALLOW = "127.0.0.1"
+    redis = runner.redis.connection(runner.QUEUE)
+    now = timezone.now()
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    deploy_flow(creds.tenant, {"id": "calls", "nodes": [{"id": "call", "kind": "http", "url": url}]}, now)
+    start_run(creds.tenant, "calls", {}, "test", now)
+    drain()
+    run = threading.Thread(target=runner.run_connectors, args=([creds.tenant.pk], now + timedelta(seconds=4)))
+    run.start()
+    try:
+        assert called.wait(10)  # the call is in flight: its job waited 4 s (on the run's clock)
+        assert 3.9 <= runner.lag_seconds() <= 4.1 and 0 < redis.ttl(runner.LAG_KEY) <= runner.LAG_SECONDS_KEPT
+    finally:
+        release.set()
+        run.join(10)
+        server.shutdown()
+    assert runner.lag_seconds() == 0.0  # it looked for more and found none waiting

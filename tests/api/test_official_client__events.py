@@ -6,7 +6,8 @@ The files are the conformance files (tests/engine/conformance/bpmn): a signal th
 reaches another instance's catch event and starts a signal start process; the same signal broadcast
 through the API (one rule, engine/messages/signals.py) triggers a boundary event and starts another;
 an escalation thrown in a called child is caught at the parent's call activity while the child goes
-on; link events jump inside their scope.
+on; link events jump inside their scope; an ad-hoc subprocess runs the elements its collection lists and ends
+when its completion condition holds.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from camunda_orchestration_sdk import (
     IncidentSearchQuery,
     IncidentSearchQueryFilter,
     JobActivationRequest,
+    JobCompletionRequest,
+    JobCompletionRequestVariables,
     ProcessCreationById,
     ProcessInstanceCreationInstructionBaseVariables,
     ProcessInstanceSearchQuery,
@@ -109,3 +112,25 @@ def test_signal_escalation_and_link_events_end_to_end(camunda, start_worker):
     assert {"Link_ThrowPage", "Link_CatchPage", "Link_ThrowInner", "Link_CatchInner"} <= set(
         elements(camunda, linked, "COMPLETED"))
     assert variable(camunda, linked, "hops") == "2"
+
+
+def test_ad_hoc_subprocess_end_to_end(camunda, start_worker):
+    """Camunda 8.7's ad-hoc subprocess: the listed elements run; the completion condition ends it and the rest."""
+    start_worker()
+    deployed = camunda.deploy_resources_from_files([BPMN / "ad-hoc-subprocess.bpmn"])
+    assert sorted(p.process_definition_id for p in deployed.processes) == ["ad-hoc-checks", "ad-hoc-until"]
+    checks = start(camunda, "ad-hoc-checks", checks=["Task_Credit", "Task_Docs"])
+    wait_for(lambda: state_of(camunda, checks) == "COMPLETED", timeout=TIMEOUT)
+    assert elements(camunda, checks, "COMPLETED") == sorted(
+        ["ad-hoc-checks", "StartEvent_1", "AdHoc_Checks", "Task_Credit", "Task_Docs", "Task_Archive", "EndEvent_1"])
+    found = camunda.search_element_instances(data=ElementInstanceSearchQuery(
+        filter_=ElementInstanceSearchQueryFilter(process_instance_key=checks, element_id="AdHoc_Checks"))).items
+    assert [e.type_.value for e in found] == ["AD_HOC_SUB_PROCESS"]
+
+    until = start(camunda, "ad-hoc-until", decided=False)
+    jobs = wait_for(lambda: camunda.activate_jobs(data=JobActivationRequest(
+        type_="ask-a", timeout=30_000, max_jobs_to_activate=1, request_timeout=5_000)).jobs, timeout=TIMEOUT)
+    camunda.complete_job(jobs[0].job_key, data=JobCompletionRequest(
+        variables=JobCompletionRequestVariables.from_dict({"decided": True})))
+    wait_for(lambda: state_of(camunda, until) == "COMPLETED", timeout=TIMEOUT)
+    assert elements(camunda, until, "TERMINATED") == ["Task_Ask_B"]

@@ -11,8 +11,13 @@ listener ("listen-audit"). The client's job workers complete every listener job,
   retries back on the listener job, the incident resolved, the worker completes it and C runs to its end.
 
 listener-approval: a Camunda user task with a completing task listener. The client's worker denies the first
-completion (`result.denied`), so the task is CREATED again; it accepts the second with a priority correction,
-and the instance ends with the second completion's variables.
+completion (`result.denied`): the client's complete call fails with 409 and the reason, the task is CREATED
+again; it accepts the second with a priority correction, and the instance ends with the second completion's
+variables.
+
+listener-assignment: a user task with assigning and updating listeners. The process's assignee goes through
+the assigning listener; the client's assign/unassign/update calls wait for the listener and fail with 409 when
+it denies (the task unchanged), and see its corrections (assignee, priority, candidate groups) when they return.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import pytest
 from camunda_orchestration_sdk import (
     CamundaAsyncClient,
     CamundaClient,
+    Changeset,
     IncidentSearchQuery,
     IncidentSearchQueryFilter,
     JobChangeset,
@@ -35,12 +41,15 @@ from camunda_orchestration_sdk import (
     JobUpdateRequest,
     ProcessCreationById,
     ProcessInstanceCreationInstructionBaseVariables,
+    UserTaskAssignmentRequest,
     UserTaskCompletionRequest,
     UserTaskCompletionRequestVariables,
     UserTaskSearchQuery,
     UserTaskSearchQueryFilter,
+    UserTaskUpdateRequest,
     WorkerConfig,
 )
+from camunda_orchestration_sdk.errors import ConflictError
 
 from engine.models import ElementInstance, UserTask, Variable
 from tests.api.conftest import official_client_config
@@ -95,6 +104,27 @@ class ListenerWorkers(threading.Thread):
         return JobCompletionRequest(result=JobResultUserTask(type_="userTask", denied=False,
                                                              corrections=JobResultCorrections(priority=90)))
 
+    async def assign_check(self, job: Any) -> JobCompletionRequest:
+        self._note(job)
+        self.listened.append(job.user_task)
+        assignee = job.user_task.assignee
+        if assignee == "mallory":
+            return JobCompletionRequest(result=JobResultUserTask(type_="userTask", denied=True,
+                                                                 denied_reason="mallory may not approve"))
+        if assignee == "bob":
+            return JobCompletionRequest(result=JobResultUserTask(type_="userTask", corrections=JobResultCorrections(
+                assignee="bob.smith", priority=80)))
+        return JobCompletionRequest(result=JobResultUserTask(type_="userTask"))
+
+    async def update_check(self, job: Any) -> JobCompletionRequest:
+        self._note(job)
+        self.listened.append(job.user_task)
+        if job.user_task.priority > 95:
+            return JobCompletionRequest(result=JobResultUserTask(type_="userTask", denied=True,
+                                                                 denied_reason="too urgent"))
+        return JobCompletionRequest(result=JobResultUserTask(type_="userTask", corrections=JobResultCorrections(
+            candidate_groups=["approvers", "managers"])))
+
     async def main(self) -> None:
         async with CamundaAsyncClient(configuration=self.config) as client:
             workers = [
@@ -105,7 +135,9 @@ class ListenerWorkers(threading.Thread):
                 )
                 for job_type, callback in (("listen-audit", self.audit), ("listen-prepare", self.prepare),
                                            ("listen-charge", self.charge),
-                                           ("listen-approval-check", self.approval_check))
+                                           ("listen-approval-check", self.approval_check),
+                                           ("listen-assign-check", self.assign_check),
+                                           ("listen-update-check", self.update_check))
             ]
             self.started.set()
             while not self.stop_event.is_set():
@@ -194,11 +226,12 @@ def test_the_official_client_denies_and_corrects_through_a_task_listener(live_se
                 return found[0] if found else None
 
             created = wait_for(task, timeout=TIMEOUT)
-            client.complete_user_task(created.user_task_key, data=UserTaskCompletionRequest(
-                variables=UserTaskCompletionRequestVariables.from_dict({"approved": True})))
-            # Denied by the listener: back to CREATED, the submitted variables dropped.
-            wait_for(lambda: any(s[1] == "listen-approval-check" for s in workers.seen) and task().state.value
-                     == "CREATED", timeout=TIMEOUT)
+            # The call waits for the listener, as Camunda's does: denied, it fails with 409 and the reason.
+            with pytest.raises(ConflictError) as denied:
+                client.complete_user_task(created.user_task_key, data=UserTaskCompletionRequest(
+                    variables=UserTaskCompletionRequestVariables.from_dict({"approved": True})))
+            assert "needs a second look" in denied.value.content.decode()
+            assert task().state.value == "CREATED"  # back in the list, the submitted variables dropped
             assert client.get_process_instance(key).state.value == "ACTIVE"
             client.complete_user_task(created.user_task_key, data=UserTaskCompletionRequest(
                 variables=UserTaskCompletionRequestVariables.from_dict({"approved": False})))
@@ -212,6 +245,68 @@ def test_the_official_client_denies_and_corrects_through_a_task_listener(live_se
             assert [(t.user_task_key, t.action, t.candidate_groups, t.priority) for t in workers.listened] == [
                 (created.user_task_key, "complete", ["approvers"], 50)] * 2
             assert Variable.objects.get(process_instance_id=int(key), name="approved").value is False
+    finally:
+        workers.stop()
+    assert not workers.errors, workers.errors
+    assert engine_worker.proc.poll() is None, engine_worker.output()
+
+
+def test_the_official_client_assigns_and_updates_through_task_listeners(live_server, creds, start_worker):
+    config = official_client_config(live_server.url, creds)
+    engine_worker = start_worker()
+    workers = ListenerWorkers(config)
+    workers.start()
+    assert workers.started.wait(30) and not workers.errors, workers.errors
+    try:
+        with CamundaClient(configuration=config) as client:
+            client.deploy_resources_from_files([BPMN / "listener-assignment.bpmn"])
+            key = client.create_process_instance(data=ProcessCreationById(
+                process_definition_id="listener-assignment",
+                variables=ProcessInstanceCreationInstructionBaseVariables.from_dict({"orderId": "U",
+                                                                                    "requester": "ann"}),
+            )).process_instance_key
+            filt = UserTaskSearchQueryFilter(process_instance_key=key)
+
+            def task() -> Any:
+                found = client.search_user_tasks(data=UserTaskSearchQuery(filter_=filt)).items
+                return found[0] if found else None
+
+            # The process's assignee went through the assigning listener.
+            first = wait_for(lambda: (t := task()) is not None and t.state.value == "CREATED" and t.assignee == "ann"
+                             and t, timeout=TIMEOUT)
+            tk = first.user_task_key
+
+            with pytest.raises(ConflictError) as denied:
+                client.assign_user_task(tk, data=UserTaskAssignmentRequest(assignee="mallory"))
+            assert "mallory may not approve" in denied.value.content.decode()
+            assert (task().assignee, task().state.value) == ("ann", "CREATED")
+
+            client.assign_user_task(tk, data=UserTaskAssignmentRequest(assignee="bob"))
+            # Answered once the listener agreed: its corrections are there at once.
+            assert (task().assignee, task().priority) == ("bob.smith", 80)
+
+            with pytest.raises(ConflictError, match="too urgent"):
+                client.update_user_task(tk, data=UserTaskUpdateRequest(changeset=Changeset(priority=99)))
+            assert (task().priority, task().candidate_groups) == (80, ["approvers"])
+            client.update_user_task(tk, data=UserTaskUpdateRequest(changeset=Changeset(priority=60),
+                                                                   action="reprioritize"))
+            assert (task().priority, task().candidate_groups) == (60, ["approvers", "managers"])
+
+            client.unassign_user_task(tk)
+            assert task().assignee is None
+            client.complete_user_task(tk, data=UserTaskCompletionRequest(
+                variables=UserTaskCompletionRequestVariables.from_dict({"approved": True})))
+            wait_for(lambda: client.get_process_instance(key).state.value == "COMPLETED", timeout=TIMEOUT)
+            events = [s[3] for s in workers.seen if s[0] == "U"]
+            assert events == ["ASSIGNING"] * 3 + ["UPDATING"] * 2 + ["ASSIGNING"]
+            # What each listener saw: the action and the attributes the transition changes.
+            assert [(t.action, t.assignee, t.changed_attributes) for t in workers.listened
+                    if t.action in ("assign", "unassign")] == [
+                ("assign", "ann", ["assignee"]), ("assign", "mallory", ["assignee"]), ("assign", "bob", ["assignee"]),
+                ("unassign", None, ["assignee"])]
+            assert [(t.action, t.priority, t.changed_attributes) for t in workers.listened
+                    if t.action in ("update", "reprioritize")] == [
+                ("update", 99, ["priority"]), ("reprioritize", 60, ["priority"])]
     finally:
         workers.stop()
     assert not workers.errors, workers.errors

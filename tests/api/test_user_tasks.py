@@ -67,6 +67,35 @@ def test_bad_input_and_unknown_keys(api, review_task):
     assert_problem(api.delete("/v2/user-tasks/999/assignee"), 404)
 
 
+def test_update_dates_candidates_and_priority(api, review_task):
+    key = _task(api)["userTaskKey"]
+    resp = api.patch(f"/v2/user-tasks/{key}", {"changeset": {
+        "dueDate": "2027-05-01T09:00:00+02:00", "candidateUsers": ["carl"], "candidateGroups": [], "priority": 12,
+        "followUpDate": None}, "action": "escalate"}, format="json")
+    assert resp.status_code == 204, resp.content
+    drain()
+    task = _task(api)
+    assert (task["priority"], task["candidateUsers"], task["candidateGroups"]) == (12, ["carl"], [])
+    assert task["dueDate"].startswith("2027-05-01T07:00:00") and task["followUpDate"] is None
+    found = api.post("/v2/user-tasks/search", {"filter": {"candidateUser": "carl"}}, format="json").json()
+    assert found["page"]["totalItems"] == 1
+    assert api.patch(f"/v2/user-tasks/{key}", {"changeset": {"dueDate": ""}}, format="json").status_code == 204
+    drain()
+    assert _task(api)["dueDate"] is None
+
+
+def test_update_bad_input(api, review_task):
+    key = _task(api)["userTaskKey"]
+    body = assert_problem(api.patch(f"/v2/user-tasks/{key}", {"changeset": {"assignee": "x"}}, format="json"), 400)
+    assert "changeset.assignee" in body["detail"]
+    body = assert_problem(api.patch(f"/v2/user-tasks/{key}", {"changeset": {"priority": 101}}, format="json"), 400)
+    assert "changeset.priority" in body["detail"]
+    assert_problem(api.patch(f"/v2/user-tasks/{key}", {"changeset": {"dueDate": "soon"}}, format="json"), 400)
+    assert_problem(api.patch(f"/v2/user-tasks/{key}", {"changeset": [1]}, format="json"), 400)
+    assert_problem(api.patch(f"/v2/user-tasks/{key}", {"bogus": 1}, format="json"), 400)
+    assert_problem(api.patch("/v2/user-tasks/999", {"changeset": {"priority": 1}}, format="json"), 404)
+
+
 def test_deployed_form_linked_by_form_id(api):
     from django.core.files.uploadedfile import SimpleUploadedFile
 

@@ -29,11 +29,13 @@ def test_hello_world_over_http_with_a_worker_process(live_server, creds, start_w
 
     def activate():
         jobs = http.post(
-            "/jobs/activation", json={"type": "payment", "worker": "w1", "timeout": 10000, "maxJobsToActivate": 5}
+            "/jobs/activation",
+            # A long poll shorter than the client's timeout: the worker process may still be starting.
+            json={"type": "payment", "worker": "w1", "timeout": 10000, "maxJobsToActivate": 5, "requestTimeout": 2000},
         ).json()["jobs"]
         return jobs or None
 
-    jobs = wait_for(activate)
+    jobs = wait_for(activate, timeout=40)  # the engine worker process starts first (slow on a busy machine)
     assert [j["processInstanceKey"] for j in jobs] == [pi_key]
     assert http.post(f"/jobs/{jobs[0]['jobKey']}/completion", json={"variables": {"receipt": "R-9"}}).status_code == 204
 

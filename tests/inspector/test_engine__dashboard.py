@@ -5,13 +5,13 @@ histogram, queue depth, open incidents per type, workers — drawn on the server
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from django.utils import timezone
 
 from engine.actions.instances import start_instance
-from engine.models import ProcessDefinition
+from engine.models import Incident, ProcessDefinition
 from engine.queries import engine_dashboard
 from flowsync.models import Membership
 from inspector import charts
@@ -75,6 +75,29 @@ def test_queue_depth_handoff_and_incidents_per_type(op_client, flow, other_flow)
     assert f'data-handoff-count="{before + 1}"' in html
     incident = re.search(r'<tr data-incident-type="([^"]+)">.*?<td>(\d+)</td>.*?width="([\d.]+)"', html, re.S)
     assert incident and incident.group(2) == "1" and float(incident.group(3)) == 100.0
+    assert board.incidents_opened[-1][1] == 1 and len(board.incidents_opened) == engine_dashboard.INCIDENT_HOURS
+    assert re.search(r'data-panel="incidents-opened".*?data-line="opened" data-last="1"', html, re.S)
+
+
+def test_incidents_opened_per_hour_fall_in_the_hour_they_were_raised_for_this_tenant_only(flow, other_flow):
+    flow.deploy()
+    other_flow.deploy()
+    for f, stamp in ((flow, "OLD"), (flow, "NEW"), (other_flow, "THEIRS")):
+        f.fail_to_incident(f.start(stamp))
+    now = timezone.now()
+    old, new = Incident.objects.filter(tenant=flow.tenant).order_by("key")
+    Incident.objects.filter(pk=old.pk).update(created_at=now - timedelta(hours=3))
+    Incident.objects.filter(pk=new.pk).update(created_at=now)  # the flow's clock is its own
+    Incident.objects.create(**{**_fields(old), "key": old.key + 10**9, "created_at": now - timedelta(hours=30)})
+
+    hours = engine_dashboard.incidents_per_hour(flow.ids, now)
+    assert [n for _, n in hours][-4:] == [1, 0, 0, 1]  # three hours ago, then this hour; other tenants' not
+    assert sum(n for _, n in hours) == 2  # the one raised 30 hours ago is outside the day
+    assert hours[-1][0] == now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def _fields(incident: Incident) -> dict:  # type: ignore[type-arg]
+    return {f.attname: getattr(incident, f.attname) for f in Incident._meta.concrete_fields}
 
 
 def test_charts_scale_to_a_round_top_and_draw_one_point_per_value():

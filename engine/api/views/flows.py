@@ -11,13 +11,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from engine import secrets
 from engine.actions import flows as actions
 from engine.api.base import ApiView, idempotent, path_key, principal
-from engine.api.problems import TooManyRequests
-from engine.errors import InvalidInput, NotFound, RateLimited
+from engine.api.problems import ResourceExhausted, TooManyRequests
+from engine.errors import InvalidInput, NotFound, Overloaded, RateLimited
 from engine.flows.document import parse
 from engine.flows.schema import SCHEMA
-from engine.models import FlowTrigger, ProcessDefinition, WebhookDelivery
+from engine.models import ConnectorSecret, FlowTrigger, ProcessDefinition, WebhookDelivery
 from engine.queries import flows as q
 from engine.rights import Right
 from engine.store.notify import ended_channel, wait_until
@@ -146,6 +147,43 @@ def _delivery(d: WebhookDelivery) -> dict[str, Any]:
             "executionId": str(d.process_instance_key) if d.process_instance_key else None}
 
 
+def _secret(s: ConnectorSecret) -> dict[str, Any]:
+    return {"name": s.name, "createdAt": s.created_at, "updatedAt": s.updated_at, "updatedBy": s.updated_by}
+
+
+class SecretsView(FlowApiView):
+    """GET /api/flows/secrets: the tenant's connector secret names (values are write-only)."""
+    rights = {"GET": Right.READ}
+
+    def get(self, request: Request) -> Response:
+        rows = ConnectorSecret.objects.filter(tenant=principal(request).tenant).order_by("name")
+        return Response({"items": [_secret(s) for s in rows]})
+
+
+class SecretView(FlowApiView):
+    """PUT /api/flows/secrets/<name> {"value": "..."}: create (201) or replace (200); DELETE: remove (204).
+    The answer never holds the value."""
+    rights = {"PUT": secrets.MANAGE_RIGHT, "DELETE": secrets.MANAGE_RIGHT}
+
+    def put(self, request: Request, name: str) -> Response:
+        value = _body(request).get("value")
+        if not isinstance(value, str) or not value:
+            raise InvalidInput("`value` must be a non-empty string (the secret's value; it is never shown back)")
+        who = principal(request)
+        try:
+            created = secrets.set_secret(who.tenant, name, value, who.name)
+        except ValueError as exc:
+            raise InvalidInput(f"secret name {name!r}: {exc}") from None
+        row = ConnectorSecret.objects.get(tenant=who.tenant, name=name)
+        return Response(_secret(row), status=201 if created else 200)
+
+    def delete(self, request: Request, name: str) -> Response:
+        who = principal(request)
+        if not secrets.delete_secret(who.tenant, name, who.name):
+            raise NotFound(f"no connector secret named {name!r} in this tenant")
+        return Response(status=204)
+
+
 class DeliveryReplayView(FlowApiView):
     """POST /api/flows/deliveries/<id>/replay: run a recorded delivery again (a new run, audited)."""
     rights = {"POST": Right.OPERATE}
@@ -227,6 +265,8 @@ class WebhookView(APIView):
             accepted = actions.receive_webhook(token, delivery, timezone.now())
         except RateLimited as exc:
             raise TooManyRequests(exc.detail, retry_after=exc.retry_after) from None
+        except Overloaded as exc:
+            raise ResourceExhausted(exc.detail, retry_after=exc.retry_after) from None
         if accepted.filtered:
             return Response({"executionId": None, "filtered": True}, status=200)
         key = accepted.process_instance_key

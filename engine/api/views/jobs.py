@@ -117,6 +117,7 @@ class JobFailureView(ApiView):
             who.actor,
             timezone.now(),
             lease=data.get("jobLeaseToken") or "",
+            error_code=data.get("errorCode") or "",
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 

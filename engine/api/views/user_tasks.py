@@ -10,16 +10,19 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from engine.actions.task_transitions import Transition, api_wait_seconds, await_transition
 from engine.actions.user_tasks import assign_user_task as assign
 from engine.actions.user_tasks import complete_user_task as complete
 from engine.actions.user_tasks import unassign_user_task as unassign
+from engine.actions.user_tasks import update_user_task as update
 from engine.api import requests, shapes
 from engine.api.auth import ApiPrincipal
 from engine.api.base import ApiView, path_key, principal, valid
+from engine.api.problems import DeadlineExceeded
 from engine.api.search import Field, Spec, fail
 from engine.api.views.common import SearchView
 from engine.api.views.variables_filter import variables_q
-from engine.errors import Forbidden, NotFound
+from engine.errors import Conflict, Forbidden, NotFound
 from engine.forms.task_form import form_source
 from engine.models import UserTask
 from engine.queries import work as q
@@ -136,6 +139,18 @@ def _rows(request: Request, rows: list[UserTask]) -> list[dict[str, Any]]:
     return [shapes.user_task(t, who.tenant_id_of(t.tenant_id), roots.get(t.process_instance_key)) for t in rows]
 
 
+def decided(transition: Transition | None) -> Response:
+    """204 once the task's listeners agreed (at once without listeners); 409 when one denied the transition,
+    504 when they did not decide in time (as Camunda 8.8: the request waits for the blocking listeners)."""
+    if transition is not None:
+        outcome = await_transition(transition, api_wait_seconds())
+        if outcome.state == "denied":
+            raise Conflict(outcome.message(transition))
+        if outcome.state == "pending":
+            raise DeadlineExceeded(outcome.message(transition))
+    return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 def viewer(who: ApiPrincipal, tenant_pk: int) -> Viewer:
     """The caller as the Tasklist sees a person: see-all (and manage) with MANAGE_TASKS, else its own tasks."""
     return Viewer(tenant_id=tenant_pk, username=who.name, groups=who.groups,
@@ -171,12 +186,24 @@ class UserTaskSearchView(SearchView):
 
 
 class UserTaskView(ApiView):
-    rights = {"GET": Right.WORK_TASKS}
-    per_process = frozenset({"GET"})  # a WORK_TASKS grant lets in; Viewer limits what is seen
+    rights = {"GET": Right.WORK_TASKS, "PATCH": Right.WORK_TASKS}
+    per_process = frozenset({"GET", "PATCH"})  # a WORK_TASKS grant lets in; Viewer limits what is seen
+    submits_commands = True
 
     def get(self, request: Request, key: str) -> Response:
         task, _ = visible_task(request, key)
         return Response(_rows(request, [task])[0])
+
+    def patch(self, request: Request, key: str) -> Response:
+        """Camunda 8's update user task: 204; with updating task listeners the task is UPDATING until they agreed."""
+        data = valid(requests.UpdateUserTask, request.data)
+        who = principal(request)
+        task, seen_by = visible_task(request, key)
+        if not seen_by.can_see_all:
+            # Changing a task's dates, candidates or priority is managing it (as reassigning anyone's is).
+            raise Forbidden("updating a user task needs the right to manage tasks")
+        return decided(update(who.tenant_ids, task.key, data.get("changeset"), data.get("action") or "", who.actor,
+                              timezone.now()))
 
 
 class UserTaskFormView(ApiView):
@@ -211,15 +238,15 @@ class UserTaskAssignmentView(ApiView):
         if not check_assignment(seen_by.can_see_all, who.name, data["assignee"], task.assignee,
                                 seen_by.can_claim(task)):
             allow_override = False
-        assign(
+        return decided(assign(
             who.tenant_ids,
             task.key,
             data["assignee"],
             who.actor,
             timezone.now(),
             allow_override=True if allow_override is None else allow_override,
-        )
-        return Response(status=status.HTTP_204_NO_CONTENT)
+            action=data.get("action") or "",
+        ))
 
 
 class UserTaskAssigneeView(ApiView):
@@ -233,8 +260,8 @@ class UserTaskAssigneeView(ApiView):
         task, seen_by = visible_task(request, key)
         if not seen_by.can_see_all and task.assignee not in ("", who.name):
             raise Forbidden("without the right to manage tasks you may only give back a task you hold")
-        unassign(who.tenant_ids, task.key, who.actor, timezone.now(), as_user=None if seen_by.can_see_all else who.name)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return decided(unassign(who.tenant_ids, task.key, who.actor, timezone.now(),
+                                as_user=None if seen_by.can_see_all else who.name))
 
 
 class UserTaskCompletionView(ApiView):
@@ -246,6 +273,5 @@ class UserTaskCompletionView(ApiView):
         data = valid(requests.CompleteUserTask, request.data)
         who = principal(request)
         task, seen_by = visible_task(request, key)
-        complete(who.tenant_ids, task.key, data.get("variables") or {}, who.actor, timezone.now(),
-                 as_user=None if seen_by.can_see_all else who.name)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return decided(complete(who.tenant_ids, task.key, data.get("variables") or {}, who.actor, timezone.now(),
+                                as_user=None if seen_by.can_see_all else who.name))

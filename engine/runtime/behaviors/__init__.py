@@ -25,7 +25,7 @@ from engine.runtime.behaviors.parallel_gateway import ParallelGatewayBehavior
 from engine.runtime.behaviors.process import ProcessBehavior
 from engine.runtime.behaviors.receive_task import ReceiveTaskBehavior
 from engine.runtime.behaviors.script_task import ScriptTaskBehavior
-from engine.runtime.behaviors.subprocess import EventSubProcessBehavior, SubProcessBehavior
+from engine.runtime.behaviors.subprocess import AdHocSubProcessBehavior, EventSubProcessBehavior, SubProcessBehavior
 from engine.runtime.behaviors.user_task import UserTaskBehavior
 from engine.runtime.registry import register
 from engine.runtime.tokens import MULTI_INSTANCE_BODY
@@ -51,6 +51,7 @@ BEHAVIORS: dict[str, Behavior] = {
     "eventBasedGateway": EventBasedGatewayBehavior(),
     "subProcess": SubProcessBehavior(),
     "eventSubProcess": EventSubProcessBehavior(),
+    "adHocSubProcess": AdHocSubProcessBehavior(),
     "callActivity": CallActivityBehavior(),
     MULTI_INSTANCE_BODY: MULTI_INSTANCE,
 }

@@ -111,8 +111,8 @@ def test_cancelling_withdraws_the_task_and_its_listener_job(engine):
     ("yes", "result must be a JSON object"),
     ({"type": "adHocSubProcess"}, "only userTask"),
     ({"denied": "no"}, "denied must be a boolean"),
-    ({"corrections": {"candidateGroups": ["x"]}}, "correcting candidates is not supported yet"),
-    ({"corrections": {"name": "x"}}, "not a correctable attribute"),
+    ({"corrections": {"candidateGroups": "x"}}, "candidateGroups must be a list of strings"),
+    ({"corrections": {"name": "x"}}, "not a changeable attribute"),
     ({"corrections": {"priority": 101}}, "integer from 0 to 100"),
     ({"corrections": {"dueDate": "tomorrow"}}, "ISO 8601"),
 ])

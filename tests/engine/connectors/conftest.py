@@ -36,7 +36,7 @@ class Seen:
 @dataclass
 class TestServer:
     """Routes by path: /orders/<id> (JSON), /status/<code>, /echo, /slow/<seconds>, /hang-once, /big,
-    /text, /redirect/<path>, /redirect-to/<url>. Every request is recorded in `seen`."""
+    /text, /redirect/<path>, /redirect-to/<url>, /echo-headers. Every request is recorded in `seen`."""
 
     port: int = 0
     seen: list[Seen] = field(default_factory=list)
@@ -93,6 +93,8 @@ def _handler(server: TestServer) -> type[BaseHTTPRequestHandler]:
             elif path.startswith("/status/"):
                 code = int(path.rsplit("/", 1)[1])
                 self._send(code, b"boom: something broke", "text/plain; charset=utf-8")
+            elif path == "/echo-headers":  # the request's headers back, as JSON (a receiver that echoes them)
+                self._json(200, {k.lower(): v for k, v in self.headers.items()})
             elif path == "/echo":
                 self._send(201, body or b"null", self.headers.get("Content-Type") or "application/octet-stream",
                            {"X-Echo": "yes"})

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from urllib.parse import urlsplit
 
 import pytest
+from django.conf import settings
 
 from engine.connectors.guard import Policy, parse_policy
 
@@ -22,6 +24,9 @@ class Connections:
 def connections(monkeypatch):
     """Fail loudly if a TCP connection is opened to anything but `allowed`: a refusal sends nothing."""
     spy = Connections()
+    # FlowSync's own Redis is not an outbound call (a connector run publishes its lag there).
+    redis = urlsplit(settings.REDIS_URL)
+    spy.allowed.add((redis.hostname or "127.0.0.1", redis.port or 6379))
     real_connect = socket.socket.connect
 
     def connect(sock, address):  # type: ignore[no-untyped-def]

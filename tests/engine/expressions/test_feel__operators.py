@@ -40,7 +40,23 @@ def test_real_file_conditions() -> None:
         ("=2 ** 10", 1024),
         ("=2 ** -1", 0.5),
         ("=-2 ** 2", 4),
-        ("=0.1 + 0.2 > 0.3", True),
+        ("=0.1 + 0.2 > 0.3", False),  # FEEL numbers are decimals
+        ("=0.1 + 0.2 = 0.3", True),
+        ("=0.1 + 0.2", 0.3),
+        ("=1.5 * 2", 3),  # an integral result is an integer (stored as 3, not 3.0)
+        ("=0.3 - 0.1 = 0.2", True),
+        ("=1 / 3 * 3 = 1", False),  # 34 digits, not exact fractions
+        ("=1 / 3 * 3", 1.0),
+        ("=string(1 / 3)", "0.3333333333333333333333333333333333"),
+        ("=string(0.1 + 0.2)", "0.3"),
+        ("=string(10.25 * 4)", "41"),
+        ("=100000000000000000000.1 - 0.1 > 0", True),
+        ("=-(0.1 + 0.2) = -0.3", True),
+        ("=sum([0.1, 0.2]) = 0.3", True),  # sum, mean and product compute in decimal too
+        ("=sum([1.5, 1.5])", 3),
+        ("=sum([1, 2, 3])", 6),
+        ("=mean([0.1, 0.2]) = 0.15", True),
+        ("=product([0.1, 3]) = 0.3", True),
     ],
 )
 def test_arithmetic(text: str, expected: object) -> None:

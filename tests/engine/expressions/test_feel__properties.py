@@ -1,8 +1,8 @@
-"""Properties: FEEL text generated at random evaluates as Python computes it."""
+"""Properties: FEEL text generated at random evaluates as Python computes it (in decimals, as FEEL does)."""
 
 from __future__ import annotations
 
-import math
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -20,52 +20,50 @@ SETTINGS = settings(
 VARIABLES = {"a": 7, "b": -3, "c": 12, "Unit Price": 4}
 
 
-def feel_division(x: int | float, y: int | float) -> int | float:
-    """FEEL divides as decimals; an exact quotient of two integers stays an integer."""
-    if isinstance(x, int) and isinstance(y, int) and x % y == 0:
-        return x // y
-    return x / y
+# DMN's numbers: IEEE 754-2008 Decimal128 (34 digits, half even), written down here independently of the engine.
+D128 = Context(prec=34, rounding=ROUND_HALF_EVEN)
+
+
+def plain(value: Decimal) -> int | float:
+    """How a result is stored: an integral value as an int, anything else as the nearest float."""
+    return int(value) if value == value.to_integral_value() else float(value)
 
 
 @st.composite
-def arithmetic(draw: st.DrawFn, depth: int = 3) -> tuple[str, int | float]:
-    """(FEEL text, the value Python computes for it) for integer arithmetic over literals and variables."""
+def arithmetic(draw: st.DrawFn, depth: int = 3) -> tuple[str, Decimal]:
+    """(FEEL text, its exact decimal value) for arithmetic over integer literals and variables."""
     if depth == 0 or draw(st.booleans()):
         if draw(st.booleans()):
             name = draw(st.sampled_from(sorted(VARIABLES)))
-            return name, VARIABLES[name]
+            return name, Decimal(VARIABLES[name])
         number = draw(st.integers(-50, 50))
-        return (f"({number})" if number < 0 else str(number)), number
+        return (f"({number})" if number < 0 else str(number)), Decimal(number)
     left_text, left = draw(arithmetic(depth - 1))
     right_text, right = draw(arithmetic(depth - 1))
     operator = draw(st.sampled_from(["+", "-", "*", "/"]))
     if operator == "/" and right == 0:
         operator = "*"
-    result = {
-        "+": lambda: left + right,
-        "-": lambda: left - right,
-        "*": lambda: left * right,
-        "/": lambda: feel_division(left, right),
-    }[operator]()
+    result = {"+": D128.add, "-": D128.subtract, "*": D128.multiply, "/": D128.divide}[operator](left, right)
     return f"({left_text} {operator} {right_text})", result
 
 
 @SETTINGS
 @given(arithmetic())
-def test_arithmetic_evaluates_as_python_computes(case: tuple[str, int | float]) -> None:
-    text, expected = case
+def test_arithmetic_evaluates_as_python_computes(case: tuple[str, Decimal]) -> None:
+    text, exact = case
+    expected = plain(exact)
     result = compile_value("=" + text).evaluate(VARIABLES)
     assert type(result) is type(expected)
-    assert result == expected or math.isclose(result, expected, rel_tol=1e-12)
+    assert result == expected
 
 
 @SETTINGS
 @given(arithmetic(), arithmetic(), st.sampled_from(["=", "!=", "<", "<=", ">", ">="]))
 def test_comparisons_evaluate_as_python_computes(
-    left: tuple[str, int | float], right: tuple[str, int | float], operator: str
+    left: tuple[str, Decimal], right: tuple[str, Decimal], operator: str
 ) -> None:
     python = {"=": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}[operator]
-    expected = eval(f"{left[1]!r} {python} {right[1]!r}")  # noqa: S307 - two numbers and an operator
+    expected = eval(f"left[1] {python} right[1]")  # noqa: S307 - two decimals and an operator
     condition = compile_value(f"={left[0]} {operator} {right[0]}")
     assert condition.evaluate_bool(VARIABLES) is expected
 
