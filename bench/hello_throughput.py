@@ -11,6 +11,7 @@ wall-clock time its last command was applied.
 
 from __future__ import annotations
 
+import os
 import resource
 import sys
 import time
@@ -26,8 +27,29 @@ def engine_cpu() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def parallel_drain(workers: int) -> None:
-    """Drain with `workers` processes at once (each claims different instances: SKIP LOCKED)."""
+def backend_cpu() -> float:
+    """CPU seconds of this connection's PostgreSQL backend (/proc: the server runs on this machine)."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        pid = cur.fetchone()[0]
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _drain_counted(out) -> None:  # type: ignore[no-untyped-def]
+    from engine.runtime.loop import drain
+
+    before = backend_cpu()
+    drain()
+    out.put(backend_cpu() - before)
+
+
+def parallel_drain(workers: int) -> float:
+    """Drain with `workers` processes at once (each claims different instances: SKIP LOCKED); returns the
+    CPU seconds their PostgreSQL backends spent."""
     import multiprocessing
 
     from django.db import connections
@@ -35,15 +57,19 @@ def parallel_drain(workers: int) -> None:
     from engine.runtime.loop import drain
 
     if workers <= 1:
+        before = backend_cpu()
         drain()
-        return
+        return backend_cpu() - before
     connections.close_all()  # a forked child must not share the parent's connection
     ctx = multiprocessing.get_context("fork")
-    procs = [ctx.Process(target=drain) for _ in range(workers)]
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_drain_counted, args=(out,)) for _ in range(workers)]
     for p in procs:
         p.start()
+    spent = sum(out.get() for _ in procs)
     for p in procs:
         p.join()
+    return spent
 
 
 def main(n: int, workers: int = 1) -> None:
@@ -67,7 +93,7 @@ def main(n: int, workers: int = 1) -> None:
                 start_instance(t, definition, {"orderId": "A-1", "amount": 42}, "bench", timezone.now())
     t1 = time.perf_counter()
     c1 = engine_cpu()
-    parallel_drain(workers)
+    pg = parallel_drain(workers)
     t2 = time.perf_counter()
     c2 = engine_cpu()
     completed = 0
@@ -81,7 +107,7 @@ def main(n: int, workers: int = 1) -> None:
         completed += len(jobs)
     t3 = time.perf_counter()
     c3 = engine_cpu()
-    parallel_drain(workers)
+    pg += parallel_drain(workers)
     t4 = time.perf_counter()
     c4 = engine_cpu()
 
@@ -96,6 +122,8 @@ def main(n: int, workers: int = 1) -> None:
     print(f"engine-only throughput:           {n / engine_s:8.0f} PI/s  (both commands of each instance)")
     # Every engine process counts (forked drains are children); PostgreSQL's own CPU does not.
     print(f"engine Python CPU per instance:   {((c2 - c1) + (c4 - c3)) / n * 1e6:8.0f} µs  (all engine processes)")
+    print(f"PostgreSQL CPU per instance:      {pg / n * 1e6:8.0f} µs  (the engine processes' backends)")
+    print(f"load average (1 min) at the end:  {os.getloadavg()[0]:8.1f}")
     print(f"end-to-end throughput:            {n / (t4 - t0):8.0f} PI/s")
     lat = []
     from django.db.models import Max

@@ -174,6 +174,9 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 ENGINE_INLINE = env_bool("FLOWSYNC_ENGINE_INLINE", not REDIS_URL)
 ENGINE_BATCH_SIZE = env_int("FLOWSYNC_ENGINE_BATCH_SIZE", 500)
 ENGINE_SWEEP_SECONDS = float(os.environ.get("FLOWSYNC_ENGINE_SWEEP_SECONDS", "2"))
+# One engine worker answers each wake-up (engine/runtime/wake_share.py); 0: every worker does (fewer
+# claims against a shorter tail: an idle worker does not wait for a busy one).
+ENGINE_WAKE_ONE = env_bool("FLOWSYNC_ENGINE_WAKE_ONE", True)
 # Runaway guards (engine/runtime/budget.py, docs/operations.md): element steps one command may
 # take before the instance yields to the others, steps one command and its continuations may
 # take before an incident, seconds a batch may spend before leaving the rest for the next one.

@@ -224,7 +224,8 @@ SELECT tenant_id, process_instance_key, 'COMPLETE_JOB', %(payload)s, 'PENDING', 
     %(traceparent)s
 FROM done RETURNING id{wake}
 """
-COMPLETE_AND_WAKE = COMPLETE.format(wake=f", pg_notify('{CHANNEL}', '')")
+# The payload names the instance: one engine worker answers (engine/runtime/wake_share.py).
+COMPLETE_AND_WAKE = COMPLETE.format(wake=f", pg_notify('{CHANNEL}', process_instance_key::text)")
 COMPLETE_ONLY = COMPLETE.format(wake="")
 
 

@@ -77,7 +77,9 @@ class Event(models.Model):
     """Append-only record of what one command did to one instance (its timeline)."""
 
     id = models.BigAutoField(primary_key=True)
-    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT)
+    # No index: events are read by instance only (event_instance_idx); an index on the tenant cost
+    # every command a write that nothing on the hot path (or anywhere but deleting a tenant) reads.
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, db_index=False)
     process_instance_key = models.BigIntegerField()
     command_id = models.BigIntegerField(null=True)
     command_kind = models.CharField(max_length=32)

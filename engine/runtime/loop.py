@@ -29,6 +29,7 @@ from engine.runtime.state import InstanceRun
 from engine.store import flush, sql
 from engine.store.notify import notify_instances_ended, notify_jobs_available, notify_tasks_settled
 from engine.store.rows import new_row
+from engine.store.wake import wake_every_worker
 
 log = logging.getLogger("flowsync.engine")
 
@@ -37,15 +38,21 @@ OPEN_JOB_STATES = (Job.State.ACTIVATABLE, Job.State.ACTIVATED, Job.State.FAILED)
 
 
 def drain(batch_size: int | None = None, max_batches: int | None = None, stopped: threading.Event | None = None) -> int:
-    """Apply pending commands until none is left (or max_batches, or `stopped` is set between batches)."""
+    """Apply pending commands until none is left (or max_batches, or `stopped` is set between batches).
+
+    A batch that took every pending command it could see, applied them all and wrote no new ones
+    ends the drain without another claim: that claim found nothing at a low rate (a statement and
+    a transaction per drain). A command committed meanwhile wakes the engine again (NOTIFY), and
+    the sweep re-drives whatever a wake-up missed.
+    """
     size = batch_size or settings.ENGINE_BATCH_SIZE
     total = 0
     batches = 0
     while (max_batches is None or batches < max_batches) and not (stopped is not None and stopped.is_set()):
-        done = process_batch(size)
+        done, more = _batch(size)
         batches += 1
         total += done
-        if done == 0:
+        if done == 0 or not more:
             break
     return total
 
@@ -70,14 +77,20 @@ def _claim(limit: int) -> list[ProcessInstance]:
 
 
 def process_batch(limit: int) -> int:
+    """One batch (one transaction); the number of commands it applied."""
+    return _batch(limit)[0]
+
+
+def _batch(limit: int) -> tuple[int, bool]:
+    """One batch: (commands applied, whether more may be pending: see `drain`)."""
     # A batch allocates tens of thousands of short-lived, acyclic objects: the cyclic
     # collector would run hundreds of times for nothing. Reference counting frees them.
     gc_was_enabled = gc.isenabled()
     gc.disable()
     done = 0
     try:
-        done = _process_batch(limit)
-        return done
+        done, more = _process_batch(limit)
+        return done, more
     finally:
         traced.batch_ended(done)
         batch_metrics.progress.batch = 0
@@ -85,11 +98,11 @@ def process_batch(limit: int) -> int:
             gc.enable()
 
 
-def _process_batch(limit: int) -> int:
+def _process_batch(limit: int) -> tuple[int, bool]:
     with transaction.atomic():
         instances = _claim(limit)
         if not instances:
-            return 0
+            return 0, False
         traced.batch_started(len(instances))  # a span for the batch when tracing is on (ended by process_batch)
         keys = [pi.key for pi in instances]
         read = sql.Read(
@@ -102,12 +115,21 @@ def _process_batch(limit: int) -> int:
         commands = read.rows
         # An instance's CONTINUE goes before its other commands: a yielded command finishes first.
         commands.sort(key=lambda c: c.kind != budget.CONTINUE)
-        apply_commands(instances, commands)
-        return len(commands)
+        settled = apply_commands(instances, commands)
+        # A full claim may have left instances (or their commands beyond the candidates) behind.
+        full = len(instances) >= limit or len(commands) >= limit
+        if len(instances) >= limit:
+            # More work than one batch: wake every worker (a wake-up with a payload woke only this one),
+            # so that a burst written in one transaction is drained side by side. Sent at commit.
+            wake_every_worker()
+        return len(commands), full or not settled
 
 
-def apply_commands(instances: Iterable[ProcessInstance], commands: list[Command], replay: bool = False) -> None:
-    """Apply commands (already locked, in order) to their instances and write the results."""
+def apply_commands(instances: Iterable[ProcessInstance], commands: list[Command], replay: bool = False) -> bool:
+    """Apply commands (already locked, in order) to their instances and write the results.
+
+    True when the batch is settled: every command was applied (none left pending by the batch
+    guard, a yield or a failed neighbour) and the batch wrote no commands of its own."""
     started = time.perf_counter()
     batch_metrics.progress.batch = len(commands)
     by_key = {pi.key: pi for pi in instances}
@@ -165,10 +187,11 @@ def apply_commands(instances: Iterable[ProcessInstance], commands: list[Command]
     ]
     events = [e for e in events if e.process_instance_key not in failed]
     kept = [r for k, r in runs.items() if k not in failed]
-    _flush(kept, events, done, replay)
+    wrote_commands = _flush(kept, events, done, replay)
     if not replay:
         transaction.on_commit(lambda: _notify(kept))
         transaction.on_commit(lambda: batch_metrics.record(kept, done, time.perf_counter() - started))
+    return len(done) == len(commands) and not wrote_commands
 
 
 # Called after a batch commits with the job types that became activatable, per tenant: the
@@ -240,17 +263,23 @@ def _load_runs(by_key: dict[int, ProcessInstance], commands: list[Command]) -> d
         .filter(Q(process_instance_key__any=keys, state__in=OPEN_JOB_STATES) | Q(key__any=job_keys))
         .order_by("key"),
     )
+    # Only instances flagged with an incident have active ones: the flag is set with every incident
+    # (InstanceRun.add_incident) and cleared only when none is left active.
+    troubled = [k for k in keys if by_key[k].has_incident]
     incidents = sql.Read(
         Incident,
         "process_instance_key = ANY(%s::bigint[]) AND state = %s ORDER BY key",
-        (keys, Incident.State.ACTIVE),
-        lambda: Incident.objects.filter(process_instance_key__any=keys, state=Incident.State.ACTIVE).order_by("key"),
+        (troubled, Incident.State.ACTIVE),
+        lambda: Incident.objects.filter(process_instance_key__any=troubled, state=Incident.State.ACTIVE)
+        .order_by("key"),
     )
-    extra = extra_rows.reads(keys, commands)  # user tasks and wait states
+    graphs = {key: graph_of(cached_definition(pi.definition_id)) for key, pi in by_key.items()}
+    extra = extra_rows.reads(keys, commands, graphs)  # user tasks and wait states
+    more = [incidents, *extra] if troubled else extra
     if not starting:
-        sql.fetch(elements, variables, jobs, incidents, *extra)
+        sql.fetch(elements, variables, jobs, *more)
     elif keys or job_keys:
-        sql.fetch(variables, jobs, incidents, *extra)
+        sql.fetch(variables, jobs, *more)
     grouped = [
         _by_instance(elements.rows, "process_instance_id"),
         _by_instance(variables.rows, "process_instance_id"),
@@ -260,7 +289,7 @@ def _load_runs(by_key: dict[int, ProcessInstance], commands: list[Command]) -> d
     runs = {}
     for key, pi in by_key.items():
         definition = cached_definition(pi.definition_id)
-        run = InstanceRun(pi, definition, graph_of(definition))
+        run = InstanceRun(pi, definition, graphs[key])
         run.load(*(rows.get(key, ()) for rows in grouped))
         runs[key] = run
     extra_rows.load(runs, extra)
@@ -274,7 +303,8 @@ def _by_instance(rows: list, attname: str) -> dict[int, list]:
     return out
 
 
-def _flush(runs: list[InstanceRun], events: list[Event], commands: list[Command], replay: bool) -> None:
+def _flush(runs: list[InstanceRun], events: list[Event], commands: list[Command], replay: bool) -> bool:
+    """Write the batch; True when it wrote commands (to other instances, CONTINUE, signals, messages)."""
     def gather(kind: str, part: str) -> list:
         return [obj for run in runs for obj in getattr(run, part)[kind].values()]
 
@@ -289,7 +319,10 @@ def _flush(runs: list[InstanceRun], events: list[Event], commands: list[Command]
     )
     flush.update(Incident, gather("incidents", "dirty"), ["state", "resolved_at"])
     flush.update(ProcessInstance, [r.instance for r in runs if r.instance_dirty], ["state", "end_date", "has_incident"])
-    extra_rows.flush(runs, replay)  # user tasks, call-activity children, commands to other instances
-    flush.insert(Event, events)
-    if not replay:
-        flush.update(Command, commands, ["state", "processed_at", "keys", "error"])
+    # user tasks, call-activity children, commands to other instances
+    wrote_commands = extra_rows.flush(runs, replay)
+    if replay:
+        flush.insert(Event, events)
+    else:
+        flush.insert_and_update(Event, events, Command, commands, ["state", "processed_at", "keys", "error"])
+    return wrote_commands

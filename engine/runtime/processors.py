@@ -64,8 +64,9 @@ def complete_job(run: InstanceRun, payload: dict[str, Any]) -> None:
     if job is None:
         raise CommandRejected(f"job {payload['jobKey']} not found")
     ei = _active_element(run, job.element_instance_key, f"job {job.key}")
-    job.state = Job.State.COMPLETED
-    run.touch("jobs", job)
+    if job.state != Job.State.COMPLETED:  # the API's completion marked the row already: no second write
+        job.state = Job.State.COMPLETED
+        run.touch("jobs", job)
     run.record("JOB_COMPLETED", ei, jobKey=str(job.key))
     if job.kind == Job.Kind.TASK_LISTENER:
         # Its variables are not the task's (Camunda 8 takes none from a task listener); its result may deny

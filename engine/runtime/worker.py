@@ -21,6 +21,7 @@ from engine.actions.batches import requeue_stale
 from engine.connectors.runner import schedule_pending
 from engine.models import Command, Timer
 from engine.runtime.loop import drain
+from engine.runtime.wake_share import WakeShare
 from engine.store import definition_counts, retention
 from engine.store.wake import CHANNEL
 from engine.timers.firing import fire_due_timers
@@ -69,14 +70,14 @@ def clean_history(interval: float) -> float:
     return interval if removed.more else settings.FLOWSYNC_RETENTION_INTERVAL_SECONDS
 
 
-def _listen() -> psycopg.Connection:
+def _listen(share: WakeShare) -> psycopg.Connection:
     if settings.FLOWSYNC_LISTEN_DATABASE_URL:  # DATABASE_URL goes through a transaction-mode pooler
         conn = psycopg.connect(settings.FLOWSYNC_LISTEN_DATABASE_URL, autocommit=True)
-        conn.execute(f"LISTEN {CHANNEL}")
-        return conn
-    wanted = ("dbname", "user", "password", "host", "port", "sslmode", "sslrootcert", "sslcert", "sslkey")
-    params = {k: v for k, v in connections["default"].get_connection_params().items() if k in wanted}
-    conn = psycopg.connect(**params, autocommit=True)
+    else:
+        wanted = ("dbname", "user", "password", "host", "port", "sslmode", "sslrootcert", "sslcert", "sslkey")
+        params = {k: v for k, v in connections["default"].get_connection_params().items() if k in wanted}
+        conn = psycopg.connect(**params, autocommit=True)
+    share.take_slot(conn)  # the slot lives as long as this session
     conn.execute(f"LISTEN {CHANNEL}")
     return conn
 
@@ -86,6 +87,7 @@ class EngineLoop(threading.Thread):
         super().__init__(name="flowsync-engine-loop", daemon=True)
         self.interval = interval or settings.ENGINE_SWEEP_SECONDS
         self.stopped = threading.Event()
+        self.share = WakeShare()
 
     def run(self) -> None:
         listener: psycopg.Connection | None = None
@@ -95,9 +97,11 @@ class EngineLoop(threading.Thread):
             try:
                 if listener is None:
                     # Listen before looking: a commit after the look still wakes us.
-                    listener = _listen()
+                    listener = _listen(self.share)
+                    sweep_at = 0.0  # notifications sent while it did not listen: look now
                 close_old_connections()
                 if time.monotonic() >= sweep_at:
+                    self.share.refresh()  # which workers listen: each answers its share of wake-ups
                     applied = sweep_once(self.stopped)
                     if applied:
                         log.info("sweep applied %d pending commands", applied)
@@ -123,8 +127,15 @@ class EngineLoop(threading.Thread):
         connections.close_all()  # stopping: end the session now, nothing of ours stays locked
 
     def _wait(self, listener: psycopg.Connection, seconds: float) -> None:
-        # Wake at the first notification; the ones that arrived meanwhile are served by the same drain.
-        for _ in listener.notifies(timeout=max(seconds, 0.0), stop_after=1):
-            pass
-        for _ in listener.notifies(timeout=0):
-            pass
+        """Return at the first notification this worker answers (the ones that arrived meanwhile are served by
+        the same drain), or when `seconds` are up (time to sweep). Other workers' notifications are skipped:
+        their owner receives them too and drains after what it is doing."""
+        deadline = time.monotonic() + max(seconds, 0.0)
+        while not self.stopped.is_set():
+            mine = False
+            for note in listener.notifies(timeout=max(deadline - time.monotonic(), 0.0), stop_after=1):
+                mine = mine or self.share.answers(note.payload)
+            for note in listener.notifies(timeout=0):
+                mine = mine or self.share.answers(note.payload)
+            if mine or time.monotonic() >= deadline:
+                return

@@ -18,8 +18,9 @@ INSERT = (
     " (tenant_id, process_instance_key, kind, payload, state, actor, created_at, keys, error, traceparent)"
     " VALUES (%s, %s, %s, %s, 'PENDING', %s, %s, '[]', '', %s) RETURNING id"
 )
-# The same INSERT waking the engine (a NOTIFY delivered at commit, engine/store/wake.py).
-INSERT_AND_WAKE = INSERT + f", pg_notify('{CHANNEL}', '')"
+# The same INSERT waking the engine (a NOTIFY delivered at commit, engine/store/wake.py); the payload, the
+# instance key, lets one engine worker answer it (engine/runtime/wake_share.py).
+INSERT_AND_WAKE = INSERT + f", pg_notify('{CHANNEL}', %s)"
 
 
 def submit(
@@ -41,6 +42,8 @@ def submit(
         wake = claim_notify()
         statement = INSERT_AND_WAKE if wake else INSERT
         params: list[Any] = [tenant_id, instance_key, kind, Jsonb(payload), cmd.actor, now, cmd.traceparent]
+        if wake:
+            params.append(str(instance_key))
         if with_row is not None:
             fields = list(type(with_row)._meta.concrete_fields)
             statement = (f"WITH row AS (INSERT INTO {type(with_row)._meta.db_table} "

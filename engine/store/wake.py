@@ -42,6 +42,13 @@ def request_drain() -> None:
         notify_engine()
 
 
+def wake_every_worker() -> None:
+    """Worker mode: a NOTIFY without a payload, which every engine worker answers, at commit."""
+    if settings.ENGINE_INLINE or transaction.get_connection().vendor != "postgresql":
+        return
+    notify_engine()
+
+
 def notify_engine() -> None:
     """Send the NOTIFY now (delivered when the transaction commits); see `claim_notify`."""
     with transaction.get_connection().cursor() as cur:
