@@ -24,15 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, setup_django, tenant  # noqa: E402
-
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def backend_cpu(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        rest = f.read().rsplit(")", 1)[1].split()
-    return (int(rest[11]) + int(rest[12])) / TICK
+from common import ROOT, process_cpu, setup_django, tenant  # noqa: E402
 
 
 def main() -> None:
@@ -91,7 +83,7 @@ def main() -> None:
 
     def measure(label: str, requests: list[tuple[str, bytes]], per: int = 1) -> tuple[float, float, float]:
         statements[0] = 0
-        pg0, cpu0 = backend_cpu(pg_pid), time.process_time()
+        pg0, cpu0 = process_cpu(pg_pid), time.process_time()
         prof = cProfile.Profile(time.thread_time) if profile == label else None  # CPU, not waits
         if prof:
             prof.enable()
@@ -103,7 +95,7 @@ def main() -> None:
         if prof:
             prof.disable()
             pstats.Stats(prof).sort_stats("cumulative").print_stats(70)
-        cpu, pg = time.process_time() - cpu0, backend_cpu(pg_pid) - pg0
+        cpu, pg = time.process_time() - cpu0, process_cpu(pg_pid) - pg0
         k = len(requests) * per
         return cpu / k * 1e6, pg / k * 1e6, statements[0] / k
 
@@ -118,7 +110,7 @@ def main() -> None:
                             "requestTimeout": -1}).encode()
         keys: list[str] = []
         statements[0] = 0
-        pg0, cpu0 = backend_cpu(pg_pid), time.process_time()
+        pg0, cpu0 = process_cpu(pg_pid), time.process_time()
         if True:
             while len(keys) < n:
                 status, data = call("/v2/jobs/activation", batch)
@@ -127,7 +119,7 @@ def main() -> None:
                     break
                 keys += [j["jobKey"] for j in jobs]
         results["activate (per job)"].append(((time.process_time() - cpu0) / len(keys) * 1e6,
-                                              (backend_cpu(pg_pid) - pg0) / len(keys) * 1e6,
+                                              (process_cpu(pg_pid) - pg0) / len(keys) * 1e6,
                                               statements[0] / len(keys)))
         done = json.dumps({"variables": {"paid": True}}).encode()
         results["complete"].append(measure("complete", [(f"/v2/jobs/{k}/completion", done) for k in keys]))

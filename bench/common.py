@@ -43,6 +43,23 @@ def tenant():  # type: ignore[no-untyped-def]
     return Tenant.objects.get_or_create(tenant_id="<default>", defaults={"name": "bench"})[0]
 
 
+
+def backend_cpu() -> float:
+    """CPU seconds of this connection's PostgreSQL backend (/proc: the server runs on this machine)."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        pid = cur.fetchone()[0]
+    return process_cpu(pid)
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a local process, from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
 def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     if not ordered:

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import setup_django, tenant  # noqa: E402
+from common import backend_cpu, setup_django, tenant  # noqa: E402
 
 COUNT = {"statements": 0, "on": False}
 
@@ -34,17 +34,6 @@ def _count_statements() -> None:
             return _original(self, *args, **kwargs)
 
         setattr(psycopg.Cursor, name, counted)
-
-
-def backend_cpu() -> float:
-    from django.db import connection
-
-    with connection.cursor() as cur:
-        cur.execute("SELECT pg_backend_pid()")
-        pid = cur.fetchone()[0]
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main(n: int) -> None:

@@ -18,25 +18,13 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import setup_django, summary, tenant  # noqa: E402
+from common import backend_cpu, setup_django, summary, tenant  # noqa: E402
 
 
 def engine_cpu() -> float:
     """CPU seconds of this process and of its finished children (the forked engine processes)."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
-def backend_cpu() -> float:
-    """CPU seconds of this connection's PostgreSQL backend (/proc: the server runs on this machine)."""
-    from django.db import connection
-
-    with connection.cursor() as cur:
-        cur.execute("SELECT pg_backend_pid()")
-        pid = cur.fetchone()[0]
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _drain_counted(out) -> None:  # type: ignore[no-untyped-def]

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group, Permission, User
+from django.test import Client
 from django.utils import timezone
 
 from engine.actions.instances import start_instance
@@ -116,3 +117,13 @@ def start_invoice(flow: Flow, business_key: str = "INV-1", **extra: Any) -> User
     variables = {"supplier": "Globex Ltd", "amount": 1250.5, "priority": 60,
                  "dueDate": (timezone.now() + timedelta(days=3)).isoformat(), **extra}
     return flow.open_task(flow.start("invoice-approval", business_key, **variables))
+
+
+def login(user) -> Client:  # type: ignore[no-untyped-def]
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def messages_of(response) -> list[str]:  # type: ignore[no-untyped-def]
+    return [str(m) for m in response.context["messages"]]

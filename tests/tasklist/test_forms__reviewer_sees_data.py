@@ -14,7 +14,6 @@ import re
 from pathlib import Path
 
 import pytest
-from django.test import Client
 from rest_framework.test import APIClient
 
 from engine.actions.task_claims import claim_task
@@ -22,17 +21,11 @@ from engine.definitions.deploy import Resource, deploy
 from engine.models import Form, Variable
 from engine.runtime.loop import drain
 from flowsync.models import ApiKey
-from tests.tasklist.conftest import make_user
+from tests.tasklist.conftest import login, make_user
 
 pytestmark = pytest.mark.django_db
 DEMO = Path(__file__).resolve().parents[2] / "engine" / "demo"
 SCHEMA = DEMO / "expense-review.schema.json"
-
-
-def login(user) -> Client:  # type: ignore[no-untyped-def]
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

@@ -22,15 +22,9 @@ from engine.queries.tasks import (
     task_list,
 )
 from engine.runtime.loop import drain
-from tests.tasklist.conftest import start_invoice
+from tests.tasklist.conftest import login, start_invoice
 
 pytestmark = pytest.mark.django_db
-
-
-def login(user) -> Client:  # type: ignore[no-untyped-def]
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def keys_in(response) -> list[int]:  # type: ignore[no-untyped-def]

@@ -7,15 +7,9 @@ from django.test import Client
 
 from engine.actions.task_claims import claim_task
 from engine.models import UserTask
-from tests.tasklist.conftest import make_user, start_invoice
+from tests.tasklist.conftest import login, make_user, start_invoice
 
 pytestmark = pytest.mark.django_db
-
-
-def login(user) -> Client:  # type: ignore[no-untyped-def]
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def keys_in(response) -> list[int]:  # type: ignore[no-untyped-def]

@@ -13,19 +13,9 @@ from engine.actions.user_tasks import assign_user_task
 from engine.errors import Conflict
 from engine.models import Command, Event, UserTask
 from engine.runtime.loop import drain
-from tests.tasklist.conftest import make_user, start_invoice
+from tests.tasklist.conftest import login, make_user, messages_of, start_invoice
 
 pytestmark = pytest.mark.django_db
-
-
-def login(user) -> Client:  # type: ignore[no-untyped-def]
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def messages_of(response) -> list[str]:  # type: ignore[no-untyped-def]
-    return [str(m) for m in response.context["messages"]]
 
 
 def test_detail_shows_what_the_person_needs(invoice, alice):

@@ -8,24 +8,13 @@ import time
 
 import pytest
 from django.db import close_old_connections
-from django.test import Client
 
 from engine.actions.jobs import activate_jobs, complete_job
 from engine.models import Job, UserTask
 from engine.runtime.loop import drain
-from tests.tasklist.conftest import Flow
+from tests.tasklist.conftest import Flow, login, messages_of
 
 pytestmark = pytest.mark.django_db
-
-
-def login(user) -> Client:  # type: ignore[no-untyped-def]
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def messages_of(response) -> list[str]:  # type: ignore[no-untyped-def]
-    return [str(m) for m in response.context["messages"]]
 
 
 def answer(flow: Flow, result: dict) -> None:

@@ -6,25 +6,14 @@ import zoneinfo
 from datetime import timedelta
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from engine.actions.task_claims import claim_task
 from engine.models import Command, Job, ProcessInstance, UserTask, Variable
 from engine.runtime.loop import drain
-from tests.tasklist.conftest import make_user, start_invoice
+from tests.tasklist.conftest import login, make_user, messages_of, start_invoice
 
 pytestmark = pytest.mark.django_db
-
-
-def login(user) -> Client:  # type: ignore[no-untyped-def]
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def messages_of(response) -> list[str]:  # type: ignore[no-untyped-def]
-    return [str(m) for m in response.context["messages"]]
 
 
 def claimed(flow, task, user="alice"):  # type: ignore[no-untyped-def]
