@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/deploy_share.py DIR [--json]
 
-Every .bpmn under DIR is deployed through the deploy service (engine.definitions.deploy) in a tenant of its own,
+Every .bpmn under DIR that carries the Camunda 8 namespace (http://camunda.org/schema/zeebe/1.0) is deployed through the deploy service (engine.definitions.deploy) in a tenant of its own,
 with the .dmn / .form files of its directory that it references (decision ids, form ids) and the .bpmn files of
 its directory that define processes it calls (deployed first; their refusal does not count against this file).
 A refusal is recorded with its reasons. Each deployed process with a none start event gets one instance, driven
@@ -93,6 +93,21 @@ def companions(bpmn: Path) -> tuple[list[Path], list[Path]]:
     before = [other for other in sorted(folder.glob("*.bpmn"))
               if other != bpmn and called & set(_PROCESS_ID.findall(other.read_bytes()))]
     return together, before
+
+
+def without_diagram(text: str) -> str:
+    """A .bpmn text without its diagram (the lines from the one opening <bpmndi:BPMNDiagram> to the one closing
+    it), ending in one newline: the form the sample's files are kept in (bench/real_world_sample.json), so a file
+    fetched from its repository at the listed commit can be checked against the listed sha256."""
+    kept, inside = [], False
+    for line in text.splitlines():
+        if "<bpmndi:BPMNDiagram" in line:
+            inside = True
+        if not inside:
+            kept.append(line)
+        if "</bpmndi:BPMNDiagram>" in line:
+            inside = False
+    return "\n".join(kept) + "\n"
 
 
 def reason_group(message: str) -> str:
@@ -225,16 +240,26 @@ def _has_none_start(definition: Any) -> bool:
     return bool(graph_of(definition).start_events(None))
 
 
+ZEEBE_NS = b"http://camunda.org/schema/zeebe/1.0"
+
+
+def sample_files(root: Path) -> list[Path]:
+    """The .bpmn files that carry the Camunda 8 (zeebe) namespace; the others under DIR are only deployed as
+    the callees of those that call them."""
+    return [p for p in sorted(root.rglob("*.bpmn")) if ZEEBE_NS in p.read_bytes()]
+
+
 def run_dir(root: Path) -> list[Outcome]:
     from django.utils import timezone
 
     now = timezone.now()
-    return [run_file(p, root, now) for p in sorted(root.rglob("*.bpmn"))]
+    return [run_file(p, root, now) for p in sample_files(root)]
 
 
 def totals(outcomes: list[Outcome]) -> dict[str, Any]:
     states = Counter(state for o in outcomes for _, state, _ in o.instances)
-    reasons = Counter(reason_group(r) for o in outcomes if not o.deployed for r in o.reasons)
+    # A reason counts once per refused file (a file may repeat it for several elements).
+    reasons = Counter(g for o in outcomes if not o.deployed for g in sorted({reason_group(r) for r in o.reasons}))
     details = Counter(f"{state}: {d}" for o in outcomes for _, state, d in o.instances
                       if state not in ("COMPLETED",) and d)
     files = len(outcomes)
