@@ -2,16 +2,18 @@
 
     .venv/bin/python bench/deploy_share.py DIR [--json]
 
-Every .bpmn under DIR that carries the Camunda 8 namespace (http://camunda.org/schema/zeebe/1.0) is deployed through the deploy service (engine.definitions.deploy) in a tenant of its own,
-with the .dmn / .form files of its directory that it references (decision ids, form ids) and the .bpmn files of
-its directory that define processes it calls (deployed first; their refusal does not count against this file).
+Every .bpmn under DIR that carries the Camunda 8 namespace (http://camunda.org/schema/zeebe/1.0) is deployed
+through the deploy service (engine.definitions.deploy) in a tenant of its own, with the .dmn / .form files of
+its directory that it references (decision ids, form ids) and the .bpmn files of its directory that define
+processes it calls (deployed first; their refusal does not count against this file).
 A refusal is recorded with its reasons. Each deployed process with a none start event gets one instance, driven
 in-process (engine.runtime.loop.drain) by generic workers: every job of any type completed with no variables,
 every user task completed, due timers fired by moving the clock to the next one; no message or signal is sent.
 Outcome per instance: COMPLETED, INCIDENT (with the incident types) or WAITING (on what).
 
 The database is DATABASE_URL's (dropped and created again when it is PostgreSQL — use a database of your own) or,
-without it, a fresh SQLite file in a temporary directory. The sample of real files: bench/real_world_sample.json.
+without it, a fresh SQLite file in a temporary directory. The sample of real files: bench/real_world_sample.json
+(fetch each file at its commit, keep without_diagram(text) as DIR/<local>, check the sha256).
 """
 
 from __future__ import annotations
