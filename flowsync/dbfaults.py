@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 import logging
+import sqlite3
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -42,12 +43,18 @@ _READS = ("SELECT", "SHOW", "SET", "BEGIN", "SAVEPOINT", "RELEASE", "ROLLBACK", 
 _REPEATABLE = ('UPDATE "flowsync_apikey" SET "last_used_at" = ',)
 _FAULTS = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
 _FAULT_ATTR = "_flowsync_db_fault"
+_SQLITE_TRANSIENT = ("database is locked", "database table is locked", "disk I/O error", "unable to open database")
 
 
 def is_connection_fault(exc: BaseException | None) -> bool:
     """A lost or unusable connection (or a statement the server broke off), anywhere in the cause chain."""
     seen = 0
     while exc is not None and seen < 10:
+        sqlite = exc if isinstance(exc, sqlite3.OperationalError) else exc.__cause__
+        if isinstance(exc, _FAULTS) and isinstance(sqlite, sqlite3.OperationalError):
+            # SQLite reports a bad statement as an OperationalError too: only its transient errors are
+            # faults to retry; a syntax error or a missing table is a bug, not a lost connection.
+            return str(sqlite).startswith(_SQLITE_TRANSIENT)
         if isinstance(exc, _FAULTS):
             return True
         # Behind PgBouncer, a server connection that died mid-transaction answers the COMMIT with more
