@@ -31,7 +31,18 @@ from typing import Any
 from lxml import etree
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DIR = ROOT / ".." / "shared" / "dmn-tck"
+
+
+def _default_dir() -> Path:
+    """FLOWSYNC_DMN_TCK, else the shared folder beside this checkout, else the workplace's own (a
+    checkout elsewhere, e.g. CI's clean clone, still finds the suite)."""
+    if os.environ.get("FLOWSYNC_DMN_TCK"):
+        return Path(os.environ["FLOWSYNC_DMN_TCK"])
+    beside = ROOT / ".." / "shared" / "dmn-tck"
+    return beside if beside.is_dir() else Path("/work/shared/dmn-tck")
+
+
+DEFAULT_DIR = _default_dir()
 XSI = "{http://www.w3.org/2001/XMLSchema-instance}"
 
 
