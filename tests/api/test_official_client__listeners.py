@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -157,7 +159,10 @@ class ListenerWorkers(threading.Thread):
         self.join(timeout=30)
 
 
-def test_the_official_client_works_execution_listener_jobs(live_server, creds, start_worker):
+@contextmanager
+def listener_session(live_server, creds, start_worker) -> Iterator[tuple[CamundaClient, ListenerWorkers]]:  # type: ignore[no-untyped-def]
+    """An engine worker process and the client's listener workers around an official client; on the
+    way out, no worker error and the engine worker still alive."""
     config = official_client_config(live_server.url, creds)
     engine_worker = start_worker()
     workers = ListenerWorkers(config)
@@ -165,149 +170,135 @@ def test_the_official_client_works_execution_listener_jobs(live_server, creds, s
     assert workers.started.wait(30) and not workers.errors, workers.errors
     try:
         with CamundaClient(configuration=config) as client:
-            client.deploy_resources_from_files([BPMN / "listener-order.bpmn"])
-
-            def start(order: str) -> str:
-                return client.create_process_instance(data=ProcessCreationById(
-                    process_definition_id="listener-order",
-                    variables=ProcessInstanceCreationInstructionBaseVariables.from_dict({"orderId": order}),
-                )).process_instance_key
-
-            def state(key: str) -> str:
-                return client.get_process_instance(key).state.value
-
-            a = start("A")
-            wait_for(lambda: state(a) == "COMPLETED", timeout=TIMEOUT)
-            assert [s[1:] for s in workers.seen if s[0] == "A"] == [
-                ("listen-audit", "EXECUTION_LISTENER", "START", "listener-order"),
-                ("listen-prepare", "EXECUTION_LISTENER", "START", "Task_Charge"),
-                ("listen-charge", "BPMN_ELEMENT", "UNSPECIFIED", "Task_Charge"),
-                ("listen-audit", "EXECUTION_LISTENER", "END", "Task_Charge"),
-                ("listen-audit", "EXECUTION_LISTENER", "END", "listener-order"),
-            ]
-            assert workers.prepared_seen["A"] == "P-A"  # the start listener's variables reach the task's worker
-
-            c = start("C")
-            ifilt = IncidentSearchQueryFilter(process_instance_key=c)
-            [incident] = wait_for(lambda: client.search_incidents(data=IncidentSearchQuery(filter_=ifilt)).items,
-                                  timeout=TIMEOUT)
-            assert incident.error_type.value == "EXECUTION_LISTENER_NO_RETRIES"
-            assert incident.element_id == "Task_Charge" and incident.error_message == "the pricing service is down"
-            assert not ElementInstance.objects.filter(process_instance_id=int(c), element_id="EndEvent_1").exists()
-            client.update_job(incident.job_key, data=JobUpdateRequest(changeset=JobChangeset(retries=1)))
-            client.resolve_incident(incident.incident_key)
-            wait_for(lambda: state(c) == "COMPLETED", timeout=TIMEOUT)
-            assert [s[1] for s in workers.seen if s[0] == "C"] == [
-                "listen-audit", "listen-prepare", "listen-prepare", "listen-charge", "listen-audit", "listen-audit"]
-            assert workers.prepared_seen["C"] == "P-C"
+            yield client, workers
     finally:
         workers.stop()
     assert not workers.errors, workers.errors
     assert engine_worker.proc.poll() is None, engine_worker.output()
+
+
+def first_task(client: CamundaClient, key: Any) -> Any:
+    """The instance's first user task as the client finds it, or None yet."""
+    found = client.search_user_tasks(data=UserTaskSearchQuery(
+        filter_=UserTaskSearchQueryFilter(process_instance_key=key))).items
+    return found[0] if found else None
+
+
+def test_the_official_client_works_execution_listener_jobs(live_server, creds, start_worker):
+    with listener_session(live_server, creds, start_worker) as (client, workers):
+        client.deploy_resources_from_files([BPMN / "listener-order.bpmn"])
+
+        def start(order: str) -> str:
+            return client.create_process_instance(data=ProcessCreationById(
+                process_definition_id="listener-order",
+                variables=ProcessInstanceCreationInstructionBaseVariables.from_dict({"orderId": order}),
+            )).process_instance_key
+
+        def state(key: str) -> str:
+            return client.get_process_instance(key).state.value
+
+        a = start("A")
+        wait_for(lambda: state(a) == "COMPLETED", timeout=TIMEOUT)
+        assert [s[1:] for s in workers.seen if s[0] == "A"] == [
+            ("listen-audit", "EXECUTION_LISTENER", "START", "listener-order"),
+            ("listen-prepare", "EXECUTION_LISTENER", "START", "Task_Charge"),
+            ("listen-charge", "BPMN_ELEMENT", "UNSPECIFIED", "Task_Charge"),
+            ("listen-audit", "EXECUTION_LISTENER", "END", "Task_Charge"),
+            ("listen-audit", "EXECUTION_LISTENER", "END", "listener-order"),
+        ]
+        assert workers.prepared_seen["A"] == "P-A"  # the start listener's variables reach the task's worker
+
+        c = start("C")
+        ifilt = IncidentSearchQueryFilter(process_instance_key=c)
+        [incident] = wait_for(lambda: client.search_incidents(data=IncidentSearchQuery(filter_=ifilt)).items,
+                              timeout=TIMEOUT)
+        assert incident.error_type.value == "EXECUTION_LISTENER_NO_RETRIES"
+        assert incident.element_id == "Task_Charge" and incident.error_message == "the pricing service is down"
+        assert not ElementInstance.objects.filter(process_instance_id=int(c), element_id="EndEvent_1").exists()
+        client.update_job(incident.job_key, data=JobUpdateRequest(changeset=JobChangeset(retries=1)))
+        client.resolve_incident(incident.incident_key)
+        wait_for(lambda: state(c) == "COMPLETED", timeout=TIMEOUT)
+        assert [s[1] for s in workers.seen if s[0] == "C"] == [
+            "listen-audit", "listen-prepare", "listen-prepare", "listen-charge", "listen-audit", "listen-audit"]
+        assert workers.prepared_seen["C"] == "P-C"
 
 
 def test_the_official_client_denies_and_corrects_through_a_task_listener(live_server, creds, start_worker):
-    config = official_client_config(live_server.url, creds)
-    engine_worker = start_worker()
-    workers = ListenerWorkers(config)
-    workers.start()
-    assert workers.started.wait(30) and not workers.errors, workers.errors
-    try:
-        with CamundaClient(configuration=config) as client:
-            client.deploy_resources_from_files([BPMN / "listener-approval.bpmn"])
-            key = client.create_process_instance(data=ProcessCreationById(
-                process_definition_id="listener-approval",
-                variables=ProcessInstanceCreationInstructionBaseVariables.from_dict({"orderId": "T"}),
-            )).process_instance_key
-            filt = UserTaskSearchQueryFilter(process_instance_key=key)
+    with listener_session(live_server, creds, start_worker) as (client, workers):
+        client.deploy_resources_from_files([BPMN / "listener-approval.bpmn"])
+        key = client.create_process_instance(data=ProcessCreationById(
+            process_definition_id="listener-approval",
+            variables=ProcessInstanceCreationInstructionBaseVariables.from_dict({"orderId": "T"}),
+        )).process_instance_key
+        def task() -> Any:
+            return first_task(client, key)
 
-            def task() -> Any:
-                found = client.search_user_tasks(data=UserTaskSearchQuery(filter_=filt)).items
-                return found[0] if found else None
-
-            created = wait_for(task, timeout=TIMEOUT)
-            # The call waits for the listener, as Camunda's does: denied, it fails with 409 and the reason.
-            with pytest.raises(ConflictError) as denied:
-                client.complete_user_task(created.user_task_key, data=UserTaskCompletionRequest(
-                    variables=UserTaskCompletionRequestVariables.from_dict({"approved": True})))
-            assert "needs a second look" in denied.value.content.decode()
-            assert task().state.value == "CREATED"  # back in the list, the submitted variables dropped
-            assert client.get_process_instance(key).state.value == "ACTIVE"
+        created = wait_for(task, timeout=TIMEOUT)
+        # The call waits for the listener, as Camunda's does: denied, it fails with 409 and the reason.
+        with pytest.raises(ConflictError) as denied:
             client.complete_user_task(created.user_task_key, data=UserTaskCompletionRequest(
-                variables=UserTaskCompletionRequestVariables.from_dict({"approved": False})))
-            wait_for(lambda: client.get_process_instance(key).state.value == "COMPLETED", timeout=TIMEOUT)
-            done = task()
-            assert (done.state.value, done.priority) == ("COMPLETED", 90)
-            checks = [s for s in workers.seen if s[1] == "listen-approval-check"]
-            assert [s[2:4] for s in checks] == [("TASK_LISTENER", "COMPLETING")] * 2
-            assert UserTask.objects.get(key=int(created.user_task_key)).priority == 90
-            # The listener's job carries its task (Camunda's ActivatedJobResult.userTask).
-            assert [(t.user_task_key, t.action, t.candidate_groups, t.priority) for t in workers.listened] == [
-                (created.user_task_key, "complete", ["approvers"], 50)] * 2
-            assert Variable.objects.get(process_instance_id=int(key), name="approved").value is False
-    finally:
-        workers.stop()
-    assert not workers.errors, workers.errors
-    assert engine_worker.proc.poll() is None, engine_worker.output()
+                variables=UserTaskCompletionRequestVariables.from_dict({"approved": True})))
+        assert "needs a second look" in denied.value.content.decode()
+        assert task().state.value == "CREATED"  # back in the list, the submitted variables dropped
+        assert client.get_process_instance(key).state.value == "ACTIVE"
+        client.complete_user_task(created.user_task_key, data=UserTaskCompletionRequest(
+            variables=UserTaskCompletionRequestVariables.from_dict({"approved": False})))
+        wait_for(lambda: client.get_process_instance(key).state.value == "COMPLETED", timeout=TIMEOUT)
+        done = task()
+        assert (done.state.value, done.priority) == ("COMPLETED", 90)
+        checks = [s for s in workers.seen if s[1] == "listen-approval-check"]
+        assert [s[2:4] for s in checks] == [("TASK_LISTENER", "COMPLETING")] * 2
+        assert UserTask.objects.get(key=int(created.user_task_key)).priority == 90
+        # The listener's job carries its task (Camunda's ActivatedJobResult.userTask).
+        assert [(t.user_task_key, t.action, t.candidate_groups, t.priority) for t in workers.listened] == [
+            (created.user_task_key, "complete", ["approvers"], 50)] * 2
+        assert Variable.objects.get(process_instance_id=int(key), name="approved").value is False
 
 
 def test_the_official_client_assigns_and_updates_through_task_listeners(live_server, creds, start_worker):
-    config = official_client_config(live_server.url, creds)
-    engine_worker = start_worker()
-    workers = ListenerWorkers(config)
-    workers.start()
-    assert workers.started.wait(30) and not workers.errors, workers.errors
-    try:
-        with CamundaClient(configuration=config) as client:
-            client.deploy_resources_from_files([BPMN / "listener-assignment.bpmn"])
-            key = client.create_process_instance(data=ProcessCreationById(
-                process_definition_id="listener-assignment",
-                variables=ProcessInstanceCreationInstructionBaseVariables.from_dict({"orderId": "U",
-                                                                                    "requester": "ann"}),
-            )).process_instance_key
-            filt = UserTaskSearchQueryFilter(process_instance_key=key)
+    with listener_session(live_server, creds, start_worker) as (client, workers):
+        client.deploy_resources_from_files([BPMN / "listener-assignment.bpmn"])
+        key = client.create_process_instance(data=ProcessCreationById(
+            process_definition_id="listener-assignment",
+            variables=ProcessInstanceCreationInstructionBaseVariables.from_dict({"orderId": "U",
+                                                                                "requester": "ann"}),
+        )).process_instance_key
+        def task() -> Any:
+            return first_task(client, key)
 
-            def task() -> Any:
-                found = client.search_user_tasks(data=UserTaskSearchQuery(filter_=filt)).items
-                return found[0] if found else None
+        # The process's assignee went through the assigning listener.
+        first = wait_for(lambda: (t := task()) is not None and t.state.value == "CREATED" and t.assignee == "ann"
+                         and t, timeout=TIMEOUT)
+        tk = first.user_task_key
 
-            # The process's assignee went through the assigning listener.
-            first = wait_for(lambda: (t := task()) is not None and t.state.value == "CREATED" and t.assignee == "ann"
-                             and t, timeout=TIMEOUT)
-            tk = first.user_task_key
+        with pytest.raises(ConflictError) as denied:
+            client.assign_user_task(tk, data=UserTaskAssignmentRequest(assignee="mallory"))
+        assert "mallory may not approve" in denied.value.content.decode()
+        assert (task().assignee, task().state.value) == ("ann", "CREATED")
 
-            with pytest.raises(ConflictError) as denied:
-                client.assign_user_task(tk, data=UserTaskAssignmentRequest(assignee="mallory"))
-            assert "mallory may not approve" in denied.value.content.decode()
-            assert (task().assignee, task().state.value) == ("ann", "CREATED")
+        client.assign_user_task(tk, data=UserTaskAssignmentRequest(assignee="bob"))
+        # Answered once the listener agreed: its corrections are there at once.
+        assert (task().assignee, task().priority) == ("bob.smith", 80)
 
-            client.assign_user_task(tk, data=UserTaskAssignmentRequest(assignee="bob"))
-            # Answered once the listener agreed: its corrections are there at once.
-            assert (task().assignee, task().priority) == ("bob.smith", 80)
+        with pytest.raises(ConflictError, match="too urgent"):
+            client.update_user_task(tk, data=UserTaskUpdateRequest(changeset=Changeset(priority=99)))
+        assert (task().priority, task().candidate_groups) == (80, ["approvers"])
+        client.update_user_task(tk, data=UserTaskUpdateRequest(changeset=Changeset(priority=60),
+                                                               action="reprioritize"))
+        assert (task().priority, task().candidate_groups) == (60, ["approvers", "managers"])
 
-            with pytest.raises(ConflictError, match="too urgent"):
-                client.update_user_task(tk, data=UserTaskUpdateRequest(changeset=Changeset(priority=99)))
-            assert (task().priority, task().candidate_groups) == (80, ["approvers"])
-            client.update_user_task(tk, data=UserTaskUpdateRequest(changeset=Changeset(priority=60),
-                                                                   action="reprioritize"))
-            assert (task().priority, task().candidate_groups) == (60, ["approvers", "managers"])
-
-            client.unassign_user_task(tk)
-            assert task().assignee is None
-            client.complete_user_task(tk, data=UserTaskCompletionRequest(
-                variables=UserTaskCompletionRequestVariables.from_dict({"approved": True})))
-            wait_for(lambda: client.get_process_instance(key).state.value == "COMPLETED", timeout=TIMEOUT)
-            events = [s[3] for s in workers.seen if s[0] == "U"]
-            assert events == ["ASSIGNING"] * 3 + ["UPDATING"] * 2 + ["ASSIGNING"]
-            # What each listener saw: the action and the attributes the transition changes.
-            assert [(t.action, t.assignee, t.changed_attributes) for t in workers.listened
-                    if t.action in ("assign", "unassign")] == [
-                ("assign", "ann", ["assignee"]), ("assign", "mallory", ["assignee"]), ("assign", "bob", ["assignee"]),
-                ("unassign", None, ["assignee"])]
-            assert [(t.action, t.priority, t.changed_attributes) for t in workers.listened
-                    if t.action in ("update", "reprioritize")] == [
-                ("update", 99, ["priority"]), ("reprioritize", 60, ["priority"])]
-    finally:
-        workers.stop()
-    assert not workers.errors, workers.errors
-    assert engine_worker.proc.poll() is None, engine_worker.output()
+        client.unassign_user_task(tk)
+        assert task().assignee is None
+        client.complete_user_task(tk, data=UserTaskCompletionRequest(
+            variables=UserTaskCompletionRequestVariables.from_dict({"approved": True})))
+        wait_for(lambda: client.get_process_instance(key).state.value == "COMPLETED", timeout=TIMEOUT)
+        events = [s[3] for s in workers.seen if s[0] == "U"]
+        assert events == ["ASSIGNING"] * 3 + ["UPDATING"] * 2 + ["ASSIGNING"]
+        # What each listener saw: the action and the attributes the transition changes.
+        assert [(t.action, t.assignee, t.changed_attributes) for t in workers.listened
+                if t.action in ("assign", "unassign")] == [
+            ("assign", "ann", ["assignee"]), ("assign", "mallory", ["assignee"]), ("assign", "bob", ["assignee"]),
+            ("unassign", None, ["assignee"])]
+        assert [(t.action, t.priority, t.changed_attributes) for t in workers.listened
+                if t.action in ("update", "reprioritize")] == [
+            ("update", 99, ["priority"]), ("reprioritize", 60, ["priority"])]
