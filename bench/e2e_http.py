@@ -50,6 +50,7 @@ import leanhttp
 
 HERE = Path(__file__).resolve().parent
 PROBE = HERE / "probe"
+SIZE_EVERY = 30.0  # seconds between table-size samples in soak mode
 BENCH_DB = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/flowsync_bench")
 BPMN_FILE = "engine/demo/order-process.bpmn"  # process id order-process, job type payment
 JOB_TYPE = "payment"
@@ -342,6 +343,16 @@ class Run:
                 continue
         return found
 
+    def table_sizes(self) -> dict[str, tuple[int, int, int]]:
+        """{table: (bytes with indexes and TOAST, live rows, dead rows)} of the bench database."""
+        rows = self.psql("SELECT relname, pg_total_relation_size(relid), n_live_tup, n_dead_tup "
+                         "FROM pg_stat_user_tables")
+        sizes = {}
+        for line in rows.splitlines():
+            name, size, live, dead = line.split("|")
+            sizes[name] = (int(size), int(live), int(dead))
+        return sizes
+
     def snapshot(self) -> dict[str, object]:
         time.sleep(0.5)  # the probes write every 0.2 s
         return {"procs": proc_table(), "backends": self.backends(), "statements": self.statements(),
@@ -404,6 +415,10 @@ def measure(checkout: Path, args: argparse.Namespace) -> dict[str, object]:
         bench_pids = {w.pid for w in job_workers}
         before = run.snapshot()
         rss_samples: list[tuple[float, int, int]] = []
+        # Soak: the database's tables every SIZE_EVERY seconds, to tell rows the instances need
+        # (growing in step with completed instances) from growth that is not (a queue never emptied).
+        size_samples: list[tuple[float, int, dict[str, tuple[int, int, int]]]] = []
+        next_size = 0.0
         ps = creators(seconds)
         bench_pids |= {p.pid for p in ps}
         t0 = time.monotonic()
@@ -423,6 +438,9 @@ def measure(checkout: Path, args: argparse.Namespace) -> dict[str, object]:
             except queue.Empty:
                 pass
             during_backends |= run.backends()
+            if args.mode == "soak" and time.monotonic() - t0 >= next_size:
+                size_samples.append((time.monotonic() - t0, run.completed(), run.table_sizes()))
+                next_size += SIZE_EVERY
             table = proc_table()
             g = groups_of(run, table, bench_pids, set())
             rss_samples.append((time.monotonic() - t0, max((table[p][3] for p in g["web"] if p in table), default=0),
@@ -497,7 +515,8 @@ def measure(checkout: Path, args: argparse.Namespace) -> dict[str, object]:
         "xacts": (after["xacts"] - before["xacts"]) / max(n, 1),  # type: ignore[operator]
         "cpu_us": {k: v / max(n, 1) * 1e6 for k, v in cpu.items()},
         "rss_web_mb": max(web_rss, default=0) / 2**20, "rss_engine_mb": max(engine_rss, default=0) / 2**20,
-        "rss_samples": rss_samples, "top_statements": sorted(by_text.items(), key=lambda kv: -kv[1])[:args.top],
+        "rss_samples": rss_samples, "size_samples": size_samples,
+        "top_statements": sorted(by_text.items(), key=lambda kv: -kv[1])[:args.top],
         "load": os.getloadavg(),
     }
 
@@ -555,6 +574,33 @@ def report(results: list[dict[str, object]]) -> None:
             samples = r["rss_samples"]
             print("RSS over the run (s: web max MB / engine max MB): " + ", ".join(  # type: ignore[union-attr]
                 f"{t:.0f}: {w / 2**20:.0f}/{e / 2**20:.0f}" for t, w, e in samples[:: max(1, len(samples) // 10)]))
+            report_growth(r["size_samples"])  # type: ignore[arg-type]
+
+
+def report_growth(samples: list[tuple[float, int, dict[str, tuple[int, int, int]]]]) -> None:
+    """Bytes and rows per completed instance, per table, in the first and the second half of the soak.
+
+    A table the instances need grows by about the same per instance in both halves; a queue or log
+    that is emptied stays near zero; one that grows in the second half more than in the first (or
+    grows while nothing completes) is a leak.
+    """
+    if len(samples) < 3:
+        return
+    first, mid, last = samples[0], samples[len(samples) // 2], samples[-1]
+    print("\ntable growth per completed instance (first half | second half): bytes, live rows; dead rows at the end")
+    tables = sorted(last[2], key=lambda t: -(last[2][t][0] - first[2].get(t, (0, 0, 0))[0]))
+    for name in tables:
+        cells = []
+        for a, b in ((first, mid), (mid, last)):
+            n = max(b[1] - a[1], 1)
+            size_a, live_a, _ = a[2].get(name, (0, 0, 0))
+            size_b, live_b, _ = b[2].get(name, (0, 0, 0))
+            cells.append(f"{(size_b - size_a) / n:8.0f} B {(live_b - live_a) / n:6.2f}")
+        if last[2][name][0] != first[2].get(name, (0, 0, 0))[0] or last[2][name][2]:
+            print(f"  {name[:44]:44} {cells[0]} | {cells[1]}   dead {last[2][name][2]}")
+    total = [sum(s[2][t][0] for t in s[2]) for s in (first, mid, last)]
+    print(f"  whole database: {total[0] / 2**20:.0f} → {total[1] / 2**20:.0f} → {total[2] / 2**20:.0f} MB, "
+          f"instances completed {first[1]} → {mid[1]} → {last[1]}")
 
 
 def main() -> None:
