@@ -40,6 +40,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from decimal import Decimal
 
 from .cel import transpilable_name
 from .errors import ExpressionError, InvocationError
@@ -232,6 +233,8 @@ class _Translator:
             return ("true" if value else "false"), MEMBER
         if isinstance(value, int) and _INT64[0] <= value <= _INT64[1]:
             return str(value), MEMBER
+        if isinstance(value, Decimal):
+            return f"feel_decimal_literal({cel_string(str(value))})", MEMBER
         if isinstance(value, int | float):
             return repr(float(value)), MEMBER
         return cel_string(value), MEMBER
@@ -478,7 +481,7 @@ class _Translator:
 
 
 def is_number_literal(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
 
 
 def _is_boolean(node: Node) -> bool:
