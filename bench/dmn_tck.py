@@ -9,10 +9,14 @@ it *fails* when a value differs and *errors* when the engine cannot evaluate it 
 unsupported construct, a model that does not parse). Printed per directory and in total;
 -v lists every case that did not pass with the reason.
 
-Comparison: numbers by value with a relative tolerance of 1e-9 (the engine computes in binary
-floating point, the TCK expects 34-digit decimals); date/time values as the ISO text the engine
+Comparison: numbers by value with a relative tolerance of 1e-9 (the engine computes in 34-digit
+decimals, but results leave it as JSON doubles); date/time values as the ISO text the engine
 returns; a resultNode marked errorResult="true" expects null or an evaluation error. Inputs
 typed xsd:date, dateTime, time or duration are given as FEEL values, as the TCK means them.
+
+Imports: the folder's other .dmn files are the models a model's <import>s may name (by
+namespace); an inputNode with a namespace of an imported model is given under the import
+prefixes that lead to it.
 """
 
 from __future__ import annotations
