@@ -121,6 +121,21 @@ def _evaluate(definitions: Definitions, decision: str, inputs: Mapping[str, Any]
     return as_json(results, strict=False)  # dates and durations as ISO text: results become JSON variables
 
 
+def _imported_input(importing: Definitions, ref: str, scope: dict[str, Any], inputs: Mapping[str, Any]) -> None:
+    """Make an imported model's input data `prefix.name` in scope: given under the prefix, else by its name."""
+    namespace, input_id = split_ref(ref)
+    imported = importing.imported(namespace)
+    model = _models.get().get(namespace)
+    name = model.input_data.get(input_id) if model is not None else None
+    if imported is None or name is None:
+        return  # nothing to name it by; an expression reading it sees null
+    entries = scope.get(imported.name)
+    entries = dict(entries) if isinstance(entries, Mapping) else {}
+    if name not in entries:
+        entries[name] = coerce_input(inputs.get(name), type_of(model, name))
+    scope[imported.name] = entries
+
+
 def _evaluate_imported(
     importing: Definitions, ref: str, inputs: Mapping[str, Any], path: tuple[str, ...]
 ) -> tuple[str, str, Any]:
@@ -200,6 +215,9 @@ def _evaluate_decision(
     key = f"{definitions.namespace}#{decision.id}"  # ids are unique within a model only
     if key in path:
         raise DecisionError(f"decision {decision.name!r} requires itself")
+    for required in decision.required_inputs:
+        if "#" in required:  # an imported model's input data: `prefix.name` here
+            _imported_input(definitions, required, scope, scope if inputs is None else inputs)
     for required in decision.required_decisions:
         if "#" in required:  # an imported model's decision: its value is `prefix.name` here
             given = scope if inputs is None else inputs

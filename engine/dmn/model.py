@@ -139,7 +139,7 @@ class Decision:
     name: str
     logic: Logic | None
     required_decisions: tuple[str, ...] = ()  # ids; "namespace#id" for an imported model's (split_ref)
-    required_inputs: tuple[str, ...] = ()  # ids
+    required_inputs: tuple[str, ...] = ()  # ids; "namespace#id" for an imported model's input data
     version_tag: str = ""  # zeebe:versionTag (Camunda 8 bindingType="versionTag")
 
 

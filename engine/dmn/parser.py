@@ -140,7 +140,7 @@ def _decision(element: etree._Element, own_namespace: str) -> Decision:
             if local(ref.tag) == "requiredDecision":
                 decisions.append(_qualified_href(ref, own_namespace))
             elif local(ref.tag) == "requiredInput":
-                inputs.append(_href(ref))
+                inputs.append(_qualified_href(ref, own_namespace))
     return Decision(
         id=element.get("id") or element.get("name", ""),
         name=element.get("name", ""),

@@ -165,3 +165,16 @@ def test_the_parser_keeps_the_namespace_of_imported_requirements_only() -> None:
         ("Model B", "urn:middle"),
         ("Model B2", "urn:middle2"),
     ]
+
+
+def test_an_imported_models_input_data_is_named_with_its_prefix() -> None:
+    reader = model(
+        "reader",
+        '<decision id="d" name="Shout"><informationRequirement><requiredInput href="urn:greeting#person"/>'
+        "</informationRequirement><literalExpression><text>upper case(g.Person name)</text></literalExpression>"
+        "</decision>",
+        {"g": "greeting"},
+    )
+    assert evaluate(reader, "Shout", {"Person name": "ada"}, models=MODELS)["Shout"] == "ADA"
+    assert evaluate(reader, "Shout", {"g": {"Person name": "bo"}}, models=MODELS)["Shout"] == "BO"
+    assert evaluate(reader, "Shout", {}, models=MODELS)["Shout"] is None
