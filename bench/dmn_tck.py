@@ -9,10 +9,14 @@ it *fails* when a value differs and *errors* when the engine cannot evaluate it 
 unsupported construct, a model that does not parse). Printed per directory and in total;
 -v lists every case that did not pass with the reason.
 
-Comparison: numbers by value with a relative tolerance of 1e-9 (the engine computes in binary
-floating point, the TCK expects 34-digit decimals); date/time values as the ISO text the engine
+Comparison: numbers by value with a relative tolerance of 1e-9 (the engine computes in 34-digit
+decimals, but results leave it as JSON doubles); date/time values as the ISO text the engine
 returns; a resultNode marked errorResult="true" expects null or an evaluation error. Inputs
 typed xsd:date, dateTime, time or duration are given as FEEL values, as the TCK means them.
+
+Imports: the folder's other .dmn files are the models a model's <import>s may name (by
+namespace); an inputNode with a namespace of an imported model is given under the import
+prefixes that lead to it.
 """
 
 from __future__ import annotations
@@ -177,12 +181,22 @@ def run(directory: Path) -> Report:
             definitions = parse_dmn((test_file.parent / (model_name or "")).read_bytes(), model_name or "")
         except (OSError, DefinitionError) as exc:
             model_error = f"model: {exc}"
+        models = _other_models(test_file.parent, model_name or "") if definitions and definitions.imports else {}
         for case in cases:
             name = f"{test_file.name}#{case.get('id')}"
             if definitions is None:
                 report.outcomes.append(Outcome(relative, name, "errored", model_error))
                 continue
-            inputs = {n.get("name"): read_value(n, temporal) for n in case if _local(n.tag) == "inputNode"}
+            inputs: dict[str, Any] = {}
+            for n in (n for n in case if _local(n.tag) == "inputNode"):
+                # An input of an imported model (its namespace given) goes under the import prefixes
+                # that lead to that model, as the importing model names it (`Model B.modelA.Person name`).
+                paths = _prefix_paths(definitions, n.get("namespace"), models)
+                for path in paths or [()]:
+                    target = inputs
+                    for prefix in path:
+                        target = target.setdefault(prefix, {})
+                    target[n.get("name")] = read_value(n, temporal)
             status, reason = "passed", ""
             for node in (n for n in case if _local(n.tag) == "resultNode"):
                 expects_error = node.get("errorResult") == "true"
@@ -193,12 +207,12 @@ def run(directory: Path) -> Report:
                     service = case.get("invocableName") if case.get("type") == "decisionService" else None
                     if service:
                         # Through the service: input decisions it does not get are null, not evaluated.
-                        value = evaluate(definitions, service, inputs, now=now)[service]
+                        value = evaluate(definitions, service, inputs, now=now, models=models)[service]
                         several = isinstance(value, dict) and result_name in value and result_name != service
                         actual = value[result_name] if several else value
                     else:
                         decision = definitions.find(result_name)
-                        result = evaluate(definitions, result_name, inputs, now=now)
+                        result = evaluate(definitions, result_name, inputs, now=now, models=models)
                         actual = result[decision.name if decision else result_name]
                 except DecisionError as exc:
                     if exc.unsupported:
@@ -219,6 +233,38 @@ def run(directory: Path) -> Report:
                     break
             report.outcomes.append(Outcome(relative, name, status, reason))
     return report
+
+
+def _other_models(directory: Path, model_name: str) -> dict[str, Any]:
+    """The folder's other .dmn files by namespace: what a model's <import>s may name."""
+    from engine.bpmn.errors import DefinitionError
+    from engine.dmn import parse_dmn
+
+    models = {}
+    for path in sorted(directory.glob("*.dmn")):
+        if path.name != model_name:
+            try:
+                model = parse_dmn(path.read_bytes(), path.name)
+            except DefinitionError:
+                continue
+            models[model.namespace] = model
+    return models
+
+
+def _prefix_paths(definitions: Any, namespace: str | None, models: dict[str, Any]) -> list[tuple[str, ...]]:
+    """Every chain of import prefixes from the model to the one with this namespace ([] if it is the model)."""
+    if not namespace or namespace == definitions.namespace:
+        return []
+    found: list[tuple[str, ...]] = []
+    pending = [(definitions, ())]
+    while pending:
+        model, path = pending.pop()
+        for imported in model.imports:
+            if imported.namespace == namespace:
+                found.append((*path, imported.name))
+            elif imported.namespace in models and len(path) < 10:
+                pending.append((models[imported.namespace], (*path, imported.name)))
+    return found
 
 
 def main(argv: list[str]) -> int:

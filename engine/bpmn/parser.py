@@ -82,6 +82,16 @@ class _Context:
         return stripped
 
 
+# Conditional events came with Camunda 8.9; FlowSync's API follows Camunda 8.8 (it refuses the other
+# 8.9 additions too), and a half-built version would miss triggers: Camunda re-evaluates every
+# conditional subscription in scope on each variable change (job completion, set-variables, output
+# mappings, ...) with variable filters, and starts root-level ones through an API of its own.
+_CONDITIONAL_REFUSED = (
+    "a {tag} with conditionalEventDefinition is not supported: conditional events are Camunda 8.9, and "
+    "FlowSync follows Camunda 8.8, which refuses them too; model the condition as a message event "
+    "correlated by whoever changes the variables, or an exclusive gateway before a timer loop"
+)
+
 # -- pieces shared by several element kinds ------------------------------------------------------
 
 
@@ -104,6 +114,8 @@ def _event_definition(el: etree._Element, ctx: _Context) -> tuple[bool, dict[str
             # Camunda 8 has no compensation start event: an event subprocess throws compensation instead.
             ctx.problem("a compensation start event (compensation event subprocess) is not supported; throw "
                         "compensation from an error or message event subprocess instead", el)
+        elif kind == "conditional":
+            ctx.problem(_CONDITIONAL_REFUSED.format(tag=tag), el)
         else:
             ctx.problem(f"a {tag} with {local(definition.tag)} is not supported", el)
         return False, {}

@@ -12,8 +12,8 @@ import hashlib
 import zlib
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from threading import Lock
 from typing import Any
 
@@ -25,7 +25,7 @@ from engine.bpmn import DefinitionError, Problem
 from engine.bpmn.xml import local, parse_xml
 from engine.definitions.resources import Resource
 from engine.dmn import DecisionError, evaluate, parse_dmn
-from engine.dmn.model import Decision, DecisionTable, Definitions, Literal, Unsupported
+from engine.dmn.model import Decision, DecisionTable, Definitions, Literal, Unsupported, split_ref
 from engine.dmn.trace import DecisionRecord, to_json, tracing
 from engine.dmn.unary import compile_tests
 from engine.expressions import ExpressionError, InvocationError, compile_feel
@@ -69,7 +69,9 @@ def compile_dmn(resource: Resource) -> Definitions:
         elif isinstance(decision.logic, Unsupported):
             problem(f"decision '{decision_id}': {decision.logic.kind} is not supported", el)
         for ref in el.iter("{*}requiredDecision"):
-            target = ref.get("href", "").rsplit("#", 1)[-1]
+            namespace, _, target = ref.get("href", "").rpartition("#")
+            if namespace and namespace != root.get("namespace"):
+                continue  # an imported model's decision: check_imports, once every model of the request is read
             if target not in {d.get("id") for d in decisions}:
                 problem(f"decision '{decision_id}' requires decision '{target}', which is not in this file", ref)
     for el in root.iter("{*}text"):
@@ -98,6 +100,79 @@ def compile_dmn(resource: Resource) -> Definitions:
     if problems:
         raise DefinitionError(resource.name, problems)
     return model
+
+
+def check_imports(tenant: Tenant, models: list[tuple[Resource, Definitions]]) -> None:
+    """Every <import> of a model names a model deployed with it or before it for the tenant (by
+    namespace), and every decision required from an imported model is in that model."""
+    in_request = {model.namespace: model for _, model in models}
+    for resource, model in models:
+        problems = []
+        for imported in model.imports:
+            if imported.namespace not in in_request and _latest_with_namespace(tenant.pk, imported.namespace) is None:
+                problems.append(Problem(
+                    f"<import name=\"{imported.name}\"> names the model '{imported.namespace}', which is neither in "
+                    "this deployment nor deployed before", element_kind="import"))
+        for decision in model.decisions.values():
+            for ref in decision.required_decisions:
+                if "#" not in ref:
+                    continue
+                namespace, target = split_ref(ref)
+                if model.imported(namespace) is None:
+                    problems.append(Problem(f"decision '{decision.id}' requires '{ref}', but the model does not "
+                                            f"<import> the namespace '{namespace}'", element_id=decision.id,
+                                            element_kind="decision"))
+                    continue
+                other = in_request.get(namespace)
+                if other is None:
+                    key = _latest_with_namespace(tenant.pk, namespace)
+                    other = model_of(key)[0] if key is not None else None
+                if other is not None and target not in other.decisions:
+                    problems.append(Problem(f"decision '{decision.id}' requires decision '{target}', which is not in "
+                                            f"the imported model '{namespace}'", element_id=decision.id,
+                                            element_kind="decision"))
+        if problems:
+            raise DefinitionError(resource.name, problems)
+
+
+_WITH_NAMESPACE = (f"SELECT key FROM {DecisionRequirements._meta.db_table} WHERE tenant_id = %s AND namespace = %s"
+                   "{deployment} AND created_at <= %s ORDER BY created_at DESC, key DESC LIMIT 1")
+_FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def _latest_with_namespace(tenant_id: int, namespace: str, now: datetime | None = None,
+                           deployment_id: int | None = None) -> int | None:
+    """The key of the model with this namespace: the one of the deployment when given and there is one,
+    else the one deployed last as of `now` (indexed: drg_namespace_idx)."""
+    with connection.cursor() as cur:
+        if deployment_id is not None:
+            cur.execute(_WITH_NAMESPACE.format(deployment=" AND deployment_id = %s"),
+                        [tenant_id, namespace, deployment_id, now or _FAR_FUTURE])
+            found = cur.fetchone()
+            if found is not None:
+                return int(found[0])
+        cur.execute(_WITH_NAMESPACE.format(deployment=""), [tenant_id, namespace, now or _FAR_FUTURE])
+        found = cur.fetchone()
+    return None if found is None else int(found[0])
+
+
+def imported_models(requirements: DecisionRequirements, model: Definitions, now: datetime
+                    ) -> dict[str, tuple[Definitions, dict[str, DecisionDefinition]]]:
+    """The models a deployed model imports, and theirs, by namespace, with their decision rows: for each
+    namespace the model deployed together with the importing one, else the one deployed last as of `now`
+    (a replayed step finds the same). One indexed SELECT per namespace; the parsed models are cached."""
+    found: dict[str, tuple[Definitions, dict[str, DecisionDefinition]]] = {}
+    pending = [imported.namespace for imported in model.imports]
+    while pending:
+        namespace = pending.pop()
+        if namespace in found or namespace == model.namespace:
+            continue
+        key = _latest_with_namespace(requirements.tenant_id, namespace, now, requirements.deployment_id)
+        if key is None:
+            continue  # evaluation names the missing model
+        found[namespace] = model_of(key)
+        pending.extend(imported.namespace for imported in found[namespace][0].imports)
+    return found
 
 
 def _text_of(element: etree._Element) -> str | None:
@@ -156,8 +231,9 @@ def store(tenant: Tenant, deployment: Deployment, resource: Resource, model: Def
         return drg, list(drg.decisions.order_by("decision_id"))
     drg = DecisionRequirements.objects.create(
         key=next_key(), tenant=tenant, deployment=deployment, decision_requirements_id=model.id,
-        name=model.name or model.id, version=(latest.version + 1) if latest else 1, resource_name=resource.name,
-        checksum=checksum, source=resource.content.decode("utf-8", errors="replace"), created_at=now)
+        namespace=model.namespace[:1000], name=model.name or model.id,
+        version=(latest.version + 1) if latest else 1, resource_name=resource.name, checksum=checksum,
+        source=resource.content.decode("utf-8", errors="replace"), created_at=now)
     rows = []
     for decision in sorted(model.decisions.values(), key=lambda d: d.id):
         _lock(tenant, "decision", decision.id)
@@ -244,6 +320,7 @@ class Evaluation:
     records: list[DecisionRecord]
     failure: str | None = None
     failed: DecisionDefinition | None = None
+    row_of: dict[int, DecisionDefinition] = field(default_factory=dict)  # id(parsed Decision) -> its row
 
 
 def evaluate_definition(definition: DecisionDefinition, variables: Mapping[str, Any],
@@ -251,15 +328,21 @@ def evaluate_definition(definition: DecisionDefinition, variables: Mapping[str, 
     """Evaluate a deployed decision (and the decisions it requires) against the variables; `now` is
     the clock FEEL's now() and today() read (the step's time in the engine)."""
     model, rows = model_of(definition.requirements_id)
+    imported = imported_models(definition.requirements, model, now) if model.imports else {}
+    # Decision rows by the parsed decision (ids are unique per model only): the trace names decisions.
+    row_of = {id(model.decisions[i]): row for i, row in rows.items() if i in model.decisions}
+    for other, other_rows in imported.values():
+        row_of.update({id(other.decisions[i]): row for i, row in other_rows.items() if i in other.decisions})
     with tracing() as trace:
         try:
-            results = evaluate(model, definition.decision_id, dict(variables), now=now)
+            results = evaluate(model, definition.decision_id, dict(variables), now=now,
+                               models={namespace: found for namespace, (found, _) in imported.items()})
         except (DecisionError, ArithmeticError, TypeError, ValueError, RecursionError) as exc:
-            failed = trace.failed.id if trace.failed is not None else definition.decision_id
+            failed = row_of.get(id(trace.failed)) if trace.failed is not None else None
             message = str(exc) or type(exc).__name__
-            return Evaluation(definition, None, trace.decisions, message, rows.get(failed, definition))
+            return Evaluation(definition, None, trace.decisions, message, failed or definition, row_of)
     decision = model.decisions[definition.decision_id]
-    return Evaluation(definition, to_json(results.get(decision.name)), trace.decisions)
+    return Evaluation(definition, to_json(results.get(decision.name)), trace.decisions, row_of=row_of)
 
 
 def instance_rows(evaluation: Evaluation, evaluation_key: int, now: datetime,
@@ -269,12 +352,11 @@ def instance_rows(evaluation: Evaluation, evaluation_key: int, now: datetime,
     `context` sets the process columns (process_instance_key, element_instance_key, …) when a
     business rule task evaluated it."""
     definition = evaluation.definition
-    _, rows = model_of(definition.requirements_id)
     common = {"tenant_id": definition.tenant_id, "evaluation_key": evaluation_key, "evaluation_date": now,
               "root_decision_key": definition.key, **context}
     out = []
     for record in evaluation.records:
-        row = rows.get(record.decision.id)
+        row = evaluation.row_of.get(id(record.decision))
         if row is None:
             continue
         out.append(DecisionInstance(index=len(out) + 1, state=DecisionInstance.State.EVALUATED, decision=row,

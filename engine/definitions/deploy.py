@@ -69,6 +69,7 @@ def deploy_all(tenant: Tenant, resources: list[Resource], now: datetime, actor: 
     forms = compile_forms([res for res in resources if is_form_resource(res.name)])
     models = [(res, dmn.compile_dmn(res)) for res in resources if dmn.is_dmn_resource(res.name)]
     _check_decision_ids(models)
+    dmn.check_imports(tenant, models)
     compiled = [(res, graph) for res in resources
                 if not is_form_resource(res.name) and not dmn.is_dmn_resource(res.name) for graph in _compile(res)]
     seen: set[str] = set()

@@ -7,6 +7,7 @@ import datetime as dt
 import re
 import threading
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from engine.expressions import EvaluationError, ExpressionError, FeelFunction, InvocationError, as_json, compile_feel
@@ -27,6 +28,7 @@ from .model import (
     Literal,
     Logic,
     Unsupported,
+    split_ref,
 )
 from .tables import evaluate_table
 from .trace import decision_evaluated, decision_started
@@ -36,30 +38,77 @@ from .types import coerce_input, coerce_result
 _clock: contextvars.ContextVar[dt.datetime | None] = contextvars.ContextVar("dmn_clock", default=None)
 
 
+# Other models by namespace, for the evaluation in progress (evaluate(models=...)): what <import>s name.
+_models: contextvars.ContextVar[Mapping[str, Definitions]] = contextvars.ContextVar(
+    "dmn_models", default=MappingProxyType({})
+)
+MAX_IMPORT_DEPTH = 20
+
+
 def evaluate(
-    definitions: Definitions, decision: str, inputs: Mapping[str, Any], *, now: dt.datetime | None = None
+    definitions: Definitions,
+    decision: str,
+    inputs: Mapping[str, Any],
+    *,
+    now: dt.datetime | None = None,
+    models: Mapping[str, Definitions] | None = None,
 ) -> dict[str, Any]:
     """Evaluate the decision (id or name) and what it requires; {decision name: result}.
 
     A value in `inputs` under a decision's name stands for that decision (it is not evaluated).
     Inputs are converted to their declared typeRef (see types.py). `now` is the clock now()
-    and today() read (the engine's; without one they are null). Raises DecisionError.
+    and today() read (the engine's; without one they are null). `models` are the other models
+    by namespace, where the model's <import>s are found (see _evaluate_imported). Raises
+    DecisionError.
     """
     token = _clock.set(now)
+    models_token = _models.set(models or {})
     try:
-        typed = {name: coerce_input(value, definitions.types.get(name)) for name, value in inputs.items()}
+        typed = {name: coerce_input(value, type_of(definitions, name)) for name, value in inputs.items()}
         return _evaluate(definitions, decision, typed)
     finally:
+        _models.reset(models_token)
         _clock.reset(token)
 
 
-def _evaluate(definitions: Definitions, decision: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
-    # Business knowledge models and decision services are functions every expression may call.
+def type_of(definitions: Definitions, name: str) -> str | None:
+    """The declared type of an input data or decision; `prefix.tName` is an imported model's item definition."""
+    type_ref = definitions.types.get(name)
+    if type_ref and "." in type_ref and definitions.imports:
+        prefix, _, item = type_ref.partition(".")
+        found = next((i for i in definitions.imports if i.name == prefix), None)
+        model = _models.get().get(found.namespace) if found else None
+        if model is not None:
+            return model.item_types.get(item, item)
+    return type_ref
+
+
+def _library(definitions: Definitions, depth: int = 0) -> dict[str, Any]:
+    """Business knowledge models and decision services: functions every expression may call. An
+    imported model's are a context under its prefix (`Model B.greet("x")`)."""
     library: dict[str, Any] = {}
     for name, function in definitions.knowledge.items():
         library[name] = function_value(name, function, library)
     for name, service in definitions.services.items():
         library[name] = _service_function(definitions, service, library)
+    if depth < MAX_IMPORT_DEPTH:
+        for imported in definitions.imports:
+            model = _models.get().get(imported.namespace)
+            if model is not None:
+                library[imported.name] = _library(model, depth + 1)
+    return library
+
+
+def _scope(library: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
+    scope = {**library, **inputs}
+    for name, value in library.items():  # inputs under an import's prefix add to its functions
+        if isinstance(value, dict) and isinstance(inputs.get(name), Mapping):
+            scope[name] = {**value, **inputs[name]}
+    return scope
+
+
+def _evaluate(definitions: Definitions, decision: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    library = _library(definitions)
     service = definitions.service(decision)
     if service is not None and definitions.find(decision) is None:
         value = _evaluate_service(definitions, service, library, inputs)
@@ -68,8 +117,49 @@ def _evaluate(definitions: Definitions, decision: str, inputs: Mapping[str, Any]
     if target is None:
         raise DecisionError(f"no decision {decision!r} in the model")
     results: dict[str, Any] = {}
-    _evaluate_decision(definitions, target, {**library, **inputs}, results, ())
+    _evaluate_decision(definitions, target, _scope(library, inputs), results, (), inputs)
     return as_json(results, strict=False)  # dates and durations as ISO text: results become JSON variables
+
+
+def _imported_input(importing: Definitions, ref: str, scope: dict[str, Any], inputs: Mapping[str, Any]) -> None:
+    """Make an imported model's input data `prefix.name` in scope: given under the prefix, else by its name."""
+    namespace, input_id = split_ref(ref)
+    imported = importing.imported(namespace)
+    model = _models.get().get(namespace)
+    name = model.input_data.get(input_id) if model is not None else None
+    if imported is None or name is None:
+        return  # nothing to name it by; an expression reading it sees null
+    entries = scope.get(imported.name)
+    entries = dict(entries) if isinstance(entries, Mapping) else {}
+    if name not in entries:
+        entries[name] = coerce_input(inputs.get(name), type_of(model, name))
+    scope[imported.name] = entries
+
+
+def _evaluate_imported(
+    importing: Definitions, ref: str, inputs: Mapping[str, Any], path: tuple[str, ...]
+) -> tuple[str, str, Any]:
+    """A decision of an imported model (ref "namespace#id"), evaluated in its own model: (prefix, name, value).
+
+    It sees the importing model's inputs, and over them those given under the import's prefix
+    (`{"Model B": {"Person name": …}}`), so nested imports take qualified inputs at every level.
+    """
+    namespace, decision_id = split_ref(ref)
+    imported = importing.imported(namespace)
+    model = _models.get().get(namespace)
+    if imported is None or model is None:
+        what = "not imported" if imported is None else "not available (deploy it with this model or before)"
+        raise DecisionError(f"a decision requires {ref!r}, whose model {namespace!r} is {what}", unsupported=True)
+    decision = model.decisions.get(decision_id)
+    if decision is None:
+        raise DecisionError(f"the model {imported.name!r} ({namespace}) has no decision {decision_id!r}")
+    if len(path) > MAX_IMPORT_DEPTH:
+        raise DecisionError(f"imported decisions nest deeper than {MAX_IMPORT_DEPTH} (models import each other?)")
+    own = inputs.get(imported.name)
+    given = {**inputs, **own} if isinstance(own, Mapping) else dict(inputs)
+    typed = {name: coerce_input(value, type_of(model, name)) for name, value in given.items()}
+    value = _evaluate_decision(model, decision, _scope(_library(model), typed), {}, path, typed)
+    return imported.name, decision.name, value
 
 
 def _service_parameters(definitions: Definitions, service: DecisionService) -> tuple[str, ...]:
@@ -93,7 +183,7 @@ def _evaluate_service(
         decision = definitions.decisions.get(ref)
         if decision is None:
             raise DecisionError(f"decision service {service.name!r} outputs {ref!r}, which is not in the model")
-        outputs.append((decision.name, _evaluate_decision(definitions, decision, dict(scope), results, ())))
+        outputs.append((decision.name, _evaluate_decision(definitions, decision, dict(scope), results, (), inputs)))
     if len(outputs) == 1:
         return outputs[0][1]
     return dict(outputs)
@@ -104,7 +194,7 @@ def _service_function(definitions: Definitions, service: DecisionService, librar
 
     def call(values: list[Any]) -> Any:
         given = dict(zip(parameters, values, strict=True))
-        typed = {name: coerce_input(value, definitions.types.get(name)) for name, value in given.items()}
+        typed = {name: coerce_input(value, type_of(definitions, name)) for name, value in given.items()}
         if any(typed[name] is None and given[name] is not None for name in given):
             return None  # an argument of the wrong type: the service is not invoked (DMN 1.5, 10.4)
         return _evaluate_service(definitions, service, library, typed)
@@ -113,27 +203,42 @@ def _service_function(definitions: Definitions, service: DecisionService, librar
 
 
 def _evaluate_decision(
-    definitions: Definitions, decision: Decision, scope: dict[str, Any], results: dict[str, Any], path: tuple[str, ...]
+    definitions: Definitions,
+    decision: Decision,
+    scope: dict[str, Any],
+    results: dict[str, Any],
+    path: tuple[str, ...],
+    inputs: Mapping[str, Any] | None = None,
 ) -> Any:
     if decision.name in results:
         return results[decision.name]
-    if decision.id in path:
+    key = f"{definitions.namespace}#{decision.id}"  # ids are unique within a model only
+    if key in path:
         raise DecisionError(f"decision {decision.name!r} requires itself")
+    for required in decision.required_inputs:
+        if "#" in required:  # an imported model's input data: `prefix.name` here
+            _imported_input(definitions, required, scope, scope if inputs is None else inputs)
     for required in decision.required_decisions:
+        if "#" in required:  # an imported model's decision: its value is `prefix.name` here
+            given = scope if inputs is None else inputs
+            prefix, name, value = _evaluate_imported(definitions, required, given, (*path, key))
+            entries = scope.get(prefix)
+            scope[prefix] = {**(entries if isinstance(entries, Mapping) else {}), name: value}
+            continue
         other = definitions.decisions.get(required)
         if other is None:
             raise DecisionError(
                 f"decision {decision.name!r} requires {required!r}, which is not in the model", unsupported=True
             )
         if other.name not in scope:
-            scope[other.name] = _evaluate_decision(definitions, other, scope, results, (*path, decision.id))
+            scope[other.name] = _evaluate_decision(definitions, other, scope, results, (*path, key), inputs)
     if decision.name in scope and decision.name not in results and path:
         value = scope[decision.name]
     elif decision.logic is None:
         raise DecisionError(f"decision {decision.name!r} has no decision logic")
     else:
         decision_started(decision)
-        value = coerce_result(evaluate_logic(decision.logic, scope), definitions.types.get(decision.name))
+        value = coerce_result(evaluate_logic(decision.logic, scope), type_of(definitions, decision.name))
         decision_evaluated(decision, value)
     results[decision.name] = value
     return value

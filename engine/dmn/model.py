@@ -120,12 +120,26 @@ Logic = (
 
 
 @dataclass(frozen=True)
+class Import:
+    """<import>: another model's decisions, BKMs and item definitions, named `prefix.name` here."""
+
+    namespace: str
+    name: str  # the prefix
+
+
+def split_ref(ref: str) -> tuple[str, str]:
+    """A requirement as the parser keeps it: "id" in this model, "namespace#id" in an imported one."""
+    namespace, _, element_id = ref.rpartition("#")
+    return namespace, element_id
+
+
+@dataclass(frozen=True)
 class Decision:
     id: str
     name: str
     logic: Logic | None
-    required_decisions: tuple[str, ...] = ()  # ids
-    required_inputs: tuple[str, ...] = ()  # ids
+    required_decisions: tuple[str, ...] = ()  # ids; "namespace#id" for an imported model's (split_ref)
+    required_inputs: tuple[str, ...] = ()  # ids; "namespace#id" for an imported model's input data
     version_tag: str = ""  # zeebe:versionTag (Camunda 8 bindingType="versionTag")
 
 
@@ -152,6 +166,13 @@ class Definitions:
     # typeRef of input data and decisions, by name, item definitions resolved to a FEEL type
     # where they alias one ("tAge" -> "number"); see engine/dmn/types.py.
     types: dict[str, str] = field(default_factory=dict)
+    imports: list[Import] = field(default_factory=list)
+    # Item definitions that alias a type, by name ("tAge" -> "number"): what `prefix.tAge` means
+    # to a model importing this one.
+    item_types: dict[str, str] = field(default_factory=dict)
+
+    def imported(self, namespace: str) -> Import | None:
+        return next((i for i in self.imports if i.namespace == namespace), None)
 
     def service(self, id_or_name: str) -> DecisionService | None:
         if id_or_name in self.services:

@@ -18,6 +18,7 @@ from .model import (
     DecisionTable,
     Definitions,
     FunctionDefinition,
+    Import,
     Input,
     Invocation,
     Literal,
@@ -54,6 +55,7 @@ def parse_dmn(data: bytes, resource_name: str) -> Definitions:
         raise DefinitionError(resource_name, [Problem(f"root element is <{local(root.tag)}>, not <definitions>")])
     definitions = Definitions(id=root.get("id", ""), name=root.get("name", ""), namespace=root.get("namespace", ""))
     aliases = _item_aliases(root)
+    definitions.item_types.update(aliases)
     for child in root:
         kind = local(child.tag)
         if kind in ("inputData", "decision"):
@@ -63,8 +65,12 @@ def parse_dmn(data: bytes, resource_name: str) -> Definitions:
                 definitions.types[child.get("name", "")] = aliases.get(type_ref, type_ref)
         if kind == "inputData":
             definitions.input_data[child.get("id", "")] = child.get("name", "")
+        elif kind == "import" and child.get("namespace"):
+            # Only DMN models are imported this way (an XSD or PMML import names no decisions).
+            if "DMN" in child.get("importType", "").upper() or not child.get("importType"):
+                definitions.imports.append(Import(child.get("namespace", ""), child.get("name", "")))
         elif kind == "decision":
-            decision = _decision(child)
+            decision = _decision(child, definitions.namespace)
             definitions.decisions[decision.id or decision.name] = decision
         elif kind == "decisionService":
             refs = {name: tuple(_href(ref) for ref in _children(child, name))
@@ -120,15 +126,21 @@ def _href(element: etree._Element) -> str:
     return element.get("href", "").rsplit("#", 1)[-1]
 
 
-def _decision(element: etree._Element) -> Decision:
+def _qualified_href(element: etree._Element, own_namespace: str) -> str:
+    """"id" for an element of this model, "namespace#id" for one of an imported model."""
+    namespace, _, element_id = element.get("href", "").rpartition("#")
+    return f"{namespace}#{element_id}" if namespace and namespace != own_namespace else element_id
+
+
+def _decision(element: etree._Element, own_namespace: str) -> Decision:
     decisions: list[str] = []
     inputs: list[str] = []
     for requirement in _children(element, "informationRequirement"):
         for ref in requirement:
             if local(ref.tag) == "requiredDecision":
-                decisions.append(_href(ref))
+                decisions.append(_qualified_href(ref, own_namespace))
             elif local(ref.tag) == "requiredInput":
-                inputs.append(_href(ref))
+                inputs.append(_qualified_href(ref, own_namespace))
     return Decision(
         id=element.get("id") or element.get("name", ""),
         name=element.get("name", ""),

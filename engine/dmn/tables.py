@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from engine.expressions.values import DECIMAL128, to_decimal
 
 from .errors import DecisionError
 from .model import DecisionTable
@@ -76,8 +79,9 @@ def _aggregate(aggregation: str | None, results: list[Any]) -> Any:
         if aggregation in ("MIN", "MAX") and all(isinstance(value, str) for value in numbers):
             return min(numbers) if aggregation == "MIN" else max(numbers)
         raise DecisionError(f"{aggregation} aggregation over non-numbers")
-    if aggregation == "SUM":
-        return sum(numbers)
+    if aggregation == "SUM":  # in decimal, as FEEL's sum(): 0.1 + 0.2 is 0.3
+        total = functools.reduce(DECIMAL128.add, (to_decimal(value) for value in numbers))
+        return int(total) if total == total.to_integral_value() else float(total)
     if aggregation == "MIN":
         return min(numbers)
     if aggregation == "MAX":

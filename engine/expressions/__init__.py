@@ -24,7 +24,9 @@ Semantics in short (details in feel.py and feel_operators.py):
 - A variable that is not set reads as null, in FEEL and in CEL alike; `x = null` is then true.
 - FEEL: null flows through operators and functions (null + 1 is null); operands of the wrong
   type raise EvaluationError (FEEL would give null), so bad data surfaces as an incident.
-  DMN (engine/dmn) takes FEEL's null instead.
+  DMN (engine/dmn) takes FEEL's null instead. A number outside a function's domain is null in
+  both (sqrt(-1), log(0), modulo(x, 0): DMN 1.5 and Camunda say so; see feel_builtins).
+- Numbers are decimals (values.FeelDecimal: Decimal128, 34 digits) in operators and built-ins.
 - FEEL `if` evaluates only the branch its condition picks.
 - CEL keeps CEL's semantics (strict arithmetic, `int` names the type), plus comparisons
   across int and double and `x != null` for any x, as in the current CEL specification.

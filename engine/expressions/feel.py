@@ -40,6 +40,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from decimal import Decimal
 
 from .cel import transpilable_name
 from .errors import ExpressionError, InvocationError
@@ -232,6 +233,8 @@ class _Translator:
             return ("true" if value else "false"), MEMBER
         if isinstance(value, int) and _INT64[0] <= value <= _INT64[1]:
             return str(value), MEMBER
+        if isinstance(value, Decimal):
+            return f"feel_decimal_literal({cel_string(str(value))})", MEMBER
         if isinstance(value, int | float):
             return repr(float(value)), MEMBER
         return cel_string(value), MEMBER
@@ -436,16 +439,24 @@ class _Translator:
         return f"{builtin.function.__name__}({', '.join(texts)})", MEMBER
 
     def positional(self, node: Call, parameters: tuple[str, ...]) -> Call:
-        """The call with its named arguments in parameter order (a gap before the last is an error)."""
+        """The call with its named arguments in parameter order.
+
+        A parameter left out before the last one given is an error in BPMN (refused at deploy,
+        where it is surely a mistake); in DMN (user_functions) it is null, as the DMN TCK has it
+        (`is(value1: x)` is false).
+        """
         unknown = [name for name in node.names if name not in parameters]
         if unknown:
             raise self.invocation_error(f"{node.name}() has no parameter {unknown[0]!r}", node)
         given = dict(zip(node.names, node.args, strict=True))
-        last = max(parameters.index(name) for name in given)
+        builtin = BUILTINS.get(node.name)
+        required = builtin.min_args if builtin is not None and self.user_functions else 0
+        last = max([parameters.index(name) for name in given] + [required - 1])
         missing = [name for name in parameters[: last + 1] if name not in given]
-        if missing:
+        if missing and not self.user_functions:
             raise self.invocation_error(f"{node.name}() is missing the argument {missing[0]!r}", node)
-        return Call(node.pos, node.name, tuple(given[name] for name in parameters[: last + 1]))
+        args = tuple(given.get(name, Literal(node.pos, None)) for name in parameters[: last + 1])
+        return Call(node.pos, node.name, args)
 
     def invocation_error(self, message: str, node: Node | int) -> InvocationError:
         position = node if isinstance(node, int) else node.pos
@@ -478,7 +489,7 @@ class _Translator:
 
 
 def is_number_literal(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
 
 
 def _is_boolean(node: Node) -> bool:

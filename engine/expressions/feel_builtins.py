@@ -23,7 +23,6 @@ from decimal import (
     ROUND_UP,
     Context,
     Decimal,
-    localcontext,
 )
 from typing import Any
 
@@ -94,6 +93,9 @@ def feel_string(value: Any) -> Any:
     return None if value is None else celtypes.StringType(feel_text(value))
 
 
+_NUMBER_TEXT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
 @builtin
 def feel_number(value: Any, grouping: Any = None, decimal: Any = None) -> Any:
     """number("12") is 12, number("1.5") is 1.5; text that is not a number gives null.
@@ -106,22 +108,16 @@ def feel_number(value: Any, grouping: Any = None, decimal: Any = None) -> Any:
     text = string_arg("number()", value).strip()
     if grouping is not None or decimal is not None:
         if grouping not in (None, " ", ",", ".") or decimal not in (None, ".", ","):
-            raise fail("number(): the grouping separator is one of space , . and the decimal one . or ,")
+            return None  # DMN 1.5: the grouping separator is one of space , . and the decimal one . or ,
         if grouping is not None and grouping == decimal:
-            raise fail("number(): the grouping and decimal separators must differ")
+            return None
         if grouping is not None:
             text = text.replace(str(grouping), "")
         if decimal is not None:
             text = text.replace(str(decimal), ".")
-    try:
-        return number(int(text))
-    except ValueError:
-        pass
-    try:
-        result = float(text)
-    except ValueError:
+    if _NUMBER_TEXT.fullmatch(text) is None:
         return None
-    return number(result) if math.isfinite(result) else None
+    return _result(DECIMAL128.create_decimal(text))  # "0.1" is the decimal 0.1, 34 digits at most
 
 
 @builtin
@@ -288,24 +284,56 @@ def feel_split(text: Any, delimiter: Any) -> Any:
 
 
 # --- numbers ------------------------------------------------------------------------------------
+# DMN 1.5 §10.3.4.5: numeric functions compute on FEEL's decimal numbers (Decimal128: 34 digits, half
+# even), so decimal(1/3, 30), sqrt(2) or round half up(2.675, 2) give the decimal answer, not the
+# nearest double's. Arguments are read exactly (to_decimal) and results leave through from_decimal
+# (an integral value is an int). A number outside the function's domain (sqrt(-1), log(0), a scale
+# beyond Decimal128's, modulo by 0) is null, as the spec and Camunda say; a non-number is a TypeError.
+
+_SCALE_RANGE = (-6111, 6176)  # the scale range of DMN's decimal128 numbers
+# Rounding to any scale in range needs more than 34 digits on the way (the value is rounded back after).
+_WIDE = Context(prec=12_400, Emin=-7000, Emax=7000, traps=[])
+# Intermediate results of stddev get more digits than the result keeps, so its last digit is right.
+_EXTRA = Context(prec=50, rounding=ROUND_HALF_EVEN, Emin=-6143, Emax=6144, traps=[])
+
+
+def _exact(name: str, value: Any) -> Decimal:
+    """A numeric argument as its exact decimal (a singleton list is its element, as DMN converts)."""
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    if not is_number(value):
+        raise fail(f"{name} expects numbers, got {describe_type(value)}")
+    return to_decimal(value)
+
+
+def _result(value: Decimal) -> Any:
+    """A decimal result (finite, else null) rounded to Decimal128, as a celpy number."""
+    if not value.is_finite():
+        return None
+    return from_decimal(DECIMAL128.plus(value))
+
+
+def _scale(name: str, scale: Any) -> int | None:
+    (digits,) = numbers(name, scale)
+    if int(digits) != digits:
+        raise fail(f"{name} expects a whole number of digits")
+    return int(digits) if _SCALE_RANGE[0] <= digits <= _SCALE_RANGE[1] else None
 
 
 def _rounded(value: Any, scale: Any, rounding: str, name: str) -> Any:
     if value is None or scale is None:
         return None
-    x, digits = numbers(name, value, scale)
-    if int(digits) != digits:
-        raise fail(f"{name} expects a whole number of digits")
-    if not -6111 <= digits <= 6176:  # the scale range of DMN's decimal128 numbers
-        raise fail(f"{name} scale {format_number(digits)} is outside -6111..6176")
-    exact = Decimal(repr(x)) if isinstance(x, float) else Decimal(x)
-    # Enough precision for any scale in range (the default 28 digits fails beyond that).
-    with localcontext(Context(prec=6300, Emin=-7000, Emax=7000)):
-        result = exact.quantize(Decimal(1).scaleb(-int(digits)), rounding=rounding)
-    # Rounding to a whole number, or rounding an int, gives an int; otherwise a decimal.
-    if digits <= 0 or (isinstance(x, int) and result == result.to_integral_value()):
-        return number(int(result))
-    return number(float(result))
+    exact = _exact(name, value)
+    digits = _scale(name, scale)
+    if digits is None:
+        return None
+    return _result(exact.quantize(Decimal(1).scaleb(-digits), rounding=rounding, context=_WIDE))
+
+
+@functools.lru_cache(maxsize=1024)
+def feel_decimal_literal(text: Any) -> Any:
+    """A number literal no double holds (`1.00000000000000000001`, `12345678901234567890`), exactly."""
+    return _result(DECIMAL128.create_decimal(str(text)))
 
 
 @builtin
@@ -350,44 +378,54 @@ def feel_abs(value: Any) -> Any:
     if is_temporal(value):
         duration = feel_temporal.from_python(value)
         return feel_temporal.negate(duration) if str(duration).startswith("-") else duration
-    (x,) = numbers("abs()", value)
-    return number(abs(x))
+    if type(value) is celtypes.IntType:
+        return number(abs(int(value)))
+    return _result(_exact("abs()", value).copy_abs())
 
 
 @builtin
 def feel_modulo(dividend: Any, divisor: Any) -> Any:
+    """dividend - divisor * floor(dividend / divisor): the result takes the divisor's sign (DMN 1.5)."""
     if dividend is None or divisor is None:
         return None
-    x, y = numbers("modulo()", dividend, divisor)
-    if y == 0:
-        raise fail("modulo() by zero")
-    return number(x % y)  # Python's % takes the divisor's sign, as FEEL's modulo does
+    if type(dividend) is celtypes.IntType and type(divisor) is celtypes.IntType:
+        return number(int(dividend) % int(divisor)) if divisor else None  # Python's % floors too
+    x, y = _exact("modulo()", dividend), _exact("modulo()", divisor)
+    if not y:
+        return None
+    remainder = _WIDE.remainder(x, y)  # exact, with the dividend's sign
+    if remainder and (remainder < 0) != (y < 0):
+        remainder = DECIMAL128.add(remainder, y)
+    return _result(remainder)
 
 
 @builtin
 def feel_sqrt(value: Any) -> Any:
     if value is None:
         return None
-    (x,) = numbers("sqrt()", value)
-    if x < 0:
-        raise fail("sqrt() of a negative number")
-    return number(math.sqrt(x))
+    x = _exact("sqrt()", value)
+    return None if x < 0 else _result(x.sqrt(DECIMAL128))
+
+
+def _whole(name: str, value: Any) -> int | None:
+    x = _exact(name, value)
+    return int(x) if x == x.to_integral_value() else None
 
 
 @builtin
 def feel_odd(value: Any) -> Any:
     if value is None:
         return None
-    (x,) = numbers("odd()", value)
-    return BoolType(x == int(x) and int(x) % 2 == 1)
+    whole = _whole("odd()", value)
+    return BoolType(whole is not None and whole % 2 == 1)
 
 
 @builtin
 def feel_even(value: Any) -> Any:
     if value is None:
         return None
-    (x,) = numbers("even()", value)
-    return BoolType(x == int(x) and int(x) % 2 == 0)
+    whole = _whole("even()", value)
+    return BoolType(whole is not None and whole % 2 == 0)
 
 
 # --- lists --------------------------------------------------------------------------------------
@@ -450,7 +488,7 @@ def _extreme(items: Any, name: str, pick: Callable[..., Any]) -> Any:
         ordered(first, value, name)  # all of one comparable kind, or a clear error
     if feel_temporal.is_temporal(first):  # dates, durations...: FEEL's own order
         return pick(values, key=functools.cmp_to_key(_natural))
-    return pick(values, key=lambda v: plain_number(v) if is_number(v) else v)
+    return pick(values, key=lambda v: to_decimal(v) if is_number(v) else v)  # decimals compare exactly
 
 
 @builtin
@@ -589,20 +627,19 @@ feel_years_and_months_duration = temporal(feel_temporal.months_between, "years a
 
 @builtin
 def feel_log(value: Any) -> Any:
+    """The natural logarithm, to 34 digits; null for a number that is not positive."""
     if value is None:
         return None
-    (x,) = numbers("log()", value)
-    if x <= 0:
-        raise fail("log() of a number that is not positive")
-    return number(math.log(x))
+    x = _exact("log()", value)
+    return None if x <= 0 else _result(x.ln(DECIMAL128))
 
 
 @builtin
 def feel_exp(value: Any) -> Any:
+    """e to the power of the number, to 34 digits; null when that leaves Decimal128's range."""
     if value is None:
         return None
-    (x,) = numbers("exp()", value)
-    return number(math.exp(x))
+    return _result(_exact("exp()", value).exp(DECIMAL128))
 
 
 @builtin
@@ -611,37 +648,54 @@ def feel_product(items: Any) -> Any:
     return None if not values else _decimal_fold("product()", items, multiply=True)
 
 
+def _decimals(name: str, items: Any) -> list[Decimal] | None:
+    """A list of numbers (or the numbers given as arguments) as exact decimals; None if one is null."""
+    values = items if isinstance(items, list) else [items]
+    if any(v is None for v in values):
+        return None
+    return [_exact(name, v) for v in values]
+
+
 @builtin
 def feel_median(items: Any) -> Any:
-    values = _number_list("median()", items)
+    values = _decimals("median()", items)
     if not values:
         return None
-    ordered_values = sorted(values)
-    middle = len(ordered_values) // 2
-    if len(ordered_values) % 2:
-        return number(ordered_values[middle])
-    return feel_divide(number(ordered_values[middle - 1] + ordered_values[middle]), number(2))
+    values.sort()
+    middle = len(values) // 2
+    if len(values) % 2:
+        return _result(values[middle])
+    return _result(DECIMAL128.divide(DECIMAL128.add(values[middle - 1], values[middle]), 2))
 
 
 @builtin
 def feel_stddev(items: Any) -> Any:
-    values = _number_list("stddev()", items)
+    """The sample standard deviation (n - 1), computed with 50 digits and rounded to 34."""
+    values = _decimals("stddev()", items)
     if not values or len(values) < 2:
         return None
-    mean = sum(values) / len(values)
-    return number(math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)))
+    mean = _EXTRA.divide(functools.reduce(_EXTRA.add, values), len(values))
+    squares = functools.reduce(_EXTRA.add, (_EXTRA.power(_EXTRA.subtract(v, mean), 2) for v in values))
+    return _result(_EXTRA.divide(squares, len(values) - 1).sqrt(_EXTRA))
 
 
 @builtin
 def feel_mode(items: Any) -> Any:
-    values = _number_list("mode()", items)
-    if values is None:
+    values = items if isinstance(items, list) else [items]
+    exact = _decimals("mode()", items)
+    if exact is None:
         return None
-    counts: dict[float, int] = {}
-    for value in values:
-        counts[value] = counts.get(value, 0) + 1
+    counts: dict[Decimal, int] = {}
+    first: dict[Decimal, Any] = {}  # a value as given (1 and 1.0 are one value, the first one written)
+    for decimal_value, given in zip(exact, values, strict=True):
+        counts[decimal_value] = counts.get(decimal_value, 0) + 1
+        first.setdefault(decimal_value, _single_value(given))
     top = max(counts.values(), default=0)
-    return celtypes.ListType([number(v) for v in sorted(v for v, c in counts.items() if c == top)])
+    return celtypes.ListType([first[v] for v in sorted(v for v, c in counts.items() if c == top)])
+
+
+def _single_value(value: Any) -> Any:
+    return value[0] if isinstance(value, list) and len(value) == 1 else value
 
 
 def _position(name: str, length: int, position: Any) -> int:
@@ -1062,4 +1116,5 @@ FEEL_FUNCTIONS: dict[str, Callable[..., Any]] = {
     **OPERATORS,
     **{entry.function.__name__: entry.function for entry in BUILTINS.values()},
     "feel_invoke": feel_invoke,
+    "feel_decimal_literal": feel_decimal_literal,
 }

@@ -22,6 +22,7 @@ import datetime as dt
 import functools
 import math
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from celpy import celtypes
@@ -39,7 +40,6 @@ from .values import (
     cel_double,
     cel_int,
     cel_str,
-    format_number,
     from_decimal,
     to_decimal,
 )
@@ -79,11 +79,14 @@ def binary(function: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
 
 
 def number(value: int | float) -> Any:
-    """A Python number as a celpy number: ints stay ints, anything else is a double."""
+    """A Python number as a celpy number: ints stay ints, anything else is a double.
+
+    An integer beyond 64 bits is still a FEEL number: a decimal (34 digits, as DMN's Decimal128).
+    """
     if isinstance(value, int):
         result = cel_int(value)
         if result is None:
-            raise fail(f"integer {value} does not fit in 64 bits")
+            return from_decimal(DECIMAL128.plus(Decimal(value)))
         return result
     if math.isnan(value) or math.isinf(value):
         raise fail("the result is not a finite number")
@@ -199,18 +202,14 @@ def feel_divide(a: Any, b: Any) -> Any:
 
 @binary
 def feel_power(a: Any, b: Any) -> Any:
+    """`**` in decimal (34 digits): 2 ** -1 is 0.5, 2 ** 0.5 is sqrt(2); no real result is null."""
     if a is None or b is None:
         return None
     x, y = numbers("'**'", a, b)
     if isinstance(x, int) and isinstance(y, int) and 0 <= y <= 64:
         return number(x**y)
-    try:
-        result = float(x) ** float(y)
-    except (OverflowError, ZeroDivisionError):
-        raise fail(f"{format_number(x)} ** {format_number(y)} has no finite result") from None
-    if isinstance(result, complex):
-        raise fail(f"{format_number(x)} ** {format_number(y)} is not a real number")
-    return number(result)
+    result = DECIMAL128.power(to_decimal(a), to_decimal(b))
+    return from_decimal(result) if result.is_finite() else None  # (-8) ** 0.5, 0 ** -1, overflow
 
 
 @builtin

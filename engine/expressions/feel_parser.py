@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 
 from .errors import ExpressionError
 from .feel_lexer import Token, tokenize
@@ -31,7 +32,7 @@ class Node:
 
 @dataclass(frozen=True)
 class Literal(Node):
-    value: None | bool | int | float | str
+    value: None | bool | int | float | Decimal | str  # a Decimal: a number no double holds exactly
 
 
 @dataclass(frozen=True)
@@ -382,8 +383,7 @@ class _Parser:
         token = self.token
         if token.kind == "number":
             self.advance()
-            value: int | float = float(token.value) if "." in token.value else int(token.value)
-            return Literal(token.start, value)
+            return Literal(token.start, _number(token.value))
         if token.kind == "string":
             self.advance()
             return Literal(token.start, token.value)
@@ -558,3 +558,16 @@ def describe(token: Token) -> str:
     if token.kind == "number":
         return f"number {token.value}"
     return f"'{token.value}'"
+
+
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _number(text: str) -> int | float | Decimal:
+    """A number literal: an int or a double when one holds it exactly (by its shortest form, as
+    values.to_decimal reads doubles), else the decimal itself (FEEL numbers have 34 digits)."""
+    if "." not in text:
+        whole = int(text)
+        return whole if _INT64[0] <= whole <= _INT64[1] else Decimal(text)
+    double = float(text)
+    return double if Decimal(repr(double)) == Decimal(text) else Decimal(text)

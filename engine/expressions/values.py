@@ -213,7 +213,10 @@ def to_plain(value: CelValue) -> Any:
     if isinstance(value, int):
         return int(value)
     if isinstance(value, float):
-        return float(value)
+        plain = float(value)
+        if plain - plain != 0:  # inf or nan: a decimal beyond a double's range (10 ** 400) has no JSON form
+            raise EvaluationError("the result is a number beyond a double's range (1.8e308): a variable cannot hold it")
+        return plain
     if isinstance(value, str):
         return str(value)
     if isinstance(value, Mapping):

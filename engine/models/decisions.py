@@ -14,6 +14,8 @@ class DecisionRequirements(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT)
     deployment = models.ForeignKey(Deployment, on_delete=models.PROTECT, related_name="decision_requirements")
     decision_requirements_id = models.CharField("decision requirements id", max_length=255)
+    # The model's namespace (<definitions namespace>): what another model's <import> names it by.
+    namespace = models.CharField(max_length=1000, blank=True, default="")
     name = models.CharField(max_length=255, blank=True)
     version = models.PositiveIntegerField()
     resource_name = models.CharField(max_length=255)
@@ -26,7 +28,10 @@ class DecisionRequirements(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["tenant", "decision_requirements_id", "version"], name="uniq_drg_version")
         ]
-        indexes = [models.Index(fields=["tenant", "decision_requirements_id", "-version"], name="drg_latest_idx")]
+        indexes = [
+            models.Index(fields=["tenant", "decision_requirements_id", "-version"], name="drg_latest_idx"),
+            models.Index(fields=["tenant", "namespace", "-created_at"], name="drg_namespace_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.decision_requirements_id} v{self.version}"

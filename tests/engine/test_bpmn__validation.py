@@ -52,6 +52,20 @@ def test_unsupported_elements_are_refused_with_their_ids(xml, element_id, kind):
     assert any(p["elementId"] == element_id and p["elementKind"] == kind for p in found), found
 
 
+@pytest.mark.parametrize("xml", [
+    '<bpmn:intermediateCatchEvent id="Cond"><bpmn:conditionalEventDefinition><bpmn:condition>=x &gt; 1'
+    '</bpmn:condition></bpmn:conditionalEventDefinition></bpmn:intermediateCatchEvent>',
+    '<bpmn:task id="T" /><bpmn:boundaryEvent id="Cond" attachedToRef="T"><bpmn:conditionalEventDefinition>'
+    '<bpmn:condition>=x &gt; 1</bpmn:condition></bpmn:conditionalEventDefinition></bpmn:boundaryEvent>',
+    '<bpmn:startEvent id="Cond"><bpmn:conditionalEventDefinition><bpmn:condition>=x &gt; 1</bpmn:condition>'
+    '</bpmn:conditionalEventDefinition></bpmn:startEvent>',
+])
+def test_conditional_events_are_refused_saying_why(xml):
+    found = [p for p in problems(START_END + xml) if p["elementId"] == "Cond"]
+    assert found and "conditional events are Camunda 8.9" in found[0]["message"], found
+    assert "message event" in found[0]["message"]
+
+
 def test_every_problem_is_reported_at_once():
     found = problems(START_END + '<bpmn:complexGateway id="G1" /><bpmn:transaction id="T1" />')
     assert {p["elementId"] for p in found} >= {"G1", "T1"}

@@ -222,3 +222,17 @@ def test_today_in_a_decision_is_the_steps_date(engine, creds):
     started = ProcessInstance.objects.get(key=key).start_date
     assert engine.variables(key)["risk"] == {"level": "low", "day": started.date().isoformat()}
     assert DecisionInstance.objects.get(process_instance_key=key).decision.decision_type == "LITERAL_EXPRESSION"
+
+
+def test_a_decision_on_an_imported_models_decision_and_bkm(engine, creds):
+    # DMN import: the called decision requires a decision of another model deployed with it.
+    engine.deploy_with_decisions(["business-rule-task"], ["risk-with-import", "amount-bands"])
+    key = engine.start("business-rule-task", amount=5000, applicant={"country": "DE"})
+    engine.assert_clean_end(key)
+    assert engine.variables(key)["risk"] == {"level": "medium", "reason": "imported band large"}
+    band, risk = DecisionInstance.objects.filter(process_instance_key=key).order_by("index")
+    assert (band.decision.decision_id, band.result, band.decision.requirements.decision_requirements_id) == (
+        "amount-band", "large", "amount-bands")
+    assert (risk.decision.decision_id, risk.root_decision_key) == ("risk", risk.decision.key)
+    [rule] = band.matched_rules
+    assert rule["ruleId"] == "band-large"

@@ -58,6 +58,13 @@ def test_hit_policies(policy: str, aggregation: str, x: int, expected: object) -
     assert run(table(policy, RULES, aggregation=aggregation), x) == expected
 
 
+def test_sum_aggregation_is_decimal() -> None:
+    rules = [("-", "0.1"), ("-", "0.2"), ("&gt; 5", "0.7")]
+    assert run(table("COLLECT", rules, aggregation="SUM"), 1) == 0.3  # not 0.30000000000000004
+    assert run(table("COLLECT", rules, aggregation="SUM"), 9) == 1  # and a whole sum is an int
+    assert type(run(table("COLLECT", rules, aggregation="SUM"), 9)) is int
+
+
 def test_priority_and_output_order_follow_the_output_values() -> None:
     rules = [("&lt; 10", '"low"'), ("&lt; 20", '"high"'), ("-", '"mid"')]
     values = '"high", "mid", "low"'

@@ -15,7 +15,7 @@ _spec.loader.exec_module(dmn_tck)
 TCK = dmn_tck.DEFAULT_DIR
 
 # Raise this whenever the engine passes more; never lower it.
-FLOOR = 964
+FLOOR = 967
 
 
 def test_tck_pass_count_does_not_fall_below_the_floor() -> None:

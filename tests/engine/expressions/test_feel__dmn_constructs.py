@@ -126,3 +126,12 @@ def test_a_backtracking_pattern_runs_out_of_time_instead_of_hanging() -> None:
 def test_a_function_body_is_checked_when_the_expression_compiles() -> None:
     with pytest.raises(ExpressionError, match="in the function body: count"):
         compile_feel("function(a) count()")
+
+
+def test_a_named_argument_left_out_is_null_in_dmn_and_refused_in_bpmn() -> None:
+    # DMN TCK 0103 named_params_002/003: value1 and value2 of is() are nullable.
+    assert compile_feel('=is(value1: "a")', user_functions=True).evaluate({}) is False
+    assert compile_feel('=is(value2: "a")', user_functions=True).evaluate({}) is False
+    assert compile_feel("=substring(start position: 2)", user_functions=True).evaluate({}) is None
+    with pytest.raises(ExpressionError, match=r"is\(\) takes 2 arguments, got 1"):
+        compile_value('=is(value1: "a")')
