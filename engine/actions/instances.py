@@ -10,7 +10,7 @@ from engine.audit import record
 from engine.definitions.cache import definition as cached_definition
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.keys import next_key
-from engine.models import Command, ProcessDefinition, ProcessInstance
+from engine.models import Command, ElementInstance, ProcessDefinition, ProcessInstance
 from engine.store import sql
 from engine.store.commands import submit
 from engine.store.rows import new_row
@@ -123,6 +123,9 @@ def cancel_instance(tenant: Tenant, key: int, actor: str, now: datetime) -> None
         instance = get_instance(tenant, key)
         if instance.state != ProcessInstance.State.ACTIVE:
             raise Conflict(f"process instance {key} is {instance.state}, not ACTIVE")
+        if ElementInstance.objects.filter(key=key, data__has_key="terminating").exists():
+            raise Conflict(f"process instance {key} is being canceled already: it waits for the canceling "
+                           "listeners of its user tasks")
         submit(tenant, key, Command.Kind.CANCEL_INSTANCE, {}, actor, now)
         record(tenant, actor, "instance.cancel", target_type="process-instance", target_key=key, instance_key=key,
                before={"state": instance.state}, now=now)
