@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 
 from engine.audit import record
 from engine.definitions.cache import definition as cached_definition
@@ -119,11 +120,15 @@ def get_instance(tenant: Tenant, key: int) -> ProcessInstance:
 
 
 def cancel_instance(tenant: Tenant, key: int, actor: str, now: datetime) -> None:
+    # One statement: the instance, and whether a cancellation already waits for canceling task listeners.
+    waiting = ElementInstance.objects.filter(key=OuterRef("key"), data__has_key="terminating")
     with transaction.atomic():
-        instance = get_instance(tenant, key)
+        instance = ProcessInstance.objects.filter(tenant=tenant, key=key).annotate(canceling=Exists(waiting)).first()
+        if instance is None:
+            raise NotFound(f"no process instance with key {key}")
         if instance.state != ProcessInstance.State.ACTIVE:
             raise Conflict(f"process instance {key} is {instance.state}, not ACTIVE")
-        if ElementInstance.objects.filter(key=key, data__has_key="terminating").exists():
+        if instance.canceling:  # type: ignore[attr-defined]
             raise Conflict(f"process instance {key} is being canceled already: it waits for the canceling "
                            "listeners of its user tasks")
         submit(tenant, key, Command.Kind.CANCEL_INSTANCE, {}, actor, now)
