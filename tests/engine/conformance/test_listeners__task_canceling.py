@@ -22,6 +22,7 @@ from engine.actions.instances import cancel_instance
 from engine.actions.jobs import activate_jobs, complete_job, fail_job, throw_error
 from engine.actions.messages import publish_message
 from engine.actions.modification import Modification, modify_instance
+from engine.actions.task_transitions import await_transition
 from engine.actions.user_tasks import assign_user_task, complete_user_task
 from engine.errors import Conflict, InvalidInput
 from engine.models import Command, ElementInstance, Incident, Job, UserTask
@@ -168,7 +169,7 @@ def test_terminating_the_task_by_modification_ends_its_emptied_scope_afterwards(
 
 def test_a_pending_assignment_is_withdrawn_and_its_listener_job_canceled(engine):
     key, task = _review(engine)
-    assign_user_task([engine.tenant.pk], task.key, "bob", "test", engine.now())
+    asked = assign_user_task([engine.tenant.pk], task.key, "bob", "test", engine.now())
     drain()
     assert (_state(task), task.assignee) == ("ASSIGNING", "bob")
     [assigning] = engine.jobs("tl-assign")
@@ -177,6 +178,8 @@ def test_a_pending_assignment_is_withdrawn_and_its_listener_job_canceled(engine)
     _canceling(engine, key, task)
     assert task.assignee == ""  # the listeners see the task as it was before the assignment
     assert Job.objects.get(key=assigning.key).state == "CANCELED"
+    outcome = await_transition(asked, 1)  # what the waiting request answers (409)
+    assert outcome.state == "canceled" and "was canceled" in outcome.message(asked)
     _listeners_done(engine)
     engine.assert_clean_end(key, "TERMINATED")
 
