@@ -68,6 +68,7 @@ CREATED = UserTask.State.CREATED
 LISTENER_WAIT_SECONDS = 5.0
 WAITS = "{what} “{name}” waits for the process's check (a task listener); it may be corrected or refused."
 REFUSED = "{what} “{name}” was refused by the process's check: {reason}"
+CANCELED = "{what} “{name}” was not done: the task was canceled meanwhile."
 
 
 def _decided(request: HttpRequest, pending: Transition | None, what: str, task: UserTask) -> bool:
@@ -82,6 +83,9 @@ def _decided(request: HttpRequest, pending: Transition | None, what: str, task: 
         return False
     if outcome.state == "pending":
         messages.info(request, WAITS.format(what=what, name=name))
+        return False
+    if outcome.state == "canceled":
+        messages.error(request, CANCELED.format(what=what, name=name))
         return False
     return True
 

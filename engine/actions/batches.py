@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from engine import rights
@@ -179,9 +179,14 @@ def _pending(tenant_id: int, kind: str, **payload: str) -> bool:
 
 # Each kind: why a key needs nothing (None: act on it), and the act itself (the engine's action).
 def _cancel_skip(batch: BatchOperation, key: int) -> str | None:
-    state = ProcessInstance.objects.filter(tenant_id=batch.tenant_id, key=key).values_list("state", flat=True).first()
+    waiting = ElementInstance.objects.filter(key=OuterRef("key"), data__has_key="terminating")
+    found = (ProcessInstance.objects.filter(tenant_id=batch.tenant_id, key=key)
+             .annotate(canceling=Exists(waiting)).values_list("state", "canceling").first())
+    state, canceling = found if found is not None else (None, False)
     if state is not None and state != ProcessInstance.State.ACTIVE:
         return f"already {state}"
+    if canceling:
+        return "being canceled already (waits for canceling task listeners)"
     if state is not None and Command.objects.filter(tenant_id=batch.tenant_id, process_instance_key=key,
                                                     kind=Command.Kind.CANCEL_INSTANCE,
                                                     state=Command.State.PENDING).exists():

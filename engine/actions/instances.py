@@ -5,12 +5,13 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 
 from engine.audit import record
 from engine.definitions.cache import definition as cached_definition
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.keys import next_key
-from engine.models import Command, ProcessDefinition, ProcessInstance
+from engine.models import Command, ElementInstance, ProcessDefinition, ProcessInstance
 from engine.store import sql
 from engine.store.commands import submit
 from engine.store.rows import new_row
@@ -119,10 +120,17 @@ def get_instance(tenant: Tenant, key: int) -> ProcessInstance:
 
 
 def cancel_instance(tenant: Tenant, key: int, actor: str, now: datetime) -> None:
+    # One statement: the instance, and whether a cancellation already waits for canceling task listeners.
+    waiting = ElementInstance.objects.filter(key=OuterRef("key"), data__has_key="terminating")
     with transaction.atomic():
-        instance = get_instance(tenant, key)
+        instance = ProcessInstance.objects.filter(tenant=tenant, key=key).annotate(canceling=Exists(waiting)).first()
+        if instance is None:
+            raise NotFound(f"no process instance with key {key}")
         if instance.state != ProcessInstance.State.ACTIVE:
             raise Conflict(f"process instance {key} is {instance.state}, not ACTIVE")
+        if instance.canceling:  # type: ignore[attr-defined]
+            raise Conflict(f"process instance {key} is being canceled already: it waits for the canceling "
+                           "listeners of its user tasks")
         submit(tenant, key, Command.Kind.CANCEL_INSTANCE, {}, actor, now)
         record(tenant, actor, "instance.cancel", target_type="process-instance", target_key=key, instance_key=key,
                before={"state": instance.state}, now=now)

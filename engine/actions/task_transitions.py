@@ -43,10 +43,13 @@ class Transition:
 
 @dataclass(frozen=True)
 class Outcome:
-    state: str  # "done", "denied" or "pending" (not decided in time)
+    state: str  # "done", "denied", "canceled" (the task was canceled meanwhile) or "pending" (not decided in time)
     reason: str = ""
 
     def message(self, t: Transition) -> str:
+        if self.state == "canceled":
+            return (f"{_NOUN[t.event]} of the user task with key '{t.task_key}' was not done: the task was canceled "
+                    "meanwhile")
         if self.state == "denied":
             return (f"{_NOUN[t.event]} of the user task with key '{t.task_key}' was denied by a task listener. "
                     f"Reason to deny: '{self.reason}'")
@@ -75,8 +78,11 @@ def await_transition(t: Transition, timeout_seconds: float) -> Outcome:
         state = UserTask.objects.filter(key=t.task_key).values_list("state", flat=True).first()
         return state if state is not None and state not in TRANSIENT else None
 
-    if wait_until(settled, [task_channel(t.task_key)], timeout_seconds) is None:
+    state = wait_until(settled, [task_channel(t.task_key)], timeout_seconds)
+    if state is None:
         return Outcome("pending")
+    if state in (UserTask.State.CANCELING, UserTask.State.CANCELED):
+        return Outcome("canceled")  # its element was terminated: the transition under way was withdrawn
     denials = _denials(t.instance_key, t.task_key, t.event)
     if len(denials) > t.denials_before:
         return Outcome("denied", denials[-1])

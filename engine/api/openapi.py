@@ -72,7 +72,8 @@ def items_of(name: str) -> Schema:
 STATES = {
     "ProcessInstanceStateEnum": enum("ACTIVE", "COMPLETED", "TERMINATED"),
     "ElementInstanceStateEnum": enum("ACTIVE", "COMPLETED", "TERMINATED"),
-    "UserTaskStateEnum": enum("CREATING", "CREATED", "ASSIGNING", "UPDATING", "COMPLETING", "COMPLETED", "CANCELED"),
+    "UserTaskStateEnum": enum("CREATING", "CREATED", "ASSIGNING", "UPDATING", "COMPLETING", "COMPLETED", "CANCELING",
+                              "CANCELED"),
     "IncidentStateEnum": enum("ACTIVE", "RESOLVED"),
     "JobStateEnum": enum(*sorted(set(shapes.JOB_STATES.values()))),
 }

@@ -314,11 +314,8 @@ def _job(el: etree._Element, ctx: _Context, what: str) -> dict[str, Any] | None:
     return {"jobType": job_type, "retries": retries_text, "headers": zeebe.task_headers(el)}
 
 
-# Camunda 8.8's user task listener events: which of them FlowSync runs, and why the others are refused.
-TASK_LISTENER_EVENTS = ("creating", "assigning", "updating", "completing")
-_TASK_LISTENER_REFUSED = {
-    "canceling": "task listeners on 'canceling' are not supported yet (cancelling a task does not wait for jobs)",
-}
+# Camunda 8.8's user task listener events (all of them run).
+TASK_LISTENER_EVENTS = ("creating", "assigning", "updating", "completing", "canceling")
 
 
 def _listeners(el: etree._Element, ctx: _Context, kind: str, tag: str = "executionListener",
@@ -333,13 +330,8 @@ def _listeners(el: etree._Element, ctx: _Context, kind: str, tag: str = "executi
     listed = zeebe.execution_listeners(el) if tag == "executionListener" else zeebe.task_listeners(el)
     for listener in listed:
         event, line = listener["eventType"], listener["line"]
-        if tag == "taskListener" and event in _TASK_LISTENER_REFUSED:
-            ctx.problem(_TASK_LISTENER_REFUSED[event], el, line)
-            ok = False
-            continue
         if event not in events:
-            allowed = " or ".join(events) if tag == "executionListener" else ", ".join(
-                (*events, *_TASK_LISTENER_REFUSED))
+            allowed = " or ".join(events) if tag == "executionListener" else ", ".join(events)
             ctx.problem(f"zeebe:{tag} eventType must be {allowed}, got '{event}'", el, line)
             ok = False
             continue

@@ -14,6 +14,7 @@ class UserTask(ElementWork):
         UPDATING = "UPDATING"  # an update waits for its updating task listeners
         COMPLETING = "COMPLETING"
         COMPLETED = "COMPLETED"
+        CANCELING = "CANCELING"  # terminated, waiting for its canceling task listeners
         CANCELED = "CANCELED"
 
     process_name = models.CharField(max_length=255, blank=True)

@@ -23,7 +23,7 @@ from engine.models import Command, ElementInstance
 from engine.runtime import tokens
 from engine.runtime.errors import IncidentRaised
 from engine.runtime.state import InstanceRun
-from engine.runtime.termination import interrupt_scope, terminate
+from engine.runtime.termination import interrupt_scope, interrupted, terminate, wait_then
 
 UNHANDLED_ERROR_EVENT = "UNHANDLED_ERROR_EVENT"
 
@@ -110,14 +110,19 @@ def throw_escalation(run: InstanceRun, thrower: ElementInstance, code: str) -> N
 
 def trigger(run: InstanceRun, event: Element, at: ElementInstance, variables: dict[str, Any]) -> None:
     """Trigger a catch event: a boundary event of `at`, or the start of an event subprocess inside `at`."""
+    if interrupted(at):
+        return  # on its way out (canceling task listeners run): Camunda takes no new event there
     if event.kind == "boundaryEvent":
         scope_key = at.flow_scope_key
         assert scope_key is not None
-        if event.props.get("interrupting", True):
-            terminate(run, at)
+        if event.props.get("interrupting", True) and not terminate(run, at):
+            # The boundary event is activated once its activity ended (engine/runtime/termination.py).
+            at.data["terminating"].update(activate=event.id, variables=variables)
+            return
         tokens.activate(run, event, scope_key, result=variables)
         return
     esp = run.graph.elements[event.parent]  # type: ignore[index]
-    if event.props.get("interrupting", True):
-        interrupt_scope(run, at)
+    if event.props.get("interrupting", True) and not interrupt_scope(run, at):
+        wait_then(run, at, {"activate": esp.id, "variables": variables})  # started once the scope is empty
+        return
     tokens.activate(run, esp, at.key, result=variables)

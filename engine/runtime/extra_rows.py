@@ -32,7 +32,7 @@ from engine.store import flush as bulk
 from engine.store import sql
 
 OPEN_TASK_STATES = (UserTask.State.CREATING, UserTask.State.CREATED, UserTask.State.ASSIGNING,
-                    UserTask.State.UPDATING, UserTask.State.COMPLETING)
+                    UserTask.State.UPDATING, UserTask.State.COMPLETING, UserTask.State.CANCELING)
 
 
 WAIT_TABLES = (

@@ -31,6 +31,7 @@ from engine.models import (
 )
 from engine.runtime.errors import CommandRejected
 from engine.runtime.state import InstanceRun
+from engine.runtime.termination import interrupted
 from engine.runtime.tokens import ACTIVE
 from engine.runtime.waits import listened_events, open_wait
 
@@ -55,6 +56,8 @@ def migrate_instance(run: InstanceRun, payload: dict[str, Any]) -> None:
     instructions = [(m["sourceElementId"], m["targetElementId"]) for m in payload.get("mappingInstructions") or []]
     mapping = dict(instructions)
     active = [ei for ei in run.elements.values() if ei.state == ACTIVE]
+    if any(interrupted(ei) for ei in active):
+        raise CommandRejected("instance waits for canceling task listeners; migrate it once they are done")
     rows = [Active(ei.key, ei.element_id, ei.element_type,
                    run.elements[ei.flow_scope_key].element_id if ei.flow_scope_key in run.elements else None)
             for ei in active]

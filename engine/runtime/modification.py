@@ -18,7 +18,7 @@ from engine.modification import activation_refusal
 from engine.runtime import tokens
 from engine.runtime.errors import CommandRejected
 from engine.runtime.state import InstanceRun
-from engine.runtime.termination import terminate, terminate_instance
+from engine.runtime.termination import end_if_empty, interrupted, terminate, wait_then
 from engine.runtime.tokens import ACTIVE, TERMINATED, is_body, is_inner
 
 
@@ -80,6 +80,8 @@ def _check_terminable(run: InstanceRun, key: int) -> ElementInstance:
 def modify_instance(run: InstanceRun, payload: dict[str, Any]) -> None:
     if run.instance.state != run.instance.State.ACTIVE:
         raise CommandRejected("instance is not active")
+    if any(interrupted(ei) for ei in run.elements.values() if ei.state == ACTIVE):
+        raise CommandRejected("instance waits for canceling task listeners; modify it once they are done")
     # Validate every instruction before changing anything: the command applies whole or not at all.
     plan: list[tuple[Element, ElementInstance, dict[str, Any], list[tuple[int, dict[str, Any]]]]] = []
     for instruction in payload.get("activate") or []:
@@ -112,11 +114,13 @@ def modify_instance(run: InstanceRun, payload: dict[str, Any]) -> None:
     emptied: list[int] = []
     for ei in doomed:
         if ei.state == ACTIVE:  # an earlier instruction may have ended it with its scope
-            terminate(run, ei)
+            ended = terminate(run, ei)
             if ei.flow_scope_key is not None:
                 emptied.append(ei.flow_scope_key)
+                if not ended:  # canceling task listeners run first: the scope is looked at once it ended
+                    wait_then(run, run.elements[ei.flow_scope_key], {"endIfEmpty": True})
     for scope_key in emptied:
-        _end_if_empty(run, scope_key)
+        end_if_empty(run, scope_key)
     _resolve_orphaned_incidents(run)
 
 
@@ -134,17 +138,3 @@ def _resolve_orphaned_incidents(run: InstanceRun) -> None:
     if run.instance.has_incident and not any(i.state == i.State.ACTIVE for i in run.incidents.values()):
         run.instance.has_incident = False
         run.instance_dirty = True
-
-
-def _end_if_empty(run: InstanceRun, scope_key: int) -> None:
-    """A flow scope whose last token was terminated is terminated too, up to the instance."""
-    scope = run.elements.get(scope_key)
-    while scope is not None and scope.state == ACTIVE:
-        if run.active_children(scope.key) or run.inflight.get(scope.key) or scope.data.get("tokens"):
-            return
-        if scope.key == run.instance.key:
-            terminate_instance(run)
-            return
-        parent_key = scope.flow_scope_key
-        terminate(run, scope)
-        scope = run.elements.get(parent_key) if parent_key is not None else None

@@ -15,7 +15,7 @@ from engine.runtime.migration import migrate_instance
 from engine.runtime.modification import modify_instance
 from engine.runtime.registry import behavior_for
 from engine.runtime.state import InstanceRun
-from engine.runtime.termination import terminate_instance
+from engine.runtime.termination import terminate_instance, terminating
 from engine.runtime.variables import set_result
 
 ACTIVE = ElementInstance.State.ACTIVE
@@ -180,6 +180,8 @@ def job_error(run: InstanceRun, payload: dict[str, Any]) -> None:
     if job is None:
         raise CommandRejected(f"job {payload['jobKey']} not found")
     ei = _active_element(run, job.element_instance_key, f"job {job.key}")
+    if terminating(ei):
+        raise CommandRejected(f"job {job.key}'s element is being terminated; a canceling listener throws no error")
     job.state = Job.State.ERROR_THROWN
     run.touch("jobs", job)
     try:
@@ -231,6 +233,9 @@ def set_variables(run: InstanceRun, payload: dict[str, Any]) -> None:
 def cancel_instance(run: InstanceRun, payload: dict[str, Any]) -> None:
     if run.instance.state != run.instance.State.ACTIVE:
         raise CommandRejected("instance is not active")
+    process_ei = run.elements.get(run.instance.key)
+    if process_ei is not None and terminating(process_ei):
+        raise CommandRejected("instance is being canceled already (it waits for canceling task listeners)")
     terminate_instance(run)
 
 

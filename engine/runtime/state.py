@@ -255,3 +255,17 @@ class InstanceRun:
         self.instance_dirty = True
         self.record("INCIDENT_CREATED", ei, incidentKey=str(inc.key), errorType=error_type, errorMessage=message)
         return inc
+
+    def resolve_incidents_of(self, ei: ElementInstance, reason: str) -> None:
+        """Resolve the element instance's active incidents (what they stopped will not be retried)."""
+        for inc in self.incidents.values():
+            if inc.element_instance_key == ei.key and inc.state == Incident.State.ACTIVE:
+                inc.state, inc.resolved_at = Incident.State.RESOLVED, self.now
+                self.touch("incidents", inc)
+                self.record("INCIDENT_RESOLVED", ei, incidentKey=str(inc.key), reason=reason)
+        if ei.incident_key is not None:
+            ei.incident_key = None
+            self.touch("elements", ei)
+        if self.instance.has_incident and not any(i.state == Incident.State.ACTIVE for i in self.incidents.values()):
+            self.instance.has_incident = False
+            self.instance_dirty = True

@@ -1,34 +1,106 @@
-"""Ending tokens early: terminate an element instance (children first) or a whole scope."""
+"""Ending tokens early: terminate an element instance (children first) or a whole scope.
+
+Termination is immediate, except where Camunda 8.8 runs jobs first: a user task with `canceling` task
+listeners stays active, its task CANCELING, until the last listener job completed. Such an element
+instance is *terminating* (`data["terminating"]`, durable with the instance's rows): its waits are
+withdrawn, nothing completes it, and what terminated it waits for it. A scope being terminated is
+terminating until its last child ended; an interrupting boundary event is activated, an interrupting
+event subprocess started, a multi-instance body completed by its completion condition, a scope a
+modification emptied ended, and a cancelled instance ends, only once the elements they ended are
+gone (`terminated`). What waits is kept in element instance data, so a worker dying in between loses
+nothing: the listener job's completion is a command like any other.
+"""
 
 from __future__ import annotations
 
 from collections import deque
+from typing import Any
 
 from engine.models import ElementInstance, ProcessInstance
 from engine.runtime import listeners
 from engine.runtime.registry import behavior_of
 from engine.runtime.state import InstanceRun
-from engine.runtime.tokens import ACTIVE, TERMINATED, end_instance
+from engine.runtime.tokens import ACTIVE, TERMINATED, activate, check_scope, complete, end_instance
+
+# What a scope does once the terminating elements inside it are gone (`scope.data["afterTerminations"]`).
+AFTER = "afterTerminations"
 
 
-def terminate(run: InstanceRun, ei: ElementInstance) -> None:
-    """Terminate an element instance and everything inside it, children first."""
+def terminating(ei: ElementInstance) -> bool:
+    """Whether the element instance is on its way out, waiting for canceling task listeners (its own or inside)."""
+    return "terminating" in ei.data
+
+
+def terminate(run: InstanceRun, ei: ElementInstance) -> bool:
+    """Terminate an element instance and everything inside it, children first.
+
+    False when it cannot end yet (canceling task listeners of its own or of an element inside run
+    first): it is terminating, and `terminated` ends it later.
+    """
+    if terminating(ei):
+        return False  # already on its way out
+    waiting = False
     for child_key in sorted(run.active_children(ei.key)):
-        terminate(run, run.elements[child_key])
+        waiting = not terminate(run, run.elements[child_key]) or waiting
     element = run.element(ei.element_id)
+    listeners.cancel(run, ei)  # first: the element's terminate may open a canceling listener in its place
     behavior_of(ei, element).terminate(run, ei, element)
-    listeners.cancel(run, ei)
     if ei.data.get("tokens"):
         del ei.data["tokens"]
+    if waiting or listeners.waiting(ei):
+        ei.data["terminating"] = {}
+        ei.data.pop(AFTER, None)  # the scope itself goes: what it would have done after an interruption does not
+        run.touch("elements", ei)
+        run.close_waits(ei.key)  # no event of it or of its boundary events is taken any more
+        run.record("ELEMENT_TERMINATING", ei)
+        return False
     run.end_element_instance(ei, TERMINATED)
     run.record("ELEMENT_TERMINATED", ei)
+    return True
 
 
-def interrupt_scope(run: InstanceRun, scope: ElementInstance, keep: int | None = None) -> None:
-    """Terminate every token inside a scope (active, in flight, or waiting at a join); the scope stays."""
+def terminated(run: InstanceRun, ei: ElementInstance) -> None:
+    """A terminating element instance is done waiting: it ends, and what waited for it goes on."""
+    then: dict[str, Any] = ei.data.pop("terminating", None) or {}
+    run.end_element_instance(ei, TERMINATED)
+    run.record("ELEMENT_TERMINATED", ei)
+    if ei.flow_scope_key is None:
+        end_instance(run, ProcessInstance.State.TERMINATED)  # a cancelled instance ends now
+        return
+    scope = run.elements.get(ei.flow_scope_key)
+    if scope is None or scope.state != ACTIVE:
+        return
+    if terminating(scope):
+        if not run.active_children(scope.key):
+            terminated(run, scope)
+        return
+    if "activate" in then:  # an interrupting boundary event, activated once the element it interrupts ended
+        activate(run, run.graph.elements[then["activate"]], scope.key, result=then.get("variables") or None)
+    if any(terminating(run.elements[k]) for k in run.active_children(scope.key)):
+        return
+    after = scope.data.pop(AFTER, None)
+    if after is None:
+        check_scope(run, scope.key)  # e.g. a terminate end event's scope completes when nothing is left
+        return
+    run.touch("elements", scope)
+    if "activate" in after:  # an interrupting event subprocess
+        activate(run, run.graph.elements[after["activate"]], scope.key, result=after.get("variables") or None)
+    elif after.get("complete"):  # a multi-instance body whose completion condition held
+        complete(run, scope)
+    else:  # a modification emptied the scope
+        end_if_empty(run, scope.key)
+
+
+def interrupt_scope(run: InstanceRun, scope: ElementInstance, keep: int | None = None) -> bool:
+    """Terminate every token inside a scope (active, in flight, or waiting at a join); the scope stays.
+
+    False when some of them are still terminating: the caller leaves in `scope.data[AFTER]` what to do
+    once they are gone (see `terminated`).
+    """
+    ended = True
     for child_key in sorted(run.active_children(scope.key)):
         if child_key != keep:
-            terminate(run, run.elements[child_key])
+            ended = terminate(run, run.elements[child_key]) and ended
     if run.inflight.get(scope.key):
         run.agenda = deque(
             entry for entry in run.agenda if not (entry[0] == "activate" and entry[1][1] == scope.key)
@@ -37,10 +109,36 @@ def interrupt_scope(run: InstanceRun, scope: ElementInstance, keep: int | None =
     if scope.data.get("tokens"):
         del scope.data["tokens"]
         run.touch("elements", scope)
+    return ended
+
+
+def wait_then(run: InstanceRun, scope: ElementInstance, after: dict[str, Any]) -> None:
+    """What the scope does once its terminating children are gone (`interrupt_scope` returned False)."""
+    scope.data[AFTER] = after
+    run.touch("elements", scope)
+
+
+def interrupted(ei: ElementInstance) -> bool:
+    """Terminating, or a scope waiting for its terminating children before it goes on: no new event is taken."""
+    return terminating(ei) or AFTER in ei.data
 
 
 def terminate_instance(run: InstanceRun) -> None:
     process_ei = run.elements.get(run.instance.key)
-    if process_ei is not None and process_ei.state == ACTIVE:
-        terminate(run, process_ei)
+    if process_ei is not None and process_ei.state == ACTIVE and not terminate(run, process_ei):
+        return  # it ends once its canceling task listeners are done (`terminated`)
     end_instance(run, ProcessInstance.State.TERMINATED)
+
+
+def end_if_empty(run: InstanceRun, scope_key: int) -> None:
+    """A flow scope whose last token was terminated (by a modification) is terminated too, up to the instance."""
+    scope = run.elements.get(scope_key)
+    while scope is not None and scope.state == ACTIVE:
+        if run.active_children(scope.key) or run.inflight.get(scope.key) or scope.data.get("tokens"):
+            return
+        if scope.key == run.instance.key:
+            terminate_instance(run)
+            return
+        parent_key = scope.flow_scope_key
+        terminate(run, scope)
+        scope = run.elements.get(parent_key) if parent_key is not None else None

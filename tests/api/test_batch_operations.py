@@ -97,6 +97,27 @@ def test_cancel_by_filter_with_progress_items_and_audit(api, many, django_captur
 
 
 @pytest.mark.django_db
+def test_a_cancel_batch_skips_an_instance_already_waiting_for_canceling_listeners(  # type: ignore[no-untyped-def]
+        api, flush_redis, django_capture_on_commit_callbacks):
+    deploy(api, "listener-canceling.bpmn")
+    first, second = (int(start(api, "listener-canceling", variables={"orderId": o})) for o in ("A", "B"))
+    drain()
+    assert api.post(f"/v2/process-instances/{first}/cancellation", {}, format="json").status_code == 204
+    drain()  # the first waits for its canceling listener: a second cancellation is refused
+    assert_problem(api.post(f"/v2/process-instances/{first}/cancellation", {}, format="json"), 409)
+    made = create(api, "cancellation", {"filter": {"processInstanceKey": {"$in": [str(first), str(second)]}}},
+                  django_capture_on_commit_callbacks)
+    run_queued_batches()
+    items = api.post("/v2/batch-operation-items/search", {"filter": {"batchOperationKey": made["batchOperationKey"]}},
+                     format="json").json()["items"]
+    assert {i["itemKey"]: i["state"] for i in items} == {str(first): "SKIPPED", str(second): "COMPLETED"}
+    drain()
+    assert Counter(ProcessInstance.objects.filter(key__in=[first, second]).values_list("state", flat=True)) == Counter(
+        {"ACTIVE": 2})  # both wait for their canceling listener job
+    assert Command.objects.filter(process_instance_key=first, kind="CANCEL_INSTANCE").count() == 1
+
+
+@pytest.mark.django_db
 def test_migrate_by_filter_refusals_per_item_then_rerun(api, many, django_capture_on_commit_callbacks):  # type: ignore[no-untyped-def]
     keys, v1, v2 = many
     # A plan that leaves Task_Pay unmapped: every item fails with the engine's reason; nothing moves.

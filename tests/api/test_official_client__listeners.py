@@ -15,6 +15,12 @@ completion (`result.denied`): the client's complete call fails with 409 and the 
 again; it accepts the second with a priority correction, and the instance ends with the second completion's
 variables.
 
+listener-canceling: a user task with a canceling listener ("listen-cancel-audit") and an interrupting message
+boundary event. Cancelled by the client, or interrupted by a message the client publishes, the task is CANCELING
+and the instance waits while the listener job is held; the job carries the kind, event, headers, variables and
+task; once it completes (with a priority correction) the task is CANCELED and the instance TERMINATED, or the
+boundary event taken and the instance COMPLETED.
+
 listener-assignment: a user task with assigning and updating listeners. The process's assignee goes through
 the assigning listener; the client's assign/unassign/update calls wait for the listener and fail with 409 when
 it denies (the task unchanged), and see its corrections (assignee, priority, candidate groups) when they return.
@@ -41,6 +47,7 @@ from camunda_orchestration_sdk import (
     JobResultCorrections,
     JobResultUserTask,
     JobUpdateRequest,
+    MessagePublicationRequest,
     ProcessCreationById,
     ProcessInstanceCreationInstructionBaseVariables,
     UserTaskAssignmentRequest,
@@ -72,6 +79,8 @@ class ListenerWorkers(threading.Thread):
         self.seen: list[tuple[str, str, str, str, str]] = []  # (order, type, kind, listenerEventType, elementId)
         self.prepared_seen: dict[str, Any] = {}
         self.listened: list[Any] = []  # the `userTask` of each task listener job
+        self.canceling: list[dict[str, Any]] = []  # what each canceling listener job carried
+        self.cancel_gate = threading.Event()  # the canceling listener answers once the test lets it
         self.stop_event = threading.Event()
         self.started = threading.Event()
         self.errors: list[BaseException] = []
@@ -127,6 +136,15 @@ class ListenerWorkers(threading.Thread):
         return JobCompletionRequest(result=JobResultUserTask(type_="userTask", corrections=JobResultCorrections(
             candidate_groups=["approvers", "managers"])))
 
+    async def cancel_audit(self, job: Any) -> JobCompletionRequest:
+        self._note(job)
+        self.canceling.append({"variables": job.variables.to_dict(), "headers": job.custom_headers.to_dict(),
+                               "userTask": job.user_task})
+        # Held until the test saw that the instance waits for it.
+        await asyncio.to_thread(self.cancel_gate.wait, TIMEOUT)
+        return JobCompletionRequest(result=JobResultUserTask(type_="userTask",
+                                                             corrections=JobResultCorrections(priority=5)))
+
     async def main(self) -> None:
         async with CamundaAsyncClient(configuration=self.config) as client:
             workers = [
@@ -139,7 +157,8 @@ class ListenerWorkers(threading.Thread):
                                            ("listen-charge", self.charge),
                                            ("listen-approval-check", self.approval_check),
                                            ("listen-assign-check", self.assign_check),
-                                           ("listen-update-check", self.update_check))
+                                           ("listen-update-check", self.update_check),
+                                           ("listen-cancel-audit", self.cancel_audit))
             ]
             self.started.set()
             while not self.stop_event.is_set():
@@ -156,6 +175,7 @@ class ListenerWorkers(threading.Thread):
 
     def stop(self) -> None:
         self.stop_event.set()
+        self.cancel_gate.set()
         self.join(timeout=30)
 
 
@@ -302,3 +322,48 @@ def test_the_official_client_assigns_and_updates_through_task_listeners(live_ser
         assert [(t.action, t.priority, t.changed_attributes) for t in workers.listened
                 if t.action in ("update", "reprioritize")] == [
             ("update", 99, ["priority"]), ("reprioritize", 60, ["priority"])]
+
+
+def test_the_official_client_sees_a_cancelled_task_wait_for_its_canceling_listener(live_server, creds,
+                                                                                   start_worker):
+    with listener_session(live_server, creds, start_worker) as (client, workers):
+        client.deploy_resources_from_files([BPMN / "listener-canceling.bpmn"])
+
+        def start(order: str) -> Any:
+            key = client.create_process_instance(data=ProcessCreationById(
+                process_definition_id="listener-canceling",
+                variables=ProcessInstanceCreationInstructionBaseVariables.from_dict({"orderId": order}),
+            )).process_instance_key
+            return key, wait_for(lambda: first_task(client, key), timeout=TIMEOUT)
+
+        def state(key: Any) -> str:
+            return client.get_process_instance(key).state.value
+
+        key, task = start("X")
+        client.cancel_process_instance(key, data=None)  # answered at once, as Camunda's broker does
+        wait_for(lambda: len(workers.canceling) == 1, timeout=TIMEOUT)
+        # The listener job is held: the task is CANCELING and the instance still there.
+        assert first_task(client, key).state.value == "CANCELING"
+        assert state(key) == "ACTIVE"
+        assert [s[1:] for s in workers.seen if s[0] == "X"] == [
+            ("listen-cancel-audit", "TASK_LISTENER", "CANCELING", "Task_Handle")]
+        seen = workers.canceling[0]
+        assert seen["variables"] == {"orderId": "X"} and seen["headers"] == {"channel": "email"}
+        assert (seen["userTask"].user_task_key, seen["userTask"].action, seen["userTask"].candidate_groups) == (
+            task.user_task_key, "", ["clerks"])
+        workers.cancel_gate.set()
+        wait_for(lambda: state(key) == "TERMINATED", timeout=TIMEOUT)
+        done = first_task(client, key)
+        assert (done.state.value, done.priority) == ("CANCELED", 5)  # the listener's correction is on the task
+
+        workers.cancel_gate.clear()
+        key, task = start("Y")
+        client.publish_message(data=MessagePublicationRequest(name="escalated", correlation_key="Y"))
+        wait_for(lambda: len(workers.canceling) == 2, timeout=TIMEOUT)
+        assert first_task(client, key).state.value == "CANCELING"
+        assert not ElementInstance.objects.filter(process_instance_id=int(key), element_id="End_Escalated").exists()
+        workers.cancel_gate.set()
+        wait_for(lambda: state(key) == "COMPLETED", timeout=TIMEOUT)
+        assert first_task(client, key).state.value == "CANCELED"
+        assert ElementInstance.objects.get(process_instance_id=int(key), element_id="End_Escalated").state == (
+            "COMPLETED")

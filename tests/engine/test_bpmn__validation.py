@@ -176,9 +176,6 @@ def test_bad_feel_in_a_script_is_refused():
      'eventType="completing" type="t" /></zeebe:taskListeners></bpmn:extensionElements></bpmn:userTask>', "ut",
      "task listeners need a Camunda user task"),
     ('<bpmn:userTask id="ut"><bpmn:extensionElements><zeebe:userTask /><zeebe:taskListeners><zeebe:taskListener '
-     'eventType="canceling" type="t" /></zeebe:taskListeners></bpmn:extensionElements></bpmn:userTask>', "ut",
-     "task listeners on 'canceling' are not supported yet"),
-    ('<bpmn:userTask id="ut"><bpmn:extensionElements><zeebe:userTask /><zeebe:taskListeners><zeebe:taskListener '
      'eventType="complete" type="t" /></zeebe:taskListeners></bpmn:extensionElements></bpmn:userTask>', "ut",
      "zeebe:taskListener eventType must be creating, assigning, updating, completing, canceling, got 'complete'"),
     ('<bpmn:userTask id="ut"><bpmn:extensionElements><zeebe:userTask /><zeebe:taskListeners><zeebe:taskListener '

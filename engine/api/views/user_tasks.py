@@ -140,11 +140,12 @@ def _rows(request: Request, rows: list[UserTask]) -> list[dict[str, Any]]:
 
 
 def decided(transition: Transition | None) -> Response:
-    """204 once the task's listeners agreed (at once without listeners); 409 when one denied the transition,
-    504 when they did not decide in time (as Camunda 8.8: the request waits for the blocking listeners)."""
+    """204 once the task's listeners agreed (at once without listeners); 409 when one denied the transition or the
+    task was canceled meanwhile, 504 when they did not decide in time (as Camunda 8.8: the request waits for the
+    blocking listeners)."""
     if transition is not None:
         outcome = await_transition(transition, api_wait_seconds())
-        if outcome.state == "denied":
+        if outcome.state in ("denied", "canceled"):
             raise Conflict(outcome.message(transition))
         if outcome.state == "pending":
             raise DeadlineExceeded(outcome.message(transition))

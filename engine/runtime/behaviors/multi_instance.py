@@ -10,7 +10,7 @@ from engine.runtime.errors import IncidentRaised
 from engine.runtime.expr import evaluate, evaluate_condition
 from engine.runtime.limits import check_collection
 from engine.runtime.state import InstanceRun
-from engine.runtime.termination import interrupt_scope
+from engine.runtime.termination import interrupt_scope, wait_then
 from engine.runtime.tokens import activate, complete
 
 
@@ -78,8 +78,10 @@ class MultiInstanceBehavior(Behavior):
         run.touch("elements", body)
         if condition_met:
             body.data["terminated"] += len(run.active_children(body.key))
-            interrupt_scope(run, body)
-            complete(run, body)
+            if interrupt_scope(run, body):
+                complete(run, body)
+            else:
+                wait_then(run, body, {"complete": True})  # once its canceling task listeners are done
             return
         if element.props["loop"]["sequential"]:
             index = body.data["next"]

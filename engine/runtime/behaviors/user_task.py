@@ -12,6 +12,7 @@ from engine.runtime.behaviors.base import Behavior
 from engine.runtime.errors import IncidentRaised
 from engine.runtime.expr import evaluate
 from engine.runtime.state import InstanceRun
+from engine.runtime.termination import terminated
 from engine.runtime.tokens import complete
 from engine.runtime.variables import set_result
 
@@ -96,12 +97,25 @@ class UserTaskBehavior(Behavior):
             _created(run, ei, task)
 
     def terminate(self, run: InstanceRun, ei: ElementInstance, element: Element) -> None:
+        """The task is canceled; with canceling listeners (Camunda 8.8) it is CANCELING until they are done, and
+        the element waits for them (engine/runtime/termination.py ends it through `task_listeners_done`)."""
         task = run.user_tasks.get(ei.data.get("userTaskKey", 0))
-        if task is not None and task.state in OPEN_STATES:
-            task.state = UserTask.State.CANCELED
-            run.touch("user_tasks", task)
-            run.closed_tasks.append(task.key)
-            run.record("USER_TASK_CANCELED", ei, userTaskKey=str(task.key))
+        if task is None or task.state not in OPEN_STATES:
+            return
+        if not listeners.of(element, "canceling"):
+            _canceled(run, ei, task)
+            return
+        # A transition under way is withdrawn: the listeners see the task as it was before it (Camunda 8.8).
+        for pending in ("completion", "transition", "assignOnCreation", "incidentPhase"):
+            ei.data.pop(pending, None)
+        _restore(run, task, ei.data.pop("before", None))
+        task.state = UserTask.State.CANCELING
+        run.touch("user_tasks", task)
+        run.touch("elements", ei)
+        run.settled_tasks.append(task.key)  # a request waiting for the withdrawn transition hears of it
+        run.resolve_incidents_of(ei, "user task canceled")  # what they stopped is not retried (Zeebe does the same)
+        run.record("USER_TASK_CANCELING", ei, userTaskKey=str(task.key))
+        listeners.open_or_incident(run, ei, element, "canceling", 0)
 
 
 # -- task listeners (zeebe:taskListeners): completion requested, a listener's result, the last one done ---------
@@ -170,7 +184,8 @@ def listener_result(run: InstanceRun, ei: ElementInstance, event: str, result: d
 
     Camunda 8.8: corrections go on the task at once (the next listener sees them); a denied assignment,
     update or completion is withdrawn and the task is back as it was before the transition, corrections
-    of earlier listeners of the same transition included. Creating and canceling cannot be denied.
+    of earlier listeners of the same transition included. Creating and canceling cannot be denied (the API
+    refuses such an answer); a canceling listener's corrections go on the task as it is canceled.
     """
     task = run.user_tasks[ei.data["userTaskKey"]]
     if event in _DENIED_RECORD and result.get("denied"):
@@ -198,6 +213,10 @@ def listener_result(run: InstanceRun, ei: ElementInstance, event: str, result: d
 def task_listeners_done(run: InstanceRun, ei: ElementInstance, event: str) -> None:
     """The last task listener of an event completed: the transition is final."""
     task = run.user_tasks[ei.data["userTaskKey"]]
+    if event == "canceling":
+        _canceled(run, ei, task)
+        terminated(run, ei)  # the element ends, and what terminated it goes on
+        return
     ei.data.pop("before", None)
     transition = ei.data.pop("transition", None) or {}
     run.touch("elements", ei)
@@ -216,6 +235,13 @@ def task_listeners_done(run: InstanceRun, ei: ElementInstance, event: str) -> No
         return
     pending = ei.data.pop("completion", None) or {}
     _complete_task(run, ei, task, pending.get("variables") or {}, str(pending.get("completedBy") or ""))
+
+
+def _canceled(run: InstanceRun, ei: ElementInstance, task: UserTask) -> None:
+    task.state = UserTask.State.CANCELED
+    run.touch("user_tasks", task)
+    run.closed_tasks.append(task.key)
+    run.record("USER_TASK_CANCELED", ei, userTaskKey=str(task.key))
 
 
 def _created(run: InstanceRun, ei: ElementInstance, task: UserTask) -> None:
