@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('engine', '0026_merge_h3_hot_path_indexes'),
+        ('engine', '0027_decision_requirements_namespace'),
     ]
 
     operations = [
