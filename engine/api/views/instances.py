@@ -15,7 +15,17 @@ from engine.actions import instances as instance_actions
 from engine.actions import migration as migration_actions
 from engine.actions import modification as modification_actions
 from engine.api import requests, shapes
-from engine.api.base import ApiView, idempotent, path_key, principal, readable, require_on, tenant_for, valid
+from engine.api.base import (
+    ApiView,
+    idempotent,
+    path_key,
+    principal,
+    readable,
+    refuse_start_when_jobs_lag,
+    require_on,
+    tenant_for,
+    valid,
+)
 from engine.api.problems import DeadlineExceeded
 from engine.api.search import Field, Spec, fail, field_q
 from engine.api.views.common import SearchView
@@ -137,6 +147,7 @@ class ProcessInstancesView(ApiView):
                     key=data.get("processDefinitionKey"),
                 )
         require_on(request, Right.START, tenant.pk, definition.bpmn_process_id, "start instances")
+        refuse_start_when_jobs_lag(request, tenant.pk, definition)
         instance = instance_actions.start_instance(
             tenant,
             definition,
