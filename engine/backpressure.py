@@ -231,3 +231,30 @@ class _JobLag:
 
 
 job_lag = _JobLag()
+
+
+# -- starts in progress, per web process ----------------------------------------------------------
+class _StartSlots:
+    """At most FLOWSYNC_BACKPRESSURE_CONCURRENT_STARTS instance starts run at once in a web process (0: no
+    bound); one more is refused at once (503 + Retry-After) instead of taking a thread, and its share of
+    the interpreter, from the completions and activations that drain the backlog."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+
+    def acquire(self) -> bool:
+        """True when the start may run (then `release` it); False when it must be refused."""
+        bound = int(getattr(settings, "FLOWSYNC_BACKPRESSURE_CONCURRENT_STARTS", 0))
+        with self._lock:
+            if 0 < bound <= self._running:
+                return False
+            self._running += 1
+            return True
+
+    def release(self) -> None:
+        with self._lock:
+            self._running -= 1
+
+
+start_slots = _StartSlots()
