@@ -118,6 +118,8 @@ class _JobLag:
         self._marked: dict[tuple[int, str], float] = {}  # (tenant pk, type) → when this process marked it
         self._local_polls: dict[tuple[int, str], float] = {}  # without Redis: (tenant pk, type) → when polled
         self._lags: dict[tuple[int, tuple[str, ...]], tuple[float, str, float]] = {}  # → (lag, type, expires)
+        # (tenant pk, process id) → (the refusal of its latest definition, until when it holds)
+        self._refused: dict[tuple[int, str], tuple[tuple[str, int], float]] = {}
         self._quiet_until = 0.0
 
     @staticmethod
@@ -200,8 +202,9 @@ class _JobLag:
                 self._lags.clear()
         return worst[1], worst[0]
 
-    def refusal(self, tenant_pk: int, definition: ProcessDefinition) -> tuple[str, int] | None:
-        """(why, seconds to wait) when new instances of this definition must be refused, else None."""
+    def refusal(self, tenant_pk: int, definition: ProcessDefinition, remember: bool = False) -> tuple[str, int] | None:
+        """(why, seconds to wait) when new instances of this definition must be refused, else None.
+        `remember`: it is its process's latest definition; `refused_lately` answers for it a moment."""
         limit = self.limit_ms()
         if limit <= 0:
             return None
@@ -211,14 +214,31 @@ class _JobLag:
         lag, job_type = self._lag(tenant_pk, types)
         if lag * 1000 <= limit:
             return None
-        return (f"jobs of type '{job_type}' wait {lag:.1f} s for a worker; new instances of "
-                f"'{definition.bpmn_process_id}' are refused until they catch up (retry later; other processes "
-                "and work already running go on)", max(1, math.ceil(lag)))
+        refused = (f"jobs of type '{job_type}' wait {lag:.1f} s for a worker; new instances of "
+                   f"'{definition.bpmn_process_id}' are refused until they catch up (retry later; other "
+                   "processes and work already running go on)", max(1, math.ceil(lag)))
+        if remember:
+            with self._lock:
+                self._refused[(tenant_pk, definition.bpmn_process_id)] = (
+                    refused, time.monotonic() + JOB_LAG_CACHE_SECONDS)
+                if len(self._refused) > 10_000:
+                    self._refused.clear()
+        return refused
+
+    def refused_lately(self, tenant_pk: int, process_id: str) -> tuple[str, int] | None:
+        """The refusal of the process's latest definition while the lag it was read from is fresh, without
+        looking the definition up: under overload most starts are refused, and each look-up is a statement."""
+        with self._lock:
+            found = self._refused.get((tenant_pk, process_id))
+        if found is None or time.monotonic() >= found[1] or self.limit_ms() <= 0:
+            return None
+        return found[0]
 
     def reset(self, forget_polls: bool = False) -> None:
         """Read the lags again on the next check; with `forget_polls`, no type has live workers (tests)."""
         with self._lock:
             self._lags.clear()
+            self._refused.clear()
             self._quiet_until = 0.0
             if not forget_polls:
                 return

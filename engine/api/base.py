@@ -147,10 +147,18 @@ def principal(request: Request) -> ApiPrincipal:
     return request.user  # type: ignore[return-value]
 
 
-def refuse_start_when_jobs_lag(request: Request, tenant_pk: int, definition: ProcessDefinition) -> None:
+def refuse_start_when_jobs_lag(request: Request, tenant_pk: int, definition: ProcessDefinition | None = None,
+                               process_id: str = "", remember: bool = False) -> None:
     """503 with Retry-After when the jobs of one of the definition's types wait too long for their live
-    workers (engine/backpressure.py); the caller has not started anything yet."""
-    refused = job_lag.refusal(tenant_pk, definition)
+    workers (engine/backpressure.py); the caller has not started anything yet. Without the definition:
+    whether the latest one of `process_id` was refused a moment ago (then no look-up is needed);
+    `remember`: the definition is its process's latest, so its refusal answers that for a moment."""
+    if definition is None:
+        refused = job_lag.refused_lately(tenant_pk, process_id)
+        if refused is not None:  # a caller without START there gets its 403, as it would have
+            require_on(request, Right.START, tenant_pk, process_id, "start instances")
+    else:
+        refused = job_lag.refusal(tenant_pk, definition, remember=remember)
     if refused is not None:
         metrics.api_refused.labels(principal(request).tenant.tenant_id, "backpressure").inc()
         raise ResourceExhausted(refused[0], retry_after=refused[1])

@@ -66,6 +66,8 @@ def test_a_lagging_live_type_refuses_starts_of_its_definitions_only(http):
     assert body["title"] == "RESOURCE_EXHAUSTED" and body["status"] == 503, body
     assert "'payment'" in body["detail"] and "'order-process'" in body["detail"], body
     assert int(refused.headers["Retry-After"]) >= 1
+    again = _start(http, "order-process")  # refused again at once, from what this process just read
+    assert again.status_code == 503 and again.json()["detail"] == body["detail"], again.text
     # The shipping job waits as long, but nobody polls its type: that process keeps starting.
     assert _start(http, "shipping-process").status_code == 200
     assert ProcessInstance.objects.filter(definition__bpmn_process_id="order-process").count() == 3

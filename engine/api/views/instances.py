@@ -129,6 +129,7 @@ class ProcessInstancesView(ApiView):
     def post(self, request: Request) -> Response:
         data = self._data(request)
         who = principal(request)
+        latest = False  # the process's latest definition, found by its id
         if "processDefinitionKey" in data and not data.get("tenantId"):
             # A key names one definition in one of the caller's tenants: start it there.
             definition = definition_queries.get_definition(who.tenant_ids, data["processDefinitionKey"])
@@ -140,6 +141,11 @@ class ProcessInstancesView(ApiView):
                     tenant.pk, data["processDefinitionId"], data["processDefinitionVersionTag"]
                 )
             else:
+                process_id = data.get("processDefinitionId")
+                latest = bool(process_id) and data.get("processDefinitionVersion") is None and (
+                    "processDefinitionKey" not in data)
+                if latest:  # refused a moment ago: refused again without looking the definition up
+                    refuse_start_when_jobs_lag(request, tenant.pk, process_id=process_id)
                 definition = instance_actions.find_definition(
                     tenant,
                     process_id=data.get("processDefinitionId"),
@@ -147,7 +153,7 @@ class ProcessInstancesView(ApiView):
                     key=data.get("processDefinitionKey"),
                 )
         require_on(request, Right.START, tenant.pk, definition.bpmn_process_id, "start instances")
-        refuse_start_when_jobs_lag(request, tenant.pk, definition)
+        refuse_start_when_jobs_lag(request, tenant.pk, definition, remember=latest)
         instance = instance_actions.start_instance(
             tenant,
             definition,
