@@ -44,16 +44,24 @@ class _Backlog:
         self._lock = threading.Lock()
         self._value = (0, 0.0)
         self._expires = 0.0
+        self._reading = False
 
     def _read(self, limit: int) -> tuple[int, float]:
+        # One thread reads at a time; the others answer from the last reading meanwhile (under overload
+        # the statement is slow, and every thread that found the value stale sent it again).
         with self._lock:
-            if time.monotonic() < self._expires:
+            if time.monotonic() < self._expires or self._reading:
                 return self._value
-        pending, lag = status.pressure(limit + 1)
-        # The built-in connectors' hand-off lag counts too: behind them, new runs wait as jobs.
-        value = (pending, max(lag, connector_lag()))
-        with self._lock:
-            self._value, self._expires = value, time.monotonic() + BACKLOG_CACHE_SECONDS
+            self._reading = True
+        try:
+            pending, lag = status.pressure(limit + 1)
+            # The built-in connectors' hand-off lag counts too: behind them, new runs wait as jobs.
+            value = (pending, max(lag, connector_lag()))
+            with self._lock:
+                self._value, self._expires = value, time.monotonic() + BACKLOG_CACHE_SECONDS
+        finally:
+            with self._lock:
+                self._reading = False
         return value
 
     def refusal(self, new_work: bool) -> tuple[str, int] | None:
@@ -89,6 +97,9 @@ LIVE_SECONDS = 15.0
 # long it trusts a definition's lag before reading it again.
 POLL_MARK_SECONDS = 1.0
 JOB_LAG_CACHE_SECONDS = 0.25
+# How long a start of a process's latest definition tells its job types to the next starts by process id (a
+# new version deployed meanwhile counts after this long).
+LATEST_SECONDS = 2.0
 POLLED_KEY = "flowsync:jobs:polled:{tenant}:{type}"
 # After Redis failed, liveness is left alone this long (a hung Redis must not slow every request).
 REDIS_QUIET_SECONDS = 5.0
@@ -118,8 +129,9 @@ class _JobLag:
         self._marked: dict[tuple[int, str], float] = {}  # (tenant pk, type) → when this process marked it
         self._local_polls: dict[tuple[int, str], float] = {}  # without Redis: (tenant pk, type) → when polled
         self._lags: dict[tuple[int, tuple[str, ...]], tuple[float, str, float]] = {}  # → (lag, type, expires)
-        # (tenant pk, process id) → (the refusal of its latest definition, until when it holds)
-        self._refused: dict[tuple[int, str], tuple[tuple[str, int], float]] = {}
+        self._reading: set[tuple[int, tuple[str, ...]]] = set()  # lags a thread is reading now
+        # (tenant pk, process id) → (its latest definition's job types, until when that is trusted)
+        self._latest: dict[tuple[int, str], tuple[tuple[str, ...], float]] = {}
         self._quiet_until = 0.0
 
     @staticmethod
@@ -187,58 +199,67 @@ class _JobLag:
         return out
 
     def _lag(self, tenant_pk: int, types: tuple[str, ...]) -> tuple[float, str]:
-        """(the longest wait among the live types, that type), read at most every JOB_LAG_CACHE_SECONDS."""
+        """(the longest wait among the live types, that type), read at most every JOB_LAG_CACHE_SECONDS, by one
+        thread at a time: the others answer from the last reading meanwhile (under overload a reading is
+        slow, and every thread that found it stale read it again)."""
         key = (tenant_pk, types)
         with self._lock:
             found = self._lags.get(key)
-            if found is not None and time.monotonic() < found[2]:
+            if found is not None and (time.monotonic() < found[2] or key in self._reading):
                 return found[0], found[1]
-        live = self._live(tenant_pk, types)
-        waited = self._oldest_waiting(tenant_pk, live) if live else {}
-        worst = max(waited.items(), key=lambda kv: kv[1], default=("", 0.0))
-        with self._lock:
-            self._lags[key] = (worst[1], worst[0], time.monotonic() + JOB_LAG_CACHE_SECONDS)
-            if len(self._lags) > 10_000:  # bounded: one entry per (tenant, definition's types) started lately
-                self._lags.clear()
+            self._reading.add(key)
+        worst = ("", 0.0)
+        try:
+            live = self._live(tenant_pk, types)
+            waited = self._oldest_waiting(tenant_pk, live) if live else {}
+            worst = max(waited.items(), key=lambda kv: kv[1], default=worst)
+        finally:
+            with self._lock:
+                self._reading.discard(key)
+                self._lags[key] = (worst[1], worst[0], time.monotonic() + JOB_LAG_CACHE_SECONDS)
+                if len(self._lags) > 10_000:  # bounded: one entry per (tenant, definition's types) started lately
+                    self._lags.clear()
         return worst[1], worst[0]
 
-    def refusal(self, tenant_pk: int, definition: ProcessDefinition, remember: bool = False) -> tuple[str, int] | None:
-        """(why, seconds to wait) when new instances of this definition must be refused, else None.
-        `remember`: it is its process's latest definition; `refused_lately` answers for it a moment."""
+    def _refusal(self, tenant_pk: int, process_id: str, types: tuple[str, ...]) -> tuple[str, int] | None:
         limit = self.limit_ms()
-        if limit <= 0:
-            return None
-        types = graph_of(definition).job_types()
-        if not types:
+        if limit <= 0 or not types:
             return None
         lag, job_type = self._lag(tenant_pk, types)
         if lag * 1000 <= limit:
             return None
-        refused = (f"jobs of type '{job_type}' wait {lag:.1f} s for a worker; new instances of "
-                   f"'{definition.bpmn_process_id}' are refused until they catch up (retry later; other "
-                   "processes and work already running go on)", max(1, math.ceil(lag)))
+        return (f"jobs of type '{job_type}' wait {lag:.1f} s for a worker; new instances of '{process_id}' are "
+                "refused until they catch up (retry later; other processes and work already running go on)",
+                max(1, math.ceil(lag)))
+
+    def refusal(self, tenant_pk: int, definition: ProcessDefinition, remember: bool = False) -> tuple[str, int] | None:
+        """(why, seconds to wait) when new instances of this definition must be refused, else None.
+        `remember`: it is its process's latest definition; `refused_lately` answers for it a moment."""
+        if self.limit_ms() <= 0:
+            return None
+        types = graph_of(definition).job_types()
         if remember:
             with self._lock:
-                self._refused[(tenant_pk, definition.bpmn_process_id)] = (
-                    refused, time.monotonic() + JOB_LAG_CACHE_SECONDS)
-                if len(self._refused) > 10_000:
-                    self._refused.clear()
-        return refused
+                self._latest[(tenant_pk, definition.bpmn_process_id)] = (types, time.monotonic() + LATEST_SECONDS)
+                if len(self._latest) > 10_000:
+                    self._latest.clear()
+        return self._refusal(tenant_pk, definition.bpmn_process_id, types)
 
     def refused_lately(self, tenant_pk: int, process_id: str) -> tuple[str, int] | None:
-        """The refusal of the process's latest definition while the lag it was read from is fresh, without
-        looking the definition up: under overload most starts are refused, and each look-up is a statement."""
+        """The refusal of the process's latest definition, as far as a start of it seen lately tells, without
+        looking the definition up: under overload most starts are refused, and each look-up is a statement.
+        None when unsure (the caller looks the definition up and asks `refusal`)."""
         with self._lock:
-            found = self._refused.get((tenant_pk, process_id))
-        if found is None or time.monotonic() >= found[1] or self.limit_ms() <= 0:
+            found = self._latest.get((tenant_pk, process_id))
+        if found is None or time.monotonic() >= found[1]:
             return None
-        return found[0]
+        return self._refusal(tenant_pk, process_id, found[0])
 
     def reset(self, forget_polls: bool = False) -> None:
         """Read the lags again on the next check; with `forget_polls`, no type has live workers (tests)."""
         with self._lock:
             self._lags.clear()
-            self._refused.clear()
+            self._latest.clear()
             self._quiet_until = 0.0
             if not forget_polls:
                 return
@@ -252,29 +273,3 @@ class _JobLag:
 
 job_lag = _JobLag()
 
-
-# -- starts in progress, per web process ----------------------------------------------------------
-class _StartSlots:
-    """At most FLOWSYNC_BACKPRESSURE_CONCURRENT_STARTS instance starts run at once in a web process (0: no
-    bound); one more is refused at once (503 + Retry-After) instead of taking a thread, and its share of
-    the interpreter, from the completions and activations that drain the backlog."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._running = 0
-
-    def acquire(self) -> bool:
-        """True when the start may run (then `release` it); False when it must be refused."""
-        bound = int(getattr(settings, "FLOWSYNC_BACKPRESSURE_CONCURRENT_STARTS", 0))
-        with self._lock:
-            if 0 < bound <= self._running:
-                return False
-            self._running += 1
-            return True
-
-    def release(self) -> None:
-        with self._lock:
-            self._running -= 1
-
-
-start_slots = _StartSlots()

@@ -32,7 +32,7 @@ from engine.api.problems import (
     ResourceExhausted,
 )
 from engine.api.search import parse_key
-from engine.backpressure import backlog, job_lag, start_slots
+from engine.backpressure import backlog, job_lag
 from engine.errors import InvalidInput
 from engine.models import ProcessDefinition
 from engine.rights import Right
@@ -88,27 +88,9 @@ class ApiView(APIView):
         self.check_rights(request)
         if self.submits_commands and request.method not in ("GET", "HEAD", "OPTIONS"):
             refused = backlog.refusal(new_work=self.starts_work)
-            if refused is None and self.starts_work:
-                if start_slots.acquire():
-                    self._holds_start_slot = True
-                else:
-                    refused = ("this server is starting as many instances as it may at once; retry later "
-                               "(work already running goes on)", 1)
             if refused is not None:
                 metrics.api_refused.labels(principal(request).tenant.tenant_id, "backpressure").inc()
                 raise ResourceExhausted(refused[0], retry_after=refused[1])
-
-    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return super().dispatch(request, *args, **kwargs)
-        finally:
-            self.release_start_slot()
-
-    def release_start_slot(self) -> None:
-        """The start is done (an awaitCompletion wait that follows holds no slot)."""
-        if getattr(self, "_holds_start_slot", False):
-            self._holds_start_slot = False
-            start_slots.release()
 
     def check_rights(self, request: Request) -> None:
         """403 unless the caller's role grants the method's right; then the caller sees only the
@@ -151,8 +133,8 @@ def refuse_start_when_jobs_lag(request: Request, tenant_pk: int, definition: Pro
                                process_id: str = "", remember: bool = False) -> None:
     """503 with Retry-After when the jobs of one of the definition's types wait too long for their live
     workers (engine/backpressure.py); the caller has not started anything yet. Without the definition:
-    whether the latest one of `process_id` was refused a moment ago (then no look-up is needed);
-    `remember`: the definition is its process's latest, so its refusal answers that for a moment."""
+    whether the latest one of `process_id` is refused, as far as a start of it seen lately tells (then no
+    look-up is needed); `remember`: the definition is its process's latest, found by `process_id`."""
     if definition is None:
         refused = job_lag.refused_lately(tenant_pk, process_id)
         if refused is not None:  # a caller without START there gets its 403, as it would have
@@ -255,7 +237,6 @@ def idempotent(method: Callable[..., Response]) -> Callable[..., Response]:
                 response["Idempotent-Replayed"] = "true"
             else:
                 response = first[0]
-        self.release_start_slot()
         follow = getattr(self, "after_commit", None)
         if follow is not None and 200 <= response.status_code < 300:
             response = follow(request, response)

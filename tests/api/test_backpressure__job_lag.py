@@ -118,21 +118,3 @@ def test_the_deployed_graph_names_the_types(http):
     definition = ProcessDefinition.objects.get(bpmn_process_id="shipping-process")
     assert graph_of(definition).job_types() == ("shipping",)
 
-
-def test_starts_beyond_the_bound_per_process_are_refused_at_once(http, settings):
-    from engine.backpressure import start_slots
-
-    assert _start(http, "order-process").status_code == 200
-    drain()
-    settings.FLOWSYNC_BACKPRESSURE_CONCURRENT_STARTS = 1
-    assert start_slots.acquire()  # a start in progress in this (the live server's) process
-    try:
-        refused = _start(http, "shipping-process")
-        assert refused.status_code == 503 and refused.json()["title"] == "RESOURCE_EXHAUSTED", refused.text
-        assert refused.headers["Retry-After"] == "1"
-        [job] = _activate(http, "payment", 1)  # answers to running work take no slot
-        assert http.post(f"/jobs/{job['jobKey']}/completion", json={}).status_code == 204
-    finally:
-        start_slots.release()
-    # A refused start, and every answered one, gave its slot back.
-    assert [_start(http, "shipping-process").status_code for _ in range(3)] == [200, 200, 200]
