@@ -50,7 +50,7 @@ def _activate(http: httpx.Client, job_type: str, n: int) -> list[dict]:  # type:
     return resp.json()["jobs"]
 
 
-def test_a_lagging_live_type_refuses_starts_of_its_definitions_only(http):
+def test_a_lagging_live_type_refuses_starts_of_its_definitions_only(http, creds):
     for _ in range(3):
         assert _start(http, "order-process").status_code == 200
     assert _start(http, "shipping-process").status_code == 200
@@ -66,7 +66,10 @@ def test_a_lagging_live_type_refuses_starts_of_its_definitions_only(http):
     assert body["title"] == "RESOURCE_EXHAUSTED" and body["status"] == 503, body
     assert "'payment'" in body["detail"] and "'order-process'" in body["detail"], body
     assert int(refused.headers["Retry-After"]) >= 1
-    again = _start(http, "order-process")  # refused again at once, from what this process just read
+    # The next starts by process id are refused from the types the latest definition had, without a look-up.
+    assert job_lag.refused_lately(creds.tenant.pk, "order-process") is not None
+    assert job_lag.refused_lately(creds.tenant.pk, "shipping-process") is None  # nobody polls its type
+    again = _start(http, "order-process")
     assert again.status_code == 503 and again.json()["detail"] == body["detail"], again.text
     # The shipping job waits as long, but nobody polls its type: that process keeps starting.
     assert _start(http, "shipping-process").status_code == 200

@@ -141,15 +141,14 @@ class ProcessInstancesView(ApiView):
                     tenant.pk, data["processDefinitionId"], data["processDefinitionVersionTag"]
                 )
             else:
-                process_id = data.get("processDefinitionId")
-                latest = bool(process_id) and data.get("processDefinitionVersion") is None and (
-                    "processDefinitionKey" not in data)
+                process_id, version = data.get("processDefinitionId"), data.get("processDefinitionVersion")
+                latest = bool(process_id) and (version is None or version < 0) and "processDefinitionKey" not in data
                 if latest:  # refused a moment ago: refused again without looking the definition up
                     refuse_start_when_jobs_lag(request, tenant.pk, process_id=process_id)
                 definition = instance_actions.find_definition(
                     tenant,
                     process_id=data.get("processDefinitionId"),
-                    version=data.get("processDefinitionVersion"),
+                    version=version,
                     key=data.get("processDefinitionKey"),
                 )
         require_on(request, Right.START, tenant.pk, definition.bpmn_process_id, "start instances")
