@@ -153,6 +153,25 @@ class Graph:
 
         return self._cached(("reach", element_id), build)
 
+    def job_types(self) -> tuple[str, ...]:
+        """The job types this process's own elements and listeners create, where the type is fixed text
+        (a type that is an expression is known only at run time). For backpressure (engine/backpressure.py)."""
+        def build() -> tuple[str, ...]:
+            found: set[str] = set()
+
+            def listened(listeners: Any) -> None:
+                for entries in (listeners or {}).values():
+                    found.update(str(entry.get("type") or "") for entry in entries)
+
+            listened(self.listeners)
+            for element in self.elements.values():
+                found.add(str(element.props.get("jobType") or ""))
+                listened(element.props.get("listeners"))
+                listened(element.props.get("taskListeners"))
+            return tuple(sorted(t for t in found if t and not t.startswith("=")))
+
+        return self._cached(("jobTypes",), build)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "processId": self.process_id,

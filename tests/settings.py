@@ -15,6 +15,8 @@ os.environ.setdefault("FLOWSYNC_ENGINE_INLINE", "0")
 # So commands wait, pending, for as long as a test likes: no refusing new instances because the
 # engine lags (tests/api/test_hardening__limits.py turns it on to prove it).
 os.environ.setdefault("FLOWSYNC_BACKPRESSURE_ENGINE_LAG_MS", "0")
+# Likewise jobs wait for a test's worker as long as it likes (tests/api/test_backpressure__job_lag.py).
+os.environ.setdefault("FLOWSYNC_BACKPRESSURE_JOB_LAG_MS", "0")
 # Settings refuse a known key outside DEBUG; worker and server processes the tests start inherit this.
 os.environ.setdefault("FLOWSYNC_SECRET_KEY", "tests-only-5f0c1d9e7a2b4c68b3e1f0a9d8c7b6a5e4d3c2b1")
 

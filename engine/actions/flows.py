@@ -34,7 +34,7 @@ from engine.actions.instances import cancel_instance, deployed_definition, find_
 from engine.actions.jobs import update_job
 from engine.actions.variables import set_variables
 from engine.audit import record as audit
-from engine.backpressure import backlog
+from engine.backpressure import backlog, job_lag
 from engine.connectors import policy
 from engine.definitions.cache import definition as cached_definition
 from engine.definitions.cache import graph_of
@@ -491,6 +491,8 @@ def receive_webhook(token: str, delivery: Delivery, now: datetime) -> Accepted:
     # after Retry-After) rather than growing a backlog without bound. Recorded with the body: the
     # operator sees what was refused and can replay it.
     overloaded = backlog.refusal(new_work=True)
+    if overloaded is None and definition is not None:
+        overloaded = job_lag.refusal(trigger.tenant_id, definition)
     if overloaded is not None:
         record(WebhookDelivery.Outcome.REFUSED, overloaded[0])
         raise Overloaded(overloaded[0], overloaded[1])

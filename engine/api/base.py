@@ -2,7 +2,8 @@
 
 Request order: size limit → authentication → per-tenant rate limit (429) → backpressure
 for views that submit engine commands (503) → the handler. Reads keep working under
-backpressure; so do job activation and searches.
+backpressure; so do job activation and searches. A view that starts instances also asks
+`refuse_start_when_jobs_lag` once it knows the definition (its job types' workers may lag).
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ from engine.api.problems import (
     ResourceExhausted,
 )
 from engine.api.search import parse_key
-from engine.backpressure import backlog
+from engine.backpressure import backlog, job_lag
 from engine.errors import InvalidInput
+from engine.models import ProcessDefinition
 from engine.rights import Right
 from flowsync import idempotency, logs, metrics, ratelimit
 from flowsync.models import Tenant
@@ -125,6 +127,23 @@ RIGHT_NAMES = {
 # -- helpers --------------------------------------------------------------------------------------
 def principal(request: Request) -> ApiPrincipal:
     return request.user  # type: ignore[return-value]
+
+
+def refuse_start_when_jobs_lag(request: Request, tenant_pk: int, definition: ProcessDefinition | None = None,
+                               process_id: str = "", remember: bool = False) -> None:
+    """503 with Retry-After when the jobs of one of the definition's types wait too long for their live
+    workers (engine/backpressure.py); the caller has not started anything yet. Without the definition:
+    whether the latest one of `process_id` is refused, as far as a start of it seen lately tells (then no
+    look-up is needed); `remember`: the definition is its process's latest, found by `process_id`."""
+    if definition is None:
+        refused = job_lag.refused_lately(tenant_pk, process_id)
+        if refused is not None:  # a caller without START there gets its 403, as it would have
+            require_on(request, Right.START, tenant_pk, process_id, "start instances")
+    else:
+        refused = job_lag.refusal(tenant_pk, definition, remember=remember)
+    if refused is not None:
+        metrics.api_refused.labels(principal(request).tenant.tenant_id, "backpressure").inc()
+        raise ResourceExhausted(refused[0], retry_after=refused[1])
 
 
 def require_on(request: Request, right: Right, tenant_pk: int, process_id: str | None, what: str) -> None:

@@ -282,3 +282,38 @@ def test_a_connector_run_publishes_how_long_its_jobs_waited(settings, creds):
         run.join(10)
         server.shutdown()
     assert runner.lag_seconds() == 0.0  # it looked for more and found none waiting
+
+
+def test_jobs_waiting_for_their_live_workers_refuse_deliveries_of_that_flow(live_server, creds, settings):
+    """The job-lag rule of new instances (FLOWSYNC_BACKPRESSURE_JOB_LAG_MS, engine/backpressure.py) answers
+    webhook deliveries too: while the jobs of a type the flow uses wait for a worker that polls for them,
+    a delivery is refused with 503 + Retry-After and recorded `refused`; nothing started."""
+    from engine.backpressure import job_lag
+    from engine.runtime.loop import drain
+
+    settings.FLOWSYNC_BACKPRESSURE_JOB_LAG_MS = 200
+    job_lag.reset(forget_polls=True)
+    api = httpx.Client(base_url=live_server.url, auth=(creds.client_id, creds.secret), timeout=10)
+    flow = {"id": "shipped", "nodes": [{"id": "ship", "kind": "job", "type": "ship-it"}],
+            "triggers": [{"id": "token", "kind": "webhook", "auth": "bearer"}]}
+    assert api.post("/api/flows/", json=flow).status_code == 201, flow
+    [hook] = api.get("/api/flows/shipped/triggers").json()["items"]
+    headers = {"Authorization": f"Bearer {hook['secret']}", "Content-Type": "application/json"}
+
+    def deliver(n: int) -> httpx.Response:
+        return httpx.post(hook["url"], content=b"{}", headers={**headers, "X-FlowSync-Delivery": f"s-{n}"})
+
+    assert [deliver(n).status_code for n in (1, 2)] == [202, 202]
+    drain()  # two ship-it jobs wait
+    jobs = api.post("/v2/jobs/activation", json={"type": "ship-it", "timeout": 60_000, "maxJobsToActivate": 1,
+                                                 "requestTimeout": -1}).json()["jobs"]
+    assert len(jobs) == 1  # a live worker, with room for one job
+    time.sleep(0.3)
+    job_lag.reset()
+    refused = deliver(3)
+    assert refused.status_code == 503, refused.text
+    assert "'ship-it'" in refused.json()["detail"] and int(refused.headers["Retry-After"]) >= 1
+    [record] = WebhookDelivery.objects.filter(outcome="refused")
+    assert record.delivery_id == "s-3" and record.process_instance_key is None
+    assert ProcessInstance.objects.count() == 2
+    job_lag.reset(forget_polls=True)

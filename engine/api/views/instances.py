@@ -15,7 +15,17 @@ from engine.actions import instances as instance_actions
 from engine.actions import migration as migration_actions
 from engine.actions import modification as modification_actions
 from engine.api import requests, shapes
-from engine.api.base import ApiView, idempotent, path_key, principal, readable, require_on, tenant_for, valid
+from engine.api.base import (
+    ApiView,
+    idempotent,
+    path_key,
+    principal,
+    readable,
+    refuse_start_when_jobs_lag,
+    require_on,
+    tenant_for,
+    valid,
+)
 from engine.api.problems import DeadlineExceeded
 from engine.api.search import Field, Spec, fail, field_q
 from engine.api.views.common import SearchView
@@ -119,6 +129,7 @@ class ProcessInstancesView(ApiView):
     def post(self, request: Request) -> Response:
         data = self._data(request)
         who = principal(request)
+        latest = False  # the process's latest definition, found by its id
         if "processDefinitionKey" in data and not data.get("tenantId"):
             # A key names one definition in one of the caller's tenants: start it there.
             definition = definition_queries.get_definition(who.tenant_ids, data["processDefinitionKey"])
@@ -130,13 +141,18 @@ class ProcessInstancesView(ApiView):
                     tenant.pk, data["processDefinitionId"], data["processDefinitionVersionTag"]
                 )
             else:
+                process_id, version = data.get("processDefinitionId"), data.get("processDefinitionVersion")
+                latest = bool(process_id) and (version is None or version < 0) and "processDefinitionKey" not in data
+                if latest:  # refused a moment ago: refused again without looking the definition up
+                    refuse_start_when_jobs_lag(request, tenant.pk, process_id=process_id)
                 definition = instance_actions.find_definition(
                     tenant,
                     process_id=data.get("processDefinitionId"),
-                    version=data.get("processDefinitionVersion"),
+                    version=version,
                     key=data.get("processDefinitionKey"),
                 )
         require_on(request, Right.START, tenant.pk, definition.bpmn_process_id, "start instances")
+        refuse_start_when_jobs_lag(request, tenant.pk, definition, remember=latest)
         instance = instance_actions.start_instance(
             tenant,
             definition,

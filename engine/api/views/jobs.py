@@ -17,6 +17,7 @@ from engine.api import requests, shapes
 from engine.api.base import ApiView, path_key, principal, readable, require_on, valid
 from engine.api.search import Field, Spec
 from engine.api.views.common import SearchView
+from engine.backpressure import job_lag
 from engine.models import Job
 from engine.queries import work as q
 from engine.queries.common import root_keys
@@ -57,6 +58,7 @@ class JobActivationView(ApiView):
                 raise PermissionDenied(f"tenant(s) {', '.join(sorted(missing))} not assigned to this client")
             tenant_ids = list(found.values())
         job_type, worker = data["type"], data.get("worker") or ""
+        job_lag.polled(tenant_ids, job_type)  # this type has a live worker: its lag may refuse starts
 
         def attempt() -> tuple[list[Job], dict[int, dict[str, Any]], dict[int, int]] | None:
             found = job_actions.activate_with_context(
