@@ -17,6 +17,8 @@ BENCH_DB = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5
 
 
 def setup_django() -> None:
+    """Django on a freshly created, migrated bench database; with BENCH_REUSE=1 an existing one is kept (and
+    migrated: new indexes are built on the filled tables), for benchmarks that skip a seed already there."""
     sys.path.insert(0, str(ROOT))
     os.environ["DATABASE_URL"] = BENCH_DB
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
@@ -27,14 +29,22 @@ def setup_django() -> None:
     os.environ.setdefault("FLOWSYNC_LOG_LEVEL", "WARNING")
     dbname = BENCH_DB.rsplit("/", 1)[1]
     admin = BENCH_DB.rsplit("/", 1)[0] + "/postgres"
-    subprocess.run(["psql", admin, "-qc", f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)"], check=True)
-    subprocess.run(["psql", admin, "-qc", f"CREATE DATABASE {dbname}"], check=True)
+    exists = subprocess.run(["psql", admin, "-tAc", f"SELECT 1 FROM pg_database WHERE datname = '{dbname}'"],
+                            check=True, capture_output=True, text=True).stdout.strip() == "1"
+    if not (reused() and exists):
+        subprocess.run(["psql", admin, "-qc", f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)"], check=True)
+        subprocess.run(["psql", admin, "-qc", f"CREATE DATABASE {dbname}"], check=True)
     import django
 
     django.setup()
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+
+
+def reused() -> bool:
+    """BENCH_REUSE=1: keep the bench database of an earlier run (a seed of millions of rows takes minutes)."""
+    return os.environ.get("BENCH_REUSE", "") == "1"
 
 
 def tenant():  # type: ignore[no-untyped-def]

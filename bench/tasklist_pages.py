@@ -2,6 +2,9 @@
 
     .venv/bin/python bench/tasklist_pages.py [open_tasks] [requests_per_page]
 
+BENCH_DATABASE_URL names the database (default flowsync_bench_tasklist); BENCH_REUSE=1 keeps one an earlier
+run filled (migrating it, so new indexes are built on the filled tables) instead of building it anew.
+
 Builds its own database (flowsync_bench_tasklist) set-based (INSERT … SELECT FROM generate_series, rows
 spread by multiplicative hashing of the row number, so every run builds the same ones): one tenant, 50
 candidate groups, N open user tasks (each offered to one group, every tenth also to a second one; 10%
@@ -38,7 +41,7 @@ from pathlib import Path
 
 os.environ.setdefault("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/flowsync_bench_tasklist")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import db_ms, fmt, measure, setup_django, tenant, walk  # noqa: E402
+from common import BENCH_DB, db_ms, fmt, measure, reused, setup_django, tenant, walk  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 GROUPS = [f"team-{i:02d}" for i in range(50)]
@@ -149,7 +152,12 @@ def main(n_open: int, n_requests: int) -> None:
     from django.contrib.auth.models import User
 
     settings.ALLOWED_HOSTS = ["*"]
-    seed(n_open, n_open // 5)
+    from engine.models import UserTask
+
+    if reused() and UserTask.objects.exists():
+        print(f"reusing {BENCH_DB.rsplit('/', 1)[1]} (BENCH_REUSE=1): {UserTask.objects.count():,} tasks")
+    else:
+        seed(n_open, n_open // 5)
 
     clients = {}
     for name in ("ann", "ben", "olga"):

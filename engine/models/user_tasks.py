@@ -40,7 +40,7 @@ class UserTask(ElementWork):
             models.Index(fields=["tenant", "assignee", "state", "-creation_date"], name="task_assignee_idx"),
             models.Index(fields=["tenant", "state", "-creation_date"], name="task_state_idx"),
             models.Index(fields=["process_instance_key"], name="task_instance_idx"),
-            # Open tasks by due date and by priority (the Tasklist's sorts, engine/queries/tasks.INDEX_SORTS):
+            # Open tasks by due date and by priority (the Tasklist's sorts, engine/queries/tasks.SORTS):
             # a page walks the order and stops, instead of sorting a whole offer.
             # Without the assignee: the same index serves All open, Offered (assignee '' is most open tasks)
             # and, by the planner's choice, not Assigned (a person's few tasks are sorted instead).

@@ -1,0 +1,52 @@
+"""A trigram index behind the Tasklist's text search over open tasks (PostgreSQL with pg_trgm).
+
+The search (engine/queries/tasks.apply_filters) matches the business key by prefix and the task and process
+names by substring, case-insensitively: Django writes those as ``UPPER(col::text) LIKE UPPER(…)``, which this
+one multi-column GIN index serves (a BitmapOr of its three columns), so a rare term reads its few matches
+instead of filtering every open task of the tenant. Only open tasks (the lists that can be large are open
+ones; "Completed by me" is narrowed by its assignee index first). A common term ("approve") is estimated as
+such from the column statistics and the planner walks the list's order instead.
+
+Cost: one GIN entry per distinct trigram of the three texts (~30-40) per task, added at creation (fastupdate:
+into the pending list, merged by autovacuum or when it outgrows gin_pending_list_limit); a completed task's
+row version is not in it. Without pg_trgm (no privilege, contrib missing) the migration logs and leaves the
+index out, as 0019 does: the search then filters, as on SQLite. Built CONCURRENTLY, hence non-atomic.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import DatabaseError, migrations
+
+log = logging.getLogger(__name__)
+
+# The expressions repeat what Django's PostgreSQL backend writes for istartswith / icontains.
+INDEX = ("CREATE INDEX CONCURRENTLY IF NOT EXISTS task_open_text_trgm_idx ON engine_usertask USING gin "
+         "((UPPER(business_key::text)) gin_trgm_ops, (UPPER(name::text)) gin_trgm_ops, "
+         "(UPPER(process_name::text)) gin_trgm_ops) WHERE state = 'CREATED'")
+
+
+def create(apps, schema_editor):  # type: ignore[no-untyped-def]
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    try:
+        schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    except DatabaseError as exc:
+        log.warning("pg_trgm is not available (%s): task searches run without a trigram index", exc)
+        return
+    schema_editor.execute(INDEX)
+
+
+def drop(apps, schema_editor):  # type: ignore[no-untyped-def]
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    schema_editor.execute("DROP INDEX CONCURRENTLY IF EXISTS task_open_text_trgm_idx")
+
+
+class Migration(migrations.Migration):
+    atomic = False
+
+    dependencies = [("engine", "0026_merge_h3_hot_path_indexes")]
+
+    operations = [migrations.RunPython(create, drop)]
