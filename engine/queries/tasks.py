@@ -51,6 +51,7 @@ PRIORITY_BANDS = {
     "critical": (76, 100),
 }
 DUE_FILTERS = ("overdue", "today", "week")
+SUBSTRING_MIN = 3  # the search matches task and process names by substring from this length, else by prefix
 
 
 @dataclass(frozen=True)
@@ -203,7 +204,8 @@ def apply_filters(qs: QuerySet, filters: TaskFilters, now: dt.datetime, tz: dt.t
     if filters.process:
         qs = qs.filter(bpmn_process_id=filters.process)
     if filters.name:
-        qs = qs.filter(name__icontains=filters.name)
+        contains = "icontains" if len(filters.name) >= SUBSTRING_MIN else "istartswith"
+        qs = qs.filter(**{f"name__{contains}": filters.name})
     if filters.priority in PRIORITY_BANDS:
         low, high = PRIORITY_BANDS[filters.priority]
         qs = qs.filter(priority__gte=low, priority__lte=high)
@@ -212,7 +214,11 @@ def apply_filters(qs: QuerySet, filters: TaskFilters, now: dt.datetime, tz: dt.t
         qs = qs.filter(due_date__lt=end) if start is None else qs.filter(due_date__gte=start, due_date__lt=end)
     if filters.q:
         text = filters.q.strip()
-        match = Q(business_key__istartswith=text) | Q(name__icontains=text) | Q(process_name__icontains=text)
+        # Names by substring from three characters on (a trigram index finds those, engine/migrations/0027);
+        # a shorter term has no trigram to look up and would filter every open task, so it matches a prefix.
+        contains = "icontains" if len(text) >= SUBSTRING_MIN else "istartswith"
+        match = (Q(business_key__istartswith=text) | Q(**{f"name__{contains}": text})
+                 | Q(**{f"process_name__{contains}": text}))
         if text.isdigit() and len(text) < 19:
             match |= Q(key=int(text)) | Q(process_instance_key=int(text))
         qs = qs.filter(match)
