@@ -106,6 +106,25 @@ def db_ms(client, url: str) -> tuple[int, float]:  # type: ignore[no-untyped-def
     return len(ctx.captured_queries), total
 
 
+def sql_cpu_ms(client, url: str, repeat: int = 10) -> float:  # type: ignore[no-untyped-def]
+    """PostgreSQL's CPU time for one request's SELECTs (its backend's user + system time from /proc, the
+    statements run `repeat` times, mean in ms): unlike EXPLAIN ANALYZE's clock, it does not grow while the
+    backend waits for a core, so it holds on a loaded machine (resolution: a clock tick / repeat)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        client.get(url)
+    selects = [q["sql"] for q in ctx.captured_queries if q["sql"].lstrip().upper().startswith("SELECT")]
+    with connection.cursor() as cur:
+        before = backend_cpu()
+        for _ in range(repeat):
+            for sql in selects:
+                cur.execute(sql)
+                cur.fetchall()
+        return (backend_cpu() - before) / repeat * 1000
+
+
 # -- the page benchmarks' timing loop (bench/inspector_pages.py, bench/tasklist_pages.py) -------------------
 # Wall time of a request through Django's test client in this process, and this thread's CPU time of it
 # (Django, template, driver): with the machine shared, wall time mostly measures the wait for a core, CPU

@@ -41,7 +41,7 @@ from pathlib import Path
 
 os.environ.setdefault("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/flowsync_bench_tasklist")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BENCH_DB, db_ms, fmt, measure, reused, setup_django, tenant, walk  # noqa: E402
+from common import BENCH_DB, db_ms, fmt, measure, reused, setup_django, sql_cpu_ms, tenant, walk  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 GROUPS = [f"team-{i:02d}" for i in range(50)]
@@ -187,11 +187,13 @@ def main(n_open: int, n_requests: int) -> None:
         ("olga", "/tasks/all/"), ("olga", "/tasks/all/?sort=priority"), ("olga", "/tasks/all/?q=BK-00012"),
         ("olga", "/tasks/all/?due=overdue&priority=critical&sort=due"),
     ]
-    print(f"  {'':5s} {'url':45s} {'wall ms':24s} {'python CPU ms':24s} queries  SQL ms")
+    print(f"  {'':5s} {'url':52s} {'wall ms':24s} {'python CPU ms':24s} queries  SQL ms  PG CPU ms")
     for who, url in rows:
         timings = measure(clients[who], url, n_requests, warm=5)
         queries, sql = db_ms(clients[who], url)
-        print(f"  {who:5s} {url:45s} {fmt(timings.wall)}   {fmt(timings.cpu)}   {queries:4d}  {sql:7.1f}")
+        pg_cpu = sql_cpu_ms(clients[who], url)
+        print(f"  {who:5s} {url:52s} {fmt(timings.wall)}   {fmt(timings.cpu)}   {queries:4d}  {sql:7.1f}"
+              f"  {pg_cpu:6.1f}")
 
     print("\nkeyset pages deep into a list (Next link after Next link)")
     for who, url, pages in (("ann", "/tasks/offered/", 200), ("olga", "/tasks/all/", 500),
