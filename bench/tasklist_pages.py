@@ -20,16 +20,25 @@ process's CPU per request and PostgreSQL's planning + execution time of the requ
 ANALYZE; the machine is shared), the time of deep keyset pages, and EXPLAIN (ANALYZE, BUFFERS) of the
 queries the Offered and Assigned pages run against the task tables.
 
-Last run (2026-12-02, 1,000,000 open + 200,000 completed tasks, 20 requests per page, load average 5.5
-before): wall p99 / SQL ms — ann Offered 68.5 / 23.1, by due date 67.3 / 18.1, by priority 49.0 / 20.1;
-Assigned 66.6 / 26.6 (by due 80.8 / 16.9, by priority 59.3 / 17.1); ben Offered (200,000 offered) 134.1 /
-98.4, by due date 191.3 / 77.6; olga All open 18.6 / 1.5, by priority 18.1 / 1.1. Python CPU p99 12-24 ms
-per page. Over 150 ms: ann's Offered with filters (overdue + high priority: SQL 233 ms; search
-"BK-00012": 211 ms): a filter over the whole offer reads the offered tasks by key (40,000 probes), no
-index narrows a text search or a due window within one person's offer. Before this session at 1M:
-Offered 215 ms SQL, by due date 513, by priority 688; All open by priority 881 (the tab counts read
-10,000 tasks by key; due date and priority sorted a whole offer) — now the counts stop at 1,000 and
-task_open_due_idx / task_open_priority_idx (open tasks by due date / priority) let a page walk the order.
+Last run (2026-12-02 12:15 UTC, BENCH_REUSE=1 on a database built by this script: 1,000,000 open + 200,000
+completed tasks, 20 requests per page, load average 21 before and 18 after on 2 cores, so wall time mostly
+measures the wait for a core). Per page, Python CPU p99 + PostgreSQL CPU ("PG CPU": the request's statements
+run 10 times, the backend's CPU from /proc), nothing over 70 ms: ann (2 groups, 40,000 offered) Offered
+31 + 17 ms, by due date 31 + 22, by priority 31 + 23; Assigned 33 + 15; overdue + high 32 + 24, due today
+49 + 18, this week by priority 35 + 22, critical by due date 35 + 25; search "BK-00012" 29 + 16 (by due date
+28 + 15), "approve" (every task) 30 + 17, "zz" 30 + 16, task name + process 33 + 18. ben (10 groups, 200,000
+offered): Offered 31 + 9, by due date 30 + 9, by priority 27 + 11, overdue + high 27 + 9, search 27 + 10.
+olga All open 25 + 4, by priority 31 + 3, search 25 + 5, overdue + critical by due date 30 + 4. Wall p99 at
+that load 330-830 ms (ann's "zz" 1,250 ms); EXPLAIN ANALYZE's clock 3-146 ms. The same script on the same
+database with the code before this session's change (5a16779), right after, load 19: PG CPU ann's filtered
+and searched offers 176-223 ms, ben's Offered 88-94 ms (by due date 94), ben overdue + high 578 ms, ben's
+search 700 ms; wall p99 of ann's filters 890-1,360 ms, ben's 1,850-2,070 ms. What changed: a filter over the
+offer runs the semi-join the sorted pages use (walk the sort's or the filter's index, probe each task's
+candidate rows by task) instead of fetching the whole offer by key to filter it; the Offered tab counts the
+candidate rows name by name up to 1,001 open, unassigned tasks (1,000-2,000 key probes) instead of an array of
+the whole offer (220,000 keys for ben); the search has a btree on the upper-cased business key and a trigram
+index on the names (engine/migrations/0027: open tasks only; +8.5 us of CPU per task row written, 20-21.5 vs
+11.5-13 us in a set-based INSERT), with extended statistics so that a common term walks the list's order.
 """
 
 from __future__ import annotations
