@@ -20,25 +20,29 @@ process's CPU per request and PostgreSQL's planning + execution time of the requ
 ANALYZE; the machine is shared), the time of deep keyset pages, and EXPLAIN (ANALYZE, BUFFERS) of the
 queries the Offered and Assigned pages run against the task tables.
 
-Last run (2026-12-02 12:15 UTC, BENCH_REUSE=1 on a database built by this script: 1,000,000 open + 200,000
-completed tasks, 20 requests per page, load average 21 before and 18 after on 2 cores, so wall time mostly
-measures the wait for a core). Per page, Python CPU p99 + PostgreSQL CPU ("PG CPU": the request's statements
-run 10 times, the backend's CPU from /proc), nothing over 70 ms: ann (2 groups, 40,000 offered) Offered
-31 + 17 ms, by due date 31 + 22, by priority 31 + 23; Assigned 33 + 15; overdue + high 32 + 24, due today
-49 + 18, this week by priority 35 + 22, critical by due date 35 + 25; search "BK-00012" 29 + 16 (by due date
-28 + 15), "approve" (every task) 30 + 17, "zz" 30 + 16, task name + process 33 + 18. ben (10 groups, 200,000
-offered): Offered 31 + 9, by due date 30 + 9, by priority 27 + 11, overdue + high 27 + 9, search 27 + 10.
-olga All open 25 + 4, by priority 31 + 3, search 25 + 5, overdue + critical by due date 30 + 4. Wall p99 at
-that load 330-830 ms (ann's "zz" 1,250 ms); EXPLAIN ANALYZE's clock 3-146 ms. The same script on the same
-database with the code before this session's change (5a16779), right after, load 19: PG CPU ann's filtered
-and searched offers 176-223 ms, ben's Offered 88-94 ms (by due date 94), ben overdue + high 578 ms, ben's
-search 700 ms; wall p99 of ann's filters 890-1,360 ms, ben's 1,850-2,070 ms. What changed: a filter over the
-offer runs the semi-join the sorted pages use (walk the sort's or the filter's index, probe each task's
-candidate rows by task) instead of fetching the whole offer by key to filter it; the Offered tab counts the
-candidate rows name by name up to 1,001 open, unassigned tasks (1,000-2,000 key probes) instead of an array of
-the whole offer (220,000 keys for ben); the search has a btree on the upper-cased business key and a trigram
-index on the names (engine/migrations/0027: open tasks only; +8.5 us of CPU per task row written, 20-21.5 vs
-11.5-13 us in a set-based INSERT), with extended statistics so that a common term walks the list's order.
+Last run (2026-12-02 12:35 UTC, BENCH_REUSE=1 on a database built by this script: 1,000,000 open + 200,000
+completed tasks, 20 requests per page, load average 9 before and 17 after on 2 cores). Per page, Python CPU
+p99 + PostgreSQL CPU ("PG CPU": the request's statements run 10 times, the backend's CPU from /proc, which
+unlike wall time does not grow while waiting for a core), nothing over 55 ms: ann (2 groups, 40,000 offered)
+Offered 25 + 14 ms, by due date 25 + 19, by priority 31 + 17; Assigned 28 + 15 (by due date 29 + 11, by
+priority 30 + 12); overdue + high 32 + 17, due today 28 + 11, this week by priority 19 + 12, critical by due
+date 25 + 20; search "BK-00012" 21 + 17 (by due date 24 + 16), "approve" (every task) 26 + 20, "zz" 23 + 17,
+task name + process 32 + 20, a process without open tasks by due date 31 + 14. ben (10 groups, 200,000
+offered): Offered 33 + 11, by due date 38 + 11, by priority 36 + 11, overdue + high 34 + 12, search 33 + 18;
+Assigned 26 + 12. olga: All open 28 + 4, by priority 29 + 3, search 32 + 10, overdue + critical by due date
+29 + 3. Wall p99 72-413 ms, 19 of the 27 pages under 150 ms (the others: one or two slow requests of 20, p50
+41-175 ms); EXPLAIN ANALYZE's clock 2-61 ms. Deep keyset pages (191-200) of ann's Offered p99 106 ms.
+The same script on the same database with the code before this change (5a16779), load 19 (and 21 for the
+new code then): PG CPU ann's filtered and searched offers 176-223 ms (new: 15-25), ben's Offered 88-94 ms
+(new: 9-11), ben overdue + high 578 ms and search 700 ms (new: 9-10); wall p99 of ann's filters 890-1,360
+ms, ben's 1,850-2,070 ms. What changed: a filter over the offer runs the semi-join the sorted pages use (walk
+the sort's or the filter's index, probe each task's candidate rows by task) instead of fetching the whole
+offer by key to filter it; the Offered tab counts candidate rows name by name up to 1,001 open, unassigned
+tasks (1,000-2,000 key probes) instead of an array of the whole offer (220,000 keys for ben); the search has
+a btree on the upper-cased business key and a trigram index on the names (engine/migrations/0027, open tasks
+only: +8.5 us of CPU per task row written, 20-21.5 vs 11.5-13 us in a set-based INSERT), with extended
+statistics so that a common term walks the list's order; task_open_process_idx (0028) finds a small
+process's tasks (100-140 ms of PG CPU before, ~1 ms now; its write cost was below this measure's noise).
 """
 
 from __future__ import annotations
