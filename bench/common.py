@@ -17,6 +17,8 @@ BENCH_DB = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5
 
 
 def setup_django() -> None:
+    """Django on a freshly created, migrated bench database; with BENCH_REUSE=1 an existing one is kept (and
+    migrated: new indexes are built on the filled tables), for benchmarks that skip a seed already there."""
     sys.path.insert(0, str(ROOT))
     os.environ["DATABASE_URL"] = BENCH_DB
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
@@ -27,14 +29,22 @@ def setup_django() -> None:
     os.environ.setdefault("FLOWSYNC_LOG_LEVEL", "WARNING")
     dbname = BENCH_DB.rsplit("/", 1)[1]
     admin = BENCH_DB.rsplit("/", 1)[0] + "/postgres"
-    subprocess.run(["psql", admin, "-qc", f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)"], check=True)
-    subprocess.run(["psql", admin, "-qc", f"CREATE DATABASE {dbname}"], check=True)
+    exists = subprocess.run(["psql", admin, "-tAc", f"SELECT 1 FROM pg_database WHERE datname = '{dbname}'"],
+                            check=True, capture_output=True, text=True).stdout.strip() == "1"
+    if not (reused() and exists):
+        subprocess.run(["psql", admin, "-qc", f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)"], check=True)
+        subprocess.run(["psql", admin, "-qc", f"CREATE DATABASE {dbname}"], check=True)
     import django
 
     django.setup()
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+
+
+def reused() -> bool:
+    """BENCH_REUSE=1: keep the bench database of an earlier run (a seed of millions of rows takes minutes)."""
+    return os.environ.get("BENCH_REUSE", "") == "1"
 
 
 def tenant():  # type: ignore[no-untyped-def]
@@ -94,6 +104,25 @@ def db_ms(client, url: str) -> tuple[int, float]:  # type: ignore[no-untyped-def
             plan = plan[0] if isinstance(plan, list) else plan
             total += plan["Execution Time"] + plan["Planning Time"]
     return len(ctx.captured_queries), total
+
+
+def sql_cpu_ms(client, url: str, repeat: int = 10) -> float:  # type: ignore[no-untyped-def]
+    """PostgreSQL's CPU time for one request's SELECTs (its backend's user + system time from /proc, the
+    statements run `repeat` times, mean in ms): unlike EXPLAIN ANALYZE's clock, it does not grow while the
+    backend waits for a core, so it holds on a loaded machine (resolution: a clock tick / repeat)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        client.get(url)
+    selects = [q["sql"] for q in ctx.captured_queries if q["sql"].lstrip().upper().startswith("SELECT")]
+    with connection.cursor() as cur:
+        before = backend_cpu()
+        for _ in range(repeat):
+            for sql in selects:
+                cur.execute(sql)
+                cur.fetchall()
+        return (backend_cpu() - before) / repeat * 1000
 
 
 # -- the page benchmarks' timing loop (bench/inspector_pages.py, bench/tasklist_pages.py) -------------------

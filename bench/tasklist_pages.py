@@ -2,6 +2,9 @@
 
     .venv/bin/python bench/tasklist_pages.py [open_tasks] [requests_per_page]
 
+BENCH_DATABASE_URL names the database (default flowsync_bench_tasklist); BENCH_REUSE=1 keeps one an earlier
+run filled (migrating it, so new indexes are built on the filled tables) instead of building it anew.
+
 Builds its own database (flowsync_bench_tasklist) set-based (INSERT … SELECT FROM generate_series, rows
 spread by multiplicative hashing of the row number, so every run builds the same ones): one tenant, 50
 candidate groups, N open user tasks (each offered to one group, every tenth also to a second one; 10%
@@ -17,16 +20,29 @@ process's CPU per request and PostgreSQL's planning + execution time of the requ
 ANALYZE; the machine is shared), the time of deep keyset pages, and EXPLAIN (ANALYZE, BUFFERS) of the
 queries the Offered and Assigned pages run against the task tables.
 
-Last run (2026-12-02, 1,000,000 open + 200,000 completed tasks, 20 requests per page, load average 5.5
-before): wall p99 / SQL ms — ann Offered 68.5 / 23.1, by due date 67.3 / 18.1, by priority 49.0 / 20.1;
-Assigned 66.6 / 26.6 (by due 80.8 / 16.9, by priority 59.3 / 17.1); ben Offered (200,000 offered) 134.1 /
-98.4, by due date 191.3 / 77.6; olga All open 18.6 / 1.5, by priority 18.1 / 1.1. Python CPU p99 12-24 ms
-per page. Over 150 ms: ann's Offered with filters (overdue + high priority: SQL 233 ms; search
-"BK-00012": 211 ms): a filter over the whole offer reads the offered tasks by key (40,000 probes), no
-index narrows a text search or a due window within one person's offer. Before this session at 1M:
-Offered 215 ms SQL, by due date 513, by priority 688; All open by priority 881 (the tab counts read
-10,000 tasks by key; due date and priority sorted a whole offer) — now the counts stop at 1,000 and
-task_open_due_idx / task_open_priority_idx (open tasks by due date / priority) let a page walk the order.
+Last run (2026-12-02 12:35 UTC, BENCH_REUSE=1 on a database built by this script: 1,000,000 open + 200,000
+completed tasks, 20 requests per page, load average 9 before and 17 after on 2 cores). Per page, Python CPU
+p99 + PostgreSQL CPU ("PG CPU": the request's statements run 10 times, the backend's CPU from /proc, which
+unlike wall time does not grow while waiting for a core), nothing over 55 ms: ann (2 groups, 40,000 offered)
+Offered 25 + 14 ms, by due date 25 + 19, by priority 31 + 17; Assigned 28 + 15 (by due date 29 + 11, by
+priority 30 + 12); overdue + high 32 + 17, due today 28 + 11, this week by priority 19 + 12, critical by due
+date 25 + 20; search "BK-00012" 21 + 17 (by due date 24 + 16), "approve" (every task) 26 + 20, "zz" 23 + 17,
+task name + process 32 + 20, a process without open tasks by due date 31 + 14. ben (10 groups, 200,000
+offered): Offered 33 + 11, by due date 38 + 11, by priority 36 + 11, overdue + high 34 + 12, search 33 + 18;
+Assigned 26 + 12. olga: All open 28 + 4, by priority 29 + 3, search 32 + 10, overdue + critical by due date
+29 + 3. Wall p99 72-413 ms, 19 of the 27 pages under 150 ms (the others: one or two slow requests of 20, p50
+41-175 ms); EXPLAIN ANALYZE's clock 2-61 ms. Deep keyset pages (191-200) of ann's Offered p99 106 ms.
+The same script on the same database with the code before this change (5a16779), load 19 (and 21 for the
+new code then): PG CPU ann's filtered and searched offers 176-223 ms (new: 15-25), ben's Offered 88-94 ms
+(new: 9-11), ben overdue + high 578 ms and search 700 ms (new: 9-10); wall p99 of ann's filters 890-1,360
+ms, ben's 1,850-2,070 ms. What changed: a filter over the offer runs the semi-join the sorted pages use (walk
+the sort's or the filter's index, probe each task's candidate rows by task) instead of fetching the whole
+offer by key to filter it; the Offered tab counts candidate rows name by name up to 1,001 open, unassigned
+tasks (1,000-2,000 key probes) instead of an array of the whole offer (220,000 keys for ben); the search has
+a btree on the upper-cased business key and a trigram index on the names (engine/migrations/0027, open tasks
+only: +8.5 us of CPU per task row written, 20-21.5 vs 11.5-13 us in a set-based INSERT), with extended
+statistics so that a common term walks the list's order; task_open_process_idx (0028) finds a small
+process's tasks (100-140 ms of PG CPU before, ~1 ms now; its write cost was below this measure's noise).
 """
 
 from __future__ import annotations
@@ -38,7 +54,7 @@ from pathlib import Path
 
 os.environ.setdefault("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/flowsync_bench_tasklist")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import db_ms, fmt, measure, setup_django, tenant, walk  # noqa: E402
+from common import BENCH_DB, db_ms, fmt, measure, reused, setup_django, sql_cpu_ms, tenant, walk  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 GROUPS = [f"team-{i:02d}" for i in range(50)]
@@ -149,7 +165,16 @@ def main(n_open: int, n_requests: int) -> None:
     from django.contrib.auth.models import User
 
     settings.ALLOWED_HOSTS = ["*"]
-    seed(n_open, n_open // 5)
+    from engine.models import UserTask
+
+    if reused() and UserTask.objects.exists():
+        from django.db import connection
+
+        with connection.cursor() as cur:
+            cur.execute("ANALYZE")  # statistics a migration added since (autovacuum would, later)
+        print(f"reusing {BENCH_DB.rsplit('/', 1)[1]} (BENCH_REUSE=1): {UserTask.objects.count():,} tasks")
+    else:
+        seed(n_open, n_open // 5)
 
     clients = {}
     for name in ("ann", "ben", "olga"):
@@ -163,14 +188,26 @@ def main(n_open: int, n_requests: int) -> None:
         ("ann", "/tasks/assigned/"), ("ann", "/tasks/assigned/?sort=due"),
         ("ann", "/tasks/assigned/?sort=priority"), ("ann", "/tasks/offered/?due=overdue&priority=high"),
         ("ann", "/tasks/offered/?q=BK-00012"),
-        ("ben", "/tasks/offered/"), ("ben", "/tasks/offered/?sort=due"), ("ben", "/tasks/assigned/"),
-        ("olga", "/tasks/all/"), ("olga", "/tasks/all/?sort=priority"),
+        # The rest of the filter set (engine/queries/tasks.TaskFilters) over the offer: due windows with
+        # (almost) nothing in them, a band sorted by due date, a rare, a common, a short and a name term.
+        ("ann", "/tasks/offered/?due=today"), ("ann", "/tasks/offered/?due=week&sort=priority"),
+        ("ann", "/tasks/offered/?priority=critical&sort=due"), ("ann", "/tasks/offered/?q=BK-00012&sort=due"),
+        ("ann", "/tasks/offered/?q=approve"), ("ann", "/tasks/offered/?q=zz"),
+        ("ann", "/tasks/offered/?name=item+3&process=expense-claim"),
+        ("ann", "/tasks/offered/?process=rare-process&sort=due"),  # a process with no open task
+        ("ben", "/tasks/offered/"), ("ben", "/tasks/offered/?sort=due"), ("ben", "/tasks/offered/?sort=priority"),
+        ("ben", "/tasks/offered/?due=overdue&priority=high"), ("ben", "/tasks/offered/?q=BK-00012"),
+        ("ben", "/tasks/assigned/"),
+        ("olga", "/tasks/all/"), ("olga", "/tasks/all/?sort=priority"), ("olga", "/tasks/all/?q=BK-00012"),
+        ("olga", "/tasks/all/?due=overdue&priority=critical&sort=due"),
     ]
-    print(f"  {'':5s} {'url':45s} {'wall ms':24s} {'python CPU ms':24s} queries  SQL ms")
+    print(f"  {'':5s} {'url':52s} {'wall ms':24s} {'python CPU ms':24s} queries  SQL ms  PG CPU ms")
     for who, url in rows:
         timings = measure(clients[who], url, n_requests, warm=5)
         queries, sql = db_ms(clients[who], url)
-        print(f"  {who:5s} {url:45s} {fmt(timings.wall)}   {fmt(timings.cpu)}   {queries:4d}  {sql:7.1f}")
+        pg_cpu = sql_cpu_ms(clients[who], url)
+        print(f"  {who:5s} {url:52s} {fmt(timings.wall)}   {fmt(timings.cpu)}   {queries:4d}  {sql:7.1f}"
+              f"  {pg_cpu:6.1f}")
 
     print("\nkeyset pages deep into a list (Next link after Next link)")
     for who, url, pages in (("ann", "/tasks/offered/", 200), ("olga", "/tasks/all/", 500),
@@ -183,6 +220,8 @@ def main(n_open: int, n_requests: int) -> None:
     explain(clients["ann"], "/tasks/offered/")
     explain(clients["ann"], "/tasks/assigned/")
     explain(clients["ben"], "/tasks/offered/?sort=due")
+    explain(clients["ann"], "/tasks/offered/?due=overdue&priority=high")
+    explain(clients["ann"], "/tasks/offered/?q=BK-00012")
 
 
 if __name__ == "__main__":

@@ -130,8 +130,7 @@ def task_list_page(request: HttpRequest, list_name: str) -> HttpResponse:
     if sort not in sorts:
         sort = DEFAULT_SORT[list_name]
     now = timezone.now()
-    # Unfiltered lists in creation order can walk the index; filtered ones start from the viewer's own rows.
-    qs = apply_filters(task_list(tl.viewer, list_name, None if filters.active else sort), filters, now, tl.tz)
+    qs = apply_filters(task_list(tl.viewer, list_name), filters, now, tl.tz)
     result = page(qs, sort, after=request.GET.get("after", ""), before=request.GET.get("before", ""),
                   filters=filters)
     _decorate(result.items, now, tl.tz)
@@ -421,7 +420,7 @@ def complete(request: HttpRequest, key: int) -> HttpResponse:
 def _next_task(tl: TasklistContext, list_name: str, done_key: int) -> UserTask | None:
     if list_name not in tl.viewer.lists() or list_name == "completed":
         list_name = "assigned"
-    qs = task_list(tl.viewer, list_name, DEFAULT_SORT[list_name]).exclude(key=done_key)
+    qs = task_list(tl.viewer, list_name).exclude(key=done_key)
     found = page(qs, DEFAULT_SORT[list_name], size=1).items
     return found[0] if found else None
 

@@ -41,13 +41,17 @@ class UserTask(ElementWork):
             models.Index(fields=["tenant", "assignee", "state", "-creation_date"], name="task_assignee_idx"),
             models.Index(fields=["tenant", "state", "-creation_date"], name="task_state_idx"),
             models.Index(fields=["process_instance_key"], name="task_instance_idx"),
-            # Open tasks by due date and by priority (the Tasklist's sorts, engine/queries/tasks.INDEX_SORTS):
+            # Open tasks by due date and by priority (the Tasklist's sorts, engine/queries/tasks.SORTS):
             # a page walks the order and stops, instead of sorting a whole offer.
             # Without the assignee: the same index serves All open, Offered (assignee '' is most open tasks)
             # and, by the planner's choice, not Assigned (a person's few tasks are sorted instead).
             models.Index(fields=["tenant", "due_date", "key"], name="task_open_due_idx",
                          condition=models.Q(state="CREATED")),
             models.Index(fields=["tenant", "priority", "key"], name="task_open_priority_idx",
+                         condition=models.Q(state="CREATED")),
+            # The process filter: a small process's open tasks are found, not filtered out of every open task
+            # (100-140 ms of CPU at 1,000,000); a large one's are walked in creation order.
+            models.Index(fields=["tenant", "bpmn_process_id", "-creation_date"], name="task_open_process_idx",
                          condition=models.Q(state="CREATED")),
         ]
 

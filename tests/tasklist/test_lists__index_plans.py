@@ -53,7 +53,7 @@ def plan_of(qs, sort: str, after: str = "") -> tuple[str, object]:  # type: igno
 ])
 def test_sorted_lists_walk_the_open_task_indexes(tenant_with_tasks, list_name, sort, index):
     viewer = Viewer(tenant_id=tenant_with_tasks.pk, username="ann", groups=("team",), can_see_all=True)
-    qs = task_list(viewer, list_name, sort)
+    qs = task_list(viewer, list_name)
     plan, first = plan_of(qs, sort)
     later, second = plan_of(qs, sort, first.next_cursor)  # type: ignore[attr-defined]
     for p in (plan, later):
