@@ -101,7 +101,7 @@ def test_text_search_uses_the_trigram_index_for_a_rare_term_and_walks_the_order_
 
     # Without pg_trgm (a role that may not install it, on a database without it) the migration logs and
     # leaves the index out; the search still answers, filtering (undone with the test's transaction).
-    trgm = importlib.import_module("engine.migrations.0027_task_text_search_indexes")
+    trgm = importlib.import_module("engine.migrations.0029_task_text_search_indexes")
     with connection.cursor() as cur:
         cur.execute("DROP EXTENSION pg_trgm CASCADE")
         cur.execute("DROP STATISTICS task_text_stats")

@@ -66,6 +66,6 @@ def drop(apps, schema_editor):  # type: ignore[no-untyped-def]
 class Migration(migrations.Migration):
     atomic = False
 
-    dependencies = [("engine", "0026_merge_h3_hot_path_indexes")]
+    dependencies = [("engine", "0028_user_task_canceling_state")]
 
     operations = [migrations.RunPython(create, drop)]

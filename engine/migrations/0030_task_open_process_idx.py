@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('engine', '0027_task_text_search_indexes'),
+        ('engine', '0029_task_text_search_indexes'),
         ('flowsync', '0007_role_labels_name_developer_and_task_worker'),
     ]
 
