@@ -97,11 +97,42 @@ def record(
 
     The engine's own acts (a timer starting an instance) are not a person's or a client's: no entry.
     """
+    found = entry(tenant, actor, what, target_type=target_type, target_key=target_key, instance_key=instance_key,
+                  before=before, after=after, now=now)
+    if found is None:
+        return None
+    if connection.vendor == "postgresql":
+        # Beside every API write: a plain INSERT instead of the ORM's save (as engine.store.commands does).
+        with connection.cursor() as cur:
+            cur.execute(_INSERT, [getattr(found, f.attname) if f.attname not in ("before", "after")
+                                  else (None if getattr(found, f.attname) is None else Jsonb(getattr(found, f.attname)))
+                                  for f in _FIELDS])
+            found.pk = cur.fetchone()[0]
+        found._state.adding = False
+    else:
+        found.save(force_insert=True)
+    return found
+
+
+def entry(
+    tenant: Tenant | int | None,
+    actor: str,
+    what: str,
+    *,
+    target_type: str = "",
+    target_key: Any = "",
+    instance_key: int | None = None,
+    before: Any = None,
+    after: Any = None,
+    now: datetime | None = None,
+) -> AuditEntry | None:
+    """The entry `record` appends, unsaved, for a caller that inserts it with its own statement (a start
+    writes its instance, command and entry in one); None for the engine's own acts."""
     if actor in SYSTEM_ACTORS:
         return None
     ctx = _current.get()
     tenant_id = tenant if isinstance(tenant, int) or tenant is None else tenant.pk
-    entry = AuditEntry(
+    return AuditEntry(
         tenant_id=tenant_id,
         who=str(actor)[:255],
         user_id=getattr(actor, "user_id", None) or (ctx.account() if ctx else None),
@@ -116,17 +147,6 @@ def record(
         request_id=ctx.request_id if ctx else "",
         created_at=now or timezone.now(),
     )
-    if connection.vendor == "postgresql":
-        # Beside every API write: a plain INSERT instead of the ORM's save (as engine.store.commands does).
-        with connection.cursor() as cur:
-            cur.execute(_INSERT, [getattr(entry, f.attname) if f.attname not in ("before", "after")
-                                  else (None if getattr(entry, f.attname) is None else Jsonb(getattr(entry, f.attname)))
-                                  for f in _FIELDS])
-            entry.pk = cur.fetchone()[0]
-        entry._state.adding = False
-    else:
-        entry.save(force_insert=True)
-    return entry
 
 
 _FIELDS = [f for f in AuditEntry._meta.concrete_fields if not f.primary_key]

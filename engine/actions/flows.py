@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,7 @@ from urllib.parse import parse_qsl
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Model
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from psycopg.types.json import Jsonb
@@ -67,6 +69,7 @@ from engine.models import (
     WebhookDelivery,
 )
 from engine.store import sql
+from engine.store.rows import new_row
 from engine.timers import schedule
 from flowsync import metrics, ratelimit
 from flowsync.models import Tenant
@@ -131,12 +134,14 @@ def check_input(doc: dict[str, Any], value: Any) -> dict[str, Any]:
 
 
 def start_run(tenant: Tenant, flow_id: str, value: Any, actor: str, now: datetime,
-              version: int | None = None, definition: ProcessDefinition | None = None) -> ProcessInstance:
-    """Start a run of the flow's latest (or `version`; or the given) definition, its input checked."""
+              version: int | None = None, definition: ProcessDefinition | None = None,
+              with_rows: Callable[[int], list[Model]] | None = None) -> ProcessInstance:
+    """Start a run of the flow's latest (or `version`; or the given) definition, its input checked;
+    `with_rows(key)`: new rows written with it (see start_instance)."""
     if definition is None:
         definition = flow_definition(tenant, flow_id, version)
     variables = check_input(_document(definition), value if value is not None else {})
-    return start_instance(tenant, definition, variables, actor, now)
+    return start_instance(tenant, definition, variables, actor, now, with_rows=with_rows)
 
 
 def rotate_secret(tenant: Tenant, flow_id: str, trigger_id: str, now: datetime) -> FlowTrigger:
@@ -457,16 +462,27 @@ def receive_webhook(token: str, delivery: Delivery, now: datetime) -> Accepted:
 
     keep = len(delivery.body) <= int(getattr(settings, "FLOWSYNC_WEBHOOK_KEEP_BYTES", DEFAULT_KEEP_BYTES))
 
-    def record(outcome: str, detail: str = "", key: int | None = None) -> None:
-        values = (trigger.tenant_id, trigger.pk, now, delivery_id, outcome, detail[:1000], len(delivery.body), key,
-                  delivery.body if keep else None, kept_headers(delivery.headers), delivery.content_type[:255])
-        if connection.vendor == "postgresql":
-            sql.execute(INSERT_DELIVERY, [*values[:9], Jsonb(values[9]), values[10]])  # the ORM's create cost 2x
-        else:
-            WebhookDelivery.objects.create(**dict(zip(DELIVERY_FIELDS, values, strict=True)))
+    def values(outcome: str, detail: str = "", key: int | None = None) -> tuple[Any, ...]:
+        return (trigger.tenant_id, trigger.pk, now, delivery_id, outcome, detail[:1000], len(delivery.body), key,
+                delivery.body if keep else None, kept_headers(delivery.headers), delivery.content_type[:255])
+
+    def counted(outcome: str) -> None:
         # Counted once it commits: a 'started' rolled back for a duplicate is counted as the duplicate.
         transaction.on_commit(lambda: metrics.webhook_deliveries.labels(
             metrics.tenant_label(trigger.tenant_id), outcome).inc())
+
+    def record(outcome: str, detail: str = "", key: int | None = None) -> None:
+        row = values(outcome, detail, key)
+        if connection.vendor == "postgresql":
+            sql.execute(INSERT_DELIVERY, [*row[:9], Jsonb(row[9]), row[10]])  # the ORM's create cost 2x
+        else:
+            WebhookDelivery.objects.create(**dict(zip(DELIVERY_FIELDS, row, strict=True)))
+        counted(outcome)
+
+    def started(key: int) -> list[Model]:
+        """The delivery's record as a row the start writes with its run (one statement on PostgreSQL)."""
+        return [new_row(WebhookDelivery, id=None, **dict(zip(DELIVERY_FIELDS, values(
+            WebhookDelivery.Outcome.STARTED, "", key), strict=True)))]
 
     if not trigger.enabled:
         record(WebhookDelivery.Outcome.DISABLED, "the trigger is disabled")
@@ -510,12 +526,13 @@ def receive_webhook(token: str, delivery: Delivery, now: datetime) -> Accepted:
         if body is None:
             record(WebhookDelivery.Outcome.FILTERED, "the trigger's filter did not accept it")
             return Accepted(200, None, duplicate=False, filtered=True)
-        with transaction.atomic():
-            instance = start_run(trigger.tenant, trigger.flow_id, body, f"webhook:{trigger.trigger_id}", now,
-                                 definition=definition)
-            # The unique index on (trigger, delivery id) of started deliveries settles a race between a
-            # delivery and its replay: the second insert waits for the first to commit, then fails.
-            record(WebhookDelivery.Outcome.STARTED, "", instance.key)
+        # The run and its delivery record are written together (one statement on PostgreSQL, committed
+        # before the 202). The unique index on (trigger, delivery id) of started deliveries settles a
+        # race between a delivery and its replay: the second insert waits for the first to commit, then
+        # fails, and its run goes with it.
+        instance = start_run(trigger.tenant, trigger.flow_id, body, f"webhook:{trigger.trigger_id}", now,
+                             definition=definition, with_rows=started)
+        counted(WebhookDelivery.Outcome.STARTED)
     except ActionError as exc:
         record(WebhookDelivery.Outcome.REJECTED, exc.detail)
         raise

@@ -1,13 +1,15 @@
 from __future__ import annotations
 
+import contextlib
 import copy
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, Model, OuterRef
 
-from engine.audit import record
+from engine.audit import entry, record
 from engine.definitions.cache import definition as cached_definition
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.keys import next_key
@@ -71,17 +73,23 @@ def start_instance(
     now: datetime,
     business_key: str = "",
     start_element_id: str | None = None,
+    with_rows: Callable[[int], list[Model]] | None = None,
 ) -> ProcessInstance:
     """Create the instance row at once (it is readable immediately); the engine starts it.
 
     `start_element_id` names the start event (message, signal, timer); default: the none start event.
+    `with_rows(key)`: more new rows (a webhook's delivery record) written with the instance.
+    On PostgreSQL the instance, its command, its audit entry and those rows are one statement: atomic
+    by itself, committed when it returns unless the caller holds a transaction.
     """
     if variables is not None and not isinstance(variables, dict):
         raise InvalidInput("variables must be a JSON object")
     if definition.deactivated:
         raise Conflict(f"process definition '{definition.bpmn_process_id}' version {definition.version} is "
                        "deactivated for new instances")
-    with transaction.atomic():
+    # Inside a caller's transaction a savepoint still lets the caller carry on after a refused insert.
+    one_statement = connection.vendor == "postgresql" and not connection.in_atomic_block
+    with contextlib.nullcontext() if one_statement else transaction.atomic():
         key = next_key()
         instance = new_row(
             ProcessInstance,
@@ -94,8 +102,13 @@ def start_instance(
             root_instance_key=key,
         )
         instance.tenant, instance.definition = tenant, definition
-        # The instance row and its start command in one statement (the ORM's create cost more than
-        # the rest of a start).
+        audited = entry(tenant, actor, "instance.start", target_type="process-instance", target_key=key,
+                        instance_key=key, now=now,
+                        after={"definitionKey": str(definition.key), "bpmnProcessId": definition.bpmn_process_id,
+                               "version": definition.version, "businessKey": business_key or "",
+                               "variables": sorted(variables or {})})
+        # The instance row, its start command and the rest in one statement (the ORM's create cost more
+        # than the rest of a start; a statement per row, a round trip each).
         submit(
             tenant,
             key,
@@ -103,12 +116,8 @@ def start_instance(
             {"variables": variables or {}, **({"startElementId": start_element_id} if start_element_id else {})},
             actor,
             now,
-            with_row=instance,
+            with_row=[instance, *([audited] if audited is not None else []), *(with_rows(key) if with_rows else [])],
         )
-        record(tenant, actor, "instance.start", target_type="process-instance", target_key=key, instance_key=key,
-               after={"definitionKey": str(definition.key), "bpmnProcessId": definition.bpmn_process_id,
-                      "version": definition.version, "businessKey": business_key or "",
-                      "variables": sorted(variables or {})}, now=now)
     return instance
 
 

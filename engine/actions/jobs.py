@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from datetime import datetime, timedelta
@@ -321,8 +322,8 @@ def complete_job(tenant_ids: list[int], key: int, variables: dict[str, Any] | No
 
 
 # Several completions in one statement (the built-in connectors report what a run finished together):
-# COMPLETE's condition per job, one command per completed job, one wake-up. Jobs it did not complete
-# are left to complete_job, which says why.
+# COMPLETE's condition per job, one command per completed job, the step logs of the completed ones,
+# one wake-up naming one of the instances (whichever worker answers drains them all).
 COMPLETE_MANY = """
 WITH answer AS (
     SELECT * FROM unnest(%(keys)s::bigint[], %(payloads)s::jsonb[]) WITH ORDINALITY AS a(key, payload, n)
@@ -330,38 +331,53 @@ WITH answer AS (
     UPDATE engine_job AS j SET state = 'COMPLETED' FROM answer
     WHERE j.key = answer.key AND j.tenant_id = ANY(%(tenants)s::bigint[])
       AND (j.state = 'ACTIVATABLE' OR (j.state = 'ACTIVATED' AND (j.deadline IS NULL OR j.deadline >= %(now)s)))
-    RETURNING j.tenant_id, j.process_instance_key, answer.payload, answer.n
+    RETURNING j.key, j.tenant_id, j.process_instance_key, answer.payload, answer.n
+), logged AS (
+    INSERT INTO engine_steplog (tenant_id, process_instance_key, job_key, element_id, attempt, created_at, lines)
+    SELECT done.tenant_id, done.process_instance_key, done.key, l.element_id, l.attempt, %(now)s, l.lines
+    FROM unnest(%(log_keys)s::bigint[], %(log_elements)s::text[], %(log_attempts)s::int[], %(log_lines)s::jsonb[])
+        AS l(key, element_id, attempt, lines)
+    JOIN done ON done.key = l.key
 )
 INSERT INTO engine_command
     (tenant_id, process_instance_key, kind, payload, state, actor, created_at, keys, error, traceparent)
 SELECT tenant_id, process_instance_key, 'COMPLETE_JOB', payload, 'PENDING', %(actor)s, %(now)s, '[]', '', ''
 FROM done ORDER BY n RETURNING payload->>'jobKey'{wake}
 """
-COMPLETE_MANY_AND_WAKE = COMPLETE_MANY.format(wake=f", pg_notify('{CHANNEL}', '')")
+COMPLETE_MANY_AND_WAKE = COMPLETE_MANY.format(
+    wake=f", pg_notify('{CHANNEL}', (SELECT min(process_instance_key) FROM done)::text)")
 COMPLETE_MANY_ONLY = COMPLETE_MANY.format(wake="")
 
 
 def complete_jobs(tenant_ids: list[int], answers: list[tuple[int, dict[str, Any]]], actor: str,
-                  now: datetime) -> dict[int, Conflict | NotFound]:
-    """Complete several jobs (key, variables) in one transaction, each judged on its own as by
-    complete_job; returns those that could not be completed, with complete_job's reason."""
+                  now: datetime, logs: dict[int, tuple[str, int, list[str]]] | None = None,
+                  ) -> tuple[dict[int, Conflict | NotFound], set[int]]:
+    """Complete several jobs (key, variables), each judged on its own as by complete_job. Returns those
+    that could not be completed, with complete_job's reason, and the jobs whose `logs` (job key →
+    element id, attempt, lines: its step's log) were kept with the completion: on PostgreSQL (untraced)
+    one statement completes and logs; the caller keeps the logs of the other completed jobs."""
     for _key, variables in answers:
         if variables is not None and not isinstance(variables, dict):
             raise InvalidInput("variables must be a JSON object")
     done: set[int] = set()
     # Traced: each completion carries its own span's traceparent, so they go one at a time.
-    if len(answers) > 1 and connection.vendor == "postgresql" and not tracing.enabled():
-        with transaction.atomic():
+    if answers and connection.vendor == "postgresql" and not tracing.enabled():
+        logs = logs or {}
+        # One statement: atomic by itself, so no transaction of its own (two round trips fewer).
+        with transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext():
             wake = claim_notify()
             params = {"keys": [key for key, _ in answers], "tenants": list(tenant_ids), "now": now,
                       "actor": actor[:255],
                       "payloads": [Jsonb({"jobKey": str(key), "variables": variables or {}})
-                                   for key, variables in answers]}
+                                   for key, variables in answers],
+                      "log_keys": list(logs), "log_elements": [log[0] for log in logs.values()],
+                      "log_attempts": [log[1] for log in logs.values()],
+                      "log_lines": [Jsonb(log[2]) for log in logs.values()]}
             done = {int(row[0]) for row in sql.execute(COMPLETE_MANY_AND_WAKE if wake else COMPLETE_MANY_ONLY,
                                                        params)}
             if not wake:
                 request_drain()  # inline mode, or the transaction has notified already
-            elif not done:
+            elif not done and connection.in_atomic_block:
                 notify_engine()  # claimed but not sent
     refused: dict[int, Conflict | NotFound] = {}
     for key, variables in answers:
@@ -370,7 +386,7 @@ def complete_jobs(tenant_ids: list[int], answers: list[tuple[int, dict[str, Any]
                 complete_job(tenant_ids, key, variables, actor, now)
             except (Conflict, NotFound) as exc:
                 refused[key] = exc
-    return refused
+    return refused, done & set(logs or ())
 
 
 def activate_with_context(

@@ -90,9 +90,13 @@ def schedule(tenant_job_types: dict[int, set[str]]) -> None:
 
 
 def _start(tenants: list[int]) -> bool:
-    """Run the tenants' connector jobs inline (embedded mode) or queue one RQ job; False if Redis refused."""
+    """Run the tenants' connector jobs inline (embedded mode), on this engine worker's connector thread, or
+    queue one RQ job; False if Redis refused."""
     if settings.ENGINE_INLINE:
         _run_inline(tenants)
+        return True
+    if _local is not None:
+        _local.wake(tenants)
         return True
     try:
         enqueue(tenants)
@@ -148,6 +152,81 @@ def _run_inline(tenants: list[int]) -> None:
         _inline.pending = None
 
 
+class _LocalRunner(threading.Thread):
+    """An engine worker's own connector runs: the jobs its batches (and its sweeps) make runnable are run by
+    this thread, woken after the commit, instead of an RQ job per batch (enqueueing, dequeueing and RQ's
+    bookkeeping cost more CPU than a small batch's connector calls). Durability is the job rows': if the
+    process dies, their locks expire and another worker's sweep runs them again."""
+
+    def __init__(self) -> None:
+        super().__init__(name="flowsync-connectors", daemon=True)
+        self._lock = threading.Lock()
+        self._wanted: set[int] = set()
+        self._woken = threading.Event()
+        self._signal: Future[None] | None = None
+        self.stopped = threading.Event()  # this runner alone (STOP stops every run of the process)
+
+    def wake(self, tenants: Iterable[int]) -> None:
+        with self._lock:
+            self._wanted.update(tenants)
+            self._woken.set()
+            if self._signal is not None and not self._signal.done():
+                self._signal.set_result(None)
+
+    def take(self) -> list[int]:
+        """The tenants woken since the last take (cleared with the event, so a later wake is never missed)."""
+        with self._lock:
+            taken = sorted(self._wanted)
+            self._wanted.clear()
+            self._woken.clear()
+            return taken
+
+    def signal(self) -> Future[None]:
+        """Done at the next wake (at once if one is waiting): a run waiting for its calls waits for it too."""
+        with self._lock:
+            if self._signal is None or self._signal.done():
+                self._signal = Future()
+            if self._wanted:
+                self._signal.set_result(None)
+            return self._signal
+
+    def run(self) -> None:
+        from django.db import connections
+
+        try:
+            while not (STOP.is_set() or self.stopped.is_set()):
+                self._woken.wait(timeout=1.0)
+                tenants = self.take()
+                if not tenants:
+                    continue
+                _drop_broken_connections()
+                try:
+                    run_connectors(tenants, woken=self)
+                except Exception:  # noqa: BLE001 - the locks expire and the sweep wakes this thread again
+                    log.exception("connector run failed")
+                finally:
+                    _drop_broken_connections()
+        finally:
+            connections.close_all()  # this thread's session
+
+
+_local: _LocalRunner | None = None
+
+
+def run_in_this_process() -> None:
+    """Engine workers: run the connector jobs that this process schedules on its own thread (see _LocalRunner)."""
+    global _local
+    if _local is None:
+        _local = _LocalRunner()
+        _local.start()
+
+
+def stop_local(timeout: float) -> None:
+    """After STOP: wait for this process's connector run to report the calls it holds."""
+    if _local is not None:
+        _local.join(timeout)
+
+
 def connector_job(tenant_ids: list[int]) -> int:
     """The RQ job: clear the queued flags, then run what there is; hand over what is left after RUN_SECONDS."""
     try:
@@ -179,30 +258,45 @@ def _drop_broken_connections() -> None:
 # --- running ------------------------------------------------------------------------------------------
 
 
-def run_connectors(tenant_ids: list[int], now: datetime | None = None, deadline: float | None = None) -> int:
+def run_connectors(tenant_ids: list[int], now: datetime | None = None, deadline: float | None = None,
+                   woken: _LocalRunner | None = None) -> int:
     """Activate and run the tenants' runnable connector jobs until none is left; return how many ran.
 
     Up to CONCURRENCY calls are in flight; whenever some finish, their outcomes are reported together
-    (completions in one transaction) and free places are filled again, so one slow call does not
+    (completions in one statement) and free places are filled again, so one slow call does not
     hold back the rest. `now` is the clock for tests (activation, lock deadlines, backoff); by
-    default the wall clock.
+    default the wall clock. `woken` (an engine worker's own runs) tells of the tenants scheduled
+    meanwhile, also while calls are in flight. Every new connector job is scheduled after its commit,
+    so once an activation found fewer jobs than it had room for, another one finds nothing new until
+    `woken` says so (the activation that finds nothing was a statement per run).
     """
     total = 0
     running: dict[Future[Outcome], Job] = {}
     pool = _executor()
+    tenants = list(tenant_ids)
+    look = True
     while True:
-        if len(running) < CONCURRENCY and (deadline is None or time.monotonic() < deadline) and not STOP.is_set():
+        if woken is not None:
+            more = woken.take()
+            if more:
+                tenants, look = sorted({*tenants, *more}), True
+        room = CONCURRENCY - len(running)
+        if look and room > 0 and (deadline is None or time.monotonic() < deadline) and not STOP.is_set():
             at = now or timezone.now()
-            jobs, local = activate_any_with_locals(tenant_ids, ACTIVATED_TYPES, WORKER, lock_timeout_ms(),
-                                                   CONCURRENCY - len(running), at)
+            jobs, local = activate_any_with_locals(tenants, ACTIVATED_TYPES, WORKER, lock_timeout_ms(), room, at)
             _publish_lag(jobs, at)
             for job, inv in zip(jobs, _invocations(jobs, at, local), strict=True):
                 running[pool.submit(_traced, *_with_secrets(job, inv), job.traceparent)] = job
             total += len(jobs)
+            look = woken is None or len(jobs) == room
         if not running:
+            if look and woken is not None and not STOP.is_set():
+                continue  # the last activation was full: there may be more
+            if woken is not None:
+                _publish_lag([], now or timezone.now())  # nothing waits (no last, empty activation says so)
             return total
-        finished, _ = wait(running, return_when=FIRST_COMPLETED)
-        _report_all([(running.pop(future), future.result()) for future in finished], now)
+        finished, _ = wait([*running, woken.signal()] if woken is not None else running, return_when=FIRST_COMPLETED)
+        _report_all([(running.pop(future), future.result()) for future in finished if future in running], now)
 
 
 # How long the jobs a connector run takes have waited (a first attempt: since the engine created it), in
@@ -217,14 +311,25 @@ LAG_QUIET_SECONDS = 5.0
 _lag_quiet_until = 0.0
 
 
+# A lag within this much of the one this process published less than LAG_REPUBLISH_SECONDS ago is not sent
+# again (a Redis round trip per activation; backpressure's threshold is in seconds).
+LAG_STEP_SECONDS = 0.05
+LAG_REPUBLISH_SECONDS = 1.0
+_lag_sent = (-1.0, 0.0)  # (lag, monotonic time) this process published last
+
+
 def _publish_lag(jobs: list[Job], now: datetime) -> None:
     """Tell the API how far behind the connectors are (0 once nothing waits). Never raises."""
-    global _lag_quiet_until
+    global _lag_quiet_until, _lag_sent
     if not settings.REDIS_URL or time.monotonic() < _lag_quiet_until:
         return
-    waited = [(now - job.created_at).total_seconds() for job in jobs if job.failures == 0]
+    lag = max([0.0, *((now - job.created_at).total_seconds() for job in jobs if job.failures == 0)])
+    sent, at = _lag_sent
+    if abs(lag - sent) < LAG_STEP_SECONDS and time.monotonic() - at < LAG_REPUBLISH_SECONDS:
+        return
     try:
-        redis.connection(QUEUE).set(LAG_KEY, f"{max([0.0, *waited]):.3f}", ex=LAG_SECONDS_KEPT)
+        redis.connection(QUEUE).set(LAG_KEY, f"{lag:.3f}", ex=LAG_SECONDS_KEPT)
+        _lag_sent = (lag, time.monotonic())
     except Exception:  # noqa: BLE001 - backpressure then sees the pending commands only
         _lag_quiet_until = time.monotonic() + LAG_QUIET_SECONDS
 
@@ -269,15 +374,18 @@ def _report_all(results: list[tuple[Job, Outcome]], now: datetime | None) -> Non
         else:
             logs += [entry for entry in [_traced_report(job, outcome, now)] if entry is not None]
     for tenant_id, done in completed.items():
+        step_logs = {job.key: (job.element_id, job.failures + 1, list(outcome.log)) for job, outcome in done
+                     if outcome.log}
         try:
-            refused = complete_jobs([tenant_id], [(job.key, outcome.variables) for job, outcome in done], WORKER, at)
+            refused, logged = complete_jobs([tenant_id], [(job.key, outcome.variables) for job, outcome in done],
+                                            WORKER, at, step_logs)
         except Exception:  # noqa: BLE001 - their locks expire and they run again
             log.exception("could not report the outcome of connector jobs %s", [job.key for job, _ in done])
             continue
         for job, outcome in done:
             if job.key in refused:
                 log.info("connector job %s changed while it ran: %s", job.key, refused[job.key])
-            elif outcome.log:
+            elif outcome.log and job.key not in logged:
                 logs.append(_step_log(job, outcome, at))
     _keep_logs(logs)
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -25,11 +27,11 @@ INSERT_AND_WAKE = INSERT + f", pg_notify('{CHANNEL}', %s)"
 
 def submit(
     tenant: Tenant | int, instance_key: int, kind: Command.Kind, payload: dict[str, Any], actor: str, now: datetime,
-    with_row: models.Model | None = None,
+    with_row: models.Model | Sequence[models.Model] | None = None,
 ) -> Command:
     """Write a command in the caller's transaction and wake the engine once it commits.
 
-    `with_row`: a new row (e.g. the instance a start creates) inserted by the same statement.
+    `with_row`: new rows (e.g. the instance a start creates, its audit entry) inserted by the same statement.
     """
     tenant_id = tenant if isinstance(tenant, int) else tenant.pk
     cmd = new_row(
@@ -44,20 +46,45 @@ def submit(
         params: list[Any] = [tenant_id, instance_key, kind, Jsonb(payload), cmd.actor, now, cmd.traceparent]
         if wake:
             params.append(str(instance_key))
-        if with_row is not None:
-            fields = list(type(with_row)._meta.concrete_fields)
-            statement = (f"WITH row AS (INSERT INTO {type(with_row)._meta.db_table} "
-                         f"({', '.join(connection.ops.quote_name(f.column) for f in fields)}) "
-                         f"VALUES ({', '.join(['%s'] * len(fields))})) {statement}")
-            params = [*flush.row_values(fields)(with_row), *params]
-            with_row._state.adding = False
+        rows = _rows(with_row)
+        if rows:
+            parts, values = [], []
+            for n, row in enumerate(rows):
+                part, row_params = _insert_row(row)
+                parts.append(f"row{n} AS ({part})")
+                values += row_params
+            statement = f"WITH {', '.join(parts)} {statement}"
+            params = [*values, *params]
         cmd.id = sql.execute(statement, params)[0][0]
+        for row in rows:
+            row._state.adding = False
         cmd._state.adding = False
         if wake:
             return cmd
     else:
-        if with_row is not None:
-            with_row.save(force_insert=True)
+        for row in _rows(with_row):
+            row.save(force_insert=True)
         cmd.save(force_insert=True)
     request_drain()
     return cmd
+
+
+def _rows(with_row: models.Model | Sequence[models.Model] | None) -> list[models.Model]:
+    if with_row is None:
+        return []
+    return [with_row] if isinstance(with_row, models.Model) else list(with_row)
+
+
+def _insert_row(row: models.Model) -> tuple[str, list[Any]]:
+    """An INSERT of one new row (a serial id left to the database) and its parameters."""
+    statement, values = _insert_of(type(row), getattr(row, "pk", None) is None)
+    return statement, values(row)
+
+
+@functools.cache
+def _insert_of(model: type[models.Model], serial_id: bool) -> tuple[str, Callable[[Any], list[Any]]]:
+    fields = [f for f in model._meta.concrete_fields
+              if not (serial_id and f.primary_key and isinstance(f, models.AutoField | models.BigAutoField))]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    statement = f"INSERT INTO {model._meta.db_table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"
+    return statement, flush.row_values(fields)

@@ -90,7 +90,9 @@ def execute(statement: str, params: tuple[Any, ...] | list[Any] | dict[str, Any]
     connection.ensure_connection()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cur:
         cur.execute(statement, params)
-        return cur.fetchall() if cur.description else []
+        # Whether it returned rows, without `description` (which builds a Column per column, every call).
+        result = cur.pgresult
+        return cur.fetchall() if result is not None and result.status == psycopg.pq.ExecStatus.TUPLES_OK else []
 
 
 def rows_to(model: type[M], tuples: list[tuple[Any, ...]]) -> list[M]:

@@ -1,8 +1,11 @@
-"""Run one engine worker: the engine loop thread plus an RQ SimpleWorker for built-in connectors.
+"""Run one engine worker: the engine loop thread, its connector thread, and an RQ SimpleWorker.
 
 The engine loop (engine/runtime/worker.py) applies commands as PostgreSQL notifies their
-commit; RQ runs connector calls, which may take seconds, beside it. SimpleWorker runs
-jobs in-process (no fork per job). Start as many workers as there are cores.
+commit; the connector thread (engine/connectors/runner.py) runs the built-in connector jobs
+that the loop's batches and sweeps make runnable, on a pool of threads, since their calls
+may take seconds. The RQ worker takes connector runs that other processes queue on
+`connectors`; SimpleWorker runs jobs in-process (no fork per job). Start as many workers as
+there are cores.
 
 Faults: with Redis unreachable the engine loop runs on (its sweep runs connector jobs
 itself) and the RQ side retries every few seconds. SIGTERM/SIGINT stop gracefully: the
@@ -51,6 +54,7 @@ class Command(BaseCommand):
         _on_stop_signals(lambda: _stop(loop, stopping))
         heartbeat.start()
         loop.start()  # its first round sweeps: work left by a crash first, PostgreSQL is the truth
+        runner.run_in_this_process()  # the connector jobs its batches make runnable, without an RQ job each
         try:
             while not stopping.is_set():
                 if self._work(loop, burst=False, name=options["name"], stopping=stopping):
@@ -59,6 +63,7 @@ class Command(BaseCommand):
         finally:
             _stop(loop, stopping)
             loop.join(timeout=30)
+            runner.stop_local(timeout=runner.budget_seconds() + 5)  # the calls in flight are reported
             heartbeat.stopped.set()
             heartbeat.join(timeout=5)  # after the loop: the last beat records the final count
             metrics.mark_process_dead(os.getpid())

@@ -10,7 +10,7 @@ from django.utils import timezone
 from engine.actions.instances import find_definition, start_instance
 from engine.actions.jobs import activate_jobs
 from engine.definitions.deploy import Resource, deploy
-from engine.models import Command, Job, ProcessInstance, Variable
+from engine.models import Command, Job, ProcessInstance, StepLog, Variable
 from tests.conftest import wait_for
 from tests.engine.connectors.conftest import BPMN
 
@@ -89,6 +89,38 @@ def test_kill_9_mid_call_runs_the_job_again_after_the_lock_and_completes_it_once
     job.refresh_from_db()
     assert (job.state, job.retries, job.failures) == ("COMPLETED", 2, 0)
     assert Command.objects.filter(process_instance_key=key, kind="COMPLETE_JOB").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_engine_workers_own_thread_runs_what_its_batches_schedule_without_an_rq_job(creds, http_server,
+                                                                                       settings, monkeypatch,
+                                                                                       flush_redis):
+    import django_rq
+
+    from engine.connectors import runner
+    from engine.runtime.loop import drain
+
+    settings.CONNECTOR_HTTP_ALLOW = "127.0.0.1"
+    local = runner._LocalRunner()
+    monkeypatch.setattr(runner, "_local", local)  # what engine_worker's run_in_this_process installs
+    local.start()
+    try:
+        _deploy(creds.tenant, "flowsync-connectors.bpmn")
+        keys = [_start(creds.tenant, "http-call", url=f"{http_server.url}/orders/L-{n}") for n in range(3)]
+        drain()  # its commit schedules the three connector jobs: the thread runs them
+        wait_for(lambda: Job.objects.filter(process_instance_key__in=keys, state="COMPLETED").count() == 3, timeout=30)
+        drain()
+        assert [_state(key) for key in keys] == ["COMPLETED"] * 3
+        assert sorted(http_server.paths()) == ["/orders/L-0", "/orders/L-1", "/orders/L-2"]
+        # Nothing went through RQ; each call's log was kept with its completion.
+        assert django_rq.get_queue("connectors").count == 0
+        assert not django_rq.get_connection("connectors").exists(runner.QUEUED_FLAG.format(tenant_id=creds.tenant.pk))
+        assert StepLog.objects.filter(process_instance_key__in=keys).count() == 3
+        assert Command.objects.filter(process_instance_key__in=keys, kind="COMPLETE_JOB").count() == 3
+    finally:
+        local.stopped.set()
+        local.join(10)
+    assert not local.is_alive()
 
 
 @pytest.mark.django_db
