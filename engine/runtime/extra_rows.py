@@ -109,26 +109,32 @@ def load(runs: dict[int, InstanceRun], done: list[sql.Read]) -> None:
 _TABLE_OF_MODEL = {model: table for table, model, _, _ in WAIT_TABLES}
 
 
-def flush(runs: list[InstanceRun], replay: bool) -> bool:
-    """Write these rows; True when commands may have been written (the drain then looks again)."""
-    opened: list[MessageSubscription] = []
+def queue(runs: list[InstanceRun], replay: bool, created: dict[str, list], dirty: dict[str, list],
+          writes: bulk.Writes) -> None:
+    """Add this batch's plain rows of these tables (`created`, `dirty`: every run's, by table) to the loop's
+    writes, which are sent before `flush` (one statement for a small batch)."""
     for table, model, _, _ in WAIT_TABLES:
-        created = [row for run in runs for row in run.created[table].values()]
-        bulk.insert(model, created)
-        bulk.update(model, [row for run in runs for row in run.dirty[table].values()], ["state"])
-        if table == "message_subscriptions":
-            opened = [row for row in created if row.state == MessageSubscription.State.ACTIVE]
-    tasks = [t for run in runs for t in run.created["user_tasks"].values()]
-    bulk.insert(UserTask, tasks)
+        writes.insert(model, created[table])
+        writes.update(model, dirty[table], ["state"])
+    writes.insert(UserTask, created["user_tasks"])
+    writes.update(UserTask, dirty["user_tasks"],
+                  ["state", "assignee", "completion_date", "completed_by", "due_date", "follow_up_date", "priority",
+                   "candidate_users", "candidate_groups"])
+    if not replay:
+        writes.insert(DecisionInstance, [d for run in runs for d in run.decision_instances])
+
+
+def flush(runs: list[InstanceRun], replay: bool) -> bool:
+    """Write what `queue` did not (after the queued rows were sent: buffered messages update the subscriptions
+    opened here); True when commands may have been written (the drain then looks again)."""
+    opened = [row for run in runs for row in run.created["message_subscriptions"].values()
+              if row.state == MessageSubscription.State.ACTIVE]
     recandidated = [k for run in runs for k in run.recandidated]
     if recandidated:
         UserTaskCandidate.objects.filter(task_id__in=recandidated).delete()
     candidates = [c for run in runs for c in run.candidates]
     if candidates:
         UserTaskCandidate.objects.bulk_create(candidates, batch_size=1000)
-    bulk.update(UserTask, [t for run in runs for t in run.dirty["user_tasks"].values()],
-                ["state", "assignee", "completion_date", "completed_by", "due_date", "follow_up_date", "priority",
-                 "candidate_users", "candidate_groups"])
     closed = [k for run in runs for k in run.closed_tasks]
     if closed:
         UserTaskCandidate.objects.filter(task_id__in=closed).delete()
@@ -137,8 +143,6 @@ def flush(runs: list[InstanceRun], replay: bool) -> bool:
             model.objects.filter(pk=key).update(**fields)
     if replay:
         return False  # children and their commands were written when the commands first ran
-    evaluated = [d for run in runs for d in run.decision_instances]
-    bulk.insert(DecisionInstance, evaluated)
     spawned = [pi for run in runs for pi in run.spawned]
     if spawned:
         ProcessInstance.objects.bulk_create(spawned)

@@ -35,6 +35,7 @@ log = logging.getLogger("flowsync.engine")
 
 PENDING = Command.State.PENDING
 OPEN_JOB_STATES = (Job.State.ACTIVATABLE, Job.State.ACTIVATED, Job.State.FAILED)
+TABLES = InstanceRun.TABLES
 
 
 def drain(batch_size: int | None = None, max_batches: int | None = None, stopped: threading.Event | None = None) -> int:
@@ -305,24 +306,30 @@ def _by_instance(rows: list, attname: str) -> dict[int, list]:
 
 def _flush(runs: list[InstanceRun], events: list[Event], commands: list[Command], replay: bool) -> bool:
     """Write the batch; True when it wrote commands (to other instances, CONTINUE, signals, messages)."""
-    def gather(kind: str, part: str) -> list:
-        return [obj for run in runs for obj in getattr(run, part)[kind].values()]
-
-    flush.insert(ElementInstance, gather("elements", "created"))
-    flush.insert(Variable, gather("variables", "created"))
-    flush.insert(Job, gather("jobs", "created"))
-    flush.insert(Incident, gather("incidents", "created"))
-    flush.update(ElementInstance, gather("elements", "dirty"), ["state", "end_date", "data", "incident_key"])
-    flush.update(Variable, gather("variables", "dirty"), ["value"])
-    flush.update(
-        Job, gather("jobs", "dirty"), ["state", "retries", "error_message", "backoff_until", "deadline", "worker"]
-    )
-    flush.update(Incident, gather("incidents", "dirty"), ["state", "resolved_at"])
-    flush.update(ProcessInstance, [r.instance for r in runs if r.instance_dirty], ["state", "end_date", "has_incident"])
-    # user tasks, call-activity children, commands to other instances
-    wrote_commands = extra_rows.flush(runs, replay)
-    if replay:
-        flush.insert(Event, events)
-    else:
-        flush.insert_and_update(Event, events, Command, commands, ["state", "processed_at", "keys", "error"])
-    return wrote_commands
+    created: dict[str, list] = {t: [] for t in TABLES}
+    dirty: dict[str, list] = {t: [] for t in TABLES}
+    for run in runs:  # one pass over the runs, not one per table (most of a run's tables are empty)
+        for table, rows in run.created.items():
+            if rows:
+                created[table].extend(rows.values())
+        for table, rows in run.dirty.items():
+            if rows:
+                dirty[table].extend(rows.values())
+    writes = flush.Writes()
+    writes.insert(ElementInstance, created["elements"])
+    writes.insert(Variable, created["variables"])
+    writes.insert(Job, created["jobs"])
+    writes.insert(Incident, created["incidents"])
+    writes.update(ElementInstance, dirty["elements"], ["state", "end_date", "data", "incident_key"])
+    writes.update(Variable, dirty["variables"], ["value"])
+    writes.update(Job, dirty["jobs"], ["state", "retries", "error_message", "backoff_until", "deadline", "worker"])
+    writes.update(Incident, dirty["incidents"], ["state", "resolved_at"])
+    writes.update(ProcessInstance, [r.instance for r in runs if r.instance_dirty],
+                  ["state", "end_date", "has_incident"])
+    writes.insert(Event, events)
+    if not replay:
+        writes.update(Command, commands, ["state", "processed_at", "keys", "error"])
+    extra_rows.queue(runs, replay, created, dirty, writes)  # user tasks, wait states, decisions
+    writes.send()
+    # candidate rows, call-activity children, commands to other instances, buffered messages, signals
+    return extra_rows.flush(runs, replay)

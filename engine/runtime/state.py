@@ -36,6 +36,10 @@ ACTIVE = ElementInstance.State.ACTIVE
 
 
 class InstanceRun:
+    # The tables whose rows a run creates or changes (`created`, `dirty`), written by the loop's flush.
+    TABLES = ("elements", "variables", "jobs", "incidents", "user_tasks", "timers", "message_subscriptions",
+              "signal_subscriptions")
+
     def __init__(self, instance: ProcessInstance, definition: ProcessDefinition, graph: Graph):
         self.instance = instance
         self.definition = definition
@@ -48,10 +52,8 @@ class InstanceRun:
         self.jobs: dict[int, Job] = {}
         self.incidents: dict[int, Incident] = {}
         self.user_tasks: dict[int, UserTask] = {}
-        tables = ("elements", "variables", "jobs", "incidents", "user_tasks", "timers", "message_subscriptions",
-                  "signal_subscriptions")
-        self.created: dict[str, dict[int, Any]] = {t: {} for t in tables}
-        self.dirty: dict[str, dict[int, Any]] = {t: {} for t in tables}
+        self.created: dict[str, dict[int, Any]] = {t: {} for t in self.TABLES}
+        self.dirty: dict[str, dict[int, Any]] = {t: {} for t in self.TABLES}
         self.instance_dirty = False
         self.agenda: deque[tuple[str, Any]] = deque()
         # Activations queued on the agenda per flow scope: tokens in flight still belong to their scope.

@@ -16,6 +16,8 @@ from psycopg.types.json import Jsonb
 
 # Up to this many rows an UPDATE from a VALUES list beats COPY into a scratch table.
 SMALL_UPDATE = 200
+# A statement takes at most 65,535 parameters; a combined write sends another statement before that.
+MAX_PARAMS = 30_000
 
 
 def row_values(fields: list[models.Field]) -> Any:
@@ -80,26 +82,81 @@ def _small_update(model: type[models.Model], objs: list[Any], names: list[str]) 
             f"AS v({', '.join(cols)}) WHERE t.{cols[0]} = v.{cols[0]}"), params
 
 
-def insert_and_update(model: type[models.Model], objs: list[Any], other: type[models.Model], others: list[Any],
-                      names: list[str]) -> None:
-    """INSERT `objs` and UPDATE `names` of `others` in one statement (the UPDATE as a data-modifying
-    WITH, which PostgreSQL runs whether or not it is read): a batch's events and its commands' new
-    states, one statement and round trip less per batch. Small batches only (VALUES lists)."""
-    if (connection.vendor != "postgresql" or not objs or not others
-            or len(objs) > SMALL_UPDATE or len(others) > SMALL_UPDATE):
-        insert(model, objs)
-        update(other, others, names)
-        return
+def _small_insert(model: type[models.Model], objs: list[Any]) -> tuple[str, list[Any]]:
+    """One INSERT … VALUES for all rows (its types come from the table's columns)."""
     fields = _insert_fields(model, objs)
-    updating, params = _small_update(other, others, names)
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     make = row_values(fields)
-    params += [value for obj in objs for value in make(obj)]
+    params = [value for obj in objs for value in make(obj)]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    return f"INSERT INTO {model._meta.db_table} ({columns}) VALUES {', '.join([row] * len(objs))}", params
+
+
+class Writes:
+    """The row writes of one engine batch, sent together by `send`.
+
+    A small batch (a few instances, the low-rate case) sends them all as one statement, each
+    INSERT and UPDATE a data-modifying WITH (PostgreSQL runs every one of them to completion
+    whether or not it is read): one round trip where a batch of one completion sent five. The
+    writes must touch distinct rows (a statement's parts do not see one another's changes), as
+    the engine's do: a row is either created or dirty in a batch, never both. Foreign keys are
+    checked at commit (DEFERRABLE INITIALLY DEFERRED). A table with more rows than SMALL_UPDATE
+    keeps its own COPY (and UPDATE from a scratch table)."""
+
+    def __init__(self) -> None:
+        self.inserts: list[tuple[type[models.Model], list[Any]]] = []
+        self.updates: list[tuple[type[models.Model], list[Any], list[str]]] = []
+
+    def insert(self, model: type[models.Model], objs: list[Any]) -> None:
+        if objs:
+            self.inserts.append((model, objs))
+
+    def update(self, model: type[models.Model], objs: list[Any], names: list[str]) -> None:
+        if objs:
+            self.updates.append((model, objs, names))
+
+    def send(self) -> None:
+        if connection.vendor != "postgresql":
+            for model, objs in self.inserts:
+                insert(model, objs)
+            for model, objs, names in self.updates:
+                update(model, objs, names)
+            return
+        parts: list[str] = []
+        params: list[Any] = []
+        for model, objs in self.inserts:
+            if len(objs) > SMALL_UPDATE:
+                insert(model, objs)  # COPY
+                continue
+            statement, values = _small_insert(model, objs)
+            if len(params) + len(values) > MAX_PARAMS:
+                _send(parts, params)
+                parts, params = [], []
+            parts.append(statement)
+            params += values
+        for model, objs, names in self.updates:
+            if len(objs) > SMALL_UPDATE:
+                update(model, objs, names)  # COPY into a scratch table, one UPDATE
+                continue
+            statement, values = _small_update(model, objs, names)
+            if len(params) + len(values) > MAX_PARAMS:
+                _send(parts, params)
+                parts, params = [], []
+            parts.append(statement)
+            params += values
+        _send(parts, params)
+
+
+def _send(parts: list[str], params: list[Any]) -> None:
+    """The statements as one: all but the last as data-modifying WITHs."""
+    if not parts:
+        return
+    *first, last = parts
+    if first:
+        last = "WITH " + ", ".join(f"w{i} AS ({part})" for i, part in enumerate(first)) + " " + last
     connection.ensure_connection()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cur:
-        cur.execute(f"WITH updated AS ({updating}) INSERT INTO {model._meta.db_table} ({columns}) "
-                    f"VALUES {', '.join([row] * len(objs))}", params)
+        cur.execute(last, params)
 
 
 def update(model: type[models.Model], objs: list[Any], names: list[str]) -> None:

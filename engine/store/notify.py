@@ -31,6 +31,10 @@ log = logging.getLogger("flowsync.engine")
 
 JOBS_CHANNEL = "flowsync:jobs:{tenant_id}:{job_type}"
 ENDED_CHANNEL = "flowsync:instance-ended:{key}"
+# What the engine publishes: one message per batch naming every instance that ended, space-separated (one
+# PUBLISH per instance was one Redis command and one message to every web process per instance). The hub
+# hands it to the waiters of each key's ENDED_CHANNEL.
+ENDED_MANY_CHANNEL = "flowsync:instances-ended"
 TASK_CHANNEL = "flowsync:user-task-settled:{key}"  # a user task's listeners decided its transition
 # Re-check PostgreSQL at least this often while waiting, in case a notification was lost.
 DEFAULT_RECHECK_SECONDS = 2.0
@@ -52,13 +56,13 @@ def task_channel(key: int) -> str:
     return TASK_CHANNEL.format(key=key)
 
 
-def _publish(channels: list[str]) -> None:
+def _publish(channels: list[str], message: str = "1") -> None:
     if not channels:
         return
     try:
         pipe = _connection().pipeline(transaction=False)
         for channel in channels:
-            pipe.publish(channel, "1")
+            pipe.publish(channel, message)
         pipe.execute()
     except Exception as exc:  # noqa: BLE001 - waiters re-check PostgreSQL on their own
         log.warning("could not publish %d notifications through Redis (%s)", len(channels), exc)
@@ -71,7 +75,9 @@ def notify_jobs_available(tenant_id: int, job_types: Iterable[str]) -> None:
 
 def notify_instances_ended(keys: Iterable[int]) -> None:
     """These process instances reached COMPLETED or TERMINATED (call after commit)."""
-    _publish([ended_channel(int(k)) for k in sorted(set(keys))])
+    ended = sorted({int(k) for k in keys})
+    if ended:
+        _publish([ENDED_MANY_CHANNEL], " ".join(map(str, ended)))
 
 
 def notify_tasks_settled(keys: Iterable[int]) -> None:
@@ -138,8 +144,13 @@ class _Hub:
                         continue
                     channel = message["channel"]
                     channel = channel.decode() if isinstance(channel, bytes) else channel
+                    channels = [channel]
+                    if channel == ENDED_MANY_CHANNEL:
+                        data = message["data"]
+                        data = data.decode() if isinstance(data, bytes) else str(data)
+                        channels = [ended_channel(int(k)) for k in data.split()]
                     with self._lock:
-                        events = list(self._waiting.get(channel, ()))
+                        events = [e for c in channels for e in self._waiting.get(c, ())]
                     for event in events:
                         event.set()
             except Exception as exc:  # noqa: BLE001 - Redis down: waiters fall back to their re-check
