@@ -43,8 +43,7 @@ class Command(models.Model):
     id = models.BigAutoField(primary_key=True)
     # No index of its own: cmd_tenant_idx (tenant, id) leads with it and also serves the admin's list of a
     # tenant's commands newest first (the table takes a row per API call: one index, not two).
-    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, db_index=False,
-                               db_constraint=False)  # see engine/models/runtime.py
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, db_index=False)
     process_instance_key = models.BigIntegerField()
     kind = models.CharField(max_length=32)
     payload = models.JSONField(default=dict, blank=True)
@@ -80,8 +79,7 @@ class Event(models.Model):
     id = models.BigAutoField(primary_key=True)
     # No index: events are read by instance only (event_instance_idx); an index on the tenant cost
     # every command a write that nothing on the hot path (or anywhere but deleting a tenant) reads.
-    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, db_index=False,
-                               db_constraint=False)  # see engine/models/runtime.py
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, db_index=False)
     process_instance_key = models.BigIntegerField()
     command_id = models.BigIntegerField(null=True)
     command_kind = models.CharField(max_length=32)

@@ -11,8 +11,7 @@ class ElementWork(models.Model):
     """
 
     key = models.BigIntegerField(primary_key=True)
-    # No database constraint: checked per row at commit on the hot path (see engine/models/runtime.py).
-    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, db_constraint=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT)
     process_instance_key = models.BigIntegerField()
     element_instance_key = models.BigIntegerField()
     element_id = models.CharField(max_length=255)

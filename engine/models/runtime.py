@@ -70,14 +70,10 @@ class ElementInstance(models.Model):
         TERMINATED = "TERMINATED"
 
     key = models.BigIntegerField(primary_key=True)
-    # No database constraint on the hot rows' references (here, variables, jobs, user tasks, commands, events):
-    # PostgreSQL checked each at commit with a SELECT … FOR KEY SHARE per row written, every engine worker
-    # share-locking the one tenant row (~16% of the engine's PostgreSQL CPU on hello). The engine writes them
-    # only with its instance's tenant and key; Django still protects and cascades on delete.
-    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, db_constraint=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT)
     # No index of its own: ei_instance_idx (process_instance, key) leads with it (one index less per row written).
     process_instance = models.ForeignKey(ProcessInstance, on_delete=models.CASCADE, related_name="elements",
-                                         db_index=False, db_constraint=False)
+                                         db_index=False)
     element_id = models.CharField(max_length=255)
     element_type = models.CharField(max_length=32)
     # The element instance of the enclosing scope (process or subprocess); None for the process itself.
@@ -104,10 +100,10 @@ class ElementInstance(models.Model):
 
 class Variable(models.Model):
     key = models.BigIntegerField(primary_key=True)
-    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, db_constraint=False)  # see ElementInstance
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT)
     # No index of its own: var_instance_idx (process_instance, name) leads with it.
     process_instance = models.ForeignKey(ProcessInstance, on_delete=models.CASCADE, related_name="variables",
-                                         db_index=False, db_constraint=False)
+                                         db_index=False)
     scope_key = models.BigIntegerField()
     name = models.CharField(max_length=255)
     value = models.JSONField(null=True)
