@@ -14,7 +14,8 @@ from engine.runtime.loop import drain
 from engine.store import flush
 from tests.conftest import deploy_file
 
-pytestmark = pytest.mark.django_db
+# The statements counted are PostgreSQL's (a data-modifying WITH, COPY); SQLite writes through the ORM.
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 
 @pytest.fixture

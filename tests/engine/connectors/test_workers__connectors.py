@@ -92,6 +92,7 @@ def test_kill_9_mid_call_runs_the_job_again_after_the_lock_and_completes_it_once
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres  # engine workers (and their connector thread) run on PostgreSQL; SQLite applies inline
 def test_an_engine_workers_own_thread_runs_what_its_batches_schedule_without_an_rq_job(creds, http_server,
                                                                                        settings, monkeypatch,
                                                                                        flush_redis):
