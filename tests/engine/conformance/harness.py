@@ -58,6 +58,14 @@ class Engine:
         drain()
         return jobs
 
+    def answer(self, job_type: str, result: dict[str, Any] | None = None,
+               variables: dict[str, Any] | None = None) -> Job:
+        """Activate the one job of the type (a listener's) and complete it with a job result (a denial, corrections)."""
+        [job] = activate_jobs([self.tenant.pk], job_type, "test", 60_000, 1, self.now())
+        complete_job([self.tenant.pk], job.key, variables or {}, "test", self.now(), result=result)
+        drain()
+        return job
+
     def job_variables(self, job: Job) -> dict[str, Any]:
         from engine.actions.jobs import variables_for_jobs
 

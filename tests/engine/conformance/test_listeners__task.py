@@ -16,12 +16,6 @@ from engine.runtime.loop import drain
 pytestmark = pytest.mark.django_db
 
 
-def _answer(engine, job_type: str, result: dict | None = None, variables: dict | None = None) -> Job:
-    [job] = activate_jobs([engine.tenant.pk], job_type, "test", 60_000, 1, engine.now())
-    complete_job([engine.tenant.pk], job.key, variables or {}, "test", engine.now(), result=result)
-    drain()
-    return job
-
 
 def _task(key: int) -> UserTask:
     return UserTask.objects.get(process_instance_key=key)
@@ -30,7 +24,7 @@ def _task(key: int) -> UserTask:
 def _created(engine) -> int:
     engine.deploy("user-task-listeners")
     key = engine.start("user-task-listeners", requester="ann")
-    _answer(engine, "tl-create")
+    engine.answer("tl-create")
     assert _task(key).state == "CREATED"
     return key
 
@@ -44,7 +38,7 @@ def test_the_task_is_creating_until_its_creating_listener_is_done_and_may_be_cor
     assert (job.kind, job.listener_event_type, job.element_id) == ("TASK_LISTENER", "CREATING", "Task_Approve")
     with pytest.raises(Conflict):  # not in anyone's list yet: it cannot be completed
         complete_user_task([engine.tenant.pk], task.key, {}, "test", engine.now())
-    _answer(engine, "tl-create", {"corrections": {"assignee": "bob", "priority": 80,
+    engine.answer("tl-create", {"corrections": {"assignee": "bob", "priority": 80,
                                                   "dueDate": "2027-01-31T17:00:00+01:00"}})
     task = _task(key)
     assert (task.state, task.assignee, task.priority) == ("CREATED", "bob", 80)
@@ -61,7 +55,7 @@ def test_a_denied_completion_is_withdrawn_and_an_accepted_one_goes_through_every
     assert _task(key).state == "COMPLETING"
     [job] = engine.jobs("tl-check-1")
     assert (job.kind, job.listener_event_type) == ("TASK_LISTENER", "COMPLETING")
-    _answer(engine, "tl-check-1", {"denied": True, "deniedReason": "missing receipt"})
+    engine.answer("tl-check-1", {"denied": True, "deniedReason": "missing receipt"})
     assert _task(key).state == "CREATED"  # back in the list; the submitted variables are dropped
     assert "approved" not in engine.variables(key)
     assert not engine.jobs("tl-check-2")
@@ -69,9 +63,9 @@ def test_a_denied_completion_is_withdrawn_and_an_accepted_one_goes_through_every
 
     complete_user_task([engine.tenant.pk], task.key, {"approved": False}, "test", engine.now())
     drain()
-    _answer(engine, "tl-check-1", {"denied": False})
+    engine.answer("tl-check-1", {"denied": False})
     assert _task(key).state == "COMPLETING" and engine.state(key) == "ACTIVE"  # waits for the second listener
-    _answer(engine, "tl-check-2", {"corrections": {"priority": 10}}, variables={"ignored": 1})
+    engine.answer("tl-check-2", {"corrections": {"priority": 10}}, variables={"ignored": 1})
     task = _task(key)
     assert (task.state, task.priority) == ("COMPLETED", 10)
     engine.assert_clean_end(key)
@@ -90,8 +84,8 @@ def test_a_task_listener_out_of_retries_raises_its_incident(engine):
     Job.objects.filter(key=job.key).update(retries=1)
     resolve_incident([engine.tenant.pk], Incident.objects.get(process_instance_key=key).key, "test", engine.now())
     drain()
-    _answer(engine, "tl-check-1")
-    _answer(engine, "tl-check-2")
+    engine.answer("tl-check-1")
+    engine.answer("tl-check-2")
     engine.assert_clean_end(key)
     assert engine.variables(key)["approved"] is True
 

@@ -17,12 +17,6 @@ from engine.runtime.loop import drain
 pytestmark = pytest.mark.django_db
 
 
-def _answer(engine, job_type: str, result: dict | None = None) -> Job:
-    [job] = activate_jobs([engine.tenant.pk], job_type, "test", 60_000, 1, engine.now())
-    complete_job([engine.tenant.pk], job.key, {}, "test", engine.now(), result=result)
-    drain()
-    return job
-
 
 def _task(key: int) -> UserTask:
     return UserTask.objects.get(process_instance_key=key)
@@ -36,7 +30,7 @@ def _assigned(engine) -> int:
     """An instance whose task went through its assigning listener to ann (the process's assignee)."""
     engine.deploy("user-task-listeners-assigning")
     key = engine.start("user-task-listeners-assigning", requester="ann")
-    _answer(engine, "tl-assign")
+    engine.answer("tl-assign")
     assert (_task(key).state, _task(key).assignee) == ("CREATED", "ann")
     return key
 
@@ -52,7 +46,7 @@ def test_the_process_assignee_goes_through_the_assigning_listener_which_may_corr
     assert job.custom_headers == {"region": "EU"}  # the user task's task headers (Camunda 8.8)
     with pytest.raises(Conflict, match="task listeners are at work"):
         complete_user_task([engine.tenant.pk], task.key, {}, "test", engine.now())
-    _answer(engine, "tl-assign", {"corrections": {"assignee": "bob", "candidateUsers": ["carl"]}})
+    engine.answer("tl-assign", {"corrections": {"assignee": "bob", "candidateUsers": ["carl"]}})
     task = _task(key)
     assert (task.state, task.assignee, task.candidate_users) == ("CREATED", "bob", ["carl"])
     assert _candidates(task) == {("user", "carl"), ("group", "approvers")}
@@ -69,13 +63,13 @@ def test_a_claim_waits_for_the_listener_and_a_denial_keeps_the_previous_assignee
         claim_task([engine.tenant.pk], task.key, "bob", "bob", engine.now())
     drain()
     assert _task(key).assignee == ""  # the listener sees the task unassigned
-    _answer(engine, "tl-assign", {"denied": True, "deniedReason": "ann keeps it"})
+    engine.answer("tl-assign", {"denied": True, "deniedReason": "ann keeps it"})
     assert (_task(key).state, _task(key).assignee) == ("CREATED", "ann")
     assert [r["deniedReason"] for r in engine.records(key, "USER_TASK_ASSIGNMENT_DENIED")] == ["ann keeps it"]
 
     assert assign_user_task([engine.tenant.pk], task.key, "dora", "admin", engine.now()) is not None
     drain()
-    _answer(engine, "tl-assign")
+    engine.answer("tl-assign")
     assert (_task(key).state, _task(key).assignee) == ("CREATED", "dora")
 
 
@@ -89,14 +83,14 @@ def test_an_update_waits_for_the_updating_listener_and_a_denial_undoes_it(engine
     [job] = engine.jobs("tl-update")
     assert job.listener_event_type == "UPDATING"
     assert (_task(key).priority, _candidates(_task(key))) == (70, {("group", "clerks")})
-    _answer(engine, "tl-update", {"denied": True})
+    engine.answer("tl-update", {"denied": True})
     task = _task(key)
     assert (task.state, task.priority, task.due_date, task.candidate_groups) == ("CREATED", 50, None, ["approvers"])
     assert _candidates(task) == {("group", "approvers")}
 
     update_user_task([engine.tenant.pk], task.key, changes, "escalate", "admin", engine.now())
     drain()
-    _answer(engine, "tl-update", {"corrections": {"priority": 90}})
+    engine.answer("tl-update", {"corrections": {"priority": 90}})
     task = _task(key)
     assert (task.state, task.priority, task.candidate_groups) == ("CREATED", 90, ["clerks"])
     assert task.due_date.isoformat() == "2027-03-01T12:00:00+00:00"
@@ -106,7 +100,7 @@ def test_an_update_waits_for_the_updating_listener_and_a_denial_undoes_it(engine
 def test_an_update_without_updating_listeners_applies_at_once(engine):
     engine.deploy("user-task-listeners")
     key = engine.start("user-task-listeners", requester="ann")
-    _answer(engine, "tl-create")
+    engine.answer("tl-create")
     task = _task(key)
     assert update_user_task([engine.tenant.pk], task.key, {"priority": 5, "candidateUsers": ["eve"],
                                                            "followUpDate": None}, "", "admin", engine.now()) is None
@@ -119,12 +113,12 @@ def test_an_update_without_updating_listeners_applies_at_once(engine):
 def test_a_denied_completion_discards_the_corrections_of_earlier_listeners(engine):
     engine.deploy("user-task-listeners")
     key = engine.start("user-task-listeners", requester="ann")
-    _answer(engine, "tl-create")
+    engine.answer("tl-create")
     complete_user_task([engine.tenant.pk], _task(key).key, {}, "test", engine.now())
     drain()
-    _answer(engine, "tl-check-1", {"corrections": {"priority": 10, "assignee": "zed"}})
+    engine.answer("tl-check-1", {"corrections": {"priority": 10, "assignee": "zed"}})
     assert (_task(key).priority, _task(key).assignee) == (10, "zed")  # the next listener sees them
-    _answer(engine, "tl-check-2", {"denied": True})
+    engine.answer("tl-check-2", {"denied": True})
     assert (_task(key).state, _task(key).priority, _task(key).assignee) == ("CREATED", 50, "ann")
 
 

@@ -32,12 +32,6 @@ from engine.store.commands import submit
 pytestmark = pytest.mark.django_db
 
 
-def _answer(engine, job_type: str, result: dict | None = None) -> Job:
-    [job] = activate_jobs([engine.tenant.pk], job_type, "test", 60_000, 1, engine.now())
-    complete_job([engine.tenant.pk], job.key, {}, "test", engine.now(), result=result)
-    drain()
-    return job
-
 
 def _review(engine, order: str = "A") -> tuple[int, UserTask]:
     engine.deploy("user-task-canceling")
@@ -72,9 +66,9 @@ def _canceling(engine, key: int, task: UserTask) -> None:
 
 
 def _listeners_done(engine) -> None:
-    _answer(engine, "tl-cancel-1")
+    engine.answer("tl-cancel-1")
     assert engine.jobs("tl-cancel-2")
-    _answer(engine, "tl-cancel-2")
+    engine.answer("tl-cancel-2")
 
 
 def test_cancelling_the_instance_waits_for_the_canceling_listeners(engine):
@@ -92,9 +86,9 @@ def test_cancelling_the_instance_waits_for_the_canceling_listeners(engine):
     drain()
     assert Command.objects.filter(process_instance_key=key, kind="CANCEL_INSTANCE").latest("id").state == "REJECTED"
 
-    _answer(engine, "tl-cancel-1", {"corrections": {"priority": 10}})  # corrections go on the task
+    engine.answer("tl-cancel-1", {"corrections": {"priority": 10}})  # corrections go on the task
     assert (_state(task), task.priority, engine.state(key)) == ("CANCELING", 10, "ACTIVE")
-    _answer(engine, "tl-cancel-2")
+    engine.answer("tl-cancel-2")
     assert _state(task) == "CANCELED"
     engine.assert_clean_end(key, "TERMINATED")
     assert [r["intent"] for r in engine.records(key) if r["intent"].startswith("USER_TASK_CANCEL")] == [
@@ -211,7 +205,7 @@ def test_a_scope_with_a_canceling_task_inside_ends_after_it_and_then_its_boundar
     assert engine.active(key) == Counter(["user-task-canceling-scopes", "Sub_Review", "Task_Inner"])
     [job] = engine.jobs("tl-cancel-inner")
     assert job.listener_event_type == "CANCELING"
-    _answer(engine, "tl-cancel-inner")
+    engine.answer("tl-cancel-inner")
     assert engine.terminated(key) == Counter(["Task_Inner", "Sub_Review"])
     engine.assert_clean_end(key)
     assert engine.completed(key)["End_Recalled"] == 1 and engine.variables(key)["recalled"] is True
@@ -229,9 +223,9 @@ def test_a_multi_instance_body_completes_once_the_instances_its_condition_ended_
     drain()
     assert [_state(t) for t in votes] == ["COMPLETED", "CANCELING", "CANCELING"]
     assert "End_Voted" not in engine.completed(key)  # the body waits for both
-    _answer(engine, "tl-cancel-vote")
+    engine.answer("tl-cancel-vote")
     assert "End_Voted" not in engine.completed(key)
-    _answer(engine, "tl-cancel-vote")
+    engine.answer("tl-cancel-vote")
     assert [_state(t) for t in votes] == ["COMPLETED", "CANCELED", "CANCELED"]
     engine.assert_clean_end(key)
     assert engine.completed(key)["End_Voted"] == 1
