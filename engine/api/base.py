@@ -25,6 +25,7 @@ from rest_framework.views import APIView
 
 from engine import rights
 from engine.api.auth import ApiKeyAuthentication, ApiPrincipal
+from engine.api.gate import vouched
 from engine.api.parsers import LenientJSONParser
 from engine.api.problems import (
     IdempotencyKeyReused,
@@ -87,6 +88,10 @@ class ApiView(APIView):
             logs.bind(tenant=request.user.tenant.tenant_id)
         self.check_rights(request)
         if self.submits_commands and request.method not in ("GET", "HEAD", "OPTIONS"):
+            if request.method == "POST" and isinstance(request.user, ApiPrincipal):
+                # Authenticated and allowed: the gate (engine/api/gate.py) may refuse this caller's next ones.
+                vouched.caller(request.META.get("HTTP_AUTHORIZATION", ""), request.path_info,
+                               request.user.tenant.tenant_id)
             refused = backlog.refusal(new_work=self.starts_work)
             if refused is not None:
                 metrics.api_refused.labels(principal(request).tenant.tenant_id, "backpressure").inc()
@@ -130,16 +135,22 @@ def principal(request: Request) -> ApiPrincipal:
 
 
 def refuse_start_when_jobs_lag(request: Request, tenant_pk: int, definition: ProcessDefinition | None = None,
-                               process_id: str = "", remember: bool = False) -> None:
+                               process_id: str = "", remember: bool = False, tenant_given: str = "") -> None:
     """503 with Retry-After when the jobs of one of the definition's types wait too long for their live
     workers (engine/backpressure.py); the caller has not started anything yet. Without the definition:
     whether the latest one of `process_id` is refused, as far as a start of it seen lately tells (then no
-    look-up is needed); `remember`: the definition is its process's latest, found by `process_id`."""
+    look-up is needed); `remember`: the definition is its process's latest, found by its id (START on it
+    checked) — then, as for a refusal by `process_id`, the gate may refuse the caller's next starts of it
+    (`tenant_given`: the request's tenantId, "" when none)."""
+    authorization = request.META.get("HTTP_AUTHORIZATION", "")
     if definition is None:
         refused = job_lag.refused_lately(tenant_pk, process_id)
         if refused is not None:  # a caller without START there gets its 403, as it would have
             require_on(request, Right.START, tenant_pk, process_id, "start instances")
+            vouched.start(authorization, tenant_given, process_id, tenant_pk)
     else:
+        if remember:
+            vouched.start(authorization, tenant_given, definition.bpmn_process_id, tenant_pk)
         refused = job_lag.refusal(tenant_pk, definition, remember=remember)
     if refused is not None:
         metrics.api_refused.labels(principal(request).tenant.tenant_id, "backpressure").inc()

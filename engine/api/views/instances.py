@@ -144,7 +144,8 @@ class ProcessInstancesView(ApiView):
                 process_id, version = data.get("processDefinitionId"), data.get("processDefinitionVersion")
                 latest = bool(process_id) and (version is None or version < 0) and "processDefinitionKey" not in data
                 if latest:  # refused a moment ago: refused again without looking the definition up
-                    refuse_start_when_jobs_lag(request, tenant.pk, process_id=process_id)
+                    refuse_start_when_jobs_lag(request, tenant.pk, process_id=process_id,
+                                               tenant_given=data.get("tenantId") or "")
                 definition = instance_actions.find_definition(
                     tenant,
                     process_id=data.get("processDefinitionId"),
@@ -152,7 +153,8 @@ class ProcessInstancesView(ApiView):
                     key=data.get("processDefinitionKey"),
                 )
         require_on(request, Right.START, tenant.pk, definition.bpmn_process_id, "start instances")
-        refuse_start_when_jobs_lag(request, tenant.pk, definition, remember=latest)
+        refuse_start_when_jobs_lag(request, tenant.pk, definition, remember=latest,
+                                   tenant_given=data.get("tenantId") or "")
         instance = instance_actions.start_instance(
             tenant,
             definition,
