@@ -28,9 +28,10 @@ from typing import Any
 from django.conf import settings
 
 from engine.api.problems import CONTENT_TYPE, problem
-from engine.backpressure import backlog, job_lag
+from engine.backpressure import backlog, job_lag, queued_refusal
 from flowsync import metrics
 from flowsync.auth.credentials import DEFAULT_RECHECK_SECONDS
+from flowsync.webserver import QUEUED_KEY
 
 CREATE = "/v2/process-instances"
 PUBLISH = "/v2/messages/publication"
@@ -115,7 +116,8 @@ def _refusal(environ: dict[str, Any], path: str, authorization: str) -> tuple[st
     if tenant_id is None:
         return None
     # What ApiView.initial asks first (after authentication and rights, which vouched stands for).
-    refused = backlog.refusal(new_work=path == CREATE)
+    refused = backlog.refusal(new_work=path == CREATE) or (
+        queued_refusal(environ.get(QUEUED_KEY)) if path == CREATE else None)
     if refused is not None:
         return refused[0], refused[1], tenant_id
     if path != CREATE:
