@@ -292,10 +292,14 @@ class Run:
     def start(self) -> str:
         port = free_port()
         workers, threads = self.args.web.split("x")
-        self.procs.append(subprocess.Popen(
-            [self.python, "-m", "gunicorn", "flowsync.wsgi:application", "--bind", f"127.0.0.1:{port}",
-             "--workers", workers, "--threads", threads, "--log-level", "warning"],
-            cwd=self.dir, env=self.env))
+        if self.args.server == "granian":  # the same WSGI application, granian's workers and threads
+            command = [str(Path(self.python).parent / "granian"), "--interface", "wsgi", "flowsync.wsgi:application",
+                       "--host", "127.0.0.1", "--port", str(port), "--workers", workers,
+                       "--blocking-threads", threads, "--log-level", "warning", "--no-access-log"]
+        else:
+            command = [self.python, "-m", "gunicorn", "flowsync.wsgi:application", "--bind", f"127.0.0.1:{port}",
+                       "--workers", workers, "--threads", threads, "--log-level", "warning"]
+        self.procs.append(subprocess.Popen(command, cwd=self.dir, env=self.env))
         for _ in range(self.args.engines):
             self.procs.append(subprocess.Popen([self.python, "manage.py", "engine_worker"], cwd=self.dir,
                                                env=self.env))
@@ -501,7 +505,7 @@ def measure(checkout: Path, args: argparse.Namespace) -> dict[str, object]:
     web_rss = [final.get(p, 0) for p in groups["web"] if p != run.procs[0].pid]
     engine_rss = [final.get(p, 0) for p in groups["engine"]]
     return {
-        "checkout": str(checkout), "mode": args.mode, "offered": rate, "seconds": seconds,
+        "checkout": str(checkout), "server": args.server, "mode": args.mode, "offered": rate, "seconds": seconds,
         "throughput": (completed_at_end - before["completed"]) / (window_end - t0),  # type: ignore[operator]
         "accepted": accepted, "refused": len(refused), "failed": len(created) - accepted - len(refused),
         # 0: no answer (a client timeout or a dropped connection)
@@ -537,7 +541,7 @@ def _cpu_column(group: str):  # type: ignore[no-untyped-def]
 
 def report(results: list[dict[str, object]]) -> None:
     ms = lambda v: f"{v * 1000:.0f}"  # noqa: E731
-    rows = [("checkout", lambda r: Path(r["checkout"]).name),
+    rows = [("checkout", lambda r: Path(r["checkout"]).name + ("" if r["server"] == "gunicorn" else " " + r["server"])),
             ("mode / offered PI/s", lambda r: f"{r['mode']} / {r['offered'] or 'closed loop'}"),
             ("completed PI/s (wall clock)", lambda r: f"{r['throughput']:.0f}"),
             ("accepted / refused / failed", lambda r: f"{r['accepted']} / {r['refused']} / {r['failed']}"),
@@ -618,6 +622,9 @@ def main() -> None:
     p.add_argument("--poll-ms", type=int, default=10_000, help="the job workers' requestTimeout")
     p.add_argument("--engines", type=int, default=2, help="engine worker processes")
     p.add_argument("--web", default="2x16", help="gunicorn workers x threads (scripts/run.sh's default)")
+    p.add_argument("--server", choices=["gunicorn", "granian"], action="append",
+                   help="web server (default gunicorn; granian must be installed in the checkout's venv); once for "
+                        "every checkout, or once per --checkout, in the same order")
     p.add_argument("--lag-ms", type=int, default=None,
                    help="FLOWSYNC_BACKPRESSURE_ENGINE_LAG_MS for the server (default: 1000 in overload, else 0)")
     p.add_argument("--job-lag-ms", type=int, default=None,
@@ -626,7 +633,12 @@ def main() -> None:
     p.add_argument("--top", type=int, default=0, help="print the N most sent statements")
     p.add_argument("--json", action="store_true", help="print the results as JSON too")
     args = p.parse_args()
-    results = [measure(c.resolve(), args) for c in (args.checkout or [HERE.parent])]
+    checkouts = args.checkout or [HERE.parent]
+    servers = args.server or ["gunicorn"]
+    if len(servers) not in (1, len(checkouts)):
+        p.error("give --server once, or once per --checkout")
+    results = [measure(c.resolve(), argparse.Namespace(**{**vars(args), "server": servers[min(i, len(servers) - 1)]}))
+               for i, c in enumerate(checkouts)]
     report(results)
     if args.json:
         print(json.dumps([{k: v for k, v in r.items() if k != "rss_samples"} for r in results], default=str))
