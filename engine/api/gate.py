@@ -120,7 +120,7 @@ def _refusal(environ: dict[str, Any], path: str, authorization: str) -> tuple[st
         queued_refusal(environ.get(QUEUED_KEY)) if path == CREATE else None)
     if refused is not None:
         return refused[0], refused[1], tenant_id
-    if path != CREATE:
+    if path != CREATE or job_lag.limit_ms() <= 0:  # the job-lag rule off: no need to read the body
         return None
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
