@@ -1,6 +1,5 @@
 """gunicorn settings read from the working directory (scripts/run.sh, tests/live.py, benchmarks).
 
-Worker: gunicorn's gthread, plus the time each request waited for a thread (flowsync/webserver.py).
 SIGTERM is a graceful stop: no new connections, requests in flight finish within
 `graceful_timeout`, long polls answer early (flowsync/shutdown.py).
 
@@ -13,8 +12,6 @@ import os
 import shutil
 from pathlib import Path
 
-# gthread, stamping how long each request waited for a thread (flowsync/webserver.py; backpressure uses it).
-worker_class = "flowsync.webserver.QueueTimingWorker"
 graceful_timeout = int(os.environ.get("FLOWSYNC_WEB_GRACEFUL_SECONDS", "30"))
 
 _own_metrics_dir = None

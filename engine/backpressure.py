@@ -3,9 +3,8 @@ Retry-After) instead of queueing without bound. One rule, called by every surfac
 the /v2 API (engine/api/base.py, engine/api/views/instances.py) and webhook deliveries
 (engine/actions/flows.py).
 
-Three signals: the engine's own backlog (`backlog`: pending commands and their age), the job workers'
-(`job_lag`: how long the jobs of a definition's types wait to be activated, for types with live workers), and
-the web server's (`queued_refusal`: how long a start waited for a thread before it was read at all).
+Two signals: the engine's own backlog (`backlog`: pending commands and their age) and the job workers'
+(`job_lag`: how long the jobs of a definition's types wait to be activated, for types with live workers).
 The API's gate (engine/api/gate.py) asks the same rules before Django, for callers Django vouched for.
 """
 
@@ -89,22 +88,6 @@ class _Backlog:
 
 
 backlog = _Backlog()
-
-
-# -- time in the web server's queue ---------------------------------------------------------------
-DEFAULT_QUEUE_MS = 250
-
-
-def queued_refusal(queued_seconds: float | None) -> tuple[str, int] | None:
-    """(why, seconds to wait) when a start waited longer than FLOWSYNC_BACKPRESSURE_QUEUE_MS for a web thread
-    (flowsync/webserver.py measures it; None: unknown, another server). Serving it now would hand its work
-    off late and delay the answers queued behind it; refused, the client retries when the queue is short.
-    Only starts: an answer to running work is what empties the queue."""
-    limit = int(getattr(settings, "FLOWSYNC_BACKPRESSURE_QUEUE_MS", DEFAULT_QUEUE_MS))
-    if queued_seconds is None or limit <= 0 or queued_seconds * 1000 <= limit:
-        return None
-    return (f"the request waited {queued_seconds * 1000:.0f} ms for the server to read it; new instances are "
-            "refused while the server is this busy (retry later; work already running goes on)", 1)
 
 
 # -- job hand-off lag -----------------------------------------------------------------------------

@@ -33,13 +33,12 @@ from engine.api.problems import (
     ResourceExhausted,
 )
 from engine.api.search import parse_key
-from engine.backpressure import backlog, job_lag, queued_refusal
+from engine.backpressure import backlog, job_lag
 from engine.errors import InvalidInput
 from engine.models import ProcessDefinition
 from engine.rights import Right
 from flowsync import idempotency, logs, metrics, ratelimit
 from flowsync.models import Tenant
-from flowsync.webserver import QUEUED_KEY
 
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 class TenantRateThrottle(BaseThrottle):
@@ -93,8 +92,7 @@ class ApiView(APIView):
                 # Authenticated and allowed: the gate (engine/api/gate.py) may refuse this caller's next ones.
                 vouched.caller(request.META.get("HTTP_AUTHORIZATION", ""), request.path_info,
                                request.user.tenant.tenant_id)
-            refused = backlog.refusal(new_work=self.starts_work) or (
-                queued_refusal(request.META.get(QUEUED_KEY)) if self.starts_work else None)
+            refused = backlog.refusal(new_work=self.starts_work)
             if refused is not None:
                 metrics.api_refused.labels(principal(request).tenant.tenant_id, "backpressure").inc()
                 raise ResourceExhausted(refused[0], retry_after=refused[1])

@@ -28,10 +28,9 @@ from typing import Any
 from django.conf import settings
 
 from engine.api.problems import CONTENT_TYPE, problem
-from engine.backpressure import backlog, job_lag, queued_refusal
+from engine.backpressure import backlog, job_lag
 from flowsync import metrics
 from flowsync.auth.credentials import DEFAULT_RECHECK_SECONDS
-from flowsync.webserver import QUEUED_KEY
 
 CREATE = "/v2/process-instances"
 PUBLISH = "/v2/messages/publication"
@@ -116,8 +115,7 @@ def _refusal(environ: dict[str, Any], path: str, authorization: str) -> tuple[st
     if tenant_id is None:
         return None
     # What ApiView.initial asks first (after authentication and rights, which vouched stands for).
-    refused = backlog.refusal(new_work=path == CREATE) or (
-        queued_refusal(environ.get(QUEUED_KEY)) if path == CREATE else None)
+    refused = backlog.refusal(new_work=path == CREATE)
     if refused is not None:
         return refused[0], refused[1], tenant_id
     if path != CREATE or job_lag.limit_ms() <= 0:  # the job-lag rule off: no need to read the body
