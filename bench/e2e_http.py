@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/e2e_http.py [--checkout DIR ...] [--mode unbounded|rate|overload|soak]
                                       [--rate R] [--seconds S] [--engines 2] [--web 2x16]
+                                      [--server gunicorn|granian ...]
 
 For each checkout (default: the tree this script is in; give `--checkout` twice, e.g. a
 worktree of main and this branch, for a before/after from the same run) it makes a fresh
