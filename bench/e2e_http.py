@@ -266,9 +266,9 @@ class Run:
             # point, so that every mode but `overload` measures the same work in every checkout.
             "FLOWSYNC_BACKPRESSURE_ENGINE_LAG_MS": str(args.lag_ms if args.lag_ms is not None
                                                        else (1000 if args.mode == "overload" else 0)),
-            # Job hand-off backpressure likewise (its default, 500, in overload).
+            # Job hand-off backpressure likewise (its default, 250, in overload; 500 before session 7).
             "FLOWSYNC_BACKPRESSURE_JOB_LAG_MS": str(args.job_lag_ms if args.job_lag_ms is not None
-                                                    else (500 if args.mode == "overload" else 0)),
+                                                    else (250 if args.mode == "overload" else 0)),
             "PYTHONPATH": str(PROBE),
         }
         self.env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
@@ -629,7 +629,7 @@ def main() -> None:
     p.add_argument("--lag-ms", type=int, default=None,
                    help="FLOWSYNC_BACKPRESSURE_ENGINE_LAG_MS for the server (default: 1000 in overload, else 0)")
     p.add_argument("--job-lag-ms", type=int, default=None,
-                   help="FLOWSYNC_BACKPRESSURE_JOB_LAG_MS for the server (default: 500 in overload, else 0)")
+                   help="FLOWSYNC_BACKPRESSURE_JOB_LAG_MS for the server (default: 250 in overload, else 0)")
     p.add_argument("--drain-timeout", type=float, default=120.0)
     p.add_argument("--top", type=int, default=0, help="print the N most sent statements")
     p.add_argument("--json", action="store_true", help="print the results as JSON too")

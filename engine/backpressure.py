@@ -26,7 +26,9 @@ from flowsync import redis
 DEFAULT_BACKLOG_LIMIT = status.BACKPRESSURE_DEFAULT
 DEFAULT_ENGINE_LAG_MS = 1000
 BACKLOG_CACHE_SECONDS = 0.5
-DEFAULT_JOB_LAG_MS = 500
+# 250 since the gate made refusals cheap: in overload it held accepted hand-off p99 at 1.0–1.2 s where 500 gave
+# 1.35–1.8 s, for as many instances carried (README, session 7).
+DEFAULT_JOB_LAG_MS = 250
 
 
 class _Backlog:
