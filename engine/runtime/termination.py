@@ -139,10 +139,26 @@ def interrupt_scope(run: InstanceRun, scope: ElementInstance, keep: int | None =
 
 def wait_then(run: InstanceRun, scope: ElementInstance, after: dict[str, Any]) -> None:
     """What the scope does once its terminating children are gone (`interrupt_scope` returned False); `{}`:
-    it completes then (a terminate end event). Meanwhile no event subprocess of it starts: their subscriptions
-    and timers close now (Camunda unsubscribes them when the scope is interrupted); its boundary events stay."""
+    it completes then (a terminate end event). An interrupted scope starts no event subprocess meanwhile:
+    their subscriptions and timers close now (Camunda unsubscribes them when the scope is interrupted); its
+    boundary events stay. A modification's scope (`endIfEmpty`) may go on with other tokens: the modification
+    closes them only if nothing else is left in it (`close_if_emptied`)."""
     scope.data[AFTER] = after
     run.touch("elements", scope)
+    if not after.get("endIfEmpty"):
+        _close_event_subprocess_waits(run, scope)
+
+
+def close_if_emptied(run: InstanceRun, scope: ElementInstance) -> None:
+    """A modification terminated tokens of the scope: if nothing but tokens on their way out is left, the scope
+    ends after them, and its event subprocesses listen no more meanwhile."""
+    if run.inflight.get(scope.key) or scope.data.get("tokens"):
+        return
+    if all(terminating(run.elements[k]) for k in run.active_children(scope.key)):
+        _close_event_subprocess_waits(run, scope)
+
+
+def _close_event_subprocess_waits(run: InstanceRun, scope: ElementInstance) -> None:
     element = run.element(scope.element_id)
     boundary = {b.id for b in run.graph.boundary_events(element.id)} if element.kind != "process" else set()
     run.close_waits(scope.key, only=lambda row: row.element_id not in boundary)
@@ -150,17 +166,19 @@ def wait_then(run: InstanceRun, scope: ElementInstance, after: dict[str, Any]) -
 
 def interrupted(ei: ElementInstance) -> bool:
     """Terminating, or a scope waiting for its terminating children before it goes on: no modification or
-    migration now, and no new event but a boundary event of a waiting scope (`accepts`)."""
+    migration now, and no new event but those `accepts` lets in."""
     return terminating(ei) or AFTER in ei.data
 
 
 def accepts(ei: ElementInstance, event_kind: str) -> bool:
     """Whether a catch event of this kind (boundaryEvent, or an event subprocess start) may trigger at the element
-    instance: nothing at a terminating one; at a scope waiting for its terminating children (`AFTER`) only a
-    boundary event, which terminates the scope (Camunda accepts a boundary event of an interrupted scope)."""
+    instance: nothing at a terminating one; at a scope waiting for its terminating children (`AFTER`) a boundary
+    event, which terminates the scope (Camunda accepts a boundary event of an interrupted scope), and an event
+    subprocess only where a modification left other tokens running (an emptied scope's closed already)."""
     if terminating(ei):
         return False
-    return AFTER not in ei.data or event_kind == "boundaryEvent"
+    after = ei.data.get(AFTER)
+    return after is None or event_kind == "boundaryEvent" or bool(after.get("endIfEmpty"))
 
 
 def terminate_instance(run: InstanceRun) -> None:

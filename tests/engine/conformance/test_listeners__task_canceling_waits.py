@@ -19,7 +19,8 @@ import pytest
 
 from engine.actions.instances import cancel_instance
 from engine.actions.messages import publish_message
-from engine.models import Command, Message, MessageSubscription, Timer, UserTask
+from engine.actions.modification import Activate, Modification, modify_instance
+from engine.models import Command, ElementInstance, Message, MessageSubscription, Timer, UserTask
 from engine.runtime.loop import drain
 from engine.timers.firing import fire_due_timers
 
@@ -144,3 +145,36 @@ def test_a_terminate_end_event_scope_takes_no_event_subprocess_while_it_waits(en
     second = engine.start("user-task-canceling", orderId="T")
     assert _reached(abort) == [second]
     assert UserTask.objects.get(process_instance_key=second).state == "CANCELING"  # its abort interrupts it
+
+
+
+def _modify(engine, key: int, modification: Modification) -> None:
+    modify_instance([engine.tenant.pk], key, modification, "test", engine.now())
+    drain()
+
+
+def test_a_scope_a_modification_empties_takes_no_event_subprocess_while_it_waits(engine):
+    key = _work(engine)
+    _modify(engine, key, Modification(terminate_keys=[_task(key).element_instance_key]))
+    assert _task(key).state == "CANCELING"
+    assert _subscriptions(key) == {"Start_Halt": "DELETED", "Start_Ping": "DELETED", "Boundary_Recall": "ACTIVE"}
+    ping = _publish(engine, "ping", ttl_ms=HOUR)
+    assert _reached(ping) == []
+    engine.answer("tl-cancel-work")
+    engine.assert_clean_end(key, "TERMINATED")  # the emptied scope, then the instance, ended after the listener
+
+
+def test_a_scope_a_modification_leaves_running_keeps_its_event_subprocesses(engine):
+    key = _work(engine)
+    old = _task(key)
+    sub = ElementInstance.objects.get(process_instance_id=key, element_id="Sub_Work")
+    _modify(engine, key, Modification(terminate_keys=[old.element_instance_key],
+                                      activate=[Activate("Task_Work", ancestor_key=sub.key)]))
+    old.refresh_from_db()
+    assert old.state == "CANCELING" and engine.active(key)["Task_Work"] == 2
+    assert _subscriptions(key) == {"Start_Halt": "ACTIVE", "Start_Ping": "ACTIVE", "Boundary_Recall": "ACTIVE"}
+    ping = _publish(engine, "ping", ttl_ms=HOUR)
+    assert _reached(ping) == [key] and engine.completed(key)["End_Pinged"] == 1
+    engine.answer("tl-cancel-work")
+    old.refresh_from_db()
+    assert old.state == "CANCELED" and engine.active(key)["Task_Work"] == 1 and engine.state(key) == "ACTIVE"
