@@ -18,10 +18,10 @@ task listeners ends only after them, and so, through every level of call activit
 Nothing that waits so takes a new event: a terminating element instance's timers and subscriptions close
 when its termination starts (in the transaction of the command that terminated it), and a scope waiting
 for its terminating children before it goes on (`AFTER`: an interrupting event subprocess, a terminate end
-event, a multi-instance completion condition, a modification) closes the subscriptions of its event
-subprocess starts then, as Camunda does; only its boundary events still listen (one may still interrupt it).
-A message published meanwhile therefore stays buffered for whoever subscribes next, and a timer of theirs
-that falls due does not fire.
+event, a multi-instance completion condition, a modification that emptied it) closes the subscriptions and
+timers of its event subprocess starts then, as Camunda does; only its boundary events still listen (one may
+still interrupt it). A message published meanwhile therefore stays buffered for whoever subscribes next, and
+a closed timer that falls due does not fire.
 """
 
 from __future__ import annotations
