@@ -135,8 +135,9 @@ def test_a_grandchild_with_a_canceling_listener_holds_every_level(engine):
     _terminated_before(middle, parent, "PROCESS_INSTANCE_TERMINATED")
 
 
-def test_a_child_without_canceling_listeners_ends_its_call_activity_in_the_same_drain(engine):
-    """No listener: the wait is one command to the child and one back."""
+def test_a_grandchild_that_completes_while_the_parent_is_cancelled_releases_every_level(engine):
+    """The grandchild's task is completed and the parent cancelled in the same batch: the grandchild completes
+    (no canceling listener runs), its report releases the middle's call activity, the middle's end the parent's."""
     engine.deploy("canceling-call-child", "canceling-call-middle", "canceling-call-parent")
     parent = engine.start("canceling-call-parent", orderId="N", target="canceling-call-middle")
     [middle] = _children(parent)
@@ -146,8 +147,11 @@ def test_a_child_without_canceling_listeners_ends_its_call_activity_in_the_same_
     cancel_instance(engine.tenant, parent, "test", engine.now())  # while its completion is on its way up
     drain()
     engine.assert_clean_end(child)
+    assert not engine.jobs("tl-cancel-child")
     for k in (middle, parent):
         engine.assert_clean_end(k, "TERMINATED")
+    assert [r["intent"] for r in engine.records(middle) if r["intent"].startswith("CHILD_INSTANCE_")] == [
+        "CHILD_INSTANCE_CREATED", "CHILD_INSTANCE_COMPLETED"]
     assert not Command.objects.filter(process_instance_key__in=[parent, middle, child], state="PENDING").exists()
 
 
