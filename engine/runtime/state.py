@@ -8,7 +8,7 @@ draws a key except through `now` and `keys`, which come with the command.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -152,10 +152,15 @@ class InstanceRun:
         if ei.flow_scope_key is not None:
             self.children.get(ei.flow_scope_key, set()).discard(ei.key)
 
-    def close_waits(self, ei_key: int, keep: int | None = None) -> None:
-        """Withdraw the open waits (timers, subscriptions) of an element instance that ended."""
+    def close_waits(self, ei_key: int, keep: int | None = None,
+                    only: Callable[[Any], bool] | None = None) -> None:
+        """Withdraw the open waits (timers, subscriptions) of an element instance that ended (with `only`, those
+        of its waits that `only` selects; the others stay open)."""
         for table, row in self.waits.pop(ei_key, []):
             if row.key == keep:
+                continue
+            if only is not None and not only(row):
+                self.waits.setdefault(ei_key, []).append((table, row))
                 continue
             if table == "timers" and row.state == Timer.State.ACTIVE:
                 row.state = Timer.State.CANCELED
