@@ -34,6 +34,7 @@ from .cel_functions import CEL_FUNCTIONS
 from .errors import EvaluationError, ExpressionError, collecting_warnings, warn, warn_if_first
 from .feel import DEFINED, NOW, TODAY, Root, Translation, translate
 from .feel_builtins import FEEL_FUNCTIONS
+from .feel_operators import FAILURES
 from .values import FeelFunction, as_json, copy_plain, format_number, to_cel, to_plain
 
 _NOTHING: Any = object()
@@ -173,7 +174,7 @@ class Expression:
         assert self._plan.program is not None
         try:
             value = self._plan.program.run(bindings)
-        except CELEvalError as error:
+        except (CELEvalError, *FAILURES) as error:  # celpy's error value, or its interpreter's own failure
             if self.dialect == "cel":  # CEL keeps CEL's semantics: an error is an error
                 raise EvaluationError(cel.error_message(error) + _missing_hint(missing), self.source) from error
             # FEEL: what celpy's own code could not compute (say a `for` over null) is null, as
