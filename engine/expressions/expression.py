@@ -340,8 +340,9 @@ def _feel_plan(text: str, translation: Translation) -> _Plan:
 def feel_lambda(body: Any, parameters: Any, captured: Any) -> Any:
     """A FEEL function definition's value: the body, compiled once, with the names it captured.
 
-    Called by FEEL programs (feel.py emits it); the body runs as its own expression, so a
-    type error inside it fails the call, which the caller sees as an error (FEEL: null).
+    Called by FEEL programs (feel.py emits it); the body runs as its own expression: a type
+    error inside it is null there, as anywhere (its warning goes to the same collector), and
+    what still fails the body (deep recursion) fails the call, which the caller sees as null.
     """
     expression = _compile("feel-functions", str(body))
     scope = {str(key): to_plain(value) for key, value in captured.items()}
