@@ -7,7 +7,7 @@ from engine.graph import Element
 from engine.models import Command, ElementInstance, ProcessDefinition, ProcessInstance
 from engine.runtime.behaviors.base import Behavior
 from engine.runtime.errors import IncidentRaised
-from engine.runtime.expr import evaluate
+from engine.runtime.expr import evaluate, why
 from engine.runtime.limits import call_depth, check_call_depth
 from engine.runtime.state import InstanceRun
 from engine.runtime.tokens import AWAIT_CHILD, complete
@@ -60,7 +60,8 @@ class CallActivityBehavior(Behavior):
         process_id = evaluate(run, ei.key, props["processId"], "CALLED_ELEMENT_ERROR")
         if not isinstance(process_id, str) or not process_id:
             raise IncidentRaised("CALLED_ELEMENT_ERROR", f"Expected the processId of '{element.id}' to be a "
-                                                         f"non-empty string, but it was {process_id!r}")
+                                                         f"non-empty string, but it was {process_id!r}"
+                                                         f"{why(run, ei.key, props['processId'], process_id)}")
         check_call_depth(run, element)
         definition = called_definition(run, process_id, props)
         if definition is None:

@@ -7,7 +7,7 @@ from engine.runtime.behaviors.base import Behavior
 from engine.runtime.behaviors.events import throw
 from engine.runtime.behaviors.job_task import JobTaskBehavior
 from engine.runtime.catching import throw_error
-from engine.runtime.expr import evaluate
+from engine.runtime.expr import evaluate_string
 from engine.runtime.state import InstanceRun
 from engine.runtime.termination import interrupt_scope, wait_then
 from engine.runtime.tokens import complete
@@ -37,7 +37,7 @@ class EndEventBehavior(Behavior):
                 wait_then(run, scope, {})  # it completes once the tokens it terminated are gone
             complete(run, ei)
         elif kind == "error":
-            code = str(evaluate(run, ei.key, event["errorCode"]))
+            code = evaluate_string(run, ei.key, event["errorCode"], "the error code")
             throw_error(run, ei, code)
         elif kind == "compensation":
             if not compensation.throw(run, ei, element):
