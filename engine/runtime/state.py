@@ -67,6 +67,7 @@ class InstanceRun:
         self.outbox: list[Command] = []  # commands to other instances (children, parent)
         self.decision_instances: list[DecisionInstance] = []  # decisions business rule tasks evaluated
         self.thrown_signals: list[tuple[str, dict[str, Any], datetime]] = []  # broadcast on flush
+        self.refused_messages: list[int] = []  # messages whose hand-over this instance refused: its own again
         # Rows a migration renamed (model, key, {field: value}): element ids and definition keys.
         self.relabels: list[tuple[type, int, dict[str, Any]]] = []
         # Open timers and subscriptions by the element instance that waits (engine/runtime/waits.py).

@@ -175,7 +175,14 @@ def trigger_timer(run: InstanceRun, payload: dict[str, Any]) -> None:
 
 
 def correlate_message(run: InstanceRun, payload: dict[str, Any]) -> None:
-    ei, event = _waiting(run, payload)
+    try:
+        ei, event = _waiting(run, payload)
+    except CommandRejected:
+        # The element stopped waiting after the message was handed over (a boundary event, a cancel
+        # came first): the message was not received here, so it stays available to this instance.
+        if payload.get("messageKey"):
+            run.refused_messages.append(int(payload["messageKey"]))
+        raise
     sub = run.message_subscriptions_by_key.get(int(payload["subscriptionKey"]))
     run.record("MESSAGE_CORRELATED", ei, messageName=payload.get("messageName"),
                messageKey=payload.get("messageKey"), catchElementId=event.id)
