@@ -19,6 +19,7 @@ import pytest
 from engine.actions.instances import cancel_instance
 from engine.actions.messages import publish_message
 from engine.actions.user_tasks import complete_user_task
+from engine.errors import Conflict
 from engine.models import Command, ElementInstance, Event, ProcessInstance, UserTask
 from engine.runtime.loop import drain
 
@@ -174,19 +175,17 @@ def test_a_child_that_completed_meanwhile_releases_its_terminating_call_activity
     engine.assert_clean_end(parent)
 
 
-def test_a_child_cancelled_directly_leaves_its_call_activity_which_then_ends_at_once(engine):
-    """FlowSync lets an operator cancel a child instance (Camunda refuses it): its call activity stays (a known
-    gap), hears of the child's end, and a later termination of it does not wait for the child."""
+def test_a_child_instance_cannot_be_cancelled_on_its_own(engine):
+    """As in Camunda: its call activity waits for it, so only the root instance can be cancelled."""
     parent = _start(engine)
     [child] = _children(parent)
-    cancel_instance(engine.tenant, child, "test", engine.now())
+    with pytest.raises(Conflict, match=f"cancel its root process instance {parent} instead"):
+        cancel_instance(engine.tenant, child, "test", engine.now())
+    drain()
+    assert engine.state(child) == "ACTIVE" and _call(parent).state == "ACTIVE"
+    assert not Command.objects.filter(process_instance_key=child, kind="CANCEL_INSTANCE").exists()
+    cancel_instance(engine.tenant, parent, "test", engine.now())
     drain()
     engine.answer("tl-cancel-child")
     engine.assert_clean_end(child, "TERMINATED")
-    call = _call(parent)
-    assert call.state == "ACTIVE" and call.data["childEnded"] is True and "terminating" not in call.data
-    assert [r["intent"] for r in engine.records(parent, "CHILD_INSTANCE_TERMINATED")] == ["CHILD_INSTANCE_TERMINATED"]
-    cancel_instance(engine.tenant, parent, "test", engine.now())
-    drain()
     engine.assert_clean_end(parent, "TERMINATED")
-    assert Command.objects.filter(process_instance_key=child, kind="CANCEL_INSTANCE").count() == 1  # none from it
