@@ -90,6 +90,12 @@ def _reading_cursor() -> psycopg.Cursor[Any]:
     return cur
 
 
+def bigint_array(values: list[int]) -> str:
+    """A list of keys as a PostgreSQL array literal for a `%s::bigint[]` parameter: psycopg's list dumper
+    is Python, element by element (~2% of the engine's CPU at batches of 500); this is one join in C."""
+    return "{" + ",".join(map(str, values)) + "}"
+
+
 def fetch(*reads: Read) -> None:
     """Run the reads in one round trip (a pipeline) and fill each one's `rows`."""
     if connection.vendor != "postgresql":
