@@ -34,6 +34,7 @@ from engine.store.wake import wake_every_worker
 log = logging.getLogger("flowsync.engine")
 
 PENDING = Command.State.PENDING
+ACTIVATABLE = str(Job.State.ACTIVATABLE.value)
 OPEN_JOB_STATES = (Job.State.ACTIVATABLE, Job.State.ACTIVATED, Job.State.FAILED)
 TABLES = InstanceRun.TABLES
 
@@ -211,8 +212,11 @@ def _notify(runs: list[InstanceRun]) -> None:
     """Run built-in connectors; wake long-polling job activations and awaitCompletion requests (after commit)."""
     types: dict[int, set[str]] = {}
     for run in runs:
-        for job in (*run.created["jobs"].values(), *run.dirty["jobs"].values()):
-            if job.state == Job.State.ACTIVATABLE:
+        created, dirty = run.created["jobs"], run.dirty["jobs"]
+        if not (created or dirty):
+            continue  # most runs of a batch of completions: no job made or changed here
+        for job in (*created.values(), *dirty.values()):
+            if job.state == ACTIVATABLE:
                 types.setdefault(job.tenant_id, set()).add(job.type)
     for listener in _after_commit:
         listener(types)

@@ -9,6 +9,7 @@ for changed ones (from a VALUES list, or for many rows from a scratch table fill
 from __future__ import annotations
 
 import json
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -37,16 +38,21 @@ def row_values(fields: list[models.Field]) -> Any:
     """A function obj → the row's values for `fields` (JSON as its text, which COPY and a VALUES list cast to
     jsonb; a null JSON column's None kept as NULL). What to do with each column is decided once per table,
     not per value: deciding it per value was 15% of the engine's CPU."""
-    plain = [(f.attname, None) if not isinstance(f, models.JSONField) else (f.attname, f.null) for f in fields]
+    names = [f.attname for f in fields]
+    json_at = [(i, f.null) for i, f in enumerate(fields) if isinstance(f, models.JSONField)]
+    # Every column's value in one C call (the rows the engine writes carry every field in their __dict__);
+    # a loop over the fields in Python was ~6% of the engine's CPU at large batches.
+    get = itemgetter(*names) if len(names) > 1 else (lambda data: (data[names[0]],))
 
     def row(obj: Any) -> list[Any]:
-        values = obj.__dict__
-        out = []
-        for name, json_null in plain:
-            value = values[name] if name in values else getattr(obj, name)
-            if json_null is not None and not (value is None and json_null):
-                value = dump_json(value)
-            out.append(value)
+        try:
+            out = list(get(obj.__dict__))
+        except KeyError:  # a deferred field: loaded as Django loads it
+            out = [getattr(obj, name) for name in names]
+        for i, json_null in json_at:
+            value = out[i]
+            if not (value is None and json_null):
+                out[i] = dump_json(value)
         return out
 
     return row
