@@ -15,12 +15,13 @@ from its command's commit to the end of the drain that completed it (p50/p99).
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import percentile, setup_django, summary, tenant  # noqa: E402
+from common import backend_cpu, percentile, setup_django, summary, tenant  # noqa: E402
 
 BPMN = Path(__file__).resolve().parent.parent / "tests" / "engine" / "conformance" / "bpmn" / "gateway-reference.bpmn"
 
@@ -50,8 +51,10 @@ def main(n: int, chunk: int) -> None:
             for _ in range(min(500, n - offset)):
                 start_instance(t, definition, {"amount": 150}, "bench", timezone.now())
     t1 = time.perf_counter()
+    c1, p1 = time.process_time(), backend_cpu()
     drain()
     t2 = time.perf_counter()
+    c2, p2 = time.process_time(), backend_cpu()
 
     latencies: list[float] = []
     batches: list[float] = []
@@ -73,6 +76,9 @@ def main(n: int, chunk: int) -> None:
     print(f"gateway reference: {n} instances (amount=150: xor -> fork of 3 scripts -> join -> end)")
     print(f"write start commands (API side):  {n / (t1 - t0):8.0f} /s")
     print(f"engine-only throughput:           {n / (t2 - t1):8.0f} PI/s")
+    print(f"engine Python CPU per instance:   {(c2 - c1) / n * 1e6:8.0f} µs")
+    print(f"PostgreSQL CPU per instance:      {(p2 - p1) / n * 1e6:8.0f} µs  (the engine's backend)")
+    print(f"load average (1 min) at the end:  {os.getloadavg()[0]:8.1f}")
     print(f"latency, chunks of {chunk} (commit -> completed): {summary(latencies)}")
     print(f"drain time per chunk of {chunk}: p50 {percentile(batches, 50) * 1000:.1f} ms, "
           f"p99 {percentile(batches, 99) * 1000:.1f} ms")

@@ -96,8 +96,10 @@ class Graph:
 
     def process_element(self) -> Element:
         """The process itself as an element (its scope and its listeners)."""
-        return Element(id=self.process_id, kind="process", name=self.name,
-                       props={"listeners": self.listeners} if self.listeners else {})
+        # Built once per graph (every instance run asks for it), as immutable as the graph's own elements.
+        return self._cached("process_element", lambda: Element(
+            id=self.process_id, kind="process", name=self.name,
+            props={"listeners": self.listeners} if self.listeners else {}))
 
     def start_events(self, scope: str | None) -> list[Element]:
         """The none start events directly inside a scope (None = the process)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 
 from django.db import connection
 from django.db.models import F
@@ -59,6 +60,11 @@ def _take_sqlite() -> int:
     return KeyBlock.objects.values_list("next_key", flat=True).get(pk=1) - 1
 
 
+def key_taker() -> Callable[[], int]:
+    """The function that draws a key on this connection's database."""
+    return _blocks.take if connection.vendor == "postgresql" else _take_sqlite
+
+
 def next_key() -> int:
     if connection.vendor == "postgresql":
         return _blocks.take()
@@ -68,12 +74,17 @@ def next_key() -> int:
 class KeySource:
     """Keys for one command's processing, recorded so that replay draws the same ones."""
 
-    def __init__(self, recorded: list[list[int]] | None = None):
+    def __init__(self, recorded: list[list[int]] | None = None, take: Callable[[], int] | None = None):
         self.runs: list[list[int]] = []
         self._replay = [k for start, count in (recorded or []) for k in range(start, start + count)]
         self._replaying = recorded is not None
-        # Decided once per command, not per key (the connection proxy's lookup is not free).
-        self._next_key = _blocks.take if connection.vendor == "postgresql" else _take_sqlite
+        # Decided once per batch by the loop (`key_taker`), else on the first key: the connection proxy's
+        # lookup is not free, and most runs' own KeySource never draws one (the loop gives each command its own).
+        self._next_key = take or self._first_key
+
+    def _first_key(self) -> int:
+        self._next_key = key_taker()
+        return self._next_key()
 
     @property
     def replaying(self) -> bool:

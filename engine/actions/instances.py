@@ -137,6 +137,11 @@ def cancel_instance(tenant: Tenant, key: int, actor: str, now: datetime) -> None
             raise NotFound(f"no process instance with key {key}")
         if instance.state != ProcessInstance.State.ACTIVE:
             raise Conflict(f"process instance {key} is {instance.state}, not ACTIVE")
+        if instance.parent_instance_key is not None:
+            # Its call activity waits for it: canceling it alone would leave the parent stuck (Camunda refuses too).
+            raise Conflict(f"process instance {key} was started by a call activity of process instance "
+                           f"{instance.parent_instance_key}: cancel its root process instance "
+                           f"{instance.root_instance_key} instead")
         if instance.canceling:  # type: ignore[attr-defined]
             raise Conflict(f"process instance {key} is being canceled already: it waits for the canceling "
                            "listeners of its user tasks")

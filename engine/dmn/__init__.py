@@ -11,7 +11,8 @@ Modules:
     evaluate.py  the DRG: required decisions first, then the decision's logic
 
 Expressions are FEEL, compiled once through engine.expressions (a FEEL -> CEL translation).
-A FEEL run-time type error gives null, as FEEL says (the BPMN side raises an incident instead).
+A FEEL run-time failure (a type error...) gives null, as FEEL says; the one FEEL of engine.expressions
+does that for BPMN too, where the place the value goes decides whether a null is an incident.
 Business knowledge models, boxed functions and decision services are FeelFunction values that
 expressions call by name (compile_feel(..., user_functions=True)). Declared typeRefs convert
 inputs and results (types.py). Dates, times and durations stay FEEL values from decision to

@@ -18,19 +18,22 @@ Modules:
     cel_functions.py   the CEL dialect's function table; equality and ordering for both
     values.py          celpy values <-> plain JSON-able Python, in one place
     temporal.py        ISO 8601 text <-> Python date-times and durations (timers, connectors)
-    errors.py          ExpressionError (deploy time), EvaluationError (run time)
+    errors.py          ExpressionError (deploy time), EvaluationError (run time), warnings
 
 Semantics in short (details in feel.py and feel_operators.py):
 - A variable that is not set reads as null, in FEEL and in CEL alike; `x = null` is then true.
-- FEEL: null flows through operators and functions (null + 1 is null); operands of the wrong
-  type raise EvaluationError (FEEL would give null), so bad data surfaces as an incident.
-  DMN (engine/dmn) takes FEEL's null instead. A number outside a function's domain is null in
-  both (sqrt(-1), log(0), modulo(x, 0): DMN 1.5 and Camunda say so; see feel_builtins).
+- FEEL: null flows through operators and functions (null + 1 is null), and a part that fails
+  (operands of the wrong type, division by zero, a bad argument to a built-in, a path into a
+  string) is null too, as in FEEL and Camunda 8 (feel-scala 1.17+), for BPMN and DMN alike.
+  The reasons are warnings: `expr.explain(variables)` lists them (errors.warn collects them only
+  then), and evaluate_bool/evaluate_str name them in the EvaluationError they raise for a null.
+  A number outside a function's domain is null as well (sqrt(-1), log(0), modulo(x, 0)).
 - Numbers are decimals (values.FeelDecimal: Decimal128, 34 digits) in operators and built-ins.
 - FEEL `if` evaluates only the branch its condition picks.
 - CEL keeps CEL's semantics (strict arithmetic, `int` names the type), plus comparisons
   across int and double and `x != null` for any x, as in the current CEL specification.
 - A condition (evaluate_bool) must be exactly true or false; null is an EvaluationError.
+- CEL keeps CEL's errors: `cel:"a" + 1` is an EvaluationError, not null.
 - now()/today() (FEEL) and `now` (CEL) read the clock passed as evaluate(..., now=...); an
   expression that reads the clock without one raises EvaluationError. The engine never
   reads the wall clock inside processors.

@@ -7,6 +7,10 @@ incident on one running instance (the data is wrong).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 
 class ExpressionError(ValueError):
     """Deploy time: a syntax error, or FEEL outside the supported subset.
@@ -32,7 +36,8 @@ class InvocationError(ExpressionError):
 
 
 class EvaluationError(Exception):
-    """Run time: a type error, a condition that is not a boolean, a missing clock, ...
+    """Run time: a condition that is not a boolean, a value of the wrong type for where it is used,
+    a missing clock, a CEL error... (a FEEL type error inside an expression is null, not this).
 
     `source` is the expression as written, when known, so an incident can show it.
     """
@@ -41,3 +46,35 @@ class EvaluationError(Exception):
         self.message = message
         self.source = source
         super().__init__(f"{message} (evaluating {source!r})" if source is not None else message)
+
+
+# --- evaluation warnings ----------------------------------------------------------------------------
+# FEEL (and Camunda 8 since feel-scala 1.17) turns a failure inside an expression into null and goes
+# on; the reasons are "warnings". They are collected only when a caller asks (Expression.explain, on
+# the path that raises an incident): the hot path then pays nothing but a ContextVar read on failure.
+
+_WARNINGS: ContextVar[list[str] | None] = ContextVar("feel_warnings", default=None)
+
+
+def warn(message: str) -> None:
+    """Record why a sub-expression became null, if someone collects the reasons."""
+    collected = _WARNINGS.get()
+    if collected is not None and message not in collected:
+        collected.append(message)
+
+
+def warn_if_first(message: str) -> None:
+    """`warn`, unless a warning already explains the failure (the generic one would only repeat it)."""
+    if not _WARNINGS.get():
+        warn(message)
+
+
+@contextmanager
+def collecting_warnings() -> Iterator[list[str]]:
+    """Collect the warnings of the evaluations inside the block (nested evaluations included)."""
+    collected: list[str] = []
+    token = _WARNINGS.set(collected)
+    try:
+        yield collected
+    finally:
+        _WARNINGS.reset(token)

@@ -24,15 +24,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from celpy import CELParseError, celtypes
+from celpy.evaluation import CELEvalError
 
 import engine.expressions.cel as cel
 import engine.expressions.feel_temporal as feel_temporal
 
 from .cel import Program
 from .cel_functions import CEL_FUNCTIONS
-from .errors import EvaluationError, ExpressionError
+from .errors import EvaluationError, ExpressionError, collecting_warnings, warn, warn_if_first
 from .feel import DEFINED, NOW, TODAY, Root, Translation, translate
 from .feel_builtins import FEEL_FUNCTIONS
+from .feel_operators import FAILURES
 from .values import FeelFunction, as_json, copy_plain, format_number, to_cel, to_plain
 
 _NOTHING: Any = object()
@@ -103,9 +105,9 @@ class Expression:
         value = self.evaluate(variables, now=now)
         if isinstance(value, bool):
             return value
-        hint = _missing_hint(self._missing(variables)) if value is None else ""
         raise EvaluationError(
-            f"the condition must be true or false, but it is {_describe(value)}{hint}", self.source
+            f"the condition must be true or false, but it is {_describe(value)}{self.why(value, variables, now)}",
+            self.source,
         )
 
     def evaluate_str(self, variables: Mapping[str, Any], *, now: dt.datetime | None = None) -> str:
@@ -115,9 +117,38 @@ class Expression:
             return value
         if isinstance(value, int | float) and not isinstance(value, bool):
             return format_number(value)
-        hint = _missing_hint(self._missing(variables)) if value is None else ""
         raise EvaluationError(
-            f"expected a string or a number, but the value is {_describe(value)}{hint}", self.source
+            f"expected a string or a number, but the value is {_describe(value)}{self.why(value, variables, now)}",
+            self.source,
+        )
+
+    def explain(self, variables: Mapping[str, Any], *, now: dt.datetime | None = None) -> list[str]:
+        """The warnings of an evaluation: why parts of it were null (type errors, failed calls...).
+
+        Evaluates again with the warnings collected (evaluation is deterministic), so only the
+        path that reports a problem pays for it; a failure of the whole evaluation is one warning.
+        Variables that are not set are not warnings here: `why` names them apart.
+        """
+        if self.dialect == "static":
+            return []
+        with collecting_warnings() as warnings:
+            try:
+                if self._plan.program is not None:
+                    self._run(variables, now)  # constants and references too: their program says why
+                else:
+                    self.evaluate(variables, now=now)
+            except EvaluationError as error:
+                warn(error.message)
+        return warnings
+
+    def why(self, value: Any, variables: Mapping[str, Any], now: dt.datetime | None = None) -> str:
+        """What to add to a message that refuses `value` (this expression's result): for a null,
+        the variables that are not set and the evaluation's warnings ("" when there is nothing)."""
+        if value is not None or self.dialect == "static":
+            return ""
+        warnings = self.explain(variables, now=now)
+        return _missing_hint(self._missing(variables)) + (
+            f"; the evaluation reported: {'; '.join(warnings)}" if warnings else ""
         )
 
     # --- internals
@@ -143,7 +174,14 @@ class Expression:
         assert self._plan.program is not None
         try:
             value = self._plan.program.run(bindings)
-        except Exception as error:  # celpy's error value, or anything a function let escape
+        except (CELEvalError, *FAILURES) as error:  # celpy's error value, or its interpreter's own failure
+            if self.dialect == "cel":  # CEL keeps CEL's semantics: an error is an error
+                raise EvaluationError(cel.error_message(error) + _missing_hint(missing), self.source) from error
+            # FEEL: what celpy's own code could not compute (say a `for` over null) is null, as
+            # the failures inside FEEL's operators and functions are (feel_operators.builtin).
+            warn_if_first(cel.error_message(error))
+            return None
+        except Exception as error:  # anything a function let escape (deep recursion...)
             raise EvaluationError(cel.error_message(error) + _missing_hint(missing), self.source) from error
         try:
             return to_plain(value)
@@ -302,8 +340,9 @@ def _feel_plan(text: str, translation: Translation) -> _Plan:
 def feel_lambda(body: Any, parameters: Any, captured: Any) -> Any:
     """A FEEL function definition's value: the body, compiled once, with the names it captured.
 
-    Called by FEEL programs (feel.py emits it); the body runs as its own expression, so a
-    type error inside it fails the call, which the caller sees as an error (FEEL: null).
+    Called by FEEL programs (feel.py emits it); the body runs as its own expression: a type
+    error inside it is null there, as anywhere (its warning goes to the same collector), and
+    what still fails the body (deep recursion) fails the call, which the caller sees as null.
     """
     expression = _compile("feel-functions", str(body))
     scope = {str(key): to_plain(value) for key, value in captured.items()}

@@ -47,6 +47,7 @@ from .feel_operators import (
     number,
     numbers,
     plain_number,
+    raising,
     string_arg,
 )
 from .feel_ranges import RANGE_FUNCTIONS, RANGE_PARAMETERS, feel_range_of
@@ -797,7 +798,7 @@ def _natural(a: Any, b: Any) -> int:
 def feel_union(lists: Any) -> Any:
     if any(items is None for items in lists):
         return None
-    return feel_distinct_values(feel_concatenate(lists))
+    return raising(feel_distinct_values)(raising(feel_concatenate)(lists))
 
 
 def _context_arg(name: str, value: Any) -> Mapping[Any, Any]:

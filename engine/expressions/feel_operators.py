@@ -8,12 +8,12 @@ So a FEEL program runs with a function table (feel_builtins.FEEL_FUNCTIONS) that
 CEL's operators ("_+_", "_==_", ...) with the functions here and adds the helpers the
 translator emits (feel_get, feel_index, ...).
 
-Error policy: null operands give null, as in FEEL; operands of the wrong type raise (FEEL
-would return null), so a process that adds a string to a number gets an incident that names
-the problem instead of a null travelling on silently.
-
-Every function receives celpy values and returns celpy values, and raises TypeError with a
-readable message; celpy turns it into an error value, and Expression into EvaluationError.
+Error policy (FEEL, and Camunda 8 since feel-scala 1.17): null operands give null, and so does
+an operation that fails (operands of the wrong type, division by zero, a bad argument to a
+built-in): the operation is null and the evaluation goes on. The function raises TypeError with
+a readable message; its `builtin`/`binary` wrapper turns that into null and records the
+message as a warning (errors.warn), which the place that needs a value of a given type (a
+condition, a job type...) shows in its incident when the result is null (Expression.explain).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from celpy.evaluation import CELEvalError
 import engine.expressions.feel_temporal as feel_temporal
 
 from .cel_functions import cel_equal, describe_type, is_number, ordered
+from .errors import warn
 from .values import (
     DECIMAL128,
     FALSE,
@@ -51,16 +52,42 @@ def fail(message: str) -> TypeError:
     return TypeError(message)
 
 
+# What a FEEL function or operator raises when it cannot compute: the call is then null (a warning).
+# RecursionError and the like are not among them: they stop the evaluation.
+FAILURES = (TypeError, ValueError, ArithmeticError, LookupError)
+
+
+def failure_reason(error: BaseException) -> str:
+    """The warning for a failed call: our own messages as they are, Python's made readable."""
+    if isinstance(error, ZeroDivisionError):
+        return "division by zero"
+    if type(error) is TypeError and error.args and isinstance(error.args[0], str):
+        return error.args[0]
+    if isinstance(error, ArithmeticError):
+        return "the result is not a number FEEL can represent"
+    text = str(error.args[0]) if error.args else type(error).__name__
+    return text[:300]
+
+
 def builtin(function: Callable[..., Any]) -> Callable[..., Any]:
-    """Pass celpy error values through: the compiled code hands them to functions as arguments."""
+    """A FEEL function as celpy calls it: a failure is null plus a warning (FEEL, Camunda 8).
+
+    celpy error values (from celpy's own code, e.g. a macro over null) pass through: the
+    compiled code hands them to functions as arguments, and the expression is then null.
+    """
 
     @functools.wraps(function)
     def call(*args: Any) -> Any:
         for arg in args:
             if isinstance(arg, CELEvalError):
                 return arg
-        return function(*args)
+        try:
+            return function(*args)
+        except FAILURES as error:
+            warn(failure_reason(error))
+            return None
 
+    call.null_on_failure = True  # type: ignore[attr-defined]
     return call
 
 
@@ -73,9 +100,19 @@ def binary(function: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
             return a
         if isinstance(b, CELEvalError):
             return b
-        return function(a, b)
+        try:
+            return function(a, b)
+        except FAILURES as error:
+            warn(failure_reason(error))
+            return None
 
+    call.null_on_failure = True  # type: ignore[attr-defined]
     return call
+
+
+def raising(function: Callable[..., Any]) -> Callable[..., Any]:
+    """The function under a `builtin`/`binary` wrapper, for built-ins that call it and want its failure."""
+    return getattr(function, "__wrapped__", function)
 
 
 def number(value: int | float) -> Any:
@@ -244,23 +281,29 @@ def feel_and(a: Any, b: Any) -> Any:
     """Three-valued: false wins over null and errors; null with true gives null."""
     if _is_false(a) or _is_false(b):
         return FALSE
-    return _undecided(a, b, "and") or (TRUE if a is not None and b is not None else None)
+    if _is_true(a) and _is_true(b):
+        return TRUE
+    return _undecided(a, b, "and")
 
 
 def feel_or(a: Any, b: Any) -> Any:
     """Three-valued: true wins over null and errors; null with false gives null."""
     if _is_true(a) or _is_true(b):
         return TRUE
-    return _undecided(a, b, "or") or (FALSE if a is not None and b is not None else None)
+    if _is_false(a) and _is_false(b):
+        return FALSE
+    return _undecided(a, b, "or")
 
 
 def _undecided(a: Any, b: Any, operator: str) -> CELEvalError | None:
-    # Neither operand decided the result: an error operand is the result, a non-boolean is one.
+    # Neither operand decided the result: an error operand is the result, else null (FEEL); a
+    # non-boolean operand is null too, with a warning that says so.
     for value in (a, b):
         if isinstance(value, CELEvalError):
             return value
+    for value in (a, b):
         if value is not None and not isinstance(value, BoolType):
-            raise fail(f"'{operator}' expects booleans, got {describe_type(value)}")
+            warn(f"'{operator}' expects booleans, got {describe_type(value)}")
     return None
 
 

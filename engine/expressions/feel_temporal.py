@@ -435,6 +435,10 @@ def _describe(value: Any) -> str:
         return "boolean"
     if isinstance(value, int | float):
         return "number"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        return "context"
     return kind_name(value)
 
 
@@ -632,7 +636,7 @@ def date_of(value: Any) -> Date:
             # Process variables carry date-times as text; Camunda's date() takes their date too.
             return parse_date_time(value).date
         return parse_date(value)
-    raise TypeError(f"date() cannot convert {kind_name(value)}")
+    raise TypeError(f"date() cannot convert {_describe(value)}")
 
 
 def date_from_parts(year: Any, month: Any, day: Any) -> Date:
@@ -658,7 +662,7 @@ def time_of(value: Any) -> Time:
         return Time(0, 0, 0, 0, 0)
     if isinstance(value, str):
         return parse_time(value)
-    raise TypeError(f"time() cannot convert {kind_name(value)}")
+    raise TypeError(f"time() cannot convert {_describe(value)}")
 
 
 def time_from_parts(hour: Any, minute: Any, second: Any, offset: Any = None) -> Time:
@@ -687,7 +691,7 @@ def date_time_of(value: Any) -> DateTime:
         return DateTime(value, Time(0, 0, 0))
     if isinstance(value, str):
         return parse_date_time(value)
-    raise TypeError(f"date and time() cannot convert {kind_name(value)}")
+    raise TypeError(f"date and time() cannot convert {_describe(value)}")
 
 
 def date_time_from(date: Any, time: Any) -> DateTime:
@@ -703,7 +707,7 @@ def duration_of(value: Any) -> DayTime | YearMonth:
         return value
     if isinstance(value, str):
         return parse_duration(value)
-    raise TypeError(f"duration() cannot convert {kind_name(value)}")
+    raise TypeError(f"duration() cannot convert {_describe(value)}")
 
 
 def months_between(start: Any, end: Any) -> YearMonth:

@@ -28,6 +28,16 @@ def correlate_buffered(tenant_id: int, subscriptions: list[MessageSubscription],
         hand_over(message, sub, actor, now)
 
 
+def take_back(process_instance_key: int, message_keys: list[int]) -> None:
+    """The instance refused these hand-overs (it no longer waited): it may receive the messages again while
+    they live, as Camunda rejects such a correlation and keeps the message."""
+    instance = str(process_instance_key)
+    for message in Message.objects.select_for_update().filter(key__in=message_keys).order_by("key"):
+        if instance in message.correlated_instances:
+            message.correlated_instances = [k for k in message.correlated_instances if k != instance]
+            message.save(update_fields=["correlated_instances"])
+
+
 def hand_over(message: Message, sub: MessageSubscription, actor: str, now: datetime) -> None:
     """Mark the subscription taken and tell its instance, by command, which message arrived."""
     MessageSubscription.objects.filter(key=sub.key).update(state=MessageSubscription.State.CORRELATED)

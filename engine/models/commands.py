@@ -22,6 +22,7 @@ class Command(models.Model):
         CHILD_COMPLETED = "CHILD_COMPLETED"
         CHILD_ERROR = "CHILD_ERROR"
         CHILD_ESCALATION = "CHILD_ESCALATION"  # an escalation a child instance did not catch
+        CHILD_TERMINATED = "CHILD_TERMINATED"  # a child instance ended terminated (its call activity may wait)
         CANCEL_INSTANCE = "CANCEL_INSTANCE"
         JOB_FAILED = "JOB_FAILED"
         THROW_ERROR = "THROW_ERROR"

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import OperationalError, connection, transaction
-from django.db.models import BooleanField, Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from engine.definitions.cache import definition as cached_definition
@@ -40,6 +40,10 @@ from engine.queries.common import get_or_404
 from engine.queries.instances import instances
 from flowsync import audit
 from flowsync.models import AuditEntry
+
+# An active element instance on its way out (canceling task listeners, or a call activity's child, still run:
+# engine/runtime/termination.py): shown as TERMINATING, as Camunda's Operate does. Element data stays unread.
+TERMINATING = ExpressionWrapper(Q(data__has_key="terminating"), output_field=BooleanField())
 
 PAGE_SIZE = 25
 STATES = tuple(ProcessInstance.State.values)
@@ -496,7 +500,8 @@ def instance_detail(tenant_ids: list[int], key: int) -> InstanceDetail:
     related = {p.key: p for p in instances(tenant_ids).filter(key__in=related_keys)} if related_keys else {}
     children = list(instances(tenant_ids).filter(parent_instance_key=key).order_by("start_date", "key"))
     elements = list(
-        ElementInstance.objects.filter(process_instance_id=key, tenant_id__in=tenant_ids).defer("data").order_by("key")
+        ElementInstance.objects.filter(process_instance_id=key, tenant_id__in=tenant_ids).defer("data")
+        .annotate(terminating=TERMINATING).order_by("key")
     )
     by_key = {e.key: e for e in elements}
     scopes: dict[int, Scope] = {}

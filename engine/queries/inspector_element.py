@@ -25,7 +25,7 @@ from engine.models import (
     UserTask,
     Variable,
 )
-from engine.queries.inspector import TimelineEntry, get_instance, timeline
+from engine.queries.inspector import TERMINATING, TimelineEntry, get_instance, timeline
 from engine.queries.instances import instances
 from engine.visibility import scope_chain, visible_from_rows
 
@@ -67,7 +67,7 @@ def element_panel(tenant_ids: list[int], key: int, element_id: str) -> ElementPa
     if element is None:
         raise NotFound(f"process {instance.definition.bpmn_process_id} has no element '{element_id}'")
     scopes = {e.key: e for e in ElementInstance.objects.filter(process_instance_id=key, tenant_id__in=tenant_ids)
-              .defer("data").order_by("key")}
+              .defer("data").annotate(terminating=TERMINATING).order_by("key")}
     mine = [e for e in scopes.values() if e.element_id == element_id and e.key != key]
 
     def parent_of(scope_key: int) -> int | None:

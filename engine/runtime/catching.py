@@ -23,7 +23,7 @@ from engine.models import Command, ElementInstance
 from engine.runtime import tokens
 from engine.runtime.errors import IncidentRaised
 from engine.runtime.state import InstanceRun
-from engine.runtime.termination import interrupt_scope, interrupted, terminate, wait_then
+from engine.runtime.termination import accepts, interrupt_scope, terminate, wait_then
 
 UNHANDLED_ERROR_EVENT = "UNHANDLED_ERROR_EVENT"
 
@@ -110,7 +110,7 @@ def throw_escalation(run: InstanceRun, thrower: ElementInstance, code: str) -> N
 
 def trigger(run: InstanceRun, event: Element, at: ElementInstance, variables: dict[str, Any]) -> None:
     """Trigger a catch event: a boundary event of `at`, or the start of an event subprocess inside `at`."""
-    if interrupted(at):
+    if not accepts(at, event.kind):
         return  # on its way out (canceling task listeners run): Camunda takes no new event there
     if event.kind == "boundaryEvent":
         scope_key = at.flow_scope_key

@@ -15,7 +15,7 @@ import functools
 from django.db.models import Q
 
 from engine.graph import Graph
-from engine.messages.correlation import correlate_buffered
+from engine.messages.correlation import correlate_buffered, take_back
 from engine.messages.signals import broadcast
 from engine.models import (
     Command,
@@ -150,6 +150,9 @@ def flush(runs: list[InstanceRun], replay: bool) -> bool:
     if outbox:
         # No wake-up needed: the drain that wrote them looks again (loop.drain).
         Command.objects.bulk_create(outbox)
+    for run in runs:
+        if run.refused_messages:  # before the buffered hand-over below: a new subscription may take them
+            take_back(run.instance.key, run.refused_messages)
     if opened:
         # Buffered messages (published earlier, still within their time to live at the moment the
         # subscription opened) go to the new subscriptions.

@@ -24,7 +24,7 @@ from typing import Any
 from engine.graph import Element
 from engine.models import ElementInstance, Job
 from engine.runtime.errors import IncidentRaised
-from engine.runtime.expr import evaluate
+from engine.runtime.expr import evaluate_int, evaluate_string
 from engine.runtime.state import InstanceRun
 from engine.store.rows import new_row
 
@@ -50,12 +50,12 @@ def open_job(run: InstanceRun, ei: ElementInstance, element: Element, event: str
     ei.data["listener"] = {"event": event, "index": index}  # set first: an incident retries this listener
     run.touch("elements", ei)
     listener = of(element, event)[index]
-    job_type = evaluate(run, ei.key, listener["type"])
-    retries = evaluate(run, ei.key, listener.get("retries", "3"))
+    job_type = evaluate_string(run, ei.key, listener["type"], "the listener's job type")
+    retries = evaluate_int(run, ei.key, listener.get("retries", "3"), "the listener's job retries")
     # Camunda 8.8: a task listener's job carries the user task's task headers; an execution listener's has none.
     headers = dict(element.props.get("headers") or {}) if event not in _EXECUTION_EVENTS else {}
     job = new_row(Job, **run.element_work(ei),
-        type=str(job_type), retries=int(retries), custom_headers=headers, state=Job.State.ACTIVATABLE,
+        type=job_type, retries=retries, custom_headers=headers, state=Job.State.ACTIVATABLE,
         kind=Job.Kind.EXECUTION_LISTENER if event in _EXECUTION_EVENTS else Job.Kind.TASK_LISTENER,
         listener_event_type=event.upper(), created_at=run.now,
     )

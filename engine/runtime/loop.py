@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from engine.definitions.cache import definition as cached_definition
 from engine.definitions.cache import graph_of
-from engine.keys import KeySource
+from engine.keys import KeySource, key_taker
 from engine.models import Command, ElementInstance, Event, Incident, Job, ProcessInstance, Variable
 from engine.runtime import batch_metrics, budget, extra_rows, traced
 from engine.runtime.errors import CommandRejected
@@ -34,6 +34,7 @@ from engine.store.wake import wake_every_worker
 log = logging.getLogger("flowsync.engine")
 
 PENDING = Command.State.PENDING
+ACTIVATABLE = str(Job.State.ACTIVATABLE.value)
 OPEN_JOB_STATES = (Job.State.ACTIVATABLE, Job.State.ACTIVATED, Job.State.FAILED)
 TABLES = InstanceRun.TABLES
 
@@ -109,7 +110,7 @@ def _process_batch(limit: int) -> tuple[int, bool]:
         read = sql.Read(
             Command,
             "state = %s AND process_instance_key = ANY(%s::bigint[]) ORDER BY id",
-            (PENDING, keys),
+            (PENDING, sql.bigint_array(keys)),
             lambda: Command.objects.filter(state=PENDING, process_instance_key__any=keys).order_by("id"),
         )
         sql.fetch(read)
@@ -140,6 +141,7 @@ def apply_commands(instances: Iterable[ProcessInstance], commands: list[Command]
     # Wall-clock bookkeeping for operators; processors only ever see cmd.created_at.
     processed_at = timezone.now()
     guard = budget.BatchGuard()
+    take = key_taker()  # once per batch, not per command
     for cmd in commands:
         if not replay and guard.spent():
             break  # the batch ran long or large: the rest stays pending for the next one
@@ -147,7 +149,7 @@ def apply_commands(instances: Iterable[ProcessInstance], commands: list[Command]
         if run is None or cmd.process_instance_key in failed or run.yielded:
             continue  # a yielded instance's later commands wait for its CONTINUE
         run.now = cmd.created_at
-        run.keys = KeySource(cmd.keys if replay else None)
+        run.keys = KeySource(cmd.keys if replay else None, take)
         run.records = []
         try:
             traced.apply(run, cmd)  # processors.apply, in a span when tracing is on
@@ -210,8 +212,11 @@ def _notify(runs: list[InstanceRun]) -> None:
     """Run built-in connectors; wake long-polling job activations and awaitCompletion requests (after commit)."""
     types: dict[int, set[str]] = {}
     for run in runs:
-        for job in (*run.created["jobs"].values(), *run.dirty["jobs"].values()):
-            if job.state == Job.State.ACTIVATABLE:
+        created, dirty = run.created["jobs"], run.dirty["jobs"]
+        if not (created or dirty):
+            continue  # most runs of a batch of completions: no job made or changed here
+        for job in (*created.values(), *dirty.values()):
+            if job.state == ACTIVATABLE:
                 types.setdefault(job.tenant_id, set()).add(job.type)
     for listener in _after_commit:
         listener(types)
@@ -242,7 +247,7 @@ def _load_runs(by_key: dict[int, ProcessInstance], commands: list[Command]) -> d
     elements = sql.Read(
         ElementInstance,
         "process_instance_id = ANY(%s::bigint[]) AND state = %s ORDER BY key",
-        (keys, active),
+        (sql.bigint_array(keys), active),
         lambda: ElementInstance.objects.filter(process_instance_id__any=keys, state=active).order_by("key"),
     )
     if starting:
@@ -252,14 +257,14 @@ def _load_runs(by_key: dict[int, ProcessInstance], commands: list[Command]) -> d
     variables = sql.Read(
         Variable,
         "process_instance_id = ANY(%s::bigint[]) ORDER BY key",
-        (keys,),
+        (sql.bigint_array(keys),),
         lambda: Variable.objects.filter(process_instance_id__any=keys).order_by("key"),
     )
     jobs = sql.Read(
         Job,
         "(process_instance_key = ANY(%s::bigint[]) AND state = ANY(%s::text[])) OR key = ANY(%s::bigint[]) "
         "ORDER BY key FOR UPDATE",
-        (keys, list(OPEN_JOB_STATES), job_keys),
+        (sql.bigint_array(keys), list(OPEN_JOB_STATES), sql.bigint_array(job_keys)),
         lambda: Job.objects.select_for_update()
         .filter(Q(process_instance_key__any=keys, state__in=OPEN_JOB_STATES) | Q(key__any=job_keys))
         .order_by("key"),
@@ -274,7 +279,10 @@ def _load_runs(by_key: dict[int, ProcessInstance], commands: list[Command]) -> d
         lambda: Incident.objects.filter(process_instance_key__any=troubled, state=Incident.State.ACTIVE)
         .order_by("key"),
     )
-    graphs = {key: graph_of(cached_definition(pi.definition_id)) for key, pi in by_key.items()}
+    # Looked up once per definition in the batch, not per instance (each lookup takes the cache's lock).
+    definitions = {d: cached_definition(d) for d in {pi.definition_id for pi in by_key.values()}}
+    graph_by_definition = {d: graph_of(definition) for d, definition in definitions.items()}
+    graphs = {key: graph_by_definition[pi.definition_id] for key, pi in by_key.items()}
     extra = extra_rows.reads(keys, commands, graphs)  # user tasks and wait states
     more = [incidents, *extra] if troubled else extra
     if not starting:
@@ -289,8 +297,7 @@ def _load_runs(by_key: dict[int, ProcessInstance], commands: list[Command]) -> d
     ]
     runs = {}
     for key, pi in by_key.items():
-        definition = cached_definition(pi.definition_id)
-        run = InstanceRun(pi, definition, graphs[key])
+        run = InstanceRun(pi, definitions[pi.definition_id], graphs[key])
         run.load(*(rows.get(key, ()) for rows in grouped))
         runs[key] = run
     extra_rows.load(runs, extra)

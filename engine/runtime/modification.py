@@ -18,7 +18,7 @@ from engine.modification import activation_refusal
 from engine.runtime import tokens
 from engine.runtime.errors import CommandRejected
 from engine.runtime.state import InstanceRun
-from engine.runtime.termination import end_if_empty, interrupted, terminate, wait_then
+from engine.runtime.termination import AFTER, close_if_emptied, end_if_empty, interrupted, terminate, wait_then
 from engine.runtime.tokens import ACTIVE, TERMINATED, is_body, is_inner
 
 
@@ -120,6 +120,9 @@ def modify_instance(run: InstanceRun, payload: dict[str, Any]) -> None:
                 if not ended:  # canceling task listeners run first: the scope is looked at once it ended
                     wait_then(run, run.elements[ei.flow_scope_key], {"endIfEmpty": True})
     for scope_key in emptied:
+        scope = run.elements[scope_key]
+        if scope.data.get(AFTER, {}).get("endIfEmpty"):
+            close_if_emptied(run, scope)
         end_if_empty(run, scope_key)
     _resolve_orphaned_incidents(run)
 

@@ -15,7 +15,8 @@ from engine.runtime.migration import migrate_instance
 from engine.runtime.modification import modify_instance
 from engine.runtime.registry import behavior_for
 from engine.runtime.state import InstanceRun
-from engine.runtime.termination import terminate_instance, terminating
+from engine.runtime.termination import release, terminate_instance, terminating
+from engine.runtime.tokens import AWAIT_CHILD, tell_parent_terminated
 from engine.runtime.variables import set_result
 
 ACTIVE = ElementInstance.State.ACTIVE
@@ -134,15 +135,43 @@ def child_completed(run: InstanceRun, payload: dict[str, Any]) -> None:
     ei.data["childEnded"] = True
     run.touch("elements", ei)
     run.record("CHILD_INSTANCE_COMPLETED", ei, childInstanceKey=str(payload.get("childInstanceKey")))
+    if terminating(ei):
+        # It completed before the cancel reached it: the call activity, which waited for its end, is terminated
+        # (its variables do not come back), as in Camunda.
+        ei.data.pop(AWAIT_CHILD, None)
+        release(run, ei)
+        return
     behavior = behavior_for(run.element(ei.element_id))
     assert isinstance(behavior, CallActivityBehavior)
     behavior.child_completed(run, ei, run.element(ei.element_id), variables)
 
 
+def child_terminated(run: InstanceRun, payload: dict[str, Any]) -> None:
+    """A child instance ended terminated (or was already over when its call activity's cancel reached it): the
+    call activity no longer waits for it. Nothing else changes here: a child ends terminated only when its
+    call activity cancelled it, or when an operator cancelled or modified the child itself (then the call
+    activity stays, as before)."""
+    ei = run.elements.get(int(payload["elementInstanceKey"]))
+    if ei is None or ei.state != ACTIVE or ei.data.get("childEnded"):
+        return  # the call activity is gone already (or heard of this child's end): nothing waits for this
+    ei.data["childEnded"] = True
+    ei.data.pop(AWAIT_CHILD, None)
+    run.touch("elements", ei)
+    run.record("CHILD_INSTANCE_TERMINATED", ei, childInstanceKey=str(payload.get("childInstanceKey")))
+    release(run, ei)
+
+
+def _calling_element(run: InstanceRun, payload: dict[str, Any], what: str) -> ElementInstance:
+    ei = _active_element(run, int(payload["elementInstanceKey"]), what)
+    if terminating(ei):
+        raise CommandRejected(f"the call activity of {what} is being terminated")
+    return ei
+
+
 def child_error(run: InstanceRun, payload: dict[str, Any]) -> None:
     """An error a child instance did not catch: thrown again from the call activity in this instance."""
     variables = _variables(payload)
-    ei = _active_element(run, int(payload["elementInstanceKey"]), "the failing child instance")
+    ei = _calling_element(run, payload, "the failing child instance")
     try:
         throw_error(run, ei, str(payload.get("errorCode") or ""), str(payload.get("errorMessage") or ""),
                     variables)
@@ -152,7 +181,7 @@ def child_error(run: InstanceRun, payload: dict[str, Any]) -> None:
 
 def child_escalation(run: InstanceRun, payload: dict[str, Any]) -> None:
     """An escalation a child instance did not catch: thrown again from the call activity (never an incident)."""
-    ei = _active_element(run, int(payload["elementInstanceKey"]), "the escalating child instance")
+    ei = _calling_element(run, payload, "the escalating child instance")
     throw_escalation(run, ei, str(payload.get("escalationCode") or ""))
 
 
@@ -232,10 +261,15 @@ def set_variables(run: InstanceRun, payload: dict[str, Any]) -> None:
 
 def cancel_instance(run: InstanceRun, payload: dict[str, Any]) -> None:
     if run.instance.state != run.instance.State.ACTIVE:
+        if payload.get("byParent") and run.instance.state == run.instance.State.TERMINATED:
+            tell_parent_terminated(run)  # ended before the cancel came: the call activity must not wait for it
+            return
         raise CommandRejected("instance is not active")
     process_ei = run.elements.get(run.instance.key)
     if process_ei is not None and terminating(process_ei):
-        raise CommandRejected("instance is being canceled already (it waits for canceling task listeners)")
+        # It ends later all the same (and then tells a parent call activity that waits for it).
+        raise CommandRejected("instance is being canceled already (it waits for canceling task listeners "
+                              "or child instances)")
     terminate_instance(run)
 
 
@@ -248,6 +282,7 @@ PROCESSORS: dict[str, Callable[[InstanceRun, dict[str, Any]], None]] = {
     Command.Kind.CHILD_COMPLETED: child_completed,
     Command.Kind.CHILD_ERROR: child_error,
     Command.Kind.CHILD_ESCALATION: child_escalation,
+    Command.Kind.CHILD_TERMINATED: child_terminated,
     Command.Kind.CANCEL_INSTANCE: cancel_instance,
     Command.Kind.JOB_FAILED: job_failed,
     Command.Kind.THROW_ERROR: job_error,

@@ -8,7 +8,7 @@ draws a key except through `now` and `keys`, which come with the command.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -67,6 +67,7 @@ class InstanceRun:
         self.outbox: list[Command] = []  # commands to other instances (children, parent)
         self.decision_instances: list[DecisionInstance] = []  # decisions business rule tasks evaluated
         self.thrown_signals: list[tuple[str, dict[str, Any], datetime]] = []  # broadcast on flush
+        self.refused_messages: list[int] = []  # messages whose hand-over this instance refused: its own again
         # Rows a migration renamed (model, key, {field: value}): element ids and definition keys.
         self.relabels: list[tuple[type, int, dict[str, Any]]] = []
         # Open timers and subscriptions by the element instance that waits (engine/runtime/waits.py).
@@ -152,10 +153,15 @@ class InstanceRun:
         if ei.flow_scope_key is not None:
             self.children.get(ei.flow_scope_key, set()).discard(ei.key)
 
-    def close_waits(self, ei_key: int, keep: int | None = None) -> None:
-        """Withdraw the open waits (timers, subscriptions) of an element instance that ended."""
+    def close_waits(self, ei_key: int, keep: int | None = None,
+                    only: Callable[[Any], bool] | None = None) -> None:
+        """Withdraw the open waits (timers, subscriptions) of an element instance that ended (with `only`, those
+        of its waits that `only` selects; the others stay open)."""
         for table, row in self.waits.pop(ei_key, []):
             if row.key == keep:
+                continue
+            if only is not None and not only(row):
+                self.waits.setdefault(ei_key, []).append((table, row))
                 continue
             if table == "timers" and row.state == Timer.State.ACTIVE:
                 row.state = Timer.State.CANCELED

@@ -9,6 +9,19 @@ event subprocess started, a multi-instance body completed by its completion cond
 modification emptied ended, and a cancelled instance ends, only once the elements they ended are
 gone (`terminated`). What waits is kept in element instance data, so a worker dying in between loses
 nothing: the listener job's completion is a command like any other.
+
+A call activity being terminated waits likewise for its child instance (Camunda 8: the call activity is
+terminated once the child is): it sends the child CANCEL_INSTANCE and keeps `data[AWAIT_CHILD]` until the
+child's CHILD_TERMINATED (or CHILD_COMPLETED, if it completed meanwhile) comes back; a child with canceling
+task listeners ends only after them, and so, through every level of call activities, does what waits above.
+
+Nothing that waits so takes a new event: a terminating element instance's timers and subscriptions close
+when its termination starts (in the transaction of the command that terminated it), and a scope waiting
+for its terminating children before it goes on (`AFTER`: an interrupting event subprocess, a terminate end
+event, a multi-instance completion condition, a modification that emptied it) closes the subscriptions and
+timers of its event subprocess starts then, as Camunda does; only its boundary events still listen (one may
+still interrupt it). A message published meanwhile therefore stays buffered for whoever subscribes next, and
+a closed timer that falls due does not fire.
 """
 
 from __future__ import annotations
@@ -20,7 +33,7 @@ from engine.models import ElementInstance, ProcessInstance
 from engine.runtime import listeners
 from engine.runtime.registry import behavior_of
 from engine.runtime.state import InstanceRun
-from engine.runtime.tokens import ACTIVE, TERMINATED, activate, check_scope, complete, end_instance
+from engine.runtime.tokens import ACTIVE, AWAIT_CHILD, TERMINATED, activate, check_scope, complete, end_instance
 
 # What a scope does once the terminating elements inside it are gone (`scope.data["afterTerminations"]`).
 AFTER = "afterTerminations"
@@ -47,7 +60,7 @@ def terminate(run: InstanceRun, ei: ElementInstance) -> bool:
     behavior_of(ei, element).terminate(run, ei, element)
     if ei.data.get("tokens"):
         del ei.data["tokens"]
-    if waiting or listeners.waiting(ei):
+    if waiting or held(ei):
         ei.data["terminating"] = {}
         ei.data.pop(AFTER, None)  # the scope itself goes: what it would have done after an interruption does not
         run.touch("elements", ei)
@@ -57,6 +70,18 @@ def terminate(run: InstanceRun, ei: ElementInstance) -> bool:
     run.end_element_instance(ei, TERMINATED)
     run.record("ELEMENT_TERMINATED", ei)
     return True
+
+
+def held(ei: ElementInstance) -> bool:
+    """Whether the element instance itself still waits for something before it can end: a listener job (or
+    the incident that stopped creating it), or the end of its child instance (a call activity)."""
+    return listeners.waiting(ei) or AWAIT_CHILD in ei.data
+
+
+def release(run: InstanceRun, ei: ElementInstance) -> None:
+    """What a terminating element instance waited for is done: it ends if nothing else holds it."""
+    if terminating(ei) and not held(ei) and not run.active_children(ei.key):
+        terminated(run, ei)
 
 
 def terminated(run: InstanceRun, ei: ElementInstance) -> None:
@@ -79,7 +104,7 @@ def terminated(run: InstanceRun, ei: ElementInstance) -> None:
     if any(terminating(run.elements[k]) for k in run.active_children(scope.key)):
         return
     after = scope.data.pop(AFTER, None)
-    if after is None:
+    if not after:
         check_scope(run, scope.key)  # e.g. a terminate end event's scope completes when nothing is left
         return
     run.touch("elements", scope)
@@ -113,14 +138,47 @@ def interrupt_scope(run: InstanceRun, scope: ElementInstance, keep: int | None =
 
 
 def wait_then(run: InstanceRun, scope: ElementInstance, after: dict[str, Any]) -> None:
-    """What the scope does once its terminating children are gone (`interrupt_scope` returned False)."""
+    """What the scope does once its terminating children are gone (`interrupt_scope` returned False); `{}`:
+    it completes then (a terminate end event). An interrupted scope starts no event subprocess meanwhile:
+    their subscriptions and timers close now (Camunda unsubscribes them when the scope is interrupted); its
+    boundary events stay. A modification's scope (`endIfEmpty`) may go on with other tokens: the modification
+    closes them only if nothing else is left in it (`close_if_emptied`)."""
     scope.data[AFTER] = after
     run.touch("elements", scope)
+    if not after.get("endIfEmpty"):
+        _close_event_subprocess_waits(run, scope)
+
+
+def close_if_emptied(run: InstanceRun, scope: ElementInstance) -> None:
+    """A modification terminated tokens of the scope: if nothing but tokens on their way out is left, the scope
+    ends after them, and its event subprocesses listen no more meanwhile."""
+    if run.inflight.get(scope.key) or scope.data.get("tokens"):
+        return
+    if all(terminating(run.elements[k]) for k in run.active_children(scope.key)):
+        _close_event_subprocess_waits(run, scope)
+
+
+def _close_event_subprocess_waits(run: InstanceRun, scope: ElementInstance) -> None:
+    element = run.element(scope.element_id)
+    boundary = {b.id for b in run.graph.boundary_events(element.id)} if element.kind != "process" else set()
+    run.close_waits(scope.key, only=lambda row: row.element_id not in boundary)
 
 
 def interrupted(ei: ElementInstance) -> bool:
-    """Terminating, or a scope waiting for its terminating children before it goes on: no new event is taken."""
+    """Terminating, or a scope waiting for its terminating children before it goes on: no modification or
+    migration now, and no new event but those `accepts` lets in."""
     return terminating(ei) or AFTER in ei.data
+
+
+def accepts(ei: ElementInstance, event_kind: str) -> bool:
+    """Whether a catch event of this kind (boundaryEvent, or an event subprocess start) may trigger at the element
+    instance: nothing at a terminating one; at a scope waiting for its terminating children (`AFTER`) a boundary
+    event, which terminates the scope (Camunda accepts a boundary event of an interrupted scope), and an event
+    subprocess only where a modification left other tokens running (an emptied scope's closed already)."""
+    if terminating(ei):
+        return False
+    after = ei.data.get(AFTER)
+    return after is None or event_kind == "boundaryEvent" or bool(after.get("endIfEmpty"))
 
 
 def terminate_instance(run: InstanceRun) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.graph import Element
-from engine.models import ElementInstance, ProcessInstance
+from engine.models import Command, ElementInstance, ProcessInstance
 from engine.runtime.chains import chain_runs
 from engine.runtime.state import InstanceRun
 
@@ -18,6 +18,8 @@ ACTIVE = ElementInstance.State.ACTIVE
 COMPLETED = ElementInstance.State.COMPLETED
 TERMINATED = ElementInstance.State.TERMINATED
 MULTI_INSTANCE_BODY = "MULTI_INSTANCE_BODY"
+# `ei.data` key of a call activity whose termination waits for its child instance to end (termination.py).
+AWAIT_CHILD = "awaitChild"
 
 
 def activate(run: InstanceRun, element: Element, scope_key: int, flow_id: str | None = None,
@@ -57,4 +59,17 @@ def end_instance(run: InstanceRun, state: str) -> None:
     run.instance.end_date = run.now
     run.instance_dirty = True
     run.record("PROCESS_INSTANCE_" + ("COMPLETED" if state == ProcessInstance.State.COMPLETED else "TERMINATED"))
+    if state == ProcessInstance.State.TERMINATED:
+        tell_parent_terminated(run)
     chain_runs(run, state)  # event triggers of flows that start when this run ends
+
+
+def tell_parent_terminated(run: InstanceRun) -> None:
+    """A child instance (of a call activity) is terminated: the parent's call activity may wait for that (its
+    own termination ends once the child's did, engine/runtime/termination.py), so it is told by command."""
+    parent = run.instance.parent_instance_key
+    if parent is not None:
+        run.send(parent, Command.Kind.CHILD_TERMINATED, {
+            "elementInstanceKey": str(run.instance.parent_element_instance_key),
+            "childInstanceKey": str(run.instance.key),
+        })

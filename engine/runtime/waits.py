@@ -18,7 +18,7 @@ from engine.models import ElementInstance, MessageSubscription, SignalSubscripti
 from engine.runtime import tokens
 from engine.runtime.catching import trigger
 from engine.runtime.errors import CommandRejected, IncidentRaised
-from engine.runtime.expr import evaluate
+from engine.runtime.expr import evaluate, evaluate_string, why
 from engine.runtime.state import InstanceRun
 from engine.runtime.variables import set_result
 from engine.store.rows import new_row
@@ -72,12 +72,12 @@ def open_wait(run: InstanceRun, ei: ElementInstance, event: Element) -> None:
         value = evaluate(run, ei.key, correlation) if correlation else ""
         if value is None or isinstance(value, dict | list):
             raise IncidentRaised("EXTRACT_VALUE_ERROR", f"the correlation key of '{event.id}' evaluated to "
-                                 f"{value!r}; expected a string or number")
-        name = evaluate(run, ei.key, spec["messageName"])
+                                 f"{value!r}; expected a string or number{why(run, ei.key, correlation, value)}")
+        name = evaluate_string(run, ei.key, spec["messageName"], "the message name")
         sub = new_row(MessageSubscription, key=run.keys.take(), tenant_id=run.tenant_id,
                       process_instance_key=run.instance.key, element_instance_key=ei.key,
                       process_definition_key=run.definition.key, bpmn_process_id=run.definition.bpmn_process_id,
-                      element_id=event.id, message_name=str(name), correlation_key=_string(value),
+                      element_id=event.id, message_name=name, correlation_key=_string(value),
                       state=MessageSubscription.State.ACTIVE, created_at=run.now)
         run.add_wait("message_subscriptions", sub, ei.key)
         run.record("MESSAGE_SUBSCRIPTION_CREATED", ei, messageName=sub.message_name,
@@ -86,7 +86,7 @@ def open_wait(run: InstanceRun, ei: ElementInstance, event: Element) -> None:
         sub = new_row(SignalSubscription, key=run.keys.take(), tenant_id=run.tenant_id,
                       process_instance_key=run.instance.key, element_instance_key=ei.key,
                       process_definition_key=run.definition.key, element_id=event.id,
-                      signal_name=str(evaluate(run, ei.key, spec["signalName"])),
+                      signal_name=evaluate_string(run, ei.key, spec["signalName"], "the signal name"),
                       state=SignalSubscription.State.ACTIVE, created_at=run.now)
         run.add_wait("signal_subscriptions", sub, ei.key)
         run.record("SIGNAL_SUBSCRIPTION_CREATED", ei, signalName=sub.signal_name, catchElementId=event.id)
@@ -104,6 +104,9 @@ def _open_timer(run: InstanceRun, ei: ElementInstance, event: Element, spec: dic
                 after: datetime | None = None, repetitions: int | None = None) -> None:
     kind = next(k for k in ("timeDate", "timeDuration", "timeCycle") if spec.get(k))
     value = evaluate(run, ei.key, spec[kind])
+    if value is None:
+        raise IncidentRaised("EXTRACT_VALUE_ERROR", f"timer of '{event.id}': expected a date, a duration or a cycle, "
+                                                    f"but the value is null{why(run, ei.key, spec[kind], value)}")
     if isinstance(value, datetime):
         value = value.isoformat()
     try:
@@ -172,7 +175,14 @@ def trigger_timer(run: InstanceRun, payload: dict[str, Any]) -> None:
 
 
 def correlate_message(run: InstanceRun, payload: dict[str, Any]) -> None:
-    ei, event = _waiting(run, payload)
+    try:
+        ei, event = _waiting(run, payload)
+    except CommandRejected:
+        # The element stopped waiting after the message was handed over (a boundary event, a cancel
+        # came first): the message was not received here, so it stays available to this instance.
+        if payload.get("messageKey"):
+            run.refused_messages.append(int(payload["messageKey"]))
+        raise
     sub = run.message_subscriptions_by_key.get(int(payload["subscriptionKey"]))
     run.record("MESSAGE_CORRELATED", ei, messageName=payload.get("messageName"),
                messageKey=payload.get("messageKey"), catchElementId=event.id)

@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import orjson
 import psycopg
 from django.db import connection, models
+from psycopg.adapt import Loader
+from psycopg.postgres import types as pg_types
 
 from engine.store.rows import load_rows, loaded
 
@@ -51,6 +55,47 @@ def _select(model: type[models.Model], where: str) -> str:
     return f"SELECT {cols} FROM {model._meta.db_table} WHERE {where}"
 
 
+# A run of 19 digits may be an integer beyond 64 bits (or a number with more digits than a double holds),
+# which orjson reads as a float where json reads it exactly: such a document is read by json.
+_LONG_NUMBER = re.compile(rb"\d{19}")
+
+
+def load_json(data: bytes | memoryview) -> Any:
+    """A jsonb value as `json.loads` reads it (orjson is ~3x faster, and exact below 19-digit numbers)."""
+    raw = bytes(data)
+    if _LONG_NUMBER.search(raw):
+        return json.loads(raw)
+    return orjson.loads(raw)
+
+
+class _JsonbLoader(Loader):
+    def load(self, data: Any) -> Any:
+        return load_json(data)
+
+
+_TIMESTAMPTZ = pg_types["timestamptz"].oid
+_JSONB = pg_types["jsonb"].oid
+# psycopg's own loader (C with psycopg[binary]): Django registers a pure-Python one on its connections that
+# parses the text in Python and then sets the tzinfo (~7% of the engine's CPU at large batches). The session
+# runs in UTC (Django sets it with USE_TZ), so both give aware UTC datetimes.
+_FAST_TIMESTAMPTZ = psycopg.adapters.get_loader(_TIMESTAMPTZ, psycopg.pq.Format.TEXT)
+
+
+def _reading_cursor() -> psycopg.Cursor[Any]:
+    """A cursor on Django's connection that loads timestamptz with psycopg's loader and jsonb as Python values
+    (Django's connection loads jsonb as text)."""
+    cur = psycopg.Cursor(connection.connection)
+    cur.adapters.register_loader(_TIMESTAMPTZ, _FAST_TIMESTAMPTZ)
+    cur.adapters.register_loader(_JSONB, _JsonbLoader)
+    return cur
+
+
+def bigint_array(values: list[int]) -> str:
+    """A list of keys as a PostgreSQL array literal for a `%s::bigint[]` parameter: psycopg's list dumper
+    is Python, element by element (~2% of the engine's CPU at batches of 500); this is one join in C."""
+    return "{" + ",".join(map(str, values)) + "}"
+
+
 def fetch(*reads: Read) -> None:
     """Run the reads in one round trip (a pipeline) and fill each one's `rows`."""
     if connection.vendor != "postgresql":
@@ -62,13 +107,18 @@ def fetch(*reads: Read) -> None:
     with connection.wrap_database_errors, connection.connection.pipeline():
         for read in reads:
             # Server-side binding: Django's own cursors bind client-side, which pipelines cannot.
-            cur = psycopg.Cursor(connection.connection)
+            cur = _reading_cursor()
             cur.execute(read.statement(), read.params)
             cursors.append(cur)
     with connection.wrap_database_errors:
         for read, cur in zip(reads, cursors, strict=True):
-            read.rows = _instances(read.model, cur.fetchall())
+            read.rows = loaded(read.model, _attnames(read.model), cur.fetchall())
             cur.close()
+
+
+@functools.cache
+def _attnames(model: type[models.Model]) -> list[str]:
+    return [f.attname for f in _columns(model)]
 
 
 def _instances(model: type[M], tuples: list[tuple[Any, ...]]) -> list[M]:

@@ -21,6 +21,10 @@ and the instance waits while the listener job is held; the job carries the kind,
 task; once it completes (with a priority correction) the task is CANCELED and the instance TERMINATED, or the
 boundary event taken and the instance COMPLETED.
 
+listener-canceling-caller: calls listener-canceling. Cancelled by the client, or its call activity interrupted by
+a message, the parent stays ACTIVE (its call activity too) while the child's canceling listener job is held, and
+ends (TERMINATED, or COMPLETED through the boundary event) only once the job completed and the child ended.
+
 listener-assignment: a user task with assigning and updating listeners. The process's assignee goes through
 the assigning listener; the client's assign/unassign/update calls wait for the listener and fail with 409 when
 it denies (the task unchanged), and see its corrections (assignee, priority, candidate groups) when they return.
@@ -60,7 +64,7 @@ from camunda_orchestration_sdk import (
 )
 from camunda_orchestration_sdk.errors import ConflictError
 
-from engine.models import ElementInstance, UserTask, Variable
+from engine.models import ElementInstance, ProcessInstance, UserTask, Variable
 from tests.api.conftest import official_client_config
 from tests.api.test_official_client__end_to_end import BPMN
 from tests.conftest import wait_for
@@ -366,4 +370,51 @@ def test_the_official_client_sees_a_cancelled_task_wait_for_its_canceling_listen
         wait_for(lambda: state(key) == "COMPLETED", timeout=TIMEOUT)
         assert first_task(client, key).state.value == "CANCELED"
         assert ElementInstance.objects.get(process_instance_id=int(key), element_id="End_Escalated").state == (
+            "COMPLETED")
+
+
+def test_the_official_client_sees_a_call_activity_wait_for_its_childs_canceling_listener(live_server, creds,
+                                                                                         start_worker):
+    """listener-canceling-caller calls listener-canceling: cancelled, or its call activity interrupted by a
+    message, the parent stays ACTIVE while the child's canceling listener job is held, and goes on once the
+    client's worker completed it and the child ended."""
+    with listener_session(live_server, creds, start_worker) as (client, workers):
+        client.deploy_resources_from_files([BPMN / "listener-canceling.bpmn", BPMN / "listener-canceling-caller.bpmn"])
+
+        def start(order: str) -> tuple[Any, int]:
+            key = client.create_process_instance(data=ProcessCreationById(
+                process_definition_id="listener-canceling-caller",
+                variables=ProcessInstanceCreationInstructionBaseVariables.from_dict({"orderId": order}),
+            )).process_instance_key
+            child = wait_for(lambda: ProcessInstance.objects.filter(parent_instance_key=int(key)).first(),
+                             timeout=TIMEOUT).key
+            wait_for(lambda: first_task(client, child), timeout=TIMEOUT)
+            return key, child
+
+        def state(key: Any) -> str:
+            return client.get_process_instance(key).state.value
+
+        def held(key: Any, child: int, count: int) -> None:
+            wait_for(lambda: len(workers.canceling) == count, timeout=TIMEOUT)
+            assert first_task(client, child).state.value == "CANCELING"
+            assert (state(key), state(child)) == ("ACTIVE", "ACTIVE")
+            call = ElementInstance.objects.get(process_instance_id=int(key), element_id="Call_Handle")
+            assert client.get_element_instance(call.key).state.value == "ACTIVE"  # Camunda's API has no TERMINATING
+
+        key, child = start("P")
+        client.cancel_process_instance(key, data=None)
+        held(key, child, 1)
+        workers.cancel_gate.set()
+        wait_for(lambda: state(key) == "TERMINATED", timeout=TIMEOUT)
+        assert state(child) == "TERMINATED" and first_task(client, child).state.value == "CANCELED"
+
+        workers.cancel_gate.clear()
+        key, child = start("Q")
+        client.publish_message(data=MessagePublicationRequest(name="recalled", correlation_key="Q"))
+        held(key, child, 2)
+        assert not ElementInstance.objects.filter(process_instance_id=int(key), element_id="End_Recalled").exists()
+        workers.cancel_gate.set()
+        wait_for(lambda: state(key) == "COMPLETED", timeout=TIMEOUT)
+        assert state(child) == "TERMINATED"
+        assert ElementInstance.objects.get(process_instance_id=int(key), element_id="End_Recalled").state == (
             "COMPLETED")

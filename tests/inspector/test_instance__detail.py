@@ -1,10 +1,14 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
+from engine.actions.instances import cancel_instance, find_definition, start_instance
+from engine.definitions.deploy import Resource, deploy
 from engine.models import Command, Event, ProcessInstance, Variable
 from engine.runtime.loop import drain
 from flowsync.models import AuditEntry
+from tests.engine.conformance.harness import BPMN as CONFORMANCE_BPMN
 
 pytestmark = pytest.mark.django_db
 
@@ -161,3 +165,27 @@ def test_timeline_interleaves_the_instances_audit_entries_as_operator_acts(op_cl
     AuditEntry.objects.filter(process_instance_key=theirs).update(process_instance_key=key, tenant=other_flow.tenant)
     assert [t.record["intent"] for t in op_client.get(f"/inspector/instances/{key}/").context["timeline"]
             if t.operator_act] == [a.what for a in acts]
+
+
+def test_a_call_activity_waiting_for_its_childs_canceling_listener_shows_terminating(op_client, tenant):
+    """Cancelled, the parent and its call activity wait (ACTIVE in the API, as in Camunda's); the Inspector
+    shows those element instances TERMINATING, and the child's task CANCELING, until the listener job is done."""
+    names = ("canceling-call-child", "canceling-call-parent")
+    deploy(tenant, [Resource(f"{n}.bpmn", (CONFORMANCE_BPMN / f"{n}.bpmn").read_bytes()) for n in names],
+           timezone.now())
+    definition = find_definition(tenant, process_id="canceling-call-parent")
+    key = start_instance(tenant, definition, {"orderId": "I", "target": "canceling-call-child"}, "t",
+                         timezone.now()).key
+    drain()
+    cancel_instance(tenant, key, "t", timezone.now())
+    drain()
+    child = ProcessInstance.objects.get(parent_instance_key=key).key
+
+    html = op_client.get(f"/inspector/instances/{key}/").content.decode()
+    row = html[html.index('data-element="Call_Review"'):]
+    assert "state--terminating" in row[:row.index("</tr>")]
+    panel = op_client.get(f"/inspector/instances/{key}/?element=Call_Review").content.decode()
+    assert "state--terminating" in panel[panel.index('id="element-panel"'):]
+    child_html = op_client.get(f"/inspector/instances/{child}/").content.decode()
+    task_row = child_html[child_html.index('data-element="Task_Child"'):]
+    assert "state--terminating" in task_row[:task_row.index("</tr>")] and "CANCELING" in child_html.upper()

@@ -6,7 +6,7 @@ from engine.models import DecisionDefinition, ElementInstance
 from engine.runtime.behaviors.base import Behavior
 from engine.runtime.behaviors.job_task import JobTaskBehavior
 from engine.runtime.errors import IncidentRaised
-from engine.runtime.expr import evaluate
+from engine.runtime.expr import evaluate, why
 from engine.runtime.state import InstanceRun
 from engine.runtime.tokens import complete
 from engine.runtime.variables import set_result
@@ -59,8 +59,9 @@ def _called(run: InstanceRun, ei: ElementInstance, props: dict) -> DecisionDefin
             return found
     decision_id = evaluate(run, ei.key, props["decisionId"], CALLED_DECISION_ERROR)
     if not isinstance(decision_id, str) or not decision_id:
+        reason = why(run, ei.key, props["decisionId"], decision_id)
         raise IncidentRaised(CALLED_DECISION_ERROR, f"Expected the decisionId to be a non-empty string, but it was "
-                                                    f"{decision_id!r}")
+                                                    f"{decision_id!r}{reason}")
     binding = props.get("bindingType", "latest")
     found = decisions.called_decision(run.tenant_id, decision_id, binding, props.get("versionTag", ""), run.now)
     if found is None:

@@ -7,10 +7,10 @@ from engine.graph import Element
 from engine.models import Command, ElementInstance, ProcessDefinition, ProcessInstance
 from engine.runtime.behaviors.base import Behavior
 from engine.runtime.errors import IncidentRaised
-from engine.runtime.expr import evaluate
+from engine.runtime.expr import evaluate, why
 from engine.runtime.limits import call_depth, check_call_depth
 from engine.runtime.state import InstanceRun
-from engine.runtime.tokens import complete
+from engine.runtime.tokens import AWAIT_CHILD, complete
 from engine.runtime.variables import set_result
 
 
@@ -51,7 +51,8 @@ class CallActivityBehavior(Behavior):
     sends it CREATE_INSTANCE with the variables it starts with (all visible variables when
     `propagateAllParentVariables`, which is the default, else only the input mappings' locals).
     The child's completion comes back as CHILD_COMPLETED (see `child_completed`); terminating
-    the call activity cancels the child.
+    the call activity cancels the child, and the call activity stays terminating until the child
+    reports its end (CHILD_TERMINATED; engine/runtime/termination.py), as in Camunda 8.
     """
 
     def activate(self, run: InstanceRun, ei: ElementInstance, element: Element) -> None:
@@ -59,7 +60,8 @@ class CallActivityBehavior(Behavior):
         process_id = evaluate(run, ei.key, props["processId"], "CALLED_ELEMENT_ERROR")
         if not isinstance(process_id, str) or not process_id:
             raise IncidentRaised("CALLED_ELEMENT_ERROR", f"Expected the processId of '{element.id}' to be a "
-                                                         f"non-empty string, but it was {process_id!r}")
+                                                         f"non-empty string, but it was {process_id!r}"
+                                                         f"{why(run, ei.key, props['processId'], process_id)}")
         check_call_depth(run, element)
         definition = called_definition(run, process_id, props)
         if definition is None:
@@ -99,4 +101,7 @@ class CallActivityBehavior(Behavior):
     def terminate(self, run: InstanceRun, ei: ElementInstance, element: Element) -> None:
         child = ei.data.get("childInstanceKey")
         if child is not None and not ei.data.get("childEnded"):
-            run.send(child, Command.Kind.CANCEL_INSTANCE, {"reason": "parent call activity terminated"})
+            run.send(child, Command.Kind.CANCEL_INSTANCE, {"reason": "parent call activity terminated",
+                                                           "byParent": True})
+            ei.data[AWAIT_CHILD] = True  # durable: the child's CHILD_TERMINATED releases it
+            run.touch("elements", ei)

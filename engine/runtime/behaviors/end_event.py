@@ -7,9 +7,9 @@ from engine.runtime.behaviors.base import Behavior
 from engine.runtime.behaviors.events import throw
 from engine.runtime.behaviors.job_task import JobTaskBehavior
 from engine.runtime.catching import throw_error
-from engine.runtime.expr import evaluate
+from engine.runtime.expr import evaluate_string
 from engine.runtime.state import InstanceRun
-from engine.runtime.termination import interrupt_scope
+from engine.runtime.termination import interrupt_scope, wait_then
 from engine.runtime.tokens import complete
 
 _JOB = JobTaskBehavior()
@@ -32,10 +32,12 @@ class EndEventBehavior(Behavior):
         event = element.props.get("event") or {}
         kind = event.get("type")
         if kind == "terminate":
-            interrupt_scope(run, run.elements[ei.flow_scope_key], keep=ei.key)  # type: ignore[index]
+            scope = run.elements[ei.flow_scope_key]  # type: ignore[index]
+            if not interrupt_scope(run, scope, keep=ei.key):
+                wait_then(run, scope, {})  # it completes once the tokens it terminated are gone
             complete(run, ei)
         elif kind == "error":
-            code = str(evaluate(run, ei.key, event["errorCode"]))
+            code = evaluate_string(run, ei.key, event["errorCode"], "the error code")
             throw_error(run, ei, code)
         elif kind == "compensation":
             if not compensation.throw(run, ei, element):

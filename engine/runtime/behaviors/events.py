@@ -7,7 +7,7 @@ from engine.models import ElementInstance
 from engine.runtime import compensation, tokens
 from engine.runtime.behaviors.base import Behavior, WaitBehavior
 from engine.runtime.catching import throw_escalation
-from engine.runtime.expr import evaluate
+from engine.runtime.expr import evaluate_string
 from engine.runtime.state import InstanceRun
 from engine.runtime.tokens import complete
 from engine.runtime.variables import set_result
@@ -26,12 +26,12 @@ def throw(run: InstanceRun, ei: ElementInstance, element: Element) -> None:
     event = element.props.get("event") or {}
     kind = event.get("type")
     if kind == "signal":
-        name = str(evaluate(run, ei.key, event["signalName"]))
+        name = evaluate_string(run, ei.key, event["signalName"], "the signal name")
         variables = {n: v.value for n, v in run.variables.get(ei.key, {}).items()}
         run.thrown_signals.append((name, variables, run.now))
         run.record("SIGNAL_THROWN", ei, signalName=name, variables=sorted(variables))
     elif kind == "escalation":
-        throw_escalation(run, ei, str(evaluate(run, ei.key, event["escalationCode"])))
+        throw_escalation(run, ei, evaluate_string(run, ei.key, event["escalationCode"], "the escalation code"))
     elif kind == "link":
         tokens.activate(run, run.graph.elements[element.props["linkTarget"]], ei.flow_scope_key)  # type: ignore[arg-type]
         run.record("LINK_THROWN", ei, linkName=event["linkName"], catchElementId=element.props["linkTarget"])

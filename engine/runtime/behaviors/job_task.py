@@ -3,7 +3,7 @@ from __future__ import annotations
 from engine.graph import Element
 from engine.models import ElementInstance, Job
 from engine.runtime.behaviors.base import Behavior
-from engine.runtime.expr import evaluate
+from engine.runtime.expr import evaluate_int, evaluate_string
 from engine.runtime.state import InstanceRun
 from engine.store.rows import new_row
 
@@ -13,11 +13,11 @@ class JobTaskBehavior(Behavior):
 
     def activate(self, run: InstanceRun, ei: ElementInstance, element: Element) -> None:
         props = element.props
-        job_type = evaluate(run, ei.key, props["jobType"])
-        retries = evaluate(run, ei.key, props.get("retries", "3"))
+        job_type = evaluate_string(run, ei.key, props["jobType"], "the job type")
+        retries = evaluate_int(run, ei.key, props.get("retries", "3"), "the job retries")
         headers = {k: v for k, v in props.get("headers", {}).items()}
         job = new_row(Job, **run.element_work(ei),
-            type=str(job_type), retries=int(retries), custom_headers=headers, state=Job.State.ACTIVATABLE,
+            type=job_type, retries=retries, custom_headers=headers, state=Job.State.ACTIVATABLE,
             created_at=run.now,
         )
         run.add_job(job)

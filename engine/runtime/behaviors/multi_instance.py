@@ -7,7 +7,7 @@ from engine.models import ElementInstance
 from engine.runtime import budget
 from engine.runtime.behaviors.base import Behavior
 from engine.runtime.errors import IncidentRaised
-from engine.runtime.expr import evaluate, evaluate_condition
+from engine.runtime.expr import evaluate, evaluate_condition, why
 from engine.runtime.limits import check_collection
 from engine.runtime.state import InstanceRun
 from engine.runtime.termination import interrupt_scope, wait_then
@@ -33,7 +33,8 @@ class MultiInstanceBehavior(Behavior):
         items = evaluate(run, ei.key, loop["inputCollection"])
         if not isinstance(items, list):
             raise IncidentRaised("EXTRACT_VALUE_ERROR", f"Expected the inputCollection of '{element.id}' to be a "
-                                                        f"list, but it was {type(items).__name__}: {items!r}")
+                                                        f"list, but it was {type(items).__name__}: {items!r}"
+                                                        f"{why(run, ei.key, loop['inputCollection'], items)}")
         check_collection(element, items)
         ei.data.update(total=len(items), completed=0, terminated=0)
         if loop["sequential"]:

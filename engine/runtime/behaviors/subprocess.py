@@ -4,7 +4,7 @@ from engine.graph import Element
 from engine.models import ElementInstance
 from engine.runtime.behaviors.base import Behavior
 from engine.runtime.errors import IncidentRaised
-from engine.runtime.expr import evaluate
+from engine.runtime.expr import evaluate, why
 from engine.runtime.state import InstanceRun
 from engine.runtime.tokens import activate
 
@@ -45,7 +45,8 @@ class AdHocSubProcessBehavior(Behavior):
         ids = evaluate(run, ei.key, text)
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
             raise IncidentRaised("EXTRACT_VALUE_ERROR", f"activeElementsCollection of ad-hoc subprocess "
-                                                        f"'{element.id}' must be a list of element ids, got {ids!r}")
+                                                        f"'{element.id}' must be a list of element ids, got {ids!r}"
+                                                        f"{why(run, ei.key, text, ids)}")
         allowed = activatable(run, element)
         unknown = [i for i in ids if i not in allowed]
         if unknown:

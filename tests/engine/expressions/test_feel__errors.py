@@ -8,11 +8,12 @@ from engine.expressions import (
     EvaluationError,
     ExpressionError,
     InvocationError,
+    compile_cel,
     compile_condition,
     compile_feel,
     compile_value,
 )
-from tests.engine.expressions.support import runner  # noqa: F401 (runs each test under both runners)
+from tests.engine.expressions.support import null_with_warning, runner  # noqa: F401 (runs each test under both runners)
 
 
 def compile_error(text: str) -> ExpressionError:
@@ -116,11 +117,33 @@ def test_a_condition_must_be_a_boolean() -> None:
         compile_condition("=answer").evaluate_bool({"answer": "yes"})
 
 
-def test_type_errors_name_the_problem_and_the_missing_variables() -> None:
+def test_a_type_error_is_null_and_the_evaluation_goes_on() -> None:
+    # Camunda 8 (feel-scala 1.17+): the failing part is null, the rest of the expression still runs.
+    expression = compile_value("=total + tax + fee")
+    assert expression.evaluate({"total": "12", "tax": 1}) is None
+    assert expression.explain({"total": "12", "tax": 1}) == ["cannot add string and number (convert with string())"]
+    assert compile_value('=if "a" + 1 = null then "null" else "a value"').evaluate({}) == "null"
+    assert compile_value('={sum: "a" + 1, ok: 2}').evaluate({}) == {"sum": None, "ok": 2}
+    assert compile_value("=[1 / 0, abs(-2)]").evaluate({}) == [None, 2]
+    assert compile_value("=[1 / 0, abs(-2)]").explain({}) == ["division by zero"]
+    assert compile_value("=x + 1").explain({"x": 1}) == []  # nothing failed
+
+
+def test_a_condition_that_is_null_names_the_warnings_and_the_missing_variables() -> None:
     with pytest.raises(EvaluationError) as caught:
-        compile_value("=total + tax + fee").evaluate({"total": "12", "tax": 1})
-    assert caught.value.message == "cannot add string and number (convert with string()) (not set: fee)"
-    assert "=total + tax + fee" in str(caught.value)
+        compile_condition("=total + tax + fee > 10").evaluate_bool({"total": "12", "tax": 1})
+    assert caught.value.message == (
+        "the condition must be true or false, but it is null (not set: fee); "
+        "the evaluation reported: cannot add string and number (convert with string())"
+    )
+    assert "=total + tax + fee > 10" in str(caught.value)
+    with pytest.raises(EvaluationError, match=r"but the value is null; the evaluation reported: upper case\(\) "):
+        compile_value("=upper case(1)").evaluate_str({})
+
+
+def test_cel_keeps_cel_errors() -> None:
+    with pytest.raises(EvaluationError, match="no such overload"):
+        compile_cel('cel:"a" + 1').evaluate({})
 
 
 def test_evaluate_str() -> None:
@@ -140,13 +163,10 @@ def test_variables_that_are_not_json_are_refused() -> None:
         compile_value("=x + 1").evaluate({"x": 2**70})
 
 
-def test_a_path_into_a_string_is_an_error() -> None:
-    with pytest.raises(EvaluationError, match="cannot read 'email' of string"):
-        compile_value("=applicant.email").evaluate({"applicant": "ann"})
+def test_a_path_into_a_string_is_null_with_a_warning() -> None:
+    null_with_warning("=applicant.email", {"applicant": "ann"}, match="cannot read 'email' of string")
 
 
-def test_iterating_over_null_is_an_error() -> None:
-    with pytest.raises(
-        EvaluationError, match=r"cannot iterate over null \(is the variable set\?\) \(not set: items\)"
-    ):
-        compile_value("=some i in items satisfies i > 1").evaluate({})
+def test_iterating_over_null_is_null_with_a_warning() -> None:
+    null_with_warning("=some i in items satisfies i > 1", match=r"cannot iterate over null \(is the variable set\?\)")
+    null_with_warning("=for i in items return i * 2", match=r"cannot iterate over null")
