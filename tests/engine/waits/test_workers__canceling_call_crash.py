@@ -15,22 +15,12 @@ from django.utils import timezone
 from engine.actions.instances import cancel_instance, find_definition, start_instance
 from engine.actions.jobs import activate_jobs, complete_job
 from engine.definitions.deploy import Resource, deploy
-from engine.models import Command, ElementInstance, Event, Job, ProcessInstance, UserTask
+from engine.models import Command, ElementInstance, Job, ProcessInstance, UserTask
 from tests.conftest import wait_for
 from tests.engine.conformance.harness import BPMN
+from tests.engine.waits.crash import blocked_backends, records
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-def _records(key: int, intent: str) -> int:
-    return sum(1 for e in Event.objects.filter(process_instance_key=key) for r in e.records if r["intent"] == intent)
-
-
-def _blocked_backends() -> int:
-    with connection.cursor() as cur:
-        cur.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND wait_event_type = 'Lock'")
-        return cur.fetchone()[0]
 
 
 def _holding(lock: Callable[[], None]) -> tuple[threading.Thread, threading.Event]:
@@ -70,7 +60,7 @@ def test_workers_killed_at_both_hand_overs_lose_and_duplicate_nothing(creds, sta
     holder, release = _holding(lambda: UserTask.objects.select_for_update().get(key=task.key))
     [job] = activate_jobs([creds.tenant.pk], "tl-cancel-child", "w", 60_000, 1, timezone.now())
     complete_job([creds.tenant.pk], job.key, {}, "test", timezone.now())
-    wait_for(lambda: _blocked_backends() >= 1, timeout=60)
+    wait_for(lambda: blocked_backends() >= 1, timeout=60)
     first.kill()
     release.set()
     holder.join(30)
@@ -81,7 +71,7 @@ def test_workers_killed_at_both_hand_overs_lose_and_duplicate_nothing(creds, sta
     holder, release = _holding(lambda: ElementInstance.objects.select_for_update().get(key=call.key))
     second = start_worker()
     wait_for(lambda: ProcessInstance.objects.get(key=child).state == "TERMINATED", timeout=60)
-    wait_for(lambda: _blocked_backends() >= 1, timeout=60)
+    wait_for(lambda: blocked_backends() >= 1, timeout=60)
     second.kill()
     release.set()
     holder.join(30)
@@ -92,8 +82,8 @@ def test_workers_killed_at_both_hand_overs_lose_and_duplicate_nothing(creds, sta
     start_worker()
     start_worker()  # two workers race for the pending report
     wait_for(lambda: ProcessInstance.objects.get(key=parent).state == "TERMINATED", timeout=60)
-    assert _records(child, "PROCESS_INSTANCE_TERMINATED") == 1 and _records(parent, "PROCESS_INSTANCE_TERMINATED") == 1
-    assert _records(parent, "CHILD_INSTANCE_TERMINATED") == 1
+    assert records(child, "PROCESS_INSTANCE_TERMINATED") == 1 and records(parent, "PROCESS_INSTANCE_TERMINATED") == 1
+    assert records(parent, "CHILD_INSTANCE_TERMINATED") == 1
     assert Command.objects.filter(kind="CHILD_TERMINATED").count() == 1
     assert Job.objects.filter(process_instance_key=child, listener_event_type="CANCELING").count() == 1
     assert UserTask.objects.get(key=task.key).state == "CANCELED"

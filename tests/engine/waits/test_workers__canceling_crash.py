@@ -13,22 +13,12 @@ from django.utils import timezone
 from engine.actions.instances import cancel_instance, find_definition, start_instance
 from engine.actions.jobs import activate_jobs, complete_job
 from engine.definitions.deploy import Resource, deploy
-from engine.models import Command, Event, Job, ProcessInstance, UserTask
+from engine.models import Command, Job, ProcessInstance, UserTask
 from tests.conftest import wait_for
 from tests.engine.conformance.harness import BPMN
+from tests.engine.waits.crash import blocked_backends, records
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-def _records(key: int, intent: str) -> int:
-    return sum(1 for e in Event.objects.filter(process_instance_key=key) for r in e.records if r["intent"] == intent)
-
-
-def _blocked_backends() -> int:
-    with connection.cursor() as cur:
-        cur.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND wait_event_type = 'Lock'")
-        return cur.fetchone()[0]
 
 
 def test_a_worker_killed_mid_cancel_and_mid_completion_loses_and_duplicates_nothing(creds, start_worker):
@@ -54,7 +44,7 @@ def test_a_worker_killed_mid_cancel_and_mid_completion_loses_and_duplicates_noth
     holder.start()
     assert locked.wait(30)
     cancel_instance(creds.tenant, key, "test", timezone.now())
-    wait_for(lambda: _blocked_backends() >= 1, timeout=60)
+    wait_for(lambda: blocked_backends() >= 1, timeout=60)
     first.kill()  # kill -9 in the middle of the cancellation's transaction
     release.set()
     holder.join(30)
@@ -77,7 +67,7 @@ def test_a_worker_killed_mid_cancel_and_mid_completion_loses_and_duplicates_noth
     wait_for(lambda: ProcessInstance.objects.get(key=key).state == "TERMINATED", timeout=60)
 
     assert Job.objects.filter(process_instance_key=key, listener_event_type="CANCELING").count() == 2
-    assert _records(key, "USER_TASK_CANCELING") == 1 and _records(key, "USER_TASK_CANCELED") == 1
-    assert _records(key, "PROCESS_INSTANCE_TERMINATED") == 1
+    assert records(key, "USER_TASK_CANCELING") == 1 and records(key, "USER_TASK_CANCELED") == 1
+    assert records(key, "PROCESS_INSTANCE_TERMINATED") == 1
     assert UserTask.objects.get(key=task.key).state == "CANCELED"
     assert set(Command.objects.filter(process_instance_key=key).values_list("state", flat=True)) == {"PROCESSED"}
