@@ -431,6 +431,9 @@ def measure(checkout: Path, args: argparse.Namespace) -> dict[str, object]:
         bench_pids |= {p.pid for p in ps}
         t0 = time.monotonic()
         during_backends: set[int] = set()
+        # CPU each process had when last seen: a backend whose connection closed during a long run (Django
+        # recycles them) is gone from /proc at the end, but its work counts.
+        last_cpu: dict[int, float] = {}
         # Results are read while the creators run: a creator with a large result cannot exit
         # until its queue is drained (its feeder thread blocks on the full pipe).
         created: list = []  # type: ignore[type-arg]
@@ -450,6 +453,7 @@ def measure(checkout: Path, args: argparse.Namespace) -> dict[str, object]:
                 size_samples.append((time.monotonic() - t0, run.completed(), run.table_sizes()))
                 next_size += SIZE_EVERY
             table = proc_table()
+            last_cpu.update((pid, row[2]) for pid, row in table.items())
             g = groups_of(run, table, bench_pids, set())
             rss_samples.append((time.monotonic() - t0, max((table[p][3] for p in g["web"] if p in table), default=0),
                                 max((table[p][3] for p in g["engine"] if p in table), default=0)))
@@ -482,8 +486,9 @@ def measure(checkout: Path, args: argparse.Namespace) -> dict[str, object]:
     for name, pids in groups.items():
         spent = 0.0
         for pid in pids:
-            if pid in table_a:
-                spent += table_a[pid][2] - (table_b[pid][2] if pid in table_b else 0.0)
+            at_end = table_a[pid][2] if pid in table_a else last_cpu.get(pid)
+            if at_end is not None:
+                spent += at_end - (table_b[pid][2] if pid in table_b else 0.0)
         cpu[name] = spent
     cpu["bench"] += creators_cpu  # the creators are gone from /proc by now (they report their own)
     stmts = 0
