@@ -1,6 +1,11 @@
 """CPU per request of the hot API paths, in process: create, activate, complete (issue #16).
 
     .venv/bin/python bench/api_paths.py [requests] [rounds] [--profile create|activate|complete]
+    .venv/bin/python bench/api_paths.py [requests] --instructions
+
+`--instructions` runs the same under valgrind's callgrind and prints the machine instructions per
+request of each path instead of CPU time: slow (~50×), but the same figure on a busy machine, where
+CPU time per request varies ±20 % from one run to the next (a shared host's cores change speed).
 
 Calls Django's WSGI application directly (every middleware, DRF, authentication, the real
 PostgreSQL and Redis; no HTTP server) with the exact requests the official client sends, and
@@ -18,16 +23,52 @@ import io
 import json
 import os
 import pstats
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, process_cpu, setup_django, tenant  # noqa: E402
 
+INSTRUCTIONS = os.environ.get("API_PATHS_CALLGRIND_DIR")  # set when re-run under callgrind
+
+
+def under_callgrind(argv: list[str]) -> None:
+    """Run this script again under callgrind (instructions counted only in the measured loops) and
+    print instructions per request of each path from the dumps it made."""
+    out = Path(tempfile.mkdtemp(prefix="api-paths-"))
+    env = {**os.environ, "API_PATHS_CALLGRIND_DIR": str(out), "PYTHONMALLOC": "malloc"}
+    subprocess.run(["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}/cg.%p",
+                    sys.executable, __file__, *[a for a in argv if a != "--instructions"]], env=env, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    print(f"{'path':22} {'instructions / request':>24}")
+    for dump in sorted(out.glob("cg.*.*"), key=lambda p: int(p.name.rsplit(".", 1)[1])):
+        text = dump.read_text(errors="replace")
+        label = next(line.rsplit(" ", 1)[1] for line in text.splitlines() if line.startswith("desc: Trigger:"))
+        total = max(int(line.split()[1]) for line in text.splitlines() if line.startswith(("summary:", "totals:")))
+        name, _, count = label.rpartition("/")  # "desc: Trigger: dump create/320"
+        print(f"{name:22} {total / int(count):24,.0f}")
+    shutil.rmtree(out, ignore_errors=True)
+
+
+def callgrind(switch: str, label: str = "") -> None:
+    if INSTRUCTIONS:
+        pid = str(os.getpid())
+        if switch == "on":
+            subprocess.run(["callgrind_control", "--zero", pid], check=True, capture_output=True)
+            subprocess.run(["callgrind_control", "--instr=on", pid], check=True, capture_output=True)
+        else:
+            subprocess.run(["callgrind_control", "--instr=off", pid], check=True, capture_output=True)
+            subprocess.run(["callgrind_control", f"--dump={label}", pid], check=True, capture_output=True)
+
 
 def main() -> None:
+    if "--instructions" in sys.argv:
+        return under_callgrind(sys.argv[1:])
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     profile = sys.argv[sys.argv.index("--profile") + 1] if "--profile" in sys.argv else None
     if profile:
@@ -36,6 +77,7 @@ def main() -> None:
     rounds = int(args[1]) if len(args) > 1 else 3
     os.environ.setdefault("FLOWSYNC_API_RATE_LIMIT", "0")  # as bench/e2e_http.py: the path, not the limit
     os.environ.setdefault("FLOWSYNC_BACKPRESSURE_ENGINE_LAG_MS", "0")  # the engine runs between the phases
+    os.environ.setdefault("FLOWSYNC_BACKPRESSURE_JOB_LAG_MS", "0")  # and the jobs wait between them
     setup_django()
     from django.core.wsgi import get_wsgi_application
     from django.db import connection
@@ -87,11 +129,12 @@ def main() -> None:
         prof = cProfile.Profile(time.thread_time) if profile == label else None  # CPU, not waits
         if prof:
             prof.enable()
-        if True:
-            for path, body in requests:
-                status, data = call(path, body)
-                if status >= 300:
-                    raise SystemExit(f"{label}: {status} {data[:300]!r}")
+        callgrind("on")
+        for path, body in requests:
+            status, data = call(path, body)
+            if status >= 300:
+                raise SystemExit(f"{label}: {status} {data[:300]!r}")
+        callgrind("off", f"{label}/{len(requests)}")
         if prof:
             prof.disable()
             pstats.Stats(prof).sort_stats("cumulative").print_stats(70)

@@ -184,7 +184,10 @@ class AuditContextMiddleware:
         if not request_id:
             given = request.headers.get("X-Request-ID", "")
             request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
-        token = _current.set(Context(via=via, request_id=request_id, user=getattr(request, "user", None)))
+        # An API caller is its Authorization header (its Actor names the key or user); a browser session
+        # riding along is not the caller, and reading it cost a session look-up on every API write.
+        user = None if via == Via.API else getattr(request, "user", None)
+        token = _current.set(Context(via=via, request_id=request_id, user=user))
         try:
             response = self.get_response(request)
         finally:

@@ -81,7 +81,10 @@ class WriteWatch:
         self.pending = False  # a transaction holds writes that are not committed (yet)
 
     def __call__(self, execute: Callable, sql: str, params: Any, many: bool, context: dict) -> Any:
-        if self.unsafe or sql.lstrip().upper().startswith(_READS) or sql.startswith(_REPEATABLE):
+        # The first word is enough (a start's statement runs to kilobytes); a statement indented further
+        # than this counts as a write, which only forgoes a retry.
+        if (self.unsafe or sql[:32].lstrip().upper().startswith(_READS) or sql.startswith(_REPEATABLE)
+                or context.get("repeatable")):  # engine/store/sql.execute's statements may say so
             return execute(sql, params, many, context)
         conn = context["connection"]
         if not conn.in_atomic_block:

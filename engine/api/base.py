@@ -189,6 +189,10 @@ def valid(serializer_class: type, data: Any) -> dict[str, Any]:
         data = {}
     if not isinstance(data, dict):
         raise InvalidInput("the request body must be a JSON object")
+    plain = getattr(serializer_class, "plain", None)
+    attrs = plain(data) if plain is not None else None
+    if attrs is not None:
+        return attrs
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data

@@ -16,6 +16,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.utils.serializer_helpers import BindingDict
 
+from engine.api.quick_check import compile_check
 from engine.api.search import KEY_RE
 
 MAX_TIMEOUT_MS = 2**63 - 1
@@ -26,6 +27,7 @@ class KeyField(serializers.Field):
     """Camunda keys travel as strings of digits; integers are accepted too."""
 
     default_error_messages = {"invalid": "not a key: expected a string of digits (a 64-bit integer)"}
+    whole_check = True  # to_internal_value is all of it (engine/api/quick_check.py may call it alone)
 
     def to_internal_value(self, data):  # type: ignore[no-untyped-def]
         if isinstance(data, bool) or not isinstance(data, (str, int)) or not KEY_RE.match(str(data)):
@@ -79,6 +81,24 @@ class Strict(serializers.Serializer):
                        serializers.BaseSerializer) for f in own.values()):
                 cls._shared_fields = own
         return own
+
+    @classmethod
+    def plain(cls, data: dict[str, Any]) -> dict[str, Any] | None:
+        """What DRF would validate this body to, when that is plain without it (engine/api/quick_check.py);
+        None: let the serializer judge it."""
+        quick = cls.__dict__.get("_quick", False)
+        if quick is False:
+            quick = compile_check(cls(), ObjectField, cls.ignored, cls.unsupported)
+            cls._quick = quick
+        if quick is None:
+            return None
+        attrs = quick(data)
+        if attrs is None:
+            return None
+        try:
+            return cls().validate(attrs)
+        except serializers.ValidationError:
+            return None  # the serializer says so, in its words
 
     def to_internal_value(self, data):  # type: ignore[no-untyped-def]
         if isinstance(data, dict):

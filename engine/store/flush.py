@@ -13,8 +13,9 @@ from operator import itemgetter
 from typing import Any
 
 import orjson
-import psycopg
 from django.db import connection, models
+
+from engine.store import sql
 
 # Up to this many rows an UPDATE from a VALUES list beats COPY into a scratch table.
 SMALL_UPDATE = 200
@@ -173,9 +174,7 @@ def _send(parts: list[str], params: list[Any]) -> None:
     *first, last = parts
     if first:
         last = "WITH " + ", ".join(f"w{i} AS ({part})" for i, part in enumerate(first)) + " " + last
-    connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cur:
-        cur.execute(last, params)
+    sql.execute(last, params)
 
 
 def update(model: type[models.Model], objs: list[Any], names: list[str]) -> None:
@@ -190,9 +189,7 @@ def update(model: type[models.Model], objs: list[Any], names: list[str]) -> None
     cols = [q(f.column) for f in fields]
     if len(objs) <= SMALL_UPDATE:
         statement, params = _small_update(model, objs, names)
-        connection.ensure_connection()
-        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cur:
-            cur.execute(statement, params)
+        sql.execute(statement, params)
         return
     # COPY into a per-transaction scratch table, then one UPDATE … FROM: COPY is the cheap
     # way to ship thousands of rows (array parameters quote every element in Python).

@@ -134,10 +134,24 @@ def _instances(model: type[M], tuples: list[tuple[Any, ...]]) -> list[M]:
     return loaded(model, [f.attname for f in fields], tuples)
 
 
-def execute(statement: str, params: tuple[Any, ...] | list[Any] | dict[str, Any]) -> list[tuple[Any, ...]]:
+def execute(statement: str, params: tuple[Any, ...] | list[Any] | dict[str, Any],
+            repeatable: bool = False) -> list[tuple[Any, ...]]:
     """Run one fixed statement with server-side binding, so PostgreSQL prepares it after a few runs
-    (Django's cursors bind client-side: re-planned every time); PostgreSQL only. Returns its rows."""
+    (Django's cursors bind client-side: re-planned every time); PostgreSQL only. Returns its rows.
+
+    Django's execute wrappers see it as they see the ORM's statements: flowsync/dbfaults.py must know of
+    a write sent outside a transaction (it may have committed) before it runs a failed request again.
+    `repeatable`: running the statement again is harmless even when a first run committed and its answer
+    was lost (a job activation: jobs it locked for a worker that never heard of them come back when the
+    lock expires), so dbfaults may still run the request again."""
     connection.ensure_connection()
+    run = _execute
+    for wrapper in reversed(connection.execute_wrappers):
+        run = functools.partial(wrapper, run)
+    return run(statement, params, False, {"connection": connection, "cursor": None, "repeatable": repeatable})
+
+
+def _execute(statement: str, params: Any, many: bool, context: dict[str, Any]) -> list[tuple[Any, ...]]:
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cur:
         cur.execute(statement, params)
         # Whether it returned rows, without `description` (which builds a Column per column, every call).

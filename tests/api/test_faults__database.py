@@ -213,3 +213,51 @@ def test_a_transaction_that_died_before_its_commit_is_retried_one_that_died_in_i
     response = DatabaseFaultMiddleware(dies_in_commit)(RequestFactory().post("/v2/x", {"a": "1"}))
     assert response.status_code == 503 and calls == [1]
     assert response["Content-Type"] == "application/problem+json" and b'"status": 503' in response.content
+
+
+def test_a_raw_write_outside_a_transaction_is_not_retried(creds):
+    """engine/store/sql.execute sends its statements around Django's cursors (a start's one statement, a
+    job completion's): a connection that dies after such a write may have committed it, so the request
+    must not run again (a second instance for one acknowledged start)."""
+    from django.core.handlers.exception import response_for_exception
+    from django.test import RequestFactory
+
+    from engine.store import sql
+    from flowsync.dbfaults import DatabaseFaultMiddleware
+    from flowsync.models import Tenant
+
+    calls: list[int] = []
+
+    def view(request):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        try:
+            sql.execute("UPDATE flowsync_tenant SET name = %s WHERE id = %s", [f"try {len(calls)}", creds.tenant.pk])
+            with connection.cursor() as cur:
+                cur.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+        except Exception as exc:  # noqa: BLE001 - what Django's handler does with an uncaught exception
+            return response_for_exception(request, exc)
+        raise AssertionError("the backend survived")
+
+    response = DatabaseFaultMiddleware(view)(RequestFactory().post("/v2/x", {"a": "1"}))
+    assert response.status_code == 503 and calls == [1]
+    assert Tenant.objects.get(pk=creds.tenant.pk).name == "try 1"  # committed by itself, and only once
+
+    # A statement that is harmless to run again (a job activation) leaves the request free to run again.
+    calls.clear()
+
+    def empty_try(request):  # type: ignore[no-untyped-def]
+        from django.http import HttpResponse
+
+        calls.append(1)
+        try:
+            sql.execute("UPDATE flowsync_tenant SET name = 'again' WHERE id = %s", [creds.tenant.pk],
+                        repeatable=True)
+            if len(calls) == 1:
+                with connection.cursor() as cur:
+                    cur.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+        except Exception as exc:  # noqa: BLE001
+            return response_for_exception(request, exc)
+        return HttpResponse("ok")
+
+    response = DatabaseFaultMiddleware(empty_try)(RequestFactory().post("/v2/x", {"a": "1"}))
+    assert response.status_code == 200 and calls == [1, 1]
