@@ -23,52 +23,18 @@ import io
 import json
 import os
 import pstats
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, process_cpu, setup_django, tenant  # noqa: E402
-
-INSTRUCTIONS = os.environ.get("API_PATHS_CALLGRIND_DIR")  # set when re-run under callgrind
-
-
-def under_callgrind(argv: list[str]) -> None:
-    """Run this script again under callgrind (instructions counted only in the measured loops) and
-    print instructions per request of each path from the dumps it made."""
-    out = Path(tempfile.mkdtemp(prefix="api-paths-"))
-    env = {**os.environ, "API_PATHS_CALLGRIND_DIR": str(out), "PYTHONMALLOC": "malloc"}
-    subprocess.run(["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}/cg.%p",
-                    sys.executable, __file__, *[a for a in argv if a != "--instructions"]], env=env, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    print(f"{'path':22} {'instructions / request':>24}")
-    for dump in sorted(out.glob("cg.*.*"), key=lambda p: int(p.name.rsplit(".", 1)[1])):
-        text = dump.read_text(errors="replace")
-        label = next(line.rsplit(" ", 1)[1] for line in text.splitlines() if line.startswith("desc: Trigger:"))
-        total = max(int(line.split()[1]) for line in text.splitlines() if line.startswith(("summary:", "totals:")))
-        name, _, count = label.rpartition("/")  # "desc: Trigger: dump create/320"
-        print(f"{name:22} {total / int(count):24,.0f}")
-    shutil.rmtree(out, ignore_errors=True)
-
-
-def callgrind(switch: str, label: str = "") -> None:
-    if INSTRUCTIONS:
-        pid = str(os.getpid())
-        if switch == "on":
-            subprocess.run(["callgrind_control", "--zero", pid], check=True, capture_output=True)
-            subprocess.run(["callgrind_control", "--instr=on", pid], check=True, capture_output=True)
-        else:
-            subprocess.run(["callgrind_control", "--instr=off", pid], check=True, capture_output=True)
-            subprocess.run(["callgrind_control", f"--dump={label}", pid], check=True, capture_output=True)
+from common import ROOT, callgrind, process_cpu, setup_django, tenant, under_callgrind  # noqa: E402
 
 
 def main() -> None:
     if "--instructions" in sys.argv:
-        return under_callgrind(sys.argv[1:])
+        return under_callgrind(__file__, sys.argv[1:], "request")
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     profile = sys.argv[sys.argv.index("--profile") + 1] if "--profile" in sys.argv else None
     if profile:

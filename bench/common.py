@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,3 +182,39 @@ def sql_ms(client, url: str, repeat: int = 5) -> tuple[int, list[float]]:  # typ
     """db_ms `repeat` times: the request's statement count and PostgreSQL's time of them per repetition (ms)."""
     runs = [db_ms(client, url) for _ in range(repeat)]
     return runs[-1][0], [ms for _, ms in runs]
+
+
+# -- instructions instead of CPU time ----------------------------------------------------------------
+# CPU time per request or per batch varies ±20 % from one run to the next on a shared host (its cores change
+# speed); the machine instructions a piece of code executes do not. `under_callgrind` runs a benchmark again
+# under valgrind's callgrind with counting off, and the benchmark brackets what it measures with
+# `callgrind("on")` / `callgrind("off", "name/count")`; each bracket becomes a dump, printed per unit.
+CALLGRIND_DIR = os.environ.get("BENCH_CALLGRIND_DIR")  # set in the run under callgrind
+
+
+def under_callgrind(script: str, argv: list[str], unit: str) -> None:
+    out = Path(tempfile.mkdtemp(prefix="bench-callgrind-"))
+    env = {**os.environ, "BENCH_CALLGRIND_DIR": str(out), "PYTHONMALLOC": "malloc"}
+    subprocess.run(["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}/cg.%p",
+                    sys.executable, script, *[a for a in argv if a != "--instructions"]], env=env, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    print(f"{'measured':22} {'instructions / ' + unit:>28}")
+    for dump in sorted(out.glob("cg.*.*"), key=lambda p: int(p.name.rsplit(".", 1)[1])):
+        text = dump.read_text(errors="replace")
+        label = next(line.rsplit(" ", 1)[1] for line in text.splitlines() if line.startswith("desc: Trigger:"))
+        total = max(int(line.split()[1]) for line in text.splitlines() if line.startswith(("summary:", "totals:")))
+        name, _, count = label.rpartition("/")  # "desc: Trigger: dump create/320"
+        print(f"{name:22} {total / int(count):28,.0f}")
+    shutil.rmtree(out, ignore_errors=True)
+
+
+def callgrind(switch: str, label: str = "") -> None:
+    """Counting "on" (from zero), "pause", "resume", or "off" (and dumped as `label`, "name/count");
+    nothing outside callgrind."""
+    if not CALLGRIND_DIR:
+        return
+    pid = str(os.getpid())
+    steps = {"on": [["--zero"], ["--instr=on"]], "pause": [["--instr=off"]], "resume": [["--instr=on"]],
+             "off": [["--instr=off"], [f"--dump={label}"]]}[switch]
+    for step in steps:
+        subprocess.run(["callgrind_control", *step, pid], check=True, capture_output=True)

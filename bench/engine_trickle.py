@@ -1,6 +1,7 @@
 """The engine's cost of one hello instance at a trickle: every command drained alone, in-process.
 
     .venv/bin/python bench/engine_trickle.py [N]
+    .venv/bin/python bench/engine_trickle.py [N] --instructions   (under callgrind: instructions per batch)
 
 N instances are started one by one, each start drained on its own; then their jobs are completed
 one by one, each completion drained on its own (one command per batch, the low-rate case of
@@ -17,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import backend_cpu, setup_django, tenant  # noqa: E402
+from common import backend_cpu, callgrind, setup_django, tenant, under_callgrind  # noqa: E402
 
 COUNT = {"statements": 0, "on": False}
 
@@ -71,20 +72,22 @@ def main(n: int) -> None:
     spent = {"py": 0.0, "pg": 0.0}
     claims["n"] = 0
 
-    def drained() -> None:
+    def drained(first: bool, last: bool, label: str) -> None:
         c0, b0 = time.process_time(), backend_cpu()
         COUNT["on"] = True
+        callgrind("on" if first else "resume")
         loop.drain()
+        callgrind("off" if last else "pause", label)
         COUNT["on"] = False
         spent["py"] += time.process_time() - c0
         spent["pg"] += backend_cpu() - b0
 
-    for _ in range(n):
+    for i in range(n):
         start()
-        drained()
-    for job in activate_jobs([t.pk], "payment", "bench", 600_000, 1000, timezone.now())[:n]:
+        drained(i == 0, i == n - 1, f"start-batch/{n}")
+    for i, job in enumerate(activate_jobs([t.pk], "payment", "bench", 600_000, 1000, timezone.now())[:n]):
         complete_job([t.pk], job.key, {"paid": True}, "bench", timezone.now())
-        drained()
+        drained(i == 0, i == n - 1, f"completion-batch/{n}")
     print(f"hello instances, each command drained alone: {n}")
     print(f"engine statements per instance:    {COUNT['statements'] / n:6.1f}")
     print(f"engine transactions per instance:  {claims['n'] / n:6.1f}  (claims)")
@@ -94,4 +97,8 @@ def main(n: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 300)
+    if "--instructions" in sys.argv:
+        under_callgrind(__file__, sys.argv[1:], "batch")
+    else:
+        args = [a for a in sys.argv[1:] if not a.startswith("--")]
+        main(int(args[0]) if args else 300)

@@ -27,7 +27,7 @@ from engine.runtime import batch_metrics, budget, extra_rows, traced
 from engine.runtime.errors import CommandRejected
 from engine.runtime.state import InstanceRun
 from engine.store import flush, sql
-from engine.store.notify import notify_instances_ended, notify_jobs_available, notify_tasks_settled
+from engine.store.notify import notify_batch
 from engine.store.rows import new_row
 from engine.store.wake import wake_every_worker
 
@@ -222,10 +222,8 @@ def _notify(runs: list[InstanceRun]) -> None:
         listener(types)
     if not settings.REDIS_URL:
         return  # embedded mode: waiters re-check the database on their own
-    for tenant_id, job_types in types.items():
-        notify_jobs_available(tenant_id, job_types)
-    notify_instances_ended([r.instance.key for r in runs if r.instance.state != ProcessInstance.State.ACTIVE])
-    notify_tasks_settled([k for r in runs for k in r.settled_tasks])
+    notify_batch(types, [r.instance.key for r in runs if r.instance.state != ProcessInstance.State.ACTIVE],
+                 [k for r in runs for k in r.settled_tasks])
 
 
 def _load_runs(by_key: dict[int, ProcessInstance], commands: list[Command]) -> dict[int, InstanceRun]:

@@ -2,10 +2,10 @@
 
 The engine calls, after the transaction that wrote the rows has committed:
 
-    notify_jobs_available(tenant_id, {"payment", ...})   # jobs became activatable
-    notify_instances_ended([instance_key, ...])          # instances COMPLETED or TERMINATED
+    notify_batch({tenant_id: {"payment", ...}}, [ended instance key, ...], [settled task key, ...])
+    notify_jobs_available(tenant_id, {"payment", ...})   # jobs became activatable (outside a batch)
 
-Both are cheap (one pipelined PUBLISH per channel), never raise (Redis down only makes
+Each is one round trip (a pipelined PUBLISH per channel), never raises (Redis down only makes
 waiters fall back to their periodic re-check), and may be called with empty arguments.
 
 API requests wait with `Waiter`: register first, then look in PostgreSQL, then sleep until
@@ -56,33 +56,47 @@ def task_channel(key: int) -> str:
     return TASK_CHANNEL.format(key=key)
 
 
-def _publish(channels: list[str], message: str = "1") -> None:
-    if not channels:
+def _publish(messages: list[tuple[str, str]]) -> None:
+    """(channel, message) pairs, in one round trip to Redis."""
+    if not messages:
         return
     try:
         pipe = _connection().pipeline(transaction=False)
-        for channel in channels:
+        for channel, message in messages:
             pipe.publish(channel, message)
         pipe.execute()
     except Exception as exc:  # noqa: BLE001 - waiters re-check PostgreSQL on their own
-        log.warning("could not publish %d notifications through Redis (%s)", len(channels), exc)
+        log.warning("could not publish %d notifications through Redis (%s)", len(messages), exc)
+
+
+def _jobs(tenant_id: int, job_types: Iterable[str]) -> list[tuple[str, str]]:
+    return [(jobs_channel(tenant_id, t), "1") for t in sorted(set(job_types))]
+
+
+def _ended(keys: Iterable[int]) -> list[tuple[str, str]]:
+    ended = sorted({int(k) for k in keys})
+    return [(ENDED_MANY_CHANNEL, " ".join(map(str, ended)))] if ended else []
+
+
+def _settled(keys: Iterable[int]) -> list[tuple[str, str]]:
+    return [(task_channel(int(k)), "1") for k in sorted(set(keys))]
 
 
 def notify_jobs_available(tenant_id: int, job_types: Iterable[str]) -> None:
     """Jobs of these types became activatable in this tenant (call after commit)."""
-    _publish([jobs_channel(tenant_id, t) for t in sorted(set(job_types))])
+    _publish(_jobs(tenant_id, job_types))
 
 
 def notify_instances_ended(keys: Iterable[int]) -> None:
     """These process instances reached COMPLETED or TERMINATED (call after commit)."""
-    ended = sorted({int(k) for k in keys})
-    if ended:
-        _publish([ENDED_MANY_CHANNEL], " ".join(map(str, ended)))
+    _publish(_ended(keys))
 
 
-def notify_tasks_settled(keys: Iterable[int]) -> None:
-    """These user tasks' listener transitions were decided (call after commit)."""
-    _publish([task_channel(int(k)) for k in sorted(set(keys))])
+def notify_batch(jobs: dict[int, set[str]], ended: Iterable[int], settled: Iterable[int]) -> None:
+    """An engine batch's notifications (jobs that became activatable per tenant, instances that ended, tasks
+    settled) in one round trip to Redis, not one per kind (call after commit)."""
+    messages = [m for tenant_id, job_types in jobs.items() for m in _jobs(tenant_id, job_types)]
+    _publish(messages + _ended(ended) + _settled(settled))
 
 
 def recheck_seconds() -> float:

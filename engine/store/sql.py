@@ -20,7 +20,8 @@ from typing import Any, TypeVar
 
 import orjson
 import psycopg
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
+from psycopg import _queries as psycopg_queries
 from psycopg.adapt import Loader
 from psycopg.postgres import types as pg_types
 
@@ -81,10 +82,18 @@ _JSONB = pg_types["jsonb"].oid
 _FAST_TIMESTAMPTZ = psycopg.adapters.get_loader(_TIMESTAMPTZ, psycopg.pq.Format.TEXT)
 
 
-def _reading_cursor() -> psycopg.Cursor[Any]:
+# psycopg caches the conversion of a statement's placeholders, but not for statements with more than 50
+# parameters (its guard against an ORM's ever-different multi-row INSERTs). A batch of one instance writes
+# its rows in one statement of ~70–100 parameters, so every small batch converted the same text again
+# (~150–250 µs). The engine's statements come in few shapes; psycopg's cache keeps the latest 128.
+if hasattr(psycopg_queries, "MAX_CACHED_STATEMENT_PARAMS"):
+    psycopg_queries.MAX_CACHED_STATEMENT_PARAMS = max(psycopg_queries.MAX_CACHED_STATEMENT_PARAMS, 500)
+
+
+def _reading_cursor(pg: psycopg.Connection[Any]) -> psycopg.Cursor[Any]:
     """A cursor on Django's connection that loads timestamptz with psycopg's loader and jsonb as Python values
     (Django's connection loads jsonb as text)."""
-    cur = psycopg.Cursor(connection.connection)
+    cur = psycopg.Cursor(pg)
     cur.adapters.register_loader(_TIMESTAMPTZ, _FAST_TIMESTAMPTZ)
     cur.adapters.register_loader(_JSONB, _JsonbLoader)
     return cur
@@ -102,15 +111,16 @@ def fetch(*reads: Read) -> None:
         for read in reads:
             read.rows = load_rows(read.queryset())
         return
-    connection.ensure_connection()
+    db = connections[DEFAULT_DB_ALIAS]  # once: each `connection.x` is a thread-local look-up
+    db.ensure_connection()
     cursors = []
-    with connection.wrap_database_errors, connection.connection.pipeline():
+    with db.wrap_database_errors, db.connection.pipeline():
         for read in reads:
             # Server-side binding: Django's own cursors bind client-side, which pipelines cannot.
-            cur = _reading_cursor()
+            cur = _reading_cursor(db.connection)
             cur.execute(read.statement(), read.params)
             cursors.append(cur)
-    with connection.wrap_database_errors:
+    with db.wrap_database_errors:
         for read, cur in zip(reads, cursors, strict=True):
             read.rows = loaded(read.model, _attnames(read.model), cur.fetchall())
             cur.close()
@@ -144,15 +154,17 @@ def execute(statement: str, params: tuple[Any, ...] | list[Any] | dict[str, Any]
     `repeatable`: running the statement again is harmless even when a first run committed and its answer
     was lost (a job activation: jobs it locked for a worker that never heard of them come back when the
     lock expires), so dbfaults may still run the request again."""
-    connection.ensure_connection()
+    db = connections[DEFAULT_DB_ALIAS]  # once: each `connection.x` is a thread-local look-up
+    db.ensure_connection()
     run = _execute
-    for wrapper in reversed(connection.execute_wrappers):
+    for wrapper in reversed(db.execute_wrappers):
         run = functools.partial(wrapper, run)
-    return run(statement, params, False, {"connection": connection, "cursor": None, "repeatable": repeatable})
+    return run(statement, params, False, {"connection": db, "cursor": None, "repeatable": repeatable})
 
 
 def _execute(statement: str, params: Any, many: bool, context: dict[str, Any]) -> list[tuple[Any, ...]]:
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cur:
+    db = context["connection"]
+    with db.wrap_database_errors, psycopg.Cursor(db.connection) as cur:
         cur.execute(statement, params)
         # Whether it returned rows, without `description` (which builds a Column per column, every call).
         result = cur.pgresult
