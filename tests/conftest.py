@@ -100,6 +100,28 @@ def flush_redis() -> Iterator[None]:
     conn.flushdb()
 
 
+WORKER_APP_NAME = "flowsync-test-engine-worker"
+
+
+def end_worker_sessions() -> None:
+    """End the database sessions of killed worker processes. A backend whose client was killed mid-batch
+    holds its locks until its statement ends; the test database's flush (TRUNCATE) that followed waited for
+    one of them while it waited for the flush: PostgreSQL broke the deadlock by failing the flush, and the
+    next test found the last one's rows."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cur:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            cur.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND application_name = %s", [WORKER_APP_NAME])
+            if not cur.fetchone()[0]:
+                return
+            time.sleep(0.05)
+
+
 class WorkerProcess:
     """A real `manage.py engine_worker` process against the test database and Redis."""
 
@@ -111,6 +133,7 @@ class WorkerProcess:
             "FLOWSYNC_ENGINE_INLINE": "0",
             "DJANGO_SETTINGS_MODULE": "flowsync.settings",
             "FLOWSYNC_ENGINE_SWEEP_SECONDS": "0.5",
+            "PGAPPNAME": WORKER_APP_NAME,  # libpq names its sessions: see `end_worker_sessions`
             **(extra_env or {}),
         }
         # A file, not a pipe: nobody reads a pipe until the end, and a full one blocks every log write.
@@ -155,6 +178,8 @@ def start_worker(flush_redis) -> Iterator:  # type: ignore[no-untyped-def]
     yield start
     for worker in started:
         worker.kill()
+    if started:
+        end_worker_sessions()
 
 
 def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05):  # type: ignore[no-untyped-def]

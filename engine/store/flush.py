@@ -9,31 +9,18 @@ for changed ones (from a VALUES list, or for many rows from a scratch table fill
 from __future__ import annotations
 
 import functools
-import json
 from operator import itemgetter
 from typing import Any
 
-import orjson
 from django.db import connection, models
 
 from engine.store import sql
+from engine.store.sql import dump_json
 
 # Up to this many rows an UPDATE from a VALUES list beats COPY into a scratch table.
 SMALL_UPDATE = 200
 # A statement takes at most 65,535 parameters; a combined write sends another statement before that.
 MAX_PARAMS = 30_000
-
-
-def dump_json(value: Any) -> str:
-    """A value as JSON text for a jsonb column: orjson (~5x faster than json.dumps, which was ~10% of the
-    engine's CPU at large batches), else json.dumps for what orjson refuses (integers beyond 64 bits,
-    non-string keys) so that what json stored before is stored the same. jsonb keeps neither key order nor
-    spacing nor escapes, so the stored values are the same. (Neither encodes a Decimal; json's NaN was
-    refused by PostgreSQL, orjson's is null: the engine keeps non-finite numbers out of variables.)"""
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:
-        return json.dumps(value)
 
 
 def row_values(fields: list[models.Field]) -> Any:

@@ -24,6 +24,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from psycopg import _queries as psycopg_queries
 from psycopg.adapt import Loader
 from psycopg.postgres import types as pg_types
+from psycopg.types.json import set_json_dumps
 
 from engine.store.rows import load_rows, loaded
 
@@ -61,6 +62,18 @@ def _select(model: type[models.Model], where: str) -> str:
 _LONG_NUMBER = re.compile(rb"\d{19}")
 
 
+def dump_json(value: Any) -> str:
+    """A value as JSON text for a jsonb column: orjson (~5x faster than json.dumps, which was ~10% of the
+    engine's CPU at large batches), else json.dumps for what orjson refuses (integers beyond 64 bits,
+    non-string keys) so that what json stored before is stored the same. jsonb keeps neither key order nor
+    spacing nor escapes, so the stored values are the same. (Neither encodes a Decimal; json's NaN was
+    refused by PostgreSQL, orjson's is null: the engine keeps non-finite numbers out of variables.)"""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
 def load_json(data: bytes | memoryview) -> Any:
     """A jsonb value as `json.loads` reads it (orjson is ~3x faster, and exact below 19-digit numbers)."""
     raw = bytes(data)
@@ -88,6 +101,11 @@ _FAST_TIMESTAMPTZ = psycopg.adapters.get_loader(_TIMESTAMPTZ, psycopg.pq.Format.
 # (~150–250 µs). The engine's statements come in few shapes; psycopg's cache keeps the latest 128.
 if hasattr(psycopg_queries, "MAX_CACHED_STATEMENT_PARAMS"):
     psycopg_queries.MAX_CACHED_STATEMENT_PARAMS = max(psycopg_queries.MAX_CACHED_STATEMENT_PARAMS, 500)
+
+
+# Our own jsonb parameters (`Jsonb(...)`: a command's payload, an audit entry's values) are written with the
+# same dump_json; Django's JSONField passes its own dumps and is not affected.
+set_json_dumps(dump_json)
 
 
 def _reading_cursor(pg: psycopg.Connection[Any]) -> psycopg.Cursor[Any]:

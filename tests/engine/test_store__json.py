@@ -1,4 +1,4 @@
-"""The engine's own JSON path (engine/store/flush.py dump_json, engine/store/sql.py load_json): what it writes
+"""The engine's own JSON path (engine/store/sql.py dump_json and load_json): what it writes
 and reads back is what json and Django's JSONField give, for a small batch (one statement) and a large one (COPY).
 
 orjson refuses integers beyond 64 bits and reads them as floats: those go through json both ways.
@@ -18,8 +18,8 @@ from engine.definitions.deploy import Resource, deploy
 from engine.models import ProcessInstance, Variable
 from engine.runtime.loop import drain
 from engine.store import sql
-from engine.store.flush import SMALL_UPDATE, dump_json
-from engine.store.sql import load_json
+from engine.store.flush import SMALL_UPDATE
+from engine.store.sql import dump_json, load_json
 from tests.conftest import bpmn_file
 
 VALUES = {
