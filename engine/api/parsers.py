@@ -3,8 +3,11 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import orjson
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
+
+from engine.store.sql import LONG_NUMBER
 
 # PostgreSQL cannot store NUL in text or jsonb; deeper nesting than this is refused too.
 MAX_DEPTH = 64
@@ -39,9 +42,24 @@ class LenientJSONParser(JSONParser):
         data = stream.read()
         if not data.strip():
             return {}
+        encoding = str((parser_context or {}).get("encoding") or "utf-8").lower()
         try:
-            parsed = super().parse(io.BytesIO(data), media_type, parser_context)
-        except RecursionError:
-            raise ParseError(f"JSON nested deeper than {MAX_DEPTH} levels") from None
+            if encoding not in ("utf-8", "utf8"):
+                raise ValueError(encoding)  # orjson reads UTF-8 only
+            parsed = quick_parse(data)
+        except ValueError:  # DRF parses it (and words the error)
+            try:
+                parsed = super().parse(io.BytesIO(data), media_type, parser_context)
+            except RecursionError:
+                raise ParseError(f"JSON nested deeper than {MAX_DEPTH} levels") from None
         check_json(parsed)
         return parsed
+
+
+def quick_parse(data: bytes) -> Any:
+    """orjson for a body json.loads would read the same (~10 µs less a request): not one with a run of 19
+    digits (an integer beyond 64 bits, which orjson reads as a float) and not one orjson refuses (NaN, a lone
+    surrogate, invalid UTF-8 …), which raise ValueError for DRF's parser to judge."""
+    if LONG_NUMBER.search(data):
+        raise ValueError("a long number: json reads it exactly")
+    return orjson.loads(data)

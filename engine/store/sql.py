@@ -59,7 +59,7 @@ def _select(model: type[models.Model], where: str) -> str:
 
 # A run of 19 digits may be an integer beyond 64 bits (or a number with more digits than a double holds),
 # which orjson reads as a float where json reads it exactly: such a document is read by json.
-_LONG_NUMBER = re.compile(rb"\d{19}")
+LONG_NUMBER = re.compile(rb"\d{19}")
 
 
 def dump_json(value: Any) -> str:
@@ -77,7 +77,7 @@ def dump_json(value: Any) -> str:
 def load_json(data: bytes | memoryview) -> Any:
     """A jsonb value as `json.loads` reads it (orjson is ~3x faster, and exact below 19-digit numbers)."""
     raw = bytes(data)
-    if _LONG_NUMBER.search(raw):
+    if LONG_NUMBER.search(raw):
         return json.loads(raw)
     return orjson.loads(raw)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
@@ -74,3 +75,25 @@ def test_the_bodies_clients_send_take_the_quick_way() -> None:
     # What DRF would refuse or change is left to DRF.
     for cls, body in [BODIES[2], BODIES[3], BODIES[5], BODIES[11], BODIES[12], BODIES[13], BODIES[14]]:
         assert cls.plain(body) is None, (cls.__name__, body)
+
+
+@pytest.mark.parametrize("body", [
+    b'{"a": 1, "b": [1.5, -2e3, true, null], "c": {"d": "\\u00e9\\ud83d\\ude00"}}',
+    b'{"big": 123456789012345678901234567890, "edge": 9223372036854775807}',  # json reads these exactly
+    b'{"a": 1, "a": 2}',
+    b'{"x": NaN}', b'{"x": Infinity}', b'{"s": "\\ud800"}', b'\xef\xbb\xbf{"bom": 1}', b'{"x": 1e400}',
+    b'{"trailing": 1,}', b'[1, 2]', b'"text"', b'\xff\xfe',
+])
+def test_the_quick_json_parse_reads_as_drf_does(body: bytes) -> None:
+    from rest_framework.exceptions import ParseError
+    from rest_framework.parsers import JSONParser
+
+    from engine.api.parsers import LenientJSONParser
+
+    def parse(parser: Any) -> Any:
+        try:
+            return ("ok", parser.parse(io.BytesIO(body), "application/json", {"encoding": "utf-8"}))
+        except ParseError:
+            return ("refused", None)
+
+    assert repr(parse(LenientJSONParser())) == repr(parse(JSONParser()))
