@@ -11,10 +11,12 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 
 import httpx
 import pytest
 from django.db import connection
+from django.http import HttpResponse
 from django.utils import timezone
 
 from engine.actions.instances import find_definition, start_instance
@@ -160,6 +162,31 @@ def test_pages_answer_503_not_500_when_the_database_is_gone(creds):
     assert response.status_code == 200 and calls == [1, 1]  # a read is retried once, on a new connection
 
 
+def through_dbfaults(calls: list[int], work: Callable[[], None]) -> HttpResponse:
+    """A POST to a view that counts its runs and does `work`, through the database-fault middleware; an
+    exception is answered as Django's handler answers it."""
+    from django.core.handlers.exception import response_for_exception
+    from django.test import RequestFactory
+
+    from flowsync.dbfaults import DatabaseFaultMiddleware
+
+    def view(request):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        try:
+            work()
+        except Exception as exc:  # noqa: BLE001 - what Django's handler does with an uncaught exception
+            return response_for_exception(request, exc)
+        return HttpResponse("ok")
+
+    return DatabaseFaultMiddleware(view)(RequestFactory().post("/v2/x", {"a": "1"}))
+
+
+def lose_the_connection_the_first_time(calls: list[int]) -> None:
+    if len(calls) == 1:
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+
+
 def _terminate_from_outside(pid: int) -> None:
     import psycopg
 
@@ -185,9 +212,7 @@ def test_a_transaction_that_died_before_its_commit_is_retried_one_that_died_in_i
         try:
             with transaction.atomic():
                 Tenant.objects.filter(pk=creds.tenant.pk).update(name=f"try {len(calls)}")
-                if len(calls) == 1:
-                    with connection.cursor() as cur:
-                        cur.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+                lose_the_connection_the_first_time(calls)
         except Exception as exc:  # noqa: BLE001
             return response_for_exception(request, exc)
         return HttpResponse("ok")
@@ -219,45 +244,25 @@ def test_a_raw_write_outside_a_transaction_is_not_retried(creds):
     """engine/store/sql.execute sends its statements around Django's cursors (a start's one statement, a
     job completion's): a connection that dies after such a write may have committed it, so the request
     must not run again (a second instance for one acknowledged start)."""
-    from django.core.handlers.exception import response_for_exception
-    from django.test import RequestFactory
-
     from engine.store import sql
-    from flowsync.dbfaults import DatabaseFaultMiddleware
     from flowsync.models import Tenant
 
     calls: list[int] = []
 
-    def view(request):  # type: ignore[no-untyped-def]
-        calls.append(1)
-        try:
-            sql.execute("UPDATE flowsync_tenant SET name = %s WHERE id = %s", [f"try {len(calls)}", creds.tenant.pk])
-            with connection.cursor() as cur:
-                cur.execute("SELECT pg_terminate_backend(pg_backend_pid())")
-        except Exception as exc:  # noqa: BLE001 - what Django's handler does with an uncaught exception
-            return response_for_exception(request, exc)
-        raise AssertionError("the backend survived")
+    def write() -> None:
+        sql.execute("UPDATE flowsync_tenant SET name = %s WHERE id = %s", [f"try {len(calls)}", creds.tenant.pk])
+        lose_the_connection_the_first_time(calls)
 
-    response = DatabaseFaultMiddleware(view)(RequestFactory().post("/v2/x", {"a": "1"}))
+    response = through_dbfaults(calls, write)
     assert response.status_code == 503 and calls == [1]
     assert Tenant.objects.get(pk=creds.tenant.pk).name == "try 1"  # committed by itself, and only once
 
     # A statement that is harmless to run again (a job activation) leaves the request free to run again.
     calls.clear()
 
-    def empty_try(request):  # type: ignore[no-untyped-def]
-        from django.http import HttpResponse
+    def repeatable() -> None:
+        sql.execute("UPDATE flowsync_tenant SET name = 'again' WHERE id = %s", [creds.tenant.pk], repeatable=True)
+        lose_the_connection_the_first_time(calls)
 
-        calls.append(1)
-        try:
-            sql.execute("UPDATE flowsync_tenant SET name = 'again' WHERE id = %s", [creds.tenant.pk],
-                        repeatable=True)
-            if len(calls) == 1:
-                with connection.cursor() as cur:
-                    cur.execute("SELECT pg_terminate_backend(pg_backend_pid())")
-        except Exception as exc:  # noqa: BLE001
-            return response_for_exception(request, exc)
-        return HttpResponse("ok")
-
-    response = DatabaseFaultMiddleware(empty_try)(RequestFactory().post("/v2/x", {"a": "1"}))
+    response = through_dbfaults(calls, repeatable)
     assert response.status_code == 200 and calls == [1, 1]
